@@ -1,0 +1,32 @@
+"""sensecf: counterfactual explanations for health-risk classifiers on wearable-sensor data.
+
+>>> import sensecf as scf
+>>> spec = scf.DatasetSpec(target="y", classes={0: "well", 1: "ill"}, desired_class=0,
+...                        features=[scf.FeatureSpec(name="steps", bounds=(0, 50000))])
+>>> spec.flagged_class
+1
+"""
+
+from sensecf import datasets
+from sensecf.data.dataset import Dataset, load_dataset
+from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
+from sensecf.errors import DataError, SensecfError, SpecError
+from sensecf.models import TrainedClassifier, evaluate, load_model, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataError",
+    "Dataset",
+    "DatasetSpec",
+    "FeatureSpec",
+    "SensecfError",
+    "SpecError",
+    "TrainedClassifier",
+    "datasets",
+    "evaluate",
+    "infer_spec",
+    "load_dataset",
+    "load_model",
+    "train",
+]

@@ -1,0 +1,88 @@
+"""Console rendering for the command line: summaries as tables, progress on long steps."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+_out = Console(highlight=False)
+
+
+def progress_enabled() -> bool:
+    """Progress bars unless SENSECF_NO_PROGRESS is set (rich keeps them quiet off a terminal)."""
+    return not os.environ.get("SENSECF_NO_PROGRESS")
+
+
+def done(message: str, seconds: float) -> None:
+    """One line that says where a step wrote what, and how long it took."""
+    _out.print(f"[green]✓[/green] {message} ({seconds:.1f} s)")
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    return table
+
+
+def print_cohort(cohort: Any) -> None:
+    """Size of a synthetic cohort and the quirks written into it."""
+    config = cohort.config
+    table = _table("Synthetic cohort", "", "value")
+    table.add_row("people", str(config.participants))
+    table.add_row("days per person", str(config.days))
+    table.add_row("Garmin interval (min)", str(config.interval_min))
+    table.add_row("seed", str(config.seed))
+    for name, count in sorted(getattr(cohort, "quirks", {}).items()):
+        table.add_row(f"quirk: {name}", str(count))
+    _out.print(table)
+
+
+def print_dataset(data: Any) -> None:
+    """Rows, people, class balance, and what the reader skipped or dropped."""
+    spec = data.spec
+    table = _table(f"Features: {spec.name}", "", "value")
+    table.add_row("rows", str(len(data)))
+    if data.groups is not None:
+        table.add_row("people", str(data.groups.nunique()))
+    table.add_row("features", str(len(spec.features)))
+    for cls, count in data.class_counts().items():
+        share = count / max(len(data), 1)
+        table.add_row(f"class {cls}: {spec.classes[cls]}", f"{count} ({share:.0%})")
+    info = data.info
+    if "stress_threshold" in info:
+        table.add_row("stress threshold", f"{info['stress_threshold']:.1f}")
+    report = info.get("report", info)
+    for key in ("skipped_records", "dropped_rows"):
+        for reason, count in sorted((report.get(key) or {}).items()):
+            table.add_row(f"{key.replace('_', ' ')}: {reason}", str(count))
+    missing = report.get("missing_files") or []
+    if missing:
+        table.add_row("missing files", str(len(missing)))
+    _out.print(table)
+
+
+def print_classifier(clf: Any, top: int = 8) -> None:
+    """Held-out scores and the most important features of a trained classifier."""
+    metrics = clf.metrics_
+    table = _table("Held-out evaluation", "metric", "value")
+    for key in ("auroc", "accuracy", "macro_f1", "minority_f1"):
+        if key in metrics:
+            table.add_row(key, f"{metrics[key]:.3f}")
+    for key in ("n_train", "n_test"):
+        if key in metrics:
+            table.add_row(key, str(metrics[key]))
+    _out.print(table)
+    importance = getattr(clf, "feature_importance_", None)
+    if importance is not None and len(importance):
+        table = _table(
+            f"Top {top} features (permutation importance)", "feature", "group", "importance"
+        )
+        for _, row in importance.head(top).iterrows():
+            table.add_row(
+                str(row["feature"]), str(row.get("group", "")), f"{row['importance']:.4f}"
+            )
+        _out.print(table)

@@ -1,0 +1,276 @@
+"""The `sensecf` command line: a thin layer over the library.
+
+Each verb reads and writes plain files, prints where it wrote what, and exits with status 2 and a
+one-line reason when the input is bad.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from sensecf.cli import console
+from sensecf.errors import SensecfError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _user_errors(func: F) -> F:
+    """Turn an input error into one line on stderr and exit status 2, not a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SensecfError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="sensecf")
+def cli() -> None:
+    """Counterfactual explanations for health-risk classifiers on wearable-sensor data.
+
+    \b
+    The flow, one verb per stage (each reads and writes plain files):
+      sensecf synth     write a synthetic cohort in the AI-READI file layout
+      sensecf features  turn AI-READI files into a feature table (+ its spec)
+      sensecf train     train and evaluate a classifier on a feature table
+      sensecf demo      run the whole flow on a synthetic cohort
+
+    Run `sensecf VERB --help` for the options of each verb.
+    """
+
+
+# ---- synth --------------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder to write the cohort into (created if missing).",
+)
+@click.option("--participants", default=200, show_default=True, type=int, help="Number of people.")
+@click.option(
+    "--days",
+    default=10,
+    show_default=True,
+    type=int,
+    help="Complete local days of wear per person.",
+)
+@click.option(
+    "--interval-min",
+    default=5,
+    show_default=True,
+    type=int,
+    help="Sampling interval of the Garmin streams in minutes (CGM is always 5).",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option(
+    "--quirks/--no-quirks",
+    default=True,
+    show_default=True,
+    help="Inject the quirks of the real files (sentinels, string values, old keys...).",
+)
+@_user_errors
+def synth(
+    out_dir: Path, participants: int, days: int, interval_min: int, seed: int, quirks: bool
+) -> None:
+    """Write a synthetic cohort in the published AI-READI layout.
+
+    Behaviour (sleep, steps, workouts) drives heart rate, glucose and Garmin stress, so that
+    counterfactuals have real structure to find. Same seed, same files.
+    """
+    cohort = _synth(out_dir, participants, days, interval_min, seed, quirks)
+    console.print_cohort(cohort)
+
+
+def _synth(
+    out_dir: Path, participants: int, days: int, interval_min: int, seed: int, quirks: bool = True
+) -> Any:
+    from sensecf.data.synthetic import CohortConfig, write_synthetic_cohort
+
+    try:
+        config = CohortConfig(
+            participants=participants,
+            days=days,
+            interval_min=interval_min,
+            seed=seed,
+            quirks=quirks,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    start = time.perf_counter()
+    cohort = write_synthetic_cohort(out_dir, config, progress=console.progress_enabled())
+    console.done(f"wrote a synthetic cohort to {out_dir}", time.perf_counter() - start)
+    return cohort
+
+
+# ---- features -----------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT)
+@click.argument("aireadi_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Feature folder to write (features.parquet, spec.yaml, info.json).",
+)
+@click.option(
+    "--unit",
+    type=click.Choice(["day", "person"]),
+    default="day",
+    show_default=True,
+    help="One row per person-day or per person.",
+)
+@click.option(
+    "--target",
+    type=click.Choice(["high_stress", "diabetes"]),
+    default="high_stress",
+    show_default=True,
+    help="high_stress: a day (person) whose mean Garmin stress is in the cohort's top "
+    "quarter; diabetes: study group other than healthy.",
+)
+@click.option(
+    "--stress-quantile",
+    default=0.75,
+    show_default=True,
+    type=float,
+    help="Quantile of mean stress above which a row is labelled high stress.",
+)
+@_user_errors
+def features(
+    aireadi_dir: Path, out_dir: Path, unit: str, target: str, stress_quantile: float
+) -> None:
+    """Extract a feature table from an AI-READI dataset root (real or synthetic).
+
+    Reads participants.tsv, the CGM and the Garmin files, survives the real files' quirks (bad
+    records are skipped and counted), converts UTC to each site's local time, and writes one
+    row per person-day (or person) with the feature spec beside it.
+    """
+    data = _features(aireadi_dir, out_dir, unit, target, stress_quantile)
+    console.print_dataset(data)
+
+
+def _features(
+    aireadi_dir: Path,
+    out_dir: Path,
+    unit: str = "day",
+    target: str = "high_stress",
+    stress_quantile: float = 0.75,
+) -> Any:
+    from sensecf.data.aireadi import read_aireadi
+
+    start = time.perf_counter()
+    data = read_aireadi(
+        aireadi_dir,
+        unit=unit,
+        target=target,
+        stress_quantile=stress_quantile,
+        progress=console.progress_enabled(),
+    )
+    data.save(out_dir)
+    console.done(f"wrote {len(data)} rows of features to {out_dir}", time.perf_counter() - start)
+    return data
+
+
+# ---- train --------------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT)
+@click.argument("features_path", metavar="FEATURES", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Model folder to write (model.joblib, spec.yaml, metadata.json, split.parquet).",
+)
+@click.option(
+    "--estimator",
+    type=click.Choice(["rf", "gb", "logreg"]),
+    default="rf",
+    show_default=True,
+    help="rf: random forest; gb: gradient boosting; logreg: logistic regression.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option(
+    "--test-size",
+    default=0.25,
+    show_default=True,
+    type=float,
+    help="Share of groups (people) held out for evaluation.",
+)
+@_user_errors
+def train(features_path: Path, out_dir: Path, estimator: str, seed: int, test_size: float) -> None:
+    """Train a classifier on FEATURES and report held-out scores.
+
+    FEATURES is a folder written by `sensecf features`, or a CSV/Parquet table with its spec
+    beside it (NAME.spec.yaml or spec.yaml). When the spec names a group column (the person),
+    the held-out set holds other people than the training set.
+    """
+    clf = _train(features_path, out_dir, estimator, seed, test_size)
+    console.print_classifier(clf)
+
+
+def _train(
+    features_path: Path,
+    out_dir: Path,
+    estimator: str = "rf",
+    seed: int = 0,
+    test_size: float = 0.25,
+) -> Any:
+    from sensecf.data.dataset import load_dataset
+    from sensecf.models import train as train_classifier
+
+    start = time.perf_counter()
+    data = load_dataset(features_path)
+    clf = train_classifier(data, estimator, seed=seed, test_size=test_size)
+    clf.save(out_dir)
+    console.done(f"wrote the {estimator} model to {out_dir}", time.perf_counter() - start)
+    return clf
+
+
+# ---- demo ---------------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--out",
+    "out_dir",
+    default=Path("runs/demo"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Folder for everything the demo writes.",
+)
+@click.option("--quick", is_flag=True, help="A small cohort (40 people x 5 days), for a fast look.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@_user_errors
+def demo(out_dir: Path, quick: bool, seed: int) -> None:
+    """Run the whole flow on the embedded synthetic cohort: synth -> features -> train.
+
+    No network, no keys, no GPU. Writes cohort/, features/ and model/ under --out.
+    """
+    participants, days, interval = (40, 5, 15) if quick else (200, 10, 5)
+    _synth(out_dir / "cohort", participants, days, interval, seed)
+    data = _features(out_dir / "cohort", out_dir / "features")
+    console.print_dataset(data)
+    clf = _train(out_dir / "features", out_dir / "model", "rf", seed)
+    console.print_classifier(clf)
+
+
+def main() -> None:
+    """Entry point of the `sensecf` command."""
+    cli(prog_name="sensecf")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The command line end to end on a small synthetic cohort, and its handling of bad input."""
+
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from sensecf.cli.main import cli
+from sensecf.data.spec import DatasetSpec
+
+
+@pytest.fixture(scope="module")
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture(scope="module")
+def flow(tmp_path_factory, runner):
+    root = tmp_path_factory.mktemp("flow")
+    cohort, features, model = root / "cohort", root / "features", root / "model"
+    results = {
+        "synth": runner.invoke(
+            cli,
+            [
+                "synth",
+                "--out",
+                str(cohort),
+                "--participants",
+                "24",
+                "--days",
+                "4",
+                "--interval-min",
+                "15",
+                "--seed",
+                "3",
+            ],
+        ),
+        "features": runner.invoke(cli, ["features", str(cohort), "--out", str(features)]),
+        "train": runner.invoke(
+            cli, ["train", str(features), "--out", str(model), "--estimator", "logreg"]
+        ),
+    }
+    return root, results
+
+
+def test_each_verb_reports_where_it_wrote(flow):
+    root, results = flow
+    for verb, result in results.items():
+        assert result.exit_code == 0, f"{verb}: {result.output}"
+    assert f"wrote a synthetic cohort to {root / 'cohort'}" in results["synth"].output
+    assert "rows of features to" in results["features"].output
+    assert "high stress" in results["features"].output
+    assert "auroc" in results["train"].output
+    assert (root / "cohort" / "participants.tsv").is_file()
+    frame = pd.read_parquet(root / "features" / "features.parquet")
+    spec = DatasetSpec.from_yaml(root / "features" / "spec.yaml")
+    assert set(spec.feature_names) <= set(frame.columns)
+    assert "stress_mean" not in spec.feature_names
+    metadata = json.loads((root / "model" / "metadata.json").read_text())
+    assert 0.0 <= metadata["metrics"]["auroc"] <= 1.0
+
+
+def test_person_unit_and_diabetes_target(flow, runner):
+    root, _ = flow
+    out = root / "features_person"
+    result = runner.invoke(
+        cli,
+        [
+            "features",
+            str(root / "cohort"),
+            "--out",
+            str(out),
+            "--unit",
+            "person",
+            "--target",
+            "diabetes",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    spec = DatasetSpec.from_yaml(out / "spec.yaml")
+    assert spec.target == "diabetes"
+    assert "study_group" not in spec.feature_names
+    assert spec.id_columns == ("person_id",)
+
+
+def test_help_explains_every_verb(runner):
+    result = runner.invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    for verb in ("synth", "features", "train", "demo"):
+        assert verb in result.output
+    for verb in ("synth", "features", "train", "demo"):
+        sub = runner.invoke(cli, [verb, "--help"])
+        assert sub.exit_code == 0 and "--out" in sub.output
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["features", "{tmp}/missing", "--out", "{tmp}/f"], "missing"),
+        (["train", "{tmp}/missing", "--out", "{tmp}/m"], "not found"),
+        (["synth", "--out", "{tmp}/c", "--participants", "-3"], "participants"),
+        (["synth", "--out", "{tmp}/c", "--days", "0"], "days"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(runner, tmp_path, args, fragment):
+    args = [a.format(tmp=tmp_path) for a in args]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "f").exists() and not (tmp_path / "m").exists()
+
+
+def test_train_on_csv_with_spec_beside_it(flow, runner, tmp_path):
+    root, _ = flow
+    frame = pd.read_parquet(root / "features" / "features.parquet")
+    frame.to_csv(tmp_path / "table.csv", index=False)
+    (tmp_path / "table.spec.yaml").write_text((root / "features" / "spec.yaml").read_text())
+    result = runner.invoke(
+        cli,
+        [
+            "train",
+            str(tmp_path / "table.csv"),
+            "--out",
+            str(tmp_path / "model"),
+            "--estimator",
+            "gb",
+            "--seed",
+            "1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "model" / "model.joblib").is_file()
