@@ -11,7 +11,7 @@ from sensecf import datasets
 from sensecf.data.dataset import Dataset, load_dataset
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError, SensecfError, SpecError
-from sensecf.models import TrainedClassifier, evaluate, load_model, train
+from sensecf.models import TrainedClassifier, evaluate_classifier, load_model, train
 
 __version__ = "0.1.0"
 
@@ -24,7 +24,7 @@ __all__ = [
     "SpecError",
     "TrainedClassifier",
     "datasets",
-    "evaluate",
+    "evaluate_classifier",
     "infer_spec",
     "load_dataset",
     "load_model",

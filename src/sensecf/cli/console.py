@@ -53,7 +53,7 @@ def print_dataset(data: Any) -> None:
         share = count / max(len(data), 1)
         table.add_row(f"class {cls}: {spec.classes[cls]}", f"{count} ({share:.0%})")
     info = data.info
-    if "stress_threshold" in info:
+    if info.get("stress_threshold") is not None:
         table.add_row("stress threshold", f"{info['stress_threshold']:.1f}")
     report = info.get("report", info)
     for key in ("skipped_records", "dropped_rows"):

@@ -112,29 +112,26 @@ class Dataset:
 def load_dataset(path: str | os.PathLike, spec: DatasetSpec | None = None) -> Dataset:
     """Read a feature folder, or a CSV/Parquet file with its spec beside it.
 
-    For a file ``cohort.csv`` the spec is ``cohort.spec.yaml`` (or ``spec.yaml``) in the same
-    folder, unless ``spec`` is given.
+    A file is read by :func:`sensecf.data.tabular.read_table`: its spec is ``NAME.spec.yaml``
+    (or ``spec.yaml``) in the same folder unless ``spec`` is given, and rows with missing values
+    are dropped and counted.
     """
     path = Path(path)
-    if path.is_dir():
-        table = next(
-            (path / n for n in (FEATURES_FILE, "features.csv") if (path / n).is_file()), None
-        )
-        if table is None:
-            raise DataError(f"{path} is not a feature folder: it has no {FEATURES_FILE}")
-    elif path.is_file():
-        table = path
-    else:
+    if path.is_file():
+        from sensecf.data.tabular import read_table  # tabular builds on this module
+
+        return read_table(path, spec)
+    if not path.is_dir():
         raise DataError(f"feature table or folder not found: {path}")
+    table = path / FEATURES_FILE
+    if not table.is_file():
+        raise DataError(f"{path} is not a feature folder: it has no {FEATURES_FILE}")
     if spec is None:
-        spec_path = find_spec_file(table)
-        if spec_path is None:
-            raise DataError(
-                f"no spec for {table}: expected {table.with_suffix('.spec.yaml').name} or "
-                f"{SPEC_FILE} beside it (write one with `sensecf.infer_spec(...).to_yaml(path)`)"
-            )
+        spec_path = path / SPEC_FILE
+        if not spec_path.is_file():
+            raise DataError(f"feature folder {path} has no {SPEC_FILE}")
         spec = DatasetSpec.from_yaml(spec_path)
-    info_path = table.parent / INFO_FILE
+    info_path = path / INFO_FILE
     info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     return Dataset(read_table_file(table), spec, info, source=str(table))
 
@@ -142,9 +139,10 @@ def load_dataset(path: str | os.PathLike, spec: DatasetSpec | None = None) -> Da
 def find_spec_file(table: str | os.PathLike) -> Path | None:
     """The spec YAML beside a table file (``spec.yaml``, ``NAME.spec.yaml`` or ``NAME.yaml``), if any."""
     table = Path(table)
+    # The table's own spec wins over a folder-wide one.
     candidates = [
-        table.parent / SPEC_FILE,
         table.with_suffix(".spec.yaml"),
         table.with_suffix(".yaml"),
+        table.parent / SPEC_FILE,
     ]
     return next((c for c in candidates if c.is_file()), None)
