@@ -137,12 +137,12 @@ def test_round_respects_step_levels_and_bounds():
 def test_infer_spec_kinds_bounds_and_steps():
     df = pd.DataFrame(
         {
-            "pid": [1, 2, 3, 4],
-            "age": [40, 50, 60, 70],
-            "sex": [0, 1, 1, 0],
-            "cp": [1, 2, 3, 4],
-            "glucose": [90.5, 100.25, 120.0, 80.75],
-            "y": [0, 1, 0, 1],
+            "pid": [1, 2, 3, 4, 5, 6, 7, 8],
+            "age": [40, 50, 60, 70, 40, 45, 55, 65],
+            "sex": [0, 1, 1, 0, 1, 0, 0, 1],
+            "cp": [1, 2, 3, 4, 1, 2, 3, 4],
+            "glucose": [90.5, 100.25, 120.0, 80.75, 95.0, 101.0, 99.5, 88.0],
+            "y": [0, 1, 0, 1, 0, 1, 0, 1],
         }
     )
     spec = infer_spec(
@@ -150,7 +150,7 @@ def test_infer_spec_kinds_bounds_and_steps():
     )
     kinds = {f.name: f.kind for f in spec.features}
     assert kinds == {
-        "age": "categorical",
+        "age": "integer",
         "sex": "binary",
         "cp": "categorical",
         "glucose": "continuous",
@@ -161,8 +161,8 @@ def test_infer_spec_kinds_bounds_and_steps():
     assert spec.feature("age").mutability == "fixed"
     assert spec.classes == {0: "y=0", 1: "y=1"}
     # an inferred spec is editable and stays valid
-    edited = spec.update_feature("age", kind="integer", levels=None, bounds=[18, 110])
-    assert edited.feature("age").kind == "integer"
+    edited = spec.update_feature("age", bounds=[18, 110])
+    assert edited.feature("age").bounds == (18, 110)
     assert edited.drop_features(["cp"]).feature_names == ["age", "sex", "glucose"]
 
 

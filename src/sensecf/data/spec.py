@@ -349,8 +349,8 @@ def infer_spec(
 ) -> DatasetSpec:
     """Infer a spec from a table, to be reviewed and edited.
 
-    Kinds come from the values (0/1 → binary; few whole values → categorical; whole values →
-    integer), bounds from the observed range widened by 10% of the span, and steps from the
+    Kinds come from the values (0/1 → binary; a few small repeated whole codes → categorical;
+    other whole values → integer), bounds from the observed range widened by 10% of the span, and steps from the
     values' decimal grain. Every feature starts mutable in both directions except ``fixed``.
 
     >>> df = pd.DataFrame({"age": [41, 62, 55], "smoker": [0, 1, 0],
@@ -402,7 +402,10 @@ def _infer_feature(name: str, values: pd.Series, fixed: bool, max_levels: int) -
     mutability = "fixed" if fixed else "both"
     if set(uniques.tolist()) <= {0.0, 1.0}:
         return FeatureSpec(name=name, kind="binary", bounds=(0, 1), mutability=mutability)
-    if whole and len(uniques) <= max_levels and lo >= 0:
+    # Small non-negative codes that repeat look like categories (chest-pain type 1-4); a handful
+    # of distinct ages in a tiny table do not.
+    looks_coded = lo >= 0 and hi <= 20 and len(arr) >= 2 * len(uniques)
+    if whole and len(uniques) <= max_levels and looks_coded:
         return FeatureSpec(
             name=name,
             kind="categorical",
