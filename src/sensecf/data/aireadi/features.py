@@ -14,7 +14,6 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +27,7 @@ from sensecf.data.aireadi.reader import ReadReport, read_participants, read_pers
 from sensecf.data.dataset import Dataset
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError, SpecError
+from sensecf.progress import progress_bar
 
 Unit = Literal["day", "person"]
 Target = Literal["high_stress", "diabetes"]
@@ -500,24 +500,6 @@ def _person_job(job: tuple[int, str, float, float, dict[str, Path | None]]) -> d
     }
 
 
-@contextmanager
-def _progress(enabled: bool, total: int) -> Iterator[Any]:
-    if not enabled:
-        yield lambda: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task("reading AI-READI persons", total=total)
-        yield lambda: bar.advance(task)
-
-
 def _default_workers(n_persons: int) -> int:
     cpus = os.cpu_count() or 1
     return 1 if n_persons < 16 or cpus < 2 else min(cpus, 4)
@@ -566,7 +548,7 @@ def extract_features(
     n_workers = _default_workers(len(jobs)) if workers is None else max(1, int(workers))
     skipped: Counter = Counter()
     frames: list[pd.DataFrame] = []
-    with _progress(progress, len(jobs)) as advance:
+    with progress_bar("reading AI-READI persons", len(jobs), progress) as advance:
         if n_workers == 1:
             results: Iterator[dict[str, Any]] = _collect(map(_person_job, jobs), advance)
         else:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import numbers
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from sensecf.data.synthetic.writer import (
     plan_quirks,
 )
 from sensecf.errors import DataError
+from sensecf.progress import track
 
 __all__ = [
     "CohortConfig",
@@ -134,19 +134,6 @@ def _seed(config: CohortConfig, purpose: int, index: int) -> np.random.Generator
     return np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(purpose, index)))
 
 
-def _progress(n: int, enabled: bool) -> Iterator[int]:
-    if not enabled:
-        yield from range(n)
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=False) as bar:
-        task = bar.add_task("synthetic cohort", total=n)
-        for i in range(n):
-            yield i
-            bar.advance(task)
-
-
 PARTICIPANT_COLUMNS = {
     "person_id": "Participant identifier (4 digits; the first digit names the site: 1 UW, 4 UCSD, 7 UAB).",
     "clinical_site": "Site of the study visit.",
@@ -194,7 +181,7 @@ def write_synthetic_cohort(
     day_tables: list[pd.DataFrame] = []
     cgm_rows: list[dict] = []
     garmin_rows: list[dict] = []
-    for i in _progress(config.participants, progress):
+    for i in track(range(config.participants), "synthetic cohort", config.participants, progress):
         traits = draw_traits(i, _seed(config, _TRAITS, i), config.days)
         series = simulate_person(traits, config.days, _seed(config, _PHYSIOLOGY, i))
         meas = measure(series, config.interval_min, _seed(config, _MEASURE, i))
