@@ -543,6 +543,42 @@ class TrainedClassifier:
             )
         return pd.DataFrame(arr, columns=names)
 
+    # ---- the split it was trained on ------------------------------------------------------
+    def split_data(self, data: Dataset) -> tuple[Dataset, Dataset]:
+        """The rows of ``data`` it was trained on and the held-out rows, by its recorded split.
+
+        Rows are matched on the spec's id columns (or row positions when there are none), so
+        counterfactual queries can come from held-out people and reference rows from training.
+
+        >>> from sensecf.data.spec import infer_spec
+        >>> df = pd.DataFrame({"x": np.arange(40.0), "y": [0] * 20 + [1] * 20})
+        >>> data = Dataset(df, infer_spec(df, "y"))
+        >>> train_rows, test_rows = train(data, "logreg", importance_repeats=1).split_data(data)
+        >>> len(train_rows) + len(test_rows)
+        40
+        """
+        if self.split_ is None:
+            raise ModelError("this model has no recorded train/test split")
+        keys = [c for c in self.split_.columns if c != "split"]
+        if keys == ["row"] and "row" not in data.frame.columns:
+            labels = self.split_["split"].to_numpy()
+            if len(labels) != len(data):
+                raise DataError(
+                    f"the model's split covers {len(labels)} rows; the data has {len(data)}"
+                )
+        else:
+            missing = [k for k in keys if k not in data.frame.columns]
+            if missing:
+                raise DataError(f"the data lacks the id column(s) {missing} of the model's split")
+            mapping = self.split_.drop_duplicates()
+            if mapping.duplicated(subset=keys).any():
+                raise DataError(
+                    f"the id columns {keys} do not tell the model's train and test rows apart"
+                )
+            merged = data.frame[keys].merge(mapping, on=keys, how="left")
+            labels = merged["split"].fillna("unseen").to_numpy()
+        return data.subset(labels == "train"), data.subset(labels != "train")
+
     # ---- persistence -------------------------------------------------------------------
     def save(self, out_dir: str | os.PathLike) -> Path:
         """Write the model folder (each file atomically; ``metadata.json`` last).
