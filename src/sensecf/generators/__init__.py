@@ -7,11 +7,16 @@ from sensecf.generators.base import (
     NotFittedError,
     select_queries,
 )
+from sensecf.generators.oracle import Oracle
+from sensecf.generators.sparsify import sparsify, sparsify_result
 
 __all__ = [
     "Candidates",
     "CounterfactualGenerator",
     "CounterfactualResult",
     "NotFittedError",
+    "Oracle",
     "select_queries",
+    "sparsify",
+    "sparsify_result",
 ]

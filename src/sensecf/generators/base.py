@@ -56,6 +56,7 @@ class Candidates:
     prompt_tokens: int | Sequence[int] = 0
     completion_tokens: int | Sequence[int] = 0
     extra: dict[str, Sequence[Any]] = field(default_factory=dict)
+    query_info: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, n_features: int) -> Candidates:
@@ -210,6 +211,9 @@ class CounterfactualGenerator:
         query_table["n_cfs"] = counts.reindex(query_table["query_id"], fill_value=0).to_numpy()
         query_table["seconds"] = seconds
         query_table["error"] = errors
+        info_keys = sorted({k for p in proposals for k in p.query_info})
+        for key in info_keys:
+            query_table[key] = [p.query_info.get(key) for p in proposals]
         return CounterfactualResult(self.name, desired, spec, query_table, cfs)
 
     def _run(

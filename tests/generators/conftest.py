@@ -1,0 +1,99 @@
+"""A small tabular task with every kind of constraint, shared by the generator tests."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sensecf.data.dataset import Dataset
+from sensecf.data.spec import DatasetSpec
+from sensecf.models import TrainedClassifier, train
+
+
+@dataclass
+class Toy:
+    data: Dataset
+    model: TrainedClassifier
+    train: Dataset
+    test: Dataset
+
+
+def toy_spec() -> DatasetSpec:
+    return DatasetSpec.from_dict(
+        {
+            "name": "toy",
+            "target": "risk",
+            "classes": {0: "low risk", 1: "high risk"},
+            "desired_class": 0,
+            "id_columns": ["pid"],
+            "group_column": "pid",
+            "features": [
+                {"name": "age", "kind": "integer", "bounds": [18, 90], "mutability": "fixed"},
+                {
+                    "name": "sleep",
+                    "unit": "min",
+                    "bounds": [180, 720],
+                    "step": 1,
+                    "mutability": "increase",
+                    "group": "sleep",
+                },
+                {
+                    "name": "steps",
+                    "kind": "integer",
+                    "bounds": [0, 30000],
+                    "mutability": "increase",
+                    "group": "activity",
+                },
+                {
+                    "name": "hr",
+                    "unit": "bpm",
+                    "bounds": [40, 120],
+                    "step": 0.1,
+                    "mutability": "decrease",
+                    "group": "cardio",
+                },
+                {"name": "smoker", "kind": "binary", "bounds": [0, 1], "mutability": "decrease"},
+                {
+                    "name": "shift",
+                    "kind": "categorical",
+                    "levels": [0, 1, 2],
+                    "bounds": [0, 2],
+                    "mutability": "both",
+                },
+            ],
+        }
+    )
+
+
+def toy_frame(n_people: int = 60, days: int = 5, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = n_people * days
+    frame = pd.DataFrame(
+        {
+            "pid": np.repeat(np.arange(n_people), days),
+            "age": np.repeat(rng.integers(30, 80, n_people), days),
+            "sleep": np.round(rng.normal(420, 60, n).clip(200, 700)),
+            "steps": rng.integers(1000, 15000, n),
+            "hr": np.round(rng.normal(70, 8, n).clip(45, 110), 1),
+            "smoker": np.repeat(rng.integers(0, 2, n_people), days),
+            "shift": rng.integers(0, 3, n),
+        }
+    )
+    score = (
+        -(frame["sleep"] - 420) / 40
+        - (frame["steps"] - 8000) / 3000
+        + (frame["hr"] - 70) / 10
+        + 0.8 * frame["smoker"]
+        + rng.normal(0, 0.5, n)
+    )
+    frame["risk"] = (score > 0.8).astype(int)
+    return frame
+
+
+@pytest.fixture(scope="session")
+def toy() -> Toy:
+    data = Dataset(toy_frame(), toy_spec())
+    model = train(data, "logreg", seed=0, importance_repeats=1)
+    train_rows, test_rows = model.split_data(data)
+    return Toy(data, model, train_rows, test_rows)
