@@ -86,3 +86,16 @@ def print_classifier(clf: Any, top: int = 8) -> None:
                 str(row["feature"]), str(row.get("group", "")), f"{row['importance']:.4f}"
             )
         _out.print(table)
+
+
+def line(text: str) -> None:
+    """One line of progress news."""
+    _out.print(text)
+
+
+def print_frame(frame: Any, title: str) -> None:
+    """A DataFrame as a console table (all cells as text)."""
+    table = _table(title, *[str(c) for c in frame.columns])
+    for row in frame.itertuples(index=False):
+        table.add_row(*[str(v) for v in row])
+    _out.print(table)

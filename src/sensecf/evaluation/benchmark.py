@@ -1,0 +1,303 @@
+"""The benchmark: several generators, the same queries and model, one metric suite.
+
+Queries are the rows the model flags among its held-out rows; every generator is fitted on the
+model's training rows. The oracle always runs first, since its minimal number of changes per
+query is the reference for every method's sparsity. Each method's counterfactuals are saved as
+soon as it finishes, so an interrupted run resumes where it stopped.
+
+>>> BenchmarkConfig(generators=["oracle", "nice-sparsity+sparsify"], limit=5).generator_names()
+['oracle', 'nice-sparsity+sparsify']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sensecf.data.dataset import Dataset
+from sensecf.data.io import write_table, write_text
+from sensecf.errors import SensecfError
+from sensecf.generators.base import CounterfactualResult, select_queries
+from sensecf.generators.registry import make_generator, split_name
+from sensecf.generators.sparsify import sparsify_result
+from sensecf.models.classifier import TrainedClassifier
+
+DEFAULT_GENERATORS = (
+    "oracle",
+    "dice-random",
+    "dice-genetic",
+    "dice-kdtree",
+    "cfnow-greedy",
+    "cfnow-random",
+    "nice-sparsity",
+    "nice-proximity",
+    "nice-plausibility",
+)
+
+
+class BenchmarkConfig(BaseModel):
+    """What to run. Loads from YAML (``sensecf benchmark --config FILE``) for repeatable runs.
+
+    ``generators`` is a list of names, or a mapping of name → options for that generator
+    (e.g. ``{"cfnow-greedy": {"limit_seconds": 1}}``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: Path | None = None
+    data: Path | None = None
+    out: Path | None = None
+    generators: list[str] | dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: list(DEFAULT_GENERATORS)
+    )
+    n_cfs: int = Field(3, ge=1)
+    limit: int | None = Field(50, ge=1)
+    rows: Literal["flagged", "all"] = "flagged"
+    queries_from: Literal["test", "all"] = "test"
+    seed: int = Field(0, ge=0)
+    by: str | None = "label"
+
+    @field_validator("generators", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        if isinstance(value, dict):
+            return {str(k): (v or {}) for k, v in value.items()}
+        return value
+
+    def generator_names(self) -> list[str]:
+        """Requested generator names, in order."""
+        return list(self.generators)
+
+    def options(self, name: str) -> dict[str, Any]:
+        """Options for one generator (empty unless the config maps the name to some)."""
+        return dict(self.generators.get(name, {})) if isinstance(self.generators, dict) else {}
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> BenchmarkConfig:
+        """Read a config file; relative paths in it are taken from the file's folder."""
+        path = Path(path)
+        if not path.is_file():
+            raise SensecfError(f"benchmark config not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            config = cls.model_validate(raw)
+        except yaml.YAMLError as exc:
+            raise SensecfError(f"{path}: not valid YAML: {exc}") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
+            )
+            raise SensecfError(f"{path}: invalid benchmark config — {problems}") from None
+        for key in ("model", "data", "out"):
+            value = getattr(config, key)
+            if value is not None and not value.is_absolute():
+                setattr(config, key, path.parent / value)
+        return config
+
+    def fingerprint(self, name: str) -> str:
+        """What a saved result must match to be reused: queries, n_cfs, seed and options."""
+        key = {
+            "name": name,
+            "options": self.options(name),
+            "n_cfs": self.n_cfs,
+            "limit": self.limit,
+            "rows": self.rows,
+            "queries_from": self.queries_from,
+            "seed": self.seed,
+        }
+        return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[
+            :16
+        ]
+
+
+@dataclass
+class BenchmarkResult:
+    """Everything a benchmark produced.
+
+    ``summary``: one row per method (and per class when ``by`` is set) with every metric.
+    ``scores``: one row per counterfactual; ``per_query``: one row per method and query.
+    ``failures``: methods that could not run at all, with the reason.
+    """
+
+    results: list[CounterfactualResult]
+    summary: pd.DataFrame
+    scores: pd.DataFrame
+    per_query: pd.DataFrame
+    failures: dict[str, str] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+
+def run_benchmark(
+    model: TrainedClassifier,
+    data: Dataset,
+    config: BenchmarkConfig | None = None,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+    log: Any = None,
+) -> BenchmarkResult:
+    """Run the configured generators on the same queries and score them with one metric suite.
+
+    ``log`` is a callable taking one line of text (the CLI prints them); with ``out_dir`` every
+    result is written there and reused on a rerun with the same settings.
+    """
+    from sensecf.evaluation.metrics import MetricSuite
+
+    config = config or BenchmarkConfig()
+    say = log or (lambda line: None)
+    out = Path(out_dir) if out_dir is not None else None
+    train_rows, test_rows = model.split_data(data)
+    pool = test_rows if config.queries_from == "test" else data
+    queries = select_queries(model, pool, rows=config.rows, limit=config.limit, seed=config.seed)
+    if len(queries) == 0:
+        raise SensecfError(
+            f"no queries: the model flags none of the {len(pool)} {config.queries_from} rows"
+        )
+    say(
+        f"{len(queries)} queries ({config.rows} {config.queries_from} rows), "
+        f"{len(train_rows)} reference rows, {config.n_cfs} CFs per query"
+    )
+
+    names = config.generator_names()
+    bases = list(dict.fromkeys(["oracle", *(split_name(n)[0] for n in names)]))
+    plain: dict[str, CounterfactualResult] = {}
+    failures: dict[str, str] = {}
+    for base in bases:
+        try:
+            plain[base] = _run_one(base, model, train_rows, queries, config, out, progress, say)
+        except SensecfError:
+            raise
+        except Exception as exc:  # one method failing must not stop the benchmark
+            failures[base] = f"{type(exc).__name__}: {exc}"
+            say(f"✗ {base} failed: {failures[base]}")
+            if os.environ.get("SENSECF_DEBUG"):
+                traceback.print_exc()
+
+    reported: list[CounterfactualResult] = []
+    for name in names:
+        base, sparse = split_name(name)
+        if base not in plain:
+            continue
+        reported.append(plain[base])
+        if sparse:
+            reported.append(sparsify_result(plain[base], model))
+    reported = list({r.method: r for r in reported}.values())
+
+    min_l0 = plain["oracle"].queries.set_index("query_id")["min_l0"] if "oracle" in plain else None
+    suite = MetricSuite(seed=config.seed).fit(model, train_rows)
+    by = config.by if config.by in queries.frame.columns or config.by == "label" else None
+    summaries, scores, per_query = [], [], []
+    for result in reported:
+        summaries.append(suite.summarise(result, min_l0=min_l0))
+        if by is not None:
+            summaries.append(suite.summarise(result, min_l0=min_l0, by=by))
+        scores.append(suite.score_cfs(result, min_l0=min_l0))
+        per_query.append(suite.score_queries(result, min_l0=min_l0))
+    summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
+    bench = BenchmarkResult(
+        reported,
+        summary,
+        pd.concat(scores, ignore_index=True) if scores else pd.DataFrame(),
+        pd.concat(per_query, ignore_index=True) if per_query else pd.DataFrame(),
+        failures,
+        out,
+    )
+    if out is not None:
+        _write(bench, config, out)
+    return bench
+
+
+def _run_one(
+    name: str,
+    model: TrainedClassifier,
+    train_rows: Dataset,
+    queries: Dataset,
+    config: BenchmarkConfig,
+    out: Path | None,
+    progress: bool,
+    say: Any,
+) -> CounterfactualResult:
+    folder = out / "results" / name if out is not None else None
+    fingerprint = config.fingerprint(name)
+    if folder is not None and (folder / "result.json").is_file():
+        saved = CounterfactualResult.load(folder)
+        if saved.info.get("fingerprint") == fingerprint:
+            say(f"↺ {name}: reused the saved result in {folder}")
+            return saved
+    start = time.perf_counter()
+    generator = make_generator(name, **config.options(name)).fit(model, train_rows)
+    result = generator.generate(queries, n_cfs=config.n_cfs, seed=config.seed, progress=progress)
+    result.info["fingerprint"] = fingerprint
+    if folder is not None:
+        result.save(folder)
+    say(
+        f"✓ {name}: {len(result.cfs)} CFs for {len(result.queries)} queries, "
+        f"validity {result.validity:.2f} ({time.perf_counter() - start:.1f} s)"
+    )
+    return result
+
+
+SUMMARY_COLUMNS = (
+    ("coverage", "coverage", ".2f"),
+    ("validity", "validity", ".2f"),
+    ("l0", "L0", ".2f"),
+    ("min_l0_ratio", "L0/min", ".2f"),
+    ("mad_l1", "MAD-L1", ".2f"),
+    ("lof_inlier", "LOF in", ".2f"),
+    ("iforest_inlier", "IF in", ".2f"),
+    ("ynn", "yNN", ".2f"),
+    ("diversity", "divers.", ".2f"),
+    ("viol_total", "violations", ".0f"),
+    ("seconds", "s/query", ".2f"),
+)
+
+
+def summary_table(summary: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """The wide table people read: one row per method, the headline metrics, rounded."""
+    if summary.empty:
+        return summary
+    rows = summary[summary[by].isna()] if by and by in summary.columns else summary
+    table = pd.DataFrame({"method": rows["method"]})
+    for column, label, fmt in SUMMARY_COLUMNS:
+        if column in rows.columns:
+            table[label] = [format(v, fmt) if pd.notna(v) else "–" for v in rows[column]]
+    return table.reset_index(drop=True)
+
+
+def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
+    write_table(bench.summary, out / "summary.csv")
+    write_table(bench.scores, out / "scores.parquet")
+    write_table(bench.per_query, out / "per_query.parquet")
+    cfs = [r.cfs for r in bench.results if len(r.cfs)]
+    if cfs:
+        write_table(pd.concat(cfs, ignore_index=True), out / "cfs.parquet")
+    wide = summary_table(bench.summary, by=config.by)
+    markdown = _markdown(wide)
+    if bench.failures:
+        markdown += "\n\nFailed methods:\n" + "\n".join(
+            f"- {name}: {reason}" for name, reason in bench.failures.items()
+        )
+    write_text(out / "summary.md", markdown + "\n")
+    dumped = config.model_dump(mode="json")
+    write_text(out / "config.yaml", yaml.safe_dump(dumped, sort_keys=False))
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    if table.empty:
+        return "(no results)"
+    header = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    lines = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *lines])

@@ -1,0 +1,89 @@
+"""Generators by name, as the command line and benchmark configs spell them.
+
+``oracle``, ``dice-random``, ``cfnow-greedy``, ``nice-sparsity`` and so on; any name may end in
+``+sparsify`` to report the method after the sparsify post-step as well.
+
+>>> make_generator("oracle", max_changes=2).max_changes
+2
+>>> split_name("dice-random+sparsify")
+('dice-random', True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sensecf.errors import SensecfError
+from sensecf.generators.base import CounterfactualGenerator
+from sensecf.generators.sparsify import SUFFIX
+
+
+def _oracle(**options: Any) -> CounterfactualGenerator:
+    from sensecf.generators.oracle import Oracle
+
+    return Oracle(**options)
+
+
+def _dice(method: str) -> Callable[..., CounterfactualGenerator]:
+    def make(**options: Any) -> CounterfactualGenerator:
+        from sensecf.generators.dice import DiCE
+
+        return DiCE(method, **options)
+
+    return make
+
+
+def _cfnow(strategy: str) -> Callable[..., CounterfactualGenerator]:
+    def make(**options: Any) -> CounterfactualGenerator:
+        from sensecf.generators.cfnow import CFNOW
+
+        return CFNOW(strategy, **options)
+
+    return make
+
+
+def _nice(optimization: str) -> Callable[..., CounterfactualGenerator]:
+    def make(**options: Any) -> CounterfactualGenerator:
+        from sensecf.generators.nice import NICE
+
+        return NICE(optimization, **options)
+
+    return make
+
+
+GENERATORS: dict[str, Callable[..., CounterfactualGenerator]] = {
+    "oracle": _oracle,
+    "dice-random": _dice("random"),
+    "dice-genetic": _dice("genetic"),
+    "dice-kdtree": _dice("kdtree"),
+    "cfnow-greedy": _cfnow("greedy"),
+    "cfnow-random": _cfnow("random"),
+    "nice-sparsity": _nice("sparsity"),
+    "nice-proximity": _nice("proximity"),
+    "nice-plausibility": _nice("plausibility"),
+}
+
+BASELINES = tuple(name for name in GENERATORS if name != "oracle")
+
+
+def split_name(name: str) -> tuple[str, bool]:
+    """The base generator name, and whether ``+sparsify`` was asked for."""
+    name = name.strip()
+    if name.endswith(SUFFIX):
+        return name[: -len(SUFFIX)], True
+    return name, False
+
+
+def make_generator(name: str, **options: Any) -> CounterfactualGenerator:
+    """A new, unfitted generator by name, with its options."""
+    base, _ = split_name(name)
+    if base not in GENERATORS:
+        raise SensecfError(
+            f"unknown generator {name!r}; choose from {', '.join(GENERATORS)} "
+            f"(any may end in {SUFFIX!r})"
+        )
+    try:
+        return GENERATORS[base](**options)
+    except TypeError as exc:
+        raise SensecfError(f"bad options for generator {base!r}: {exc}") from None
