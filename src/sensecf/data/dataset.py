@@ -114,12 +114,17 @@ def load_dataset(path: str | os.PathLike, spec: DatasetSpec | None = None) -> Da
 
     A file is read by :func:`sensecf.data.tabular.read_table`: its spec is ``NAME.spec.yaml``
     (or ``spec.yaml``) in the same folder unless ``spec`` is given, and rows with missing values
-    are dropped and counted.
+    are dropped and counted. A UCI heart-disease file with no spec beside it is read by
+    :func:`sensecf.data.heart.read_uci_heart` with the packaged spec.
     """
     path = Path(path)
     if path.is_file():
-        from sensecf.data.tabular import read_table  # tabular builds on this module
+        # Both build on this module, hence imported here.
+        from sensecf.data.heart import looks_like_uci_heart, read_uci_heart
+        from sensecf.data.tabular import read_table
 
+        if spec is None and find_spec_file(path) is None and looks_like_uci_heart(path):
+            return read_uci_heart(path)
         return read_table(path, spec)
     if not path.is_dir():
         raise DataError(f"feature table or folder not found: {path}")

@@ -69,7 +69,7 @@ from sensecf.data.spec import DatasetSpec
 from sensecf.data.tabular import drop_incomplete_rows
 from sensecf.errors import DataError
 
-__all__ = ["read_uci_heart", "heart_spec", "FEATURES", "KAGGLE_TO_UCI"]
+__all__ = ["read_uci_heart", "heart_spec", "looks_like_uci_heart", "FEATURES", "KAGGLE_TO_UCI"]
 
 FEATURES: tuple[str, ...] = (
     "age", "sex", "cp", "trestbps", "chol", "fbs", "restecg",
@@ -116,6 +116,30 @@ def heart_spec() -> DatasetSpec:
     resource = resources.files("sensecf.data").joinpath(SPEC_RESOURCE)
     with resources.as_file(resource) as path:
         return DatasetSpec.from_yaml(Path(path))
+
+
+def looks_like_uci_heart(path: str | os.PathLike) -> bool:
+    """Whether a file's first line is a UCI heart record or the 14-column heart header.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "heart.csv"
+    >>> _ = path.write_text("age,sex,cp,trestbps,chol,fbs,restecg,thalach,exang,oldpeak,"
+    ...                     "slope,ca,thal,target\\n63,1,3,145,233,1,0,150,0,2.3,0,0,1,1\\n")
+    >>> looks_like_uci_heart(path)
+    True
+    """
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            first = next((line for line in handle if line.strip()), "")
+    except OSError:
+        return False
+    fields = [_token(f) for f in first.strip().split(",")]
+    if len(fields) != len(FEATURES) + 1:
+        return False
+    if all(f in MISSING_TOKENS or _is_number(f) for f in fields):
+        return True
+    names = {f.strip().strip('"').lower() for f in fields}
+    return set(FEATURES) < names and len(names & set(LABELS)) == 1
 
 
 def read_uci_heart(
