@@ -11,22 +11,31 @@ from sensecf import datasets
 from sensecf.data.dataset import Dataset, load_dataset
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError, SensecfError, SpecError
+from sensecf.evaluation import MetricSuite, evaluate, run_benchmark
+from sensecf.generators import CounterfactualResult, Oracle, select_queries, sparsify_result
 from sensecf.models import TrainedClassifier, evaluate_classifier, load_model, train
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CounterfactualResult",
     "DataError",
     "Dataset",
     "DatasetSpec",
     "FeatureSpec",
+    "MetricSuite",
+    "Oracle",
     "SensecfError",
     "SpecError",
     "TrainedClassifier",
     "datasets",
+    "evaluate",
     "evaluate_classifier",
     "infer_spec",
     "load_dataset",
     "load_model",
+    "run_benchmark",
+    "select_queries",
+    "sparsify_result",
     "train",
 ]

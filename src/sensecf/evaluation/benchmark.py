@@ -206,6 +206,8 @@ def run_benchmark(
         scores.append(suite.score_cfs(result, min_l0=min_l0))
         per_query.append(suite.score_queries(result, min_l0=min_l0))
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
+    if by is not None and by in summary.columns:  # the class beside the method, for reading
+        summary.insert(1, by, summary.pop(by))
     bench = BenchmarkResult(
         reported,
         summary,
@@ -249,7 +251,7 @@ def _run_one(
     return result
 
 
-SUMMARY_COLUMNS = (
+HEADLINE_COLUMNS = (
     ("coverage", "coverage", ".2f"),
     ("validity", "validity", ".2f"),
     ("l0", "L0", ".2f"),
@@ -270,7 +272,7 @@ def summary_table(summary: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
         return summary
     rows = summary[summary[by].isna()] if by and by in summary.columns else summary
     table = pd.DataFrame({"method": rows["method"]})
-    for column, label, fmt in SUMMARY_COLUMNS:
+    for column, label, fmt in HEADLINE_COLUMNS:
         if column in rows.columns:
             table[label] = [format(v, fmt) if pd.notna(v) else "–" for v in rows[column]]
     return table.reset_index(drop=True)

@@ -1,0 +1,726 @@
+"""One metric suite for every method: validity, sparsity, proximity, plausibility, cost.
+
+A :class:`MetricSuite` is fitted once on the classifier and its training rows, then scores any
+:class:`~sensecf.generators.base.CounterfactualResult` at three levels:
+
+- :meth:`MetricSuite.score_cfs`: one row per counterfactual (columns in :data:`CF_COLUMNS`);
+- :meth:`MetricSuite.score_queries`: one row per query, with or without a counterfactual
+  (:data:`QUERY_COLUMNS`);
+- :meth:`MetricSuite.summarise`: one row per method (and group, e.g. ``by="label"``), means
+  with 95% t-intervals over queries (:data:`SUMMARY_COLUMNS`).
+
+**Valid CFs only, by default.** Sparsity, proximity, plausibility and diversity describe
+counterfactuals that work: per query they are averaged over its *valid* CFs
+(``valid_only=True``), so a query without a valid CF contributes no value to them. Pass
+``valid_only=False`` to average over every CF. The minimal-L0 ratio is defined for valid CFs
+only, whatever ``valid_only`` says. Constraint violations and cost are counted over every CF a
+method returned: a broken constraint or a spent token counts whether or not the model was fooled.
+
+Choices the contract in DESIGN.md leaves open, made here:
+
+- MAD is the raw median absolute deviation (no 1.4826 factor) of the training rows; where it is
+  0 the population standard deviation (``ddof=0``), where that is 0 too the feature's step.
+  :attr:`MetricSuite.mad_source_` says which one each feature uses.
+- Standardisation (L2, LOF, IsolationForest, nearest neighbours) centres on the training mean and
+  divides by the population standard deviation, or the step where that is 0 (scikit-learn's
+  ``StandardScaler`` would divide by 1, in the feature's own unit). Missing reference values
+  are filled with the training median, as the classifier's imputer does.
+- The range of range-normalised L1 is the spec's plausible bounds (``upper - lower``, always
+  positive and the same for every sample of the data); ``range_from="data"`` uses the training
+  min-max range instead (the bounds' width where that is 0).
+- A feature counts as changed by :func:`sensecf.data.constraints.changed` (relative tolerance);
+  an unchanged feature adds exactly 0 to every distance.
+
+>>> import numpy as np, pandas as pd
+>>> from sensecf import Dataset, infer_spec, train
+>>> from sensecf.generators import CounterfactualResult
+>>> rng = np.random.default_rng(0)
+>>> df = pd.DataFrame({"x": rng.normal(size=60).round(2), "z": rng.normal(size=60).round(2)})
+>>> df["y"] = (df["x"] > 0).astype(int)
+>>> data = Dataset(df, infer_spec(df, "y"))                       # desired class 0
+>>> clf = train(data, "logreg", importance_repeats=1)
+>>> queries = pd.DataFrame({"query_id": [0, 1], "x": [1.0, 2.0], "z": [0.0, 0.0],
+...                         "label": [1, 1], "n_cfs": [1, 0], "seconds": [0.5, 0.25],
+...                         "error": ["", ""]})
+>>> cfs = pd.DataFrame({"query_id": [0], "method": ["demo"], "rank": [0], "x": [-1.0],
+...                     "z": [0.0], "valid": [True]})
+>>> result = CounterfactualResult("demo", 0, data.spec, queries, cfs)
+>>> suite = MetricSuite().fit(clf, data)
+>>> suite.score_cfs(result)[["valid", "l0", "viol_total"]].to_dict("records")
+[{'valid': True, 'l0': 1, 'viol_total': 0}]
+>>> suite.summarise(result)[["method", "n_queries", "coverage", "validity"]].to_dict("records")
+[{'method': 'demo', 'n_queries': 2, 'coverage': 0.5, 'validity': 1.0}]
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
+
+from sensecf.data.constraints import VIOLATION_KINDS, as_matrix, changed, violations
+from sensecf.data.dataset import Dataset
+from sensecf.errors import DataError, SensecfError
+from sensecf.evaluation.stats import grouped_mean_ci
+from sensecf.generators.base import CounterfactualResult, NotFittedError
+from sensecf.models.classifier import TrainedClassifier
+
+__all__ = [
+    "CF_COLUMNS",
+    "CF_METRICS",
+    "QUERY_COLUMNS",
+    "SUMMARY_COLUMNS",
+    "MetricSuite",
+    "evaluate",
+    "minimal_l0",
+]
+
+# Per-CF metrics that describe a counterfactual's quality (averaged over valid CFs by default).
+CF_METRICS = (
+    "l0",
+    "min_l0_ratio",
+    "mad_l1",
+    "range_l1",
+    "l2_std",
+    "lof_inlier",
+    "iforest_inlier",
+    "ynn",
+    "nn_dist",
+)
+VIOLATION_COLUMNS = tuple(f"viol_{k}" for k in (*VIOLATION_KINDS, "total"))
+COST_COLUMNS = ("llm_calls", "prompt_tokens", "completion_tokens")
+LLM_SOURCES = ("llm", "repair", "fallback")
+
+CF_COLUMNS: dict[str, str] = {
+    "query_id": "the query this counterfactual answers",
+    "method": "the generator that produced it",
+    "rank": "its position among the query's CFs (0 first)",
+    "valid": "the model puts it in the desired class under its decision rule (or `threshold`)",
+    "l0": "sparsity: number of features changed",
+    "min_l0": "the oracle's minimal number of changes for this query (NaN if not given)",
+    "min_l0_ratio": "l0 / min_l0, for valid CFs only (NaN if invalid or min_l0 is missing or 0)",
+    "mad_l1": "sum over features of |change| / MAD (std, then step, where MAD is 0)",
+    "range_l1": "sum over features of |change| / range (bounds width by default)",
+    "l2_std": "Euclidean distance to the query on standardised features",
+    "lof_inlier": "1 if LocalOutlierFactor (desired-class training rows) calls it an inlier, else 0",
+    "iforest_inlier": "1 if IsolationForest (desired-class training rows) calls it an inlier, else 0",
+    "ynn": "share of its nearest training rows that the model labels as the desired class",
+    "nn_dist": "standardised Euclidean distance to the nearest training row",
+    "viol_fixed": "fixed features changed",
+    "viol_direction": "features moved against their allowed direction",
+    "viol_bounds": "changed features outside their plausible bounds",
+    "viol_grain": "changed values that are not a level (coded) or not whole (integer)",
+    "viol_total": "all constraint violations of this CF",
+    "llm_calls": "LLM calls attributed to this CF by its generator",
+    "prompt_tokens": "prompt tokens attributed to this CF",
+    "completion_tokens": "completion tokens attributed to this CF",
+    "source": "llm (first answer), repair, fallback or search",
+}
+
+QUERY_COLUMNS: dict[str, str] = {
+    "query_id": "the query",
+    "label": "its true class (when the queries carried the target)",
+    "covered": "it got at least one CF",
+    "n_cfs": "how many CFs it got",
+    "n_valid": "how many of them are valid",
+    "any_valid": "at least one of its CFs is valid",
+    "validity": "share of its CFs that are valid (NaN without CFs)",
+    "valid_first": "a first LLM answer (source llm) of it is valid (LLM methods; else NaN)",
+    "valid_after_repair": "a CF of source llm or repair is valid (LLM methods; else NaN)",
+    "n_valid_fallback": "valid CFs of source fallback",
+    "min_l0": "the oracle's minimal number of changes (NaN if not given)",
+    **{m: f"mean of the CFs' {m} (valid CFs only by default)" for m in CF_METRICS},
+    "diversity": "mean pairwise MAD-L1 among its CFs (valid CFs only by default; NaN with <2)",
+    **{v: f"sum of its CFs' {v} (all CFs)" for v in VIOLATION_COLUMNS},
+    "n_violating": "its CFs with at least one violation",
+    **{
+        c: f"total {c} spent on it (queries table if it has the column, else the CFs' sum)"
+        for c in COST_COLUMNS
+    },
+    "seconds": "time the method spent on it",
+    "error": "the method's error on it (empty when it ran)",
+}
+
+SUMMARY_COLUMNS: dict[str, str] = {
+    "method": "the generator",
+    "n_queries": "queries asked",
+    "n_cfs": "CFs returned",
+    "n_valid": "valid CFs returned",
+    "coverage": "share of queries with at least one CF (+ CI)",
+    "validity": "share of all CFs that are valid (pooled over CFs; no CI)",
+    "query_validity": "mean over covered queries of the share of their CFs valid (+ CI)",
+    "any_valid": "share of queries with at least one valid CF (+ CI)",
+    "validity_first": "share of queries with a valid first LLM answer (source llm) (+ CI)",
+    "validity_after_repair": "share of queries with a valid CF of source llm or repair (+ CI)",
+    "fallback_share": "share of valid CFs that came from the fallback search",
+    **{m: f"mean over queries of the per-query mean {m} (+ CI)" for m in CF_METRICS},
+    "diversity": "mean over queries with 2+ (valid) CFs of their diversity (+ CI)",
+    **{v: f"total {v} over all CFs (a count; the goal is 0)" for v in VIOLATION_COLUMNS},
+    "n_violating": "CFs with at least one violation",
+    "seconds": "mean seconds per query (+ CI)",
+    **{c: f"total {c}" for c in COST_COLUMNS},
+    **{f"{c}_per_valid_cf": f"total {c} / valid CFs (NaN without valid CFs)" for c in COST_COLUMNS},
+    "tokens_per_valid_cf": "(prompt + completion tokens) / valid CFs",
+}
+
+
+class MetricSuite:
+    """The metric suite, fitted on a classifier and its training rows.
+
+    ``lof_neighbors`` and ``ynn_neighbors`` are the neighbourhood sizes of LocalOutlierFactor
+    and yNN (fewer where a class has fewer rows); ``threshold`` recomputes validity with
+    another decision threshold on P(positive class) (by default the ``valid`` column the
+    generator wrote is used); ``seed`` seeds the IsolationForest; ``range_from`` picks the
+    range of range-normalised L1 (``"bounds"``: the spec's plausible bounds; ``"data"``: the
+    training min-max).
+
+    Fitted state: ``mad_``, ``mad_source_``, ``std_``, ``range_``, ``mean_``, ``scale_``
+    (pandas Series indexed by feature), ``median_``, ``nn_`` (nearest-neighbour index on
+    standardised training rows), ``reference_pred_`` (the model's labels of the training rows),
+    and per desired class, fitted when first needed, ``lof_`` and ``iforest_`` (dicts by class;
+    ``None`` where the class has fewer than 2 training rows).
+
+    >>> clf, data, result = _example()
+    >>> suite = MetricSuite(seed=0).fit(clf, data)
+    >>> suite.mad_source_.to_dict()
+    {'x': 'mad', 'z': 'mad'}
+    """
+
+    def __init__(
+        self,
+        *,
+        lof_neighbors: int = 20,
+        ynn_neighbors: int = 5,
+        threshold: float | None = None,
+        seed: int = 0,
+        range_from: Literal["bounds", "data"] = "bounds",
+    ) -> None:
+        for name, value in (("lof_neighbors", lof_neighbors), ("ynn_neighbors", ynn_neighbors)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise SensecfError(f"{name} must be a positive integer; got {value!r}")
+        if threshold is not None and not 0.0 < float(threshold) < 1.0:
+            raise SensecfError(f"threshold must lie strictly between 0 and 1; got {threshold!r}")
+        if range_from not in ("bounds", "data"):
+            raise SensecfError(f"range_from must be 'bounds' or 'data'; got {range_from!r}")
+        self.lof_neighbors = int(lof_neighbors)
+        self.ynn_neighbors = int(ynn_neighbors)
+        self.threshold = None if threshold is None else float(threshold)
+        self.seed = int(seed)
+        self.range_from = range_from
+
+    # ---- fitting -----------------------------------------------------------------------------
+    def fit(self, model: TrainedClassifier, reference: Dataset) -> MetricSuite:
+        """Learn scales, the neighbour index and the model's labels from the training rows.
+
+        ``reference`` should be the rows the model was trained on, e.g.
+        ``model.split_data(data)[0]``.
+
+        >>> clf, data, _ = _example()
+        >>> MetricSuite().fit(clf, data).range_.round(2).to_dict()   # bounds widths
+        {'x': 5.15, 'z': 5.1}
+        """
+        if not isinstance(model, TrainedClassifier):
+            raise SensecfError(f"model must be a TrainedClassifier; got {type(model).__name__}")
+        if not isinstance(reference, Dataset):
+            raise SensecfError(f"reference must be a Dataset; got {type(reference).__name__}")
+        spec = model.spec
+        if reference.spec.feature_names != spec.feature_names:
+            raise DataError(
+                f"the reference data's features {reference.spec.feature_names} differ from the "
+                f"model's {spec.feature_names}"
+            )
+        if len(reference) == 0:
+            raise DataError("the reference data has no rows")
+        names = spec.feature_names
+        X = as_matrix(spec, reference.frame)
+        step = np.array([float(f.step) for f in spec.features])
+        width = np.array([f.bounds[1] - f.bounds[0] for f in spec.features], dtype=float)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are handled below
+            median = np.nanmedian(X, axis=0)
+            mad = np.nanmedian(np.abs(X - median), axis=0)
+            std = np.nanstd(X, axis=0)
+            mean = np.nanmean(X, axis=0)
+            data_range = np.nanmax(X, axis=0) - np.nanmin(X, axis=0)
+        # A column with no values at all falls back to its bounds' midpoint and step.
+        median = np.where(np.isnan(median), [np.mean(f.bounds) for f in spec.features], median)
+        mean = np.where(np.isnan(mean), median, mean)
+        has_mad, has_std = mad > 0, std > 0
+        self.mad_ = pd.Series(np.where(has_mad, mad, np.where(has_std, std, step)), index=names)
+        self.mad_source_ = pd.Series(
+            np.where(has_mad, "mad", np.where(has_std, "std", "step")), index=names
+        )
+        self.std_ = pd.Series(np.where(np.isnan(std), 0.0, std), index=names)
+        self.mean_ = pd.Series(mean, index=names)
+        self.scale_ = pd.Series(np.where(has_std, std, step), index=names)
+        self.median_ = pd.Series(median, index=names)
+        if self.range_from == "bounds":
+            self.range_ = pd.Series(width, index=names)
+        else:
+            self.range_ = pd.Series(np.where(data_range > 0, data_range, width), index=names)
+
+        self.model_ = model
+        self.spec_ = spec
+        filled = np.where(np.isnan(X), median, X)
+        self.reference_z_ = self._standardise(filled)
+        self.reference_y_ = reference.y.to_numpy()
+        self.reference_pred_ = model.predict(X)
+        k = min(self.ynn_neighbors, len(X))
+        self.nn_ = NearestNeighbors(n_neighbors=k).fit(self.reference_z_)
+        self.lof_: dict[int, LocalOutlierFactor | None] = {}
+        self.iforest_: dict[int, IsolationForest | None] = {}
+        return self
+
+    def _standardise(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.mean_.to_numpy()) / self.scale_.to_numpy()
+
+    def _detectors(self, cls: int) -> tuple[LocalOutlierFactor | None, IsolationForest | None]:
+        """LOF and IsolationForest on the standardised training rows of one class (cached)."""
+        if cls not in self.lof_:
+            rows = self.reference_z_[self.reference_y_ == cls]
+            if len(rows) < 2:  # no neighbourhood to compare with
+                self.lof_[cls], self.iforest_[cls] = None, None
+            else:
+                k = min(self.lof_neighbors, len(rows) - 1)
+                self.lof_[cls] = LocalOutlierFactor(n_neighbors=k, novelty=True).fit(rows)
+                self.iforest_[cls] = IsolationForest(random_state=self.seed).fit(rows)
+        return self.lof_[cls], self.iforest_[cls]
+
+    def _check(self, result: CounterfactualResult) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("MetricSuite is not fitted; call fit(model, training_rows) first")
+        if not isinstance(result, CounterfactualResult):
+            raise SensecfError(f"expected a CounterfactualResult; got {type(result).__name__}")
+        if result.spec.feature_names != self.spec_.feature_names:
+            raise DataError(
+                f"result {result.method!r} has features {result.spec.feature_names}; the suite "
+                f"was fitted on {self.spec_.feature_names}"
+            )
+        unknown = set(result.cfs["query_id"]) - set(result.queries["query_id"])
+        if unknown:
+            raise DataError(
+                f"result {result.method!r} has CFs for query_id(s) {sorted(unknown)[:5]} that "
+                "are not in its queries table"
+            )
+
+    # ---- per counterfactual ------------------------------------------------------------------
+    def score_cfs(
+        self,
+        result: CounterfactualResult,
+        min_l0: pd.Series | CounterfactualResult | None = None,
+    ) -> pd.DataFrame:
+        """One row per counterfactual with every per-CF metric (columns: :data:`CF_COLUMNS`).
+
+        Metrics are computed for every CF, valid or not (the aggregates choose); the
+        minimal-L0 ratio only for valid ones. ``min_l0`` is the oracle's minimal L0 per query,
+        indexed by ``query_id`` (or the oracle's result, see :func:`minimal_l0`). Plausibility
+        columns are NaN for a CF with missing values, or when the desired class has fewer than
+        two training rows.
+
+        >>> clf, data, result = _example()
+        >>> scored = MetricSuite().fit(clf, data).score_cfs(result, min_l0=pd.Series({0: 1}))
+        >>> scored[["query_id", "valid", "l0", "min_l0_ratio", "lof_inlier"]].to_dict("records")
+        [{'query_id': 0, 'valid': True, 'l0': 1, 'min_l0_ratio': 1.0, 'lof_inlier': 1.0}]
+        """
+        self._check(result)
+        cfs = result.cfs
+        n = len(cfs)
+        spec = self.spec_
+        if n == 0:
+            return _empty(CF_COLUMNS)
+        Q, C = result.query_matrix(), result.cf_matrix()
+        finite = np.isfinite(C).all(axis=1)
+        valid = self._validity(result, C, finite)
+
+        moved = changed(Q, C)
+        # Unchanged features add exactly 0; NaN (a missing value on either side) propagates.
+        delta = np.where(moved, np.abs(C - Q), 0.0)
+        l0 = moved.sum(axis=1)
+        mad_l1 = (delta / self.mad_.to_numpy()).sum(axis=1)
+        range_l1 = (delta / self.range_.to_numpy()).sum(axis=1)
+        l2_std = np.sqrt(((delta / self.scale_.to_numpy()) ** 2).sum(axis=1))
+
+        oracle = _as_min_l0(min_l0)
+        qid = cfs["query_id"].to_numpy()
+        best = (
+            pd.Series(qid).map(oracle).to_numpy(dtype=float)
+            if oracle is not None
+            else np.full(n, np.nan)
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(valid & (best > 0), l0 / best, np.nan)
+
+        lof_in, if_in, ynn, nn_dist = (np.full(n, np.nan) for _ in range(4))
+        if finite.any():
+            Z = self._standardise(C[finite])
+            lof, forest = self._detectors(result.desired_class)
+            if lof is not None and forest is not None:
+                lof_in[finite] = lof.predict(Z) == 1
+                if_in[finite] = forest.predict(Z) == 1
+            dist, idx = self.nn_.kneighbors(Z)
+            ynn[finite] = (self.reference_pred_[idx] == result.desired_class).mean(axis=1)
+            nn_dist[finite] = dist[:, 0]
+
+        broken = violations(spec, Q, C)
+        table = pd.DataFrame(
+            {
+                "query_id": qid,
+                "method": cfs["method"].to_numpy() if "method" in cfs else result.method,
+                "rank": cfs["rank"].to_numpy() if "rank" in cfs else 0,
+                "valid": valid,
+                "l0": l0,
+                "min_l0": best,
+                "min_l0_ratio": ratio,
+                "mad_l1": mad_l1,
+                "range_l1": range_l1,
+                "l2_std": l2_std,
+                "lof_inlier": lof_in,
+                "iforest_inlier": if_in,
+                "ynn": ynn,
+                "nn_dist": nn_dist,
+                **{f"viol_{k}": broken[k].to_numpy() for k in (*VIOLATION_KINDS, "total")},
+            }
+        )
+        for column in COST_COLUMNS:
+            values = cfs[column] if column in cfs else pd.Series(0, index=cfs.index)
+            table[column] = pd.to_numeric(values, errors="coerce").fillna(0).to_numpy()
+        table["source"] = cfs["source"].to_numpy() if "source" in cfs else "search"
+        return table
+
+    def _validity(
+        self, result: CounterfactualResult, C: np.ndarray, finite: np.ndarray
+    ) -> np.ndarray:
+        """The generator's ``valid`` column, unless a threshold is set (or the column is absent)."""
+        if self.threshold is None and "valid" in result.cfs:
+            return result.cfs["valid"].fillna(False).to_numpy(dtype=bool)
+        threshold = self.model_.threshold if self.threshold is None else self.threshold
+        model = self.model_
+        valid = np.zeros(len(C), dtype=bool)
+        if finite.any():
+            positive = model.proba_of(C[finite], model.positive_class) >= threshold
+            predicted = np.where(positive, model.positive_class, model.negative_class)
+            valid[finite] = predicted == result.desired_class
+        return valid
+
+    # ---- per query ---------------------------------------------------------------------------
+    def score_queries(
+        self,
+        result: CounterfactualResult,
+        min_l0: pd.Series | CounterfactualResult | None = None,
+        *,
+        valid_only: bool = True,
+    ) -> pd.DataFrame:
+        """One row per query, with or without CFs (columns: :data:`QUERY_COLUMNS`).
+
+        Means of the per-CF metrics and the diversity are over the query's valid CFs
+        (``valid_only=True``, the default) or all its CFs; violations, LLM calls and tokens are
+        sums over all its CFs. ``valid_first`` / ``valid_after_repair`` are filled only when the
+        result's ``source`` column holds llm, repair or fallback.
+
+        >>> clf, data, result = _example()
+        >>> table = MetricSuite().fit(clf, data).score_queries(result)
+        >>> table[["query_id", "covered", "n_cfs", "any_valid", "mad_l1"]].round(2).to_dict("list")
+        {'query_id': [0, 1], 'covered': [True, False], 'n_cfs': [1, 0], 'any_valid': [True, False], 'mad_l1': [3.03, nan]}
+        """
+        return self._score(result, min_l0, valid_only)[1]
+
+    def _score(
+        self,
+        result: CounterfactualResult,
+        min_l0: pd.Series | CounterfactualResult | None,
+        valid_only: bool,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        scored = self.score_cfs(result, min_l0)
+        queries = result.queries
+        qids = queries["query_id"].to_numpy()
+        table = pd.DataFrame({"query_id": qids})
+        if "label" in queries:
+            table["label"] = queries["label"].to_numpy()
+
+        valid = scored["valid"].to_numpy(dtype=bool)
+        by_query = scored.groupby("query_id", sort=False)
+        n_cfs = by_query.size().reindex(qids, fill_value=0).to_numpy()
+        n_valid = by_query["valid"].sum().reindex(qids, fill_value=0).to_numpy().astype(int)
+        table["covered"] = n_cfs > 0
+        table["n_cfs"] = n_cfs
+        table["n_valid"] = n_valid
+        table["any_valid"] = n_valid > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table["validity"] = np.where(n_cfs > 0, n_valid / np.maximum(n_cfs, 1), np.nan)
+
+        source = scored["source"].astype(str).to_numpy()
+        if np.isin(source, LLM_SOURCES).any():
+            first = _count(scored["query_id"], valid & (source == "llm"), qids)
+            repaired = _count(scored["query_id"], valid & np.isin(source, ("llm", "repair")), qids)
+            table["valid_first"] = (first > 0).astype(float)
+            table["valid_after_repair"] = (repaired > 0).astype(float)
+        else:
+            table["valid_first"] = np.nan
+            table["valid_after_repair"] = np.nan
+        table["n_valid_fallback"] = _count(scored["query_id"], valid & (source == "fallback"), qids)
+
+        oracle = _as_min_l0(min_l0)
+        table["min_l0"] = (
+            pd.Series(qids).map(oracle).to_numpy(dtype=float) if oracle is not None else np.nan
+        )
+        metrics = scored[list(CF_METRICS)].astype(float)
+        keep = valid if valid_only else np.ones(len(scored), dtype=bool)
+        metrics = metrics.where(pd.Series(keep, index=metrics.index), np.nan)
+        means = metrics.groupby(scored["query_id"], sort=False).mean().reindex(qids)
+        for m in CF_METRICS:
+            table[m] = means[m].to_numpy()
+        table["diversity"] = (
+            _diversity(
+                scored["query_id"].to_numpy()[keep],
+                result.cf_matrix()[keep] if len(scored) else np.empty((0, len(self.mad_))),
+                self.mad_.to_numpy(),
+            )
+            .reindex(qids)
+            .to_numpy()
+        )
+
+        sums = scored[[*VIOLATION_COLUMNS, *COST_COLUMNS]].groupby(scored["query_id"]).sum()
+        sums = sums.reindex(qids, fill_value=0)
+        for v in VIOLATION_COLUMNS:
+            table[v] = sums[v].to_numpy().astype(int)
+        table["n_violating"] = _count(scored["query_id"], scored["viol_total"].to_numpy() > 0, qids)
+        for c in COST_COLUMNS:
+            # The queries table, where a generator writes it, also counts calls that produced no CF.
+            if c in queries:
+                table[c] = pd.to_numeric(queries[c], errors="coerce").fillna(0).to_numpy()
+            else:
+                table[c] = sums[c].to_numpy()
+        table["seconds"] = (
+            pd.to_numeric(queries["seconds"], errors="coerce").to_numpy()
+            if "seconds" in queries
+            else np.nan
+        )
+        table["error"] = queries["error"].fillna("").to_numpy() if "error" in queries else ""
+        return scored, table
+
+    # ---- per method --------------------------------------------------------------------------
+    def summarise(
+        self,
+        result: CounterfactualResult,
+        min_l0: pd.Series | CounterfactualResult | None = None,
+        by: str | None = None,
+        *,
+        valid_only: bool = True,
+    ) -> pd.DataFrame:
+        """One row per method, or per group of the queries' column ``by`` (e.g. ``"label"``).
+
+        Columns (see :data:`SUMMARY_COLUMNS`): counts; ``coverage``; ``validity`` (share of all
+        CFs valid); ``query_validity`` and ``any_valid``; for LLM methods ``validity_first``
+        (share of queries with a valid first answer, ``source == "llm"``),
+        ``validity_after_repair`` (a valid CF of source llm or repair) and ``fallback_share``
+        (share of valid CFs from the fallback search), so ``any_valid - validity_after_repair``
+        is the share of queries only the fallback answered; the mean of each per-query metric
+        with its 95% t-interval (``<m>``, ``<m>_ci_low``, ``<m>_ci_high``) — sparsity,
+        proximity, plausibility and diversity over valid CFs unless ``valid_only=False``;
+        violation totals (counts over all CFs); seconds per query; LLM calls and tokens, in
+        total and per valid CF.
+
+        >>> clf, data, result = _example()
+        >>> row = MetricSuite().fit(clf, data).summarise(result).iloc[0]
+        >>> float(row["coverage"]), int(row["viol_total"]), int(row["n_valid"])
+        (0.5, 0, 1)
+        """
+        scored, queries = self._score(result, min_l0, valid_only)
+        keys = [] if by is None else [by]
+        if by is not None:
+            if by not in queries.columns and by not in result.queries.columns:
+                raise DataError(
+                    f"cannot break down by {by!r}: the queries of {result.method!r} have no such "
+                    f"column (they have {list(result.queries.columns)})"
+                )
+            if by not in queries.columns:
+                queries[by] = result.queries[by].to_numpy()
+        llm = np.isin(scored["source"].astype(str), LLM_SOURCES).any()
+
+        means = grouped_mean_ci(
+            queries.assign(
+                coverage=queries["covered"].astype(float),
+                any_valid=queries["any_valid"].astype(float),
+                query_validity=queries["validity"],
+                validity_first=queries["valid_first"],
+                validity_after_repair=queries["valid_after_repair"],
+            ),
+            [
+                "coverage",
+                "query_validity",
+                "any_valid",
+                "validity_first",
+                "validity_after_repair",
+                *CF_METRICS,
+                "diversity",
+                "seconds",
+            ],
+            by=keys,
+        )
+        totals = queries.groupby(keys, sort=True, dropna=False) if keys else None
+        count_columns = ["n_cfs", "n_valid", "n_valid_fallback", *VIOLATION_COLUMNS, "n_violating"]
+        count_columns += list(COST_COLUMNS)
+        if totals is not None:
+            sums = totals[count_columns].sum().reset_index(drop=True)
+            sums.insert(0, "n_queries", totals.size().to_numpy())
+        else:
+            sums = queries[count_columns].sum().to_frame().T.reset_index(drop=True)
+            sums.insert(0, "n_queries", len(queries))
+        out = pd.concat([means, sums], axis=1)
+        n_valid = out["n_valid"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["validity"] = np.where(out["n_cfs"] > 0, out["n_valid"] / out["n_cfs"], np.nan)
+            out["fallback_share"] = (
+                np.where(n_valid > 0, out["n_valid_fallback"] / n_valid, np.nan) if llm else np.nan
+            )
+            for c in COST_COLUMNS:
+                out[f"{c}_per_valid_cf"] = np.where(n_valid > 0, out[c] / n_valid, np.nan)
+            tokens = out["prompt_tokens"] + out["completion_tokens"]
+            out["tokens_per_valid_cf"] = np.where(n_valid > 0, tokens / n_valid, np.nan)
+        out.insert(0, "method", result.method)
+        for column in ("n_queries", "n_cfs", "n_valid", *VIOLATION_COLUMNS, "n_violating"):
+            out[column] = out[column].astype(int)
+        ordered = ["method", *keys, "n_queries", "n_cfs", "n_valid"]
+        for name in SUMMARY_COLUMNS:
+            if name in ordered:
+                continue
+            ordered.append(name)
+            if f"{name}_ci_low" in out:
+                ordered += [f"{name}_ci_low", f"{name}_ci_high"]
+        return out[ordered]
+
+
+def evaluate(
+    results: CounterfactualResult | Sequence[CounterfactualResult],
+    model: TrainedClassifier,
+    reference: Dataset,
+    *,
+    min_l0: pd.Series | CounterfactualResult | None = None,
+    by: str | None = None,
+    valid_only: bool = True,
+    **suite_options: Any,
+) -> pd.DataFrame:
+    """Fit a :class:`MetricSuite` on ``reference`` (the training rows) and summarise each result.
+
+    ``suite_options`` go to :class:`MetricSuite` (``threshold``, ``seed``, ...). One row per
+    method (and group of ``by``), in the order given.
+
+    >>> clf, data, result = _example()
+    >>> evaluate([result], clf, data, by="label")[["method", "label", "n_queries"]].to_dict("list")
+    {'method': ['demo'], 'label': [1], 'n_queries': [2]}
+    """
+    suite = MetricSuite(**suite_options).fit(model, reference)
+    items = [results] if isinstance(results, CounterfactualResult) else list(results)
+    if not items:
+        raise SensecfError("evaluate needs at least one CounterfactualResult")
+    tables = [suite.summarise(r, min_l0, by, valid_only=valid_only) for r in items]
+    return pd.concat(tables, ignore_index=True)
+
+
+def minimal_l0(oracle: CounterfactualResult) -> pd.Series:
+    """The fewest features any valid CF of each query changed, indexed by ``query_id``.
+
+    Meant for the oracle's result on the same queries (``query_id`` is the query's position
+    in the batch, so both results must come from the same query rows in the same order);
+    queries without a valid CF are absent (their ratio is NaN).
+
+    >>> _, _, result = _example()
+    >>> minimal_l0(result).to_dict()
+    {0: 1}
+    """
+    cfs = oracle.cfs
+    if len(cfs) == 0:
+        return pd.Series(dtype=int, name="min_l0")
+    valid = cfs["valid"].fillna(False).to_numpy(dtype=bool)
+    l0 = changed(oracle.query_matrix(), oracle.cf_matrix()).sum(axis=1)
+    return (
+        pd.Series(l0[valid], index=cfs["query_id"].to_numpy()[valid])
+        .groupby(level=0)
+        .min()
+        .rename("min_l0")
+    )
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+def _as_min_l0(min_l0: pd.Series | CounterfactualResult | None) -> pd.Series | None:
+    if min_l0 is None:
+        return None
+    if isinstance(min_l0, CounterfactualResult):
+        return minimal_l0(min_l0)
+    if not isinstance(min_l0, pd.Series):
+        raise SensecfError(
+            f"min_l0 must be a pandas Series indexed by query_id or the oracle's result; "
+            f"got {type(min_l0).__name__}"
+        )
+    return min_l0.astype(float)
+
+
+def _count(query_id: pd.Series, mask: np.ndarray, qids: np.ndarray) -> np.ndarray:
+    """Rows per query where ``mask`` holds, for every query in ``qids`` (0 where none)."""
+    counts = (
+        pd.Series(np.asarray(mask, dtype=int), index=query_id.to_numpy()).groupby(level=0).sum()
+    )
+    return counts.reindex(qids, fill_value=0).to_numpy().astype(int)
+
+
+def _diversity(query_id: np.ndarray, C: np.ndarray, scale: np.ndarray) -> pd.Series:
+    """Mean pairwise scaled L1 among each query's rows, vectorised per group size.
+
+    >>> _diversity(np.array([0, 0, 0, 1]), np.array([[0.0], [1.0], [3.0], [5.0]]), np.ones(1))
+    0    2.0
+    1    NaN
+    dtype: float64
+    """
+    if len(query_id) == 0:
+        return pd.Series(dtype=float)
+    order = np.argsort(query_id, kind="stable")
+    X = C[order] / scale
+    groups, start, size = np.unique(query_id[order], return_index=True, return_counts=True)
+    out = np.full(len(groups), np.nan)
+    # Loop over the few distinct group sizes, not the queries: every group of size k has the
+    # same k(k-1)/2 pairs, so all of them are one fancy-indexed array.
+    for k in np.unique(size[size >= 2]):
+        g = np.flatnonzero(size == k)
+        i, j = np.triu_indices(int(k), 1)
+        a, b = start[g][:, None] + i, start[g][:, None] + j
+        out[g] = np.abs(X[a] - X[b]).sum(axis=-1).mean(axis=1)
+    return pd.Series(out, index=groups)
+
+
+def _empty(columns: dict[str, str]) -> pd.DataFrame:
+    table = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+    return table.astype(
+        {"query_id": int, "method": object, "rank": int, "valid": bool, "source": object}
+    )
+
+
+def _example() -> tuple[TrainedClassifier, Dataset, CounterfactualResult]:
+    """The tiny model, data and one-CF result the docstrings use (the module docstring builds it)."""
+    from sensecf.data.spec import infer_spec
+    from sensecf.models.classifier import train
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.normal(size=60).round(2), "z": rng.normal(size=60).round(2)})
+    df["y"] = (df["x"] > 0).astype(int)
+    data = Dataset(df, infer_spec(df, "y"))
+    clf = train(data, "logreg", importance_repeats=1)
+    queries = pd.DataFrame(
+        {
+            "query_id": [0, 1],
+            "x": [1.0, 2.0],
+            "z": [0.0, 0.0],
+            "label": [1, 1],
+            "n_cfs": [1, 0],
+            "seconds": [0.5, 0.25],
+            "error": ["", ""],
+        }
+    )
+    cfs = pd.DataFrame(
+        {"query_id": [0], "method": ["demo"], "rank": [0], "x": [-1.0], "z": [0.0], "valid": [True]}
+    )
+    return clf, data, CounterfactualResult("demo", 0, data.spec, queries, cfs)

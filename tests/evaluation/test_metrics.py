@@ -1,0 +1,372 @@
+"""The metric suite against hand-computed values on tiny inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from sensecf import Dataset, DatasetSpec, FeatureSpec, train
+from sensecf.errors import DataError, SensecfError
+from sensecf.evaluation import (
+    CF_COLUMNS,
+    QUERY_COLUMNS,
+    MetricSuite,
+    evaluate,
+    grouped_mean_ci,
+    mean_ci,
+    minimal_l0,
+)
+from sensecf.generators import CounterfactualResult, NotFittedError
+
+SPEC = DatasetSpec(
+    target="y",
+    classes={0: "well", 1: "ill"},
+    desired_class=0,
+    features=[
+        FeatureSpec(name="a", bounds=(0, 10), step=0.5),
+        FeatureSpec(name="b", kind="integer", bounds=(0, 20), mutability="increase"),
+        FeatureSpec(name="c", kind="integer", bounds=(0, 5), mutability="fixed", step=2),
+    ],
+)
+# Reference rows: MAD(a) = 1.5; MAD(b) = 0 so b falls back to its std √2; c is constant, so its
+# step 2. std(a) (ddof=0) = √(35/12).
+REFERENCE = pd.DataFrame(
+    {
+        "a": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        "b": [0, 0, 0, 0, 3, 3],
+        "c": [2] * 6,
+        "y": [0, 0, 0, 1, 1, 1],
+    }
+)
+STD_A = math.sqrt(35 / 12)
+MAD = {"a": 1.5, "b": math.sqrt(2), "c": 2.0}
+
+
+@pytest.fixture(scope="module")
+def model():
+    a = np.linspace(0, 10, 40)
+    df = pd.DataFrame({"a": a, "b": np.arange(40) % 4, "c": 2, "y": (a > 3.5).astype(int)})
+    return train(Dataset(df, SPEC), "logreg", importance_repeats=1)
+
+
+@pytest.fixture(scope="module")
+def suite(model):
+    return MetricSuite().fit(model, Dataset(REFERENCE, SPEC))
+
+
+def make_result(**cf_columns) -> CounterfactualResult:
+    """Three queries (the last gets no CF) and five hand-made CFs."""
+    queries = pd.DataFrame(
+        {
+            "query_id": [0, 1, 2],
+            "a": [5.0, 6.0, 4.0],
+            "b": [1.0, 0.0, 3.0],
+            "c": [2.0, 2.0, 2.0],
+            "label": [1, 1, 0],
+            "proba_desired": [0.1, 0.1, 0.2],
+            "n_cfs": [3, 2, 0],
+            "seconds": [1.0, 2.0, 6.0],
+            "error": ["", "", "boom"],
+        }
+    )
+    cfs = pd.DataFrame(
+        {
+            "query_id": [0, 0, 0, 1, 1],
+            "method": "hand",
+            "rank": [0, 1, 2, 0, 1],
+            "a": [2.0, 3.0, 1.0, 6.0, 1.0],
+            "b": [1.0, 4.0, 1.0, -1.0, 0.0],
+            "c": [2.0, 2.0, 4.0, 2.5, 2.0],
+            "proba_desired": 0.9,
+            "valid": [True, True, False, False, True],
+            **cf_columns,
+        }
+    )
+    return CounterfactualResult("hand", 0, SPEC, queries, cfs)
+
+
+LLM_COLUMNS = {
+    "source": ["llm", "repair", "fallback", "llm", "fallback"],
+    "llm_calls": [1, 2, 0, 1, 0],
+    "prompt_tokens": [100, 200, 0, 100, 0],
+    "completion_tokens": [10, 20, 0, 10, 0],
+}
+
+
+# ---- fitted state ----------------------------------------------------------------------------
+def test_mad_falls_back_to_std_then_step(suite):
+    assert suite.mad_.to_dict() == pytest.approx(MAD)
+    assert suite.mad_source_.tolist() == ["mad", "std", "step"]
+    assert suite.std_.to_dict() == pytest.approx({"a": STD_A, "b": math.sqrt(2), "c": 0.0})
+    assert suite.scale_["c"] == 2.0  # a constant feature is standardised by its step
+    assert suite.range_.tolist() == [10.0, 20.0, 5.0]  # bounds widths
+
+
+def test_range_from_data(model):
+    fitted = MetricSuite(range_from="data").fit(model, Dataset(REFERENCE, SPEC))
+    assert fitted.range_.tolist() == [5.0, 3.0, 5.0]  # c has no data range: its bounds
+
+
+# ---- per CF -------------------------------------------------------------------------------
+def test_per_cf_distances(suite):
+    scored = suite.score_cfs(make_result())
+    assert list(scored.columns) == list(CF_COLUMNS)
+    assert scored["l0"].tolist() == [1, 2, 2, 2, 1]
+    expected_mad = [
+        3 / 1.5,
+        2 / 1.5 + 3 / math.sqrt(2),
+        4 / 1.5 + 2 / 2,  # c has MAD 0 and std 0: its step, 2
+        1 / math.sqrt(2) + 0.5 / 2,
+        5 / 1.5,
+    ]
+    assert scored["mad_l1"].tolist() == pytest.approx(expected_mad)
+    expected_range = [3 / 10, 2 / 10 + 3 / 20, 4 / 10 + 2 / 5, 1 / 20 + 0.5 / 5, 5 / 10]
+    assert scored["range_l1"].tolist() == pytest.approx(expected_range)
+    expected_l2 = [
+        3 / STD_A,
+        math.hypot(2 / STD_A, 3 / math.sqrt(2)),
+        math.hypot(4 / STD_A, 2 / 2),
+        math.hypot(1 / math.sqrt(2), 0.5 / 2),
+        5 / STD_A,
+    ]
+    assert scored["l2_std"].tolist() == pytest.approx(expected_l2)
+
+
+def test_min_l0_ratio_only_for_valid_cfs(suite):
+    scored = suite.score_cfs(make_result(), min_l0=pd.Series({0: 1, 1: 1}))
+    assert scored["min_l0"].tolist() == [1, 1, 1, 1, 1]
+    ratio = scored["min_l0_ratio"].tolist()
+    assert ratio[:2] == [1.0, 2.0] and ratio[4] == 1.0
+    assert math.isnan(ratio[2]) and math.isnan(ratio[3])  # invalid CFs
+    no_oracle = suite.score_cfs(make_result())
+    assert no_oracle["min_l0"].isna().all() and no_oracle["min_l0_ratio"].isna().all()
+
+
+def test_minimal_l0_from_an_oracle_result(suite):
+    oracle = make_result()
+    assert minimal_l0(oracle).to_dict() == {0: 1, 1: 1}
+    scored = suite.score_cfs(make_result(), min_l0=oracle)
+    assert scored["min_l0_ratio"].tolist()[:2] == [1.0, 2.0]
+
+
+def test_violation_counts(suite):
+    scored = suite.score_cfs(make_result())
+    # CF 2 changed the fixed c; CF 3 lowered the increase-only b below its bound and gave c
+    # (fixed, integer) the value 2.5.
+    assert scored["viol_fixed"].tolist() == [0, 0, 1, 1, 0]
+    assert scored["viol_direction"].tolist() == [0, 0, 0, 1, 0]
+    assert scored["viol_bounds"].tolist() == [0, 0, 0, 1, 0]
+    assert scored["viol_grain"].tolist() == [0, 0, 0, 1, 0]
+    assert scored.loc[
+        3, ["viol_fixed", "viol_direction", "viol_bounds", "viol_grain"]
+    ].tolist() == [
+        1,
+        1,
+        1,
+        1,
+    ]
+    assert scored["viol_total"].tolist() == [0, 0, 1, 4, 0]
+
+
+def test_cost_and_source_are_carried(suite):
+    scored = suite.score_cfs(make_result(**LLM_COLUMNS))
+    assert scored["source"].tolist() == LLM_COLUMNS["source"]
+    assert scored["llm_calls"].tolist() == LLM_COLUMNS["llm_calls"]
+    plain = suite.score_cfs(make_result())
+    assert (plain["source"] == "search").all() and (plain["prompt_tokens"] == 0).all()
+
+
+def test_threshold_recomputes_validity(model, suite):
+    result = make_result(valid=[False] * 5)  # the table says invalid; the model disagrees
+    assert not suite.score_cfs(result)["valid"].any()
+    strict = MetricSuite(threshold=0.5).fit(model, Dataset(REFERENCE, SPEC))
+    expected = model.predict(result.cf_matrix()) == 0
+    assert strict.score_cfs(result)["valid"].tolist() == expected.tolist()
+    assert expected[[0, 4]].all()  # a = 2 and a = 1 are well inside the desired class
+
+
+# ---- per query ----------------------------------------------------------------------------
+def test_query_table_and_diversity(suite):
+    table = suite.score_queries(make_result(), min_l0=pd.Series({0: 1, 1: 1}))
+    assert list(table.columns) == list(QUERY_COLUMNS)
+    assert table["covered"].tolist() == [True, True, False]
+    assert table["n_cfs"].tolist() == [3, 2, 0]
+    assert table["n_valid"].tolist() == [2, 1, 0]
+    assert table["validity"].tolist()[:2] == pytest.approx([2 / 3, 1 / 2])
+    assert math.isnan(table["validity"].iloc[2])
+    # Valid CFs only: query 0 averages CFs 0 and 1.
+    assert table["l0"].tolist()[:2] == [1.5, 1.0]
+    assert table["mad_l1"].iloc[0] == pytest.approx((2 + 2 / 1.5 + 3 / math.sqrt(2)) / 2)
+    d01 = 1 / 1.5 + 3 / math.sqrt(2)
+    assert table["diversity"].iloc[0] == pytest.approx(d01)
+    assert table["diversity"].iloc[1:].isna().all()  # one valid CF, no CF
+    assert table["viol_total"].tolist() == [1, 4, 0]  # violations count every CF
+    assert table["n_violating"].tolist() == [1, 1, 0]
+    assert table["seconds"].tolist() == [1.0, 2.0, 6.0]
+    assert table["error"].tolist() == ["", "", "boom"]
+
+
+def test_diversity_of_three_cfs_with_all_cfs(suite):
+    table = suite.score_queries(make_result(), valid_only=False)
+    d01 = 1 / 1.5 + 3 / math.sqrt(2)
+    d02 = 1 / 1.5 + 0 + 2 / 2
+    d12 = 2 / 1.5 + 3 / math.sqrt(2) + 2 / 2
+    assert table["diversity"].iloc[0] == pytest.approx((d01 + d02 + d12) / 3)
+    assert table["l0"].iloc[0] == pytest.approx(5 / 3)
+
+
+def test_queries_table_cost_wins_over_cf_sums(suite):
+    result = make_result(**LLM_COLUMNS)
+    assert suite.score_queries(result)["llm_calls"].tolist() == [3, 1, 0]
+    result.queries["llm_calls"] = [3, 1, 4]  # the third query spent calls and got nothing
+    assert suite.score_queries(result)["llm_calls"].tolist() == [3, 1, 4]
+
+
+# ---- summary -------------------------------------------------------------------------------
+def test_summary_coverage_validity_and_ci(suite):
+    row = suite.summarise(make_result(), min_l0=pd.Series({0: 1, 1: 1})).iloc[0]
+    assert row["method"] == "hand"
+    assert (row["n_queries"], row["n_cfs"], row["n_valid"]) == (3, 5, 3)
+    assert row["coverage"] == pytest.approx(2 / 3)
+    assert row["validity"] == pytest.approx(3 / 5)  # pooled over CFs
+    assert row["any_valid"] == pytest.approx(2 / 3)
+    assert row["query_validity"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    # l0 over queries: 1.5 and 1.0 (query 2 has no valid CF, so no value).
+    low, high = stats.t.interval(0.95, 1, loc=1.25, scale=stats.sem([1.5, 1.0]))
+    assert (row["l0"], row["l0_ci_low"], row["l0_ci_high"]) == pytest.approx((1.25, low, high))
+    assert row["min_l0_ratio"] == pytest.approx(1.25)
+    assert math.isnan(row["diversity_ci_low"])  # a single query has a diversity
+    assert row["viol_total"] == 5 and row["viol_fixed"] == 2 and row["n_violating"] == 2
+    assert row["seconds"] == pytest.approx(3.0)
+    assert math.isnan(row["validity_first"]) and math.isnan(row["fallback_share"])
+
+
+def test_summary_llm_provenance_and_tokens_per_valid_cf(suite):
+    row = suite.summarise(make_result(**LLM_COLUMNS)).iloc[0]
+    assert row["validity_first"] == pytest.approx(1 / 3)  # only query 0's first answer
+    assert row["validity_after_repair"] == pytest.approx(1 / 3)
+    assert row["any_valid"] == pytest.approx(2 / 3)  # query 1 rescued by the fallback
+    assert row["fallback_share"] == pytest.approx(1 / 3)
+    assert (row["llm_calls"], row["prompt_tokens"], row["completion_tokens"]) == (4, 400, 40)
+    assert row["llm_calls_per_valid_cf"] == pytest.approx(4 / 3)
+    assert row["tokens_per_valid_cf"] == pytest.approx(440 / 3)
+
+
+def test_per_class_breakdown(suite):
+    table = suite.summarise(make_result(), by="label")
+    assert table["label"].tolist() == [0, 1]
+    assert table["n_queries"].tolist() == [1, 2]
+    assert table["coverage"].tolist() == [0.0, 1.0]
+    assert table["n_cfs"].tolist() == [0, 5]
+    assert math.isnan(table["validity"].iloc[0])
+    assert table["validity"].iloc[1] == pytest.approx(3 / 5)
+    with pytest.raises(DataError, match="nope"):
+        suite.summarise(make_result(), by="nope")
+
+
+def test_no_cfs_at_all(suite):
+    empty = make_result().cfs.iloc[0:0]
+    result = make_result()
+    result = CounterfactualResult("none", 0, SPEC, result.queries.assign(n_cfs=0), empty)
+    assert suite.score_cfs(result).empty
+    row = suite.summarise(result).iloc[0]
+    assert row["coverage"] == 0.0 and row["n_cfs"] == 0 and math.isnan(row["validity"])
+    assert row["viol_total"] == 0 and math.isnan(row["tokens_per_valid_cf"])
+
+
+def test_evaluate_concatenates_methods(model):
+    other = make_result()
+    other.method = "other"
+    table = evaluate([make_result(), other], model, Dataset(REFERENCE, SPEC), by="label", seed=1)
+    assert table["method"].tolist() == ["hand", "hand", "other", "other"]
+    assert table.columns.tolist()[:3] == ["method", "label", "n_queries"]
+
+
+def test_errors(model, suite):
+    with pytest.raises(NotFittedError):
+        MetricSuite().score_cfs(make_result())
+    with pytest.raises(SensecfError):
+        MetricSuite(lof_neighbors=0)
+    with pytest.raises(SensecfError):
+        MetricSuite(threshold=1.5)
+    bad = make_result()
+    bad.cfs.loc[0, "query_id"] = 9
+    with pytest.raises(DataError, match="query_id"):
+        suite.score_cfs(bad)
+
+
+# ---- plausibility ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def clusters():
+    spec = DatasetSpec(
+        target="y",
+        classes={0: "well", 1: "ill"},
+        desired_class=0,
+        features=[
+            FeatureSpec(name="u", bounds=(-200, 200)),
+            FeatureSpec(name="v", bounds=(-200, 200)),
+        ],
+    )
+    rng = np.random.default_rng(0)
+    well = rng.normal(0, 1, size=(100, 2))
+    ill = rng.normal(6, 1, size=(100, 2))
+    df = pd.DataFrame(np.vstack([well, ill]).round(3), columns=["u", "v"])
+    df["y"] = [0] * 100 + [1] * 100
+    data = Dataset(df, spec)
+    clf = train(data, "logreg", importance_repeats=1)
+    return spec, data, clf
+
+
+def test_plausibility_sanity(clusters):
+    spec, data, clf = clusters
+    train_rows = clf.split_data(data)[0]
+    on_row = train_rows.frame[train_rows.y == 0].iloc[0][["u", "v"]].to_numpy()
+    far = np.array([100.0, -100.0])
+    other_class = np.array([6.0, 6.0])
+    queries = pd.DataFrame(
+        {"query_id": [0], "u": [6.0], "v": [6.0], "n_cfs": [3], "seconds": [0.1], "error": [""]}
+    )
+    cfs = pd.DataFrame(np.vstack([on_row, far, other_class]), columns=["u", "v"])
+    cfs = cfs.assign(query_id=0, method="x", rank=[0, 1, 2], valid=[True, True, False])
+    result = CounterfactualResult("x", 0, spec, queries, cfs)
+    scored = MetricSuite(seed=0).fit(clf, train_rows).score_cfs(result)
+    assert scored["lof_inlier"].tolist() == [1.0, 0.0, 0.0]  # LOF knows class 0 only
+    assert scored["iforest_inlier"].tolist()[:2] == [1.0, 0.0]
+    assert scored["nn_dist"].iloc[0] == pytest.approx(0.0, abs=1e-9)
+    assert scored["nn_dist"].iloc[1] > 10
+    assert scored["ynn"].iloc[0] == 1.0 and scored["ynn"].iloc[2] == 0.0
+
+
+# ---- confidence intervals --------------------------------------------------------------------
+def test_mean_ci_matches_scipy():
+    sample = [1.0, 2.0, 4.0, 7.0]
+    low, high = stats.t.interval(0.95, 3, loc=np.mean(sample), scale=stats.sem(sample))
+    assert mean_ci([*sample, np.nan]) == pytest.approx((3.5, low, high))
+    mean, low1, high1 = mean_ci([3.0])
+    assert mean == 3.0 and math.isnan(low1) and math.isnan(high1)
+    assert all(math.isnan(x) for x in mean_ci([np.nan]))
+
+
+def test_grouped_mean_ci_matches_mean_ci():
+    df = pd.DataFrame({"g": [0, 0, 0, 0, 1], "x": [1.0, 2.0, 4.0, 7.0, 5.0]})
+    table = grouped_mean_ci(df, ["x"], by=["g"])
+    assert table.iloc[0][["x", "x_ci_low", "x_ci_high"]].tolist() == pytest.approx(
+        mean_ci([1.0, 2.0, 4.0, 7.0])
+    )
+    assert table.iloc[1]["x"] == 5.0 and math.isnan(table.iloc[1]["x_ci_low"])
+    overall = grouped_mean_ci(df, ["x"])
+    assert overall.iloc[0].tolist() == pytest.approx(mean_ci(df["x"]))
+
+
+def test_missing_values_do_not_crash(suite):
+    result = make_result()
+    result.cfs.loc[4, "b"] = np.nan
+    scored = suite.score_cfs(result)
+    row = scored.iloc[4]
+    assert row["viol_bounds"] == 1 and row["l0"] == 2
+    assert math.isnan(row["mad_l1"]) and math.isnan(row["lof_inlier"]) and math.isnan(row["ynn"])
+    assert scored.iloc[:4]["lof_inlier"].notna().all()
