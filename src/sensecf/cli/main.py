@@ -310,11 +310,8 @@ def benchmark(
         "n_cfs": n_cfs,
         "seed": seed,
     }
-    try:
-        merged = {**config.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
-        config = BenchmarkConfig.model_validate(merged)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc).splitlines()[-1]) from None
+    merged = {**config.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+    config = BenchmarkConfig.build(merged, source="sensecf benchmark")
     for key, flag in (("model", "--model"), ("data", "--data"), ("out", "--out")):
         if getattr(config, key) is None:
             raise click.UsageError(f"{flag} is required (on the command line or in --config)")

@@ -92,19 +92,26 @@ class BenchmarkConfig(BaseModel):
             raise SensecfError(f"benchmark config not found: {path}")
         try:
             raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            config = cls.model_validate(raw)
         except yaml.YAMLError as exc:
             raise SensecfError(f"{path}: not valid YAML: {exc}") from None
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()
-            )
-            raise SensecfError(f"{path}: invalid benchmark config — {problems}") from None
+        config = cls.build(raw, source=str(path))
         for key in ("model", "data", "out"):
             value = getattr(config, key)
             if value is not None and not value.is_absolute():
                 setattr(config, key, path.parent / value)
         return config
+
+    @classmethod
+    def build(cls, values: Any, source: str = "benchmark config") -> BenchmarkConfig:
+        """Validate settings; a bad value is a one-line error naming the setting."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']} (got {e.get('input')!r})"
+                for e in exc.errors()
+            )
+            raise SensecfError(f"{source}: invalid benchmark settings — {problems}") from None
 
     def fingerprint(self, name: str) -> str:
         """What a saved result must match to be reused: queries, n_cfs, seed and options."""
