@@ -294,11 +294,11 @@ class CounterfactualGenerator:
         values = table[spec.feature_names].to_numpy(dtype=float)
         finite = np.isfinite(values).all(axis=1)
         proba = np.full(len(table), np.nan)
-        if finite.any():
-            proba[finite] = self.model_.proba_of(values[finite], desired)
         predicted = np.full(len(table), -1)
         if finite.any():
-            predicted[finite] = self.model_.predict(values[finite])
+            predicted[finite], proba[finite] = self.model_.predict_with_proba(
+                values[finite], desired
+            )
         table.insert(len(columns), "proba_desired", proba)
         table.insert(len(columns) + 1, "valid", predicted == desired)
         return table

@@ -53,8 +53,8 @@ def sparsify(
             break
         trial = out[idx[rows]].copy()
         trial[np.arange(len(rows)), cols] = queries[idx[rows], cols]
-        proba = model.proba_of(trial, desired_class)
-        keeps = model.predict(trial) == desired_class
+        labels, proba = model.predict_with_proba(trial, desired_class)
+        keeps = labels == desired_class
         score = np.where(keeps, proba, -np.inf)
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
         best_score = np.maximum.reduceat(score, starts)
@@ -86,8 +86,8 @@ def sparsify_result(result: CounterfactualResult, model: TrainedClassifier) -> C
     if len(cfs):
         values = sparsify(model, result.query_matrix(), result.cf_matrix(), result.desired_class)
         cfs[spec.feature_names] = values
-        cfs["proba_desired"] = model.proba_of(values, result.desired_class)
-        cfs["valid"] = model.predict(values) == result.desired_class
+        labels, cfs["proba_desired"] = model.predict_with_proba(values, result.desired_class)
+        cfs["valid"] = labels == result.desired_class
         # Two counterfactuals of one query may shrink to the same change: keep it once.
         cfs = cfs.drop_duplicates(subset=["query_id", *spec.feature_names], ignore_index=True)
         cfs["rank"] = cfs.groupby("query_id").cumcount()
