@@ -7,10 +7,14 @@ from sensecf.generators.base import (
     NotFittedError,
     select_queries,
 )
+from sensecf.generators.cfnow import CFNOW
+from sensecf.generators.nice import NICE
 from sensecf.generators.oracle import Oracle
 from sensecf.generators.sparsify import sparsify, sparsify_result
 
 __all__ = [
+    "CFNOW",
+    "NICE",
     "Candidates",
     "CounterfactualGenerator",
     "CounterfactualResult",

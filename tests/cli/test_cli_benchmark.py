@@ -1,0 +1,174 @@
+"""`sensecf benchmark` on a small synthetic cohort and on a UCI heart-disease file."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from click.testing import CliRunner
+
+import sensecf as scf
+from sensecf.cli.main import cli
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    data = scf.datasets.synthetic_cohort(participants=40, days=4, interval_min=15, seed=4)
+    data.save(root / "features")
+    scf.train(data, "rf", seed=0, params={"n_estimators": 60}).save(root / "model")
+    return root
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_benchmark_writes_tables_and_resumes(folders):
+    out = folders / "run"
+    args = [
+        "benchmark",
+        "--model",
+        folders / "model",
+        "--data",
+        folders / "features",
+        "--generators",
+        "oracle,nice-sparsity+sparsify",
+        "--limit",
+        6,
+        "--n-cfs",
+        2,
+        "--out",
+        out,
+    ]
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    for name in (
+        "summary.md",
+        "summary.csv",
+        "scores.parquet",
+        "per_query.parquet",
+        "cfs.parquet",
+        "config.yaml",
+    ):
+        assert (out / name).is_file(), name
+    summary = pd.read_csv(out / "summary.csv")
+    overall = summary[summary["label"].isna()].set_index("method")
+    assert set(overall.index) == {"oracle", "nice-sparsity", "nice-sparsity+sparsify"}
+    assert overall.loc["oracle", "validity"] == 1.0
+    assert overall.loc["oracle", "viol_total"] == 0
+    assert overall.loc["oracle", "n_queries"] == 6
+    assert summary["label"].notna().any()  # the per-class breakdown
+    assert "| oracle |" in (out / "summary.md").read_text()
+    oracle_queries = pd.read_parquet(out / "results" / "oracle" / "queries.parquet")
+    assert oracle_queries["min_l0"].between(1, 27).all()
+    second = invoke(*args)
+    assert second.exit_code == 0, second.output
+    assert second.output.count("reused the saved result") == 2
+
+
+def test_benchmark_from_a_yaml_config(folders):
+    config = folders / "bench.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model": "model",
+                "data": "features",
+                "out": "from-config",
+                "generators": {"oracle": {"max_changes": 1}},
+                "limit": 3,
+                "n_cfs": 1,
+            }
+        )
+    )
+    result = invoke("benchmark", "--config", config)
+    assert result.exit_code == 0, result.output
+    saved = yaml.safe_load((folders / "from-config" / "config.yaml").read_text())
+    assert saved["generators"] == {"oracle": {"max_changes": 1}}
+    assert len(pd.read_parquet(folders / "from-config" / "cfs.parquet")) == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--generators", "magic"], "unknown generator 'magic'"),
+        (["--limit", "0"], "limit"),
+    ],
+)
+def test_benchmark_bad_input(folders, extra, fragment):
+    result = invoke(
+        "benchmark",
+        "--model",
+        folders / "model",
+        "--data",
+        folders / "features",
+        "--out",
+        folders / "bad",
+        *extra,
+    )
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+
+
+def test_benchmark_needs_model_data_and_out():
+    result = invoke("benchmark", "--generators", "oracle")
+    assert result.exit_code == 2
+    assert "--model is required" in result.output
+
+
+def heart_rows(n: int, seed: int) -> list[str]:
+    """Rows in the UCI processed.cleveland.data form (with a few '?')."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for i in range(n):
+        sick = i % 2
+        row = [
+            rng.integers(35, 75),
+            rng.integers(0, 2),
+            rng.choice([1, 2, 3, 4]) if not sick else 4,
+            rng.integers(100, 170) + 15 * sick,
+            rng.integers(160, 320),
+            rng.integers(0, 2),
+            rng.choice([0, 1, 2]),
+            rng.integers(110, 190) - 25 * sick,
+            sick,
+            round(1.5 * sick + rng.random(), 1),
+            rng.choice([1, 2, 3]),
+            rng.integers(0, 4) if sick else 0,
+            rng.choice([3, 6, 7]),
+            rng.integers(1, 5) if sick else 0,
+        ]
+        fields = [str(v) for v in row]
+        if i == 3:
+            fields[11] = "?"
+        lines.append(",".join(fields))
+    return lines
+
+
+def test_train_and_benchmark_on_a_uci_heart_file(tmp_path):
+    path = tmp_path / "processed.cleveland.data"
+    path.write_text("\n".join(heart_rows(80, seed=1)) + "\n")
+    trained = invoke("train", path, "--out", tmp_path / "model", "--estimator", "logreg")
+    assert trained.exit_code == 0, trained.output
+    result = invoke(
+        "benchmark",
+        "--model",
+        tmp_path / "model",
+        "--data",
+        path,
+        "--generators",
+        "oracle,nice-proximity",
+        "--limit",
+        5,
+        "--out",
+        tmp_path / "run",
+    )
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(tmp_path / "run" / "summary.csv")
+    oracle = summary[(summary["method"] == "oracle") & summary["label"].isna()].iloc[0]
+    assert oracle["validity"] == 1.0 and oracle["viol_fixed"] == 0
+    cfs = pd.read_parquet(tmp_path / "run" / "results" / "oracle" / "cfs.parquet")
+    queries = pd.read_parquet(tmp_path / "run" / "results" / "oracle" / "queries.parquet")
+    merged = cfs.merge(queries, on="query_id", suffixes=("", "_query"))
+    assert (merged["age"] == merged["age_query"]).all() and (
+        merged["sex"] == merged["sex_query"]
+    ).all()

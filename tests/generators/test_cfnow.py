@@ -1,0 +1,242 @@
+"""CFNOW through the real cfnow package, on a small table with every kind of feature."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import subprocess
+import sys
+from importlib.util import find_spec
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sensecf.data.constraints import violations
+from sensecf.data.dataset import Dataset
+from sensecf.data.spec import DatasetSpec, FeatureSpec
+from sensecf.errors import SensecfError
+from sensecf.generators import CounterfactualResult, NotFittedError, select_queries
+from sensecf.generators.cfnow import CFNOW
+from sensecf.models import TrainedClassifier, train
+
+# Not importorskip: importing cfnow directly would try its nltk download.
+pytestmark = pytest.mark.skipif(find_spec("cfnow") is None, reason="cfnow is not installed")
+
+LIMIT = 0.25  # cfnow spends the whole limit per query that has a CF: keep the suite quick
+
+
+def cfnow_table(n: int = 240, seed: int = 0) -> Dataset:
+    """Fixed age and sex, a 3-level group, and three mutable behaviours that drive the risk."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "pid": [f"p{i:03d}" for i in range(n)],
+            "age": rng.integers(25, 75, n).astype(float),
+            "sex": rng.integers(0, 2, n).astype(float),
+            "group": rng.choice([1.0, 2.0, 3.0], n),
+            "steps": rng.integers(2000, 15000, n).astype(float),
+            "sleep_min": rng.normal(420, 50, n).round(1),
+            "hr_rest": rng.normal(65, 8, n).round(1),
+        }
+    )
+    risk = (
+        -(frame["steps"] - 8000) / 3000
+        - (frame["sleep_min"] - 420) / 50
+        + (frame["hr_rest"] - 65) / 8
+        + 0.3 * (frame["group"] == 3)
+        + rng.normal(0, 0.5, n)
+    )
+    frame["risk"] = (risk > 0.8).astype(int)
+    spec = DatasetSpec(
+        target="risk",
+        classes={0: "low risk", 1: "high risk"},
+        desired_class=0,
+        id_columns=("pid",),
+        features=(
+            FeatureSpec(name="age", kind="integer", bounds=(18, 100), mutability="fixed"),
+            FeatureSpec(name="sex", kind="binary", bounds=(0, 1), mutability="fixed"),
+            FeatureSpec(name="group", kind="categorical", levels=(1, 2, 3), bounds=(1, 3)),
+            FeatureSpec(name="steps", kind="integer", bounds=(0, 50000), mutability="increase"),
+            FeatureSpec(name="sleep_min", bounds=(0, 960), mutability="increase", step=0.1),
+            FeatureSpec(name="hr_rest", bounds=(30, 130), mutability="decrease", step=0.1),
+        ),
+    )
+    return Dataset(frame, spec)
+
+
+@pytest.fixture(scope="module")
+def setup() -> tuple[TrainedClassifier, Dataset, Dataset]:
+    data = cfnow_table()
+    clf = train(data, "logreg", importance_repeats=1)
+    train_rows, test_rows = clf.split_data(data)
+    return clf, train_rows, test_rows
+
+
+@pytest.fixture(scope="module")
+def flagged(setup: tuple[TrainedClassifier, Dataset, Dataset]) -> Dataset:
+    clf, _, test_rows = setup
+    return select_queries(clf, test_rows, limit=3)
+
+
+def check_table(result: CounterfactualResult, clf: TrainedClassifier, desired: int) -> None:
+    """The tidy table's columns, and validity re-checked with the project's decision rule."""
+    names = clf.feature_names
+    assert list(result.cfs.columns[:3]) == ["query_id", "method", "rank"]
+    for column in [*names, "proba_desired", "valid", "source", "llm_calls", "seconds"]:
+        assert column in result.cfs.columns
+    for column in ["query_id", "pid", *names, "proba_desired", "n_cfs", "seconds", "error"]:
+        assert column in result.queries.columns
+    X = result.cf_matrix()
+    np.testing.assert_allclose(result.cfs["proba_desired"], clf.proba_of(X, desired))
+    assert result.cfs["valid"].tolist() == (clf.predict(X) == desired).tolist()
+    counts = result.cfs.groupby("query_id").size()
+    assert (result.queries.set_index("query_id")["n_cfs"].reindex(counts.index) == counts).all()
+
+
+# ---- options and setup ---------------------------------------------------------------------
+def test_name_and_options_are_checked_at_the_door() -> None:
+    assert CFNOW().name == "cfnow-greedy"
+    assert CFNOW("random").name == "cfnow-random"
+    for bad in [{"strategy": "random-sequential"}, {"strategy": "GREEDY"}]:
+        with pytest.raises(SensecfError, match="strategy"):
+            CFNOW(**bad)
+    for value in [0, -1.0, float("nan"), float("inf"), True, "2"]:
+        with pytest.raises(SensecfError, match="limit_seconds"):
+            CFNOW(limit_seconds=value)
+        with pytest.raises(SensecfError, match="search_seconds"):
+            CFNOW(search_seconds=value)
+    assert CFNOW(search_seconds=None).search_seconds is None
+
+
+def test_generate_before_fit_says_so(flagged: Dataset) -> None:
+    with pytest.raises(NotFittedError, match="fit"):
+        CFNOW().generate(flagged)
+
+
+def test_import_skips_the_nltk_download_and_prints_nothing() -> None:
+    code = (
+        "import nltk; before = nltk.download\n"
+        "from sensecf.generators.cfnow import _import_cfnow\n"
+        "_import_cfnow()\n"
+        "assert nltk.download is before\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and done.stderr == ""
+
+
+# ---- the search ----------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["greedy", "random"])
+def test_each_strategy_fills_the_tidy_table(
+    strategy: str, setup: tuple[TrainedClassifier, Dataset, Dataset], flagged: Dataset
+) -> None:
+    clf, train_rows, _ = setup
+    gen = CFNOW(strategy, limit_seconds=LIMIT).fit(clf, train_rows)
+    result = gen.generate(flagged, seed=1)
+    check_table(result, clf, desired=0)
+    assert result.method == f"cfnow-{strategy}"
+    assert (result.queries["error"] == "").all()
+    assert result.coverage == 1.0 and (result.cfs["source"] == "search").all()
+    # It spends its whole time limit on each query that has a CF.
+    assert (result.queries["seconds"] >= LIMIT).all()
+    # Coded features come back as codes: binary flipped, the group one-hot encoded for cfnow.
+    assert set(result.cfs["sex"]) <= {0.0, 1.0}
+    assert set(result.cfs["group"]) <= {1.0, 2.0, 3.0}
+    # Nothing is repaired: whatever it broke is there for the metrics to count.
+    counts = violations(clf.spec, result.query_matrix(), result.cf_matrix())
+    assert list(counts.columns) == ["fixed", "direction", "bounds", "grain", "total"]
+
+
+@pytest.mark.slow
+def test_n_cfs_keeps_at_most_that_many_distinct_cfs(
+    setup: tuple[TrainedClassifier, Dataset, Dataset], flagged: Dataset
+) -> None:
+    clf, train_rows, _ = setup
+    result = (
+        CFNOW(limit_seconds=LIMIT).fit(clf, train_rows).generate(flagged.subset([0, 1]), n_cfs=3)
+    )
+    check_table(result, clf, desired=0)
+    per_query = result.cfs.groupby("query_id")
+    assert per_query.size().max() <= 3 and per_query.size().max() > 1
+    for _, group in per_query:
+        assert group["rank"].tolist() == list(range(len(group)))
+        assert not group.duplicated(subset=clf.feature_names).any()
+
+
+@pytest.mark.slow
+def test_a_failing_query_is_recorded_and_the_run_goes_on(
+    setup: tuple[TrainedClassifier, Dataset, Dataset],
+) -> None:
+    clf, train_rows, test_rows = setup
+    predicted = clf.predict(test_rows.X)
+    rows = [int(np.flatnonzero(predicted == 0)[0]), *np.flatnonzero(predicted == 1)[:2]]
+    result = CFNOW(limit_seconds=LIMIT).fit(clf, train_rows).generate(test_rows.subset(rows))
+    check_table(result, clf, desired=0)
+    queries = result.queries
+    assert "already puts this query in the desired class" in queries.loc[0, "error"]
+    assert queries.loc[0, "n_cfs"] == 0
+    assert (queries.loc[1:, "error"] == "").all() and (queries.loc[1:, "n_cfs"] > 0).all()
+    assert result.coverage == pytest.approx(2 / 3)
+
+
+@pytest.mark.slow
+def test_its_own_decision_rule_is_re_checked_not_hidden(
+    setup: tuple[TrainedClassifier, Dataset, Dataset],
+) -> None:
+    clf, train_rows, test_rows = setup
+    strict = copy.deepcopy(clf)
+    strict.threshold = 0.3  # desired (class 0) now needs P(class 0) > 0.7; cfnow stops at 0.5
+    p_desired = strict.proba_of(test_rows.X, 0)
+    between = np.flatnonzero((p_desired > 0.05) & (p_desired < 0.45))[:3]
+    above_half = np.flatnonzero((p_desired > 0.55) & (p_desired < 0.7))[:1]
+    gen = CFNOW(limit_seconds=LIMIT).fit(strict, train_rows)
+    result = gen.generate(test_rows.subset([*above_half, *between]))
+    check_table(result, strict, desired=0)
+    assert "away from the desired class" in result.queries.loc[0, "error"]
+    # cfnow counts P >= 0.5 as flipped and stops just past it: under the model's own rule
+    # (P > 0.7) those CFs are not valid, and the table says so.
+    found = result.cfs
+    assert len(found) == 3 and (found["proba_desired"] >= 0.5).all()
+    assert not found["valid"].any()
+
+
+def test_a_first_search_past_search_seconds_is_recorded_as_a_timeout(
+    setup: tuple[TrainedClassifier, Dataset, Dataset], flagged: Dataset
+) -> None:
+    clf, train_rows, _ = setup
+    gen = CFNOW("random", limit_seconds=LIMIT, search_seconds=1e-9).fit(clf, train_rows)
+    result = gen.generate(flagged)
+    assert result.coverage == 0.0
+    assert result.queries["error"].str.startswith("TimeoutError").all()
+    assert result.queries["error"].str.contains("search_seconds").all()
+
+
+def test_greedy_refuses_a_query_it_could_loop_forever_on(
+    setup: tuple[TrainedClassifier, Dataset, Dataset], flagged: Dataset
+) -> None:
+    clf, train_rows, _ = setup
+    frame = flagged.frame.iloc[:1].copy()
+    frame["steps"] = 0.0  # a numerical 0 never moves: 5 movable features left, tabu holds 5
+    result = CFNOW(limit_seconds=LIMIT).fit(clf, train_rows).generate(frame)
+    assert "loop forever" in result.queries.loc[0, "error"]
+    assert result.queries.loc[0, "n_cfs"] == 0
+
+
+@pytest.mark.slow
+def test_leaves_global_state_as_it_found_it(
+    setup: tuple[TrainedClassifier, Dataset, Dataset],
+    flagged: Dataset,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clf, train_rows, _ = setup
+    state = np.random.get_state()  # noqa: NPY002 - cfnow's random search uses this generator
+    handlers = list(logging.getLogger().handlers)
+    gen = CFNOW("random", limit_seconds=LIMIT).fit(clf, train_rows)
+    with caplog.at_level(logging.DEBUG):
+        gen.generate(flagged.subset([0]))
+    after = np.random.get_state()  # noqa: NPY002
+    assert after[0] == state[0] and np.array_equal(after[1], state[1]) and after[2] == state[2]
+    assert logging.getLogger().handlers == handlers
+    assert not [r for r in caplog.records if "cfnow" in r.pathname]
