@@ -8,6 +8,7 @@ from sensecf.generators.base import (
     select_queries,
 )
 from sensecf.generators.cfnow import CFNOW
+from sensecf.generators.dice import DiCE
 from sensecf.generators.nice import NICE
 from sensecf.generators.oracle import Oracle
 from sensecf.generators.sparsify import sparsify, sparsify_result
@@ -18,6 +19,7 @@ __all__ = [
     "Candidates",
     "CounterfactualGenerator",
     "CounterfactualResult",
+    "DiCE",
     "NotFittedError",
     "Oracle",
     "select_queries",
