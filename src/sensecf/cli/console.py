@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-_out = Console(highlight=False)
+# Off a terminal (logs, CI, pipes) rich would wrap tables at 80 columns; summaries need more.
+_out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 
 
 def progress_enabled() -> bool:

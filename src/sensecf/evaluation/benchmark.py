@@ -273,11 +273,17 @@ HEADLINE_COLUMNS = (
 )
 
 
-def summary_table(summary: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
-    """The wide table people read: one row per method, the headline metrics, rounded."""
+def summary_table(summary: pd.DataFrame, by: str | None = None, group: Any = None) -> pd.DataFrame:
+    """The wide table people read: one row per method, the headline metrics, rounded.
+
+    With ``by``, the rows over all queries (``group`` None) or over one group's queries.
+    """
     if summary.empty:
         return summary
-    rows = summary[summary[by].isna()] if by and by in summary.columns else summary
+    if by and by in summary.columns:
+        rows = summary[summary[by].isna()] if group is None else summary[summary[by] == group]
+    else:
+        rows = summary
     table = pd.DataFrame({"method": rows["method"]})
     for column, label, fmt in HEADLINE_COLUMNS:
         if column in rows.columns:
@@ -292,8 +298,18 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
     cfs = [r.cfs for r in bench.results if len(r.cfs)]
     if cfs:
         write_table(pd.concat(cfs, ignore_index=True), out / "cfs.parquet")
-    wide = summary_table(bench.summary, by=config.by)
-    markdown = _markdown(wide)
+    spec = bench.results[0].spec if bench.results else None
+    sections = [("All queries", summary_table(bench.summary, by=config.by))]
+    if config.by and config.by in bench.summary.columns:
+        for group in sorted(bench.summary[config.by].dropna().unique()):
+            label = spec.classes.get(int(group), group) if spec and config.by == "label" else group
+            title = (
+                f"Queries whose true class is {label}"
+                if config.by == "label"
+                else (f"{config.by} = {label}")
+            )
+            sections.append((title, summary_table(bench.summary, by=config.by, group=group)))
+    markdown = "\n\n".join(f"## {title}\n\n{_markdown(table)}" for title, table in sections)
     if bench.failures:
         markdown += "\n\nFailed methods:\n" + "\n".join(
             f"- {name}: {reason}" for name, reason in bench.failures.items()
