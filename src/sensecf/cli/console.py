@@ -101,3 +101,33 @@ def print_frame(frame: Any, title: str) -> None:
     for row in frame.itertuples(index=False):
         table.add_row(*[str(v) for v in row])
     _out.print(table)
+
+
+def print_explanations(result: Any, interventions: Any, show: int = 5) -> None:
+    """Per person: the probability before → after and the intervention, for the first few."""
+    spec = result.spec
+    desired = spec.classes[result.desired_class]
+    ids = [c for c in spec.id_columns if c in result.queries.columns]
+    best = result.cfs.sort_values(["query_id", "rank"]).drop_duplicates("query_id")
+    texts = interventions.set_index(["query_id", "rank"])["text"] if len(interventions) else None
+    for _, query in result.queries.head(show).iterrows():
+        who = ", ".join(f"{c} {query[c]}" for c in ids) or f"row {query['query_id']}"
+        cf = best[best["query_id"] == query["query_id"]]
+        _out.print(f"\n[bold]{who}[/bold]: P({desired}) {query['proba_desired']:.2f}", end="")
+        if cf.empty:
+            reason = f" — {query['error']}" if query.get("error") else ""
+            _out.print(f" → no counterfactual found{reason}")
+            continue
+        row = cf.iloc[0]
+        mark = "[green]valid[/green]" if row["valid"] else "[red]not valid[/red]"
+        _out.print(f" → {row['proba_desired']:.2f} ({mark}, source {row['source']})")
+        if texts is not None and (row["query_id"], row["rank"]) in texts.index:
+            for sentence in str(texts.loc[(row["query_id"], row["rank"])]).splitlines():
+                _out.print(f"  • {sentence}")
+    rest = len(result.queries) - show
+    if rest > 0:
+        _out.print(f"\n… and {rest} more (see interventions.csv)")
+    _out.print(
+        f"\ncoverage {result.coverage:.2f}, validity {result.validity:.2f} "
+        f"over {len(result.queries)} rows"
+    )

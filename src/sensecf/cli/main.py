@@ -47,6 +47,7 @@ def cli() -> None:
       sensecf synth     write a synthetic cohort in the AI-READI file layout
       sensecf features  turn AI-READI files into a feature table (+ its spec)
       sensecf train     train and evaluate a classifier on a feature table
+      sensecf explain   counterfactuals and intervention texts for flagged people
       sensecf benchmark run counterfactual generators side by side, score them
       sensecf demo      run the whole flow on a synthetic cohort
 
@@ -240,6 +241,163 @@ def _train(
     clf.save(out_dir)
     console.done(f"wrote the {estimator} model to {out_dir}", time.perf_counter() - start)
     return clf
+
+
+# ---- explain ------------------------------------------------------------------------------
+@cli.command(context_settings=CONTEXT)
+@click.option(
+    "--model",
+    "model_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Model folder written by `sensecf train` (the classifier to explain).",
+)
+@click.option(
+    "--data",
+    "data_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="FEATURES holding the rows to explain (a feature folder or a table with its spec).",
+)
+@click.option(
+    "--rows",
+    default="flagged",
+    show_default=True,
+    help="'flagged' (rows the model puts in the risk class), 'all', or comma-separated values "
+    "of the first id column (e.g. person ids).",
+)
+@click.option("--limit", type=int, help="Explain at most N of those rows (seeded sample).")
+@click.option(
+    "--generator",
+    default="few-shot",
+    show_default=True,
+    help="zero-shot, few-shot, few-shot-worked (LLM), oracle, or a baseline (dice-random, "
+    "dice-genetic, dice-kdtree, cfnow-greedy, cfnow-random, nice-sparsity, nice-proximity, "
+    "nice-plausibility); add +sparsify to undo needless changes afterwards.",
+)
+@click.option("--n-cfs", default=1, show_default=True, type=int, help="Counterfactuals per row.")
+@click.option(
+    "--llm-backend",
+    type=click.Choice(["llama-cpp", "openai", "transformers"]),
+    default="llama-cpp",
+    show_default=True,
+    help="llama-cpp runs the embedded SmolLM2-135M (or --llm-model GGUF) on the CPU; openai "
+    "talks to any OpenAI-compatible server (key from OPENAI_API_KEY); transformers loads a "
+    "Hugging Face model folder.",
+)
+@click.option("--llm-model", help="GGUF file, model name (openai) or model folder.")
+@click.option("--llm-base-url", help="Endpoint of an OpenAI-compatible server (openai backend).")
+@click.option(
+    "--llm-cache",
+    type=click.Path(path_type=Path),
+    help="SQLite file caching every LLM call [OUT/llm-cache.sqlite]; a rerun makes no new calls.",
+)
+@click.option("--repair-rounds", default=3, show_default=True, type=int, help="LLM repair rounds.")
+@click.option(
+    "--fallback", is_flag=True, help="Let the oracle search serve rows the LLM could not."
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for cfs.parquet/.csv, interventions.csv, queries.parquet and result.json.",
+)
+@click.option("--show", default=5, show_default=True, type=int, help="People to print.")
+@_user_errors
+def explain(
+    model_dir: Path,
+    data_path: Path,
+    rows: str,
+    limit: int | None,
+    generator: str,
+    n_cfs: int,
+    llm_backend: str,
+    llm_model: str | None,
+    llm_base_url: str | None,
+    llm_cache: Path | None,
+    repair_rounds: int,
+    fallback: bool,
+    seed: int,
+    out_dir: Path,
+    show: int,
+) -> None:
+    """Counterfactual explanations for flagged people: what small change flips the model?
+
+    Each counterfactual is checked by the classifier and by the spec (fixed features kept,
+    allowed directions, bounds, steps), and comes with a plain-language intervention text.
+    LLM generators answer in JSON constrained per person, are verified, and get repair rounds
+    with a changed context when an answer fails.
+    """
+    from sensecf.data.dataset import load_dataset
+    from sensecf.generators.base import select_queries
+    from sensecf.generators.registry import LLM_GENERATORS, make_generator, split_name
+    from sensecf.generators.sparsify import sparsify_result
+    from sensecf.models import load_model
+    from sensecf.report import intervention_table
+
+    start = time.perf_counter()
+    model = load_model(model_dir)
+    data = load_dataset(data_path)
+    reference = _reference_rows(model, data)
+    wanted = (
+        rows if rows in ("flagged", "all") else [r.strip() for r in rows.split(",") if r.strip()]
+    )
+    queries = select_queries(model, data, rows=wanted, limit=limit, seed=seed)
+    if len(queries) == 0:
+        raise click.UsageError(f"no rows to explain: the model flags none of the {len(data)} rows")
+    base, sparse = split_name(generator)
+    options: dict[str, Any] = {}
+    if base in LLM_GENERATORS:
+        options = {
+            "llm_backend": llm_backend,
+            "llm_model": llm_model,
+            "llm_base_url": llm_base_url,
+            "llm_cache": llm_cache or out_dir / "llm-cache.sqlite",
+            "repair_rounds": repair_rounds,
+            "fallback": fallback,
+        }
+    gen = make_generator(base, **options).fit(model, reference)
+    try:
+        result = gen.generate(queries, n_cfs=n_cfs, seed=seed, progress=console.progress_enabled())
+    finally:
+        backend = getattr(gen, "backend", None)
+        stats = backend.stats() if hasattr(backend, "stats") else None
+        if backend is not None:
+            backend.close()
+    if sparse:
+        result = sparsify_result(result, model)
+    _write_explanations(result, intervention_table(result), out_dir)
+    console.print_explanations(result, intervention_table(result, sep="\n"), show)
+    if stats is not None:
+        console.line(
+            f"LLM calls: {stats['calls']} to the backend, {stats['hits']} answered from the cache"
+        )
+    console.done(
+        f"wrote {len(result.cfs)} counterfactuals for {len(result.queries)} rows to {out_dir}",
+        time.perf_counter() - start,
+    )
+
+
+def _reference_rows(model: Any, data: Any) -> Any:
+    """The model's training rows within ``data`` (few-shot examples and neighbours come from
+    them); all of ``data`` when it is not the table the model was trained on."""
+    from sensecf.errors import DataError
+
+    try:
+        train_rows, _ = model.split_data(data)
+    except DataError:
+        return data
+    return train_rows if len(train_rows) else data
+
+
+def _write_explanations(result: Any, interventions: Any, out_dir: Path) -> None:
+    from sensecf.data.io import write_table
+
+    result.save(out_dir)
+    write_table(result.cfs, out_dir / "cfs.csv")
+    write_table(interventions, out_dir / "interventions.csv")
 
 
 # ---- benchmark ----------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Generators by name, as the command line and benchmark configs spell them.
 
-``oracle``, ``dice-random``, ``cfnow-greedy``, ``nice-sparsity`` and so on; any name may end in
-``+sparsify`` to report the method after the sparsify post-step as well.
+``zero-shot``, ``few-shot`` (LLM), ``oracle``, ``dice-random``, ``cfnow-greedy``,
+``nice-sparsity`` and so on; any name may end in ``+sparsify`` to report the method after the
+sparsify post-step as well.
 
 >>> make_generator("oracle", max_changes=2).max_changes
 2
@@ -52,7 +53,33 @@ def _nice(optimization: str) -> Callable[..., CounterfactualGenerator]:
     return make
 
 
+def _llm(shots: int, examples: str) -> Callable[..., CounterfactualGenerator]:
+    """LLM generator options; ``llm_backend``, ``llm_model``, ``llm_base_url`` and ``llm_cache``
+    choose the backend (default: the embedded model), unless a ``backend`` object is given."""
+
+    def make(**options: Any) -> CounterfactualGenerator:
+        from sensecf.generators.llm import LLMGenerator
+        from sensecf.llm.factory import make_backend
+
+        settings = {k[len("llm_") :]: options.pop(k) for k in list(options) if k.startswith("llm_")}
+        backend = options.pop("backend", None)
+        if backend is None:
+            kind = settings.pop("backend", None) or "llama-cpp"
+            backend = make_backend(kind, **settings)
+        elif settings:
+            raise SensecfError(
+                f"give either backend= or llm_* settings, not both: {sorted(settings)}"
+            )
+        options.setdefault("shots", shots)
+        return LLMGenerator(backend, examples=examples, **options)
+
+    return make
+
+
 GENERATORS: dict[str, Callable[..., CounterfactualGenerator]] = {
+    "zero-shot": _llm(0, "nearest"),
+    "few-shot": _llm(3, "nearest"),
+    "few-shot-worked": _llm(3, "worked"),
     "oracle": _oracle,
     "dice-random": _dice("random"),
     "dice-genetic": _dice("genetic"),
@@ -64,7 +91,8 @@ GENERATORS: dict[str, Callable[..., CounterfactualGenerator]] = {
     "nice-plausibility": _nice("plausibility"),
 }
 
-BASELINES = tuple(name for name in GENERATORS if name != "oracle")
+LLM_GENERATORS = ("zero-shot", "few-shot", "few-shot-worked")
+BASELINES = tuple(name for name in GENERATORS if name not in ("oracle", *LLM_GENERATORS))
 
 
 def split_name(name: str) -> tuple[str, bool]:
