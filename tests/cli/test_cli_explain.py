@@ -1,0 +1,101 @@
+"""`sensecf explain`: tables, intervention texts, console view and bad input."""
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import sensecf as scf
+from sensecf.cli.main import cli
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("explain")
+    data = scf.datasets.synthetic_cohort(participants=40, days=4, interval_min=15, seed=6)
+    data.save(root / "features")
+    scf.train(data, "rf", seed=0, params={"n_estimators": 60}).save(root / "model")
+    return root
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_explain_with_the_oracle(folders):
+    out = folders / "oracle"
+    result = invoke(
+        "explain",
+        "--model",
+        folders / "model",
+        "--data",
+        folders / "features",
+        "--generator",
+        "oracle",
+        "--limit",
+        4,
+        "--n-cfs",
+        2,
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("cfs.parquet", "cfs.csv", "queries.parquet", "interventions.csv", "result.json"):
+        assert (out / name).is_file(), name
+    cfs = pd.read_csv(out / "cfs.csv")
+    assert len(cfs) > 0 and cfs["valid"].all()
+    texts = pd.read_csv(out / "interventions.csv")
+    assert {"query_id", "person_id", "rank", "text"} <= set(texts.columns)
+    assert texts["text"].str.len().gt(0).all()
+    assert "P(not high stress)" in result.output and "•" in result.output
+    assert "wrote" in result.output and "coverage 1.00" in result.output
+
+
+def test_explain_named_people_with_sparsify(folders):
+    data = scf.load_dataset(folders / "features")
+    model = scf.load_model(folders / "model")
+    flagged = scf.select_queries(model, data)
+    person = int(flagged.frame["person_id"].iloc[0])
+    out = folders / "named"
+    result = invoke(
+        "explain",
+        "--model",
+        folders / "model",
+        "--data",
+        folders / "features",
+        "--rows",
+        str(person),
+        "--generator",
+        "nice-sparsity+sparsify",
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    queries = pd.read_parquet(out / "queries.parquet")
+    assert set(queries["person_id"]) == {person}
+    assert set(pd.read_parquet(out / "cfs.parquet")["method"]) == {"nice-sparsity+sparsify"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--rows", "99999"], "unknown person_id value(s) [99999]"),
+        (["--generator", "gpt-5"], "unknown generator 'gpt-5'"),
+        (["--n-cfs", "0"], "n_cfs must be a positive integer"),
+    ],
+)
+def test_explain_bad_input(folders, extra, fragment):
+    result = invoke(
+        "explain",
+        "--model",
+        folders / "model",
+        "--data",
+        folders / "features",
+        "--generator",
+        "oracle",
+        "--out",
+        folders / "bad",
+        *extra,
+    )
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert not (folders / "bad" / "cfs.parquet").exists()
