@@ -8,7 +8,7 @@ call can go through :class:`~sensecf.llm.cache.CachedBackend`, so a rerun makes 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -91,17 +91,28 @@ class LLMBackend:
         """One chat completion; ``schema`` constrains the answer where the backend can."""
         return self._complete(ChatRequest(messages, schema, params or GenerationParams()))
 
-    def complete_many(self, requests: Sequence[ChatRequest]) -> list[Completion | Exception]:
+    def complete_many(
+        self,
+        requests: Sequence[ChatRequest],
+        *,
+        on_result: Callable[[int, Completion | Exception], None] | None = None,
+    ) -> list[Completion | Exception]:
         """Several completions; a backend that can run them concurrently overrides this.
 
         A request that fails yields its exception in its place, so one fault loses one answer.
+        ``on_result(index, answer)``, when given, is called as each answer arrives (in any
+        order, possibly from a worker thread), so a cache can store it before the batch ends.
         """
         out: list[Completion | Exception] = []
-        for request in requests:
+        for index, request in enumerate(requests):
+            result: Completion | Exception
             try:
-                out.append(self._complete(request))
+                result = self._complete(request)
             except LLMError as exc:
-                out.append(exc)
+                result = exc
+            out.append(result)
+            if on_result is not None:
+                on_result(index, result)
         return out
 
     def _complete(self, request: ChatRequest) -> Completion:
