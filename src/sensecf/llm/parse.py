@@ -1,0 +1,301 @@
+"""Tolerant reading of an LLM answer, and its coercion onto a query's feature row.
+
+:func:`parse_answer` finds the JSON object in whatever the model wrote (code fences, text before
+or after, a truncated object) and reads one number per expected feature: numbers, numbers
+written as strings (``"420"``, ``"420 min"``), booleans as 0/1. A missing key is reported, not
+guessed; a value that is not a finite number (NaN, infinity, free text — a prompt-injection
+string is just such a value) is rejected with its reason.
+
+:func:`coerce_answer` assembles a full feature row for the query: fixed features copied from
+the query, missing features kept at their current value, values within half a step of the
+current one read as "unchanged", others rounded to the feature's step. Nothing is clipped or
+projected: a value out of bounds or moved the wrong way stays as it is, and
+:func:`rule_breaks` names it, so the generator can send it back for repair.
+
+>>> answer = parse_answer('Sure! ```json\\n{"sleep": "450 min", "steps": NaN}\\n```', ["sleep", "steps"])
+>>> answer.values, answer.rejected
+({'sleep': 450.0}, {'steps': 'NaN is not a finite number'})
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sensecf.data.constraints import allowed_ranges, changed, violations
+from sensecf.data.spec import DatasetSpec
+from sensecf.llm.schema import plain_number, step_decimals
+
+# A number at the start of a string, optionally followed by a unit ("420 min", "7.5 %").
+_NUMBER_TEXT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z%/ .]*)\s*$")
+# Key-value pairs of a truncated or otherwise undecodable object.
+_PAIR = re.compile(
+    r'"([^"\\]{1,80})"\s*:\s*("(?:[^"\\]|\\.){0,80}"|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?'
+    r"|NaN|-?Infinity|true|false|null)"
+)
+_FENCE = re.compile(r"```[a-zA-Z]*")
+
+
+@dataclass
+class ParsedAnswer:
+    """What an answer said, feature by feature.
+
+    ``values``: features given as finite numbers; ``missing``: expected features not given;
+    ``rejected``: features whose value was not a finite number (with the reason); ``ignored``:
+    keys that are not expected features; ``error``: why no JSON object could be read at all
+    (empty when one was).
+    """
+
+    values: dict[str, float] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when an object was read and no value was rejected."""
+        return not self.error and not self.rejected
+
+
+def parse_answer(text: str, names: Sequence[str]) -> ParsedAnswer:
+    """Read the values of ``names`` from a model's answer, tolerating the usual noise.
+
+    >>> parse_answer('{"a": 1, "b": "2.5"} trailing words', ["a", "b"]).values
+    {'a': 1.0, 'b': 2.5}
+    >>> parse_answer("I cannot help with that.", ["a"]).error
+    'no JSON object in the answer'
+    >>> parse_answer('{"a": 1, "b": 2', ["a", "b", "c"]).missing     # cut off mid-object
+    ['c']
+    """
+    expected = list(names)
+    obj = _find_object(text if isinstance(text, str) else "", expected)
+    if obj is None:
+        return ParsedAnswer(missing=expected, error="no JSON object in the answer")
+    lookup = {_key(name): name for name in expected}
+    answer = ParsedAnswer()
+    for key, raw in obj.items():
+        name = lookup.get(_key(str(key)))
+        if name is None:
+            answer.ignored.append(str(key))
+            continue
+        if name in answer.values or name in answer.rejected:
+            continue  # the same feature spelled twice ("Sleep", "sleep"): the first one counts
+        value, reason = _number(raw)
+        if reason:
+            answer.rejected[name] = reason
+        else:
+            answer.values[name] = value
+    answer.missing = [n for n in expected if n not in answer.values and n not in answer.rejected]
+    return answer
+
+
+def _key(name: str) -> str:
+    return name.strip().lower()
+
+
+def _find_object(text: str, expected: Sequence[str]) -> dict[str, Any] | None:
+    """The first JSON object in ``text`` that names an expected feature (or any object)."""
+    cleaned = _FENCE.sub("", text)
+    wanted = {_key(n) for n in expected}
+    decoder = json.JSONDecoder()
+    first: dict[str, Any] | None = None
+    for match in re.finditer(r"\{", cleaned):
+        try:
+            obj, _ = decoder.raw_decode(cleaned, match.start())
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        obj = _unwrap(obj, wanted)
+        if any(_key(str(k)) in wanted for k in obj):
+            return obj
+        if first is None:
+            first = obj
+    # Nothing decodes (cut off by the token limit, a stray quote): read the pairs that are there.
+    start = cleaned.find("{")
+    if start >= 0:
+        pairs = {}
+        for key, raw in _PAIR.findall(cleaned[start:]):
+            try:
+                pairs.setdefault(key, json.loads(raw))
+            except json.JSONDecodeError:
+                pairs.setdefault(key, raw)
+        if pairs:
+            return pairs
+    return first
+
+
+def _unwrap(obj: dict[str, Any], wanted: set[str]) -> dict[str, Any]:
+    """``{"counterfactual": {...}}`` → the inner object, when only the inner one names features."""
+    if any(_key(str(k)) in wanted for k in obj):
+        return obj
+    inner = [v for v in obj.values() if isinstance(v, dict)]
+    if len(inner) == 1 and any(_key(str(k)) in wanted for k in inner[0]):
+        return inner[0]
+    return obj
+
+
+def _number(raw: Any) -> tuple[float, str]:
+    """A finite float, or the reason the value is not one."""
+    if isinstance(raw, bool):
+        return float(raw), ""
+    if isinstance(raw, (int, float)):
+        value = float(raw)
+        if math.isfinite(value):
+            return value, ""
+        spelled = "NaN" if math.isnan(value) else ("-" if value < 0 else "") + "Infinity"
+        return math.nan, f"{spelled} is not a finite number"
+    if isinstance(raw, str):
+        match = _NUMBER_TEXT.match(raw)
+        if match and not re.search(r"\d", match.group(2)):
+            value = float(match.group(1))
+            if math.isfinite(value):
+                return value, ""
+        return math.nan, f"{_show(raw)} is not a number"
+    if raw is None:
+        return math.nan, "null is not a number"
+    return math.nan, f"a {type(raw).__name__} is not a number"
+
+
+def _show(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+# ---- coercion ---------------------------------------------------------------------------------
+@dataclass
+class CoercedAnswer:
+    """A full feature row assembled from an answer, and what kept it from being admissible.
+
+    ``row``: the query with the answer's values put in (spec order); ``problems``: feature →
+    what is wrong with its value (empty when the row is admissible); ``error``: why the answer
+    gave no row at all.
+    """
+
+    row: np.ndarray
+    problems: dict[str, str] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def admissible(self) -> bool:
+        """True when the row breaks no rule and every value was read."""
+        return not self.error and not self.problems
+
+
+def coerce_answer(spec: DatasetSpec, query: np.ndarray, answer: ParsedAnswer) -> CoercedAnswer:
+    """Put an answer's values onto the query row: round to step, keep what was not given.
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
+    ...     FeatureSpec(name="age", kind="integer", bounds=(18, 90), mutability="fixed"),
+    ...     FeatureSpec(name="sleep", bounds=(0, 900), step=1, mutability="increase")])
+    >>> query = np.array([50.0, 400.2])
+    >>> coerce_answer(spec, query, parse_answer('{"sleep": 450.4}', ["sleep"])).row.tolist()
+    [50.0, 450.0]
+    >>> coerce_answer(spec, query, parse_answer('{"sleep": 380}', ["sleep"])).problems
+    {'sleep': '380 is below the current 400 and sleep may only increase'}
+    """
+    query = np.asarray(query, dtype=float)
+    row = query.copy()
+    if answer.error:
+        return CoercedAnswer(row, error=answer.error)
+    problems = dict(answer.rejected)
+    for j, feature in enumerate(spec.features):
+        if not feature.is_mutable or feature.name not in answer.values:
+            continue
+        value = answer.values[feature.name]
+        current = query[j]
+        step = float(feature.step)
+        if feature.levels is not None:  # a code is a code: no rounding onto a level
+            levels = np.asarray(feature.levels, dtype=float)
+            near = np.abs(levels - value) <= 1e-6
+            row[j] = levels[near][0] if near.any() else value
+            continue
+        if np.isfinite(current) and abs(value - current) <= step / 2 + 1e-9 * abs(current):
+            continue  # within half a step of the current value: read as "unchanged"
+        row[j] = round(round(value / step) * step, step_decimals(step) + 2)
+    problems.update(rule_breaks(spec, query, row))
+    return CoercedAnswer(row, problems=problems)
+
+
+def rule_breaks(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> dict[str, str]:
+    """Feature → the rule its value breaks, by the same rules as :func:`constraints.violations`.
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
+    ...     FeatureSpec(name="smoker", kind="binary", bounds=(0, 1), mutability="decrease")])
+    >>> rule_breaks(spec, np.array([0.0]), np.array([1.0]))
+    {'smoker': '1 is above the current 0 and smoker may only decrease'}
+    """
+    query = np.atleast_2d(np.asarray(query, dtype=float))
+    row = np.atleast_2d(np.asarray(row, dtype=float))
+    if int(violations(spec, query, row)["total"].iloc[0]) == 0:
+        return {}
+    moved = changed(query, row)[0]
+    lo, hi = allowed_ranges(spec, query)
+    out: dict[str, str] = {}
+    for j, feature in enumerate(spec.features):
+        if not moved[j]:
+            continue
+        value, current = row[0, j], query[0, j]
+        step = float(feature.step)
+        shown = _fmt(value, step)
+        lower, upper = feature.bounds
+        if feature.mutability == "fixed":
+            out[feature.name] = f"{feature.name} is fixed and cannot change"
+        elif feature.mutability == "increase" and value < current:
+            out[feature.name] = (
+                f"{shown} is below the current {_fmt(current, step)} and {feature.name} "
+                "may only increase"
+            )
+        elif feature.mutability == "decrease" and value > current:
+            out[feature.name] = (
+                f"{shown} is above the current {_fmt(current, step)} and {feature.name} "
+                "may only decrease"
+            )
+        elif not lower <= value <= upper or not (lo[0, j] <= value <= hi[0, j]):
+            out[feature.name] = (
+                f"{shown} is outside the plausible range {_fmt(lower, step)} to {_fmt(upper, step)}"
+            )
+        elif feature.levels is not None and value not in feature.levels:
+            levels = ", ".join(str(plain_number(v)) for v in feature.levels)
+            out[feature.name] = f"{shown} is not one of the codes {levels}"
+        elif feature.kind == "integer" and abs(value - round(value)) > 1e-9:
+            out[feature.name] = f"{shown} is not a whole number"
+    return out
+
+
+def _fmt(value: float, step: float) -> str:
+    return str(plain_number(value, step)) if math.isfinite(value) else str(value)
+
+
+def changed_names(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> list[str]:
+    """Names of the features a row changed relative to its query.
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
+    ...     FeatureSpec(name="a", bounds=(0, 9)), FeatureSpec(name="b", bounds=(0, 9))])
+    >>> changed_names(spec, np.array([1.0, 2.0]), np.array([1.0, 3.0]))
+    ['b']
+    """
+    moved = changed(np.asarray(query, float)[None, :], np.asarray(row, float)[None, :])[0]
+    return [f.name for f, m in zip(spec.features, moved, strict=True) if m]
+
+
+def names_in(items: Iterable[str] | Mapping[str, Any]) -> str:
+    """``a, b and c`` (for feedback sentences).
+
+    >>> names_in(["a", "b", "c"]), names_in(["a"])
+    ('a, b and c', 'a')
+    """
+    names = list(items)
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]

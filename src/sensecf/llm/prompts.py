@@ -1,0 +1,305 @@
+"""Prompt templates for counterfactual questions: readable, and replaceable piece by piece.
+
+A prompt is two chat messages, laid out so that everything that is the same for every person
+comes first (llama.cpp then reuses its evaluation of that prefix from one call to the next):
+
+- the **system** message: the role, and a glossary with one line per feature — meaning, unit,
+  and what may change (fixed, or the allowed direction and plausible bounds);
+- the **user** message: the model's current prediction and the goal (class names from the
+  spec); this person's current values (the changeable ones as the JSON the answer must give);
+  the fixed ones; which changes help the prediction, strongest first (measured on the
+  classifier, one feature at a time); examples; after a failed answer, what went wrong; the
+  task.
+
+A small model reasons little and copies what its context offers (stack notes, measured), so
+the examples carry the knowledge: by default people like this one whom the model puts in the
+desired class, already moved onto what this person may change, so copying one is a valid
+answer; or worked pairs (another person → a verified counterfactual of theirs).
+
+Numbers are written as in the JSON schema (:func:`~sensecf.llm.schema.plain_number`); units
+are in the glossary. No identifier of a person (id columns) is ever passed in: the context
+holds feature values only.
+
+Override any text by passing your own :class:`PromptTemplate`, e.g.
+``PromptTemplate(system="You are a sleep coach. Answer with JSON only.\\n{features}")``.
+Placeholders are checked when the template is built:
+
+>>> PromptTemplate(user="{current}\\n{nonsense}")
+Traceback (most recent call last):
+...
+ValueError: PromptTemplate.user uses unknown placeholder(s) ['nonsense']; it may use ['answer_keys', 'current', 'current_class', 'desired_class', 'examples', 'feedback', 'fixed', 'helps', 'needed', 'proba']
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Literal
+
+import numpy as np
+
+from sensecf.data.spec import DatasetSpec, FeatureSpec
+from sensecf.llm.base import Messages
+from sensecf.llm.schema import plain_number
+
+Help = Literal["raise", "lower"]
+
+DEFAULT_SYSTEM = """\
+You are a health coach. You propose small, realistic changes to a person's daily behaviour so \
+that a health-risk model changes its prediction. You answer with one JSON object and nothing else.
+
+The features (name: meaning; unit; what may change):
+{features}"""
+
+DEFAULT_USER = """\
+The model predicts "{current_class}" for this person: the probability of "{desired_class}" is \
+{proba}, and it must be above {needed}.
+This person's changeable features now: {current}
+Fixed: {fixed}
+Changes that help, strongest first: {helps}
+{examples}{feedback}
+Task: give values that make the model predict "{desired_class}". Change as few features as \
+possible, by realistic amounts, only in the allowed direction; keep the others at their \
+current values. Answer with one JSON object with a value for each of: {answer_keys}."""
+
+DEFAULT_NEAREST = (
+    'People like this one whom the model puts in "{desired_class}" (their values, within what '
+    "this person may change):\n{rows}\n"
+)
+DEFAULT_WORKED = (
+    'Other people, and changes that made the model predict "{desired_class}" for them:\n{rows}\n'
+)
+DEFAULT_FEEDBACK = "An earlier answer did not work: {problems}. Give a different answer.\n"
+
+_FIELDS: dict[str, set[str]] = {
+    "system": {"features"},
+    "user": {
+        "current_class",
+        "desired_class",
+        "proba",
+        "needed",
+        "current",
+        "fixed",
+        "helps",
+        "examples",
+        "feedback",
+        "answer_keys",
+    },
+    "nearest": {"desired_class", "rows"},
+    "worked": {"desired_class", "rows"},
+    "feedback": {"problems"},
+}
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """The texts a prompt is made of; ``str.format`` placeholders in braces.
+
+    ``system`` takes ``features`` (the glossary, one line per feature). ``user`` takes
+    ``current_class``, ``desired_class``, ``proba`` (current probability of the desired class),
+    ``needed`` (the probability to pass), ``current`` (the changeable features' values, as
+    JSON), ``fixed`` (the fixed features' values), ``helps`` (helpful changes, strongest
+    first), ``examples`` (the rendered ``nearest`` or ``worked`` block, or nothing zero-shot),
+    ``feedback`` (the rendered ``feedback`` block, or nothing) and ``answer_keys``.
+
+    >>> PromptTemplate().system.startswith("You are a health coach")
+    True
+    """
+
+    system: str = DEFAULT_SYSTEM
+    user: str = DEFAULT_USER
+    nearest: str = DEFAULT_NEAREST
+    worked: str = DEFAULT_WORKED
+    feedback: str = DEFAULT_FEEDBACK
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            text = getattr(self, f.name)
+            if not isinstance(text, str):
+                raise TypeError(f"PromptTemplate.{f.name} must be a string")
+            try:
+                used = {name for _, name, _, _ in string.Formatter().parse(text) if name}
+            except ValueError as exc:
+                raise ValueError(
+                    f"PromptTemplate.{f.name} is not a valid template: {exc}"
+                ) from None
+            unknown = sorted(used - _FIELDS[f.name])
+            if unknown:
+                raise ValueError(
+                    f"PromptTemplate.{f.name} uses unknown placeholder(s) {unknown}; "
+                    f"it may use {sorted(_FIELDS[f.name])}"
+                )
+
+
+@dataclass
+class PromptContext:
+    """Everything one prompt says about one query.
+
+    ``query`` is the row in spec order; ``proba`` the current probability of the desired
+    class and ``needed`` the one to pass; ``helps`` lists helpful changes, strongest first, as
+    (feature name, direction); ``examples`` are answer-shaped rows (mutable feature → value)
+    and, for worked pairs, ``factuals`` the people they came from; ``problems`` what was wrong
+    with an earlier answer.
+    """
+
+    spec: DatasetSpec
+    desired_class: int
+    query: np.ndarray
+    proba: float
+    needed: float
+    helps: Sequence[tuple[str, Help]] = ()
+    examples: Sequence[Mapping[str, int | float]] = ()
+    factuals: Sequence[Mapping[str, int | float]] | None = None
+    problems: str = ""
+
+
+def render_messages(template: PromptTemplate, context: PromptContext) -> Messages:
+    """The system and user messages for one query.
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "rested", 1: "tired"}, desired_class=0,
+    ...     features=[FeatureSpec(name="age", unit="years", bounds=(18, 99), mutability="fixed"),
+    ...               FeatureSpec(name="sleep", description="Sleep per night", unit="min",
+    ...                           bounds=(0, 900), step=1, mutability="increase")])
+    >>> ctx = PromptContext(spec, 0, np.array([40.0, 380.0]), proba=0.2, needed=0.5,
+    ...                     helps=[("sleep", "raise")], examples=[{"sleep": 450}])
+    >>> system, user = (m["content"] for m in render_messages(PromptTemplate(), ctx))
+    >>> print(system.splitlines()[-1])
+    - sleep: Sleep per night; min; may only increase (plausible 0 to 900)
+    >>> print("\\n".join(user.splitlines()[1:5]))
+    This person's changeable features now: {"sleep": 380}
+    Fixed: age 40
+    Changes that help, strongest first: raise sleep
+    <BLANKLINE>
+    """
+    spec = context.spec
+    mutable = [f.name for f in spec.mutable_features]
+    desired_name = spec.classes[context.desired_class]
+    others = [name for c, name in spec.classes.items() if c != context.desired_class]
+    examples = ""
+    if context.examples:
+        rows = _example_rows(context.examples, context.factuals)
+        block = template.worked if context.factuals is not None else template.nearest
+        examples = "\n" + block.format(desired_class=desired_name, rows=rows)
+    feedback = template.feedback.format(problems=context.problems) if context.problems else ""
+    if feedback and not examples:
+        feedback = "\n" + feedback
+    current = _json({f.name: _number(f, context.query[j]) for j, f in _mutable(spec)})
+    fixed = [
+        f"{f.name} {_value_text(f, context.query[j])}"
+        for j, f in enumerate(spec.features)
+        if not f.is_mutable
+    ]
+    helps = [f"{direction} {name}" for name, direction in context.helps]
+    user = template.user.format(
+        current_class=" or ".join(others),
+        desired_class=desired_name,
+        proba=f"{context.proba:.2f}",
+        needed=f"{context.needed:.2f}",
+        current=current,
+        fixed=", ".join(fixed) or "none",
+        helps=", ".join(helps) or "none found",
+        examples=examples,
+        feedback=feedback,
+        answer_keys=", ".join(mutable),
+    )
+    system = template.system.format(features=glossary(spec))
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def glossary(spec: DatasetSpec) -> str:
+    """One line per feature: meaning, unit, and what may change (the same for every person).
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
+    ...     FeatureSpec(name="smoker", kind="binary", bounds=(0, 1), mutability="decrease",
+    ...                 level_names=("no", "yes"))])
+    >>> glossary(spec)
+    '- smoker: may only decrease (0 = no, 1 = yes)'
+    """
+    lines = []
+    for feature in spec.features:
+        head = feature.description.strip().rstrip(".")
+        if feature.unit:
+            head = f"{head}; {feature.unit}" if head else feature.unit
+        lines.append(f"- {feature.name}: " + (f"{head}; " if head else "") + _rule_text(feature))
+    return "\n".join(lines)
+
+
+def _rule_text(feature: FeatureSpec) -> str:
+    step = float(feature.step)
+    rule = {
+        "fixed": "fixed",
+        "increase": "may only increase",
+        "decrease": "may only decrease",
+        "both": "may increase or decrease",
+    }[feature.mutability]
+    if feature.levels is not None:
+        names = feature.level_names or tuple(str(plain_number(v)) for v in feature.levels)
+        codes = ", ".join(
+            f"{plain_number(v)} = {n}" if feature.level_names else n
+            for v, n in zip(feature.levels, names, strict=True)
+        )
+        return f"{rule} ({codes})"
+    if not feature.is_mutable:
+        return rule
+    lower, upper = (plain_number(b, step) for b in feature.bounds)
+    return f"{rule} (plausible {lower} to {upper})"
+
+
+def _mutable(spec: DatasetSpec) -> list[tuple[int, FeatureSpec]]:
+    return [(j, f) for j, f in enumerate(spec.features) if f.is_mutable]
+
+
+def _number(feature: FeatureSpec, value: float) -> int | float | None:
+    return plain_number(value, float(feature.step)) if np.isfinite(value) else None
+
+
+def _value_text(feature: FeatureSpec, value: float) -> str:
+    if not np.isfinite(value):
+        return "unknown"
+    number = plain_number(value, float(feature.step))
+    if feature.level_names is not None and feature.levels is not None and value in feature.levels:
+        return f"{number} ({feature.level_names[feature.levels.index(value)]})"
+    return str(number)
+
+
+def _json(row: Mapping[str, int | float | None]) -> str:
+    return json.dumps(dict(row), separators=(", ", ": "))
+
+
+def _example_rows(
+    examples: Sequence[Mapping[str, int | float]],
+    factuals: Sequence[Mapping[str, int | float]] | None,
+) -> str:
+    lines = []
+    for i, example in enumerate(examples):
+        label = _letter(i)
+        if factuals is None:
+            lines.append(f"Person {label}: {_json(example)}")
+        else:
+            lines.append(f"Person {label} before: {_json(factuals[i])}")
+            lines.append(f"Person {label} after: {_json(example)}")
+    return "\n".join(lines)
+
+
+def _letter(i: int) -> str:
+    letters = string.ascii_uppercase
+    return letters[i] if i < len(letters) else f"{letters[i // 26 - 1]}{letters[i % 26]}"
+
+
+def answer_row(spec: DatasetSpec, row: np.ndarray) -> dict[str, int | float | None]:
+    """A row's mutable features as an answer-shaped mapping, numbers written as in the schema.
+
+    A missing value is ``None`` (JSON ``null``).
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
+    ...     FeatureSpec(name="age", bounds=(18, 90), mutability="fixed"),
+    ...     FeatureSpec(name="hr", bounds=(30, 200), step=0.1)])
+    >>> answer_row(spec, np.array([50.0, 61.04]))
+    {'hr': 61}
+    """
+    return {f.name: _number(f, row[j]) for j, f in _mutable(spec)}  # type: ignore[misc]

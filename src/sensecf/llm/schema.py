@@ -1,0 +1,72 @@
+"""The per-query JSON schema of an LLM answer: one ``enum`` of admissible values per feature.
+
+llama.cpp's grammar enforces ``enum`` but not ``minimum``/``maximum`` (an integer with minimum 380
+came out as 290), so every range, direction and step rule is written into the candidate lists
+themselves: each mutable feature may take its current value or one of the values the generator
+found admissible for this query. Any answer the grammar lets through is then admissible by
+construction; what a backend without schema support returns is checked all the same.
+
+Numbers appear in the schema, the prompt and the answer in one spelling (:func:`plain_number`):
+whole values without a decimal point, others with the decimals of the feature's step, so what
+the model copies from its context is exactly what the grammar accepts.
+
+>>> schema = answer_schema({"sleep": [420, 450, 480], "steps": [5000, 8000]})
+>>> schema["required"], schema["properties"]["sleep"]["enum"]
+(['sleep', 'steps'], [420, 450, 480])
+>>> schema["additionalProperties"]
+False
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def step_decimals(step: float) -> int:
+    """Decimals needed to write multiples of ``step`` (0.1 → 1, 0.25 → 2, 5 → 0).
+
+    >>> step_decimals(0.1), step_decimals(0.25), step_decimals(1.0)
+    (1, 2, 0)
+    """
+    for decimals in range(0, 7):
+        scaled = step * 10**decimals
+        if abs(scaled - round(scaled)) < 1e-9 * max(1.0, abs(scaled)):
+            return decimals
+    return 6
+
+
+def plain_number(value: float, step: float = 1.0) -> int | float:
+    """A value as it is written in prompts and schemas: whole → int, else rounded to the step's decimals.
+
+    Values off the step grid (a measured current value) keep the step's decimals, no more.
+
+    >>> plain_number(245.0), plain_number(6.5512, 0.01), plain_number(135.503472, 1.0)
+    (245, 6.55, 136)
+    """
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"cannot write a non-finite value {value!r}")
+    rounded = round(value, step_decimals(step))
+    return int(rounded) if float(rounded).is_integer() else rounded
+
+
+def answer_schema(candidates: Mapping[str, Sequence[int | float]]) -> dict[str, Any]:
+    """JSON schema of an answer: each named feature required, one of its candidate values.
+
+    ``candidates`` maps feature names (in the order the answer should list them) to their
+    admissible values, already written with :func:`plain_number`.
+    """
+    properties: dict[str, Any] = {}
+    for name, values in candidates.items():
+        unique = list(dict.fromkeys(values))
+        if not unique:
+            raise ValueError(f"feature {name!r} has no candidate values")
+        properties[name] = {"enum": unique}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties),
+        "additionalProperties": False,
+    }

@@ -1,0 +1,164 @@
+"""Prompt templates: what a prompt says, what it never says, and how a user overrides it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from sensecf.data.aireadi import aireadi_spec
+from sensecf.data.spec import DatasetSpec, FeatureSpec
+from sensecf.llm.prompts import (
+    PromptContext,
+    PromptTemplate,
+    answer_row,
+    glossary,
+    render_messages,
+)
+
+
+def small_spec() -> DatasetSpec:
+    return DatasetSpec(
+        target="stress",
+        classes={0: "not high stress", 1: "high stress"},
+        desired_class=0,
+        id_columns=("person_id",),
+        features=[
+            FeatureSpec(
+                name="age", unit="years", kind="integer", bounds=(18, 99), mutability="fixed"
+            ),
+            FeatureSpec(
+                name="group",
+                kind="categorical",
+                levels=(0, 1),
+                level_names=("healthy", "diabetes"),
+                bounds=(0, 1),
+                mutability="fixed",
+            ),
+            FeatureSpec(
+                name="sleep_min",
+                description="Total sleep last night",
+                unit="min",
+                bounds=(0, 960),
+                step=1,
+                mutability="increase",
+            ),
+            FeatureSpec(
+                name="hr_rest", unit="bpm", bounds=(30, 130), step=0.1, mutability="decrease"
+            ),
+            FeatureSpec(name="light_min", unit="min", bounds=(0, 900), step=1),
+        ],
+    )
+
+
+def context(**changes) -> PromptContext:
+    base = dict(
+        spec=small_spec(),
+        desired_class=0,
+        query=np.array([61.0, 1.0, 321.4, 64.93, 200.0]),
+        proba=0.234,
+        needed=0.5,
+        helps=[("sleep_min", "raise"), ("hr_rest", "lower")],
+        examples=[{"sleep_min": 420, "hr_rest": 60.1, "light_min": 250}],
+    )
+    base.update(changes)
+    return PromptContext(**base)
+
+
+def test_the_user_message_states_prediction_goal_values_and_helps():
+    system, user = (m["content"] for m in render_messages(PromptTemplate(), context()))
+    assert 'predicts "high stress"' in user and '"not high stress" is 0.23' in user
+    assert "above 0.50" in user
+    current = json.loads(re.search(r"features now: (\{.*\})", user).group(1))
+    assert current == {"sleep_min": 321, "hr_rest": 64.9, "light_min": 200}  # mutable only
+    assert "Fixed: age 61, group 1 (diabetes)" in user
+    assert "strongest first: raise sleep_min, lower hr_rest" in user
+    assert 'Person A: {"sleep_min": 420, "hr_rest": 60.1, "light_min": 250}' in user
+    assert "as few features as possible" in user
+    assert user.rstrip().endswith("sleep_min, hr_rest, light_min.")
+
+
+def test_the_system_message_is_the_same_for_everyone():
+    """Person-specific text stays in the user message, so the prefix can be reused."""
+    one = render_messages(PromptTemplate(), context())[0]
+    other = render_messages(PromptTemplate(), context(query=np.array([30.0, 0, 500, 55, 100])))[0]
+    assert one == other
+
+
+def test_glossary_lines_give_meaning_unit_and_rule():
+    lines = glossary(small_spec()).splitlines()
+    assert lines[0] == "- age: years; fixed"
+    assert lines[1] == "- group: fixed (0 = healthy, 1 = diabetes)"
+    assert (
+        lines[2]
+        == "- sleep_min: Total sleep last night; min; may only increase (plausible 0 to 960)"
+    )
+    assert lines[3] == "- hr_rest: bpm; may only decrease (plausible 30 to 130)"
+    assert lines[4] == "- light_min: min; may increase or decrease (plausible 0 to 900)"
+
+
+def test_the_aireadi_prompt_is_compact():
+    spec = aireadi_spec()
+    query = np.array([(f.bounds[0] + f.bounds[1]) / 2 for f in spec.features])
+    ctx = PromptContext(spec, 0, query, proba=0.3, needed=0.5)
+    system, user = (m["content"] for m in render_messages(PromptTemplate(), ctx))
+    # About 4 characters a token: the fixed part fits well inside a 4k context.
+    assert len(system) < 4000 and len(user) < 2500
+    assert all(name in system for name in spec.feature_names)
+
+
+def test_zero_shot_and_feedback_blocks():
+    user = render_messages(PromptTemplate(), context(examples=[]))[1]["content"]
+    assert "Person" not in user and "did not work" not in user
+    problems = "it changed sleep_min, and the probability reached only 0.31"
+    user = render_messages(PromptTemplate(), context(problems=problems))[1]["content"]
+    assert f"An earlier answer did not work: {problems}." in user
+
+
+def test_worked_pairs_show_before_and_after():
+    ctx = context(factuals=[{"sleep_min": 300, "hr_rest": 70.2, "light_min": 180}])
+    user = render_messages(PromptTemplate(), ctx)[1]["content"]
+    assert 'Person A before: {"sleep_min": 300' in user
+    assert 'Person A after: {"sleep_min": 420' in user
+    assert "Other people, and changes that made" in user
+
+
+def test_no_identifier_reaches_the_prompt():
+    messages = render_messages(PromptTemplate(), context())
+    assert "person_id" not in json.dumps(messages)
+
+
+def test_a_user_template_replaces_the_texts():
+    template = PromptTemplate(
+        system="Sleep coach.\n{features}",
+        user="Now {current}. Goal: {desired_class}.{examples}{feedback}",
+        nearest="\nLike: {rows}",
+    )
+    system, user = (m["content"] for m in render_messages(template, context()))
+    assert system.startswith("Sleep coach.\n- age")
+    assert user.startswith('Now {"sleep_min": 321')
+    assert "Like: Person A" in user
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "message"),
+    [
+        ("user", "{current} {bogus}", "unknown placeholder"),
+        ("system", "{features", "not a valid template"),
+        ("feedback", "{rows}", "unknown placeholder"),
+    ],
+)
+def test_bad_templates_are_refused(field, text, message):
+    with pytest.raises(ValueError, match=message):
+        PromptTemplate(**{field: text})
+
+
+def test_answer_rows_use_the_schema_spelling():
+    spec = small_spec()
+    assert answer_row(spec, np.array([61.0, 1.0, 420.0, 60.04, 250.0])) == {
+        "sleep_min": 420,
+        "hr_rest": 60,
+        "light_min": 250,
+    }
