@@ -99,3 +99,35 @@ def test_explain_bad_input(folders, extra, fragment):
     assert result.exit_code == 2, result.output
     assert fragment in result.output
     assert not (folders / "bad" / "cfs.parquet").exists()
+
+
+@pytest.mark.slow
+def test_explain_with_the_embedded_llm_and_a_free_rerun(folders):
+    out = folders / "few-shot"
+    args = [
+        "explain",
+        "--model",
+        folders / "model",
+        "--data",
+        folders / "features",
+        "--generator",
+        "few-shot",
+        "--limit",
+        1,
+        "--repair-rounds",
+        1,
+        "--out",
+        out,
+    ]
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    cfs = pd.read_parquet(out / "cfs.parquet")
+    assert set(cfs["source"]) <= {"llm", "repair"}
+    assert (out / "llm-cache.sqlite").is_file()
+    assert "0 answered from the cache" in first.output
+    second = invoke(*args)
+    assert second.exit_code == 0, second.output
+    assert "LLM calls: 0 to the backend" in second.output
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out / "cfs.parquet").drop(columns="seconds"), cfs.drop(columns="seconds")
+    )

@@ -502,9 +502,11 @@ def benchmark(
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
 @_user_errors
 def demo(out_dir: Path, quick: bool, seed: int) -> None:
-    """Run the whole flow on the embedded synthetic cohort: synth -> features -> train.
+    """Run the whole flow on the embedded synthetic cohort.
 
-    No network, no keys, no GPU. Writes cohort/, features/ and model/ under --out.
+    synth -> features -> train -> explain (few-shot with the embedded LLM) -> benchmark (the
+    LLM beside the oracle, DiCE and NICE). No network, no keys, no GPU. Writes cohort/,
+    features/, model/, explain/ and benchmark/ under --out.
     """
     participants, days, interval = (40, 5, 15) if quick else (200, 10, 5)
     _synth(out_dir / "cohort", participants, days, interval, seed)
@@ -512,6 +514,24 @@ def demo(out_dir: Path, quick: bool, seed: int) -> None:
     console.print_dataset(data)
     clf = _train(out_dir / "features", out_dir / "model", "rf", seed)
     console.print_classifier(clf)
+    ctx = click.get_current_context()
+    common = {"model_dir": out_dir / "model", "data_path": out_dir / "features", "seed": seed}
+    ctx.invoke(
+        explain,
+        **common,
+        generator="few-shot+sparsify",
+        limit=3,
+        out_dir=out_dir / "explain",
+    )
+    ctx.invoke(
+        benchmark,
+        **common,
+        generators="oracle,few-shot+sparsify,dice-genetic,nice-sparsity+sparsify",
+        limit=6 if quick else 10,
+        n_cfs=1,
+        out_dir=out_dir / "benchmark",
+        config_path=None,
+    )
 
 
 def main() -> None:
