@@ -7,22 +7,35 @@
 1
 """
 
-from sensecf import datasets
+from sensecf import datasets, llm
 from sensecf.data.dataset import Dataset, load_dataset
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError, SensecfError, SpecError
 from sensecf.evaluation import MetricSuite, evaluate, run_benchmark
-from sensecf.generators import CounterfactualResult, Oracle, select_queries, sparsify_result
+from sensecf.generators import (
+    CFNOW,
+    NICE,
+    CounterfactualResult,
+    DiCE,
+    LLMGenerator,
+    Oracle,
+    select_queries,
+    sparsify_result,
+)
 from sensecf.models import TrainedClassifier, evaluate_classifier, load_model, train
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CFNOW",
+    "NICE",
     "CounterfactualResult",
     "DataError",
+    "DiCE",
     "Dataset",
     "DatasetSpec",
     "FeatureSpec",
+    "LLMGenerator",
     "MetricSuite",
     "Oracle",
     "SensecfError",
@@ -32,6 +45,7 @@ __all__ = [
     "evaluate",
     "evaluate_classifier",
     "infer_spec",
+    "llm",
     "load_dataset",
     "load_model",
     "run_benchmark",

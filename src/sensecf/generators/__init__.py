@@ -9,6 +9,7 @@ from sensecf.generators.base import (
 )
 from sensecf.generators.cfnow import CFNOW
 from sensecf.generators.dice import DiCE
+from sensecf.generators.llm import LLMGenerator
 from sensecf.generators.nice import NICE
 from sensecf.generators.oracle import Oracle
 from sensecf.generators.sparsify import sparsify, sparsify_result
@@ -20,6 +21,7 @@ __all__ = [
     "CounterfactualGenerator",
     "CounterfactualResult",
     "DiCE",
+    "LLMGenerator",
     "NotFittedError",
     "Oracle",
     "select_queries",
