@@ -39,10 +39,11 @@ def test_explain_with_the_oracle(folders):
         out,
     )
     assert result.exit_code == 0, result.output
-    for name in ("cfs.parquet", "cfs.csv", "queries.parquet", "interventions.csv", "result.json"):
+    for name in ("cfs.parquet", "cfs.csv", "cfs.json", "queries.parquet", "interventions.csv"):
         assert (out / name).is_file(), name
     cfs = pd.read_csv(out / "cfs.csv")
     assert len(cfs) > 0 and cfs["valid"].all()
+    assert len(pd.read_json(out / "cfs.json")) == len(cfs)
     texts = pd.read_csv(out / "interventions.csv")
     assert {"query_id", "person_id", "rank", "text"} <= set(texts.columns)
     assert texts["text"].str.len().gt(0).all()

@@ -37,9 +37,11 @@ class Scripted(LLMBackend):
         self.requests: list[ChatRequest] = []
         self.batches: list[int] = []
 
-    def complete_many(self, requests: Sequence[ChatRequest]) -> list[Completion | Exception]:
+    def complete_many(
+        self, requests: Sequence[ChatRequest], *, on_result=None
+    ) -> list[Completion | Exception]:
         self.batches.append(len(requests))
-        return super().complete_many(requests)
+        return super().complete_many(requests, on_result=on_result)
 
     def _complete(self, request: ChatRequest) -> Completion:
         n = len(self.requests)

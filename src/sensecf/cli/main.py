@@ -302,7 +302,7 @@ def _train(
     "out_dir",
     required=True,
     type=click.Path(path_type=Path),
-    help="Folder for cfs.parquet/.csv, interventions.csv, queries.parquet and result.json.",
+    help="Folder for cfs.parquet/.csv/.json, interventions.csv, queries.parquet, result.json.",
 )
 @click.option("--show", default=5, show_default=True, type=int, help="People to print.")
 @_user_errors
@@ -393,10 +393,11 @@ def _reference_rows(model: Any, data: Any) -> Any:
 
 
 def _write_explanations(result: Any, interventions: Any, out_dir: Path) -> None:
-    from sensecf.data.io import write_table
+    from sensecf.data.io import write_table, write_text
 
     result.save(out_dir)
     write_table(result.cfs, out_dir / "cfs.csv")
+    write_text(out_dir / "cfs.json", result.cfs.to_json(orient="records", indent=1) + "\n")
     write_table(interventions, out_dir / "interventions.csv")
 
 

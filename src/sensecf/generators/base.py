@@ -221,7 +221,7 @@ class CounterfactualGenerator:
     ) -> tuple[list[Candidates], list[float], list[str]]:
         n, d = X.shape
         batch_start = time.perf_counter()
-        batch = self._propose_batch(X, n_cfs, desired, rng)
+        batch = self._propose_batch(X, n_cfs, desired, rng, progress)
         if batch is not None:
             per_query = (time.perf_counter() - batch_start) / max(n, 1)
             return list(batch), [per_query] * n, [""] * n
@@ -250,7 +250,12 @@ class CounterfactualGenerator:
         raise NotImplementedError
 
     def _propose_batch(
-        self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator
+        self,
+        X: np.ndarray,
+        n_cfs: int,
+        desired: int,
+        rng: np.random.Generator,
+        progress: bool = False,
     ) -> Sequence[Candidates] | None:
         """Override to serve all queries at once; ``None`` means one query at a time."""
         return None

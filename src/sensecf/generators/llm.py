@@ -57,6 +57,7 @@ from sensecf.llm.base import ChatRequest, Completion, GenerationParams, LLMBacke
 from sensecf.llm.parse import changed_names, coerce_answer, names_in, parse_answer
 from sensecf.llm.prompts import Help, PromptContext, PromptTemplate, answer_row, render_messages
 from sensecf.llm.schema import answer_schema, plain_number
+from sensecf.progress import progress_bar
 
 Examples = Literal["nearest", "worked"]
 
@@ -224,7 +225,12 @@ class LLMGenerator(CounterfactualGenerator):
 
     # ---- generation ---------------------------------------------------------------------------
     def _propose_batch(
-        self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator
+        self,
+        X: np.ndarray,
+        n_cfs: int,
+        desired: int,
+        rng: np.random.Generator,
+        progress: bool = False,
     ) -> Sequence[Candidates]:
         spec, model = self.spec_, self.model_
         n = len(X)
@@ -265,7 +271,11 @@ class LLMGenerator(CounterfactualGenerator):
             if not active:
                 break
             requests = [self._request(batch, c, rnd) for c in active]
-            answers = backend.complete_many([r.request for r in requests])
+            label = f"{self.name}: first answers" if rnd == 0 else f"{self.name}: repair {rnd}"
+            with progress_bar(label, len(requests), progress) as advance:
+                answers = backend.complete_many(
+                    [r.request for r in requests], on_result=lambda _i, _a: advance()
+                )
             if len(answers) != len(requests):
                 raise RuntimeError(
                     f"{type(backend).__name__}.complete_many returned {len(answers)} answers "
