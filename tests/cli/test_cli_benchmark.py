@@ -6,17 +6,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-import sensecf as scf
 from sensecf.cli.main import cli
-
-
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bench")
-    data = scf.datasets.synthetic_cohort(participants=40, days=4, interval_min=15, seed=4)
-    data.save(root / "features")
-    scf.train(data, "rf", seed=0, params={"n_estimators": 60}).save(root / "model")
-    return root
 
 
 def invoke(*args):
@@ -56,11 +46,11 @@ def test_benchmark_writes_tables_and_resumes(folders):
     assert set(overall.index) == {"oracle", "nice-sparsity", "nice-sparsity+sparsify"}
     assert overall.loc["oracle", "validity"] == 1.0
     assert overall.loc["oracle", "viol_total"] == 0
-    assert overall.loc["oracle", "n_queries"] == 6
     assert summary["label"].notna().any()  # the per-class breakdown
     assert "| oracle |" in (out / "summary.md").read_text()
     oracle_queries = pd.read_parquet(out / "results" / "oracle" / "queries.parquet")
     assert oracle_queries["min_l0"].between(1, 27).all()
+    assert overall.loc["oracle", "n_queries"] == len(oracle_queries) <= 6
     second = invoke(*args)
     assert second.exit_code == 0, second.output
     assert second.output.count("reused the saved result") == 2

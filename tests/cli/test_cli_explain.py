@@ -8,15 +8,6 @@ import sensecf as scf
 from sensecf.cli.main import cli
 
 
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory):
-    root = tmp_path_factory.mktemp("explain")
-    data = scf.datasets.synthetic_cohort(participants=40, days=4, interval_min=15, seed=6)
-    data.save(root / "features")
-    scf.train(data, "rf", seed=0, params={"n_estimators": 60}).save(root / "model")
-    return root
-
-
 def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 

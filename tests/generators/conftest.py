@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sensecf.data.dataset import Dataset
-from sensecf.data.spec import DatasetSpec
+from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.models import TrainedClassifier, train
 
 
@@ -97,3 +97,48 @@ def toy() -> Toy:
     model = train(data, "logreg", seed=0, importance_repeats=1)
     train_rows, test_rows = model.split_data(data)
     return Toy(data, model, train_rows, test_rows)
+
+
+def risk_table(n: int = 240, seed: int = 0) -> Dataset:
+    """Fixed age and sex, a 3-level group, and three mutable behaviours that drive the risk."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "pid": [f"p{i:03d}" for i in range(n)],
+            "age": rng.integers(25, 75, n).astype(float),
+            "sex": rng.integers(0, 2, n).astype(float),
+            "group": rng.choice([1.0, 2.0, 3.0], n),
+            "steps": rng.integers(2000, 15000, n).astype(float),
+            "sleep_min": rng.normal(420, 50, n).round(1),
+            "hr_rest": rng.normal(65, 8, n).round(1),
+        }
+    )
+    risk = (
+        -(frame["steps"] - 8000) / 3000
+        - (frame["sleep_min"] - 420) / 50
+        + (frame["hr_rest"] - 65) / 8
+        + 0.3 * (frame["group"] == 3)
+        + rng.normal(0, 0.5, n)
+    )
+    frame["risk"] = (risk > 0.8).astype(int)
+    spec = DatasetSpec(
+        target="risk",
+        classes={0: "low risk", 1: "high risk"},
+        desired_class=0,
+        id_columns=("pid",),
+        features=(
+            FeatureSpec(name="age", kind="integer", bounds=(18, 100), mutability="fixed"),
+            FeatureSpec(name="sex", kind="binary", bounds=(0, 1), mutability="fixed"),
+            FeatureSpec(name="group", kind="categorical", levels=(1, 2, 3), bounds=(1, 3)),
+            FeatureSpec(name="steps", kind="integer", bounds=(0, 50000), mutability="increase"),
+            FeatureSpec(name="sleep_min", bounds=(0, 960), mutability="increase", step=0.1),
+            FeatureSpec(name="hr_rest", bounds=(30, 130), mutability="decrease", step=0.1),
+        ),
+    )
+    return Dataset(frame, spec)
+
+
+@pytest.fixture(scope="session")
+def risk_data() -> Dataset:
+    """Rows of :func:`risk_table` (fixed age/sex, a coded group, three behaviours)."""
+    return risk_table()

@@ -9,12 +9,10 @@ import sys
 from importlib.util import find_spec
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from sensecf.data.constraints import violations
 from sensecf.data.dataset import Dataset
-from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.errors import SensecfError
 from sensecf.generators import CounterfactualResult, NotFittedError, select_queries
 from sensecf.generators.cfnow import CFNOW
@@ -26,48 +24,9 @@ pytestmark = pytest.mark.skipif(find_spec("cfnow") is None, reason="cfnow is not
 LIMIT = 0.25  # cfnow spends the whole limit per query that has a CF: keep the suite quick
 
 
-def cfnow_table(n: int = 240, seed: int = 0) -> Dataset:
-    """Fixed age and sex, a 3-level group, and three mutable behaviours that drive the risk."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(
-        {
-            "pid": [f"p{i:03d}" for i in range(n)],
-            "age": rng.integers(25, 75, n).astype(float),
-            "sex": rng.integers(0, 2, n).astype(float),
-            "group": rng.choice([1.0, 2.0, 3.0], n),
-            "steps": rng.integers(2000, 15000, n).astype(float),
-            "sleep_min": rng.normal(420, 50, n).round(1),
-            "hr_rest": rng.normal(65, 8, n).round(1),
-        }
-    )
-    risk = (
-        -(frame["steps"] - 8000) / 3000
-        - (frame["sleep_min"] - 420) / 50
-        + (frame["hr_rest"] - 65) / 8
-        + 0.3 * (frame["group"] == 3)
-        + rng.normal(0, 0.5, n)
-    )
-    frame["risk"] = (risk > 0.8).astype(int)
-    spec = DatasetSpec(
-        target="risk",
-        classes={0: "low risk", 1: "high risk"},
-        desired_class=0,
-        id_columns=("pid",),
-        features=(
-            FeatureSpec(name="age", kind="integer", bounds=(18, 100), mutability="fixed"),
-            FeatureSpec(name="sex", kind="binary", bounds=(0, 1), mutability="fixed"),
-            FeatureSpec(name="group", kind="categorical", levels=(1, 2, 3), bounds=(1, 3)),
-            FeatureSpec(name="steps", kind="integer", bounds=(0, 50000), mutability="increase"),
-            FeatureSpec(name="sleep_min", bounds=(0, 960), mutability="increase", step=0.1),
-            FeatureSpec(name="hr_rest", bounds=(30, 130), mutability="decrease", step=0.1),
-        ),
-    )
-    return Dataset(frame, spec)
-
-
 @pytest.fixture(scope="module")
-def setup() -> tuple[TrainedClassifier, Dataset, Dataset]:
-    data = cfnow_table()
+def setup(risk_data: Dataset) -> tuple[TrainedClassifier, Dataset, Dataset]:
+    data = risk_data
     clf = train(data, "logreg", importance_repeats=1)
     train_rows, test_rows = clf.split_data(data)
     return clf, train_rows, test_rows
