@@ -506,7 +506,7 @@ def demo(out_dir: Path, quick: bool, seed: int) -> None:
     """Run the whole flow on the embedded synthetic cohort.
 
     synth -> features -> train -> explain (few-shot with the embedded LLM) -> benchmark (the
-    LLM beside the oracle, DiCE and NICE). No network, no keys, no GPU. Writes cohort/,
+    LLM beside the oracle, DiCE and NICE, on six more). No network, no keys, no GPU. Writes cohort/,
     features/, model/, explain/ and benchmark/ under --out.
     """
     participants, days, interval = (40, 5, 15) if quick else (200, 10, 5)
@@ -528,7 +528,7 @@ def demo(out_dir: Path, quick: bool, seed: int) -> None:
         benchmark,
         **common,
         generators="oracle,few-shot+sparsify,dice-genetic,nice-sparsity+sparsify",
-        limit=6 if quick else 10,
+        limit=4 if quick else 6,
         n_cfs=1,
         out_dir=out_dir / "benchmark",
         config_path=None,
