@@ -8,11 +8,12 @@ from importlib.util import find_spec
 import numpy as np
 import pandas as pd
 import pytest
+from result_checks import check_table
 
 from sensecf.data.constraints import changed, violations
 from sensecf.data.dataset import Dataset
 from sensecf.errors import SensecfError
-from sensecf.generators import CounterfactualResult, NotFittedError, select_queries
+from sensecf.generators import NotFittedError, select_queries
 from sensecf.generators.nice import NICE, ReconstructionError
 from sensecf.models import TrainedClassifier, train
 
@@ -33,21 +34,6 @@ def setup(risk_data: Dataset) -> tuple[TrainedClassifier, Dataset, Dataset]:
 def flagged(setup: tuple[TrainedClassifier, Dataset, Dataset]) -> Dataset:
     clf, _, test_rows = setup
     return select_queries(clf, test_rows, limit=5)
-
-
-def check_table(result: CounterfactualResult, clf: TrainedClassifier, desired: int) -> None:
-    """The tidy table's columns, and validity re-checked with the project's decision rule."""
-    names = clf.feature_names
-    assert list(result.cfs.columns[:3]) == ["query_id", "method", "rank"]
-    for column in [*names, "proba_desired", "valid", "source", "llm_calls", "seconds"]:
-        assert column in result.cfs.columns
-    for column in ["query_id", "pid", *names, "proba_desired", "n_cfs", "seconds", "error"]:
-        assert column in result.queries.columns
-    X = result.cf_matrix()
-    np.testing.assert_allclose(result.cfs["proba_desired"], clf.proba_of(X, desired))
-    assert result.cfs["valid"].tolist() == (clf.predict(X) == desired).tolist()
-    counts = result.cfs.groupby("query_id").size()
-    assert (result.queries.set_index("query_id")["n_cfs"].reindex(counts.index) == counts).all()
 
 
 # ---- options and setup ---------------------------------------------------------------------
