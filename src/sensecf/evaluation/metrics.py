@@ -65,6 +65,7 @@ from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 
 from sensecf.data.constraints import VIOLATION_KINDS, as_matrix, changed, violations
 from sensecf.data.dataset import Dataset
+from sensecf.data.scales import FeatureScales
 from sensecf.errors import DataError, SensecfError
 from sensecf.evaluation.stats import grouped_mean_ci
 from sensecf.generators.base import CounterfactualResult, NotFittedError
@@ -240,21 +241,19 @@ class MetricSuite:
         X = as_matrix(spec, reference.frame)
         step = np.array([float(f.step) for f in spec.features])
         width = np.array([f.bounds[1] - f.bounds[0] for f in spec.features], dtype=float)
+        scales = FeatureScales.from_reference(spec, X)
+        std = scales.std
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are handled below
-            median = np.nanmedian(X, axis=0)
-            mad = np.nanmedian(np.abs(X - median), axis=0)
-            std = np.nanstd(X, axis=0)
             mean = np.nanmean(X, axis=0)
             data_range = np.nanmax(X, axis=0) - np.nanmin(X, axis=0)
         # A column with no values at all falls back to its bounds' midpoint and step.
+        median = scales.median
         median = np.where(np.isnan(median), [np.mean(f.bounds) for f in spec.features], median)
         mean = np.where(np.isnan(mean), median, mean)
-        has_mad, has_std = mad > 0, std > 0
-        self.mad_ = pd.Series(np.where(has_mad, mad, np.where(has_std, std, step)), index=names)
-        self.mad_source_ = pd.Series(
-            np.where(has_mad, "mad", np.where(has_std, "std", "step")), index=names
-        )
+        has_std = np.nan_to_num(std) > 0
+        self.mad_ = pd.Series(scales.scale, index=names)
+        self.mad_source_ = pd.Series(scales.source, index=names)
         self.std_ = pd.Series(np.where(np.isnan(std), 0.0, std), index=names)
         self.mean_ = pd.Series(mean, index=names)
         self.scale_ = pd.Series(np.where(has_std, std, step), index=names)

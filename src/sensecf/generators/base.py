@@ -20,10 +20,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from sensecf.data.constraints import as_matrix
 from sensecf.data.dataset import Dataset
@@ -138,31 +139,52 @@ class CounterfactualResult:
         )
 
 
-class CounterfactualGenerator:
+class CounterfactualGenerator(BaseEstimator):
     """Base class: ``fit(model, reference)`` then ``generate(queries, n_cfs=...)``.
 
+    scikit-learn manners: ``__init__`` stores its parameters as given (so ``get_params``,
+    ``set_params`` and ``sklearn.base.clone`` work); :meth:`_validate_params` checks them when
+    ``fit`` runs; everything ``fit`` derives carries a trailing underscore.
+
     Subclasses implement :meth:`_propose` (one query) or :meth:`_propose_batch` (all queries
-    at once) and may override :meth:`_fit`. Fitted state carries a trailing underscore.
+    at once) and may override :meth:`_validate_params` and :meth:`_fit`. ``extra_cf_columns``
+    and ``query_info_columns`` name the method's own columns of the result tables; they are
+    present even when no query got a counterfactual.
     """
 
     name: str = "generator"
+    extra_cf_columns: ClassVar[tuple[str, ...]] = ()
+    query_info_columns: ClassVar[tuple[str, ...]] = ()
 
-    def fit(self, model: TrainedClassifier, reference: Dataset) -> CounterfactualGenerator:
-        """Remember the classifier and the reference rows (normally its training data)."""
-        if not isinstance(model, TrainedClassifier):
-            raise SensecfError(f"model must be a TrainedClassifier; got {type(model).__name__}")
+    def fit(self, model: Any, reference: Dataset) -> CounterfactualGenerator:
+        """Remember the classifier and the reference rows (normally its training data).
+
+        ``model`` is a :class:`TrainedClassifier`, or any fitted estimator with
+        ``predict_proba`` over the reference spec's features (it is wrapped with that spec).
+        """
         if not isinstance(reference, Dataset):
             raise SensecfError(f"reference must be a Dataset; got {type(reference).__name__}")
+        if not isinstance(model, TrainedClassifier):
+            if not callable(getattr(model, "predict_proba", None)):
+                raise SensecfError(
+                    "model must be a TrainedClassifier or a fitted estimator with predict_proba; "
+                    f"got {type(model).__name__}"
+                )
+            model = TrainedClassifier(reference.spec, model)
         if reference.spec.feature_names != model.spec.feature_names:
             raise DataError(
                 f"the reference data's features {reference.spec.feature_names} differ from the "
                 f"model's {model.spec.feature_names}"
             )
+        self._validate_params()
         self.model_ = model
         self.spec_ = model.spec
         self.reference_ = reference
         self._fit()
         return self
+
+    def _validate_params(self) -> None:
+        """Check the parameters as given; raise with a message naming the parameter."""
 
     def _fit(self) -> None:
         """Method-specific preparation (an explainer, an index)."""
@@ -211,7 +233,7 @@ class CounterfactualGenerator:
         query_table["n_cfs"] = counts.reindex(query_table["query_id"], fill_value=0).to_numpy()
         query_table["seconds"] = seconds
         query_table["error"] = errors
-        info_keys = sorted({k for p in proposals for k in p.query_info})
+        info_keys = sorted({k for p in proposals for k in p.query_info} | set(self.query_info_columns))
         for key in info_keys:
             query_table[key] = [p.query_info.get(key) for p in proposals]
         return CounterfactualResult(self.name, desired, spec, query_table, cfs)
@@ -293,7 +315,15 @@ class CounterfactualGenerator:
             parts.append(part)
         columns = ["query_id", "method", "rank", *spec.feature_names]
         if not parts:
-            empty = pd.DataFrame(columns=[*columns, "proba_desired", "valid", *PROVENANCE_COLUMNS])
+            empty = pd.DataFrame(
+                columns=[
+                    *columns,
+                    "proba_desired",
+                    "valid",
+                    *PROVENANCE_COLUMNS,
+                    *self.extra_cf_columns,
+                ]
+            )
             return empty.astype({"query_id": int, "rank": int, "valid": bool})
         table = pd.concat(parts, ignore_index=True)
         values = table[spec.feature_names].to_numpy(dtype=float)

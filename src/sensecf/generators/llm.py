@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from sensecf.data.constraints import allowed_ranges, changed, project
+from sensecf.data.scales import FeatureScales
 from sensecf.generators.base import Candidates, CounterfactualGenerator
 from sensecf.generators.sparsify import sparsify
 from sensecf.llm.base import ChatRequest, Completion, GenerationParams, LLMBackend
@@ -185,13 +186,10 @@ class LLMGenerator(CounterfactualGenerator):
         self.reference_pred_ = self.model_.predict(X)
         frame = self.reference_.frame
         self.reference_y_ = frame[spec.target].to_numpy() if spec.target in frame.columns else None
-        mad = np.nanmedian(np.abs(X - np.nanmedian(X, axis=0)), axis=0)
-        std = np.nanstd(X, axis=0)
         self.steps_ = np.array([float(f.step) for f in spec.features])
         self.lower_ = np.array([f.bounds[0] for f in spec.features], dtype=float)
         self.upper_ = np.array([f.bounds[1] for f in spec.features], dtype=float)
-        # MAD is 0 for many coded or integer features: fall back to the spread, then the step.
-        self.scale_ = np.where(mad > 0, mad, np.where(std > 0, std, self.steps_))
+        self.scale_ = FeatureScales.from_reference(spec, X).scale
         self.mutable_ = np.array([j for j, f in enumerate(spec.features) if f.is_mutable], int)
         self.fixed_ = np.array([j for j, f in enumerate(spec.features) if not f.is_mutable], int)
         self.grid_ = [self._grid(j) for j in range(len(spec.features))]

@@ -25,6 +25,7 @@ import itertools
 import numpy as np
 
 from sensecf.data.constraints import allowed_ranges, changed, project
+from sensecf.data.scales import FeatureScales
 from sensecf.generators.base import Candidates, CounterfactualGenerator
 from sensecf.generators.sparsify import sparsify
 
@@ -71,11 +72,7 @@ class Oracle(CounterfactualGenerator):
         X = self.reference_.X.to_numpy(dtype=float)
         self.reference_X_ = X
         self.reference_pred_ = self.model_.predict(X)
-        mad = np.median(np.abs(X - np.median(X, axis=0)), axis=0)
-        std = X.std(axis=0)
-        steps = np.array([f.step for f in spec.features], dtype=float)
-        # MAD is 0 for many coded or integer features: fall back to the spread, then the step.
-        self.scale_ = np.where(mad > 0, mad, np.where(std > 0, std, steps))
+        self.scale_ = FeatureScales.from_reference(spec, X).scale
         self.mutable_ = np.array([j for j, f in enumerate(spec.features) if f.is_mutable])
         self.grid_ = [self._grid(j, self.grid_size) for j in range(len(spec.features))]
         self.grid_large_ = [self._grid(j, self.grid_size_large) for j in range(len(spec.features))]
