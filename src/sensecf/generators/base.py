@@ -233,7 +233,9 @@ class CounterfactualGenerator(BaseEstimator):
         query_table["n_cfs"] = counts.reindex(query_table["query_id"], fill_value=0).to_numpy()
         query_table["seconds"] = seconds
         query_table["error"] = errors
-        info_keys = sorted({k for p in proposals for k in p.query_info} | set(self.query_info_columns))
+        info_keys = sorted(
+            {k for p in proposals for k in p.query_info} | set(self.query_info_columns)
+        )
         for key in info_keys:
             query_table[key] = [p.query_info.get(key) for p in proposals]
         return CounterfactualResult(self.name, desired, spec, query_table, cfs)
