@@ -350,10 +350,19 @@ def _per_row_list(values: Sequence[Any], n: int, column: str) -> list[Any]:
     return out
 
 
+def is_number(value: Any) -> bool:
+    """A real number (Python or numpy), not a bool: what a numeric parameter may be.
+
+    >>> is_number(2), is_number(np.float32(0.5)), is_number(True), is_number("2")
+    (True, True, False, False)
+    """
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
 def _checked_seconds(value: float | None, name: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if not is_number(value):
         raise SensecfError(f"{name} reported seconds {value!r}; expected a number or None")
     if not math.isfinite(value) or value < 0:
         raise SensecfError(f"{name} reported seconds {value!r}; expected a number >= 0")

@@ -58,7 +58,7 @@ import pandas as pd
 
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
-from sensecf.generators.base import Candidates, CounterfactualGenerator
+from sensecf.generators.base import Candidates, CounterfactualGenerator, is_number
 
 STRATEGIES = ("greedy", "random")
 
@@ -168,12 +168,7 @@ def _check_greedy_can_stop(coder: _Coder, factual: pd.Series) -> None:
 
 
 def _seconds(name: str, value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not is_number(value) or not math.isfinite(value) or value <= 0:
         raise SensecfError(f"CFNOW {name} must be a positive number of seconds; got {value!r}")
     return float(value)
 

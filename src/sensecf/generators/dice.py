@@ -66,7 +66,7 @@ import pandas as pd
 from sensecf.data.constraints import allowed_ranges
 from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.errors import SensecfError
-from sensecf.generators.base import Candidates, CounterfactualGenerator
+from sensecf.generators.base import Candidates, CounterfactualGenerator, is_number
 from sensecf.models.classifier import TrainedClassifier
 
 __all__ = ["DiCE", "DiceTimeLimitError", "METHODS"]
@@ -421,14 +421,10 @@ def _import_dice_ml() -> Any:
     return dice_ml
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 def _weight(name: str, value: Any) -> float | None:
     if value is None:
         return None
-    if not _is_number(value) or not math.isfinite(value) or value < 0:
+    if not is_number(value) or not math.isfinite(value) or value < 0:
         raise SensecfError(f"DiCE option {name} must be a non-negative number; got {value!r}")
     return float(value)
 
@@ -436,7 +432,7 @@ def _weight(name: str, value: Any) -> float | None:
 def _fraction(name: str, value: Any) -> float | None:
     if value is None:
         return None
-    if not _is_number(value) or not 0 <= value <= 1:
+    if not is_number(value) or not 0 <= value <= 1:
         raise SensecfError(f"DiCE option {name} must be a number in [0, 1]; got {value!r}")
     return float(value)
 
@@ -450,7 +446,7 @@ def _count(name: str, value: Any) -> int | None:
 
 
 def _positive(name: str, value: Any) -> float:
-    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+    if not is_number(value) or not math.isfinite(value) or value <= 0:
         raise SensecfError(
             f"DiCE option {name} must be a positive number of seconds; got {value!r}"
         )
