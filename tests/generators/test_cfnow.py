@@ -121,6 +121,7 @@ def test_each_strategy_fills_the_tidy_table(
     gen = CFNOW(strategy, limit_seconds=LIMIT).fit(clf, train_rows)
     result = gen.generate(flagged, seed=1)
     check_table(result, clf, desired=0)
+    check_columns(result, gen)
     assert result.method == f"cfnow-{strategy}"
     assert (result.queries["error"] == "").all()
     assert result.coverage == 1.0 and (result.cfs["source"] == "search").all()

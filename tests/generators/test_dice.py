@@ -186,8 +186,10 @@ def test_a_query_without_counterfactual_is_counted_with_none(setup):
     clf, train_rows, queries = setup
     harmful = with_spec(clf, toy_spec(s1="decrease", s2="increase", grp="fixed", noise="fixed"))
     for method in ["random", "kdtree"]:
-        result = DiCE(method).fit(harmful, train_rows).generate(queries, n_cfs=2)
+        gen = DiCE(method).fit(harmful, train_rows)
+        result = gen.generate(queries, n_cfs=2)
         assert result.queries["n_cfs"].tolist() == [0] * len(queries)
+        check_columns(result, gen)
         assert (result.queries["error"] == "").all()
         assert len(result.cfs) == 0 and result.coverage == 0.0
     # genetic's random initialisation samples until it finds valid rows: the time limit stops it.
