@@ -183,6 +183,14 @@ def test_an_empty_result_has_the_contract_columns_and_dtypes(toy):
     assert result.cfs["valid"].dtype == bool and result.cfs["query_id"].dtype == "int64"
     assert result.queries["why"].isna().all()
 
+    # With counterfactuals, a declared column no proposal filled is there too, empty.
+    class Unfilled(Declared):
+        extra_cf_columns = ("note", "unused")
+
+    result = Unfilled().fit(toy.model, toy.train).generate(select_queries(toy.model, toy.test))
+    assert list(result.cfs.columns[-2:]) == ["note", "unused"] and len(result.cfs)
+    assert result.cfs["unused"].isna().all() and result.cfs["note"].notna().all()
+
 
 def test_a_plain_fitted_estimator_gives_the_same_counterfactuals(toy):
     queries = select_queries(toy.model, toy.test, limit=6)

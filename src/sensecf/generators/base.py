@@ -329,6 +329,9 @@ class CounterfactualGenerator(BaseEstimator):
             for block, n in zip(per_block, sizes, strict=True):
                 rows.extend([np.nan] * n if block is None else block)
             columns[key] = _pick(rows, chosen)
+        for key in self.extra_cf_columns:  # the method's own columns, even when none came
+            if key not in columns:
+                columns[key] = np.full(len(chosen), np.nan, dtype=object)
         return pd.DataFrame(columns)
 
 
