@@ -7,7 +7,7 @@
 1
 """
 
-from sensecf import datasets, llm
+from sensecf import datasets, llm, results
 from sensecf.data.dataset import Dataset, load_dataset
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError, SensecfError, SpecError
@@ -15,7 +15,6 @@ from sensecf.evaluation import MetricSuite, evaluate, run_benchmark
 from sensecf.generators import (
     CFNOW,
     NICE,
-    CounterfactualResult,
     DiCE,
     LLMGenerator,
     Oracle,
@@ -23,6 +22,7 @@ from sensecf.generators import (
     sparsify_result,
 )
 from sensecf.models import TrainedClassifier, evaluate_classifier, load_model, train
+from sensecf.results import CounterfactualResult
 
 __version__ = "0.1.0"
 
@@ -48,6 +48,7 @@ __all__ = [
     "llm",
     "load_dataset",
     "load_model",
+    "results",
     "run_benchmark",
     "select_queries",
     "sparsify_result",

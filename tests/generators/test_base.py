@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 from sensecf.errors import DataError, SensecfError
 from sensecf.generators import (
@@ -92,3 +93,120 @@ def test_select_queries(toy):
         select_queries(toy.model, toy.data, rows=[999])
     with pytest.raises(SensecfError, match="rows must be 'flagged'"):
         select_queries(toy.model, toy.data, rows="some")
+
+
+class Batched(CounterfactualGenerator):
+    """Serves all queries at once; times every other query itself when ``timed``."""
+
+    name = "batched"
+
+    def __init__(self, *, timed: bool = True) -> None:
+        self.timed = timed
+
+    def _propose_batch(self, X, n_cfs, desired, rng, progress=False):
+        out = []
+        for i, query in enumerate(X):
+            rows = np.repeat(query[None, :], 2, axis=0)
+            rows[:, 1] += [60, 90]
+            extra = {"round": [0, 1]} if i % 3 else {}  # some queries lack the extra column
+            seconds = 0.25 * (i + 1) if self.timed and i % 2 == 0 else None
+            out.append(Candidates(rows, source=["llm", "repair"], extra=extra, seconds=seconds))
+        return out
+
+
+def test_a_batch_reports_each_query_its_own_seconds(toy):
+    queries = select_queries(toy.model, toy.test, limit=6, seed=2)
+    result = Batched().fit(toy.model, toy.train).generate(queries, n_cfs=2)
+    seconds = result.queries["seconds"].to_numpy()
+    timed = np.arange(len(seconds)) % 2 == 0
+    np.testing.assert_allclose(seconds[timed], 0.25 * (np.flatnonzero(timed) + 1))
+    # The untimed queries share what is left of the batch's time, equally.
+    assert len(set(seconds[~timed])) == 1 and seconds[~timed][0] >= 0
+    # Each CF carries its query's seconds over the rows proposed for it.
+    per_cf = result.cfs["seconds"].to_numpy()
+    np.testing.assert_allclose(per_cf, seconds[result.cfs["query_id"]] / 2)
+
+
+def test_a_batch_that_cannot_time_its_queries_reports_the_average(toy):
+    queries = select_queries(toy.model, toy.test, limit=5, seed=2)
+    result = Batched(timed=False).fit(toy.model, toy.train).generate(queries)
+    assert result.queries["seconds"].nunique() == 1 and result.queries["seconds"].iloc[0] > 0
+
+
+def test_a_query_timing_must_be_a_number(toy):
+    class Negative(HalfStep):
+        def _propose(self, query, n_cfs, desired, rng):
+            return Candidates(query[None, :], seconds=-1.0)
+
+    with pytest.raises(SensecfError, match="reported seconds -1.0; expected a number >= 0"):
+        Negative().fit(toy.model, toy.train).generate(toy.test.subset([0]))
+
+
+def test_the_table_of_a_batch(toy):
+    queries = select_queries(toy.model, toy.test, limit=6, seed=2)
+    result = Batched().fit(toy.model, toy.train).generate(queries, n_cfs=1)
+    cfs = result.cfs
+    names = toy.model.feature_names
+    assert list(cfs.columns) == [
+        "query_id",
+        "method",
+        "rank",
+        *names,
+        "proba_desired",
+        "valid",
+        "source",
+        "llm_calls",
+        "prompt_tokens",
+        "completion_tokens",
+        "seconds",
+        "round",
+    ]
+    assert cfs["query_id"].tolist() == list(range(len(queries)))  # n_cfs=1: the first row
+    assert (cfs["rank"] == 0).all() and (cfs["source"] == "llm").all()
+    assert cfs["round"].isna().tolist() == [i % 3 == 0 for i in range(len(queries))]
+    np.testing.assert_allclose(cfs["sleep"], result.queries["sleep"] + 60)
+    assert str(cfs["llm_calls"].dtype) == "int64" and str(cfs["method"].dtype) != "object"
+
+
+def test_an_empty_result_has_the_contract_columns_and_dtypes(toy):
+    class Declared(HalfStep):
+        extra_cf_columns = ("note",)
+        query_info_columns = ("why",)
+
+    young = toy.test.subset(toy.test.frame["age"].to_numpy() == 30)
+    assert len(young)  # HalfStep proposes nothing for age 30
+    result = Declared().fit(toy.model, toy.train).generate(young)
+    assert len(result.cfs) == 0 and result.coverage == 0.0
+    names = toy.model.feature_names
+    assert list(result.cfs.columns[-2:]) == ["seconds", "note"]
+    assert (result.cfs.dtypes[names] == "float64").all()
+    assert result.cfs["valid"].dtype == bool and result.cfs["query_id"].dtype == "int64"
+    assert result.queries["why"].isna().all()
+
+    # With counterfactuals, a declared column no proposal filled is there too, empty.
+    class Unfilled(Declared):
+        extra_cf_columns = ("note", "unused")
+
+    result = Unfilled().fit(toy.model, toy.train).generate(select_queries(toy.model, toy.test))
+    assert list(result.cfs.columns[-2:]) == ["note", "unused"] and len(result.cfs)
+    assert result.cfs["unused"].isna().all() and result.cfs["note"].notna().all()
+
+
+def test_a_plain_fitted_estimator_gives_the_same_counterfactuals(toy):
+    queries = select_queries(toy.model, toy.test, limit=6)
+    assert toy.model.threshold == 0.5
+    wrapped = HalfStep().fit(toy.model, toy.train).generate(queries, n_cfs=2)
+    plain = HalfStep().fit(toy.model.pipeline_, toy.train).generate(queries, n_cfs=2)
+    pd.testing.assert_frame_equal(
+        plain.cfs.drop(columns="seconds"), wrapped.cfs.drop(columns="seconds")
+    )
+    pd.testing.assert_frame_equal(
+        plain.queries.drop(columns="seconds"), wrapped.queries.drop(columns="seconds")
+    )
+
+
+def test_parameters_are_stored_as_given_and_clone_works():
+    gen = Batched(timed=False)
+    assert gen.get_params() == {"timed": False} and repr(gen) == "Batched(timed=False)"
+    twin = clone(gen.set_params(timed=True))
+    assert twin.timed is True and not hasattr(twin, "model_")

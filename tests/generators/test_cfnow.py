@@ -9,14 +9,17 @@ import sys
 from importlib.util import find_spec
 
 import numpy as np
+import pandas as pd
 import pytest
-from result_checks import check_table
+from result_checks import check_columns, check_table
+from sklearn.base import clone
 
 from sensecf.data.constraints import violations
 from sensecf.data.dataset import Dataset
 from sensecf.errors import SensecfError
 from sensecf.generators import NotFittedError, select_queries
 from sensecf.generators.cfnow import CFNOW
+from sensecf.generators.registry import make_generator
 from sensecf.models import TrainedClassifier, train
 
 # Not importorskip: importing cfnow directly would try its nltk download.
@@ -40,18 +43,55 @@ def flagged(setup: tuple[TrainedClassifier, Dataset, Dataset]) -> Dataset:
 
 
 # ---- options and setup ---------------------------------------------------------------------
-def test_name_and_options_are_checked_at_the_door() -> None:
+def test_name_and_options_are_checked_at_the_door(
+    setup: tuple[TrainedClassifier, Dataset, Dataset],
+) -> None:
+    clf, train_rows, _ = setup
     assert CFNOW().name == "cfnow-greedy"
     assert CFNOW("random").name == "cfnow-random"
+    # Stored as given, checked when fitted (make_generator checks at once).
     for bad in [{"strategy": "random-sequential"}, {"strategy": "GREEDY"}]:
         with pytest.raises(SensecfError, match="strategy"):
-            CFNOW(**bad)
+            CFNOW(**bad).fit(clf, train_rows)
     for value in [0, -1.0, float("nan"), float("inf"), True, "2"]:
         with pytest.raises(SensecfError, match="limit_seconds"):
-            CFNOW(limit_seconds=value)
+            CFNOW(limit_seconds=value).fit(clf, train_rows)
+        with pytest.raises(SensecfError, match="limit_seconds"):
+            make_generator("cfnow-greedy", limit_seconds=value)
         with pytest.raises(SensecfError, match="search_seconds"):
-            CFNOW(search_seconds=value)
+            CFNOW(search_seconds=value).fit(clf, train_rows)
+        with pytest.raises(SensecfError, match="search_seconds"):
+            make_generator("cfnow-random", search_seconds=value)
     assert CFNOW(search_seconds=None).search_seconds is None
+    assert CFNOW(limit_seconds=1).get_params() == {
+        "limit_seconds": 1,
+        "search_seconds": 30.0,
+        "strategy": "greedy",
+    }
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "random"])
+def test_a_clone_from_the_registry_gives_the_same_counterfactuals(
+    strategy: str, setup: tuple[TrainedClassifier, Dataset, Dataset], flagged: Dataset
+) -> None:
+    clf, train_rows, _ = setup
+    # cfnow fine-tunes for limit_seconds of wall-clock time, so only a limit that ends the
+    # fine-tuning at once makes its answers repeatable (the first search is seeded).
+    made = make_generator(f"cfnow-{strategy}", limit_seconds=1e-6)
+    twin = clone(made)
+    assert twin is not made and twin.get_params() == made.get_params()
+    first = made.fit(clf, train_rows).generate(flagged, seed=1)
+    again = twin.fit(clf, train_rows).generate(flagged, seed=1)
+    assert first.coverage == 1.0
+    for got, expected in [(again.cfs, first.cfs), (again.queries, first.queries)]:
+        pd.testing.assert_frame_equal(got.drop(columns="seconds"), expected.drop(columns="seconds"))
+    # A plain scikit-learn estimator (no TrainedClassifier around it) gives the same answers.
+    assert clf.threshold == 0.5
+    plain = clone(made).fit(clf.pipeline_, train_rows).generate(flagged, seed=1)
+    pd.testing.assert_frame_equal(
+        plain.cfs.drop(columns="seconds"), first.cfs.drop(columns="seconds")
+    )
+    check_columns(first, made)
 
 
 def test_generate_before_fit_says_so(flagged: Dataset) -> None:
@@ -81,6 +121,7 @@ def test_each_strategy_fills_the_tidy_table(
     gen = CFNOW(strategy, limit_seconds=LIMIT).fit(clf, train_rows)
     result = gen.generate(flagged, seed=1)
     check_table(result, clf, desired=0)
+    check_columns(result, gen)
     assert result.method == f"cfnow-{strategy}"
     assert (result.queries["error"] == "").all()
     assert result.coverage == 1.0 and (result.cfs["source"] == "search").all()
@@ -154,6 +195,7 @@ def test_a_first_search_past_search_seconds_is_recorded_as_a_timeout(
     gen = CFNOW("random", limit_seconds=LIMIT, search_seconds=1e-9).fit(clf, train_rows)
     result = gen.generate(flagged)
     assert result.coverage == 0.0
+    check_columns(result, gen)  # no counterfactual at all: the same columns
     assert result.queries["error"].str.startswith("TimeoutError").all()
     assert result.queries["error"].str.contains("search_seconds").all()
 

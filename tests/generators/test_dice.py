@@ -7,6 +7,8 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
+from result_checks import check_columns
+from sklearn.base import clone
 
 from sensecf.data.constraints import changed, violations
 from sensecf.data.dataset import Dataset
@@ -14,6 +16,7 @@ from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.errors import SensecfError
 from sensecf.generators.base import NotFittedError, select_queries
 from sensecf.generators.dice import DiCE, DiceTimeLimitError
+from sensecf.generators.registry import make_generator
 from sensecf.models import TrainedClassifier, train
 
 pytest.importorskip("dice_ml")
@@ -100,6 +103,7 @@ def test_each_method_returns_the_tidy_table(results, setup, method):
     counts = result.cfs.groupby("query_id").size()
     assert result.queries["n_cfs"].tolist() == [int(counts.get(i, 0)) for i in range(len(queries))]
     assert (result.queries["n_cfs"] <= 2).all()
+    check_columns(result, DiCE(method))
     if len(result.cfs):
         assert set(result.cfs["source"]) == {"search"}
         assert (result.cfs["method"] == f"dice-{method}").all()
@@ -182,8 +186,10 @@ def test_a_query_without_counterfactual_is_counted_with_none(setup):
     clf, train_rows, queries = setup
     harmful = with_spec(clf, toy_spec(s1="decrease", s2="increase", grp="fixed", noise="fixed"))
     for method in ["random", "kdtree"]:
-        result = DiCE(method).fit(harmful, train_rows).generate(queries, n_cfs=2)
+        gen = DiCE(method).fit(harmful, train_rows)
+        result = gen.generate(queries, n_cfs=2)
         assert result.queries["n_cfs"].tolist() == [0] * len(queries)
+        check_columns(result, gen)
         assert (result.queries["error"] == "").all()
         assert len(result.cfs) == 0 and result.coverage == 0.0
     # genetic's random initialisation samples until it finds valid rows: the time limit stops it.
@@ -199,10 +205,15 @@ def test_a_dice_error_is_recorded_per_query_and_the_run_goes_on(setup):
     frame = queries.frame.copy()
     frame.loc[0, "grp"] = 2.0
     frame.loc[1, "grp"] = 0.0
-    result = DiCE("random").fit(clf, reference).generate(frame.iloc[:2], n_cfs=1)
+    gen = DiCE("random").fit(clf, reference)
+    result = gen.generate(frame.iloc[:2], n_cfs=1)
     assert "outside the dataset" in result.queries["error"].iloc[0]
     assert result.queries["n_cfs"].iloc[0] == 0
     assert result.queries["error"].iloc[1] == "" and result.queries["n_cfs"].iloc[1] == 1
+    # A result without any counterfactual has DiCE's own column too.
+    empty = gen.generate(frame.iloc[:1], n_cfs=1)
+    assert len(empty.cfs) == 0 and "dice_class" in empty.cfs.columns
+    check_columns(empty, gen)
 
 
 # ---- determinism and silence --------------------------------------------------------------------
@@ -240,12 +251,17 @@ def test_dice_prints_nothing(setup, capsys):
 
 
 # ---- options ----------------------------------------------------------------------------------
-def test_name_and_options():
+def test_name_and_options(setup):
+    clf, train_rows, _ = setup
     assert DiCE().name == "dice-random"
     gen = DiCE("kdtree", sparsity_weight=0.5, posthoc_sparsity=0, time_limit=5)
     assert gen.name == "dice-kdtree"
-    assert gen.options == {"sparsity_weight": 0.5, "posthoc_sparsity": 0.0}
+    # Stored as given; DiCE's own options are derived when fitting.
+    assert gen.get_params()["posthoc_sparsity"] == 0 and gen.time_limit == 5
+    assert gen.fit(clf, train_rows).options_ == {"sparsity_weight": 0.5, "posthoc_sparsity": 0.0}
     assert "time_limit=5" in repr(gen)
+    with pytest.raises(AttributeError):
+        gen.name = "other"  # derived from the method
 
 
 @pytest.mark.parametrize(
@@ -264,9 +280,43 @@ def test_name_and_options():
         (("kdtree",), {"sample_size": 100}, "random only"),
     ],
 )
-def test_bad_options_are_refused(args, kwargs, message):
+def test_bad_options_are_refused(setup, args, kwargs, message):
+    clf, train_rows, _ = setup
+    gen = DiCE(*args, **kwargs)  # stored as given; checked when fitted
     with pytest.raises(SensecfError, match=message):
-        DiCE(*args, **kwargs)
+        gen.fit(clf, train_rows)
+
+
+def test_bad_options_are_refused_by_make_generator():
+    with pytest.raises(SensecfError, match="applies to method genetic only, not 'random'"):
+        make_generator("dice-random", diversity_weight=1.0)
+    with pytest.raises(SensecfError, match="sample_size must be a positive integer; got 0"):
+        make_generator("dice-random", sample_size=0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_clone_from_the_registry_gives_the_same_counterfactuals(results, setup, method):
+    clf, train_rows, queries = setup
+    made = make_generator(f"dice-{method}")
+    twin = clone(made)
+    assert twin is not made and twin.get_params() == made.get_params()
+    assert made.get_params() == DiCE(method).get_params()  # what ``results`` ran
+    result = twin.fit(clf, train_rows).generate(queries, n_cfs=2, seed=0)
+    for got, expected in [
+        (result.cfs, results[method].cfs),
+        (result.queries, results[method].queries),
+    ]:
+        pd.testing.assert_frame_equal(got.drop(columns="seconds"), expected.drop(columns="seconds"))
+
+
+def test_a_plain_fitted_estimator_gives_the_same_counterfactuals(results, setup):
+    clf, train_rows, queries = setup
+    estimator = clf.pipeline_  # a scikit-learn pipeline, not a TrainedClassifier
+    assert not isinstance(estimator, TrainedClassifier) and clf.threshold == 0.5
+    result = DiCE("random").fit(estimator, train_rows).generate(queries, n_cfs=2, seed=0)
+    pd.testing.assert_frame_equal(
+        result.cfs.drop(columns="seconds"), results["random"].cfs.drop(columns="seconds")
+    )
 
 
 def test_options_reach_dice(setup):

@@ -8,13 +8,15 @@ from importlib.util import find_spec
 import numpy as np
 import pandas as pd
 import pytest
-from result_checks import check_table
+from result_checks import check_columns, check_table
+from sklearn.base import clone
 
 from sensecf.data.constraints import changed, violations
 from sensecf.data.dataset import Dataset
 from sensecf.errors import SensecfError
 from sensecf.generators import NotFittedError, select_queries
 from sensecf.generators.nice import NICE, ReconstructionError
+from sensecf.generators.registry import make_generator
 from sensecf.models import TrainedClassifier, train
 
 pytestmark = pytest.mark.skipif(find_spec("nice") is None, reason="nicex is not installed")
@@ -37,17 +39,56 @@ def flagged(setup: tuple[TrainedClassifier, Dataset, Dataset]) -> Dataset:
 
 
 # ---- options and setup ---------------------------------------------------------------------
-def test_name_and_options_are_checked_at_the_door() -> None:
+def test_name_and_options_are_checked_at_the_door(
+    setup: tuple[TrainedClassifier, Dataset, Dataset],
+) -> None:
+    clf, train_rows, _ = setup
     assert [NICE(o).name for o in OPTIMIZATIONS] == [f"nice-{o}" for o in OPTIMIZATIONS]
     assert NICE().name == "nice-sparsity"
+    # Stored as given, checked when fitted (make_generator checks at once).
     with pytest.raises(SensecfError, match="optimization"):
-        NICE("none")
+        NICE("none").fit(clf, train_rows)
     with pytest.raises(SensecfError, match="callable"):
-        NICE("plausibility", auto_encoder="mlp")
+        NICE("plausibility", auto_encoder="mlp").fit(clf, train_rows)
+    with pytest.raises(SensecfError, match="callable"):
+        make_generator("nice-plausibility", auto_encoder="mlp")
     with pytest.raises(SensecfError, match="only with optimization='plausibility'"):
-        NICE("sparsity", auto_encoder=lambda X: np.zeros(len(X)))
+        NICE("sparsity", auto_encoder=lambda X: np.zeros(len(X))).fit(clf, train_rows)
+    with pytest.raises(SensecfError, match="only with optimization='plausibility'"):
+        make_generator("nice-proximity", auto_encoder=lambda X: np.zeros(len(X)))
     with pytest.raises(SensecfError, match="seed"):
-        NICE(seed=True)
+        NICE(seed=True).fit(clf, train_rows)
+    with pytest.raises(SensecfError, match="seed"):
+        make_generator("nice-sparsity", seed=1.5)
+    assert NICE(seed=np.int64(3)).get_params()["seed"] == 3
+
+
+@pytest.mark.parametrize("optimization", OPTIMIZATIONS)
+def test_a_clone_from_the_registry_gives_the_same_counterfactuals(
+    optimization: str, setup: tuple[TrainedClassifier, Dataset, Dataset], flagged: Dataset
+) -> None:
+    clf, train_rows, _ = setup
+    made = make_generator(f"nice-{optimization}")
+    twin = clone(made)
+    assert twin is not made and twin.get_params() == made.get_params()
+    first = made.fit(clf, train_rows).generate(flagged)
+    again = twin.fit(clf, train_rows).generate(flagged)
+    assert first.coverage == 1.0
+    for got, expected in [(again.cfs, first.cfs), (again.queries, first.queries)]:
+        pd.testing.assert_frame_equal(got.drop(columns="seconds"), expected.drop(columns="seconds"))
+    check_columns(first, made)
+
+
+def test_a_plain_fitted_estimator_gives_the_same_counterfactuals(
+    setup: tuple[TrainedClassifier, Dataset, Dataset], flagged: Dataset
+) -> None:
+    clf, train_rows, _ = setup
+    assert clf.threshold == 0.5
+    wrapped = NICE().fit(clf, train_rows).generate(flagged)
+    plain = NICE().fit(clf.pipeline_, train_rows).generate(flagged)  # a scikit-learn pipeline
+    pd.testing.assert_frame_equal(
+        plain.cfs.drop(columns="seconds"), wrapped.cfs.drop(columns="seconds")
+    )
 
 
 def test_generate_before_fit_says_so(flagged: Dataset) -> None:
@@ -123,9 +164,11 @@ def test_without_a_neighbour_of_the_desired_class_each_query_says_why(
 ) -> None:
     clf, train_rows, _ = setup
     only_flagged = train_rows.subset(train_rows.y.to_numpy() == 1)
-    result = NICE().fit(clf, only_flagged).generate(flagged)
+    gen = NICE().fit(clf, only_flagged)
+    result = gen.generate(flagged)
     assert result.coverage == 0.0
     assert result.queries["error"].str.contains("no neighbour to copy from").all()
+    check_columns(result, gen)  # no counterfactual at all: the same columns
 
 
 def test_the_desired_class_is_given_not_guessed(

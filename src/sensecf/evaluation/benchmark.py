@@ -27,10 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
 from sensecf.errors import SensecfError
-from sensecf.generators.base import CounterfactualResult, select_queries
+from sensecf.generators.base import select_queries
 from sensecf.generators.registry import make_generator, split_name
 from sensecf.generators.sparsify import sparsify_result
 from sensecf.models.classifier import TrainedClassifier
+from sensecf.results import CounterfactualResult
 
 DEFAULT_GENERATORS = (
     "oracle",

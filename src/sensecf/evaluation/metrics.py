@@ -1,7 +1,7 @@
 """One metric suite for every method: validity, sparsity, proximity, plausibility, cost.
 
 A :class:`MetricSuite` is fitted once on the classifier and its training rows, then scores any
-:class:`~sensecf.generators.base.CounterfactualResult` at three levels:
+:class:`~sensecf.results.CounterfactualResult` at three levels:
 
 - :meth:`MetricSuite.score_cfs`: one row per counterfactual (columns in :data:`CF_COLUMNS`);
 - :meth:`MetricSuite.score_queries`: one row per query, with or without a counterfactual
@@ -33,7 +33,7 @@ Choices the contract in DESIGN.md leaves open, made here:
 
 >>> import numpy as np, pandas as pd
 >>> from sensecf import Dataset, infer_spec, train
->>> from sensecf.generators import CounterfactualResult
+>>> from sensecf.results import CounterfactualResult
 >>> rng = np.random.default_rng(0)
 >>> df = pd.DataFrame({"x": rng.normal(size=60).round(2), "z": rng.normal(size=60).round(2)})
 >>> df["y"] = (df["x"] > 0).astype(int)
@@ -68,8 +68,9 @@ from sensecf.data.dataset import Dataset
 from sensecf.data.scales import FeatureScales
 from sensecf.errors import DataError, SensecfError
 from sensecf.evaluation.stats import grouped_mean_ci
-from sensecf.generators.base import CounterfactualResult, NotFittedError
+from sensecf.generators.base import NotFittedError
 from sensecf.models.classifier import TrainedClassifier
+from sensecf.results import LLM_SOURCES, CounterfactualResult
 
 __all__ = [
     "CF_COLUMNS",
@@ -95,7 +96,6 @@ CF_METRICS = (
 )
 VIOLATION_COLUMNS = tuple(f"viol_{k}" for k in (*VIOLATION_KINDS, "total"))
 COST_COLUMNS = ("llm_calls", "prompt_tokens", "completion_tokens")
-LLM_SOURCES = ("llm", "repair", "fallback")
 
 CF_COLUMNS: dict[str, str] = {
     "query_id": "the query this counterfactual answers",

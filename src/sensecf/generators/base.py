@@ -1,4 +1,4 @@
-"""One interface for every counterfactual generator, and the tidy table they all return.
+"""One interface for every counterfactual generator.
 
 A generator is fitted on a trained classifier and reference rows (its training data), then
 asked for counterfactuals of a batch of query rows:
@@ -10,16 +10,15 @@ asked for counterfactuals of a batch of query rows:
 
 A query that gets no counterfactual keeps its row in ``queries`` (``n_cfs`` = 0) so coverage
 counts it; a query on which a method fails is recorded with its error and the run goes on.
+The result tables are the contract of :mod:`sensecf.results` (re-exported here).
 """
 
 from __future__ import annotations
 
-import json
-import os
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,14 +27,20 @@ from sklearn.base import BaseEstimator
 
 from sensecf.data.constraints import as_matrix
 from sensecf.data.dataset import Dataset
-from sensecf.data.io import read_table_file, write_json, write_table
-from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError, SensecfError
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.progress import progress_bar
+from sensecf.results import PROVENANCE_COLUMNS, SOURCES, CounterfactualResult, empty_cfs
 
-PROVENANCE_COLUMNS = ("source", "llm_calls", "prompt_tokens", "completion_tokens", "seconds")
-SOURCES = ("llm", "repair", "fallback", "search")
+__all__ = [
+    "PROVENANCE_COLUMNS",
+    "SOURCES",
+    "Candidates",
+    "CounterfactualGenerator",
+    "CounterfactualResult",
+    "NotFittedError",
+    "select_queries",
+]
 
 
 class NotFittedError(SensecfError, RuntimeError):
@@ -48,7 +53,17 @@ class Candidates:
 
     ``source`` is one of ``llm`` (first answer), ``repair`` (after a repair round),
     ``fallback`` (non-LLM search filling in for the LLM) or ``search`` (an optimisation
-    method). ``extra`` holds further per-row columns (e.g. the repair round).
+    method). ``extra`` holds further per-row columns (e.g. the repair round); ``query_info``
+    per-query facts (e.g. the oracle's ``min_l0``).
+
+    ``seconds`` is what the query cost, for a method that serves all queries at once
+    (``_propose_batch``) and can time each one. When it is ``None`` the base class measures
+    the query itself (one query at a time), or, in a batch, gives the query an equal share of
+    the batch's time that the timed queries do not account for: a batched method that cannot
+    time its queries reports the batch average.
+
+    >>> Candidates.empty(3).values.shape
+    (0, 3)
     """
 
     values: np.ndarray
@@ -58,6 +73,7 @@ class Candidates:
     completion_tokens: int | Sequence[int] = 0
     extra: dict[str, Sequence[Any]] = field(default_factory=dict)
     query_info: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None
 
     @classmethod
     def empty(cls, n_features: int) -> Candidates:
@@ -65,91 +81,33 @@ class Candidates:
         return cls(np.empty((0, n_features)))
 
 
-@dataclass
-class CounterfactualResult:
-    """Counterfactuals of one method for a batch of queries.
-
-    ``queries``: ``query_id``, the dataset's id columns, the query's features, ``label`` (its
-    true class, when the queries carried the target), ``proba_desired``
-    (the model's probability of the desired class), ``n_cfs`` (how many it got), ``seconds``
-    and ``error`` (empty when the method ran). ``cfs``: ``query_id``, ``method``, ``rank``, the
-    features, ``proba_desired``, ``valid`` (the model puts it in the desired class under its
-    decision rule), ``source``, ``llm_calls``, ``prompt_tokens``, ``completion_tokens``,
-    ``seconds`` and any method-specific columns.
-    """
-
-    method: str
-    desired_class: int
-    spec: DatasetSpec
-    queries: pd.DataFrame
-    cfs: pd.DataFrame
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def coverage(self) -> float:
-        """Share of queries with at least one counterfactual."""
-        return float((self.queries["n_cfs"] > 0).mean()) if len(self.queries) else float("nan")
-
-    @property
-    def validity(self) -> float:
-        """Share of counterfactuals the model puts in the desired class."""
-        return float(self.cfs["valid"].mean()) if len(self.cfs) else float("nan")
-
-    def query_matrix(self) -> np.ndarray:
-        """Each counterfactual's query, row-aligned with :meth:`cf_matrix`."""
-        X = self.queries.set_index("query_id")[self.spec.feature_names]
-        return X.loc[self.cfs["query_id"]].to_numpy(dtype=float)
-
-    def cf_matrix(self) -> np.ndarray:
-        """The counterfactuals' feature values in spec order."""
-        return self.cfs[self.spec.feature_names].to_numpy(dtype=float)
-
-    def __repr__(self) -> str:
-        return (
-            f"CounterfactualResult({self.method!r}: {len(self.cfs)} CFs for "
-            f"{len(self.queries)} queries, coverage {self.coverage:.2f}, "
-            f"validity {self.validity:.2f})"
-        )
-
-    def save(self, out_dir: str | os.PathLike) -> Path:
-        """Write ``cfs.parquet``, ``queries.parquet`` and ``result.json`` (atomically)."""
-        out = Path(out_dir)
-        write_table(self.cfs, out / "cfs.parquet")
-        write_table(self.queries, out / "queries.parquet")
-        self.spec.to_yaml(out / "spec.yaml")
-        meta = {"method": self.method, "desired_class": self.desired_class, "info": self.info}
-        write_json(out / "result.json", meta)
-        return out
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> CounterfactualResult:
-        """Read a folder written by :meth:`save`."""
-        path = Path(path)
-        meta_path = path / "result.json"
-        if not meta_path.is_file():
-            raise DataError(f"{path} is not a counterfactual result folder (no result.json)")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        return cls(
-            method=meta["method"],
-            desired_class=int(meta["desired_class"]),
-            spec=DatasetSpec.from_yaml(path / "spec.yaml"),
-            queries=read_table_file(path / "queries.parquet"),
-            cfs=read_table_file(path / "cfs.parquet"),
-            info=meta.get("info", {}),
-        )
-
-
 class CounterfactualGenerator(BaseEstimator):
     """Base class: ``fit(model, reference)`` then ``generate(queries, n_cfs=...)``.
 
-    scikit-learn manners: ``__init__`` stores its parameters as given (so ``get_params``,
-    ``set_params`` and ``sklearn.base.clone`` work); :meth:`_validate_params` checks them when
-    ``fit`` runs; everything ``fit`` derives carries a trailing underscore.
+    scikit-learn manners: ``__init__`` stores its parameters exactly as given and does nothing
+    else (so ``get_params``, ``set_params``, ``sklearn.base.clone`` and the estimator ``repr``
+    work); :meth:`_validate_params` checks them (``fit`` calls it first, and
+    :func:`~sensecf.generators.registry.make_generator` at once); everything derived from them
+    or from the data is made in :meth:`_fit` and carries a trailing underscore.
+
+    ``name`` (the ``method`` column of the result) is a class attribute where it is fixed
+    (``oracle``), and a read-only property computed from the parameters where it depends on
+    them (``dice-random``, ``nice-proximity``).
 
     Subclasses implement :meth:`_propose` (one query) or :meth:`_propose_batch` (all queries
     at once) and may override :meth:`_validate_params` and :meth:`_fit`. ``extra_cf_columns``
     and ``query_info_columns`` name the method's own columns of the result tables; they are
     present even when no query got a counterfactual.
+
+    >>> from sklearn.base import clone
+    >>> class Nothing(CounterfactualGenerator):
+    ...     name = "nothing"
+    ...     def __init__(self, *, tries=1):
+    ...         self.tries = tries
+    >>> Nothing(tries=2)
+    Nothing(tries=2)
+    >>> clone(Nothing(tries=2)).get_params()
+    {'tries': 2}
     """
 
     name: str = "generator"
@@ -231,8 +189,8 @@ class CounterfactualGenerator(BaseEstimator):
         cfs = self._cf_table(proposals, seconds, desired, n_cfs)
         counts = cfs.groupby("query_id").size() if len(cfs) else pd.Series(dtype=int)
         query_table["n_cfs"] = counts.reindex(query_table["query_id"], fill_value=0).to_numpy()
-        query_table["seconds"] = seconds
-        query_table["error"] = errors
+        query_table["seconds"] = np.asarray(seconds, dtype=float)
+        query_table["error"] = pd.array(errors, dtype="str")
         info_keys = sorted(
             {k for p in proposals for k in p.query_info} | set(self.query_info_columns)
         )
@@ -247,9 +205,14 @@ class CounterfactualGenerator(BaseEstimator):
         batch_start = time.perf_counter()
         batch = self._propose_batch(X, n_cfs, desired, rng, progress)
         if batch is not None:
-            per_query = (time.perf_counter() - batch_start) / max(n, 1)
-            return list(batch), [per_query] * n, [""] * n
-        proposals: list[Candidates] = []
+            proposals = list(batch)
+            if len(proposals) != n:
+                raise SensecfError(
+                    f"{self.name} proposed for {len(proposals)} queries; {n} were asked"
+                )
+            elapsed = time.perf_counter() - batch_start
+            return proposals, _batch_seconds(proposals, elapsed, self.name), [""] * n
+        proposals = []
         seconds: list[float] = []
         errors: list[str] = []
         with progress_bar(self.name, n, progress) as advance:
@@ -263,7 +226,9 @@ class CounterfactualGenerator(BaseEstimator):
                 except Exception as exc:  # a method failing on one query must not stop the run
                     proposal, error = Candidates.empty(d), f"{type(exc).__name__}: {exc}"
                 proposals.append(proposal)
-                seconds.append(time.perf_counter() - start)
+                measured = time.perf_counter() - start
+                given = _checked_seconds(proposal.seconds, self.name)
+                seconds.append(measured if given is None else given)
                 errors.append(error[:500])
                 advance()
         return proposals, seconds, errors
@@ -287,67 +252,134 @@ class CounterfactualGenerator(BaseEstimator):
     def _cf_table(
         self, proposals: list[Candidates], seconds: list[float], desired: int, n_cfs: int
     ) -> pd.DataFrame:
+        """The ``cfs`` table of all queries, built once from stacked arrays.
+
+        Per query: identical rows are one counterfactual (the first is kept), then the first
+        ``n_cfs`` are ranked 0, 1, ...; each row carries its query's seconds divided by the
+        number of rows the method proposed for it.
+        """
         spec = self.spec_
-        parts = []
+        d = len(spec.features)
+        blocks: list[np.ndarray] = []
+        owner: list[int] = []
+        sizes: list[int] = []
+        row_seconds: list[float] = []
+        provenance: dict[str, list[Any]] = {c: [] for c in PROVENANCE_COLUMNS[:-1]}
+        extras: dict[str, list[Sequence[Any] | None]] = {}
         for query_id, (proposal, secs) in enumerate(zip(proposals, seconds, strict=True)):
             values = np.atleast_2d(np.asarray(proposal.values, dtype=float))
             if values.size == 0:
                 continue
-            if values.shape[1] != len(spec.features):
+            if values.shape[1] != d:
                 raise SensecfError(
                     f"{self.name} proposed rows of {values.shape[1]} values; the spec has "
-                    f"{len(spec.features)} features"
+                    f"{d} features"
                 )
-            part = pd.DataFrame(values, columns=spec.feature_names)
-            part = part.assign(
-                **{
-                    "source": _per_row(proposal.source, len(part)),
-                    "llm_calls": _per_row(proposal.llm_calls, len(part)),
-                    "prompt_tokens": _per_row(proposal.prompt_tokens, len(part)),
-                    "completion_tokens": _per_row(proposal.completion_tokens, len(part)),
-                    "seconds": secs / len(part),
-                    **{k: list(v) for k, v in proposal.extra.items()},
-                }
-            )
-            # Identical proposals are one counterfactual, not several.
-            part = part.drop_duplicates(subset=spec.feature_names).head(n_cfs)
-            part.insert(0, "rank", np.arange(len(part)))
-            part.insert(0, "method", self.name)
-            part.insert(0, "query_id", query_id)
-            parts.append(part)
-        columns = ["query_id", "method", "rank", *spec.feature_names]
-        if not parts:
-            empty = pd.DataFrame(
-                columns=[
-                    *columns,
-                    "proba_desired",
-                    "valid",
-                    *PROVENANCE_COLUMNS,
-                    *self.extra_cf_columns,
-                ]
-            )
-            return empty.astype({"query_id": int, "rank": int, "valid": bool})
-        table = pd.concat(parts, ignore_index=True)
-        values = table[spec.feature_names].to_numpy(dtype=float)
+            n = len(values)
+            for key, column in extras.items():  # a block without a known extra: missing
+                if key not in proposal.extra:
+                    column.append(None)
+            for key, given in proposal.extra.items():
+                if key not in extras:  # a new extra: missing in the blocks before
+                    extras[key] = [None] * len(blocks)
+                extras[key].append(_per_row_list(given, n, key))
+            blocks.append(values)
+            owner.append(query_id)
+            sizes.append(n)
+            row_seconds.append(secs / n)
+            for column, rows in provenance.items():
+                rows.extend(_per_row(getattr(proposal, column), n, column))
+        if not blocks:
+            return empty_cfs(spec, self.extra_cf_columns)
+
+        values = np.vstack(blocks)
+        counts = np.asarray(sizes)
+        query_ids = np.repeat(np.asarray(owner, dtype=np.int64), counts)
+        # Identical proposals of one query are one counterfactual, not several.
+        keys = pd.DataFrame(values).assign(_query=query_ids)
+        keep = ~keys.duplicated().to_numpy()
+        kept_queries = query_ids[keep]
+        group_start = np.flatnonzero(np.r_[True, kept_queries[1:] != kept_queries[:-1]])
+        group_sizes = np.diff(np.r_[group_start, len(kept_queries)])
+        rank = np.arange(len(kept_queries)) - np.repeat(group_start, group_sizes)
+        chosen = np.flatnonzero(keep)[rank < n_cfs]
+        rank = rank[rank < n_cfs]
+
+        values = values[chosen]
         finite = np.isfinite(values).all(axis=1)
-        proba = np.full(len(table), np.nan)
-        predicted = np.full(len(table), -1)
+        proba = np.full(len(values), np.nan)
+        predicted = np.full(len(values), -1)
         if finite.any():
             predicted[finite], proba[finite] = self.model_.predict_with_proba(
                 values[finite], desired
             )
-        table.insert(len(columns), "proba_desired", proba)
-        table.insert(len(columns) + 1, "valid", predicted == desired)
-        return table
+        columns: dict[str, Any] = {
+            "query_id": query_ids[chosen],
+            "method": [self.name] * len(chosen),
+            "rank": rank.astype(np.int64),
+            **{name: values[:, j] for j, name in enumerate(spec.feature_names)},
+            "proba_desired": proba,
+            "valid": predicted == desired,
+        }
+        for column, rows in provenance.items():
+            columns[column] = _pick(rows, chosen)
+        columns["seconds"] = np.repeat(np.asarray(row_seconds), counts)[chosen]
+        for key, per_block in extras.items():
+            rows = []
+            for block, n in zip(per_block, sizes, strict=True):
+                rows.extend([np.nan] * n if block is None else block)
+            columns[key] = _pick(rows, chosen)
+        for key in self.extra_cf_columns:  # the method's own columns, even when none came
+            if key not in columns:
+                columns[key] = np.full(len(chosen), np.nan, dtype=object)
+        return pd.DataFrame(columns)
 
 
-def _per_row(value: Any, n: int) -> list[Any]:
+def _pick(rows: list[Any], index: np.ndarray) -> list[Any]:
+    """``rows[i]`` for each ``i`` of ``index``, as a list (pandas infers the column's dtype)."""
+    return [rows[i] for i in index]
+
+
+def _per_row(value: Any, n: int, column: str = "provenance") -> list[Any]:
     if isinstance(value, (str, int, float, np.integer, np.floating)):
         return [value] * n
-    values = list(value)
-    if len(values) != n:
-        raise ValueError(f"provenance has {len(values)} entries for {n} rows")
-    return values
+    return _per_row_list(value, n, column)
+
+
+def _per_row_list(values: Sequence[Any], n: int, column: str) -> list[Any]:
+    out = list(values)
+    if len(out) != n:
+        raise ValueError(f"{column} has {len(out)} entries for {n} rows")
+    return out
+
+
+def is_number(value: Any) -> bool:
+    """A real number (Python or numpy), not a bool: what a numeric parameter may be.
+
+    >>> is_number(2), is_number(np.float32(0.5)), is_number(True), is_number("2")
+    (True, True, False, False)
+    """
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _checked_seconds(value: float | None, name: str) -> float | None:
+    if value is None:
+        return None
+    if not is_number(value):
+        raise SensecfError(f"{name} reported seconds {value!r}; expected a number or None")
+    if not math.isfinite(value) or value < 0:
+        raise SensecfError(f"{name} reported seconds {value!r}; expected a number >= 0")
+    return float(value)
+
+
+def _batch_seconds(proposals: list[Candidates], elapsed: float, name: str) -> list[float]:
+    """Each query's seconds in a batch: its own when the method timed it, else an equal share
+    of the batch time the timed queries leave."""
+    given = [_checked_seconds(p.seconds, name) for p in proposals]
+    untimed = sum(s is None for s in given)
+    timed = sum(s for s in given if s is not None)
+    share = max(elapsed - timed, 0.0) / untimed if untimed else 0.0
+    return [share if s is None else s for s in given]
 
 
 def select_queries(

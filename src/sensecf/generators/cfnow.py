@@ -58,7 +58,7 @@ import pandas as pd
 
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
-from sensecf.generators.base import Candidates, CounterfactualGenerator
+from sensecf.generators.base import Candidates, CounterfactualGenerator, is_number
 
 STRATEGIES = ("greedy", "random")
 
@@ -70,10 +70,18 @@ class CFNOW(CounterfactualGenerator):
     found, so it sets the cost of the method (the benchmark chooses it). ``search_seconds``
     caps cfnow's first search, which its own limit does not bound (``None``: no cap).
 
+    Parameters are stored as given and checked when the generator is fitted (or made with
+    :func:`~sensecf.generators.registry.make_generator`). It adds no columns of its own.
+
     >>> gen = CFNOW("random", limit_seconds=0.5)
     >>> gen.name, gen.limit_seconds, gen.search_seconds
     ('cfnow-random', 0.5, 30.0)
+    >>> gen
+    CFNOW(limit_seconds=0.5, strategy='random')
     """
+
+    extra_cf_columns = ()
+    query_info_columns = ()
 
     def __init__(
         self,
@@ -82,22 +90,23 @@ class CFNOW(CounterfactualGenerator):
         limit_seconds: float = 2.0,
         search_seconds: float | None = 30.0,
     ) -> None:
-        if strategy not in STRATEGIES:
-            raise SensecfError(
-                f"CFNOW strategy must be one of {list(STRATEGIES)}; got {strategy!r}"
-            )
         self.strategy = strategy
-        self.limit_seconds = _seconds("limit_seconds", limit_seconds)
-        self.search_seconds = (
-            None if search_seconds is None else _seconds("search_seconds", search_seconds)
-        )
-        self.name = f"cfnow-{strategy}"
+        self.limit_seconds = limit_seconds
+        self.search_seconds = search_seconds
 
-    def __repr__(self) -> str:
-        return (
-            f"CFNOW({self.strategy!r}, limit_seconds={self.limit_seconds:g}, "
-            f"search_seconds={self.search_seconds})"
-        )
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """``cfnow-greedy`` or ``cfnow-random``."""
+        return f"cfnow-{self.strategy}"
+
+    def _validate_params(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise SensecfError(
+                f"CFNOW strategy must be one of {list(STRATEGIES)}; got {self.strategy!r}"
+            )
+        _seconds("limit_seconds", self.limit_seconds)
+        if self.search_seconds is not None:
+            _seconds("search_seconds", self.search_seconds)
 
     def _fit(self) -> None:
         self.cfnow_ = _import_cfnow()
@@ -131,7 +140,7 @@ class CFNOW(CounterfactualGenerator):
                 count_cf=n_cfs,
                 feat_types=coder.feat_types,
                 cf_strategy=self.strategy,
-                limit_seconds=self.limit_seconds,
+                limit_seconds=float(self.limit_seconds),
                 has_ohe=coder.has_ohe,
             )
         if len(found.cfs) == 0:
@@ -159,12 +168,7 @@ def _check_greedy_can_stop(coder: _Coder, factual: pd.Series) -> None:
 
 
 def _seconds(name: str, value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not is_number(value) or not math.isfinite(value) or value <= 0:
         raise SensecfError(f"CFNOW {name} must be a positive number of seconds; got {value!r}")
     return float(value)
 

@@ -66,7 +66,7 @@ import pandas as pd
 from sensecf.data.constraints import allowed_ranges
 from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.errors import SensecfError
-from sensecf.generators.base import Candidates, CounterfactualGenerator
+from sensecf.generators.base import Candidates, CounterfactualGenerator, is_number
 from sensecf.models.classifier import TrainedClassifier
 
 __all__ = ["DiCE", "DiceTimeLimitError", "METHODS"]
@@ -109,10 +109,15 @@ class DiCE(CounterfactualGenerator):
     The module docstring says how the spec is presented to DiCE and where DiCE's rules differ
     from the project's. Fitting needs the ``dice-ml`` package (``pip install 'sensecf[baselines]'``).
 
+    Parameters are stored as given and checked when the generator is fitted (or made with
+    :func:`~sensecf.generators.registry.make_generator`); ``options_`` holds the options given,
+    as DiCE gets them.
+
     >>> gen = DiCE("genetic", diversity_weight=1.0)
-    >>> gen.name, gen.options
-    ('dice-genetic', {'diversity_weight': 1.0})
-    >>> DiCE("random", diversity_weight=1.0)
+    >>> gen.name, gen
+    ('dice-genetic', DiCE(diversity_weight=1.0, method='genetic'))
+    >>> from sensecf.generators.registry import make_generator
+    >>> make_generator("dice-random", diversity_weight=1.0)
     Traceback (most recent call last):
     ...
     sensecf.errors.SensecfError: DiCE option diversity_weight applies to method genetic only, not 'random'
@@ -121,6 +126,8 @@ class DiCE(CounterfactualGenerator):
 
         cfs = DiCE("random").fit(clf, train_rows).generate(queries, n_cfs=3, seed=0)
     """
+
+    extra_cf_columns = ("dice_class",)
 
     def __init__(
         self,
@@ -134,38 +141,49 @@ class DiCE(CounterfactualGenerator):
         posthoc_sparsity: float | None = None,
         time_limit: float = 60.0,
     ) -> None:
-        if method not in METHODS:
-            raise SensecfError(f"DiCE method must be one of {list(METHODS)}; got {method!r}")
-        self.method: Method = method
-        given = {
-            "proximity_weight": _weight("proximity_weight", proximity_weight),
-            "diversity_weight": _weight("diversity_weight", diversity_weight),
-            "sparsity_weight": _weight("sparsity_weight", sparsity_weight),
-            "sample_size": _count("sample_size", sample_size),
-            "max_iterations": _count("max_iterations", max_iterations),
-            "posthoc_sparsity": _fraction("posthoc_sparsity", posthoc_sparsity),
-        }
-        self.options: dict[str, float | int] = {k: v for k, v in given.items() if v is not None}
-        for option in self.options:
-            if method not in OPTION_METHODS[option]:
-                methods = " and ".join(OPTION_METHODS[option])
-                raise SensecfError(
-                    f"DiCE option {option} applies to method {methods} only, not {method!r}"
-                )
-        self.time_limit = _positive("time_limit", time_limit)
+        self.method = method
+        self.proximity_weight = proximity_weight
+        self.diversity_weight = diversity_weight
+        self.sparsity_weight = sparsity_weight
+        self.sample_size = sample_size
+        self.max_iterations = max_iterations
+        self.posthoc_sparsity = posthoc_sparsity
+        self.time_limit = time_limit
 
     @property
     def name(self) -> str:  # type: ignore[override]
         """``dice-random``, ``dice-genetic`` or ``dice-kdtree``."""
         return f"dice-{self.method}"
 
-    def __repr__(self) -> str:
-        options = "".join(f", {k}={v!r}" for k, v in self.options.items())
-        return f"DiCE({self.method!r}{options}, time_limit={self.time_limit:g})"
+    def _validate_params(self) -> None:
+        self._options()
+        _positive("time_limit", self.time_limit)
+
+    def _options(self) -> dict[str, float | int]:
+        """The options given (checked), as DiCE gets them."""
+        if self.method not in METHODS:
+            raise SensecfError(f"DiCE method must be one of {list(METHODS)}; got {self.method!r}")
+        given = {
+            "proximity_weight": _weight("proximity_weight", self.proximity_weight),
+            "diversity_weight": _weight("diversity_weight", self.diversity_weight),
+            "sparsity_weight": _weight("sparsity_weight", self.sparsity_weight),
+            "sample_size": _count("sample_size", self.sample_size),
+            "max_iterations": _count("max_iterations", self.max_iterations),
+            "posthoc_sparsity": _fraction("posthoc_sparsity", self.posthoc_sparsity),
+        }
+        options = {k: v for k, v in given.items() if v is not None}
+        for option in options:
+            if self.method not in OPTION_METHODS[option]:
+                methods = " and ".join(OPTION_METHODS[option])
+                raise SensecfError(
+                    f"DiCE option {option} applies to method {methods} only, not {self.method!r}"
+                )
+        return options
 
     # ---- fitting ---------------------------------------------------------------------------
     def _fit(self) -> None:
         dice_ml = _import_dice_ml()
+        self.options_ = self._options()
         spec = self.spec_
         if not spec.mutable_features:
             raise SensecfError(
@@ -265,7 +283,7 @@ class DiCE(CounterfactualGenerator):
             "max_iterations": "maxiterations",
             "posthoc_sparsity": "posthoc_sparsity_param",
         }
-        kwargs: dict[str, Any] = {names[k]: v for k, v in self.options.items()}
+        kwargs: dict[str, Any] = {names[k]: v for k, v in self.options_.items()}
         if self.method == "random":
             kwargs["random_seed"] = seed
         return kwargs
@@ -403,14 +421,10 @@ def _import_dice_ml() -> Any:
     return dice_ml
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
 def _weight(name: str, value: Any) -> float | None:
     if value is None:
         return None
-    if not _is_number(value) or not math.isfinite(value) or value < 0:
+    if not is_number(value) or not math.isfinite(value) or value < 0:
         raise SensecfError(f"DiCE option {name} must be a non-negative number; got {value!r}")
     return float(value)
 
@@ -418,7 +432,7 @@ def _weight(name: str, value: Any) -> float | None:
 def _fraction(name: str, value: Any) -> float | None:
     if value is None:
         return None
-    if not _is_number(value) or not 0 <= value <= 1:
+    if not is_number(value) or not 0 <= value <= 1:
         raise SensecfError(f"DiCE option {name} must be a number in [0, 1]; got {value!r}")
     return float(value)
 
@@ -432,7 +446,7 @@ def _count(name: str, value: Any) -> int | None:
 
 
 def _positive(name: str, value: Any) -> float:
-    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+    if not is_number(value) or not math.isfinite(value) or value <= 0:
         raise SensecfError(
             f"DiCE option {name} must be a positive number of seconds; got {value!r}"
         )

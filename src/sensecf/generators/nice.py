@@ -57,10 +57,16 @@ class NICE(CounterfactualGenerator):
     errors; by default a :class:`ReconstructionError` seeded with ``seed`` is fitted on the
     reference rows.
 
+    Parameters are stored as given and checked when the generator is fitted (or made with
+    :func:`~sensecf.generators.registry.make_generator`). It adds no columns of its own.
+
     >>> gen = NICE("proximity")
-    >>> gen.name
-    'nice-proximity'
+    >>> gen.name, gen
+    ('nice-proximity', NICE(optimization='proximity'))
     """
+
+    extra_cf_columns = ()
+    query_info_columns = ()
 
     def __init__(
         self,
@@ -69,6 +75,17 @@ class NICE(CounterfactualGenerator):
         auto_encoder: Callable[[np.ndarray], np.ndarray] | None = None,
         seed: int = 0,
     ) -> None:
+        self.optimization = optimization
+        self.auto_encoder = auto_encoder
+        self.seed = seed
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """``nice-sparsity``, ``nice-proximity`` or ``nice-plausibility``."""
+        return f"nice-{self.optimization}"
+
+    def _validate_params(self) -> None:
+        optimization, auto_encoder, seed = self.optimization, self.auto_encoder, self.seed
         if optimization not in OPTIMIZATIONS:
             raise SensecfError(
                 f"NICE optimization must be one of {list(OPTIMIZATIONS)}; got {optimization!r}"
@@ -84,13 +101,6 @@ class NICE(CounterfactualGenerator):
             )
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise SensecfError(f"NICE seed must be an integer; got {seed!r}")
-        self.optimization = optimization
-        self.auto_encoder = auto_encoder
-        self.seed = int(seed)
-        self.name = f"nice-{optimization}"
-
-    def __repr__(self) -> str:
-        return f"NICE({self.optimization!r})"
 
     def _fit(self) -> None:
         try:
@@ -113,7 +123,7 @@ class NICE(CounterfactualGenerator):
         num = [j for j in range(len(spec.features)) if j not in cat]
         auto_encoder = None
         if self.optimization == "plausibility":
-            auto_encoder = self.auto_encoder or ReconstructionError(seed=self.seed).fit(X)
+            auto_encoder = self.auto_encoder or ReconstructionError(seed=int(self.seed)).fit(X)
 
         def predict_fn(rows: np.ndarray) -> np.ndarray:
             return model.predict_proba(np.asarray(rows, dtype=float))

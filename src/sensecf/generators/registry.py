@@ -104,7 +104,18 @@ def split_name(name: str) -> tuple[str, bool]:
 
 
 def make_generator(name: str, **options: Any) -> CounterfactualGenerator:
-    """A new, unfitted generator by name, with its options."""
+    """A new, unfitted generator by name, with its options checked at once.
+
+    An unknown option, or a value the generator refuses, is a :class:`SensecfError` here,
+    before any data is read.
+
+    >>> make_generator("cfnow-greedy", limit_seconds=1)
+    CFNOW(limit_seconds=1)
+    >>> make_generator("dice-random", sample_size=0)
+    Traceback (most recent call last):
+    ...
+    sensecf.errors.SensecfError: DiCE option sample_size must be a positive integer; got 0
+    """
     base, _ = split_name(name)
     if base not in GENERATORS:
         raise SensecfError(
@@ -112,6 +123,8 @@ def make_generator(name: str, **options: Any) -> CounterfactualGenerator:
             f"(any may end in {SUFFIX!r})"
         )
     try:
-        return GENERATORS[base](**options)
+        generator = GENERATORS[base](**options)
     except TypeError as exc:
         raise SensecfError(f"bad options for generator {base!r}: {exc}") from None
+    generator._validate_params()
+    return generator

@@ -14,8 +14,8 @@ import time
 import numpy as np
 
 from sensecf.data.constraints import changed
-from sensecf.generators.base import CounterfactualResult
 from sensecf.models.classifier import TrainedClassifier
+from sensecf.results import CounterfactualResult
 
 SUFFIX = "+sparsify"
 

@@ -1,0 +1,192 @@
+"""The result contract: what every generator returns and every later stage reads.
+
+A :class:`CounterfactualResult` holds one method's counterfactuals for a batch of queries, as
+two tidy tables plus the spec they are written in.
+
+``cfs``: one row per counterfactual, in query order, then rank order.
+
+==================================  =========  ==============================================
+column                              dtype      meaning
+==================================  =========  ==============================================
+``query_id``                        int64      row of ``queries`` it answers
+``method``                          str        generator name (``dice-random``, ``oracle``...)
+``rank``                            int64      0, 1, ... within its query (best first)
+the spec's features, in spec order  float64    the counterfactual's values
+``proba_desired``                   float64    the model's probability of the desired class
+                                               (NaN for a row with missing values)
+``valid``                           bool       the model puts it in the desired class under
+                                               its own decision rule
+``source``                          str        one of :data:`SOURCES`
+``llm_calls``, ``prompt_tokens``,   int64      what the row cost a language model (0 for the
+``completion_tokens``                          other methods)
+``seconds``                         float64    its query's seconds, shared among the rows the
+                                               method proposed for it
+the method's own columns            any        e.g. ``dice_class`` (DiCE), ``round`` (LLM)
+==================================  =========  ==============================================
+
+A method's own columns are fixed per generator (its ``extra_cf_columns``): they are there even
+when no query got a counterfactual (:func:`empty_cfs`), so readers need no ``.get``.
+
+``queries``: one row per query, with or without a counterfactual (coverage counts them all):
+``query_id`` (int64), the dataset's id columns, the query's features (float64), ``label``
+(its true class, when the queries carried the target), ``proba_desired`` (float64),
+``n_cfs`` (int64: how many rows of ``cfs`` it has), ``seconds`` (float64: what the method
+spent on it), ``error`` (str: empty when the method ran, else ``Type: message``), then the
+method's own per-query columns (its ``query_info_columns``, e.g. the oracle's ``min_l0``).
+
+:meth:`CounterfactualResult.save` writes ``cfs.parquet``, ``queries.parquet``, ``spec.yaml``
+and ``result.json`` (method, desired class, ``info``) to a folder, which
+:meth:`CounterfactualResult.load` reads back.
+
+>>> from sensecf.data.spec import DatasetSpec, FeatureSpec
+>>> spec = DatasetSpec(target="y", classes={0: "well", 1: "ill"}, desired_class=0,
+...                    features=[FeatureSpec(name="steps", bounds=(0, 50000))])
+>>> cf_columns(spec, ["note"])[:6]
+['query_id', 'method', 'rank', 'steps', 'proba_desired', 'valid']
+>>> empty_cfs(spec)["steps"].dtype
+dtype('float64')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sensecf.data.io import read_table_file, write_json, write_table
+from sensecf.data.spec import DatasetSpec
+from sensecf.errors import DataError
+
+__all__ = [
+    "CF_KEY_COLUMNS",
+    "LLM_SOURCES",
+    "PROVENANCE_COLUMNS",
+    "SOURCES",
+    "CounterfactualResult",
+    "cf_columns",
+    "empty_cfs",
+]
+
+CF_KEY_COLUMNS = ("query_id", "method", "rank")
+PROVENANCE_COLUMNS = ("source", "llm_calls", "prompt_tokens", "completion_tokens", "seconds")
+# llm: the first answer; repair: after a repair round; fallback: a non-LLM search filling in
+# for the LLM; search: an optimisation method.
+SOURCES = ("llm", "repair", "fallback", "search")
+LLM_SOURCES = ("llm", "repair", "fallback")
+
+_COLUMN_DTYPES = {
+    "query_id": "int64",
+    "method": "str",
+    "rank": "int64",
+    "proba_desired": "float64",
+    "valid": "bool",
+    "source": "str",
+    "llm_calls": "int64",
+    "prompt_tokens": "int64",
+    "completion_tokens": "int64",
+    "seconds": "float64",
+}
+
+
+def cf_columns(spec: DatasetSpec, extra: Iterable[str] = ()) -> list[str]:
+    """The columns of a ``cfs`` table, in order, for a method whose own columns are ``extra``."""
+    return [
+        *CF_KEY_COLUMNS,
+        *spec.feature_names,
+        "proba_desired",
+        "valid",
+        *PROVENANCE_COLUMNS,
+        *extra,
+    ]
+
+
+def empty_cfs(spec: DatasetSpec, extra: Iterable[str] = ()) -> pd.DataFrame:
+    """A ``cfs`` table with no rows: every column of :func:`cf_columns`, typed as documented.
+
+    A method's own columns have no known type and are ``object``.
+
+    >>> from sensecf.data.spec import infer_spec
+    >>> spec = infer_spec(pd.DataFrame({"x": [0.0, 1.0], "y": [0, 1]}), "y")
+    >>> empty_cfs(spec, ["round"]).dtypes.astype(str).to_dict()["round"]
+    'object'
+    """
+    columns = cf_columns(spec, extra)
+    dtypes = {**dict.fromkeys(spec.feature_names, "float64"), **_COLUMN_DTYPES}
+    return pd.DataFrame(
+        {c: pd.Series(dtype=dtypes.get(c, "object")) for c in columns}, index=pd.RangeIndex(0)
+    )
+
+
+@dataclass
+class CounterfactualResult:
+    """Counterfactuals of one method for a batch of queries (the module docstring has the
+    columns of ``queries`` and ``cfs``).
+
+    ``info`` holds run-level facts a method wants kept (e.g. ``sparsified``).
+    """
+
+    method: str
+    desired_class: int
+    spec: DatasetSpec
+    queries: pd.DataFrame
+    cfs: pd.DataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def coverage(self) -> float:
+        """Share of queries with at least one counterfactual."""
+        return float((self.queries["n_cfs"] > 0).mean()) if len(self.queries) else float("nan")
+
+    @property
+    def validity(self) -> float:
+        """Share of counterfactuals the model puts in the desired class."""
+        return float(self.cfs["valid"].mean()) if len(self.cfs) else float("nan")
+
+    def query_matrix(self) -> np.ndarray:
+        """Each counterfactual's query, row-aligned with :meth:`cf_matrix`."""
+        X = self.queries.set_index("query_id")[self.spec.feature_names]
+        return X.loc[self.cfs["query_id"]].to_numpy(dtype=float)
+
+    def cf_matrix(self) -> np.ndarray:
+        """The counterfactuals' feature values in spec order."""
+        return self.cfs[self.spec.feature_names].to_numpy(dtype=float)
+
+    def __repr__(self) -> str:
+        return (
+            f"CounterfactualResult({self.method!r}: {len(self.cfs)} CFs for "
+            f"{len(self.queries)} queries, coverage {self.coverage:.2f}, "
+            f"validity {self.validity:.2f})"
+        )
+
+    def save(self, out_dir: str | os.PathLike) -> Path:
+        """Write ``cfs.parquet``, ``queries.parquet`` and ``result.json`` (atomically)."""
+        out = Path(out_dir)
+        write_table(self.cfs, out / "cfs.parquet")
+        write_table(self.queries, out / "queries.parquet")
+        self.spec.to_yaml(out / "spec.yaml")
+        meta = {"method": self.method, "desired_class": self.desired_class, "info": self.info}
+        write_json(out / "result.json", meta)
+        return out
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> CounterfactualResult:
+        """Read a folder written by :meth:`save`."""
+        path = Path(path)
+        meta_path = path / "result.json"
+        if not meta_path.is_file():
+            raise DataError(f"{path} is not a counterfactual result folder (no result.json)")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        return cls(
+            method=meta["method"],
+            desired_class=int(meta["desired_class"]),
+            spec=DatasetSpec.from_yaml(path / "spec.yaml"),
+            queries=read_table_file(path / "queries.parquet"),
+            cfs=read_table_file(path / "cfs.parquet"),
+            info=meta.get("info", {}),
+        )
