@@ -19,9 +19,9 @@ from sensecf.data.constraints import violations
 from sensecf.data.dataset import Dataset
 from sensecf.generators import select_queries
 from sensecf.generators.llm import LLMGenerator
+from sensecf.generators.llm.parse import coerce_answer, parse_answer
+from sensecf.generators.llm.prompts import PromptTemplate
 from sensecf.llm.base import ChatRequest, Completion, LLMBackend, LLMError
-from sensecf.llm.parse import coerce_answer, parse_answer
-from sensecf.llm.prompts import PromptTemplate
 
 Policy = Callable[[ChatRequest, int], str]
 
@@ -86,18 +86,19 @@ def run(toy, queries, policy: Policy, **options):
     return backend, generator.generate(queries)
 
 
-def test_names_and_option_checks():
+def test_names_and_option_checks(toy):
     assert LLMGenerator(shots=0).name == "zero-shot"
     assert LLMGenerator(shots=2).name == "few-shot"
     assert LLMGenerator(examples="worked").name == "few-shot-worked"
+    # Options are stored as given and checked by fit (scikit-learn manners).
     with pytest.raises(ValueError, match="shots"):
-        LLMGenerator(shots=-1)
+        LLMGenerator(shots=-1).fit(toy.model, toy.train)
     with pytest.raises(ValueError, match="examples"):
-        LLMGenerator(examples="random")  # type: ignore[arg-type]
+        LLMGenerator(examples="random").fit(toy.model, toy.train)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="temperature"):
-        LLMGenerator(temperature=3.0)
+        LLMGenerator(temperature=3.0).fit(toy.model, toy.train)
     with pytest.raises(TypeError, match="LLMBackend"):
-        LLMGenerator(backend=object())  # type: ignore[arg-type]
+        LLMGenerator(backend=object()).fit(toy.model, toy.train)  # type: ignore[arg-type]
 
 
 def test_copying_an_example_is_a_valid_first_answer(toy, queries):
