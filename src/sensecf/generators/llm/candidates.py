@@ -46,6 +46,17 @@ def feature_grid(feature: FeatureSpec, column: np.ndarray, size: int) -> np.ndar
     return np.unique(feature.round(np.quantile(column, np.linspace(0, 1, size))))
 
 
+def near_current(
+    values: np.ndarray, current: float | np.ndarray, step: float | np.ndarray
+) -> np.ndarray:
+    """Which ``values`` lie within half a ``step`` of ``current`` (broadcast): read as unchanged.
+
+    >>> near_current(np.array([399.6, 400.6, np.nan]), 400.0, 1.0)
+    array([ True, False, False])
+    """
+    return np.abs(np.asarray(values, dtype=float) - current) <= np.asarray(step) / 2 + 1e-9
+
+
 def admissible_mask(
     values: np.ndarray,
     current: float | np.ndarray,
@@ -62,8 +73,7 @@ def admissible_mask(
            [ True,  True,  True]])
     """
     values = np.asarray(values, dtype=float)
-    far = ~(np.abs(values - current) <= step / 2 + 1e-9)
-    return (values >= lo) & (values <= hi) & far
+    return (values >= lo) & (values <= hi) & ~near_current(values, current, step)
 
 
 def admissible(values: np.ndarray, current: float, lo: float, hi: float, step: float) -> np.ndarray:

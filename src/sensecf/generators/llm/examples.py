@@ -23,6 +23,7 @@ import numpy as np
 
 from sensecf.data.constraints import project
 from sensecf.data.spec import DatasetSpec
+from sensecf.generators.llm.candidates import near_current
 from sensecf.generators.sparsify import sparsify
 
 if TYPE_CHECKING:
@@ -92,8 +93,7 @@ class ExampleBank:
 
     def snap(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Values within half a step of the query's are the query's (as answers are read back)."""
-        near = np.abs(rows - query) <= self.steps / 2 + 1e-9
-        return np.where(near, query, rows)
+        return np.where(near_current(rows, query, self.steps), query, rows)
 
     def nearest(self, X: np.ndarray, desired: int, count: int) -> list[np.ndarray]:
         """Per query, up to ``count`` distinct projected desired-class rows the model verifies."""

@@ -121,7 +121,7 @@ def _find_object(text: str, expected: Sequence[str]) -> dict[str, Any] | None:
     # Nothing decodes (cut off by the token limit, a stray quote): read the pairs that are there.
     start = cleaned.find("{")
     if start >= 0:
-        pairs = {}
+        pairs: dict[str, Any] = {}
         for key, raw in _PAIR.findall(cleaned[start:]):
             try:
                 pairs.setdefault(key, json.loads(raw))

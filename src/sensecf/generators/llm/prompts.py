@@ -150,8 +150,8 @@ class PromptContext:
     proba: float
     needed: float
     helps: Sequence[tuple[str, Help]] = ()
-    examples: Sequence[Mapping[str, int | float]] = ()
-    factuals: Sequence[Mapping[str, int | float]] | None = None
+    examples: Sequence[Mapping[str, int | float | None]] = ()
+    factuals: Sequence[Mapping[str, int | float | None]] | None = None
     problems: str = ""
 
 
@@ -271,8 +271,8 @@ def _json(row: Mapping[str, int | float | None]) -> str:
 
 
 def _example_rows(
-    examples: Sequence[Mapping[str, int | float]],
-    factuals: Sequence[Mapping[str, int | float]] | None,
+    examples: Sequence[Mapping[str, int | float | None]],
+    factuals: Sequence[Mapping[str, int | float | None]] | None,
 ) -> str:
     lines = []
     for i, example in enumerate(examples):
