@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -42,7 +44,7 @@ def test_the_pool_prefers_rows_labelled_and_predicted_desired(toy, bank):
     pool = bank.pool(desired)
     both = (bank.predicted == desired) & (bank.labels == desired)
     np.testing.assert_array_equal(pool, bank.X[both])
-    strict = ExampleBank(**{**vars(bank), "least": int(both.sum()) + 1})
+    strict = replace(bank, least=int(both.sum()) + 1)
     np.testing.assert_array_equal(strict.pool(desired), bank.X[bank.predicted == desired])
 
 

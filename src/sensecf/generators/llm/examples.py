@@ -17,6 +17,7 @@ Each round and each sample sees its own window of examples: the next ones in lin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,7 +38,7 @@ CANDIDATES_PER_EXAMPLE = 4
 OTHER_GROUP = 10.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ExampleBank:
     """The reference rows examples are drawn from, with the classifier that verifies them.
 
@@ -55,16 +56,19 @@ class ExampleBank:
     scale: np.ndarray
     least: int = 1
 
-    @property
+    @cached_property
     def steps(self) -> np.ndarray:
+        """Each feature's step, spec order."""
         return np.array([float(f.step) for f in self.spec.features])
 
-    @property
+    @cached_property
     def mutable(self) -> np.ndarray:
+        """Indices of the features an intervention may change."""
         return np.array([j for j, f in enumerate(self.spec.features) if f.is_mutable], int)
 
-    @property
+    @cached_property
     def fixed(self) -> np.ndarray:
+        """Indices of the fixed features (age, diagnoses)."""
         return np.array([j for j, f in enumerate(self.spec.features) if not f.is_mutable], int)
 
     def pool(self, desired: int) -> np.ndarray:

@@ -23,7 +23,7 @@ from sklearn.base import clone
 
 from sensecf.data.constraints import allowed_ranges, changed
 from sensecf.data.scales import FeatureScales
-from sensecf.generators.base import Candidates, CounterfactualGenerator
+from sensecf.generators.base import Candidates, CounterfactualGenerator, NotFittedError
 from sensecf.generators.llm import feedback
 from sensecf.generators.llm.candidates import feature_grid, forced_features, round_candidates, stage
 from sensecf.generators.llm.examples import ExampleBank, window
@@ -216,8 +216,12 @@ class LLMGenerator(CounterfactualGenerator):
         """The backend in use: the one given, or the embedded model made by ``fit``."""
         if self.backend is not None:
             return self.backend
-        assert self.default_backend_ is not None  # made by _fit when no backend is given
-        return self.default_backend_
+        backend = getattr(self, "default_backend_", None)
+        if backend is None:
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted; call fit(model, data) first"
+            )
+        return backend
 
     def close(self) -> None:
         """Release the embedded model if this generator loaded it (a given backend is left open).
@@ -436,10 +440,10 @@ class LLMGenerator(CounterfactualGenerator):
     def _assemble(self, batch: _Batch, n_cfs: int) -> list[Candidates]:
         """Per query: its valid answers, then its last admissible invalid ones (or the fallback)."""
         fills: dict[int, np.ndarray] = {}
-        if self.fallback:
+        if self.oracle_ is not None:  # fallback on
             served = [sum(c.done for c in group) for group in batch.chains]
             short = {i: n_cfs - k for i, k in enumerate(served) if k < n_cfs}
-            fills = self._fallback(batch.X, short, batch.desired)
+            fills = _fallback(self.oracle_, batch.X, short, batch.desired)
         return [
             self._candidates(group, batch.X[i], fills.get(i))
             for i, group in enumerate(batch.chains)
@@ -459,16 +463,16 @@ class LLMGenerator(CounterfactualGenerator):
                 c for c in group if not c.done and c.row is not None and changed(query, c.row).any()
             ]
             filled = np.empty((0, len(query)))
-        fill = [0] * len(filled)
+        none = [0] * len(filled)  # the fallback spends no call
         return Candidates(
             np.array([c.row for c in kept] + list(filled), dtype=float).reshape(-1, len(query)),
-            source=["llm" if c.round == 0 else "repair" for c in kept] + ["fallback"] * len(fill),
-            llm_calls=[c.calls for c in kept] + fill,
-            prompt_tokens=[c.prompt_tokens for c in kept] + fill,
-            completion_tokens=[c.completion_tokens for c in kept] + fill,
+            source=["llm" if c.round == 0 else "repair" for c in kept] + ["fallback"] * len(none),
+            llm_calls=[c.calls for c in kept] + none,
+            prompt_tokens=[c.prompt_tokens for c in kept] + none,
+            completion_tokens=[c.completion_tokens for c in kept] + none,
             extra={
-                "round": [c.round for c in kept] + [-1] * len(fill),
-                "copied_example": [c.copied for c in kept] + [False] * len(fill),
+                "round": [c.round for c in kept] + [-1] * len(none),
+                "copied_example": [c.copied for c in kept] + [False] * len(none),
             },
             query_info={  # spent calls count, served or not
                 "llm_calls": sum(c.calls for c in group),
@@ -479,20 +483,19 @@ class LLMGenerator(CounterfactualGenerator):
             },
         )
 
-    def _fallback(
-        self, X: np.ndarray, short: dict[int, int], desired: int
-    ) -> dict[int, np.ndarray]:
-        """The oracle's CFs for the queries the LLM left short, as many as each lacks."""
-        if not short:
-            return {}
-        assert self.oracle_ is not None  # fitted by _fit when fallback is on
-        ids = sorted(short)
-        names = self.spec_.feature_names
-        frame = pd.DataFrame(X[ids], columns=names)
-        result = self.oracle_.generate(frame, n_cfs=max(short.values()), desired_class=desired)
-        return {
-            i: result.cfs[result.cfs["query_id"] == position][names].to_numpy(dtype=float)[
-                : short[i]
-            ]
-            for position, i in enumerate(ids)
-        }
+
+def _fallback(
+    oracle: Oracle, X: np.ndarray, short: dict[int, int], desired: int
+) -> dict[int, np.ndarray]:
+    """The oracle's CFs for the queries the LLM left short, as many as each lacks."""
+    if not short:
+        return {}
+    ids = sorted(short)
+    names = oracle.spec_.feature_names
+    frame = pd.DataFrame(X[ids], columns=names)
+    cfs = oracle.generate(frame, n_cfs=max(short.values()), desired_class=desired).cfs
+    out = {}
+    for position, i in enumerate(ids):
+        rows = cfs.loc[cfs["query_id"] == position, names].to_numpy(dtype=float)
+        out[i] = rows[: short[i]]
+    return out
