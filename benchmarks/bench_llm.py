@@ -89,10 +89,7 @@ def report(method, result, clf, suite, oracle, wall: float) -> dict[str, object]
     """Print one method's figures; return its summary row."""
     spec = clf.spec
     n = len(result.queries)
-    cfs = result.cfs.copy()
-    for column, empty in (("round", -1), ("copied_example", False)):
-        if column not in cfs:  # no CF at all: the table lacks the generator's own columns
-            cfs[column] = pd.Series(empty, index=cfs.index, dtype=type(empty))
+    cfs = result.cfs  # round and copied_example are there even when no query got a CF
     summary = suite.summarise(result, min_l0=oracle).iloc[0]
     sparse = sparsify_result(result, clf)
     sparse_summary = suite.summarise(sparse, min_l0=oracle).iloc[0]

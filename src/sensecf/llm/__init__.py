@@ -1,4 +1,7 @@
-"""LLM backends behind one interface, the persistent call cache, and the prompt machinery.
+"""LLM backends behind one interface, and the persistent call cache.
+
+What a counterfactual prompt says, its answer schema and how an answer is read belong to the
+generator that uses them: :mod:`sensecf.generators.llm`.
 
 Importing this package loads none of llama-cpp-python, openai, torch or transformers; each is
 imported when a backend first needs it.

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ import numpy as np
 
 from sensecf.data.constraints import allowed_ranges, changed, violations
 from sensecf.data.spec import DatasetSpec
-from sensecf.llm.schema import plain_number, step_decimals
+from sensecf.generators.llm.schema import plain_number, step_decimals
 
 # A number at the start of a string, optionally followed by a unit ("420 min", "7.5 %").
 _NUMBER_TEXT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z%/ .]*)\s*$")
@@ -121,7 +121,7 @@ def _find_object(text: str, expected: Sequence[str]) -> dict[str, Any] | None:
     # Nothing decodes (cut off by the token limit, a stray quote): read the pairs that are there.
     start = cleaned.find("{")
     if start >= 0:
-        pairs = {}
+        pairs: dict[str, Any] = {}
         for key, raw in _PAIR.findall(cleaned[start:]):
             try:
                 pairs.setdefault(key, json.loads(raw))
@@ -274,28 +274,3 @@ def rule_breaks(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> dict[s
 
 def _fmt(value: float, step: float) -> str:
     return str(plain_number(value, step)) if math.isfinite(value) else str(value)
-
-
-def changed_names(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> list[str]:
-    """Names of the features a row changed relative to its query.
-
-    >>> from sensecf.data.spec import FeatureSpec
-    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
-    ...     FeatureSpec(name="a", bounds=(0, 9)), FeatureSpec(name="b", bounds=(0, 9))])
-    >>> changed_names(spec, np.array([1.0, 2.0]), np.array([1.0, 3.0]))
-    ['b']
-    """
-    moved = changed(np.asarray(query, float)[None, :], np.asarray(row, float)[None, :])[0]
-    return [f.name for f, m in zip(spec.features, moved, strict=True) if m]
-
-
-def names_in(items: Iterable[str] | Mapping[str, Any]) -> str:
-    """``a, b and c`` (for feedback sentences).
-
-    >>> names_in(["a", "b", "c"]), names_in(["a"])
-    ('a, b and c', 'a')
-    """
-    names = list(items)
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]

@@ -14,14 +14,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 from sensecf.data.constraints import violations
 from sensecf.data.dataset import Dataset
 from sensecf.generators import select_queries
 from sensecf.generators.llm import LLMGenerator
+from sensecf.generators.llm.parse import coerce_answer, parse_answer
+from sensecf.generators.llm.prompts import PromptTemplate
 from sensecf.llm.base import ChatRequest, Completion, LLMBackend, LLMError
-from sensecf.llm.parse import coerce_answer, parse_answer
-from sensecf.llm.prompts import PromptTemplate
+from sensecf.llm.llama_cpp import LlamaCpp
 
 Policy = Callable[[ChatRequest, int], str]
 
@@ -86,18 +88,74 @@ def run(toy, queries, policy: Policy, **options):
     return backend, generator.generate(queries)
 
 
-def test_names_and_option_checks():
+def test_names_and_option_checks(toy):
     assert LLMGenerator(shots=0).name == "zero-shot"
     assert LLMGenerator(shots=2).name == "few-shot"
     assert LLMGenerator(examples="worked").name == "few-shot-worked"
+    # Options are stored as given and checked by fit (scikit-learn manners).
     with pytest.raises(ValueError, match="shots"):
-        LLMGenerator(shots=-1)
+        LLMGenerator(shots=-1).fit(toy.model, toy.train)
     with pytest.raises(ValueError, match="examples"):
-        LLMGenerator(examples="random")  # type: ignore[arg-type]
+        LLMGenerator(examples="random").fit(toy.model, toy.train)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="temperature"):
-        LLMGenerator(temperature=3.0)
+        LLMGenerator(temperature=3.0).fit(toy.model, toy.train)
     with pytest.raises(TypeError, match="LLMBackend"):
-        LLMGenerator(backend=object())  # type: ignore[arg-type]
+        LLMGenerator(backend=object()).fit(toy.model, toy.train)  # type: ignore[arg-type]
+
+
+def test_parameters_are_stored_as_given_and_the_name_follows_them():
+    generator = LLMGenerator(shots=-1, temperature=1, fallback=0)  # not checked before fit
+    params = generator.get_params()
+    assert params["shots"] == -1 and params["temperature"] == 1 and params["fallback"] == 0
+    assert params["prompt"] is None and params["backend"] is None
+    assert generator.set_params(shots=0).name == "zero-shot"
+    assert generator.set_params(shots=2, examples="worked").name == "few-shot-worked"
+    with pytest.raises(AttributeError):
+        generator.name = "mine"  # type: ignore[misc]
+
+
+def test_a_clone_of_a_fitted_generator_is_unfitted_with_equal_params(toy):
+    backend = Scripted(copy_first)
+    template = PromptTemplate(system="Coach.\n{features}")
+    fitted = LLMGenerator(backend, shots=2, prompt=template, fallback=True).fit(
+        toy.model, toy.train
+    )
+    twin = clone(fitted)
+    assert twin is not fitted and not hasattr(twin, "model_") and not hasattr(twin, "oracle_")
+    mine, theirs = fitted.get_params(), twin.get_params()
+    assert mine == theirs and mine["prompt"] is not theirs["prompt"]
+    assert twin.backend is backend  # a backend is a live resource: shared, not copied
+    assert twin.name == fitted.name == "few-shot"
+
+
+def test_a_clone_shares_a_backend_that_cannot_be_copied():
+    with LlamaCpp() as backend:  # holds a lock; nothing is loaded until a call
+        assert clone(LLMGenerator(backend)).backend is backend
+
+
+def test_fit_makes_every_derived_object_and_generate_adds_none(toy, queries):
+    default = LLMGenerator(repair_rounds=1, fallback=True).fit(toy.model, toy.train)
+    assert isinstance(default.default_backend_, LlamaCpp)
+    assert default.backend_for_run() is default.default_backend_
+    assert default.oracle_ is not None and default.prompt_ == PromptTemplate()
+    generator = LLMGenerator(Scripted(lambda r, n: "no"), repair_rounds=1, fallback=True)
+    generator.fit(toy.model, toy.train)
+    assert generator.default_backend_ is None and generator.oracle_ is not None
+    before = dict(vars(generator))
+    generator.generate(queries)
+    assert vars(generator).keys() == before.keys()
+    assert all(vars(generator)[k] is v for k, v in before.items())
+
+
+def test_an_empty_result_has_the_generators_own_columns(toy, queries):
+    _, result = run(toy, queries, lambda r, n: "no", repair_rounds=0)
+    assert len(result.cfs) == 0
+    for column in LLMGenerator.extra_cf_columns:
+        assert column in result.cfs.columns
+    for column in LLMGenerator.query_info_columns:
+        assert column in result.queries.columns
+    assert set(LLMGenerator.extra_cf_columns) == {"round", "copied_example"}
+    assert (result.queries["rounds"] == -1).all() and (result.queries["llm_calls"] == 1).all()
 
 
 def test_copying_an_example_is_a_valid_first_answer(toy, queries):
@@ -318,7 +376,6 @@ def test_a_custom_template_is_used(toy, queries):
 @pytest.mark.slow
 def test_end_to_end_with_the_packaged_model(toy, queries):
     pytest.importorskip("llama_cpp")
-    from sensecf.llm.llama_cpp import LlamaCpp
 
     with LlamaCpp() as backend:
         generator = LLMGenerator(backend, repair_rounds=1).fit(toy.model, toy.train)

@@ -10,7 +10,7 @@ import pytest
 
 from sensecf.data.aireadi import aireadi_spec
 from sensecf.data.spec import DatasetSpec, FeatureSpec
-from sensecf.llm.prompts import (
+from sensecf.generators.llm.prompts import (
     PromptContext,
     PromptTemplate,
     answer_row,

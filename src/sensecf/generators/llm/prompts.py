@@ -16,9 +16,9 @@ the examples carry the knowledge: by default people like this one whom the model
 desired class, already moved onto what this person may change, so copying one is a valid
 answer; or worked pairs (another person → a verified counterfactual of theirs).
 
-Numbers are written as in the JSON schema (:func:`~sensecf.llm.schema.plain_number`); units
-are in the glossary. No identifier of a person (id columns) is ever passed in: the context
-holds feature values only.
+Numbers are written as in the JSON schema
+(:func:`~sensecf.generators.llm.schema.plain_number`); units are in the glossary. No identifier
+of a person (id columns) is ever passed in: the context holds feature values only.
 
 Override any text by passing your own :class:`PromptTemplate`, e.g.
 ``PromptTemplate(system="You are a sleep coach. Answer with JSON only.\\n{features}")``.
@@ -41,8 +41,8 @@ from typing import Literal
 import numpy as np
 
 from sensecf.data.spec import DatasetSpec, FeatureSpec
+from sensecf.generators.llm.schema import plain_number
 from sensecf.llm.base import Messages
-from sensecf.llm.schema import plain_number
 
 Help = Literal["raise", "lower"]
 
@@ -150,8 +150,8 @@ class PromptContext:
     proba: float
     needed: float
     helps: Sequence[tuple[str, Help]] = ()
-    examples: Sequence[Mapping[str, int | float]] = ()
-    factuals: Sequence[Mapping[str, int | float]] | None = None
+    examples: Sequence[Mapping[str, int | float | None]] = ()
+    factuals: Sequence[Mapping[str, int | float | None]] | None = None
     problems: str = ""
 
 
@@ -271,8 +271,8 @@ def _json(row: Mapping[str, int | float | None]) -> str:
 
 
 def _example_rows(
-    examples: Sequence[Mapping[str, int | float]],
-    factuals: Sequence[Mapping[str, int | float]] | None,
+    examples: Sequence[Mapping[str, int | float | None]],
+    factuals: Sequence[Mapping[str, int | float | None]] | None,
 ) -> str:
     lines = []
     for i, example in enumerate(examples):

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from sensecf.data.constraints import violations
 from sensecf.data.spec import DatasetSpec, FeatureSpec
-from sensecf.llm.parse import coerce_answer, parse_answer, rule_breaks
-from sensecf.llm.schema import answer_schema, plain_number, step_decimals
+from sensecf.generators.llm.parse import coerce_answer, parse_answer, rule_breaks
+from sensecf.generators.llm.schema import answer_schema, plain_number, step_decimals
 
 NAMES = ["sleep", "steps"]
 

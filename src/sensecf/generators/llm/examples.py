@@ -1,0 +1,180 @@
+"""The few-shot examples: desired-class people like this one, moved onto what this one may change.
+
+A small model copies what its context offers (stack notes, measured), so the examples carry the
+knowledge: each is a training row that the classifier puts in the desired class (and, where the
+reference carries labels, that is labelled so), *projected* onto what this person may change
+(fixed features copied, no move against a feature's direction, bounds, step) and verified again
+by the classifier, so copying one is a valid answer. They come nearest first, by the MAD-scaled
+distance of the change plus how far the example's own fixed features are from this person's.
+
+``worked`` pairs instead show another flagged person and a verified counterfactual of theirs
+(their nearest projected desired-class row, sparsified): measured to be worse with a small
+model, which copies their answers, not their edits.
+
+Each round and each sample sees its own window of examples: the next ones in line (:func:`window`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sensecf.data.constraints import project
+from sensecf.data.spec import DatasetSpec
+from sensecf.generators.llm.candidates import near_current
+from sensecf.generators.sparsify import sparsify
+
+if TYPE_CHECKING:
+    from sensecf.models import TrainedClassifier
+
+# Projected desired-class rows tried per worked-pair person, nearest first.
+WORKED_NEIGHBOURS = 40
+# Nearest candidates checked per example wanted (projection can make a neighbour invalid).
+CANDIDATES_PER_EXAMPLE = 4
+# The distance a differing fixed category adds: same-group people come first.
+OTHER_GROUP = 10.0
+
+
+@dataclass(frozen=True, eq=False)
+class ExampleBank:
+    """The reference rows examples are drawn from, with the classifier that verifies them.
+
+    ``X``: the rows (spec order); ``predicted``: the classifier's class for each; ``labels``:
+    their true class, or ``None`` when the reference carries no target; ``scale``: the
+    per-feature MAD scale of distances; ``least``: how many desired-class rows the labelled
+    pool must hold to be used (else the predicted ones are).
+    """
+
+    spec: DatasetSpec
+    model: TrainedClassifier
+    X: np.ndarray
+    predicted: np.ndarray
+    labels: np.ndarray | None
+    scale: np.ndarray
+    least: int = 1
+
+    @cached_property
+    def steps(self) -> np.ndarray:
+        """Each feature's step, spec order."""
+        return np.array([float(f.step) for f in self.spec.features])
+
+    @cached_property
+    def mutable(self) -> np.ndarray:
+        """Indices of the features an intervention may change."""
+        return np.array([j for j, f in enumerate(self.spec.features) if f.is_mutable], int)
+
+    @cached_property
+    def fixed(self) -> np.ndarray:
+        """Indices of the fixed features (age, diagnoses)."""
+        return np.array([j for j, f in enumerate(self.spec.features) if not f.is_mutable], int)
+
+    def pool(self, desired: int) -> np.ndarray:
+        """Rows of the desired class: labelled so and predicted so (or predicted so)."""
+        predicted = self.predicted == desired
+        if self.labels is not None:
+            both = predicted & (self.labels == desired)
+            if both.sum() >= self.least:
+                return self.X[both]
+        return self.X[predicted]
+
+    def distance(self, query: np.ndarray, rows: np.ndarray, originals: np.ndarray) -> np.ndarray:
+        """MAD-scaled L1 of the change, plus how far the rows' own fixed features are.
+
+        A person whose fixed features (age, diabetes status) differ is a worse example; a
+        differing category counts as a large distance, so same-group people come first.
+        """
+        change = np.nansum(np.abs(rows - query) / self.scale, axis=1)
+        fixed = self.fixed
+        if not len(fixed):
+            return change
+        apart = np.abs(originals[:, fixed] - query[fixed]) / self.scale[fixed]
+        discrete = np.array([self.spec.features[j].levels is not None for j in fixed])
+        apart = np.where(discrete & (apart > 0), OTHER_GROUP, apart)
+        return change + np.nansum(apart, axis=1)
+
+    def snap(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Values within half a step of the query's are the query's (as answers are read back)."""
+        return np.where(near_current(rows, query, self.steps), query, rows)
+
+    def nearest(self, X: np.ndarray, desired: int, count: int) -> list[np.ndarray]:
+        """Per query, up to ``count`` distinct projected desired-class rows the model verifies."""
+        spec = self.spec
+        pool = self.pool(desired)
+        d = X.shape[1]
+        if not len(pool):
+            return [np.empty((0, d)) for _ in X]
+        own = np.column_stack([f.round(pool[:, j]) for j, f in enumerate(spec.features)])
+        mutable = np.isin(np.arange(d), self.mutable)
+        candidates, owners = [], []
+        for i, query in enumerate(X):
+            projected = self.snap(query, project(spec, np.broadcast_to(query, pool.shape), pool))
+            # Where this person's value is missing, the example's own value stands.
+            projected = np.where(np.isnan(projected) & mutable, own, projected)
+            order = np.argsort(self.distance(query, projected, pool), kind="stable")
+            picked = projected[order[: CANDIDATES_PER_EXAMPLE * count]]
+            _, first = np.unique(picked, axis=0, return_index=True)
+            picked = picked[np.sort(first)]
+            candidates.append(picked)
+            owners.append(np.full(len(picked), i))
+        stacked = np.vstack(candidates)
+        verified = self.model.predict(stacked) == desired  # one call for every query
+        owner = np.concatenate(owners)
+        return [stacked[(owner == i) & verified][:count] for i in range(len(X))]
+
+    def worked(
+        self, X: np.ndarray, desired: int, count: int
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per query: other people the model flags, nearest first, and a verified CF of each.
+
+        Each worked CF is the person's nearest desired-class row, moved onto what *they* may
+        change and sparsified (the oracle's neighbour stage).
+        """
+        spec, model = self.spec, self.model
+        d = X.shape[1]
+        pool = self.pool(desired)
+        others = self.X[self.predicted != desired]
+        if not len(pool) or not len(others):
+            empty = [np.empty((0, d)) for _ in X]
+            return empty, list(empty)
+        # Candidate people per query, nearest first; each one's CF is worked out once.
+        nearest = [
+            np.argsort(self.distance(query, others, others), kind="stable")[: 2 * count]
+            for query in X
+        ]
+        people = np.unique(np.concatenate(nearest))
+        blocks = []
+        for p in people:
+            projected = project(spec, np.broadcast_to(others[p], pool.shape), pool)
+            order = np.argsort(self.distance(others[p], projected, pool), kind="stable")
+            blocks.append(projected[order[:WORKED_NEIGHBOURS]])
+        stacked = np.vstack(blocks)
+        ok = (model.predict(stacked) == desired).reshape(len(people), -1)
+        has_cf = ok.any(axis=1)
+        first_ok = stacked.reshape(len(people), -1, d)[np.arange(len(people)), ok.argmax(axis=1)]
+        worked = np.full((len(people), d), np.nan)
+        worked[has_cf] = sparsify(model, others[people[has_cf]], first_ok[has_cf], desired)
+        where = {int(p): k for k, p in enumerate(people)}
+        factual_out, cf_out = [], []
+        for chosen in nearest:
+            keep = [where[int(p)] for p in chosen if has_cf[where[int(p)]]][:count]
+            factual_out.append(others[people[keep]].reshape(-1, d))
+            cf_out.append(worked[keep].reshape(-1, d))
+        return factual_out, cf_out
+
+
+def window(rows: np.ndarray, size: int, index: int) -> np.ndarray:
+    """The ``index``-th block of ``size`` rows, wrapping around when the rows run out.
+
+    >>> window(np.arange(5.0)[:, None], 2, 2).ravel()   # blocks [0 1], [2 3], [4]
+    array([4.])
+    >>> window(np.arange(5.0)[:, None], 2, 3).ravel()
+    array([0., 1.])
+    """
+    if size == 0 or not len(rows):
+        return rows[:0]
+    blocks = max(1, -(-len(rows) // size))
+    start = (index % blocks) * size
+    return rows[start : start + size]

@@ -1,0 +1,501 @@
+"""The LLM generator and its round loop: ask every query at once, read, verify, repair, assemble.
+
+One ``generate`` call prepares what every round shares (:class:`_Batch`: the allowed ranges,
+the probe, the examples), then runs rounds: each round asks every unfinished *chain* (one line
+of requests for one CF of one query) in one ``backend.complete_many`` call, reads and checks
+the answers, verifies the admissible ones with the classifier and settles the chains they
+complete; the others carry feedback into the next round. Finally each query's CFs are
+assembled, with the oracle filling what the LLM left short when ``fallback`` is on.
+
+>>> LLMGenerator(shots=0).name, LLMGenerator().name, LLMGenerator(examples="worked").name
+('zero-shot', 'few-shot', 'few-shot-worked')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from sensecf.data.constraints import allowed_ranges, changed
+from sensecf.data.scales import FeatureScales
+from sensecf.generators.base import Candidates, CounterfactualGenerator, NotFittedError
+from sensecf.generators.llm import feedback
+from sensecf.generators.llm.candidates import feature_grid, forced_features, round_candidates, stage
+from sensecf.generators.llm.examples import ExampleBank, window
+from sensecf.generators.llm.parse import coerce_answer, parse_answer
+from sensecf.generators.llm.probe import Probe, probe
+from sensecf.generators.llm.prompts import (
+    PromptContext,
+    PromptTemplate,
+    answer_row,
+    render_messages,
+)
+from sensecf.generators.llm.schema import answer_schema
+from sensecf.llm.base import ChatRequest, Completion, GenerationParams, LLMBackend
+from sensecf.llm.llama_cpp import LlamaCpp
+from sensecf.progress import progress_bar
+
+if TYPE_CHECKING:
+    from sensecf.generators.oracle import Oracle
+
+Examples = Literal["nearest", "worked"]
+
+# Helpful changes listed in a prompt, strongest first (the rest matter little).
+LISTED_HELPS = 8
+
+
+@dataclass
+class _Chain:
+    """One line of requests for one CF of one query: a first answer, then repair rounds."""
+
+    query: int
+    sample: int
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    done: bool = False
+    row: np.ndarray | None = None  # the accepted answer, or the last admissible one
+    valid: bool = False
+    round: int = -1
+    copied: bool = False
+    problems: str = ""  # what the next round's feedback says
+    rejected: int = 0  # answers that could not be read or broke a rule
+
+
+@dataclass
+class _Request:
+    chain: _Chain
+    request: ChatRequest
+    shown: list[dict[str, int | float | None]]  # the examples as answers, to detect copies
+
+
+@dataclass
+class _Batch:
+    """What one ``generate`` call knows about its queries, shared by every round."""
+
+    X: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    proba: np.ndarray  # current probability of the desired class
+    desired: int
+    needed: float
+    probe: Probe
+    shown: list[np.ndarray]  # per query, the examples in the order they are shown
+    factuals: list[np.ndarray] | None  # worked pairs: the people the examples came from
+    base_seed: int
+    chains: list[list[_Chain]] = field(default_factory=list)  # per query, one per CF asked
+
+
+class LLMGenerator(CounterfactualGenerator):
+    """Counterfactuals from an LLM backend, verified by the classifier and repaired.
+
+    ``backend``: any :class:`~sensecf.llm.base.LLMBackend` (``None``: the embedded
+    SmolLM2-135M through :class:`~sensecf.llm.llama_cpp.LlamaCpp`, made by ``fit`` as
+    ``default_backend_`` and loaded on first use).
+    ``shots``: examples per prompt (0 = zero-shot). ``examples``: ``"nearest"`` desired-class
+    people (default) or ``"worked"`` (another person → their verified counterfactual; measured
+    to be worse with a small model: it copies their answers, not their edits).
+    ``repair_rounds``: further requests after a failed answer. ``fallback``: the oracle search
+    fills queries the LLM could not serve. ``temperature`` for the first answer,
+    ``sample_temperature`` for the samples beyond it (``n_cfs`` > 1). ``prompt``: the texts
+    (:class:`~sensecf.generators.llm.prompts.PromptTemplate`; ``None``: the default ones).
+    ``max_tokens``: per answer (``None``: enough for the schema, about 16 per mutable
+    feature). ``grid_size``: training quantiles offered per feature.
+
+    Parameters are stored as given and checked by ``fit``; ``name`` follows from them.
+    ``sklearn.base.clone`` gives an unfitted copy that shares the backend (a loaded model or
+    an open connection is a resource, not a parameter value to copy).
+    """
+
+    extra_cf_columns: ClassVar[tuple[str, ...]] = ("round", "copied_example")
+    query_info_columns: ClassVar[tuple[str, ...]] = (
+        "llm_calls",
+        "prompt_tokens",
+        "completion_tokens",
+        "rounds",
+        "rejected_answers",
+    )
+
+    def __init__(
+        self,
+        backend: LLMBackend | None = None,
+        *,
+        shots: int = 3,
+        examples: Examples = "nearest",
+        repair_rounds: int = 3,
+        fallback: bool = False,
+        temperature: float = 0.0,
+        sample_temperature: float = 0.8,
+        prompt: PromptTemplate | None = None,
+        max_tokens: int | None = None,
+        grid_size: int = 9,
+    ) -> None:
+        self.backend = backend
+        self.shots = shots
+        self.examples = examples
+        self.repair_rounds = repair_rounds
+        self.fallback = fallback
+        self.temperature = temperature
+        self.sample_temperature = sample_temperature
+        self.prompt = prompt
+        self.max_tokens = max_tokens
+        self.grid_size = grid_size
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """``zero-shot`` without examples, else ``few-shot`` or ``few-shot-worked``."""
+        if self.shots == 0:
+            return "zero-shot"
+        return "few-shot-worked" if self.examples == "worked" else "few-shot"
+
+    def _validate_params(self) -> None:
+        for label, value, least in (
+            ("shots", self.shots, 0),
+            ("repair_rounds", self.repair_rounds, 0),
+            ("grid_size", self.grid_size, 2),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"`{label}` must be an integer ≥ {least}; got {value!r}")
+        if self.examples not in ("nearest", "worked"):
+            raise ValueError(f"`examples` must be 'nearest' or 'worked'; got {self.examples!r}")
+        tokens = self.max_tokens
+        if tokens is not None and (not isinstance(tokens, int) or tokens < 1):
+            raise ValueError(f"`max_tokens` must be a positive integer or None; got {tokens!r}")
+        if self.backend is not None and not isinstance(self.backend, LLMBackend):
+            raise TypeError(f"backend must be an LLMBackend; got {type(self.backend).__name__}")
+        if self.prompt is not None and not isinstance(self.prompt, PromptTemplate):
+            raise TypeError(f"prompt must be a PromptTemplate; got {type(self.prompt).__name__}")
+        GenerationParams(temperature=self.temperature)  # validates the range
+        GenerationParams(temperature=self.sample_temperature)
+
+    def __sklearn_clone__(self) -> LLMGenerator:
+        params = self.get_params(deep=False)
+        backend = params.pop("backend")  # shared: a live model or connection is not copied
+        return type(self)(backend, **{k: clone(v, safe=False) for k, v in params.items()})
+
+    # ---- fitting ------------------------------------------------------------------------------
+    def _fit(self) -> None:
+        spec, model = self.spec_, self.model_
+        X = self.reference_.X.to_numpy(dtype=float)
+        frame = self.reference_.frame
+        labels = frame[spec.target].to_numpy() if spec.target in frame.columns else None
+        scale = FeatureScales.from_reference(spec, X).scale
+        self.examples_ = ExampleBank(
+            spec, model, X, model.predict(X), labels, scale, least=max(self.shots, 1)
+        )
+        self.steps_ = np.array([float(f.step) for f in spec.features])
+        self.lower_ = np.array([f.bounds[0] for f in spec.features], dtype=float)
+        self.upper_ = np.array([f.bounds[1] for f in spec.features], dtype=float)
+        self.mutable_ = np.array([j for j, f in enumerate(spec.features) if f.is_mutable], int)
+        self.grid_ = [feature_grid(f, X[:, j], self.grid_size) for j, f in enumerate(spec.features)]
+        self.prompt_ = self.prompt if self.prompt is not None else PromptTemplate()
+        self.default_backend_ = self._default_backend()
+        self.oracle_ = self._fallback_oracle()
+
+    def _default_backend(self) -> LlamaCpp | None:
+        """The embedded model when no backend is given (loaded on its first call)."""
+        if self.backend is not None:
+            return None
+        # A refit keeps the model already made (and maybe loaded) by an earlier fit.
+        earlier = getattr(self, "default_backend_", None)
+        return earlier if earlier is not None else LlamaCpp()
+
+    def _fallback_oracle(self) -> Oracle | None:
+        if not self.fallback:
+            return None
+        from sensecf.generators.oracle import Oracle
+
+        return Oracle().fit(self.model_, self.reference_)
+
+    def backend_for_run(self) -> LLMBackend:
+        """The backend in use: the one given, or the embedded model made by ``fit``."""
+        if self.backend is not None:
+            return self.backend
+        backend = getattr(self, "default_backend_", None)
+        if backend is None:
+            raise NotFittedError(
+                f"{type(self).__name__} is not fitted; call fit(model, data) first"
+            )
+        return backend
+
+    def close(self) -> None:
+        """Release the embedded model if this generator loaded it (a given backend is left open).
+
+        A later call loads it again.
+        """
+        backend = getattr(self, "default_backend_", None)
+        if backend is not None:
+            backend.close()
+
+    # ---- the round loop ------------------------------------------------------------------------
+    def _propose_batch(
+        self,
+        X: np.ndarray,
+        n_cfs: int,
+        desired: int,
+        rng: np.random.Generator,
+        progress: bool = False,
+    ) -> Sequence[Candidates]:
+        if len(X) == 0:
+            return []
+        backend = self.backend_for_run()
+        batch = self._prepare(X, n_cfs, desired, rng)
+        chains = [chain for group in batch.chains for chain in group]
+        for rnd in range(self.repair_rounds + 1):
+            active = [c for c in chains if not c.done]
+            if not active:
+                break
+            requests = [self._request(batch, c, rnd) for c in active]
+            answers = self._ask(backend, requests, rnd, progress)
+            self._verify(batch, self._read(batch, requests, answers), rnd)
+        return self._assemble(batch, n_cfs)
+
+    def _prepare(self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator) -> _Batch:
+        """Allowed ranges, current probabilities, the probe and the examples of every query."""
+        _, proba = self.model_.predict_with_proba(X, desired)
+        lo, hi = allowed_ranges(self.spec_, X)
+        # A missing current value leaves nothing to compare with: its whole bounds are open.
+        lo = np.where(np.isnan(lo), self.lower_, lo)
+        hi = np.where(np.isnan(hi), self.upper_, hi)
+        found = probe(
+            self.model_,
+            X,
+            lo,
+            hi,
+            proba,
+            desired,
+            grids=self.grid_,
+            steps=self.steps_,
+            mutable=self.mutable_,
+            names=self.spec_.feature_names,
+        )
+        count = self.shots * (self.repair_rounds + n_cfs)  # enough windows for every request
+        factuals: list[np.ndarray] | None = None
+        if self.shots and self.examples == "nearest":
+            shown = self.examples_.nearest(X, desired, count)
+        elif self.shots:
+            factuals, shown = self.examples_.worked(X, desired, count)
+        else:
+            shown = [np.empty((0, X.shape[1]))] * len(X)
+        return _Batch(
+            X,
+            lo,
+            hi,
+            proba,
+            desired,
+            self._needed(desired),
+            found,
+            shown,
+            factuals,
+            base_seed=int(rng.integers(0, 2**31 - 1)),
+            chains=[[_Chain(i, s) for s in range(n_cfs)] for i in range(len(X))],
+        )
+
+    def _needed(self, desired: int) -> float:
+        """The probability of the desired class the model's decision rule asks for."""
+        threshold = self.model_.threshold
+        return threshold if desired == self.model_.positive_class else 1.0 - threshold
+
+    def _ask(
+        self, backend: LLMBackend, requests: list[_Request], rnd: int, progress: bool
+    ) -> list[Completion]:
+        """One round's requests for all queries at once, so a server can serve them together."""
+        label = f"{self.name}: first answers" if rnd == 0 else f"{self.name}: repair {rnd}"
+        with progress_bar(label, len(requests), progress) as advance:
+            answers = backend.complete_many(
+                [r.request for r in requests], on_result=lambda _i, _a: advance()
+            )
+        if len(answers) != len(requests):
+            raise RuntimeError(
+                f"{type(backend).__name__}.complete_many returned {len(answers)} answers "
+                f"for {len(requests)} requests"
+            )
+        completions = []
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer  # the backend's own message (down after its retries)
+            completions.append(answer)
+        return completions
+
+    # ---- one request ---------------------------------------------------------------------------
+    def _request(self, batch: _Batch, chain: _Chain, rnd: int) -> _Request:
+        """The prompt, schema and sampling settings of one chain's request in round ``rnd``."""
+        spec = self.spec_
+        i = chain.query
+        # Each round and each sample sees its own window of examples: the next ones in line.
+        examples = window(batch.shown[i], self.shots, rnd + chain.sample)
+        facts = None
+        if batch.factuals is not None:
+            facts = window(batch.factuals[i], self.shots, rnd + chain.sample)
+        level = stage(rnd, self.repair_rounds)
+        helps = batch.probe.helps[i]
+        candidates = round_candidates(
+            spec,
+            batch.X[i],
+            batch.lower[i],
+            batch.upper[i],
+            examples=examples,
+            grids=self.grid_,
+            helpful=batch.probe.helpful[i],
+            stage=level,
+            few_shot=bool(self.shots),
+            must_move=forced_features(helps, rnd) if level == 3 else set(),
+        )
+        rows = [answer_row(spec, r) for r in examples]
+        context = PromptContext(
+            spec=spec,
+            desired_class=batch.desired,
+            query=batch.X[i],
+            proba=float(batch.proba[i]),
+            needed=batch.needed,
+            helps=helps[:LISTED_HELPS],
+            examples=rows,
+            factuals=[answer_row(spec, f) for f in facts] if facts is not None else None,
+            problems=chain.problems,
+        )
+        request = ChatRequest(
+            render_messages(self.prompt_, context),
+            answer_schema(candidates),
+            self._params(batch, chain, rnd),
+        )
+        return _Request(chain, request, rows)
+
+    def _params(self, batch: _Batch, chain: _Chain, rnd: int) -> GenerationParams:
+        """Greedy-ish first answers, warmer samples, each with its own seed."""
+        first = chain.sample == 0
+        return GenerationParams(
+            temperature=float(self.temperature if first else self.sample_temperature),
+            max_tokens=self.max_tokens or 16 * len(self.mutable_) + 24,
+            seed=(batch.base_seed + 1009 * chain.sample + rnd) % (2**31 - 1),
+        )
+
+    # ---- answers -------------------------------------------------------------------------------
+    def _read(
+        self, batch: _Batch, requests: list[_Request], answers: Sequence[Completion]
+    ) -> list[tuple[_Request, np.ndarray]]:
+        """Count each answer's cost and read it onto its query; the admissible rows.
+
+        An unreadable answer or one that breaks a rule is counted as rejected, and its chain
+        carries the reason into the next round.
+        """
+        spec = self.spec_
+        names = [spec.features[j].name for j in self.mutable_]
+        admissible: list[tuple[_Request, np.ndarray]] = []
+        for req, answer in zip(requests, answers, strict=True):
+            chain = req.chain
+            chain.calls += 1
+            chain.prompt_tokens += int(answer.prompt_tokens)
+            chain.completion_tokens += int(answer.completion_tokens)
+            coerced = coerce_answer(spec, batch.X[chain.query], parse_answer(answer.text, names))
+            if coerced.admissible:
+                admissible.append((req, coerced.row))
+                continue
+            chain.rejected += 1
+            if coerced.error:
+                chain.problems = feedback.unreadable(coerced.error)
+            else:
+                chain.problems = feedback.broken_rules(coerced.problems)
+        return admissible
+
+    def _verify(
+        self, batch: _Batch, admissible: list[tuple[_Request, np.ndarray]], rnd: int
+    ) -> None:
+        """Score the admissible rows in one classifier call; settle the chains they complete.
+
+        A valid answer that repeats one already accepted for the same query is sent back.
+        """
+        if not admissible:
+            return
+        spec, desired = self.spec_, batch.desired
+        rows = np.vstack([row for _, row in admissible])
+        labels, proba = self.model_.predict_with_proba(rows, desired)
+        for (req, row), label, p in zip(admissible, labels, proba, strict=True):
+            chain = req.chain
+            query = batch.X[chain.query]
+            taken = [
+                c.row
+                for c in batch.chains[chain.query]
+                if c.done and c is not chain and c.row is not None
+            ]
+            repeated = any(np.array_equal(row, other) for other in taken)
+            chain.row, chain.round = row, rnd
+            chain.valid = bool(label == desired)
+            chain.copied = answer_row(spec, row) in req.shown
+            if chain.valid and not repeated:
+                chain.done = True
+            elif chain.valid:
+                chain.problems = feedback.repeated()
+            else:
+                moved = feedback.changed_names(spec, query, row)
+                chain.problems = feedback.too_weak(
+                    moved, spec.classes[desired], float(p), batch.needed
+                )
+
+    # ---- results -------------------------------------------------------------------------------
+    def _assemble(self, batch: _Batch, n_cfs: int) -> list[Candidates]:
+        """Per query: its valid answers, then its last admissible invalid ones (or the fallback)."""
+        fills: dict[int, np.ndarray] = {}
+        if self.oracle_ is not None:  # fallback on
+            served = [sum(c.done for c in group) for group in batch.chains]
+            short = {i: n_cfs - k for i, k in enumerate(served) if k < n_cfs}
+            fills = _fallback(self.oracle_, batch.X, short, batch.desired)
+        return [
+            self._candidates(group, batch.X[i], fills.get(i))
+            for i, group in enumerate(batch.chains)
+        ]
+
+    def _candidates(
+        self, group: list[_Chain], query: np.ndarray, filled: np.ndarray | None
+    ) -> Candidates:
+        """One query's CF rows with their provenance, and its per-query totals.
+
+        Without a fallback fill, the last admissible answers that did not reach the desired
+        class are kept too: the honest record of a failure (unless it proposed nothing).
+        """
+        kept = [c for c in group if c.done]
+        if filled is None:
+            kept += [
+                c for c in group if not c.done and c.row is not None and changed(query, c.row).any()
+            ]
+            filled = np.empty((0, len(query)))
+        none = [0] * len(filled)  # the fallback spends no call
+        return Candidates(
+            np.array([c.row for c in kept] + list(filled), dtype=float).reshape(-1, len(query)),
+            source=["llm" if c.round == 0 else "repair" for c in kept] + ["fallback"] * len(none),
+            llm_calls=[c.calls for c in kept] + none,
+            prompt_tokens=[c.prompt_tokens for c in kept] + none,
+            completion_tokens=[c.completion_tokens for c in kept] + none,
+            extra={
+                "round": [c.round for c in kept] + [-1] * len(none),
+                "copied_example": [c.copied for c in kept] + [False] * len(none),
+            },
+            query_info={  # spent calls count, served or not
+                "llm_calls": sum(c.calls for c in group),
+                "prompt_tokens": sum(c.prompt_tokens for c in group),
+                "completion_tokens": sum(c.completion_tokens for c in group),
+                "rounds": max(c.round for c in group),
+                "rejected_answers": sum(c.rejected for c in group),
+            },
+        )
+
+
+def _fallback(
+    oracle: Oracle, X: np.ndarray, short: dict[int, int], desired: int
+) -> dict[int, np.ndarray]:
+    """The oracle's CFs for the queries the LLM left short, as many as each lacks."""
+    if not short:
+        return {}
+    ids = sorted(short)
+    names = oracle.spec_.feature_names
+    frame = pd.DataFrame(X[ids], columns=names)
+    cfs = oracle.generate(frame, n_cfs=max(short.values()), desired_class=desired).cfs
+    out = {}
+    for position, i in enumerate(ids):
+        rows = cfs.loc[cfs["query_id"] == position, names].to_numpy(dtype=float)
+        out[i] = rows[: short[i]]
+    return out

@@ -1,0 +1,113 @@
+"""Which single moves help: each feature tried alone on the classifier, for every query at once.
+
+Every admissible grid value of every mutable feature (:mod:`~sensecf.generators.llm.candidates`)
+is put into the query on its own, and the classifier scores all these rows in one call. A value
+helps when it raises the probability of the desired class by more than :data:`HELP_MIN_GAIN`.
+The prompt lists the helpful changes, strongest first ("raise sleep, lower hr"), and the repair
+rounds narrow their candidate sets to the values that help.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sensecf.generators.llm.candidates import admissible_mask
+from sensecf.generators.llm.prompts import Help
+
+# A probe move counts as helping when it raises the desired class's probability by this much.
+HELP_MIN_GAIN = 0.005
+
+
+@dataclass
+class Probe:
+    """Per query: ``helps``, helpful changes as (feature name, direction), strongest first; and
+    ``helpful``, feature index → the values that help, best first (empty when none does)."""
+
+    helps: list[list[tuple[str, Help]]]
+    helpful: list[dict[int, np.ndarray]]
+
+
+def probe(
+    model: Any,
+    X: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    proba: np.ndarray,
+    desired: int,
+    *,
+    grids: Sequence[np.ndarray],
+    steps: np.ndarray,
+    mutable: np.ndarray,
+    names: Sequence[str],
+) -> Probe:
+    """Try each admissible grid value of each mutable feature alone; keep the ones that help.
+
+    ``model`` has ``predict_with_proba(rows, desired)``; ``X`` holds the queries and ``lo``/
+    ``hi`` their allowed ranges (spec order); ``proba`` their current probability of the desired
+    class; ``grids`` and ``steps`` per feature; ``mutable`` the mutable features' indices. A
+    feature's direction is that of its best value; features rank by their best value's gain.
+
+    >>> class Sum:  # the desired class's probability grows with x0 + x1
+    ...     def predict_with_proba(self, rows, desired):
+    ...         return None, rows.sum(axis=1) / 10
+    >>> X = np.array([[1.0, 2.0]])
+    >>> found = probe(Sum(), X, np.zeros((1, 2)), np.full((1, 2), 9.0), np.array([0.3]), 0,
+    ...               grids=[np.array([0.0, 2.0, 3.0]), np.array([1.0, 5.0])],
+    ...               steps=np.ones(2), mutable=np.array([0, 1]), names=["a", "b"])
+    >>> found.helps[0], found.helpful[0]
+    ([('b', 'raise'), ('a', 'raise')], {0: array([3., 2.]), 1: array([5.])})
+    """
+    n = len(X)
+    owner, feature, value = _moves(X, lo, hi, grids, steps, mutable)
+    helps: list[list[tuple[str, Help]]] = [[] for _ in range(n)]
+    if not len(owner):
+        return Probe(helps, [{} for _ in range(n)])
+    rows = X[owner].copy()
+    rows[np.arange(len(rows)), feature] = value
+    _, p = model.predict_with_proba(rows, desired)
+    gain = p - proba[owner]
+
+    # Helpful moves grouped by (query, feature), best first; ties keep the grid's order.
+    good = np.flatnonzero(gain > HELP_MIN_GAIN)
+    good = good[np.lexsort((-gain[good], feature[good], owner[good]))]
+    pair = owner[good] * X.shape[1] + feature[good]
+    _, starts = np.unique(pair, return_index=True)
+    helpful: list[dict[int, np.ndarray]] = [{int(j): np.empty(0) for j in mutable} for _ in X]
+    for start, end in zip(starts, [*starts[1:], len(good)], strict=True):
+        helpful[owner[good[start]]][int(feature[good[start]])] = value[good[start:end]]
+
+    # Each feature's best move; per query, the strongest first (ties in spec order).
+    best = good[starts]
+    best = best[np.lexsort((-gain[best], owner[best]))]
+    raise_ = value[best] > X[owner[best], feature[best]]
+    for k, is_raise in zip(best, raise_, strict=True):
+        helps[owner[k]].append((names[feature[k]], "raise" if is_raise else "lower"))
+    return Probe(helps, helpful)
+
+
+def _moves(
+    X: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    grids: Sequence[np.ndarray],
+    steps: np.ndarray,
+    mutable: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (query, feature, value) to try, query by query, features and values in order."""
+    owners, features, values = [], [], []
+    for j in mutable:  # one array operation per feature covers every query
+        grid = np.asarray(grids[j], dtype=float)
+        ok = admissible_mask(grid[None, :], X[:, j, None], lo[:, j, None], hi[:, j, None], steps[j])
+        i, k = np.nonzero(ok)
+        owners.append(i)
+        features.append(np.full(len(i), int(j)))
+        values.append(grid[k])
+    if not owners:
+        return np.empty(0, int), np.empty(0, int), np.empty(0)
+    owner, feature, value = np.concatenate(owners), np.concatenate(features), np.concatenate(values)
+    order = np.lexsort((feature, owner))  # stable: each feature's values stay in grid order
+    return owner[order], feature[order], value[order]
