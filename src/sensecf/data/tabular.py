@@ -6,7 +6,7 @@ The spec comes from one of three places, in this order:
 2. ``target=``: a spec is inferred from the table by :func:`infer_spec` (with a warning: an
    inferred spec guesses kinds, bounds and mutability from the data, and should be reviewed, edited
    and saved next to the table);
-3. otherwise a spec file beside the table, found as :func:`load_dataset` finds it
+3. otherwise a spec file beside the table, found by :func:`~sensecf.data.dataset.find_spec_file`
    (``cohort.spec.yaml`` or ``spec.yaml`` next to ``cohort.csv``).
 
 The table must hold exactly the spec's columns (id columns, features, target; any order). A row
