@@ -149,4 +149,3 @@ def find_spec_file(table: str | os.PathLike) -> Path | None:
         table.parent / SPEC_FILE,
     ]
     return next((c for c in candidates if c.is_file()), None)
-
