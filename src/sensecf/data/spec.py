@@ -455,7 +455,7 @@ def _infer_feature(name: str, values: pd.Series, fixed: bool, max_levels: int) -
     lo, hi = float(arr.min()), float(arr.max())
     whole = bool(np.all(np.equal(np.mod(arr, 1), 0)))
     uniques = np.unique(arr)
-    mutability = "fixed" if fixed else "both"
+    mutability: Mutability = "fixed" if fixed else "both"
     if set(uniques.tolist()) <= {0.0, 1.0}:
         return FeatureSpec(name=name, kind="binary", bounds=(0, 1), mutability=mutability)
     # Small non-negative codes that repeat look like categories (chest-pain type 1-4); a handful

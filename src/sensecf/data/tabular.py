@@ -101,15 +101,15 @@ def read_table(
     else:
         if inference_args or fixed:
             raise SpecError("id_columns=, group_column= and fixed= need target= to infer a spec")
-        spec_path = find_spec_file(path)
-        if spec_path is None:
+        found = find_spec_file(path)
+        if found is None:
             raise DataError(
                 f"no spec for {source}: expected {path.with_suffix('.spec.yaml').name} or "
                 "spec.yaml beside it, or pass spec= (a spec or its YAML path) or target= "
                 "(to infer one)"
             )
-        spec = DatasetSpec.from_yaml(spec_path)
-        origin = str(spec_path)
+        spec = DatasetSpec.from_yaml(found)
+        origin = str(found)
 
     _check_columns(frame, spec, source)
     # Check values before dropping rows, so the row numbers in errors are the file's.

@@ -161,7 +161,7 @@ def _packaged_phrase(feature: FeatureSpec) -> Phrase | None:
 @functools.cache
 def _packaged_phrases() -> dict[str, tuple[Quantity, Phrase]]:
     """The wording of the shipped specs' features, by name (read once: it never changes)."""
-    phrases = {}
+    phrases: dict[str, tuple[Quantity, Phrase]] = {}
     for spec in (aireadi_spec(), heart_spec()):
         for feature in spec.features:
             if feature.phrase is not None:

@@ -182,6 +182,12 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def _utc_offset(moment: datetime, tz: ZoneInfo) -> timedelta:
+    offset = moment.astimezone(tz).utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return offset
+
+
 def make_clock(visit: date, days: int, tz_name: str) -> Clock:
     """Build the window from 18:00 local on `visit` to local midnight after day `days`.
 
@@ -200,7 +206,7 @@ def make_clock(visit: date, days: int, tz_name: str) -> Clock:
     hours = (n + 59) // 60
     offsets = np.array(
         [
-            int((start + timedelta(hours=h)).astimezone(tz).utcoffset().total_seconds() // 60)
+            int(_utc_offset(start + timedelta(hours=h), tz).total_seconds() // 60)
             for h in range(hours)
         ]
     )
