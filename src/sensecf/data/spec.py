@@ -1,7 +1,8 @@
 """The feature spec: what each feature means and how it may change.
 
 Every generator, metric, prompt and report reads the same :class:`DatasetSpec`: a list of
-:class:`FeatureSpec` entries plus the target, its class names and the desired class. Specs load
+:class:`FeatureSpec` entries plus the target, its class names and the desired class. A feature
+may carry its wording for intervention text (:class:`Phrase`). Specs load
 from and save to YAML, can be inferred from a DataFrame and then edited, and are validated when
 built, with messages that name the feature at fault.
 """
@@ -28,6 +29,8 @@ Mutability = Literal["fixed", "increase", "decrease", "both"]
 
 KINDS: tuple[str, ...] = ("continuous", "integer", "binary", "categorical")
 MUTABILITIES: tuple[str, ...] = ("fixed", "increase", "decrease", "both")
+# What a phrase's sentence may leave to fill in: the change with its unit, or the figure alone.
+PHRASE_PLACEHOLDERS: tuple[str, ...] = ("amount", "number")
 
 
 class Phrase(BaseModel):
@@ -79,9 +82,6 @@ class Phrase(BaseModel):
         data = self.model_dump()
         data["terms"] = list(self.terms)
         return {k: v for k, v in data.items() if v}
-
-
-PHRASE_PLACEHOLDERS: tuple[str, ...] = ("amount", "number")
 
 
 class FeatureSpec(BaseModel):
