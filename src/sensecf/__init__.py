@@ -8,7 +8,8 @@
 """
 
 from sensecf import datasets, llm, results
-from sensecf.data.dataset import Dataset, load_dataset
+from sensecf.data.dataset import Dataset
+from sensecf.data.loaders import load_dataset
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError, SensecfError, SpecError
 from sensecf.evaluation import MetricSuite, evaluate, run_benchmark

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Literal
 
 from sensecf.data.aireadi import read_aireadi
-from sensecf.data.dataset import Dataset, load_dataset
+from sensecf.data.dataset import Dataset
 from sensecf.data.heart import read_uci_heart
+from sensecf.data.loaders import load_dataset
 from sensecf.data.synthetic import CohortConfig, write_synthetic_cohort
 from sensecf.data.tabular import read_table
 

@@ -446,3 +446,21 @@ def test_shipped_spec_bounds_and_directions():
     group = f("study_group")
     assert group.kind == "categorical" and group.levels == (0, 1, 2, 3)
     assert group.level_names[0] == "healthy"
+
+
+def test_features_are_the_modality_summaries_less_quality_measures_then_person_columns():
+    from sensecf.data.aireadi.features import PERSON_COLUMNS, QUALITY_COLUMNS, person_days
+
+    modalities = (
+        "cgm",
+        "heart_rate",
+        "sleep",
+        "physical_activity",
+        "calorie",
+        "oxygen_saturation",
+        "respiratory_rate",
+        "stress",
+    )
+    columns = person_days({m: pd.DataFrame() for m in modalities}, "UTC").columns
+    summaries = [c for c in columns if c not in (*QUALITY_COLUMNS, *STRESS_COLUMNS)]
+    assert (*summaries, *PERSON_COLUMNS) == FEATURES

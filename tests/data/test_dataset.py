@@ -1,8 +1,9 @@
 import pandas as pd
 import pytest
 
-from sensecf.data.dataset import Dataset, load_dataset
+from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table
+from sensecf.data.loaders import load_dataset
 from sensecf.data.spec import infer_spec
 from sensecf.errors import DataError
 

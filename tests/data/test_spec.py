@@ -201,3 +201,53 @@ def test_validate_frame_names_column_and_row():
         spec.validate_frame(good.assign(group=[5, 1]))
     with pytest.raises(DataError, match="target 'y' takes classes"):
         spec.validate_frame(good.assign(y=[0, 2]))
+
+
+# ---- wording (phrase) ----------------------------------------------------------------------
+
+
+def test_a_phrase_round_trips_through_yaml_and_is_left_out_when_absent(tmp_path):
+    data = make_spec()
+    data["features"][1]["phrase"] = {
+        "label": "sleep",
+        "increase": "Sleep {amount} more a night",
+        "terms": ["sleep", "asleep"],
+    }
+    spec = DatasetSpec.from_dict(data)
+    assert spec.feature("sleep_min").phrase.terms == ("sleep", "asleep")
+    assert spec.feature("sleep_min").phrase.decrease == ""
+    text = spec.to_yaml(tmp_path / "spec.yaml")
+    assert "increase: Sleep {amount} more a night" in text
+    written = [f.get("phrase") for f in spec.to_dict()["features"]]
+    # Only the fields that are set are written; features without wording get no entry.
+    assert written == [None, {**data["features"][1]["phrase"]}, None, None]
+    assert text.count("phrase:") == 1
+    assert DatasetSpec.from_yaml(tmp_path / "spec.yaml") == spec
+
+
+@pytest.mark.parametrize(
+    ("phrase", "fragment"),
+    [
+        ({"increase": "Sleep {minutes} more"}, "uses {minutes}"),
+        ({"decrease": "Sleep {amount less"}, "is not a valid template"),
+        ({"label": "sleep", "tone": "warm"}, "phrase.tone: Extra inputs"),
+    ],
+)
+def test_a_bad_phrase_is_named_in_the_error(phrase, fragment):
+    data = make_spec()
+    data["features"][1]["phrase"] = phrase
+    with pytest.raises(SpecError, match="feature 'sleep_min'") as info:
+        DatasetSpec.from_dict(data, source="my.yaml")
+    assert fragment in str(info.value)
+
+
+def test_the_shipped_specs_word_every_feature():
+    from sensecf.data.aireadi import aireadi_spec
+    from sensecf.data.heart import heart_spec
+
+    for spec in (aireadi_spec(), heart_spec()):
+        for feature in spec.features:
+            assert feature.phrase is not None and feature.phrase.label, feature.name
+            assert feature.phrase.terms, feature.name
+            if feature.is_mutable and feature.levels is None:
+                assert feature.phrase.increase and feature.phrase.decrease, feature.name

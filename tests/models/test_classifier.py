@@ -280,3 +280,14 @@ def test_evaluate_on_another_dataset(clf):
     assert scores["class_counts"] == other.class_counts()
     one_class = other.subset((other.y == 0).to_numpy())
     assert np.isnan(evaluate_classifier(clf, one_class)["auroc"])
+
+
+def test_names_moved_out_of_the_classifier_module_still_import_from_it():
+    import sensecf.models as models
+    from sensecf.models import classifier
+
+    for name in ("ESTIMATORS", "MIN_CLASS_ROWS", "make_estimator", "split_rows", "train"):
+        assert getattr(classifier, name) is getattr(models, name)
+    assert classifier.load_model is models.load_model
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        _ = classifier.nothing_here

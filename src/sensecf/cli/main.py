@@ -232,7 +232,7 @@ def _train(
     seed: int = 0,
     test_size: float = 0.25,
 ) -> Any:
-    from sensecf.data.dataset import load_dataset
+    from sensecf.data.loaders import load_dataset
     from sensecf.models import train as train_classifier
 
     start = time.perf_counter()
@@ -330,7 +330,7 @@ def explain(
     LLM generators answer in JSON constrained per person, are verified, and get repair rounds
     with a changed context when an answer fails.
     """
-    from sensecf.data.dataset import load_dataset
+    from sensecf.data.loaders import load_dataset
     from sensecf.generators.base import select_queries
     from sensecf.generators.registry import LLM_GENERATORS, make_generator, split_name
     from sensecf.generators.sparsify import sparsify_result
@@ -455,7 +455,7 @@ def benchmark(
     per_query.parquet, cfs.parquet and results/<method>/. A rerun with the same settings reuses
     finished methods.
     """
-    from sensecf.data.dataset import load_dataset
+    from sensecf.data.loaders import load_dataset
     from sensecf.evaluation.benchmark import BenchmarkConfig, run_benchmark, summary_table
     from sensecf.models import load_model
 

@@ -1,4 +1,8 @@
-"""A table that carries its spec, and the feature folder it is saved in."""
+"""A table that carries its spec, and the feature folder it is saved in.
+
+Readers of other forms (CSV/Parquet with a spec, the UCI heart file, AI-READI) build on this
+module; :func:`sensecf.data.loaders.load_dataset` picks the reader for a path.
+"""
 
 from __future__ import annotations
 
@@ -98,7 +102,7 @@ class Dataset:
         >>> from sensecf.data.spec import infer_spec
         >>> df = pd.DataFrame({"x": [0.5, 1.5], "y": [0, 1]})
         >>> folder = Dataset(df, infer_spec(df, "y")).save(tempfile.mkdtemp())
-        >>> len(load_dataset(folder))
+        >>> len(read_feature_folder(folder))
         2
         """
         out = Path(out_dir)
@@ -109,23 +113,17 @@ class Dataset:
         return out
 
 
-def load_dataset(path: str | os.PathLike, spec: DatasetSpec | None = None) -> Dataset:
-    """Read a feature folder, or a CSV/Parquet file with its spec beside it.
+def read_feature_folder(path: str | os.PathLike, spec: DatasetSpec | None = None) -> Dataset:
+    """Read a feature folder written by :meth:`Dataset.save` (its own spec unless ``spec`` is given).
 
-    A file is read by :func:`sensecf.data.tabular.read_table`: its spec is ``NAME.spec.yaml``
-    (or ``spec.yaml``) in the same folder unless ``spec`` is given, and rows with missing values
-    are dropped and counted. A UCI heart-disease file with no spec beside it is read by
-    :func:`sensecf.data.heart.read_uci_heart` with the packaged spec.
+    >>> import tempfile
+    >>> from sensecf.data.spec import infer_spec
+    >>> df = pd.DataFrame({"x": [0.5, 1.5], "y": [0, 1]})
+    >>> folder = Dataset(df, infer_spec(df, "y"), info={"rows": 2}).save(tempfile.mkdtemp())
+    >>> read_feature_folder(folder).info
+    {'rows': 2}
     """
     path = Path(path)
-    if path.is_file():
-        # Both build on this module, hence imported here.
-        from sensecf.data.heart import looks_like_uci_heart, read_uci_heart
-        from sensecf.data.tabular import read_table
-
-        if spec is None and find_spec_file(path) is None and looks_like_uci_heart(path):
-            return read_uci_heart(path)
-        return read_table(path, spec)
     if not path.is_dir():
         raise DataError(f"feature table or folder not found: {path}")
     table = path / FEATURES_FILE

@@ -1,7 +1,8 @@
 """The feature spec: what each feature means and how it may change.
 
 Every generator, metric, prompt and report reads the same :class:`DatasetSpec`: a list of
-:class:`FeatureSpec` entries plus the target, its class names and the desired class. Specs load
+:class:`FeatureSpec` entries plus the target, its class names and the desired class. A feature
+may carry its wording for intervention text (:class:`Phrase`). Specs load
 from and save to YAML, can be inferred from a DataFrame and then edited, and are validated when
 built, with messages that name the feature at fault.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import string
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +29,59 @@ Mutability = Literal["fixed", "increase", "decrease", "both"]
 
 KINDS: tuple[str, ...] = ("continuous", "integer", "binary", "categorical")
 MUTABILITIES: tuple[str, ...] = ("fixed", "increase", "decrease", "both")
+# What a phrase's sentence may leave to fill in: the change with its unit, or the figure alone.
+PHRASE_PLACEHOLDERS: tuple[str, ...] = ("amount", "number")
+
+
+class Phrase(BaseModel):
+    """How a feature reads in intervention text; a field left empty is generated from the
+    feature's unit and description (see :func:`sensecf.report.wording.feature_phrase`).
+
+    - ``label``: a short noun phrase naming the feature ("average glucose");
+    - ``increase`` / ``decrease``: the sentence for a rise / a fall, with its context ("a night",
+      "a day"), where ``{amount}`` stands for the size of the change with its unit ("40 minutes",
+      "8 percentage points") and ``{number}`` for the figure alone ("3,000"); the values before
+      and after follow it in brackets;
+    - ``terms``: words by which a text recognisably mentions the feature (checking a paraphrase).
+
+    Level names of a coded feature are its ``level_names``.
+
+    >>> p = Phrase(label="sleep", increase="Sleep {amount} more a night")
+    >>> p.increase.format(amount="40 minutes")
+    'Sleep 40 minutes more a night'
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    label: str = ""
+    increase: str = ""
+    decrease: str = ""
+    terms: tuple[str, ...] = ()
+
+    @field_validator("increase", "decrease")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a valid template: {exc}") from None
+        unknown = sorted({f for f in fields if f not in PHRASE_PLACEHOLDERS})
+        if unknown:
+            raise ValueError(
+                f"a template may use {{amount}} or {{number}}; {value!r} uses "
+                + ", ".join(f"{{{f}}}" for f in unknown)
+            )
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields that are set, as plain YAML values.
+
+        >>> Phrase(label="steps", terms=("step", "walk")).to_dict()
+        {'label': 'steps', 'terms': ['step', 'walk']}
+        """
+        data = self.model_dump()
+        data["terms"] = list(self.terms)
+        return {k: v for k, v in data.items() if v}
 
 
 class FeatureSpec(BaseModel):
@@ -52,6 +107,7 @@ class FeatureSpec(BaseModel):
     bounds: tuple[float, float]
     mutability: Mutability = "both"
     step: float | None = None
+    phrase: Phrase | None = None
 
     @field_validator("name")
     @classmethod
@@ -399,7 +455,7 @@ def _infer_feature(name: str, values: pd.Series, fixed: bool, max_levels: int) -
     lo, hi = float(arr.min()), float(arr.max())
     whole = bool(np.all(np.equal(np.mod(arr, 1), 0)))
     uniques = np.unique(arr)
-    mutability = "fixed" if fixed else "both"
+    mutability: Mutability = "fixed" if fixed else "both"
     if set(uniques.tolist()) <= {0.0, 1.0}:
         return FeatureSpec(name=name, kind="binary", bounds=(0, 1), mutability=mutability)
     # Small non-negative codes that repeat look like categories (chest-pain type 1-4); a handful
@@ -457,6 +513,8 @@ def _feature_to_dict(feature: FeatureSpec) -> dict[str, Any]:
     data["bounds"] = [_plain_number(v) for v in feature.bounds]
     data["mutability"] = feature.mutability
     data["step"] = _plain_number(feature.step)
+    if feature.phrase is not None:
+        data["phrase"] = feature.phrase.to_dict()
     return data
 
 

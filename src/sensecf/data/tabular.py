@@ -6,7 +6,7 @@ The spec comes from one of three places, in this order:
 2. ``target=``: a spec is inferred from the table by :func:`infer_spec` (with a warning: an
    inferred spec guesses kinds, bounds and mutability from the data, and should be reviewed, edited
    and saved next to the table);
-3. otherwise a spec file beside the table, found as :func:`load_dataset` finds it
+3. otherwise a spec file beside the table, found by :func:`~sensecf.data.dataset.find_spec_file`
    (``cohort.spec.yaml`` or ``spec.yaml`` next to ``cohort.csv``).
 
 The table must hold exactly the spec's columns (id columns, features, target; any order). A row
@@ -101,15 +101,15 @@ def read_table(
     else:
         if inference_args or fixed:
             raise SpecError("id_columns=, group_column= and fixed= need target= to infer a spec")
-        spec_path = find_spec_file(path)
-        if spec_path is None:
+        found = find_spec_file(path)
+        if found is None:
             raise DataError(
                 f"no spec for {source}: expected {path.with_suffix('.spec.yaml').name} or "
                 "spec.yaml beside it, or pass spec= (a spec or its YAML path) or target= "
                 "(to infer one)"
             )
-        spec = DatasetSpec.from_yaml(spec_path)
-        origin = str(spec_path)
+        spec = DatasetSpec.from_yaml(found)
+        origin = str(found)
 
     _check_columns(frame, spec, source)
     # Check values before dropping rows, so the row numbers in errors are the file's.

@@ -1,21 +1,26 @@
-"""Classifiers: train one on a dataset, evaluate it, save and load its model folder."""
+"""Models: the classifier every generator explains.
 
-from sensecf.models.classifier import (
-    ESTIMATORS,
-    TrainedClassifier,
-    evaluate_classifier,
-    load_model,
-    make_estimator,
-    split_rows,
-    train,
-)
+Train one on a dataset (:mod:`~sensecf.models.training`), rank its features by permutation
+importance (:mod:`~sensecf.models.importance`), evaluate it (:mod:`~sensecf.models.classifier`),
+and save and load its model folder (:mod:`~sensecf.models.persistence`).
+"""
+
+from sensecf.models.classifier import TrainedClassifier, check_threshold, evaluate_classifier
+from sensecf.models.importance import permutation_importance
+from sensecf.models.persistence import load_model, model_metadata, save_model
+from sensecf.models.training import ESTIMATORS, MIN_CLASS_ROWS, make_estimator, split_rows, train
 
 __all__ = [
     "ESTIMATORS",
+    "MIN_CLASS_ROWS",
     "TrainedClassifier",
+    "check_threshold",
     "evaluate_classifier",
     "load_model",
     "make_estimator",
+    "model_metadata",
+    "permutation_importance",
+    "save_model",
     "split_rows",
     "train",
 ]

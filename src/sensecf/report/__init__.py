@@ -1,22 +1,26 @@
 """Reports: intervention text a clinician can read, from counterfactuals.
 
+Templated sentences per changed feature (:mod:`~sensecf.report.intervention`), worded from the
+spec (:mod:`~sensecf.report.wording`), with numbers as a person reads them
+(:mod:`~sensecf.report.formatting`), and a checked LLM paraphrase
+(:mod:`~sensecf.report.paraphrase`).
+
 >>> from sensecf.report import format_minutes
 >>> format_minutes(125)
 '2 h 5 min'
 """
 
+from sensecf.report.formatting import format_minutes
 from sensecf.report.intervention import (
     BEHAVIOUR_GROUPS,
     NO_CHANGE_TEXT,
     Change,
-    Paraphrase,
-    check_paraphrase,
     describe_changes,
-    format_minutes,
     intervention_table,
     intervention_text,
-    paraphrase,
 )
+from sensecf.report.paraphrase import Paraphrase, check_paraphrase, paraphrase
+from sensecf.report.wording import default_phrase, feature_phrase
 
 __all__ = [
     "BEHAVIOUR_GROUPS",
@@ -24,7 +28,9 @@ __all__ = [
     "Change",
     "Paraphrase",
     "check_paraphrase",
+    "default_phrase",
     "describe_changes",
+    "feature_phrase",
     "format_minutes",
     "intervention_table",
     "intervention_text",

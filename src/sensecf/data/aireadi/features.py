@@ -32,7 +32,9 @@ from sensecf.progress import progress_bar
 Unit = Literal["day", "person"]
 Target = Literal["high_stress", "diabetes"]
 
-FEATURES: tuple[str, ...] = (
+# Columns of each modality's daily (or nightly) summary, in feature order; the quality measures
+# among them feed the keep rules and are not features.
+CGM_COLUMNS: tuple[str, ...] = (
     "cgm_mean",
     "cgm_sd",
     "cgm_cv",
@@ -42,28 +44,45 @@ FEATURES: tuple[str, ...] = (
     "cgm_tar180",
     "cgm_tar250",
     "cgm_gmi",
-    "hr_mean",
-    "hr_resting",
-    "hr_sleep",
+    "cgm_coverage",
+)
+HR_COLUMNS: tuple[str, ...] = ("hr_mean", "hr_resting", "hr_hours")
+HR_SLEEP_COLUMNS: tuple[str, ...] = ("hr_sleep",)
+SLEEP_COLUMNS: tuple[str, ...] = (
     "sleep_total_min",
     "sleep_deep_min",
     "sleep_light_min",
     "sleep_rem_min",
     "sleep_awake_min",
     "sleep_efficiency",
-    "steps",
-    "active_min",
-    "sedentary_min",
-    "active_kcal",
-    "spo2_mean",
-    "spo2_below90_pct",
-    "resp_rate_mean",
-    "age",
-    "study_group",
+    "sleep_records",
 )
-STRESS_COLUMNS: tuple[str, ...] = ("stress_mean", "stress_high_pct")
+ACTIVITY_COLUMNS: tuple[str, ...] = ("steps", "active_min", "sedentary_min")
+CALORIE_COLUMNS: tuple[str, ...] = ("active_kcal",)
+SPO2_COLUMNS: tuple[str, ...] = ("spo2_mean", "spo2_below90_pct")
+RESP_COLUMNS: tuple[str, ...] = ("resp_rate_mean",)
+STRESS_DAILY_COLUMNS: tuple[str, ...] = ("stress_mean", "stress_high_pct", "stress_n")
+PERSON_COLUMNS: tuple[str, ...] = ("age", "study_group")  # from the participants table
 # Per-day data-quality measures used by the keep rules (not output).
 QUALITY_COLUMNS: tuple[str, ...] = ("cgm_coverage", "hr_hours", "sleep_records", "stress_n")
+STRESS_COLUMNS: tuple[str, ...] = tuple(c for c in STRESS_DAILY_COLUMNS if c not in QUALITY_COLUMNS)
+FEATURES: tuple[str, ...] = (
+    *(
+        c
+        for c in (
+            *CGM_COLUMNS,
+            *HR_COLUMNS,
+            *HR_SLEEP_COLUMNS,
+            *SLEEP_COLUMNS,
+            *ACTIVITY_COLUMNS,
+            *CALORIE_COLUMNS,
+            *SPO2_COLUMNS,
+            *RESP_COLUMNS,
+        )
+        if c not in QUALITY_COLUMNS
+    ),
+    *PERSON_COLUMNS,
+)
 
 CGM_MIN_COVERAGE = 0.70  # share of the expected CGM readings a kept day needs
 HR_MIN_HOURS = 18  # clock hours with heart-rate data a kept day needs
@@ -152,20 +171,6 @@ def _median_interval_min(utc: np.ndarray, default: float) -> float:
 
 
 # ---- per modality ---------------------------------------------------------------------------
-CGM_COLUMNS = (
-    "cgm_mean",
-    "cgm_sd",
-    "cgm_cv",
-    "cgm_tir",
-    "cgm_tbr70",
-    "cgm_tbr54",
-    "cgm_tar180",
-    "cgm_tar250",
-    "cgm_gmi",
-    "cgm_coverage",
-)
-
-
 def cgm_daily(cgm: pd.DataFrame, tz: str) -> pd.DataFrame:
     """Daily CGM summaries (consensus metrics, in %) and the share of expected readings.
 
@@ -203,9 +208,6 @@ def cgm_daily(cgm: pd.DataFrame, tz: str) -> pd.DataFrame:
         "cgm_coverage": n / (1440.0 / interval),
     }
     return _frame(days, cols, CGM_COLUMNS)
-
-
-HR_COLUMNS = ("hr_mean", "hr_resting", "hr_hours")
 
 
 def hr_daily(hr: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -255,7 +257,7 @@ def hr_sleep_nightly(hr: pd.DataFrame, sleep: pd.DataFrame, tz: str) -> pd.DataF
     """
     asleep = sleep[sleep["stage"].isin((*SLEEP_STAGES, "bout"))] if not sleep.empty else sleep
     if hr.empty or asleep.empty:
-        return _frame(np.array([]), {}, ("hr_sleep",))
+        return _frame(np.array([]), {}, HR_SLEEP_COLUMNS)
     asleep = asleep.sort_values("start", kind="stable")
     starts = _utc_ns(asleep["start"])
     ends = np.maximum.accumulate(_utc_ns(asleep["end"]))  # covers overlapping intervals
@@ -265,21 +267,10 @@ def hr_sleep_nightly(hr: pd.DataFrame, sleep: pd.DataFrame, tz: str) -> pd.DataF
     inside = idx >= 0
     inside[inside] = t[inside] < ends[idx[inside]]
     if not inside.any():
-        return _frame(np.array([]), {}, ("hr_sleep",))
+        return _frame(np.array([]), {}, HR_SLEEP_COLUMNS)
     v = hr["value"].to_numpy(dtype=float)[inside]
     days, inv, n = _groups(nights[idx[inside]])
-    return _frame(days, {"hr_sleep": np.bincount(inv, v) / n}, ("hr_sleep",))
-
-
-SLEEP_COLUMNS = (
-    "sleep_total_min",
-    "sleep_deep_min",
-    "sleep_light_min",
-    "sleep_rem_min",
-    "sleep_awake_min",
-    "sleep_efficiency",
-    "sleep_records",
-)
+    return _frame(days, {"hr_sleep": np.bincount(inv, v) / n}, HR_SLEEP_COLUMNS)
 
 
 def sleep_nightly(sleep: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -324,9 +315,6 @@ def sleep_nightly(sleep: pd.DataFrame, tz: str) -> pd.DataFrame:
     return _frame(days, cols, SLEEP_COLUMNS)
 
 
-ACTIVITY_COLUMNS = ("steps", "active_min", "sedentary_min")
-
-
 def activity_daily(activity: pd.DataFrame, tz: str) -> pd.DataFrame:
     """Daily steps, active minutes (non-sedentary intervals with steps) and sedentary minutes.
 
@@ -366,7 +354,7 @@ def calorie_daily(calorie: pd.DataFrame, tz: str) -> pd.DataFrame:
     [75.0]
     """
     if calorie.empty:
-        return _frame(np.array([]), {}, ("active_kcal",))
+        return _frame(np.array([]), {}, CALORIE_COLUMNS)
     calorie = calorie.sort_values("time", kind="stable")
     v = calorie["value"].to_numpy(dtype=float)
     day = local_day(calorie["time"], tz)
@@ -374,7 +362,7 @@ def calorie_daily(calorie: pd.DataFrame, tz: str) -> pd.DataFrame:
     step = np.r_[0.0, np.diff(v)]
     increment = np.where(same_day & (step >= 0), step, v)
     days, inv, _ = _groups(day)
-    return _frame(days, {"active_kcal": np.bincount(inv, increment)}, ("active_kcal",))
+    return _frame(days, {"active_kcal": np.bincount(inv, increment)}, CALORIE_COLUMNS)
 
 
 def spo2_nightly(spo2: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -384,25 +372,24 @@ def spo2_nightly(spo2: pd.DataFrame, tz: str) -> pd.DataFrame:
     >>> spo2_nightly(pd.DataFrame({"time": t, "value": [88.0, 96.0]}), "UTC").iloc[0].tolist()
     [92.0, 50.0]
     """
-    names = ("spo2_mean", "spo2_below90_pct")
     if spo2.empty:
-        return _frame(np.array([]), {}, names)
+        return _frame(np.array([]), {}, SPO2_COLUMNS)
     v = spo2["value"].to_numpy(dtype=float)
     days, inv, n = _groups(night_of(spo2["time"], tz))
     cols = {
         "spo2_mean": np.bincount(inv, v) / n,
         "spo2_below90_pct": 100.0 * np.bincount(inv, (v < 90).astype(float)) / n,
     }
-    return _frame(days, cols, names)
+    return _frame(days, cols, SPO2_COLUMNS)
 
 
 def resp_daily(resp: pd.DataFrame, tz: str) -> pd.DataFrame:
     """Daily mean respiratory rate (sentinels already masked by the reader)."""
     if resp.empty:
-        return _frame(np.array([]), {}, ("resp_rate_mean",))
+        return _frame(np.array([]), {}, RESP_COLUMNS)
     v = resp["value"].to_numpy(dtype=float)
     days, inv, n = _groups(local_day(resp["time"], tz))
-    return _frame(days, {"resp_rate_mean": np.bincount(inv, v) / n}, ("resp_rate_mean",))
+    return _frame(days, {"resp_rate_mean": np.bincount(inv, v) / n}, RESP_COLUMNS)
 
 
 def stress_daily(stress: pd.DataFrame, tz: str) -> pd.DataFrame:
@@ -412,9 +399,8 @@ def stress_daily(stress: pd.DataFrame, tz: str) -> pd.DataFrame:
     >>> stress_daily(pd.DataFrame({"time": t, "value": [10.0, 20.0, 60.0, 90.0]}), "UTC").iloc[0].tolist()
     [45.0, 50.0, 4.0]
     """
-    names = ("stress_mean", "stress_high_pct", "stress_n")
     if stress.empty:
-        return _frame(np.array([]), {}, names)
+        return _frame(np.array([]), {}, STRESS_DAILY_COLUMNS)
     v = stress["value"].to_numpy(dtype=float)
     days, inv, n = _groups(local_day(stress["time"], tz))
     cols = {
@@ -422,7 +408,7 @@ def stress_daily(stress: pd.DataFrame, tz: str) -> pd.DataFrame:
         "stress_high_pct": 100.0 * np.bincount(inv, (v >= STRESS_HIGH).astype(float)) / n,
         "stress_n": n,
     }
-    return _frame(days, cols, names)
+    return _frame(days, cols, STRESS_DAILY_COLUMNS)
 
 
 def person_days(frames: Mapping[str, pd.DataFrame], tz: str) -> pd.DataFrame:

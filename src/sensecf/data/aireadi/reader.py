@@ -521,13 +521,13 @@ def sleep_frame(records: list, skipped: Counter) -> pd.DataFrame:
         end_ts = end_ts.where(~no_end, implied)
     keep = _interval_mask(start_ts, end_ts, modality, skipped)
     interval_min = np.asarray((end_ts - start_ts).total_seconds(), dtype=float) / 60.0
-    minutes = np.where(is_bout, bout, interval_min)
+    durations = np.where(is_bout, bout, interval_min)
     frame = pd.DataFrame(
         {
             "start": start_ts[keep],
             "end": end_ts[keep],
             "stage": np.asarray(stages, dtype=object)[keep],
-            "minutes": minutes[keep],
+            "minutes": durations[keep],
         }
     )
     return frame.sort_values("start", kind="stable").reset_index(drop=True)

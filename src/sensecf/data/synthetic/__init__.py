@@ -18,6 +18,7 @@ import importlib.metadata
 import numbers
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -246,7 +247,9 @@ def _write_cohort_files(
         }
     )
     atomic_write(root / "participants.tsv", _tsv(participants))
-    meta = {name: {"Description": text} for name, text in PARTICIPANT_COLUMNS.items()}
+    meta: dict[str, dict[str, Any]] = {
+        name: {"Description": text} for name, text in PARTICIPANT_COLUMNS.items()
+    }
     meta["clinical_site"]["Levels"] = {s[0]: f"site with person ids {s[1]}xxx" for s in SITES}
     meta["study_group"]["Levels"] = {g: f"severity {k}" for k, g in enumerate(STUDY_GROUPS)}
     meta["recommended_split"]["Levels"] = {"train": "training", "val": "validation", "test": "test"}

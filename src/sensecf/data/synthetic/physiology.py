@@ -182,6 +182,12 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def _utc_offset(moment: datetime, tz: ZoneInfo) -> timedelta:
+    offset = moment.astimezone(tz).utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return offset
+
+
 def make_clock(visit: date, days: int, tz_name: str) -> Clock:
     """Build the window from 18:00 local on `visit` to local midnight after day `days`.
 
@@ -200,7 +206,7 @@ def make_clock(visit: date, days: int, tz_name: str) -> Clock:
     hours = (n + 59) // 60
     offsets = np.array(
         [
-            int((start + timedelta(hours=h)).astimezone(tz).utcoffset().total_seconds() // 60)
+            int(_utc_offset(start + timedelta(hours=h), tz).total_seconds() // 60)
             for h in range(hours)
         ]
     )
@@ -288,22 +294,68 @@ def _night_stages(
     return np.concatenate(out)
 
 
-def simulate_person(traits: Traits, days: int, rng: np.random.Generator) -> PersonSeries:
-    """Simulate one person over the window; `rng` must be private to this person.
+# ---- one person's simulation, step by step --------------------------------------------------
+# Each step draws from the person's private generator; the order of the steps (and of the draws
+# within each) is part of the determinism contract: the same seed gives the same files.
 
-    >>> t = draw_traits(0, np.random.default_rng(1), 3)
-    >>> s = simulate_person(t, 3, np.random.default_rng(2))
-    >>> s.glucose.shape == s.hr.shape == (s.clock.n,)
-    True
-    """
-    clock = make_clock(traits.visit_date, days, traits.tz_name)
-    n = clock.n
-    mod = clock.minute_of_day
-    lday = clock.local_day
-    nd = days + 2  # day 0 = visit eve, 1..days = study days, days+1 = unused tail
+
+@dataclass
+class Behaviour:
+    """Per-day behaviour and its plan (index = local day; night d ends on the morning of day d)."""
+
+    weekend: np.ndarray  # bool per day
+    sleep_min: np.ndarray  # int minutes asleep per night
+    awake_min: np.ndarray  # int minutes awake in bed per night
+    deep_share: np.ndarray
+    rem_share: np.ndarray
+    bed_offset: np.ndarray  # bedtime, minutes relative to local midnight
+    sleep_debt_h: np.ndarray  # hours below the person's sleep need
+    steps_target: np.ndarray
+    workout: np.ndarray  # bool per day: a workout is planned
+    workout_run: np.ndarray  # bool per day: the workout is a run
+    workout_len: np.ndarray  # int minutes
+    workout_evening: np.ndarray  # bool per day: in the evening, else after waking
+    workout_jitter: np.ndarray  # minutes after the planned start
+    meal_jitter: np.ndarray  # (days, 3) minutes off the usual meal times
+    meal_size: np.ndarray  # (days, 3) multiples of the usual meal
+
+
+@dataclass
+class Sleep:
+    """Sleep stages per minute and the nights they form."""
+
+    stage: np.ndarray  # int8 per minute: -1 out of bed, else AWAKE/LIGHT/DEEP/REM
+    runs: list[list[tuple[int, int, int]]]  # per night: (start_idx, end_idx, stage) runs
+    nights: list[tuple[int, int]]  # per night: (bed_idx, wake_idx), clipped to the window
+    wake_idx: np.ndarray  # grid index of waking, per day (0 for the visit eve)
+
+    @property
+    def in_bed(self) -> np.ndarray:
+        return self.stage >= 0
+
+    @property
+    def asleep(self) -> np.ndarray:
+        return self.stage > AWAKE
+
+
+@dataclass
+class Movement:
+    """Steps and workouts per minute, with their daily totals."""
+
+    workout: np.ndarray  # bool per day: a workout took place (planned and fitting the day)
+    workout_run: np.ndarray  # bool per day: the workout that took place was a run
+    workout_kind: np.ndarray  # int8 per minute: 0 none, WALKING, RUNNING
+    cadence: np.ndarray  # incidental steps per minute (outside workouts)
+    workout_cadence: np.ndarray  # steps per minute during workouts
+    steps: np.ndarray  # int steps per minute
+    steps_day: np.ndarray
+    workout_min_day: np.ndarray
+    run_min_day: np.ndarray
+
+
+def _daily_behaviour(traits: Traits, clock: Clock, nd: int, rng: np.random.Generator) -> Behaviour:
+    """Each day's sleep, bedtime, step target, workout plan and meals."""
     weekend = np.array([d.weekday() >= 5 for d in clock.dates])
-
-    # ---- daily behaviour (index = local day; night d ends on the morning of day d) ----
     sleep_h = np.clip(
         traits.habitual_sleep_h + rng.normal(0, 50 / 60, nd) + 0.3 * weekend, 3.5, 11.0
     )
@@ -334,17 +386,41 @@ def simulate_person(traits: Traits, days: int, rng: np.random.Generator) -> Pers
     workout_jitter = rng.uniform(0, 90, nd)
     meal_jitter = rng.normal(0, 35, (nd, 3))
     meal_size = np.exp(rng.normal(0, 0.25, (nd, 3)))
+    return Behaviour(
+        weekend=weekend,
+        sleep_min=sleep_min,
+        awake_min=awake_min,
+        deep_share=deep_share,
+        rem_share=rem_share,
+        bed_offset=bed_off,
+        sleep_debt_h=np.maximum(0.0, traits.sleep_need_h - sleep_min / 60),
+        steps_target=steps_target,
+        workout=workout,
+        workout_run=workout_run,
+        workout_len=workout_len,
+        workout_evening=workout_evening,
+        workout_jitter=workout_jitter,
+        meal_jitter=meal_jitter,
+        meal_size=meal_size,
+    )
 
-    # ---- sleep: stages per minute, runs per night ----
+
+def _sleep(behaviour: Behaviour, clock: Clock, rng: np.random.Generator) -> Sleep:
+    """Stages per minute for every night, placed at that night's bedtime."""
+    n, nd = clock.n, len(behaviour.sleep_min)
     stage = np.full(n, OUT_OF_BED, np.int8)
     sleep_runs: list[list[tuple[int, int, int]]] = []
     nights: list[tuple[int, int]] = []
     wake_idx = np.zeros(nd, dtype=int)
     for d in range(1, nd):
         seq = _night_stages(
-            int(sleep_min[d]), int(awake_min[d]), float(deep_share[d]), float(rem_share[d]), rng
+            int(behaviour.sleep_min[d]),
+            int(behaviour.awake_min[d]),
+            float(behaviour.deep_share[d]),
+            float(behaviour.rem_share[d]),
+            rng,
         )
-        bed = int(clock.midnight_idx[d] + round(bed_off[d]))
+        bed = int(clock.midnight_idx[d] + round(behaviour.bed_offset[d]))
         wake = bed + len(seq)
         wake_idx[d] = wake
         lo, hi = max(bed, 0), min(wake, n)
@@ -358,19 +434,30 @@ def simulate_person(traits: Traits, days: int, rng: np.random.Generator) -> Pers
             [(lo + int(a), lo + int(b), int(c)) for a, b, c in zip(s, e, v, strict=True)]
         )
         nights.append((lo, hi))
-    in_bed = stage >= 0
-    asleep = stage > AWAKE
+    return Sleep(stage=stage, runs=sleep_runs, nights=nights, wake_idx=wake_idx)
 
-    # ---- movement: alternating still/moving runs; workouts placed in local time ----
+
+def _movement(
+    traits: Traits,
+    behaviour: Behaviour,
+    sleep: Sleep,
+    clock: Clock,
+    day_ix: np.ndarray,
+    rng: np.random.Generator,
+) -> Movement:
+    """Workouts placed in local time, and alternating still/moving runs scaled to the step target."""
+    n, nd = clock.n, len(behaviour.sleep_min)
+    in_bed = sleep.in_bed
+    workout, workout_run = behaviour.workout.copy(), behaviour.workout_run.copy()
     workout_kind = np.zeros(n, np.int8)
     for d in range(nd):
         if not workout[d]:
             continue
-        if workout_evening[d]:
-            t0 = int(clock.midnight_idx[d] + 17.5 * 60 + workout_jitter[d])
+        if behaviour.workout_evening[d]:
+            t0 = int(clock.midnight_idx[d] + 17.5 * 60 + behaviour.workout_jitter[d])
         else:
-            t0 = int(wake_idx[d] + 30 + workout_jitter[d]) if d >= 1 else -1
-        t1 = t0 + int(workout_len[d])
+            t0 = int(sleep.wake_idx[d] + 30 + behaviour.workout_jitter[d]) if d >= 1 else -1
+        t1 = t0 + int(behaviour.workout_len[d])
         if t0 < 0 or t1 > n or in_bed[t0:t1].any():
             workout[d] = workout_run[d] = False
             continue
@@ -387,11 +474,10 @@ def simulate_person(traits: Traits, days: int, rng: np.random.Generator) -> Pers
     cadence = np.where((state == 1) & ~in_bed & (workout_kind == 0), cad_run, 0.0)
     cadence *= np.exp(rng.normal(0, 0.15, n))
     # Scale each local day's incidental movement to that day's step target.
-    day_ix = np.clip(lday, 0, nd - 1)
     raw = np.bincount(day_ix, weights=cadence, minlength=nd)
     awake_minutes = np.bincount(day_ix, weights=~in_bed, minlength=nd)
     # A full day has ~960 waking minutes; the visit eve gets its pro-rata share of the target.
-    factor = steps_target * awake_minutes / 960 / np.maximum(raw, 1.0)
+    factor = behaviour.steps_target * awake_minutes / 960 / np.maximum(raw, 1.0)
     cadence = np.clip(cadence * factor[day_ix], 0, 125)
     wcad = np.where(
         workout_kind == RUNNING,
@@ -400,25 +486,46 @@ def simulate_person(traits: Traits, days: int, rng: np.random.Generator) -> Pers
     )
     steps = np.rint(cadence + wcad).astype(np.int64)
     steps[steps < 3] = 0  # a couple of steps is noise the watch does not count
+    return Movement(
+        workout=workout,
+        workout_run=workout_run,
+        workout_kind=workout_kind,
+        cadence=cadence,
+        workout_cadence=wcad,
+        steps=steps,
+        steps_day=np.bincount(day_ix, weights=steps, minlength=nd),
+        workout_min_day=np.bincount(day_ix, weights=workout_kind > 0, minlength=nd),
+        run_min_day=np.bincount(day_ix, weights=workout_kind == RUNNING, minlength=nd),
+    )
 
-    steps_day = np.bincount(day_ix, weights=steps, minlength=nd)
-    workout_min_day = np.bincount(day_ix, weights=workout_kind > 0, minlength=nd)
-    run_min_day = np.bincount(day_ix, weights=workout_kind == RUNNING, minlength=nd)
 
-    # ---- glucose (mg/dL per minute) ----
+def _glucose(
+    traits: Traits,
+    behaviour: Behaviour,
+    sleep: Sleep,
+    movement: Movement,
+    clock: Clock,
+    day_ix: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Glucose (mg/dL per minute): meal responses that activity blunts and short sleep worsens,
+    exercise dips, the dawn rise, a day-level shift, noise; hypos and highs for insulin users."""
+    n, nd = clock.n, len(behaviour.sleep_min)
+    mod = clock.minute_of_day
     sev = traits.severity
-    debt_h = np.maximum(0.0, traits.sleep_need_h - sleep_min / 60)
-    step_ratio = np.log(np.maximum(steps_day, 500) / 7000)
+    debt_h = behaviour.sleep_debt_h
+    step_ratio = np.log(np.maximum(movement.steps_day, 500) / 7000)
+    workout_kind = movement.workout_kind
     meal_impulse = np.zeros(n)
     meal_times = (
         np.column_stack(
             [
-                wake_idx + 40,
+                sleep.wake_idx + 40,
                 clock.midnight_idx[:nd] + 12.5 * 60,
                 clock.midnight_idx[:nd] + 18.75 * 60,
             ]
         )
-        + meal_jitter
+        + behaviour.meal_jitter
     )
     meal_times[0, 0] = -1  # no breakfast before the window opens
     # Active days blunt meal responses; short sleep worsens them.
@@ -430,7 +537,9 @@ def simulate_person(traits: Traits, days: int, rng: np.random.Generator) -> Pers
             if 0 <= t < n:
                 recent = work_idx[(work_idx <= t) & (work_idx > t - 6 * 60)]
                 post_ex = 0.7 if len(recent) else 1.0  # insulin sensitivity after exercise
-                meal_impulse[t] += traits.meal_amplitude * meal_size[d, m] * day_factor[d] * post_ex
+                meal_impulse[t] += (
+                    traits.meal_amplitude * behaviour.meal_size[d, m] * day_factor[d] * post_ex
+                )
     peak = 42 * traits.meal_duration
     glucose = np.convolve(meal_impulse, _gamma_kernel(peak, int(8 * peak)))[:n]
     ex_impulse = np.where(workout_kind == RUNNING, 0.9, np.where(workout_kind == WALKING, 0.5, 0.0))
@@ -452,35 +561,59 @@ def simulate_person(traits: Traits, days: int, rng: np.random.Generator) -> Pers
                     continue
                 bump = np.exp(-0.5 * ((np.arange(n) - t) / 22.0) ** 2)
                 glucose += (target - glucose[t]) * bump
-    glucose = np.maximum(glucose, 25.0)
-    gl_clean = np.clip(glucose, 40, 400)
-    gl_day = np.bincount(day_ix, weights=gl_clean, minlength=nd) / np.maximum(
-        np.bincount(day_ix, minlength=nd), 1
-    )
+    return np.maximum(glucose, 25.0)
 
-    # ---- daily stress level: behaviour (sleep, fragmentation, steps) + glucose control ----
+
+def _stress_level(
+    traits: Traits,
+    behaviour: Behaviour,
+    movement: Movement,
+    glucose_day: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Each day's stress level: behaviour (sleep, fragmentation, steps) plus glucose control."""
     # Only the night's length enters through sleep debt; reactivity scales the behavioural load.
-    behaviour = (
-        5.5 * (traits.sleep_need_h - sleep_min / 60)
-        + 0.10 * (awake_min - 22)
-        + 6.0 * -np.clip(np.log(np.maximum(steps_day, 300) / 7000), -2.0, 1.2)
-        - 0.04 * workout_min_day
-        + 1.2 * (gl_day - 120) / 30
+    load = (
+        5.5 * (traits.sleep_need_h - behaviour.sleep_min / 60)
+        + 0.10 * (behaviour.awake_min - 22)
+        + 6.0 * -np.clip(np.log(np.maximum(movement.steps_day, 300) / 7000), -2.0, 1.2)
+        - 0.04 * movement.workout_min_day
+        + 1.2 * (glucose_day - 120) / 30
     )
-    level = np.clip(
-        16 + traits.baseline_stress + traits.stress_reactivity * behaviour + rng.normal(0, 2.6, nd),
+    nd = len(behaviour.sleep_min)
+    return np.clip(
+        16 + traits.baseline_stress + traits.stress_reactivity * load + rng.normal(0, 2.6, nd),
         3,
         75,
     )
 
-    # ---- minute signals ----
-    circ = 1 + 0.12 * np.sin(2 * np.pi * (mod - 9 * 60) / 1440)  # afternoon peak, evening calm
+
+def _circadian(clock: Clock) -> np.ndarray:
+    """Daytime arousal per minute, around 1: an afternoon peak and an evening calm."""
+    return 1 + 0.12 * np.sin(2 * np.pi * (clock.minute_of_day - 9 * 60) / 1440)
+
+
+def _stress_minutes(
+    level: np.ndarray,
+    sleep: Sleep,
+    movement: Movement,
+    clock: Clock,
+    day_ix: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Garmin stress per minute (low asleep, the day's level awake) and off-wrist minutes."""
+    n, nd = clock.n, len(level)
+    circ = _circadian(clock)
     noise_s = lfilter([1.0], [1, -0.9], rng.normal(0, 2.2, n))
-    post_work = np.convolve((workout_kind > 0).astype(float), np.exp(-np.arange(60) / 20.0))[:n]
+    post_work = np.convolve(
+        (movement.workout_kind > 0).astype(float), np.exp(-np.arange(60) / 20.0)
+    )[:n]
     stress = np.where(
-        asleep,
+        sleep.asleep,
         4 + 0.22 * level[day_ix] + 0.4 * noise_s,
-        np.where(in_bed, 0.6 * level[day_ix], level[day_ix] * circ) + noise_s + 0.3 * post_work,
+        np.where(sleep.in_bed, 0.6 * level[day_ix], level[day_ix] * circ)
+        + noise_s
+        + 0.3 * post_work,
     )
     stress = np.clip(stress, 0, 99)
     off_wrist = np.zeros(n, bool)
@@ -488,60 +621,115 @@ def simulate_person(traits: Traits, days: int, rng: np.random.Generator) -> Pers
         if rng.random() < 0.45:  # the watch comes off for a while (shower, charging)
             t = int(clock.midnight_idx[d] + rng.integers(7 * 60, 21 * 60))
             off_wrist[max(t, 0) : max(min(t + int(rng.integers(20, 90)), n), 0)] = True
-    off_wrist &= ~in_bed
+    off_wrist &= ~sleep.in_bed
+    return stress, off_wrist
 
+
+def _heart_rate(
+    traits: Traits,
+    behaviour: Behaviour,
+    sleep: Sleep,
+    movement: Movement,
+    level: np.ndarray,
+    stress: np.ndarray,
+    clock: Clock,
+    day_ix: np.ndarray,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Heart rate per minute, following effort with a lag, and each day's resting level."""
+    n, nd = clock.n, len(level)
     rest_day = (
         traits.resting_hr
-        + 1.2 * debt_h
-        - 1.5 * np.concatenate(([0.0], workout[:-1].astype(float)))
+        + 1.2 * behaviour.sleep_debt_h
+        - 1.5 * np.concatenate(([0.0], movement.workout[:-1].astype(float)))
         + 0.02 * (level - 16)
         + rng.normal(0, 1.0, nd)
     )
-    stage_hr = np.array([6.0, 0.0, -3.0, 3.0])[np.clip(stage, 0, 3)]
-    effort = np.where(workout_kind == RUNNING, 25.0, 0.0) + 0.22 * (cadence + wcad)
+    circ = _circadian(clock)
+    stage_hr = np.array([6.0, 0.0, -3.0, 3.0])[np.clip(sleep.stage, 0, 3)]
+    effort = np.where(movement.workout_kind == RUNNING, 25.0, 0.0) + 0.22 * (
+        movement.cadence + movement.workout_cadence
+    )
     target_hr = np.where(
-        in_bed,
+        sleep.in_bed,
         rest_day[day_ix] - 4 + stage_hr,
         rest_day[day_ix] + 13 + 4 * (circ - 1) / 0.12 + effort + 0.05 * (stress - level[day_ix]),
     )
     # Heart rate follows effort with a lag of a few minutes.
     hr = lfilter([0.35], [1, -0.65], target_hr - target_hr[0]) + target_hr[0]
     hr += lfilter([1.0], [1, -0.8], rng.normal(0, 1.6, n))
-    hr = np.clip(hr, 38, 205)
+    return np.clip(hr, 38, 205), rest_day
 
+
+def _breathing_and_oxygen(
+    traits: Traits, sleep: Sleep, movement: Movement, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Respiration rate and blood oxygen per minute (both dip or shift with sleep stage)."""
+    stage = sleep.stage
     resp = np.where(
-        asleep,
+        sleep.asleep,
         13.0 - 0.8 * (stage == DEEP) + 0.5 * (stage == REM),
-        15.0 + 0.03 * (cadence + wcad),
+        15.0 + 0.03 * (movement.cadence + movement.workout_cadence),
     ) + lfilter([1.0], [1, -0.7], rng.normal(0, 0.35, n))
     spo2 = traits.spo2_base + lfilter([1.0], [1, -0.8], rng.normal(0, 0.6, n))
     spo2 = np.clip(spo2 - 1.5 * (stage == REM), 82, 100)
+    return resp, spo2
+
+
+def simulate_person(traits: Traits, days: int, rng: np.random.Generator) -> PersonSeries:
+    """Simulate one person over the window; `rng` must be private to this person.
+
+    Behaviour first (sleep, movement), then what it drives (glucose, the day's stress level),
+    then the minute signals the watch records (stress, heart rate, breathing, oxygen, calories).
+
+    >>> t = draw_traits(0, np.random.default_rng(1), 3)
+    >>> s = simulate_person(t, 3, np.random.default_rng(2))
+    >>> s.glucose.shape == s.hr.shape == (s.clock.n,)
+    True
+    """
+    clock = make_clock(traits.visit_date, days, traits.tz_name)
+    nd = days + 2  # day 0 = visit eve, 1..days = study days, days+1 = unused tail
+    day_ix = np.clip(clock.local_day, 0, nd - 1)
+    behaviour = _daily_behaviour(traits, clock, nd, rng)
+    sleep = _sleep(behaviour, clock, rng)
+    movement = _movement(traits, behaviour, sleep, clock, day_ix, rng)
+    glucose = _glucose(traits, behaviour, sleep, movement, clock, day_ix, rng)
+    glucose_day = np.bincount(day_ix, weights=np.clip(glucose, 40, 400), minlength=nd) / np.maximum(
+        np.bincount(day_ix, minlength=nd), 1
+    )
+    level = _stress_level(traits, behaviour, movement, glucose_day, rng)
+    stress, off_wrist = _stress_minutes(level, sleep, movement, clock, day_ix, rng)
+    hr, rest_day = _heart_rate(
+        traits, behaviour, sleep, movement, level, stress, clock, day_ix, rng
+    )
+    resp, spo2 = _breathing_and_oxygen(traits, sleep, movement, clock.n, rng)
     # Active kcal: roughly 0.028 kcal per walking step, more per running step (~190 kcal/day).
     kcal = (
-        steps * np.where(workout_kind == RUNNING, 0.05, 0.024) * (0.9 + 0.004 * (80 - traits.age))
+        movement.steps
+        * np.where(movement.workout_kind == RUNNING, 0.05, 0.024)
+        * (0.9 + 0.004 * (80 - traits.age))
     )
-
     daily = {
-        "sleep_min_latent": sleep_min.astype(float),
-        "awake_min_latent": awake_min.astype(float),
-        "sleep_debt_h": debt_h,
-        "steps_target": steps_target,
-        "workout": workout.astype(float),
-        "workout_run": workout_run.astype(float),
-        "workout_min": workout_min_day,
-        "run_min": run_min_day,
+        "sleep_min_latent": behaviour.sleep_min.astype(float),
+        "awake_min_latent": behaviour.awake_min.astype(float),
+        "sleep_debt_h": behaviour.sleep_debt_h,
+        "steps_target": behaviour.steps_target,
+        "workout": movement.workout.astype(float),
+        "workout_run": movement.workout_run.astype(float),
+        "workout_min": movement.workout_min_day,
+        "run_min": movement.run_min_day,
         "stress_level": level,
         "rest_hr_level": rest_day,
-        "weekend": weekend.astype(float),
+        "weekend": behaviour.weekend.astype(float),
     }
     return PersonSeries(
         traits=traits,
         clock=clock,
-        stage=stage,
-        sleep_runs=sleep_runs,
-        nights=nights,
-        steps=steps,
-        workout_kind=workout_kind,
+        stage=sleep.stage,
+        sleep_runs=sleep.runs,
+        nights=sleep.nights,
+        steps=movement.steps,
+        workout_kind=movement.workout_kind,
         glucose=glucose,
         stress=stress,
         hr=hr,

@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -359,7 +360,7 @@ class PersonWriter:
             for i in sorted(picked, reverse=True):
                 records.insert(i + 1, records[i])  # same timestamp, same value: a re-sent reading
             self.counts["cgm_duplicate"] += len(picked)
-        header = {
+        header: dict[str, Any] = {
             "uuid": self._uuid(),
             "creation_date_time": self.created,
             "patient_id": f"AIREADI-{self.pid}",
