@@ -2,17 +2,11 @@
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 import sensecf as scf
-from sensecf.cli.main import cli
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def test_explain_with_the_oracle(folders):
+def test_explain_with_the_oracle(folders, invoke):
     out = folders / "oracle"
     result = invoke(
         "explain",
@@ -42,7 +36,7 @@ def test_explain_with_the_oracle(folders):
     assert "wrote" in result.output and "coverage 1.00" in result.output
 
 
-def test_explain_named_people_with_sparsify(folders):
+def test_explain_named_people_with_sparsify(folders, invoke):
     data = scf.load_dataset(folders / "features")
     model = scf.load_model(folders / "model")
     flagged = scf.select_queries(model, data)
@@ -75,7 +69,7 @@ def test_explain_named_people_with_sparsify(folders):
         (["--n-cfs", "0"], "n_cfs must be a positive integer"),
     ],
 )
-def test_explain_bad_input(folders, extra, fragment):
+def test_explain_bad_input(folders, extra, fragment, invoke):
     result = invoke(
         "explain",
         "--model",
@@ -94,7 +88,7 @@ def test_explain_bad_input(folders, extra, fragment):
 
 
 @pytest.mark.slow
-def test_explain_with_the_embedded_llm_and_a_free_rerun(folders):
+def test_explain_with_the_embedded_llm_and_a_free_rerun(folders, invoke):
     out = folders / "few-shot"
     args = [
         "explain",
