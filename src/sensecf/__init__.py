@@ -13,6 +13,7 @@ from sensecf.data.loaders import load_dataset
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError, SensecfError, SpecError
 from sensecf.evaluation import MetricSuite, evaluate, run_benchmark
+from sensecf.explain import Explanation, LLMOptions, explain
 from sensecf.generators import (
     CFNOW,
     NICE,
@@ -35,8 +36,10 @@ __all__ = [
     "DiCE",
     "Dataset",
     "DatasetSpec",
+    "Explanation",
     "FeatureSpec",
     "LLMGenerator",
+    "LLMOptions",
     "MetricSuite",
     "Oracle",
     "SensecfError",
@@ -45,6 +48,7 @@ __all__ = [
     "datasets",
     "evaluate",
     "evaluate_classifier",
+    "explain",
     "infer_spec",
     "llm",
     "load_dataset",

@@ -1,8 +1,22 @@
-"""A small cohort with its trained model, shared by the command-line tests."""
+"""What the command-line tests share: a way to run a verb, and a small cohort with its model."""
+
+from collections.abc import Callable
 
 import pytest
+from click.testing import CliRunner, Result
 
 import sensecf as scf
+from sensecf.cli.main import cli
+
+
+@pytest.fixture(scope="session")
+def invoke() -> Callable[..., Result]:
+    """Run ``sensecf ARGS...`` in-process (any argument may be a path or a number)."""
+
+    def run(*args: object) -> Result:
+        return CliRunner().invoke(cli, [str(a) for a in args])
+
+    return run
 
 
 @pytest.fixture(scope="session")

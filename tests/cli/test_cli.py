@@ -4,42 +4,30 @@ import json
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from sensecf.cli.main import cli
 from sensecf.data.spec import DatasetSpec
 
 
 @pytest.fixture(scope="module")
-def runner():
-    return CliRunner()
-
-
-@pytest.fixture(scope="module")
-def flow(tmp_path_factory, runner):
+def flow(tmp_path_factory, invoke):
     root = tmp_path_factory.mktemp("flow")
     cohort, features, model = root / "cohort", root / "features", root / "model"
     results = {
-        "synth": runner.invoke(
-            cli,
-            [
-                "synth",
-                "--out",
-                str(cohort),
-                "--participants",
-                "24",
-                "--days",
-                "4",
-                "--interval-min",
-                "15",
-                "--seed",
-                "3",
-            ],
+        "synth": invoke(
+            "synth",
+            "--out",
+            str(cohort),
+            "--participants",
+            "24",
+            "--days",
+            "4",
+            "--interval-min",
+            "15",
+            "--seed",
+            "3",
         ),
-        "features": runner.invoke(cli, ["features", str(cohort), "--out", str(features)]),
-        "train": runner.invoke(
-            cli, ["train", str(features), "--out", str(model), "--estimator", "logreg"]
-        ),
+        "features": invoke("features", str(cohort), "--out", str(features)),
+        "train": invoke("train", str(features), "--out", str(model), "--estimator", "logreg"),
     }
     return root, results
 
@@ -61,21 +49,18 @@ def test_each_verb_reports_where_it_wrote(flow):
     assert 0.0 <= metadata["metrics"]["auroc"] <= 1.0
 
 
-def test_person_unit_and_diabetes_target(flow, runner):
+def test_person_unit_and_diabetes_target(flow, invoke):
     root, _ = flow
     out = root / "features_person"
-    result = runner.invoke(
-        cli,
-        [
-            "features",
-            str(root / "cohort"),
-            "--out",
-            str(out),
-            "--unit",
-            "person",
-            "--target",
-            "diabetes",
-        ],
+    result = invoke(
+        "features",
+        str(root / "cohort"),
+        "--out",
+        str(out),
+        "--unit",
+        "person",
+        "--target",
+        "diabetes",
     )
     assert result.exit_code == 0, result.output
     spec = DatasetSpec.from_yaml(out / "spec.yaml")
@@ -84,13 +69,13 @@ def test_person_unit_and_diabetes_target(flow, runner):
     assert spec.id_columns == ("person_id",)
 
 
-def test_help_explains_every_verb(runner):
-    result = runner.invoke(cli, ["--help"])
+def test_help_explains_every_verb(invoke):
+    result = invoke("--help")
     assert result.exit_code == 0
     for verb in ("synth", "features", "train", "demo"):
         assert verb in result.output
     for verb in ("synth", "features", "train", "demo"):
-        sub = runner.invoke(cli, [verb, "--help"])
+        sub = invoke(verb, "--help")
         assert sub.exit_code == 0 and "--out" in sub.output
 
 
@@ -103,32 +88,29 @@ def test_help_explains_every_verb(runner):
         (["synth", "--out", "{tmp}/c", "--days", "0"], "days"),
     ],
 )
-def test_bad_input_is_one_line_and_nonzero(runner, tmp_path, args, fragment):
+def test_bad_input_is_one_line_and_nonzero(invoke, tmp_path, args, fragment):
     args = [a.format(tmp=tmp_path) for a in args]
-    result = runner.invoke(cli, args)
+    result = invoke(*args)
     assert result.exit_code == 2, result.output
     assert fragment in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "f").exists() and not (tmp_path / "m").exists()
 
 
-def test_train_on_csv_with_spec_beside_it(flow, runner, tmp_path):
+def test_train_on_csv_with_spec_beside_it(flow, invoke, tmp_path):
     root, _ = flow
     frame = pd.read_parquet(root / "features" / "features.parquet")
     frame.to_csv(tmp_path / "table.csv", index=False)
     (tmp_path / "table.spec.yaml").write_text((root / "features" / "spec.yaml").read_text())
-    result = runner.invoke(
-        cli,
-        [
-            "train",
-            str(tmp_path / "table.csv"),
-            "--out",
-            str(tmp_path / "model"),
-            "--estimator",
-            "gb",
-            "--seed",
-            "1",
-        ],
+    result = invoke(
+        "train",
+        str(tmp_path / "table.csv"),
+        "--out",
+        str(tmp_path / "model"),
+        "--estimator",
+        "gb",
+        "--seed",
+        "1",
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "model" / "model.joblib").is_file()

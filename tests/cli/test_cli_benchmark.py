@@ -4,16 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from click.testing import CliRunner
-
-from sensecf.cli.main import cli
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def test_benchmark_writes_tables_and_resumes(folders):
+def test_benchmark_writes_tables_and_resumes(folders, invoke):
     out = folders / "run"
     args = [
         "benchmark",
@@ -56,7 +49,7 @@ def test_benchmark_writes_tables_and_resumes(folders):
     assert second.output.count("reused the saved result") == 2
 
 
-def test_benchmark_from_a_yaml_config(folders):
+def test_benchmark_from_a_yaml_config(folders, invoke):
     config = folders / "bench.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -84,7 +77,7 @@ def test_benchmark_from_a_yaml_config(folders):
         (["--limit", "0"], "limit"),
     ],
 )
-def test_benchmark_bad_input(folders, extra, fragment):
+def test_benchmark_bad_input(folders, extra, fragment, invoke):
     result = invoke(
         "benchmark",
         "--model",
@@ -99,7 +92,7 @@ def test_benchmark_bad_input(folders, extra, fragment):
     assert fragment in result.output
 
 
-def test_benchmark_needs_model_data_and_out():
+def test_benchmark_needs_model_data_and_out(invoke):
     result = invoke("benchmark", "--generators", "oracle")
     assert result.exit_code == 2
     assert "--model is required" in result.output
@@ -134,7 +127,7 @@ def heart_rows(n: int, seed: int) -> list[str]:
     return lines
 
 
-def test_train_and_benchmark_on_a_uci_heart_file(tmp_path):
+def test_train_and_benchmark_on_a_uci_heart_file(tmp_path, invoke):
     path = tmp_path / "processed.cleveland.data"
     path.write_text("\n".join(heart_rows(80, seed=1)) + "\n")
     trained = invoke("train", path, "--out", tmp_path / "model", "--estimator", "logreg")

@@ -2,17 +2,11 @@
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 import sensecf as scf
-from sensecf.cli.main import cli
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def test_explain_with_the_oracle(folders):
+def test_explain_with_the_oracle(folders, invoke):
     out = folders / "oracle"
     result = invoke(
         "explain",
@@ -42,7 +36,7 @@ def test_explain_with_the_oracle(folders):
     assert "wrote" in result.output and "coverage 1.00" in result.output
 
 
-def test_explain_named_people_with_sparsify(folders):
+def test_explain_named_people_with_sparsify(folders, invoke):
     data = scf.load_dataset(folders / "features")
     model = scf.load_model(folders / "model")
     flagged = scf.select_queries(model, data)
@@ -75,7 +69,7 @@ def test_explain_named_people_with_sparsify(folders):
         (["--n-cfs", "0"], "n_cfs must be a positive integer"),
     ],
 )
-def test_explain_bad_input(folders, extra, fragment):
+def test_explain_bad_input(folders, extra, fragment, invoke):
     result = invoke(
         "explain",
         "--model",
@@ -93,8 +87,39 @@ def test_explain_bad_input(folders, extra, fragment):
     assert not (folders / "bad" / "cfs.parquet").exists()
 
 
+def test_explain_with_nothing_flagged_is_one_line(folders, invoke):
+    data = scf.load_dataset(folders / "features")
+    model = scf.load_model(folders / "model")
+    healthy = data.subset(model.predict(data.X) == data.spec.desired_class)
+    healthy.save(folders / "healthy")
+    args = ["--model", folders / "model", "--data", folders / "healthy", "--out", folders / "none"]
+    result = invoke("explain", *args, "--generator", "oracle")
+    assert result.exit_code == 2, result.output
+    assert f"no rows to explain: the model flags none of the {len(healthy)} rows" in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (folders / "none").exists()
+
+
+def test_negative_repair_rounds_are_refused(folders, invoke):
+    args = ["--model", folders / "model", "--data", folders / "features", "--out", folders / "r"]
+    result = invoke("explain", *args, "--repair-rounds", "-1")
+    assert result.exit_code == 2, result.output
+    assert "--repair-rounds" in result.output and not (folders / "r").exists()
+
+
+def test_explain_and_benchmark_describe_shared_options_alike(invoke):
+    helps = {
+        verb: " ".join(invoke(verb, "--help").output.split()) for verb in ("explain", "benchmark")
+    }
+    for text in helps.values():
+        for flag in ("--model", "--data", "--limit", "--n-cfs", "--seed", "--out"):
+            assert flag in text
+        assert "Model folder written by `sensecf train` (the classifier to explain)." in text
+    assert "--llm-backend" in helps["explain"] and "--llm-cache" in helps["explain"]
+
+
 @pytest.mark.slow
-def test_explain_with_the_embedded_llm_and_a_free_rerun(folders):
+def test_explain_with_the_embedded_llm_and_a_free_rerun(folders, invoke):
     out = folders / "few-shot"
     args = [
         "explain",

@@ -8,7 +8,7 @@ from sensecf.data.aireadi import aireadi_spec
 from sensecf.data.heart import heart_spec
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError
-from sensecf.generators.base import CounterfactualResult
+from sensecf.results import CounterfactualResult
 from sensecf.llm.base import Completion, LLMBackend, LLMError
 from sensecf.report import (
     NO_CHANGE_TEXT,

@@ -64,7 +64,7 @@ from sensecf.report.paraphrase import PARAPHRASE_SYSTEM, Paraphrase, check_parap
 from sensecf.report.wording import feature_phrase
 
 if TYPE_CHECKING:
-    from sensecf.generators.base import CounterfactualResult
+    from sensecf.results import CounterfactualResult
 
 __all__ = [
     "ARROW",

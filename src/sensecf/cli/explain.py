@@ -1,0 +1,113 @@
+"""`sensecf explain`: counterfactuals and intervention texts for flagged people.
+
+The work is :func:`sensecf.explain.explain`; this verb reads the folders, parses the options,
+saves the :class:`~sensecf.explain.Explanation` and prints it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from sensecf.cli import console
+from sensecf.cli.options import (
+    data_option,
+    limit_option,
+    llm_options,
+    model_option,
+    n_cfs_option,
+    out_option,
+    seed_option,
+)
+
+if TYPE_CHECKING:
+    from sensecf.explain import LLMOptions
+
+
+@click.command()
+@model_option()
+@data_option(
+    help="FEATURES holding the rows to explain (a feature folder or a table with its spec)."
+)
+@click.option(
+    "--rows",
+    default="flagged",
+    show_default=True,
+    help="'flagged' (rows the model puts in the risk class), 'all', or comma-separated values "
+    "of the first id column (e.g. person ids).",
+)
+@limit_option(help="Explain at most N of those rows (seeded sample).")
+@click.option(
+    "--generator",
+    default="few-shot",
+    show_default=True,
+    help="zero-shot, few-shot, few-shot-worked (LLM), oracle, or a baseline (dice-random, "
+    "dice-genetic, dice-kdtree, cfnow-greedy, cfnow-random, nice-sparsity, nice-proximity, "
+    "nice-plausibility); add +sparsify to undo needless changes afterwards.",
+)
+@n_cfs_option(default=1, show_default=True, help="Counterfactuals per row.")
+@llm_options
+@seed_option()
+@out_option(
+    help="Folder for cfs.parquet/.csv/.json, interventions.csv, queries.parquet, result.json."
+)
+@click.option("--show", default=5, show_default=True, type=int, help="People to print.")
+def explain(
+    model_dir: Path,
+    data_path: Path,
+    rows: str,
+    limit: int | None,
+    generator: str,
+    n_cfs: int,
+    llm: LLMOptions,
+    seed: int,
+    out_dir: Path,
+    show: int,
+) -> None:
+    """Counterfactual explanations for flagged people: what small change flips the model?
+
+    Each counterfactual is checked by the classifier and by the spec (fixed features kept,
+    allowed directions, bounds, steps), and comes with a plain-language intervention text.
+    LLM generators answer in JSON constrained per person, are verified, and get repair rounds
+    with a changed context when an answer fails.
+    """
+    from sensecf.data.loaders import load_dataset
+    from sensecf.explain import explain as explain_rows
+    from sensecf.models import load_model
+    from sensecf.report import intervention_table
+
+    start = time.perf_counter()
+    model = load_model(model_dir)
+    data = load_dataset(data_path)
+    wanted = (
+        rows if rows in ("flagged", "all") else [r.strip() for r in rows.split(",") if r.strip()]
+    )
+    if llm.cache is None:
+        llm = replace(llm, cache=out_dir / "llm-cache.sqlite")
+    explanation = explain_rows(
+        model,
+        data,
+        generator,
+        rows=wanted,
+        limit=limit,
+        n_cfs=n_cfs,
+        seed=seed,
+        llm=llm,
+        progress=console.progress_enabled(),
+    )
+    explanation.save(out_dir)
+    result = explanation.result
+    console.print_explanations(result, intervention_table(result, sep="\n"), show)
+    stats = explanation.llm_stats
+    if stats is not None and "calls" in stats:
+        console.line(
+            f"LLM calls: {stats['calls']} to the backend, {stats['hits']} answered from the cache"
+        )
+    console.done(
+        f"wrote {len(result.cfs)} counterfactuals for {len(result.queries)} rows to {out_dir}",
+        time.perf_counter() - start,
+    )

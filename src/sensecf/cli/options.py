@@ -1,0 +1,121 @@
+"""Options several verbs share, each declared once.
+
+A shared option is a factory: called with no arguments it gives the common form; keyword
+arguments change what differs between verbs (whether it is required, its default, its help),
+never the flag or the name the verb receives it under.
+
+>>> import click
+>>> @click.command()
+... @model_option()
+... @seed_option(default=None, show_default=False, help="Random seed [0].")
+... def verb(model_dir, seed):
+...     pass
+>>> [p.name for p in verb.params], verb.params[0].required
+(['model_dir', 'seed'], True)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import click
+
+from sensecf.llm.factory import BACKENDS
+
+F = TypeVar("F", bound=Callable[..., Any])
+Decorator = Callable[[F], F]
+
+PATH = click.Path(path_type=Path)
+
+
+def _shared(*decls: str, **common: Any) -> Callable[..., Decorator[Any]]:
+    """A factory of one click option whose keyword arguments may be overridden per verb."""
+
+    def option(**overrides: Any) -> Decorator[Any]:
+        return click.option(*decls, **{**common, **overrides})
+
+    return option
+
+
+model_option = _shared(
+    "--model",
+    "model_dir",
+    required=True,
+    type=PATH,
+    help="Model folder written by `sensecf train` (the classifier to explain).",
+)
+data_option = _shared("--data", "data_path", required=True, type=PATH)
+out_option = _shared("--out", "out_dir", required=True, type=PATH)
+limit_option = _shared("--limit", type=int)
+n_cfs_option = _shared("--n-cfs", type=int)
+seed_option = _shared("--seed", default=0, show_default=True, type=int, help="Random seed.")
+
+
+def llm_options(func: F) -> F:
+    """The options of an LLM generator (``--llm-*``, ``--repair-rounds``, ``--fallback``),
+    handed to the verb as one ``llm`` argument: a :class:`sensecf.explain.LLMOptions`.
+
+    ``--llm-cache`` left out gives ``cache=None``; the verb chooses where the cache goes.
+    """
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        llm_backend: str,
+        llm_model: str | None,
+        llm_base_url: str | None,
+        llm_cache: Path | None,
+        repair_rounds: int,
+        fallback: bool,
+        **kwargs: Any,
+    ) -> Any:
+        from sensecf.explain import LLMOptions
+
+        kwargs["llm"] = LLMOptions(
+            backend=llm_backend,
+            model=llm_model,
+            base_url=llm_base_url,
+            cache=llm_cache,
+            repair_rounds=repair_rounds,
+            fallback=fallback,
+        )
+        return func(*args, **kwargs)
+
+    decorators = [
+        click.option(
+            "--llm-backend",
+            type=click.Choice(list(BACKENDS)),
+            default="llama-cpp",
+            show_default=True,
+            help="llama-cpp runs the embedded SmolLM2-135M (or --llm-model GGUF) on the CPU; "
+            "openai talks to any OpenAI-compatible server (key from OPENAI_API_KEY); "
+            "transformers loads a Hugging Face model folder.",
+        ),
+        click.option("--llm-model", help="GGUF file, model name (openai) or model folder."),
+        click.option(
+            "--llm-base-url", help="Endpoint of an OpenAI-compatible server (openai backend)."
+        ),
+        click.option(
+            "--llm-cache",
+            type=PATH,
+            help="SQLite file caching every LLM call [OUT/llm-cache.sqlite]; a rerun makes no "
+            "new calls.",
+        ),
+        click.option(
+            "--repair-rounds",
+            default=3,
+            show_default=True,
+            type=click.IntRange(min=0),
+            help="LLM repair rounds.",
+        ),
+        click.option(
+            "--fallback", is_flag=True, help="Let the oracle search serve rows the LLM could not."
+        ),
+    ]
+    decorated: Any = wrapper
+    for decorator in reversed(decorators):  # so --help lists them in the order above
+        decorated = decorator(decorated)
+    return cast(F, decorated)

@@ -1,0 +1,253 @@
+"""Explain a classifier's flagged rows: counterfactuals plus plain-language intervention texts.
+
+What ``sensecf explain`` does, as one library call a notebook can make: choose the rows to
+explain and the reference rows, build the generator (and the LLM backend an LLM generator talks
+to), run it, optionally sparsify, and word each counterfactual as an intervention.
+
+>>> import numpy as np, pandas as pd
+>>> import sensecf as scf
+>>> df = pd.DataFrame({"steps": np.arange(40.0) * 500, "ill": [1] * 20 + [0] * 20})
+>>> data = scf.Dataset(df, scf.infer_spec(df, "ill"))
+>>> model = scf.train(data, "logreg", importance_repeats=1)
+>>> explanation = scf.explain(model, data, generator="oracle", limit=2)
+>>> explanation
+Explanation(oracle: 2 counterfactuals for 2 rows, coverage 1.00, validity 1.00)
+>>> list(explanation.interventions.columns)
+['query_id', 'method', 'rank', 'valid', 'n_changes', 'text']
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sensecf.data.dataset import Dataset
+from sensecf.data.io import write_table, write_text
+from sensecf.errors import DataError, ModelError, SensecfError
+from sensecf.generators import (
+    CounterfactualGenerator,
+    CounterfactualResult,
+    select_queries,
+    sparsify_result,
+)
+from sensecf.generators.registry import LLM_GENERATORS, make_generator, split_name
+from sensecf.llm.base import LLMBackend
+from sensecf.llm.factory import BACKENDS, make_backend
+from sensecf.models import TrainedClassifier
+from sensecf.report import intervention_table
+
+
+@dataclass(frozen=True)
+class LLMOptions:
+    """The language model an LLM generator talks to, where its calls are cached, and its rounds.
+
+    ``backend``: ``llama-cpp`` (the embedded SmolLM2-135M, or the GGUF file ``model``),
+    ``openai`` (``model`` served at ``base_url``; key from ``OPENAI_API_KEY``) or
+    ``transformers`` (a Hugging Face model folder). ``cache``: a SQLite file holding every call,
+    so a rerun makes no new ones (``None``: no cache). ``repair_rounds``: further requests after
+    an answer fails. ``fallback``: the oracle search serves rows the LLM could not.
+
+    >>> LLMOptions(repair_rounds=1).backend
+    'llama-cpp'
+    >>> LLMOptions(backend="gpt")
+    Traceback (most recent call last):
+    ...
+    sensecf.errors.SensecfError: LLM backend must be one of llama-cpp, openai, transformers; got 'gpt'
+    """
+
+    backend: str = "llama-cpp"
+    model: str | os.PathLike[str] | None = None
+    base_url: str | None = None
+    cache: str | os.PathLike[str] | None = None
+    repair_rounds: int = 3
+    fallback: bool = False
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise SensecfError(
+                f"LLM backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}"
+            )
+        rounds = self.repair_rounds
+        if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 0:
+            raise SensecfError(f"repair_rounds must be an integer ≥ 0; got {rounds!r}")
+
+    def make_backend(self) -> LLMBackend:
+        """A new backend as these options describe it (behind the cache when one is named)."""
+        return make_backend(self.backend, self.model, base_url=self.base_url, cache=self.cache)
+
+
+@dataclass
+class Explanation:
+    """Counterfactuals of the explained rows, with one intervention text per counterfactual.
+
+    ``result``: the generator's :class:`~sensecf.generators.CounterfactualResult` (``cfs``,
+    ``queries``, ``info``). ``interventions``: one row per counterfactual, its changes worded
+    as sentences joined by ``"; "``. ``llm_stats``: the LLM backend's counters for this run
+    (``calls`` sent to the model and ``hits`` served by the cache when a cache was named);
+    ``None`` for generators without a backend of their own. ``seconds``: wall time of the run.
+    """
+
+    result: CounterfactualResult
+    interventions: pd.DataFrame
+    llm_stats: dict[str, Any] | None = None
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def cfs(self) -> pd.DataFrame:
+        """One row per counterfactual (see :class:`~sensecf.generators.CounterfactualResult`)."""
+        return self.result.cfs
+
+    @property
+    def queries(self) -> pd.DataFrame:
+        """One row per explained row, with or without a counterfactual."""
+        return self.result.queries
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What the method recorded about its run (saved in ``result.json``)."""
+        return self.result.info
+
+    def __repr__(self) -> str:
+        result = self.result
+        return (
+            f"Explanation({result.method}: {len(result.cfs)} counterfactuals for "
+            f"{len(result.queries)} rows, coverage {result.coverage:.2f}, "
+            f"validity {result.validity:.2f})"
+        )
+
+    def save(self, out_dir: str | os.PathLike[str]) -> Path:
+        """Write the result (``cfs.parquet``, ``queries.parquet``, ``spec.yaml``,
+        ``result.json``), ``cfs.csv``, ``cfs.json`` and ``interventions.csv`` to ``out_dir``.
+
+        >>> import tempfile
+        >>> import numpy as np, pandas as pd
+        >>> import sensecf as scf
+        >>> df = pd.DataFrame({"steps": np.arange(40.0) * 500, "ill": [1] * 20 + [0] * 20})
+        >>> data = scf.Dataset(df, scf.infer_spec(df, "ill"))
+        >>> model = scf.train(data, "logreg", importance_repeats=1)
+        >>> out = scf.explain(model, data, generator="oracle", limit=1).save(tempfile.mkdtemp())
+        >>> sorted(p.name for p in out.iterdir())  # doctest: +NORMALIZE_WHITESPACE
+        ['cfs.csv', 'cfs.json', 'cfs.parquet', 'interventions.csv', 'queries.parquet',
+         'result.json', 'spec.yaml']
+        """
+        out = self.result.save(out_dir)
+        cfs = self.result.cfs
+        write_table(cfs, out / "cfs.csv")
+        write_text(out / "cfs.json", cfs.to_json(orient="records", indent=1) + "\n")
+        write_table(self.interventions, out / "interventions.csv")
+        return out
+
+
+def reference_rows(model: TrainedClassifier, data: Dataset) -> Dataset:
+    """The model's training rows within ``data``, where examples and neighbours come from.
+
+    All of ``data`` when it is not the table the model was trained on (or the model has no
+    recorded split), so held-out tables and other people's files can be explained too.
+
+    >>> import numpy as np, pandas as pd
+    >>> import sensecf as scf
+    >>> df = pd.DataFrame({"steps": np.arange(40.0) * 500, "ill": [1] * 20 + [0] * 20})
+    >>> data = scf.Dataset(df, scf.infer_spec(df, "ill"))
+    >>> model = scf.train(data, "logreg", importance_repeats=1)
+    >>> len(reference_rows(model, data)) == model.metrics_["n_train"]
+    True
+    """
+    try:
+        train_rows, _ = model.split_data(data)
+    except (DataError, ModelError):
+        return data
+    return train_rows if len(train_rows) else data
+
+
+def explain(
+    model: Any,
+    data: Dataset,
+    generator: str | CounterfactualGenerator = "few-shot",
+    *,
+    rows: str | Sequence[Any] = "flagged",
+    limit: int | None = None,
+    n_cfs: int = 1,
+    seed: int = 0,
+    llm: LLMOptions | None = None,
+    sparsify: bool = False,
+    progress: bool = False,
+) -> Explanation:
+    """Counterfactuals and intervention texts for rows of ``data``: what small change flips
+    the model?
+
+    ``model``: a :class:`~sensecf.models.TrainedClassifier`, or any fitted estimator with
+    ``predict_proba`` over the spec's features. ``generator``: a name (``zero-shot``,
+    ``few-shot``, ``few-shot-worked``, ``oracle``, ``dice-random``, ``nice-sparsity``, ...;
+    ``+sparsify`` at the end undoes needless changes afterwards, as ``sparsify=True`` does) or
+    an unfitted generator object. ``rows``: ``"flagged"`` (rows the model puts in the risk
+    class), ``"all"`` or values of the first id column; ``limit`` keeps a seeded sample of
+    them. The generator is fitted on the model's training rows within ``data``
+    (:func:`reference_rows`).
+
+    ``llm`` configures a generator named here that uses a language model (default: the
+    embedded model, no cache, 3 repair rounds); other generators ignore it. The backend built
+    for it is closed before this returns, even on error. A generator object you pass stays
+    yours: its backend is left open.
+
+    >>> import numpy as np, pandas as pd
+    >>> import sensecf as scf
+    >>> df = pd.DataFrame({"steps": np.arange(40.0) * 500, "ill": [1] * 20 + [0] * 20})
+    >>> data = scf.Dataset(df, scf.infer_spec(df, "ill"))
+    >>> model = scf.train(data, "logreg", importance_repeats=1)
+    >>> explanation = scf.explain(model, data, generator=scf.Oracle(), rows=[3], n_cfs=2)
+    >>> explanation.queries["steps"].tolist(), bool(explanation.cfs["valid"].all())
+    ([1500.0], True)
+    """
+    start = time.perf_counter()
+    if not isinstance(data, Dataset):
+        raise SensecfError(f"data must be a Dataset; got {type(data).__name__}")
+    if not isinstance(model, TrainedClassifier):
+        if not callable(getattr(model, "predict_proba", None)):
+            raise SensecfError(
+                "model must be a TrainedClassifier or a fitted estimator with predict_proba; "
+                f"got {type(model).__name__}"
+            )
+        model = TrainedClassifier(data.spec, model)
+    if llm is not None and not isinstance(llm, LLMOptions):
+        raise SensecfError(f"llm must be an LLMOptions; got {type(llm).__name__}")
+    queries = select_queries(model, data, rows=rows, limit=limit, seed=seed)
+    if len(queries) == 0:
+        which = "the model flags none" if rows == "flagged" else "none selected"
+        raise DataError(f"no rows to explain: {which} of the {len(data)} rows")
+    reference = reference_rows(model, data)
+
+    backend: LLMBackend | None = None
+    if isinstance(generator, str):
+        base, suffixed = split_name(generator)
+        sparsify = sparsify or suffixed
+        settings: dict[str, Any] = {}
+        if base in LLM_GENERATORS:
+            options = llm or LLMOptions()
+            backend = options.make_backend()
+            rounds = {"repair_rounds": options.repair_rounds, "fallback": options.fallback}
+            settings = {"backend": backend, **rounds}
+    elif not isinstance(generator, CounterfactualGenerator):
+        raise SensecfError(
+            f"generator must be a name or a CounterfactualGenerator; got {type(generator).__name__}"
+        )
+    llm_stats: dict[str, Any] | None = None
+    try:
+        gen = make_generator(base, **settings) if isinstance(generator, str) else generator
+        gen.fit(model, reference)
+        result = gen.generate(queries, n_cfs=n_cfs, seed=seed, progress=progress)
+    finally:
+        if backend is not None:  # built here, so closed here, whatever happened
+            stats = getattr(backend, "stats", None)
+            llm_stats = dict(stats()) if callable(stats) else None
+            backend.close()
+    if sparsify:
+        result = sparsify_result(result, model)
+    return Explanation(
+        result, intervention_table(result), llm_stats, seconds=time.perf_counter() - start
+    )
