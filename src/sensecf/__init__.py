@@ -13,7 +13,7 @@ from sensecf.data.loaders import load_dataset
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError, SensecfError, SpecError
 from sensecf.evaluation import MetricSuite, evaluate, run_benchmark
-from sensecf.explain import Explanation, LLMOptions, explain
+from sensecf.explanation import Explanation, LLMOptions, explain
 from sensecf.generators import (
     CFNOW,
     NICE,

@@ -8,7 +8,6 @@ from sensecf.data.aireadi import aireadi_spec
 from sensecf.data.heart import heart_spec
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError
-from sensecf.results import CounterfactualResult
 from sensecf.llm.base import Completion, LLMBackend, LLMError
 from sensecf.report import (
     NO_CHANGE_TEXT,
@@ -20,6 +19,7 @@ from sensecf.report import (
     intervention_text,
     paraphrase,
 )
+from sensecf.results import CounterfactualResult
 
 
 def make_spec(*features: FeatureSpec) -> DatasetSpec:

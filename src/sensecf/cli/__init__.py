@@ -3,5 +3,5 @@
 ``main`` holds the group and turns bad input into one line and exit status 2; each verb is its
 own module (``synth``, ``features``, ``train``, ``explain``, ``benchmark``, ``demo``);
 ``options`` declares the options several verbs share; ``console`` renders tables and progress.
-What a verb computes lives in the library (e.g. :func:`sensecf.explain.explain`).
+What a verb computes lives in the library (e.g. :func:`sensecf.explanation.explain`).
 """

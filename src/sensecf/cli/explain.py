@@ -1,7 +1,7 @@
 """`sensecf explain`: counterfactuals and intervention texts for flagged people.
 
-The work is :func:`sensecf.explain.explain`; this verb reads the folders, parses the options,
-saves the :class:`~sensecf.explain.Explanation` and prints it.
+The work is :func:`sensecf.explanation.explain`; this verb reads the folders, parses the options,
+saves the :class:`~sensecf.explanation.Explanation` and prints it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sensecf.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from sensecf.explain import LLMOptions
+    from sensecf.explanation import LLMOptions
 
 
 @click.command()
@@ -76,7 +76,7 @@ def explain(
     with a changed context when an answer fails.
     """
     from sensecf.data.loaders import load_dataset
-    from sensecf.explain import explain as explain_rows
+    from sensecf.explanation import explain as explain_rows
     from sensecf.models import load_model
     from sensecf.report import intervention_table
 

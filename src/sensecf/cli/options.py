@@ -56,7 +56,7 @@ seed_option = _shared("--seed", default=0, show_default=True, type=int, help="Ra
 
 def llm_options(func: F) -> F:
     """The options of an LLM generator (``--llm-*``, ``--repair-rounds``, ``--fallback``),
-    handed to the verb as one ``llm`` argument: a :class:`sensecf.explain.LLMOptions`.
+    handed to the verb as one ``llm`` argument: a :class:`sensecf.explanation.LLMOptions`.
 
     ``--llm-cache`` left out gives ``cache=None``; the verb chooses where the cache goes.
     """
@@ -72,7 +72,7 @@ def llm_options(func: F) -> F:
         fallback: bool,
         **kwargs: Any,
     ) -> Any:
-        from sensecf.explain import LLMOptions
+        from sensecf.explanation import LLMOptions
 
         kwargs["llm"] = LLMOptions(
             backend=llm_backend,

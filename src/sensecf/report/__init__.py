@@ -3,7 +3,7 @@
 Templated sentences per changed feature (:mod:`~sensecf.report.intervention`), worded from the
 spec (:mod:`~sensecf.report.wording`), with numbers as a person reads them
 (:mod:`~sensecf.report.formatting`), and a checked LLM paraphrase
-(:mod:`~sensecf.report.paraphrase`).
+(:mod:`~sensecf.report.paraphrasing`).
 
 >>> from sensecf.report import format_minutes
 >>> format_minutes(125)
@@ -19,7 +19,7 @@ from sensecf.report.intervention import (
     intervention_table,
     intervention_text,
 )
-from sensecf.report.paraphrase import Paraphrase, check_paraphrase, paraphrase
+from sensecf.report.paraphrasing import Paraphrase, check_paraphrase, paraphrase
 from sensecf.report.wording import default_phrase, feature_phrase
 
 __all__ = [

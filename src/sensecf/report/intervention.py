@@ -27,7 +27,7 @@ disagree with the counterfactual it describes:
   ``(changes a fixed feature: age, 54 → 50 years)``.
 - **No change.** An empty list, and :data:`NO_CHANGE_TEXT` from :func:`intervention_text`.
 
-Numbers are formatted by :mod:`sensecf.report.formatting`; :mod:`sensecf.report.paraphrase`
+Numbers are formatted by :mod:`sensecf.report.formatting`; :mod:`sensecf.report.paraphrasing`
 rewrites a text warmly for a patient and keeps the rewrite only where it checks out.
 
 >>> from sensecf.data.spec import DatasetSpec, FeatureSpec
@@ -60,7 +60,7 @@ from sensecf.report.formatting import (
     quantity_of,
     upper_first,
 )
-from sensecf.report.paraphrase import PARAPHRASE_SYSTEM, Paraphrase, check_paraphrase, paraphrase
+from sensecf.report.paraphrasing import PARAPHRASE_SYSTEM, Paraphrase, check_paraphrase, paraphrase
 from sensecf.report.wording import feature_phrase
 
 if TYPE_CHECKING:

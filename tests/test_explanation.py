@@ -1,4 +1,4 @@
-"""`sensecf.explain` as a library call: rows, reference rows, generators, files, the LLM backend."""
+"""`sensecf.explain(...)` as a library call: rows, reference rows, generators, files, the LLM backend."""
 
 import json
 
@@ -9,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 import sensecf as scf
 from sensecf.errors import DataError, SensecfError
-from sensecf.explain import LLMOptions, reference_rows
+from sensecf.explanation import LLMOptions, reference_rows
 
 FILES = {
     "cfs.parquet",
