@@ -61,13 +61,13 @@ def test_no_desired_rows_means_no_neighbours_but_search_still_runs(toy):
     ("option", "value"),
     [("max_changes", -1), ("grid_size", 1), ("neighbors", 0), ("grid_size_large", 2.5)],
 )
-def test_options_are_validated(option, value):
+def test_options_are_validated(option, value, toy):
     with pytest.raises(ValueError, match=f"`{option}` must be an integer"):
-        Oracle(**{option: value})
+        Oracle(**{option: value}).fit(toy.model, toy.train)
 
 
 def test_exhaustive_enumerates_every_subset():
-    from sensecf.generators.oracle import _subset_rows
+    from sensecf.generators.oracle.search import _subset_rows
 
     query = np.zeros(4)
     options = {1: np.array([1.0, 2.0]), 2: np.array([5.0]), 3: np.array([7.0, 8.0])}

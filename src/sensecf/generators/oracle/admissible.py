@@ -10,7 +10,7 @@ step otherwise). The query's own value is always admissible, even off-grain or o
 ...     FeatureSpec(name="hr", bounds=(40, 120), step=0.5, mutability="decrease")])
 >>> low, high = change_range(spec, np.array([4000.0, 70.2]))
 >>> low.tolist(), high.tolist()
-[[4000.0, 40.0], [50000.0, 70.2]]
+([4000.0, 40.0], [50000.0, 70.2])
 >>> grain_ends(spec.features[1], 40.0, 70.2).tolist()
 [40.0, 70.0]
 """
@@ -57,7 +57,7 @@ def grain_ends(feature: FeatureSpec, low: float, high: float) -> np.ndarray:
     first, last = math.ceil(low / step - GRAIN_EPS), math.floor(high / step + GRAIN_EPS)
     if first > last:
         return np.empty(0)
-    return _tidy(feature, np.array([first, last], dtype=float) * step)
+    return feature.round(np.array([first, last], dtype=float) * step)
 
 
 def grain_near(feature: FeatureSpec, values: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -89,7 +89,12 @@ class Oracle(CounterfactualGenerator):
                 raise ValueError(f"`{label}` must be an integer ≥ {least}; got {value!r}")
         for label, value, low in (("time_limit", self.time_limit, 0), ("margin", self.margin, 0)):
             ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if not ok or not math.isfinite(value) or value < low or (label == "time_limit" and value == 0):
+            if (
+                not ok
+                or not math.isfinite(value)
+                or value < low
+                or (label == "time_limit" and value == 0)
+            ):
                 raise ValueError(
                     f"`{label}` must be a {'positive' if label == 'time_limit' else 'non-negative'} "
                     f"number; got {value!r}"
@@ -188,6 +193,9 @@ class Oracle(CounterfactualGenerator):
         def accept(x: np.ndarray) -> bool:
             return bool(model.predict(x[None, :])[0] == desired)
 
+        if accept(query):
+            return query[None, :], Certificate("optimal", "milp", 0, 0)
+        singles: np.ndarray | None = None
         outcome: Outcome | None = None
         for widen in (1.0, 10.0, 100.0):
             tolerance = encoding.link.tolerance * widen
@@ -199,16 +207,50 @@ class Oracle(CounterfactualGenerator):
             builder = encoding.program(
                 self.spec_, query, low, high, self.scale_, (">=" if positive else "<=", value)
             )
-            remaining = self.time_limit - (time.perf_counter() - start)
+            if singles is None:
+                singles = self._single_changes(builder, query, desired)
+            found = _one_per_feature(query, singles)[:n_cfs] if singles is not None else []
+            remaining = max(self.time_limit - (time.perf_counter() - start), 0.05)
             try:
-                outcome = solve(builder, n_cfs, max(remaining, 0.05), l0_cap=cap, accept=accept)
+                if len(found) >= n_cfs:
+                    outcome = Outcome(list(found), "optimal", min_l0=1, bound=1)
+                else:
+                    outcome = solve(
+                        builder,
+                        n_cfs,
+                        remaining,
+                        l0_cap=cap,
+                        min_changes=2 if singles is not None and not len(singles) else 1,
+                        found=found,
+                        accept=accept,
+                    )
                 break
             except NumericalTrouble:
                 continue
         if outcome is None:  # the program and the model disagree at every tolerance
             rows, certificate = self._search(query, near, desired, start)
             return self._rank(query, rows), certificate
+        if singles is not None and len(singles):
+            near = np.vstack([singles, near])  # other single changes fill up after the program's
         return self._combine(query, outcome, near, cap)
+
+    def _single_changes(self, builder: Any, query: np.ndarray, desired: int) -> np.ndarray | None:
+        """Every valid single-feature change, nearest first, where each feature's candidate
+        values cover all it may take (trees); None where they do not (linear models)."""
+        features = builder.features
+        if any(f.candidates is None for f in features.values()):
+            return None
+        blocks = []
+        for j, feature in features.items():
+            values = feature.candidates[changed(query[j], feature.candidates)]
+            block = np.repeat(query[None, :], len(values), axis=0)
+            block[:, j] = values
+            blocks.append(block)
+        if not blocks:
+            return np.empty((0, len(query)))
+        rows = np.vstack(blocks)
+        rows = rows[self.model_.predict(rows) == desired]
+        return self._rank(query, rows)
 
     def _combine(
         self, query: np.ndarray, outcome: Outcome, near: np.ndarray, cap: int | None
@@ -239,6 +281,18 @@ class Oracle(CounterfactualGenerator):
         l0 = changed(query, rows).sum(axis=1)
         distance = np.nansum(np.abs(rows - query) / self.scale_, axis=1)
         return _unique_rows(rows[np.lexsort((distance, l0))])
+
+
+def _one_per_feature(query: np.ndarray, singles: np.ndarray) -> list[np.ndarray]:
+    """The first (nearest) single change of each feature, in the given order."""
+    seen: set[int] = set()
+    out = []
+    for row in singles:
+        j = int(np.flatnonzero(changed(query, row))[0])
+        if j not in seen:
+            seen.add(j)
+            out.append(row)
+    return out
 
 
 def _unique_rows(rows: np.ndarray) -> np.ndarray:

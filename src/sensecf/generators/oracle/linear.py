@@ -106,8 +106,11 @@ class LinearEncoding:
         k = builder.add_vars(1, min(first, 0), max(last, 0), integer=True)
         # first * c <= k <= last * c
         row = builder.n_rows
-        builder.add_rows_coo(np.array([row, row, row + 1, row + 1]), np.array([k, c, k, c]),
-                             np.array([1.0, -first, 1.0, -last]))
+        builder.add_rows_coo(
+            np.array([row, row, row + 1, row + 1]),
+            np.array([k, c, k, c]),
+            np.array([1.0, -first, 1.0, -last]),
+        )
         builder.close_rows_bounds(np.array([0.0, -np.inf]), np.array([np.inf, 0.0]))
         sign = 1.0 if up else -1.0
         far = (last * step - q) if up else (q - first * step)

@@ -7,15 +7,16 @@ MAD-scaled distance from the query as a linear expression, and how to read its v
 :func:`solve` minimises ``W * changed features + MAD-L1`` with ``W`` above any possible L1, so
 the fewest changes come first and the smallest distance breaks ties. Further solutions come
 from no-good cuts: first "change a set of features that is not a superset of an earlier
-solution's set" (different ways to flip the prediction); when no such set is left, and the
-encoding allows, "take another value on some feature".
+solution's set" (different ways to flip the prediction); when no such set is left, "take
+another value on some feature" where the encoding lists each feature's values (trees), else
+"change another set of features" (supersets allowed).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,7 @@ from scipy.sparse import coo_matrix
 
 from sensecf.data.spec import DatasetSpec
 
-MIP_REL_GAP = 1e-6
+MIP_REL_GAP = 1e-4
 
 
 class NumericalTrouble(Exception):
@@ -40,6 +41,7 @@ class _Feature:
     max_cost: float
     decode: Callable[[np.ndarray], float]
     value_cut: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, float]] | None = None
+    candidates: np.ndarray | None = None  # every value it may take, where they are few
 
 
 @dataclass
@@ -62,7 +64,9 @@ class ProgramBuilder:
     _row_ub: list[np.ndarray] = field(default_factory=list)
 
     # ---- variables and rows ------------------------------------------------------------
-    def add_vars(self, n: int, lb: float | np.ndarray, ub: float | np.ndarray, integer: bool) -> int:
+    def add_vars(
+        self, n: int, lb: float | np.ndarray, ub: float | np.ndarray, integer: bool
+    ) -> int:
         """``n`` new variables; returns the first one's column."""
         start = self.n_vars
         self._lb.append(np.broadcast_to(np.asarray(lb, float), (n,)).copy())
@@ -108,7 +112,9 @@ class ProgramBuilder:
         if m > 2:  # y[k] >= y[k+1]
             k = np.arange(m - 2)
             rows = self.n_rows + k
-            self.add_rows_coo(np.r_[rows, rows], np.r_[y + k, y + k + 1], np.r_[np.ones(m - 2), -np.ones(m - 2)])
+            self.add_rows_coo(
+                np.r_[rows, rows], np.r_[y + k, y + k + 1], np.r_[np.ones(m - 2), -np.ones(m - 2)]
+            )
             self.close_rows(m - 2, 0.0, np.inf)
         changed = self.add_vars(1, 0.0, 1.0, integer=True)
         # changed = 1 - (y[q] - y[q+1]), with y[0] = 1 and y[m] = 0.
@@ -153,6 +159,7 @@ class ProgramBuilder:
                 max_cost=float(cost.max()),
                 decode=decode,
                 value_cut=value_cut,
+                candidates=values,
             ),
         )
         return y
@@ -175,12 +182,16 @@ def solve(
     time_limit: float,
     *,
     l0_cap: int | None = None,
+    min_changes: int = 0,
+    found: Sequence[np.ndarray] = (),
     accept: Callable[[np.ndarray], bool] = lambda x: True,
 ) -> Outcome:
     """Up to ``n_solutions`` counterfactuals: the optimum first, then by no-good cuts.
 
-    ``l0_cap`` bounds the number of changes (a known counterfactual's); ``accept`` checks each
-    solution with the real model (a rejected first solution raises :class:`NumericalTrouble`).
+    ``l0_cap`` bounds the number of changes (a known counterfactual's), ``min_changes`` is a
+    proven lower bound; ``found`` are optimal solutions already known (in order: the program
+    only adds distinct ones after them). ``accept`` checks each solution with the real model
+    (a rejected first solution raises :class:`NumericalTrouble`).
     """
     start = time.perf_counter()
     features = builder.features
@@ -244,38 +255,52 @@ def solve(
             return 0.0
         return float(max(0, math.ceil((dual - (weight - 1.0)) / weight - 1e-9)))
 
-    cap_rows: list[tuple[np.ndarray, float]] = []
-    if l0_cap is not None and len(ch_cols):
-        row = np.zeros(n)
-        row[ch_cols] = 1.0
-        cap_rows.append((row, float(l0_cap)))
-    res = run(cap_rows)
-    if res is None:
-        return Outcome([], "time_limit", bound=0.0)
-    if res.status == 2:
-        return Outcome([], "infeasible", bound=math.inf, capped=bool(cap_rows))
-    if res.x is None:
-        if res.status == 1:
-            return Outcome([], "time_limit", bound=l0_bound(res))
-        raise RuntimeError(f"the solver failed: {res.message}")
-    v = res.x
-    x = decode(v)
-    if not accept(x):
-        raise NumericalTrouble("the solver's optimum does not flip the model")
-    l0 = int(round(v[ch_cols].sum()))
-    status = "optimal" if res.status == 0 else "feasible"
-    outcome = Outcome([x], status, min_l0=l0, bound=l0 if status == "optimal" else l0_bound(res))
-
-    supports = [frozenset(np.flatnonzero(np.round(v[ch_cols]) > 0))]
-    values_taken = [v]
+    if found:
+        moved = [np.flatnonzero(~np.isclose(x[order], builder.query[order])) for x in found]
+        l0 = len(moved[0])
+        outcome = Outcome(list(found), "optimal", min_l0=l0, bound=l0)
+        supports = [frozenset(m.tolist()) for m in moved]
+        values_taken: list[np.ndarray] = []
+        can_use_values = False
+    else:
+        cap_rows: list[tuple[np.ndarray, float]] = []
+        if len(ch_cols):
+            row = np.zeros(n)
+            row[ch_cols] = 1.0
+            if l0_cap is not None:
+                cap_rows.append((row, float(l0_cap)))
+            if min_changes > 0:
+                cap_rows.append((-row, -float(min_changes)))
+        res = run(cap_rows)
+        if res is None:
+            return Outcome([], "time_limit", bound=float(min_changes))
+        if res.status == 2:
+            return Outcome([], "infeasible", bound=math.inf, capped=l0_cap is not None)
+        if res.x is None:
+            if res.status == 1:
+                return Outcome([], "time_limit", bound=max(l0_bound(res), min_changes))
+            raise RuntimeError(f"the solver failed: {res.message}")
+        v = res.x
+        x = decode(v)
+        if not accept(x):
+            raise NumericalTrouble("the solver's optimum does not flip the model")
+        l0 = int(round(v[ch_cols].sum()))
+        status = "optimal" if res.status == 0 else "feasible"
+        bound = l0 if status == "optimal" else max(l0_bound(res), min_changes)
+        outcome = Outcome([x], status, min_l0=l0, bound=bound)
+        supports = [frozenset(np.flatnonzero(np.round(v[ch_cols]) > 0))]
+        values_taken = [v]
+        can_use_values = True
     mode = "support"
     while len(outcome.solutions) < n_solutions:
-        if mode == "support":
+        if mode in ("support", "exact support"):
             if any(len(s) == 0 for s in supports):
                 break
             cuts = []
             for s in supports:
                 row = np.zeros(n)
+                if mode == "exact support":  # another set of changed features, supersets too
+                    row[ch_cols] = -1.0
                 row[ch_cols[list(s)]] = 1.0
                 cuts.append((row, len(s) - 1.0))
         else:
@@ -284,10 +309,9 @@ def solve(
         if res is None:
             break
         if res.x is None:
-            if res.status == 2 and mode == "support" and all(
-                features[j].value_cut is not None for j in order
-            ):
-                mode = "values"
+            if res.status == 2 and mode == "support":
+                values = can_use_values and all(features[j].value_cut is not None for j in order)
+                mode = "values" if values else "exact support"
                 continue
             break
         v = res.x

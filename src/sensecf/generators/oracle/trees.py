@@ -190,7 +190,9 @@ class TreeEnsemble:
         # The score: constant part plus the open trees' leaves.
         sense, value = bound
         builder.add_rows_coo(
-            np.full(len(leaf_ids), builder.n_rows), z + np.arange(len(leaf_ids)), self.value[leaf_ids]
+            np.full(len(leaf_ids), builder.n_rows),
+            z + np.arange(len(leaf_ids)),
+            self.value[leaf_ids],
         )
         rhs = value - constant
         builder.close_rows(1, -np.inf if sense == "<=" else rhs, rhs if sense == "<=" else np.inf)
@@ -279,7 +281,8 @@ def read_trees(
         factor = 2.0 if estimator.loss == "exponential" else 1.0
         rate = estimator.learning_rate
         parts = [
-            _sklearn_tree(e.tree_, e.tree_.value[:, 0, 0] * rate) for e in estimator.estimators_[:, 0]
+            _sklearn_tree(e.tree_, e.tree_.value[:, 0, 0] * rate)
+            for e in estimator.estimators_[:, 0]
         ]
         encoding = _assemble(parts, 0.0, Link("logistic", factor), np.float32, preprocessing)
         return _with_offset(encoding, estimator)
@@ -338,8 +341,12 @@ def _assemble(
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
     feature = np.concatenate([p[0] for p in parts])
     threshold = np.concatenate([p[1] for p in parts])
-    left = np.concatenate([np.where(p[2] >= 0, p[2] + s, -1) for p, s in zip(parts, starts)])
-    right = np.concatenate([np.where(p[3] >= 0, p[3] + s, -1) for p, s in zip(parts, starts)])
+    left = np.concatenate(
+        [np.where(p[2] >= 0, p[2] + s, -1) for p, s in zip(parts, starts, strict=True)]
+    )
+    right = np.concatenate(
+        [np.where(p[3] >= 0, p[3] + s, -1) for p, s in zip(parts, starts, strict=True)]
+    )
     value = np.concatenate([p[4] for p in parts])
     tree = np.repeat(np.arange(len(parts)), sizes)
     n = len(feature)
