@@ -131,7 +131,7 @@ def main() -> None:
     parser.add_argument("--models", default="rf,logreg")
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--n-cfs", type=int, default=3)
-    parser.add_argument("--time-limit", type=float, default=10.0, help="oracle seconds per person")
+    parser.add_argument("--time-limit", type=float, default=40.0, help="oracle seconds per person")
     parser.add_argument("--rf-params", default="{}", help="JSON overrides of the forest's defaults")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

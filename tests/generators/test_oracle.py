@@ -67,11 +67,11 @@ def test_options_are_validated(option, value, toy):
 
 
 def test_exhaustive_enumerates_every_subset():
-    from sensecf.generators.oracle.search import _subset_rows
+    from sensecf.generators.oracle.search import subset_rows
 
     query = np.zeros(4)
     options = {1: np.array([1.0, 2.0]), 2: np.array([5.0]), 3: np.array([7.0, 8.0])}
-    rows = np.vstack(list(_subset_rows(query, options, 2)))
+    rows = np.vstack(list(subset_rows(query, options, 2)))
     expected = sum(len(options[a]) * len(options[b]) for a, b in itertools.combinations(options, 2))
     assert len(rows) == expected == 2 + 4 + 2
     assert (rows[:, 0] == 0).all() and ((rows != 0).sum(axis=1) == 2).all()

@@ -17,12 +17,20 @@ from sensecf.generators.oracle.admissible import change_range
 from sensecf.generators.oracle.certificate import CERTIFICATE_COLUMNS, Certificate
 from sensecf.generators.oracle.encoding import UnsupportedModel, encode_model
 from sensecf.generators.oracle.milp import NumericalTrouble, Outcome, solve
-from sensecf.generators.oracle.search import SearchSettings, neighbour_candidates, search
+from sensecf.generators.oracle.search import (
+    SearchSettings,
+    count_rows,
+    neighbour_candidates,
+    search,
+    subset_rows,
+)
 from sensecf.progress import progress_bar
 
 METHODS = ("auto", "exact", "search")
 # A feature with at most this many admissible values is searched over all of them.
 COMPLETE_GRID = 16
+# Solutions after the first (diversity) get at most this share of the time limit.
+EXTRA_SHARE = 0.25
 
 
 class Oracle(CounterfactualGenerator):
@@ -31,7 +39,7 @@ class Oracle(CounterfactualGenerator):
     ``method``: ``"exact"`` solves a mixed-integer program (tree ensembles, logistic models);
     ``"search"`` searches feature subsets for any model; ``"auto"`` (default) is exact where
     the model can be encoded, else search. ``time_limit`` is seconds per query (the program,
-    or the search). ``margin`` asks for P(positive) at least that far beyond the threshold.
+    or the search; the solutions after the first share a quarter of it). ``margin`` asks for P(positive) at least that far beyond the threshold.
     ``max_changes`` caps the number of changed features (None: every mutable feature).
 
     Search settings: ``grid_size`` training quantiles per feature, ``grid_size_large`` for the
@@ -53,7 +61,7 @@ class Oracle(CounterfactualGenerator):
         self,
         *,
         method: str = "auto",
-        time_limit: float = 10.0,
+        time_limit: float = 20.0,
         margin: float = 0.0,
         max_changes: int | None = None,
         grid_size: int = 9,
@@ -195,7 +203,7 @@ class Oracle(CounterfactualGenerator):
 
         if accept(query):
             return query[None, :], Certificate("optimal", "milp", 0, 0)
-        singles: np.ndarray | None = None
+        enumerated: tuple[np.ndarray, int] | None = None
         outcome: Outcome | None = None
         for widen in (1.0, 10.0, 100.0):
             tolerance = encoding.link.tolerance * widen
@@ -207,22 +215,24 @@ class Oracle(CounterfactualGenerator):
             builder = encoding.program(
                 self.spec_, query, low, high, self.scale_, (">=" if positive else "<=", value)
             )
-            if singles is None:
-                singles = self._single_changes(builder, query, desired)
-            found = _one_per_feature(query, singles)[:n_cfs] if singles is not None else []
+            if enumerated is None:
+                enumerated = self._small_changes(builder, query, desired, cap)
+            rows, proven = enumerated
+            found = _one_per_support(query, rows)[:n_cfs]
             remaining = max(self.time_limit - (time.perf_counter() - start), 0.05)
             try:
                 if len(found) >= n_cfs:
-                    outcome = Outcome(list(found), "optimal", min_l0=1, bound=1)
+                    outcome = Outcome(list(found), "optimal", min_l0=proven + 1, bound=proven + 1)
                 else:
                     outcome = solve(
                         builder,
                         n_cfs,
                         remaining,
                         l0_cap=cap,
-                        min_changes=2 if singles is not None and not len(singles) else 1,
+                        min_changes=proven + 1,
                         found=found,
                         accept=accept,
+                        extra_time=EXTRA_SHARE * self.time_limit,
                     )
                 break
             except NumericalTrouble:
@@ -230,27 +240,35 @@ class Oracle(CounterfactualGenerator):
         if outcome is None:  # the program and the model disagree at every tolerance
             rows, certificate = self._search(query, near, desired, start)
             return self._rank(query, rows), certificate
-        if singles is not None and len(singles):
-            near = np.vstack([singles, near])  # other single changes fill up after the program's
+        if enumerated is not None and len(enumerated[0]):
+            near = np.vstack([enumerated[0], near])  # the other enumerated rows fill up
         return self._combine(query, outcome, near, cap)
 
-    def _single_changes(self, builder: Any, query: np.ndarray, desired: int) -> np.ndarray | None:
-        """Every valid single-feature change, nearest first, where each feature's candidate
-        values cover all it may take (trees); None where they do not (linear models)."""
+    def _small_changes(
+        self, builder: Any, query: np.ndarray, desired: int, cap: int | None
+    ) -> tuple[np.ndarray, int]:
+        """Enumerate changes of 1, 2, ... features on the program's candidate values while a
+        size fits ``max_rows`` (exact where each feature's candidates stand for every value it
+        may take: trees). Returns the valid rows of the first size that has any, nearest
+        first, and the largest size proven to have none."""
+        d = len(query)
         features = builder.features
         if any(f.candidates is None for f in features.values()):
-            return None
-        blocks = []
+            return np.empty((0, d)), 0
+        options = {}
         for j, feature in features.items():
             values = feature.candidates[changed(query[j], feature.candidates)]
-            block = np.repeat(query[None, :], len(values), axis=0)
-            block[:, j] = values
-            blocks.append(block)
-        if not blocks:
-            return np.empty((0, len(query)))
-        rows = np.vstack(blocks)
-        rows = rows[self.model_.predict(rows) == desired]
-        return self._rank(query, rows)
+            if len(values):
+                options[j] = values
+        limit = len(options) if cap is None else min(cap, len(options))
+        for size in range(1, limit + 1):
+            if count_rows(options, size) > self.max_rows:
+                return np.empty((0, d)), size - 1
+            hits = [r[self.model_.predict(r) == desired] for r in subset_rows(query, options, size)]
+            hits = [h for h in hits if len(h)]
+            if hits:
+                return self._rank(query, np.vstack(hits)), size - 1
+        return np.empty((0, d)), limit
 
     def _combine(
         self, query: np.ndarray, outcome: Outcome, near: np.ndarray, cap: int | None
@@ -283,14 +301,14 @@ class Oracle(CounterfactualGenerator):
         return _unique_rows(rows[np.lexsort((distance, l0))])
 
 
-def _one_per_feature(query: np.ndarray, singles: np.ndarray) -> list[np.ndarray]:
-    """The first (nearest) single change of each feature, in the given order."""
-    seen: set[int] = set()
+def _one_per_support(query: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
+    """The first (nearest) row of each set of changed features, in the given order."""
+    seen: set[tuple[int, ...]] = set()
     out = []
-    for row in singles:
-        j = int(np.flatnonzero(changed(query, row))[0])
-        if j not in seen:
-            seen.add(j)
+    for row in rows:
+        support = tuple(np.flatnonzero(changed(query, row)).tolist())
+        if support not in seen:
+            seen.add(support)
             out.append(row)
     return out
 

@@ -185,13 +185,15 @@ def solve(
     min_changes: int = 0,
     found: Sequence[np.ndarray] = (),
     accept: Callable[[np.ndarray], bool] = lambda x: True,
+    extra_time: float | None = None,
 ) -> Outcome:
     """Up to ``n_solutions`` counterfactuals: the optimum first, then by no-good cuts.
 
     ``l0_cap`` bounds the number of changes (a known counterfactual's), ``min_changes`` is a
     proven lower bound; ``found`` are optimal solutions already known (in order: the program
     only adds distinct ones after them). ``accept`` checks each solution with the real model
-    (a rejected first solution raises :class:`NumericalTrouble`).
+    (a rejected first solution raises :class:`NumericalTrouble`). The solutions after the
+    first share at most ``extra_time`` seconds (default: what is left of ``time_limit``).
     """
     start = time.perf_counter()
     features = builder.features
@@ -227,8 +229,10 @@ def solve(
     integrality = np.concatenate(builder._int)
     base = LinearConstraint(A, row_lb, row_ub)
 
+    limit = {"end": start + time_limit}
+
     def run(extra: list[tuple[np.ndarray, float]]) -> object:
-        remaining = time_limit - (time.perf_counter() - start)
+        remaining = limit["end"] - time.perf_counter()
         if remaining <= 0:
             return None
         constraints = [base]
@@ -291,6 +295,8 @@ def solve(
         supports = [frozenset(np.flatnonzero(np.round(v[ch_cols]) > 0))]
         values_taken = [v]
         can_use_values = True
+    if extra_time is not None:
+        limit["end"] = min(limit["end"], time.perf_counter() + extra_time)
     mode = "support"
     while len(outcome.solutions) < n_solutions:
         if mode in ("support", "exact support"):

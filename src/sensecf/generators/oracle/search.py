@@ -121,12 +121,12 @@ def search(
     timed_out = False
     size = 1
     while size <= limit and not len(found):
-        if _count_rows(options, size) > settings.max_rows:
+        if count_rows(options, size) > settings.max_rows:
             break
         if time.perf_counter() > deadline:
             timed_out = True
             break
-        hits = [rows[model.predict(rows) == desired] for rows in _subset_rows(query, options, size)]
+        hits = [rows[model.predict(rows) == desired] for rows in subset_rows(query, options, size)]
         hits = [h for h in hits if len(h)]
         if hits:
             found = np.vstack(hits)
@@ -178,7 +178,7 @@ def _options(
     return options, complete
 
 
-def _count_rows(options: dict[int, np.ndarray], size: int) -> float:
+def count_rows(options: dict[int, np.ndarray], size: int) -> float:
     """Rows of an exhaustive search at one subset size (as a float; it can be huge)."""
     sizes = [len(v) for v in options.values()]
     if size > len(sizes):
@@ -225,7 +225,7 @@ def _beam(
     return np.empty((0, len(query))), False
 
 
-def _subset_rows(
+def subset_rows(
     query: np.ndarray, options: dict[int, np.ndarray], size: int
 ) -> Iterator[np.ndarray]:
     """Yield blocks of candidate rows: ``query`` with ``size`` features set to grid values."""
