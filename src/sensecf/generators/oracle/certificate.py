@@ -69,6 +69,8 @@ class Certificate:
     @property
     def message(self) -> str:
         """One line for people: what was found and what is proven."""
+        if self.status == "optimal" and not self.certified:
+            return "optimal on the search grid: not proven over every admissible value"
         return MESSAGES[self.status]
 
     def query_info(self) -> dict[str, Any]:
