@@ -61,17 +61,17 @@ def test_no_desired_rows_means_no_neighbours_but_search_still_runs(toy):
     ("option", "value"),
     [("max_changes", -1), ("grid_size", 1), ("neighbors", 0), ("grid_size_large", 2.5)],
 )
-def test_options_are_validated(option, value):
+def test_options_are_validated(option, value, toy):
     with pytest.raises(ValueError, match=f"`{option}` must be an integer"):
-        Oracle(**{option: value})
+        Oracle(**{option: value}).fit(toy.model, toy.train)
 
 
 def test_exhaustive_enumerates_every_subset():
-    from sensecf.generators.oracle import _subset_rows
+    from sensecf.generators.oracle.search import subset_rows
 
     query = np.zeros(4)
     options = {1: np.array([1.0, 2.0]), 2: np.array([5.0]), 3: np.array([7.0, 8.0])}
-    rows = np.vstack(list(_subset_rows(query, options, 2)))
+    rows = np.vstack(list(subset_rows(query, options, 2)))
     expected = sum(len(options[a]) * len(options[b]) for a, b in itertools.combinations(options, 2))
     assert len(rows) == expected == 2 + 4 + 2
     assert (rows[:, 0] == 0).all() and ((rows != 0).sum(axis=1) == 2).all()

@@ -203,7 +203,10 @@ def run_benchmark(
             reported.append(sparsify_result(plain[base], model))
     reported = list({r.method: r for r in reported}.values())
 
-    min_l0 = plain["oracle"].queries.set_index("query_id")["min_l0"] if "oracle" in plain else None
+    # The oracle's result itself: its certified minimum and which queries are proven infeasible.
+    min_l0 = plain.get("oracle")
+    if min_l0 is not None:
+        say(feasibility_line(min_l0.queries))
     suite = MetricSuite(seed=config.seed).fit(model, train_rows)
     by = config.by if config.by in queries.frame.columns or config.by == "label" else None
     summaries, scores, per_query = [], [], []
@@ -261,6 +264,7 @@ def _run_one(
 
 HEADLINE_COLUMNS = (
     ("coverage", "coverage", ".2f"),
+    ("feasible_coverage", "cov. feasible", ".2f"),
     ("validity", "validity", ".2f"),
     ("l0", "L0", ".2f"),
     ("min_l0_ratio", "L0/min", ".2f"),
@@ -272,6 +276,40 @@ HEADLINE_COLUMNS = (
     ("viol_total", "violations", ".0f"),
     ("seconds", "s/query", ".2f"),
 )
+
+
+def feasibility_line(oracle_queries: pd.DataFrame) -> str:
+    """What the oracle proved about the queries, in one line.
+
+    >>> feasibility_line(pd.DataFrame({"status": ["optimal", "infeasible", "feasible"],
+    ...                                "min_l0_certified": [True, False, False]}))
+    'oracle: 2 of 3 queries feasible, 1 certified infeasible; minimal L0 certified for 1, bounded for 1'
+    """
+    status = oracle_queries.get("status", pd.Series(dtype=object))
+    n = len(oracle_queries)
+    infeasible = int((status == "infeasible").sum())
+    certified = int(
+        oracle_queries.get("min_l0_certified", pd.Series(dtype=bool)).fillna(False).sum()
+    )
+    bounded = int(status.isin(["optimal", "feasible"]).sum()) - certified
+    unknown = int(status.isin(["time_limit", "not_found"]).sum())
+    line = (
+        f"oracle: {n - infeasible} of {n} queries feasible, {infeasible} certified infeasible; "
+        f"minimal L0 certified for {certified}, bounded for {bounded}"
+    )
+    return line + (f", unknown (time limit) for {unknown}" if unknown else "")
+
+
+def coverage_lines(summary: pd.DataFrame, by: str | None = None) -> list[str]:
+    """Per method: "covered 16 of 16 feasible, 14 certified infeasible" (over all queries)."""
+    if summary.empty or "covered_feasible" not in summary:
+        return []
+    rows = summary[summary[by].isna()] if by and by in summary else summary
+    return [
+        f"{r.method}: covered {r.covered_feasible} of {r.n_feasible} feasible, "
+        f"{r.n_certified_infeasible} certified infeasible"
+        for r in rows.itertuples(index=False)
+    ]
 
 
 def summary_table(summary: pd.DataFrame, by: str | None = None, group: Any = None) -> pd.DataFrame:
@@ -311,6 +349,10 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
             )
             sections.append((title, summary_table(bench.summary, by=config.by, group=group)))
     markdown = "\n\n".join(f"## {title}\n\n{_markdown(table)}" for title, table in sections)
+    covered = coverage_lines(bench.summary, by=config.by)
+    if covered:  # "covered" = a valid counterfactual that breaks no constraint
+        markdown += "\n\nCoverage against feasible queries (valid, no violation):\n"
+        markdown += "\n".join(f"- {line}" for line in covered)
     if bench.failures:
         markdown += "\n\nFailed methods:\n" + "\n".join(
             f"- {name}: {reason}" for name, reason in bench.failures.items()

@@ -135,6 +135,9 @@ QUERY_COLUMNS: dict[str, str] = {
     "valid_after_repair": "a CF of source llm or repair is valid (LLM methods; else NaN)",
     "n_valid_fallback": "valid CFs of source fallback",
     "min_l0": "the oracle's minimal number of changes (NaN if not given)",
+    "min_l0_status": "certified (proven minimum), bounded (best found), infeasible (proven: no "
+    "allowed change flips it), unknown (oracle gave no answer), or empty without an oracle",
+    "clean_valid": "it has a valid CF that breaks no constraint",
     **{m: f"mean of the CFs' {m} (valid CFs only by default)" for m in CF_METRICS},
     "diversity": "mean pairwise MAD-L1 among its CFs (valid CFs only by default; NaN with <2)",
     **{v: f"sum of its CFs' {v} (all CFs)" for v in VIOLATION_COLUMNS},
@@ -156,6 +159,12 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "validity": "share of all CFs that are valid (pooled over CFs; no CI)",
     "query_validity": "mean over covered queries of the share of their CFs valid (+ CI)",
     "any_valid": "share of queries with at least one valid CF (+ CI)",
+    "n_certified_infeasible": "queries the oracle proved no allowed change can flip",
+    "n_feasible": "queries not proven infeasible (n_queries - n_certified_infeasible)",
+    "covered_feasible": "feasible queries with a valid CF that breaks no constraint",
+    "feasible_coverage": "covered_feasible / n_feasible (coverage against feasible queries)",
+    "n_min_l0_certified": "queries whose minimal number of changes the oracle proved",
+    "n_min_l0_bounded": "queries with only the oracle's best-found number of changes",
     "validity_first": "share of queries with a valid first LLM answer (source llm) (+ CI)",
     "validity_after_repair": "share of queries with a valid CF of source llm or repair (+ CI)",
     "fallback_share": "share of valid CFs that came from the fallback search",
@@ -467,6 +476,14 @@ class MetricSuite:
         table["min_l0"] = (
             pd.Series(qids).map(oracle).to_numpy(dtype=float) if oracle is not None else np.nan
         )
+        certificate = _min_l0_status(min_l0)
+        table["min_l0_status"] = (
+            pd.Series(qids).map(certificate).to_numpy(dtype=object)
+            if certificate is not None
+            else None
+        )
+        clean = valid & (scored["viol_total"].to_numpy() == 0)
+        table["clean_valid"] = _count(scored["query_id"], clean, qids) > 0
         metrics = scored[list(CF_METRICS)].astype(float)
         keep = valid if valid_only else np.ones(len(scored), dtype=bool)
         metrics = metrics.where(pd.Series(keep, index=metrics.index), np.nan)
@@ -561,9 +578,23 @@ class MetricSuite:
             ],
             by=keys,
         )
+        status = queries["min_l0_status"]
+        infeasible = (status == "infeasible").to_numpy()
+        queries = queries.assign(
+            n_certified_infeasible=infeasible.astype(int),
+            covered_feasible=(queries["clean_valid"].to_numpy() & ~infeasible).astype(int),
+            n_min_l0_certified=(status == "certified").to_numpy().astype(int),
+            n_min_l0_bounded=(status == "bounded").to_numpy().astype(int),
+        )
         totals = queries.groupby(keys, sort=True, dropna=False) if keys else None
         count_columns = ["n_cfs", "n_valid", "n_valid_fallback", *VIOLATION_COLUMNS, "n_violating"]
         count_columns += list(COST_COLUMNS)
+        count_columns += [
+            "n_certified_infeasible",
+            "covered_feasible",
+            "n_min_l0_certified",
+            "n_min_l0_bounded",
+        ]
         if totals is not None:
             sums = totals[count_columns].sum().reset_index(drop=True)
             sums.insert(0, "n_queries", totals.size().to_numpy())
@@ -571,6 +602,11 @@ class MetricSuite:
             sums = queries[count_columns].sum().to_frame().T.reset_index(drop=True)
             sums.insert(0, "n_queries", len(queries))
         out = pd.concat([means, sums], axis=1)
+        out["n_feasible"] = out["n_queries"] - out["n_certified_infeasible"]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["feasible_coverage"] = np.where(
+                out["n_feasible"] > 0, out["covered_feasible"] / out["n_feasible"], np.nan
+            )
         n_valid = out["n_valid"].to_numpy(dtype=float)
         with np.errstate(invalid="ignore", divide="ignore"):
             out["validity"] = np.where(out["n_cfs"] > 0, out["n_valid"] / out["n_cfs"], np.nan)
@@ -582,7 +618,9 @@ class MetricSuite:
             tokens = out["prompt_tokens"] + out["completion_tokens"]
             out["tokens_per_valid_cf"] = np.where(n_valid > 0, tokens / n_valid, np.nan)
         out.insert(0, "method", result.method)
-        for column in ("n_queries", "n_cfs", "n_valid", *VIOLATION_COLUMNS, "n_violating"):
+        counts = ("n_certified_infeasible", "n_feasible", "covered_feasible")
+        counts += ("n_min_l0_certified", "n_min_l0_bounded")
+        for column in ("n_queries", "n_cfs", "n_valid", *VIOLATION_COLUMNS, "n_violating", *counts):
             out[column] = out[column].astype(int)
         ordered = ["method", *keys, "n_queries", "n_cfs", "n_valid"]
         for name in SUMMARY_COLUMNS:
@@ -650,6 +688,13 @@ def _as_min_l0(min_l0: pd.Series | CounterfactualResult | None) -> pd.Series | N
     if min_l0 is None:
         return None
     if isinstance(min_l0, CounterfactualResult):
+        queries = min_l0.queries
+        if "status" in queries and "min_l0" in queries:  # the oracle's own (certified) minimum
+            return (
+                pd.to_numeric(queries.set_index("query_id")["min_l0"], errors="coerce")
+                .dropna()
+                .rename("min_l0")
+            )
         return minimal_l0(min_l0)
     if not isinstance(min_l0, pd.Series):
         raise SensecfError(
@@ -657,6 +702,28 @@ def _as_min_l0(min_l0: pd.Series | CounterfactualResult | None) -> pd.Series | N
             f"got {type(min_l0).__name__}"
         )
     return min_l0.astype(float)
+
+
+def _min_l0_status(min_l0: pd.Series | CounterfactualResult | None) -> pd.Series | None:
+    """Per query_id, what the oracle proved about the minimal number of changes.
+
+    Only an oracle result (a queries table with ``status``) says it; for anything else None.
+    """
+    if not isinstance(min_l0, CounterfactualResult) or "status" not in min_l0.queries:
+        return None
+    queries = min_l0.queries.set_index("query_id")
+    certified = (
+        queries["min_l0_certified"].fillna(False).astype(bool)
+        if "min_l0_certified" in queries
+        else pd.Series(False, index=queries.index)
+    )
+    found = pd.to_numeric(queries["min_l0"], errors="coerce").notna()
+    status = np.where(
+        queries["status"] == "infeasible",
+        "infeasible",
+        np.where(certified, "certified", np.where(found, "bounded", "unknown")),
+    )
+    return pd.Series(status, index=queries.index, name="min_l0_status")
 
 
 def _count(query_id: pd.Series, mask: np.ndarray, qids: np.ndarray) -> np.ndarray:

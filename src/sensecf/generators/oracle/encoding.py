@@ -1,0 +1,197 @@
+"""Reading a fitted classifier as something a mixed-integer program can hold.
+
+A :class:`~sensecf.models.classifier.TrainedClassifier` is a pipeline: a median imputer (which
+leaves complete rows alone), maybe a scaler, then the estimator. The exact oracle supports:
+
+- preprocessing that maps each feature on its own by an increasing affine map (imputers on
+  complete rows, ``StandardScaler``, ``MinMaxScaler``, ``RobustScaler``, ``MaxAbsScaler``);
+  it is checked numerically on the reference rows rather than trusted by type;
+- tree ensembles (:mod:`.trees`): decision trees, random forests, extra trees, gradient
+  boosting and histogram gradient boosting without categorical splits;
+- linear models (:mod:`.linear`) whose probability is the logistic function of
+  ``decision_function`` (logistic regression, SGD with log loss).
+
+Every encoding is verified against ``predict_proba`` on the reference rows when it is built; a
+model that fails any of this raises :class:`UnsupportedModel`, and the oracle searches instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+from sklearn.pipeline import Pipeline
+
+from sensecf.models.classifier import TrainedClassifier
+
+# Probabilities of the encoding and of the model must agree this closely on reference rows.
+VERIFY_ATOL = 1e-7
+
+
+class UnsupportedModel(Exception):
+    """The model (or its preprocessing) has no exact encoding; the reason says which part."""
+
+
+@dataclass(frozen=True)
+class Link:
+    """How the encoded score ``s`` becomes P(positive class): ``identity`` or ``logistic``.
+
+    ``factor`` scales the score first (2 for gradient boosting's exponential loss).
+
+    >>> link = Link("logistic")
+    >>> round(float(link.proba(np.array([0.0]))[0]), 3), round(link.score_at(0.5), 3)
+    (0.5, 0.0)
+    """
+
+    kind: str
+    factor: float = 1.0
+
+    def proba(self, score: np.ndarray) -> np.ndarray:
+        """P(positive class) from the score."""
+        if self.kind == "identity":
+            return np.asarray(score, dtype=float)
+        return expit(self.factor * np.asarray(score, dtype=float))
+
+    def score_at(self, proba: float) -> float:
+        """The score at which P(positive class) equals ``proba`` (±inf at 0 and 1)."""
+        if self.kind == "identity":
+            return float(proba)
+        with np.errstate(divide="ignore"):
+            return float(logit(proba)) / self.factor
+
+    @property
+    def tolerance(self) -> float:
+        """How far inside the threshold a solution must lie, in score units.
+
+        Covers the solver's feasibility tolerance (1e-7 on rows, 1e-6 on integrality)."""
+        return 1e-6 if self.kind == "identity" else 1e-5
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """The pipeline steps before the estimator: each feature ``x`` becomes ``slope * x + shift``.
+
+    ``transform`` applies the real steps (exact floating point); the affine form locates
+    thresholds and folds linear weights.
+    """
+
+    steps: Any  # a fitted transformer, or None for no preprocessing
+    slope: np.ndarray
+    shift: np.ndarray
+    feature_names: tuple[str, ...]
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Rows in spec order (complete) → what the estimator receives, as floats."""
+        X = np.asarray(X, dtype=float)
+        if self.steps is None:
+            return X
+        return np.asarray(self.steps.transform(_input(self.steps, X, self.feature_names)), float)
+
+    def inverse(self, z: np.ndarray, j: int) -> np.ndarray:
+        """Approximate raw values of feature ``j`` for model-space values ``z``."""
+        return (np.asarray(z, dtype=float) - self.shift[j]) / self.slope[j]
+
+
+def split_pipeline(model: TrainedClassifier) -> tuple[Any, Any]:
+    """The preprocessing steps (a transformer or None) and the final estimator."""
+    pipeline = model.pipeline_
+    if isinstance(pipeline, Pipeline):
+        steps = pipeline[:-1] if len(pipeline.steps) > 1 else None
+        return steps, pipeline[-1]
+    return None, pipeline
+
+
+def read_preprocessing(model: TrainedClassifier, reference: np.ndarray) -> Preprocessing:
+    """The preprocessing as a per-feature increasing affine map, checked on ``reference``.
+
+    Raises :class:`UnsupportedModel` when a step mixes features, is not affine or reverses
+    the order of a feature's values.
+    """
+    steps, _ = split_pipeline(model)
+    names = tuple(model.feature_names)
+    d = len(names)
+    if steps is None:
+        return Preprocessing(None, np.ones(d), np.zeros(d), names)
+    try:
+        base = np.asarray(steps.transform(_input(steps, np.zeros((1, d)), names)), float)
+        unit = np.asarray(steps.transform(_input(steps, np.ones((1, d)), names)), float)
+    except Exception as exc:  # any transformer may refuse a probe
+        raise UnsupportedModel(f"the preprocessing could not be probed: {exc}") from exc
+    if base.shape != (1, d):
+        raise UnsupportedModel(
+            f"the preprocessing turns {d} features into {base.shape[1]} columns; the exact "
+            "oracle needs one column per feature"
+        )
+    slope, shift = (unit - base)[0], base[0]
+    if not (np.all(np.isfinite(slope)) and np.all(slope > 0)):
+        raise UnsupportedModel("the preprocessing is not increasing in every feature")
+    rows = reference[np.isfinite(reference).all(axis=1)][:500]
+    if len(rows):
+        seen = np.asarray(steps.transform(_input(steps, rows, names)), float)
+        expected = slope * rows + shift
+        if not np.allclose(seen, expected, rtol=1e-9, atol=1e-9):
+            raise UnsupportedModel("the preprocessing is not a per-feature affine map")
+    return Preprocessing(steps, slope, shift, names)
+
+
+def _input(steps: Any, X: np.ndarray, names: tuple[str, ...]) -> Any:
+    """Give a transformer the form it was fitted on (a DataFrame when it knows names)."""
+    if getattr(steps, "feature_names_in_", None) is not None:
+        return pd.DataFrame(X, columns=list(names))
+    first = steps.steps[0][1] if isinstance(steps, Pipeline) else steps
+    if getattr(first, "feature_names_in_", None) is not None:
+        return pd.DataFrame(X, columns=list(names))
+    return X
+
+
+def positive_column(estimator: Any, model: TrainedClassifier) -> int:
+    """Which ``predict_proba`` column of the estimator is the positive class."""
+    classes = [int(c) for c in getattr(estimator, "classes_", model.classes)]
+    if len(classes) != 2:
+        raise UnsupportedModel(f"the estimator has classes {classes}; the oracle needs two")
+    return classes.index(model.positive_class)
+
+
+def encode_model(model: TrainedClassifier, reference: np.ndarray) -> Any:
+    """The exact encoding of ``model`` (a tree ensemble or a linear model), verified.
+
+    Raises :class:`UnsupportedModel` with the reason when there is none.
+
+    >>> from sensecf.data.dataset import Dataset
+    >>> from sensecf.data.spec import infer_spec
+    >>> from sensecf.models import train
+    >>> df = pd.DataFrame({"x": np.arange(40.0), "y": [0] * 20 + [1] * 20})
+    >>> clf = train(Dataset(df, infer_spec(df, "y")), "logreg", importance_repeats=1)
+    >>> type(encode_model(clf, df[["x"]].to_numpy())).__name__
+    'LinearEncoding'
+    """
+    from sensecf.generators.oracle.linear import read_linear
+    from sensecf.generators.oracle.trees import read_trees
+
+    preprocessing = read_preprocessing(model, reference)
+    _, estimator = split_pipeline(model)
+    encoding = read_trees(estimator, model, preprocessing)
+    if encoding is None:
+        encoding = read_linear(estimator, model, preprocessing)
+    if encoding is None:
+        raise UnsupportedModel(f"{type(estimator).__name__} has no exact encoding")
+    verify(encoding, model, reference)
+    return encoding
+
+
+def verify(encoding: Any, model: TrainedClassifier, reference: np.ndarray) -> None:
+    """Check that the encoding reproduces the model's probabilities on complete reference rows."""
+    rows = reference[np.isfinite(reference).all(axis=1)][:2000]
+    if not len(rows):
+        return
+    mine = encoding.link.proba(encoding.score(rows))
+    theirs = model.proba_of(rows, model.positive_class)
+    worst = float(np.max(np.abs(mine - theirs)))
+    if worst > VERIFY_ATOL:
+        raise UnsupportedModel(
+            f"the encoding of {type(split_pipeline(model)[1]).__name__} differs from its "
+            f"predict_proba by up to {worst:.2g} on the reference rows"
+        )

@@ -1,0 +1,321 @@
+"""The oracle generator: exact where the model can be encoded, a deep search elsewhere."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sensecf.data.constraints import changed
+from sensecf.data.scales import FeatureScales
+from sensecf.errors import SensecfError
+from sensecf.generators.base import Candidates, CounterfactualGenerator
+from sensecf.generators.oracle.admissible import change_range
+from sensecf.generators.oracle.certificate import CERTIFICATE_COLUMNS, Certificate
+from sensecf.generators.oracle.encoding import UnsupportedModel, encode_model
+from sensecf.generators.oracle.milp import NumericalTrouble, Outcome, solve
+from sensecf.generators.oracle.search import (
+    SearchSettings,
+    count_rows,
+    neighbour_candidates,
+    search,
+    subset_rows,
+)
+from sensecf.progress import progress_bar
+
+METHODS = ("auto", "exact", "search")
+# A feature with at most this many admissible values is searched over all of them.
+COMPLETE_GRID = 16
+# Solutions after the first (diversity) get at most this share of the time limit.
+EXTRA_SHARE = 0.25
+
+
+class Oracle(CounterfactualGenerator):
+    """Counterfactuals with the fewest changes, proven where the model allows it.
+
+    ``method``: ``"exact"`` solves a mixed-integer program (tree ensembles, logistic models);
+    ``"search"`` searches feature subsets for any model; ``"auto"`` (default) is exact where
+    the model can be encoded, else search. ``time_limit`` is seconds per query (the program,
+    or the search; the solutions after the first share a quarter of it). ``margin`` asks for P(positive) at least that far beyond the threshold.
+    ``max_changes`` caps the number of changed features (None: every mutable feature).
+
+    Search settings: ``grid_size`` training quantiles per feature, ``grid_size_large`` for the
+    beam, ``beam_width`` rows kept per subset size, ``max_rows`` the largest exhaustive size
+    (rows per subset size), ``neighbors`` projected desired-class training rows per query.
+
+    Per query (``query_info_columns``): ``status`` (optimal, feasible, infeasible, time_limit,
+    not_found), ``solver`` (milp or search), ``min_l0``, ``min_l0_bound``,
+    ``min_l0_certified``, ``min_l0_exact`` (see :mod:`.certificate`) and ``solve_seconds``.
+
+    >>> Oracle(max_changes=2).get_params()["max_changes"]
+    2
+    """
+
+    name = "oracle"
+    query_info_columns: ClassVar[tuple[str, ...]] = (*CERTIFICATE_COLUMNS, "solve_seconds")
+
+    def __init__(
+        self,
+        *,
+        method: str = "auto",
+        time_limit: float = 20.0,
+        margin: float = 0.0,
+        max_changes: int | None = None,
+        grid_size: int = 9,
+        grid_size_large: int = 4,
+        beam_width: int = 20,
+        max_rows: int = 200_000,
+        neighbors: int = 10,
+    ) -> None:
+        self.method = method
+        self.time_limit = time_limit
+        self.margin = margin
+        self.max_changes = max_changes
+        self.grid_size = grid_size
+        self.grid_size_large = grid_size_large
+        self.beam_width = beam_width
+        self.max_rows = max_rows
+        self.neighbors = neighbors
+
+    def _validate_params(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"`method` must be one of {list(METHODS)}; got {self.method!r}")
+        for label, value, least in (
+            ("max_changes", self.max_changes, 0),
+            ("grid_size", self.grid_size, 2),
+            ("grid_size_large", self.grid_size_large, 2),
+            ("beam_width", self.beam_width, 1),
+            ("max_rows", self.max_rows, 1),
+            ("neighbors", self.neighbors, 1),
+        ):
+            if label == "max_changes" and value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ValueError(f"`{label}` must be an integer ≥ {least}; got {value!r}")
+        for label, value, low in (("time_limit", self.time_limit, 0), ("margin", self.margin, 0)):
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if (
+                not ok
+                or not math.isfinite(value)
+                or value < low
+                or (label == "time_limit" and value == 0)
+            ):
+                raise ValueError(
+                    f"`{label}` must be a {'positive' if label == 'time_limit' else 'non-negative'} "
+                    f"number; got {value!r}"
+                )
+        if self.margin >= 1:
+            raise ValueError(f"`margin` must be below 1 (a probability); got {self.margin!r}")
+
+    def _fit(self) -> None:
+        spec = self.spec_
+        X = self.reference_.X.to_numpy(dtype=float)
+        self.reference_X_ = X
+        self.reference_pred_ = self.model_.predict(X)
+        self.scale_ = FeatureScales.from_reference(spec, X).scale
+        self.mutable_ = np.array([j for j, f in enumerate(spec.features) if f.is_mutable])
+        self.grid_ = [self._grid(j, self.grid_size) for j in range(len(spec.features))]
+        self.grid_large_ = [self._grid(j, self.grid_size_large) for j in range(len(spec.features))]
+        self.encoding_: Any = None
+        self.unsupported_reason_ = ""
+        if self.method != "search":
+            try:
+                self.encoding_ = encode_model(self.model_, X)
+            except UnsupportedModel as exc:
+                if self.method == "exact":
+                    raise SensecfError(f"the exact oracle cannot encode this model: {exc}") from exc
+                self.unsupported_reason_ = str(exc)
+        self.path_ = "milp" if self.encoding_ is not None else "search"
+
+    def _grid(self, j: int, size: int) -> np.ndarray:
+        feature = self.spec_.features[j]
+        if feature.levels is not None:
+            return np.asarray(feature.levels, dtype=float)
+        column = self.reference_X_[:, j]
+        column = column[np.isfinite(column)]
+        if not len(column):
+            return np.empty(0)
+        return np.unique(feature.round(np.quantile(column, np.linspace(0, 1, size))))
+
+    # ---- generation ----------------------------------------------------------------------
+    def _propose_batch(
+        self,
+        X: np.ndarray,
+        n_cfs: int,
+        desired: int,
+        rng: np.random.Generator,
+        progress: bool = False,
+    ) -> Sequence[Candidates] | None:
+        pool = self.reference_X_[self.reference_pred_ == desired]
+        neighbours = neighbour_candidates(
+            self.model_, self.spec_, self.scale_, pool, X, desired, self.neighbors
+        )
+        out = []
+        with progress_bar(self.name, len(X), progress) as advance:
+            for query, near in zip(X, neighbours, strict=True):
+                start = time.perf_counter()
+                if self.encoding_ is not None and np.isfinite(query).all():
+                    rows, certificate = self._exact(query.copy(), near, n_cfs, desired)
+                else:
+                    rows, certificate = self._search(query.copy(), near, desired, start)
+                    rows = self._rank(query, rows)
+                info = {**certificate.query_info(), "solve_seconds": time.perf_counter() - start}
+                out.append(Candidates(rows[:n_cfs], source="search", query_info=info))
+                advance()
+        return out
+
+    def _search(
+        self, query: np.ndarray, near: np.ndarray, desired: int, start: float
+    ) -> tuple[np.ndarray, Certificate]:
+        grid = [
+            np.union1d(fine, coarse)
+            for fine, coarse in zip(self.grid_, self.grid_large_, strict=True)
+        ]
+        settings = SearchSettings(
+            grid=grid,
+            max_changes=self.max_changes,
+            beam_width=self.beam_width,
+            max_rows=self.max_rows,
+            complete_up_to=COMPLETE_GRID,
+        )
+        return search(
+            self.model_, self.spec_, query, desired, near, settings, start + self.time_limit
+        )
+
+    def _exact(
+        self, query: np.ndarray, near: np.ndarray, n_cfs: int, desired: int
+    ) -> tuple[np.ndarray, Certificate]:
+        start = time.perf_counter()
+        encoding = self.encoding_
+        low, high = change_range(self.spec_, query)
+        model = self.model_
+        positive = desired == model.positive_class
+        target = model.threshold + self.margin if positive else model.threshold - self.margin
+        known = int(changed(query, near).sum(axis=1).min()) if len(near) else None
+        caps = [c for c in (known, self.max_changes) if c is not None]
+        cap = min(caps) if caps else None
+
+        def accept(x: np.ndarray) -> bool:
+            return bool(model.predict(x[None, :])[0] == desired)
+
+        if accept(query):
+            return query[None, :], Certificate("optimal", "milp", 0, 0)
+        enumerated: tuple[np.ndarray, int] | None = None
+        outcome: Outcome | None = None
+        for widen in (1.0, 10.0, 100.0):
+            tolerance = encoding.link.tolerance * widen
+            value = encoding.link.score_at(min(max(target, 0.0), 1.0))
+            value = value + tolerance if positive else value - tolerance
+            if not math.isfinite(value):
+                outcome = Outcome([], "infeasible", bound=math.inf)
+                break
+            builder = encoding.program(
+                self.spec_, query, low, high, self.scale_, (">=" if positive else "<=", value)
+            )
+            if enumerated is None:
+                enumerated = self._small_changes(builder, query, desired, cap)
+            rows, proven = enumerated
+            found = _one_per_support(query, rows)[:n_cfs]
+            remaining = max(self.time_limit - (time.perf_counter() - start), 0.05)
+            try:
+                if len(found) >= n_cfs:
+                    outcome = Outcome(list(found), "optimal", min_l0=proven + 1, bound=proven + 1)
+                else:
+                    outcome = solve(
+                        builder,
+                        n_cfs,
+                        remaining,
+                        l0_cap=cap,
+                        min_changes=proven + 1,
+                        found=found,
+                        accept=accept,
+                        extra_time=EXTRA_SHARE * self.time_limit,
+                    )
+                break
+            except NumericalTrouble:
+                continue
+        if outcome is None:  # the program and the model disagree at every tolerance
+            rows, certificate = self._search(query, near, desired, start)
+            return self._rank(query, rows), certificate
+        if enumerated is not None and len(enumerated[0]):
+            near = np.vstack([enumerated[0], near])  # the other enumerated rows fill up
+        return self._combine(query, outcome, near, cap)
+
+    def _small_changes(
+        self, builder: Any, query: np.ndarray, desired: int, cap: int | None
+    ) -> tuple[np.ndarray, int]:
+        """Enumerate changes of 1, 2, ... features on the program's candidate values while a
+        size fits ``max_rows`` (exact where each feature's candidates stand for every value it
+        may take: trees). Returns the valid rows of the first size that has any, nearest
+        first, and the largest size proven to have none."""
+        d = len(query)
+        features = builder.features
+        if any(f.candidates is None for f in features.values()):
+            return np.empty((0, d)), 0
+        options = {}
+        for j, feature in features.items():
+            values = feature.candidates[changed(query[j], feature.candidates)]
+            if len(values):
+                options[j] = values
+        limit = len(options) if cap is None else min(cap, len(options))
+        for size in range(1, limit + 1):
+            if count_rows(options, size) > self.max_rows:
+                return np.empty((0, d)), size - 1
+            hits = [r[self.model_.predict(r) == desired] for r in subset_rows(query, options, size)]
+            hits = [h for h in hits if len(h)]
+            if hits:
+                return self._rank(query, np.vstack(hits)), size - 1
+        return np.empty((0, d)), limit
+
+    def _combine(
+        self, query: np.ndarray, outcome: Outcome, near: np.ndarray, cap: int | None
+    ) -> tuple[np.ndarray, Certificate]:
+        """The program's solutions first, then the neighbours; the answer for the query."""
+        solved = np.array(outcome.solutions).reshape(-1, len(query))
+        near = self._rank(query, near)
+        status = outcome.status
+        if status == "optimal":
+            rows = _unique_rows(np.vstack([solved, near]))
+            return rows, Certificate("optimal", "milp", outcome.min_l0, outcome.min_l0)
+        if status == "infeasible" and not outcome.capped and not len(near):
+            return solved, Certificate("infeasible", "milp", min_l0_bound=math.inf)
+        rows = self._rank(query, np.vstack([solved, near]))
+        if not len(rows):
+            return rows, Certificate("time_limit", "milp", min_l0_bound=outcome.bound)
+        l0 = int(changed(query, rows).sum(axis=1).min())
+        # Capped and infeasible: nothing beats the neighbours within the solver's tolerance.
+        bound = outcome.bound if status != "infeasible" else math.nan
+        if math.isfinite(bound) and bound >= l0:
+            return rows, Certificate("optimal", "milp", l0, l0)
+        return rows, Certificate("feasible", "milp", l0, bound)
+
+    def _rank(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Fewest changes first, then the smallest MAD-scaled distance; duplicates dropped."""
+        if not len(rows):
+            return rows.reshape(0, len(query))
+        l0 = changed(query, rows).sum(axis=1)
+        distance = np.nansum(np.abs(rows - query) / self.scale_, axis=1)
+        return _unique_rows(rows[np.lexsort((distance, l0))])
+
+
+def _one_per_support(query: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
+    """The first (nearest) row of each set of changed features, in the given order."""
+    seen: set[tuple[int, ...]] = set()
+    out = []
+    for row in rows:
+        support = tuple(np.flatnonzero(changed(query, row)).tolist())
+        if support not in seen:
+            seen.add(support)
+            out.append(row)
+    return out
+
+
+def _unique_rows(rows: np.ndarray) -> np.ndarray:
+    """The rows without repeats, in their first order."""
+    if not len(rows):
+        return rows
+    _, first = np.unique(rows, axis=0, return_index=True)
+    return rows[np.sort(first)]

@@ -1,0 +1,344 @@
+"""One query's mixed-integer program, and how it is solved (SciPy's ``milp``, i.e. HiGHS).
+
+A model encoding (:mod:`.trees`, :mod:`.linear`) fills a :class:`ProgramBuilder`: variables,
+constraint rows, and for each feature that may change a binary ``changed`` variable, its
+MAD-scaled distance from the query as a linear expression, and how to read its value back.
+
+:func:`solve` minimises ``W * changed features + MAD-L1`` with ``W`` above any possible L1, so
+the fewest changes come first and the smallest distance breaks ties. Further solutions come
+from no-good cuts: first "change a set of features that is not a superset of an earlier
+solution's set" (different ways to flip the prediction); when no such set is left, "take
+another value on some feature" where the encoding lists each feature's values (trees), else
+"change another set of features" (supersets allowed).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_matrix
+
+from sensecf.data.spec import DatasetSpec
+
+MIP_REL_GAP = 1e-4
+
+
+class NumericalTrouble(Exception):
+    """The solver's answer does not flip the real model (it lies within the tolerance)."""
+
+
+@dataclass
+class _Feature:
+    changed: int  # column of the binary "changed" variable
+    cost_cols: np.ndarray
+    cost_vals: np.ndarray
+    cost_const: float
+    max_cost: float
+    decode: Callable[[np.ndarray], float]
+    value_cut: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, float]] | None = None
+    candidates: np.ndarray | None = None  # every value it may take, where they are few
+
+
+@dataclass
+class ProgramBuilder:
+    """Variables and rows of one query's program, added block by block."""
+
+    spec: DatasetSpec
+    query: np.ndarray
+    scale: np.ndarray
+    n_vars: int = 0
+    n_rows: int = 0
+    features: dict[int, _Feature] = field(default_factory=dict)
+    _lb: list[np.ndarray] = field(default_factory=list)
+    _ub: list[np.ndarray] = field(default_factory=list)
+    _int: list[np.ndarray] = field(default_factory=list)
+    _rows: list[np.ndarray] = field(default_factory=list)
+    _cols: list[np.ndarray] = field(default_factory=list)
+    _vals: list[np.ndarray] = field(default_factory=list)
+    _row_lb: list[np.ndarray] = field(default_factory=list)
+    _row_ub: list[np.ndarray] = field(default_factory=list)
+
+    # ---- variables and rows ------------------------------------------------------------
+    def add_vars(
+        self, n: int, lb: float | np.ndarray, ub: float | np.ndarray, integer: bool
+    ) -> int:
+        """``n`` new variables; returns the first one's column."""
+        start = self.n_vars
+        self._lb.append(np.broadcast_to(np.asarray(lb, float), (n,)).copy())
+        self._ub.append(np.broadcast_to(np.asarray(ub, float), (n,)).copy())
+        self._int.append(np.full(n, 1 if integer else 0))
+        self.n_vars += n
+        return start
+
+    def add_continuous(self, n: int, lb: float, ub: float) -> int:
+        """``n`` continuous variables in ``[lb, ub]``."""
+        return self.add_vars(n, lb, ub, integer=False)
+
+    def add_rows_coo(self, rows: np.ndarray, cols: np.ndarray, vals: np.ndarray) -> None:
+        """Coefficients of rows not yet closed (row ids from :attr:`n_rows` on)."""
+        self._rows.append(np.asarray(rows, dtype=int))
+        self._cols.append(np.asarray(cols, dtype=int))
+        self._vals.append(np.asarray(vals, dtype=float))
+
+    def close_rows(self, count: int, lb: float, ub: float) -> None:
+        """The next ``count`` rows hold values in ``[lb, ub]``."""
+        self.close_rows_bounds(np.full(count, lb, float), np.full(count, ub, float))
+
+    def close_rows_bounds(self, lb: np.ndarray, ub: np.ndarray) -> None:
+        """The next ``len(lb)`` rows, each with its own bounds."""
+        self._row_lb.append(np.asarray(lb, float))
+        self._row_ub.append(np.asarray(ub, float))
+        self.n_rows += len(lb)
+
+    def register(self, j: int, feature: _Feature) -> None:
+        """Feature ``j`` may change: its changed variable, distance and decoder."""
+        self.features[j] = feature
+
+    # ---- a feature as a chain of candidate values ----------------------------------------
+    def add_chain(self, j: int, values: np.ndarray) -> int:
+        """Feature ``j`` takes one of ``values`` (sorted, the query's among them).
+
+        Binaries ``y[k] = 1`` when the value is ``values[k]`` or larger (``k = 1..m-1``);
+        returns the column of ``y[1]``.
+        """
+        m = len(values)
+        q = int(np.flatnonzero(values == self.query[j])[0])
+        y = self.add_vars(m - 1, 0.0, 1.0, integer=True)
+        if m > 2:  # y[k] >= y[k+1]
+            k = np.arange(m - 2)
+            rows = self.n_rows + k
+            self.add_rows_coo(
+                np.r_[rows, rows], np.r_[y + k, y + k + 1], np.r_[np.ones(m - 2), -np.ones(m - 2)]
+            )
+            self.close_rows(m - 2, 0.0, np.inf)
+        changed = self.add_vars(1, 0.0, 1.0, integer=True)
+        # changed = 1 - (y[q] - y[q+1]), with y[0] = 1 and y[m] = 0.
+        cols, vals = [changed], [1.0]
+        const = 1.0
+        if q >= 1:
+            cols.append(y + q - 1)
+            vals.append(1.0)
+        else:
+            const -= 1.0
+        if q + 1 <= m - 1:
+            cols.append(y + q)
+            vals.append(-1.0)
+        self.add_rows_coo(np.full(len(cols), self.n_rows), np.array(cols), np.array(vals))
+        self.close_rows(1, const, const)
+        cost = np.abs(values - self.query[j]) / self.scale[j]
+
+        def decode(v: np.ndarray) -> float:
+            return float(values[int(round(v[y : y + m - 1].sum()))])
+
+        def value_cut(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+            # u[s] = y[s] - y[s+1] for the value s taken; returns (cols, vals, constant).
+            s = int(round(v[y : y + m - 1].sum()))
+            cut_cols, cut_vals, constant = [], [], 0.0
+            if s >= 1:
+                cut_cols.append(y + s - 1)
+                cut_vals.append(1.0)
+            else:
+                constant += 1.0
+            if s + 1 <= m - 1:
+                cut_cols.append(y + s)
+                cut_vals.append(-1.0)
+            return np.array(cut_cols, dtype=int), np.array(cut_vals), constant
+
+        self.register(
+            j,
+            _Feature(
+                changed=changed,
+                cost_cols=y + np.arange(m - 1),
+                cost_vals=np.diff(cost),
+                cost_const=float(cost[0]),
+                max_cost=float(cost.max()),
+                decode=decode,
+                value_cut=value_cut,
+                candidates=values,
+            ),
+        )
+        return y
+
+
+@dataclass
+class Outcome:
+    """What the solver proved and found for one query."""
+
+    solutions: list[np.ndarray]
+    status: str  # optimal | feasible | infeasible | time_limit
+    min_l0: float = math.nan
+    bound: float = math.nan
+    capped: bool = False  # infeasible only under the given cap on changes
+
+
+def solve(
+    builder: ProgramBuilder,
+    n_solutions: int,
+    time_limit: float,
+    *,
+    l0_cap: int | None = None,
+    min_changes: int = 0,
+    found: Sequence[np.ndarray] = (),
+    accept: Callable[[np.ndarray], bool] = lambda x: True,
+    extra_time: float | None = None,
+) -> Outcome:
+    """Up to ``n_solutions`` counterfactuals: the optimum first, then by no-good cuts.
+
+    ``l0_cap`` bounds the number of changes (a known counterfactual's), ``min_changes`` is a
+    proven lower bound; ``found`` are optimal solutions already known (in order: the program
+    only adds distinct ones after them). ``accept`` checks each solution with the real model
+    (a rejected first solution raises :class:`NumericalTrouble`). The solutions after the
+    first share at most ``extra_time`` seconds (default: what is left of ``time_limit``).
+    """
+    start = time.perf_counter()
+    features = builder.features
+    n = builder.n_vars
+    order = sorted(features)
+    ch_cols = np.array([features[j].changed for j in order], dtype=int)
+    # The MAD-L1 as one continuous variable t: t - sum(cost terms) = sum(constants).
+    t = builder.add_continuous(1, 0.0, np.inf)
+    n = builder.n_vars
+    cost_cols = np.concatenate([features[j].cost_cols for j in order] + [np.array([t])])
+    cost_vals = np.concatenate([-features[j].cost_vals for j in order] + [np.array([1.0])])
+    const = sum(features[j].cost_const for j in order)
+    builder.add_rows_coo(np.full(len(cost_cols), builder.n_rows), cost_cols, cost_vals)
+    builder.close_rows(1, const, const)
+    weight = 1.0 + sum(features[j].max_cost for j in order)
+
+    A = coo_matrix(
+        (
+            np.concatenate(builder._vals) if builder._vals else np.empty(0),
+            (
+                np.concatenate(builder._rows) if builder._rows else np.empty(0, int),
+                np.concatenate(builder._cols) if builder._cols else np.empty(0, int),
+            ),
+        ),
+        shape=(builder.n_rows, n),
+    ).tocsr()
+    row_lb = np.concatenate(builder._row_lb)
+    row_ub = np.concatenate(builder._row_ub)
+    c = np.zeros(n)
+    c[ch_cols] = weight
+    c[t] = 1.0
+    bounds = Bounds(np.concatenate(builder._lb), np.concatenate(builder._ub))
+    integrality = np.concatenate(builder._int)
+    base = LinearConstraint(A, row_lb, row_ub)
+
+    limit = {"end": start + time_limit}
+
+    def run(extra: list[tuple[np.ndarray, float]]) -> object:
+        remaining = limit["end"] - time.perf_counter()
+        if remaining <= 0:
+            return None
+        constraints = [base]
+        if extra:
+            rows = np.vstack([r for r, _ in extra])
+            constraints.append(LinearConstraint(rows, -np.inf, np.array([u for _, u in extra])))
+        return milp(
+            c,
+            integrality=integrality,
+            bounds=bounds,
+            constraints=constraints,
+            options={"time_limit": max(remaining, 0.05), "mip_rel_gap": MIP_REL_GAP},
+        )
+
+    def decode(v: np.ndarray) -> np.ndarray:
+        x = builder.query.copy()
+        for j in order:
+            x[j] = features[j].decode(v)
+        return x
+
+    def l0_bound(res: object) -> float:
+        dual = getattr(res, "mip_dual_bound", None)
+        if dual is None or not np.isfinite(dual):
+            return 0.0
+        return float(max(0, math.ceil((dual - (weight - 1.0)) / weight - 1e-9)))
+
+    if found:
+        moved = [np.flatnonzero(~np.isclose(x[order], builder.query[order])) for x in found]
+        l0 = len(moved[0])
+        outcome = Outcome(list(found), "optimal", min_l0=l0, bound=l0)
+        supports = [frozenset(m.tolist()) for m in moved]
+        values_taken: list[np.ndarray] = []
+        can_use_values = False
+    else:
+        cap_rows: list[tuple[np.ndarray, float]] = []
+        if len(ch_cols):
+            row = np.zeros(n)
+            row[ch_cols] = 1.0
+            if l0_cap is not None:
+                cap_rows.append((row, float(l0_cap)))
+            if min_changes > 0:
+                cap_rows.append((-row, -float(min_changes)))
+        res = run(cap_rows)
+        if res is None:
+            return Outcome([], "time_limit", bound=float(min_changes))
+        if res.status == 2:
+            return Outcome([], "infeasible", bound=math.inf, capped=l0_cap is not None)
+        if res.x is None:
+            if res.status == 1:
+                return Outcome([], "time_limit", bound=max(l0_bound(res), min_changes))
+            raise RuntimeError(f"the solver failed: {res.message}")
+        v = res.x
+        x = decode(v)
+        if not accept(x):
+            raise NumericalTrouble("the solver's optimum does not flip the model")
+        l0 = int(round(v[ch_cols].sum()))
+        status = "optimal" if res.status == 0 else "feasible"
+        bound = l0 if status == "optimal" else max(l0_bound(res), min_changes)
+        outcome = Outcome([x], status, min_l0=l0, bound=bound)
+        supports = [frozenset(np.flatnonzero(np.round(v[ch_cols]) > 0))]
+        values_taken = [v]
+        can_use_values = True
+    if extra_time is not None:
+        limit["end"] = min(limit["end"], time.perf_counter() + extra_time)
+    mode = "support"
+    while len(outcome.solutions) < n_solutions:
+        if mode in ("support", "exact support"):
+            if any(len(s) == 0 for s in supports):
+                break
+            cuts = []
+            for s in supports:
+                row = np.zeros(n)
+                if mode == "exact support":  # another set of changed features, supersets too
+                    row[ch_cols] = -1.0
+                row[ch_cols[list(s)]] = 1.0
+                cuts.append((row, len(s) - 1.0))
+        else:
+            cuts = [_value_cut(features, order, n, w) for w in values_taken]
+        res = run(cuts)
+        if res is None:
+            break
+        if res.x is None:
+            if res.status == 2 and mode == "support":
+                values = can_use_values and all(features[j].value_cut is not None for j in order)
+                mode = "values" if values else "exact support"
+                continue
+            break
+        v = res.x
+        x = decode(v)
+        values_taken.append(v)
+        supports.append(frozenset(np.flatnonzero(np.round(v[ch_cols]) > 0)))
+        if accept(x):
+            outcome.solutions.append(x)
+    return outcome
+
+
+def _value_cut(
+    features: dict[int, _Feature], order: list[int], n: int, v: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Not every feature may keep the value it has in solution ``v``."""
+    row = np.zeros(n)
+    constant = 0.0
+    for j in order:
+        cut = features[j].value_cut
+        assert cut is not None
+        cols, vals, const = cut(v)
+        row[cols] += vals
+        constant += const
+    return row, len(order) - 1.0 - constant

@@ -1,0 +1,395 @@
+"""Tree ensembles as mixed-integer programs (after Parmentier & Vidal, 2021).
+
+The ensemble is read once (:func:`read_trees`): every node of every tree in flat arrays, with
+each leaf's contribution to the ensemble's score (a random forest's leaf probability over the
+number of trees; a boosted tree's value). Per query, :meth:`TreeEnsemble.program`
+
+1. decides every split the query's admissible values cannot reach both sides of (fixed
+   features, directions, bounds) and drops what becomes unreachable;
+2. lists, per feature, one candidate value per interval between the remaining thresholds: the
+   admissible grain value nearest the query (the query's own value in its interval), so the
+   program is exact on the grain: every admissible value behaves like its interval's candidate;
+3. writes the program: ``y[j, k] = 1`` when feature ``j`` takes its ``k``-th candidate or a
+   larger one (a monotone chain of binaries), each split ``x_j > t`` is one ``y``, a leaf
+   variable per reachable leaf with the usual left/right constraints, and the score
+   constraint on the leaves.
+
+Splits compare the value as the estimator does: scikit-learn's trees cast to float32, the
+histogram booster compares float64.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.tree import DecisionTreeClassifier
+
+from sensecf.data.spec import DatasetSpec
+from sensecf.generators.oracle.admissible import grain_ends, grain_near
+from sensecf.generators.oracle.encoding import (
+    Link,
+    Preprocessing,
+    UnsupportedModel,
+    positive_column,
+)
+from sensecf.generators.oracle.milp import ProgramBuilder
+from sensecf.models.classifier import TrainedClassifier
+
+
+@dataclass(frozen=True)
+class TreeEnsemble:
+    """All nodes of all trees in flat arrays (node ids are global; -1 means none)."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    parent: np.ndarray
+    is_left: np.ndarray
+    depth: np.ndarray
+    tree: np.ndarray
+    roots: np.ndarray
+    offset: float
+    link: Link
+    dtype: Any
+    preprocessing: Preprocessing
+
+    @property
+    def n_trees(self) -> int:
+        """How many trees the ensemble has."""
+        return len(self.roots)
+
+    def model_space(self, X: np.ndarray) -> np.ndarray:
+        """Raw rows → the values the trees compare, in the estimator's precision."""
+        Z = self.preprocessing.transform(np.atleast_2d(X))
+        return Z.astype(self.dtype).astype(float)
+
+    def leaves(self, Z: np.ndarray) -> np.ndarray:
+        """The leaf each model-space row reaches in each tree (rows × trees)."""
+        node = np.broadcast_to(self.roots, (len(Z), self.n_trees)).copy()
+        rows = np.arange(len(Z))[:, None]
+        while True:
+            inner = self.feature[node] >= 0
+            if not inner.any():
+                return node
+            go_left = Z[rows, np.maximum(self.feature[node], 0)] <= self.threshold[node]
+            step = np.where(go_left, self.left[node], self.right[node])
+            node = np.where(inner, step, node)
+
+    def score(self, X: np.ndarray) -> np.ndarray:
+        """The ensemble's score of raw rows (P(positive) through :attr:`link`)."""
+        return self.offset + self.value[self.leaves(self.model_space(X))].sum(axis=1)
+
+    # ---- one query's program ---------------------------------------------------------
+    def program(
+        self,
+        spec: DatasetSpec,
+        query: np.ndarray,
+        low: np.ndarray,
+        high: np.ndarray,
+        scale: np.ndarray,
+        bound: tuple[str, float],
+    ) -> ProgramBuilder:
+        """The program for one query: ``low``/``high`` from :func:`.admissible.change_range`,
+        ``scale`` the MAD scales, ``bound`` the score constraint (``"<="`` or ``">="``, value).
+        """
+        ends = _extremes(spec, query, low, high)
+        z_min = self.model_space(np.where(np.isnan(ends[0]), query, ends[0]))[0]
+        z_max = self.model_space(np.where(np.isnan(ends[1]), query, ends[1]))[0]
+        inner = self.feature >= 0
+        f = np.maximum(self.feature, 0)
+        always_left = inner & (z_max[f] <= self.threshold)
+        always_right = inner & (z_min[f] > self.threshold)
+        reach = self._reachable(always_left, always_right)
+        open_node = reach & inner & ~always_left & ~always_right
+        open_tree = np.zeros(self.n_trees, dtype=bool)
+        open_tree[self.tree[open_node]] = True
+        leaf = reach & ~inner
+        constant = self.offset + self.value[leaf & ~open_tree[self.tree]].sum()
+
+        builder = ProgramBuilder(spec, query, scale)
+        # Candidates: one per interval between the open thresholds of each feature.
+        thresholds = {
+            j: np.unique(self.threshold[open_node & (self.feature == j)])
+            for j in np.unique(self.feature[open_node])
+        }
+        chains: dict[int, tuple[int, np.ndarray]] = {}
+        if thresholds:
+            cands = {
+                j: self._candidates(spec, j, query, low[j], high[j], thresholds[j], ends)
+                for j in thresholds
+            }
+            longest = max(len(c) for c in cands.values())
+            block = np.repeat(query[None, :], longest, axis=0)
+            for j, c in cands.items():
+                block[: len(c), j] = c
+                block[len(c) :, j] = c[0]
+            Z = self.model_space(block)
+            for j, c in cands.items():
+                keys = np.searchsorted(thresholds[j], Z[: len(c), j], side="left")
+                values, keys = _nearest_per_key(c, keys, query[j])
+                chains[j] = (builder.add_chain(j, values), keys)
+
+        # Leaves of open trees, and the splits above them.
+        leaf_ids = np.flatnonzero(leaf & open_tree[self.tree])
+        z = builder.add_continuous(len(leaf_ids), 0.0, 1.0)
+        position = np.full(len(self.feature), -1)
+        position[leaf_ids] = np.arange(len(leaf_ids))
+        trees = self.tree[leaf_ids]
+        tree_row = {t: builder.n_rows + i for i, t in enumerate(np.unique(trees))}
+        rows = np.array([tree_row[t] for t in trees], dtype=int)
+        builder.add_rows_coo(rows, z + np.arange(len(leaf_ids)), np.ones(len(leaf_ids)))
+        builder.close_rows(len(tree_row), 1.0, 1.0)
+
+        split_ids = np.flatnonzero(open_node)
+        split_index = np.full(len(self.feature), -1)
+        split_index[split_ids] = np.arange(len(split_ids))
+        first_row = builder.n_rows
+        entries_row, entries_col = [], []
+        current = leaf_ids.copy()
+        member = np.arange(len(leaf_ids))
+        while len(current):
+            parent = self.parent[current]
+            alive = parent >= 0
+            current, member, parent = current[alive], member[alive], parent[alive]
+            side = np.where(self.is_left[current], 0, 1)
+            hit = split_index[parent] >= 0
+            entries_row.append(first_row + 2 * split_index[parent[hit]] + side[hit])
+            entries_col.append(z + member[hit])
+            current = parent
+        if entries_row:
+            r, c = np.concatenate(entries_row), np.concatenate(entries_col)
+            builder.add_rows_coo(r, c, np.ones(len(r)))
+        # Each split's side: right when the feature's chain has reached the first candidate
+        # past the threshold (key above the threshold's position).
+        y_cols = np.empty(len(split_ids), dtype=int)
+        for j, (start, keys) in chains.items():
+            mine = self.feature[split_ids] == j
+            pos = np.searchsorted(thresholds[j], self.threshold[split_ids[mine]])
+            k = np.searchsorted(keys, pos + 1, side="left")
+            if np.any((k < 1) | (k >= len(keys))):
+                raise RuntimeError(f"an open split on feature {j} has only one side left")
+            y_cols[mine] = start + k - 1
+        left_rows = first_row + 2 * np.arange(len(split_ids))
+        builder.add_rows_coo(left_rows, y_cols, np.ones(len(split_ids)))
+        builder.add_rows_coo(left_rows + 1, y_cols, -np.ones(len(split_ids)))
+        lower = np.tile([-np.inf, -np.inf], len(split_ids))
+        upper = np.tile([1.0, 0.0], len(split_ids))
+        builder.close_rows_bounds(lower, upper)
+
+        # The score: constant part plus the open trees' leaves.
+        sense, value = bound
+        builder.add_rows_coo(
+            np.full(len(leaf_ids), builder.n_rows),
+            z + np.arange(len(leaf_ids)),
+            self.value[leaf_ids],
+        )
+        rhs = value - constant
+        builder.close_rows(1, -np.inf if sense == "<=" else rhs, rhs if sense == "<=" else np.inf)
+        return builder
+
+    def _reachable(self, always_left: np.ndarray, always_right: np.ndarray) -> np.ndarray:
+        reach = np.zeros(len(self.feature), dtype=bool)
+        reach[self.roots] = True
+        for level in self._levels:
+            nodes = level[reach[level] & (self.feature[level] >= 0)]
+            reach[self.left[nodes[~always_right[nodes]]]] = True
+            reach[self.right[nodes[~always_left[nodes]]]] = True
+        return reach
+
+    @property
+    def _levels(self) -> list[np.ndarray]:
+        cached = self.__dict__.get("_levels_cache")
+        if cached is None:
+            order = np.argsort(self.depth, kind="stable")
+            cuts = np.searchsorted(self.depth[order], np.arange(1, self.depth.max() + 1))
+            cached = np.split(order, cuts)
+            object.__setattr__(self, "_levels_cache", cached)
+        return cached
+
+    def _candidates(
+        self,
+        spec: DatasetSpec,
+        j: int,
+        query: np.ndarray,
+        low: float,
+        high: float,
+        thresholds: np.ndarray,
+        ends: tuple[np.ndarray, np.ndarray],
+    ) -> np.ndarray:
+        feature = spec.features[j]
+        raw = self.preprocessing.inverse(thresholds, j)
+        near = grain_near(feature, raw, low, high)
+        extra = [ends[0][j], ends[1][j], query[j]]
+        values = np.concatenate([near, [v for v in extra if np.isfinite(v)]])
+        return np.unique(values)
+
+
+def _extremes(
+    spec: DatasetSpec, query: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per feature, the smallest and largest admissible value (NaN where only the query's)."""
+    lo = np.full(len(query), np.nan)
+    hi = np.full(len(query), np.nan)
+    for j, feature in enumerate(spec.features):
+        ends = grain_ends(feature, low[j], high[j])
+        if len(ends):
+            lo[j], hi[j] = min(ends[0], query[j]), max(ends[1], query[j])
+    return lo, hi
+
+
+def _nearest_per_key(
+    values: np.ndarray, keys: np.ndarray, query: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """One value per key: the query's own in its key, else the one nearest the query."""
+    distance = np.abs(values - query)
+    order = np.lexsort((distance, keys))
+    keys_sorted = keys[order]
+    first = np.r_[True, keys_sorted[1:] != keys_sorted[:-1]]
+    chosen = order[first]
+    return values[chosen], keys[chosen]
+
+
+# ---- reading scikit-learn's estimators ----------------------------------------------------
+def read_trees(
+    estimator: Any, model: TrainedClassifier, preprocessing: Preprocessing
+) -> TreeEnsemble | None:
+    """The flat encoding of a supported tree ensemble; None when the estimator is not one."""
+    if isinstance(estimator, (RandomForestClassifier, ExtraTreesClassifier)):
+        column = positive_column(estimator, model)
+        trees = [e.tree_ for e in estimator.estimators_]
+        parts = [_sklearn_tree(t, _leaf_proba(t, column) / len(trees)) for t in trees]
+        return _assemble(parts, 0.0, Link("identity"), np.float32, preprocessing)
+    if isinstance(estimator, DecisionTreeClassifier):
+        column = positive_column(estimator, model)
+        tree = estimator.tree_
+        part = _sklearn_tree(tree, _leaf_proba(tree, column))
+        return _assemble([part], 0.0, Link("identity"), np.float32, preprocessing)
+    if isinstance(estimator, GradientBoostingClassifier):
+        if estimator.estimators_.shape[1] != 1 or positive_column(estimator, model) != 1:
+            raise UnsupportedModel("gradient boosting is encoded for binary targets only")
+        factor = 2.0 if estimator.loss == "exponential" else 1.0
+        rate = estimator.learning_rate
+        parts = [
+            _sklearn_tree(e.tree_, e.tree_.value[:, 0, 0] * rate)
+            for e in estimator.estimators_[:, 0]
+        ]
+        encoding = _assemble(parts, 0.0, Link("logistic", factor), np.float32, preprocessing)
+        return _with_offset(encoding, estimator)
+    if isinstance(estimator, HistGradientBoostingClassifier):
+        if getattr(estimator, "n_trees_per_iteration_", 1) != 1:
+            raise UnsupportedModel("histogram gradient boosting is encoded for binary targets only")
+        if positive_column(estimator, model) != 1:
+            raise UnsupportedModel("histogram gradient boosting: unexpected class order")
+        if getattr(estimator, "_preprocessor", None) is not None:
+            raise UnsupportedModel("histogram gradient boosting with categorical features")
+        parts = []
+        for predictors in estimator._predictors:
+            nodes = predictors[0].nodes
+            if nodes["is_categorical"].any():
+                raise UnsupportedModel("histogram gradient boosting with categorical splits")
+            leaf = nodes["is_leaf"].astype(bool)
+            parts.append(
+                (
+                    np.where(leaf, -1, nodes["feature_idx"].astype(int)),
+                    nodes["num_threshold"].astype(float),
+                    np.where(leaf, -1, nodes["left"].astype(int)),
+                    np.where(leaf, -1, nodes["right"].astype(int)),
+                    np.where(leaf, nodes["value"].astype(float), 0.0),
+                )
+            )
+        encoding = _assemble(parts, 0.0, Link("logistic"), np.float64, preprocessing)
+        return _with_offset(encoding, estimator)
+    return None
+
+
+def _leaf_proba(tree: Any, column: int) -> np.ndarray:
+    values = tree.value[:, 0, :]
+    total = values.sum(axis=1)
+    return values[:, column] / np.where(total == 0, 1.0, total)
+
+
+def _sklearn_tree(tree: Any, leaf_value: np.ndarray) -> tuple[np.ndarray, ...]:
+    leaf = tree.children_left < 0
+    return (
+        np.where(leaf, -1, tree.feature),
+        tree.threshold.astype(float),
+        tree.children_left.astype(int),
+        tree.children_right.astype(int),
+        np.where(leaf, leaf_value, 0.0),
+    )
+
+
+def _assemble(
+    parts: list[tuple[np.ndarray, ...]],
+    offset: float,
+    link: Link,
+    dtype: Any,
+    preprocessing: Preprocessing,
+) -> TreeEnsemble:
+    sizes = np.array([len(p[0]) for p in parts])
+    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    feature = np.concatenate([p[0] for p in parts])
+    threshold = np.concatenate([p[1] for p in parts])
+    left = np.concatenate(
+        [np.where(p[2] >= 0, p[2] + s, -1) for p, s in zip(parts, starts, strict=True)]
+    )
+    right = np.concatenate(
+        [np.where(p[3] >= 0, p[3] + s, -1) for p, s in zip(parts, starts, strict=True)]
+    )
+    value = np.concatenate([p[4] for p in parts])
+    tree = np.repeat(np.arange(len(parts)), sizes)
+    n = len(feature)
+    parent = np.full(n, -1)
+    is_left = np.zeros(n, dtype=bool)
+    inner = np.flatnonzero(feature >= 0)
+    parent[left[inner]] = inner
+    parent[right[inner]] = inner
+    is_left[left[inner]] = True
+    depth = np.zeros(n, dtype=int)
+    frontier = starts
+    level = 0
+    while len(frontier):
+        depth[frontier] = level
+        inner_frontier = frontier[feature[frontier] >= 0]
+        frontier = np.concatenate([left[inner_frontier], right[inner_frontier]])
+        level += 1
+    return TreeEnsemble(
+        feature=feature,
+        threshold=threshold,
+        left=left,
+        right=right,
+        value=value,
+        parent=parent,
+        is_left=is_left,
+        depth=depth,
+        tree=tree,
+        roots=starts,
+        offset=offset,
+        link=link,
+        dtype=dtype,
+        preprocessing=preprocessing,
+    )
+
+
+def _with_offset(encoding: TreeEnsemble, estimator: Any) -> TreeEnsemble:
+    """Boosting starts from a prior score; read it off one probe row of the estimator."""
+    width = len(encoding.preprocessing.slope)
+    probe = np.zeros((1, width))
+    Z = probe.astype(encoding.dtype).astype(float)
+    trees_sum = encoding.value[encoding.leaves(Z)].sum(axis=1)[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a probe without feature names
+        raw = float(np.ravel(estimator.decision_function(probe))[0])
+    offset = raw - trees_sum
+    return replace(encoding, offset=offset)
