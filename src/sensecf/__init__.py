@@ -8,6 +8,7 @@
 """
 
 from sensecf import datasets, llm
+from sensecf.augmentation import augmentation_study
 from sensecf.data.dataset import Dataset, load_dataset
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError, SensecfError, SpecError
@@ -41,6 +42,7 @@ __all__ = [
     "SensecfError",
     "SpecError",
     "TrainedClassifier",
+    "augmentation_study",
     "datasets",
     "evaluate",
     "evaluate_classifier",
