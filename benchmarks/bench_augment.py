@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--trees", type=int, default=100, help="random-forest size (every arm)")
     parser.add_argument("--n-cfs", type=int, default=3)
     parser.add_argument("--max-generated", type=int)
+    parser.add_argument("--max-queries", type=int, help="queries per generator and cell")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -97,10 +98,13 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     if args.data == "heart":
         data = read_uci_heart(write_heart_like(args.out / "processed.cleveland.data"))
+    elif (args.out / "features").is_dir():  # the cohort of an earlier run into this folder
+        data = scf.load_dataset(args.out / "features")
     else:
         data = scf.datasets.synthetic_cohort(
             participants=args.participants, days=args.days, interval_min=15, seed=0
         )
+        data.save(args.out / "features")
     counts = ", ".join(f"{data.spec.classes[c]}: {n}" for c, n in data.class_counts().items())
     print(f"data: {len(data)} rows ({counts}) ({time.perf_counter() - start:.0f} s)")
     study = scf.augmentation_study(
@@ -113,6 +117,7 @@ def main() -> None:
         params={"n_estimators": args.trees},
         n_cfs=args.n_cfs,
         max_generated=args.max_generated,
+        max_queries=args.max_queries,
         log=lambda line: print(line, flush=True),
     )
     summary = study.summary

@@ -136,15 +136,16 @@ def generated_rows(
     options: dict[str, Any] | None = None,
     llm_cache: str | Path | None = None,
     max_rounds: int = 3,
+    max_queries: int | None = None,
     progress: bool = False,
 ) -> Augmentation:
     """Up to ``count`` verified counterfactual rows of the scarce class from one generator.
 
     Queries are the scarce set's rows of the other class that the verifier does not already
     put in the scarce class, in a seeded random order, asked in rounds until ``count`` rows
-    pass (``valid`` under the verifier, zero constraint violations, not a duplicate) or
-    ``max_rounds`` rounds are spent. ``source_rows`` maps the scarce set's rows to positions in
-    the full dataset, recorded as each row's ``source_row``.
+    pass (``valid`` under the verifier, zero constraint violations, not a duplicate),
+    ``max_rounds`` rounds are spent or ``max_queries`` queries were asked. ``source_rows``
+    maps the scarce set's rows to positions in the full dataset (each row's ``source_row``).
     """
     spec = scarce.spec
     empty = _empty_rows(spec)
@@ -158,7 +159,7 @@ def generated_rows(
     other = np.flatnonzero(scarce.y.to_numpy() != scarce_class)
     if len(other):
         other = other[verifier.predict(scarce.X.iloc[other]) != scarce_class]
-    pool = np.random.default_rng([seed, 7]).permutation(other)
+    pool = np.random.default_rng([seed, 7]).permutation(other)[:max_queries]
     kept: list[pd.DataFrame] = []
     asked = candidates = calls = tokens = invalid = violating = 0
     have = 0
@@ -262,6 +263,8 @@ def oversampled_rows(
     """
     from imblearn.over_sampling import ADASYN, SMOTE, RandomOverSampler
 
+    if name not in OVERSAMPLERS:
+        raise SensecfError(f"unknown oversampler {name!r}; choose one of {list(OVERSAMPLERS)}")
     spec = scarce.spec
     empty = _empty_rows(spec)
     if count <= 0:
@@ -277,10 +280,8 @@ def oversampled_rows(
         sampler: Any = RandomOverSampler(sampling_strategy=strategy, random_state=seed)
     elif name == "smote":
         sampler = SMOTE(sampling_strategy=strategy, k_neighbors=neighbours, random_state=seed)
-    elif name == "adasyn":
-        sampler = ADASYN(sampling_strategy=strategy, n_neighbors=neighbours, random_state=seed)
     else:
-        raise SensecfError(f"unknown oversampler {name!r}; choose one of {list(OVERSAMPLERS)}")
+        sampler = ADASYN(sampling_strategy=strategy, n_neighbors=neighbours, random_state=seed)
     try:
         X_res, y_res = sampler.fit_resample(X, y)
     except (ValueError, RuntimeError) as exc:

@@ -56,6 +56,8 @@ class AugmentationConfig(BaseModel):
     classes — capped by ``max_generated``. ``verifier``: which classifier accepts generated
     rows — ``scarce`` (trained on the scarce set, what a researcher has) or ``full`` (trained on
     the full training split; it leaks the removed labels and is reported as such).
+    ``n_cfs``, ``max_rounds`` and ``max_queries``: counterfactuals per query, rounds of
+    queries, and the most queries one generator may ask per cell (its budget).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -77,6 +79,7 @@ class AugmentationConfig(BaseModel):
     verifier: Literal["scarce", "full"] = "scarce"
     n_cfs: int = Field(1, ge=1)
     max_rounds: int = Field(3, ge=1)
+    max_queries: int | None = Field(None, ge=1)
     plots: bool = True
 
     @field_validator("generators", "oversamplers", mode="before")
@@ -378,6 +381,7 @@ class _ArmRun:
                 options=config.options(arm),
                 llm_cache=self.llm_cache,
                 max_rounds=config.max_rounds,
+                max_queries=config.max_queries,
                 progress=self.progress,
             )
         model = _fit(self.scarce, config, self.seed, self.scarce_class, extra=aug.rows)
@@ -432,6 +436,7 @@ def _fingerprint(
             "verifier": config.verifier,
             "n_cfs": config.n_cfs,
             "max_rounds": config.max_rounds,
+            "max_queries": config.max_queries,
             "options": config.options(arm),
         }
     text = json.dumps(key, sort_keys=True, default=str)

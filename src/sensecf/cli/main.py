@@ -535,6 +535,9 @@ def demo(out_dir: Path, quick: bool, seed: int) -> None:
     )
 
 
+from sensecf.cli import augment as _augment  # noqa: E402, F401  (registers `sensecf augment`)
+
+
 def main() -> None:
     """Entry point of the `sensecf` command."""
     cli(prog_name="sensecf")
