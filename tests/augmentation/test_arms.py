@@ -118,3 +118,45 @@ def test_unknown_arm():
         check_arm("magic")
     with pytest.raises(SensecfError, match="unknown oversampler"):
         oversampled_rows("oracle-ish", None, scarce_class=1, count=1)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_llm_rows_carry_their_calls_and_a_rerun_is_served_by_the_cache(scarce, tmp_path):
+    pytest.importorskip("llama_cpp")
+    import sqlite3
+
+    _, split, rows, model = scarce
+    cache = tmp_path / "llm-cache.sqlite"
+    options = {"repair_rounds": 1}
+
+    def run():
+        return generated_rows(
+            "few-shot",
+            rows,
+            model,
+            scarce_class=1,
+            count=2,
+            source_rows=split.kept,
+            seed=0,
+            options=options,
+            llm_cache=cache,
+            max_rounds=1,
+            max_queries=3,
+        )
+
+    first = run()
+    assert first.asked == 3 and first.llm_calls >= 3 and first.tokens > 0
+    added = first.rows
+    assert len(added) <= 2
+    if len(added):
+        assert (added["arm"] == "few-shot").all()
+        assert added["source"].isin(["llm", "repair"]).all()
+        assert (added["llm_calls"] >= 1).all()
+        assert (model.predict(added[rows.spec.feature_names].to_numpy()) == 1).all()
+    with sqlite3.connect(cache) as db:
+        stored = db.execute("SELECT COUNT(*) FROM completions").fetchone()[0]
+    assert stored >= 3
+    again = run()
+    pd.testing.assert_frame_equal(again.rows, first.rows)
+    with sqlite3.connect(cache) as db:  # nothing new was asked of the model
+        assert db.execute("SELECT COUNT(*) FROM completions").fetchone()[0] == stored

@@ -7,7 +7,7 @@ import pytest
 import sensecf as scf
 from sensecf.augmentation import AugmentationConfig, augmentation_study
 from sensecf.augmentation.arms import augmentation_spec, fit_classifier
-from sensecf.augmentation.measures import score
+from sensecf.augmentation.measures import MIN_LOSS, score
 from sensecf.errors import SensecfError
 from sensecf.models import split_rows
 
@@ -84,7 +84,7 @@ def test_recovery_columns_and_reference_arms(study):
     oracle = results[results["arm"] == "oracle"]
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = oracle["gain_macro_f1"].to_numpy() / lost
-    expected[np.abs(lost) < 1e-3] = np.nan
+    expected[np.abs(lost) < MIN_LOSS] = np.nan
     assert np.allclose(oracle["recovery_macro_f1"], expected, equal_nan=True)
 
 
