@@ -38,6 +38,7 @@ from sensecf.augmentation.arms import (
 )
 from sensecf.augmentation.measures import add_recovery, score, summarise
 from sensecf.augmentation.scenarios import Scenario, check_share, make_scarce
+from sensecf.data.constraints import changed
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import read_table_file, write_json, write_table, write_text
 from sensecf.errors import SensecfError
@@ -475,8 +476,6 @@ def _cell(
 
 def _feature_changes(rows: pd.DataFrame, data: Dataset) -> pd.DataFrame:
     """Per generator and feature: the share of its rows that changed the feature."""
-    from sensecf.data.constraints import changed
-
     names = data.spec.feature_names
     if rows.empty or "source_row" not in rows or rows["source_row"].isna().all():
         return pd.DataFrame(columns=["arm", "feature", "changed_share", "n_rows"])
