@@ -65,7 +65,10 @@ def plot_f1(summary: pd.DataFrame, path: Path) -> Path:
             )
         ax.set_xlabel("share of the class's training rows removed")
         ax.set_title(title)
-        ax.set_ylim(-0.02, 1.02)  # scores live in [0, 1]; a wide interval need not stretch it
+        # Scores live in [0, 1]: a wide interval from few seeds need not stretch the axis.
+        bands = summary[[f"{metric}_ci_low", f"{metric}_ci_high", metric]].to_numpy(dtype=float)
+        low, high = np.nanmin(bands), np.nanmax(bands)
+        ax.set_ylim(max(-0.02, low - 0.02), min(1.02, high + 0.02))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test score (mean, 95% band over seeds)")
     axes[1].legend(fontsize=8, loc="best")
