@@ -8,6 +8,7 @@
 """
 
 from sensecf import datasets, llm, results
+from sensecf.augmentation import augmentation_study
 from sensecf.data.dataset import Dataset
 from sensecf.data.loaders import load_dataset
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
@@ -45,6 +46,7 @@ __all__ = [
     "SensecfError",
     "SpecError",
     "TrainedClassifier",
+    "augmentation_study",
     "datasets",
     "evaluate",
     "evaluate_classifier",

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from sensecf.cli.augment import augment
 from sensecf.cli.benchmark import benchmark
 from sensecf.cli.demo import demo
 from sensecf.cli.explain import explain
@@ -46,13 +47,14 @@ def cli() -> None:
       sensecf train     train and evaluate a classifier on a feature table
       sensecf explain   counterfactuals and intervention texts for flagged people
       sensecf benchmark run counterfactual generators side by side, score them
+      sensecf augment   counterfactuals as new rows of a scarce class: F1 recovery
       sensecf demo      run the whole flow on a synthetic cohort
 
     Run `sensecf VERB --help` for the options of each verb.
     """
 
 
-for verb in (synth, features, train, explain, benchmark, demo):
+for verb in (synth, features, train, explain, benchmark, augment, demo):
     cli.add_command(verb)
 
 

@@ -8,9 +8,17 @@ and save and load its model folder (:mod:`~sensecf.models.persistence`).
 from sensecf.models.classifier import TrainedClassifier, check_threshold, evaluate_classifier
 from sensecf.models.importance import permutation_importance
 from sensecf.models.persistence import load_model, model_metadata, save_model
-from sensecf.models.training import ESTIMATORS, MIN_CLASS_ROWS, make_estimator, split_rows, train
+from sensecf.models.training import (
+    ESTIMATORS,
+    MIN_CLASS_ROWS,
+    fit_pipeline,
+    make_estimator,
+    split_rows,
+    train,
+)
 
 __all__ = [
+    "fit_pipeline",
     "ESTIMATORS",
     "MIN_CLASS_ROWS",
     "TrainedClassifier",

@@ -29,6 +29,7 @@ from sensecf.models.classifier import TrainedClassifier, check_threshold, evalua
 from sensecf.models.importance import permutation_importance
 
 __all__ = [
+    "fit_pipeline",
     "ESTIMATORS",
     "MIN_CLASS_ROWS",
     "make_estimator",
@@ -242,11 +243,11 @@ def train(
         )
     threshold = check_threshold(threshold)
     seed = int(seed)
-    name, pipeline = _build_pipeline(estimator, seed, params)
     train_idx, test_idx = split_rows(data, test_size, seed)
     X, y = data.X, data.y
-    pipeline.fit(X.iloc[train_idx], y.iloc[train_idx].to_numpy())
-    _predict_in_one_thread(pipeline)
+    name, pipeline = fit_pipeline(
+        estimator, X.iloc[train_idx], y.iloc[train_idx].to_numpy(), seed=seed, params=params
+    )
 
     counts = pd.Series(y.iloc[train_idx]).value_counts()
     # The minority class is the rarer one in training; on a tie, the flagged (not desired) class.
@@ -286,6 +287,30 @@ def train(
         clf.metrics_["n_groups_test"] = len(pd.unique(groups[test_idx]))
     clf.feature_importance_ = permutation_importance(clf, test, importance_repeats, seed)
     return clf
+
+
+def fit_pipeline(
+    estimator: Any,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    seed: int = 0,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[str, Pipeline]:
+    """The project's pipeline (imputation, scaling where the estimator needs it, the estimator)
+    fitted on exactly the rows given, with no split: for callers that choose the rows themselves.
+
+    Returns the estimator's name and the fitted pipeline, set to predict in one thread.
+
+    >>> X = pd.DataFrame({"x": np.arange(20.0)})
+    >>> name, pipe = fit_pipeline("logreg", X, np.array([0] * 10 + [1] * 10))
+    >>> name, pipe.predict(pd.DataFrame({"x": [0.0, 19.0]})).tolist()
+    ('logreg', [0, 1])
+    """
+    name, pipeline = _build_pipeline(estimator, int(seed), params)
+    pipeline.fit(X, y)
+    _predict_in_one_thread(pipeline)
+    return name, pipeline
 
 
 def _predict_in_one_thread(pipeline: Any) -> None:

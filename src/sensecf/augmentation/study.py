@@ -1,0 +1,504 @@
+"""The augmentation study: scarcity scenarios × seeds × arms, resumable cell by cell.
+
+For each seed the data are split once (grouped by person when the spec names a group column);
+the test split is never touched. The ``full`` arm trains on the whole training split; for each
+scenario, ``scarce`` trains on what is left after removing a share of one class, and every
+other arm on the scarce set plus the rows it adds. Every arm fits the same estimator with the
+same hyperparameters and seed. Each finished (scenario, seed, arm) cell is written to
+``OUT/cells/`` at once (its rows first, its JSON record last), so a killed study resumes; LLM
+calls go through a cache in ``OUT/llm-cache.sqlite``, so a rerun makes no new calls.
+
+>>> AugmentationConfig(generators="oracle,dice-random", scenarios="0.5").scenarios
+[0.5]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sensecf.augmentation.arms import (
+    OVERSAMPLERS,
+    augmentation_spec,
+    check_arm,
+    fit_classifier,
+    generated_rows,
+    oversampled_rows,
+)
+from sensecf.augmentation.measures import add_recovery, score, summarise
+from sensecf.augmentation.scenarios import Scenario, check_share, make_scarce
+from sensecf.data.constraints import changed
+from sensecf.data.dataset import Dataset
+from sensecf.data.io import read_table_file, write_json, write_table, write_text
+from sensecf.errors import SensecfError
+from sensecf.models import TrainedClassifier, split_rows
+
+DEFAULT_GENERATORS = ("oracle", "dice-random", "nice-sparsity")
+CELLS = "cells"
+
+
+class AugmentationConfig(BaseModel):
+    """What the study runs. Loads from YAML (``sensecf augment --config FILE``).
+
+    ``generators``: names, or a mapping of name → options (e.g. LLM backend settings).
+    ``scarce_class``: the class whose rows are removed (default: the data's minority class).
+    ``target``: how many rows an arm adds — ``restore`` the removed count, or ``balance`` the
+    classes — capped by ``max_generated``. ``verifier``: which classifier accepts generated
+    rows — ``scarce`` (trained on the scarce set, what a researcher has) or ``full`` (trained on
+    the full training split; it leaks the removed labels and is reported as such).
+    ``n_cfs``, ``max_rounds`` and ``max_queries``: counterfactuals per query, rounds of
+    queries, and the most queries one generator may ask per cell (its budget).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: Path | None = None
+    out: Path | None = None
+    generators: list[str] | dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: list(DEFAULT_GENERATORS)
+    )
+    oversamplers: list[str] = Field(default_factory=lambda: list(OVERSAMPLERS))
+    scenarios: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75])
+    scarce_class: int | None = None
+    seeds: int = Field(5, ge=1)
+    estimator: str = "rf"
+    params: dict[str, Any] | None = None
+    test_size: float = Field(0.25, gt=0, lt=1)
+    target: Literal["restore", "balance"] = "restore"
+    max_generated: int | None = Field(None, ge=1)
+    verifier: Literal["scarce", "full"] = "scarce"
+    n_cfs: int = Field(1, ge=1)
+    max_rounds: int = Field(3, ge=1)
+    max_queries: int | None = Field(None, ge=1)
+    plots: bool = True
+
+    @field_validator("generators", "oversamplers", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, dict):
+            return {str(k): (v or {}) for k, v in value.items()}
+        return value
+
+    @field_validator("scenarios", mode="before")
+    @classmethod
+    def _shares(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, (int, float)):
+            value = [value]
+        return value
+
+    @field_validator("scenarios")
+    @classmethod
+    def _check_shares(cls, value: list[float]) -> list[float]:
+        if not value:
+            raise ValueError("at least one scarcity share is needed")
+        return [check_share(v) for v in value]
+
+    def arm_names(self) -> list[str]:
+        """Generator arms, then oversampling arms, in the order given."""
+        names = [*self.generators, *self.oversamplers]
+        for name in names:
+            check_arm(name)
+        return list(dict.fromkeys(names))
+
+    def options(self, name: str) -> dict[str, Any]:
+        """Options for one generator (empty unless the config maps the name to some)."""
+        return dict(self.generators.get(name, {})) if isinstance(self.generators, dict) else {}
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> AugmentationConfig:
+        """Read a config file; relative paths in it are taken from the file's folder."""
+        path = Path(path)
+        if not path.is_file():
+            raise SensecfError(f"augmentation config not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise SensecfError(f"{path}: not valid YAML: {exc}") from None
+        config = cls.build(raw, source=str(path))
+        for key in ("data", "out"):
+            value = getattr(config, key)
+            if value is not None and not value.is_absolute():
+                setattr(config, key, path.parent / value)
+        return config
+
+    @classmethod
+    def build(cls, values: Any, source: str = "augmentation config") -> AugmentationConfig:
+        """Validate settings; a bad value is a one-line error naming the setting."""
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']} (got {e.get('input')!r})"
+                for e in exc.errors()
+            )
+            raise SensecfError(f"{source}: invalid augmentation settings — {problems}") from None
+
+
+@dataclass
+class AugmentationResult:
+    """What the study produced.
+
+    ``results``: one row per (scenario, seed, arm) with the scores, gains and recoveries,
+    rows added and their cost; ``summary``: means and 95% intervals over seeds per scenario
+    and arm; ``rows``: every added row with its provenance; ``feature_changes``: per generator
+    and feature, the share of its rows that changed the feature from their source row.
+    """
+
+    results: pd.DataFrame
+    summary: pd.DataFrame
+    rows: pd.DataFrame
+    feature_changes: pd.DataFrame
+    config: AugmentationConfig
+    out_dir: Path | None = None
+    plots: list[Path] = field(default_factory=list)
+
+
+def augmentation_study(
+    data: Dataset,
+    config: AugmentationConfig | None = None,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+    log: Any = None,
+    **settings: Any,
+) -> AugmentationResult:
+    """Run the study on ``data``; ``settings`` override fields of ``config``.
+
+    ``log`` takes one line of text per finished cell. With ``out_dir`` every cell is saved as
+    it finishes and reused on a rerun with the same settings, and the tables, the Markdown
+    summary and the plots are written there.
+
+    >>> import sensecf as scf
+    >>> from sensecf.data.spec import infer_spec
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"a": rng.normal(size=160), "b": rng.normal(size=160)})
+    >>> df["y"] = (df["a"] + 0.3 * rng.normal(size=160) > 0.8).astype(int)
+    >>> study = scf.augmentation_study(Dataset(df, infer_spec(df, "y")), generators=["oracle"],
+    ...     oversamplers=["smote"], scenarios=[0.5], seeds=2, estimator="logreg", plots=False)
+    >>> sorted(study.summary["arm"])
+    ['full', 'oracle', 'scarce', 'smote']
+    """
+    if not isinstance(data, Dataset):
+        raise SensecfError(f"data must be a sensecf Dataset; got {type(data).__name__}")
+    base = (config or AugmentationConfig()).model_dump()
+    config = AugmentationConfig.build({**base, **settings}, source="augmentation study")
+    out = Path(out_dir) if out_dir is not None else config.out
+    say = log or (lambda line: None)
+    arms = config.arm_names()
+    spec = augmentation_spec(data.spec)
+    data = data.with_spec(spec)
+    scarce_class = _scarce_class(data, config)
+    scenarios = [Scenario(share, scarce_class) for share in config.scenarios]
+    data_key = _data_key(data)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        dumped = config.model_dump(mode="json")
+        write_text(out / "config.yaml", yaml.safe_dump(dumped, sort_keys=False))
+    records: list[dict[str, Any]] = []
+    added: list[pd.DataFrame] = []
+    for seed in range(config.seeds):
+        train_idx, test_idx = split_rows(data, config.test_size, seed)
+        train_rows, test = data.subset(train_idx), data.subset(test_idx)
+        full_model = _LazyModel(train_rows, config, seed, scarce_class)
+        full, _ = _cell(
+            out,
+            ("full", f"seed{seed}", "full"),
+            _fingerprint(data_key, config, "full", seed),
+            partial(_reference_cell, full_model, test, "full"),
+            say,
+        )
+        for scenario in scenarios:
+            split = make_scarce(train_rows, scenario, seed)
+            scarce = train_rows.subset(split.kept)
+            scarce_model = _LazyModel(scarce, config, seed, scarce_class)
+            cell_base = {
+                "scenario": scenario.name,
+                "share": scenario.share,
+                "scarce_class": scarce_class,
+                "seed": seed,
+            }
+            floor, _ = _cell(
+                out,
+                (scenario.name, f"seed{seed}", "scarce"),
+                _fingerprint(data_key, config, "scarce", seed, scenario),
+                partial(_reference_cell, scarce_model, test, "scarce"),
+                say,
+            )
+            records += [{**cell_base, **full}, {**cell_base, **floor}]
+            arm_run = _ArmRun(
+                scarce=scarce,
+                test=test,
+                count=_target_count(config, scarce, scarce_class, split.n_removed),
+                source_rows=train_idx[split.kept],
+                verifier=full_model if config.verifier == "full" else scarce_model,
+                config=config,
+                seed=seed,
+                scarce_class=scarce_class,
+                llm_cache=out / "llm-cache.sqlite" if out is not None else None,
+                progress=progress,
+            )
+            for arm in arms:
+                record, rows = _cell(
+                    out,
+                    (scenario.name, f"seed{seed}", arm),
+                    _fingerprint(data_key, config, arm, seed, scenario),
+                    partial(arm_run, arm),
+                    say,
+                )
+                records.append({**cell_base, **record})
+                if len(rows):
+                    added.append(rows.assign(**cell_base))
+    results = add_recovery(pd.DataFrame.from_records(records))
+    order = {name: i for i, name in enumerate(["full", "scarce", *arms])}
+    summary = summarise(results)
+    summary = summary.sort_values(
+        ["share", "arm"], key=lambda s: s.map(order) if s.name == "arm" else s, kind="stable"
+    ).reset_index(drop=True)
+    rows = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
+    changes = _feature_changes(rows, data)
+    study = AugmentationResult(results, summary, rows, changes, config, out)
+    if out is not None:
+        _write(study, data, out)
+    return study
+
+
+def _scarce_class(data: Dataset, config: AugmentationConfig) -> int:
+    classes = sorted(data.spec.classes)
+    if config.scarce_class is not None:
+        if config.scarce_class not in classes:
+            raise SensecfError(f"scarce_class must be one of {classes}; got {config.scarce_class}")
+        return int(config.scarce_class)
+    counts = data.class_counts()
+    return min(classes, key=lambda c: (counts[c], c == data.spec.desired_class))
+
+
+def _target_count(
+    config: AugmentationConfig, scarce: Dataset, scarce_class: int, removed: int
+) -> int:
+    if config.target == "restore":
+        count = removed
+    else:
+        counts = scarce.class_counts()
+        others = max(n for c, n in counts.items() if c != scarce_class)
+        count = max(0, others - counts[scarce_class])
+    if config.max_generated is not None:
+        count = min(count, config.max_generated)
+    return int(count)
+
+
+def _fit(
+    rows: Dataset,
+    config: AugmentationConfig,
+    seed: int,
+    scarce_class: int,
+    extra: pd.DataFrame | None = None,
+) -> TrainedClassifier:
+    return fit_classifier(
+        rows,
+        config.estimator,
+        seed=seed,
+        params=config.params,
+        scarce_class=scarce_class,
+        extra=extra,
+    )
+
+
+@dataclass
+class _LazyModel:
+    """A classifier fitted on first use: a resumed study refits only what a missing cell needs."""
+
+    rows: Dataset
+    config: AugmentationConfig
+    seed: int
+    scarce_class: int
+    model: TrainedClassifier | None = None
+
+    def __call__(self) -> TrainedClassifier:
+        if self.model is None:
+            self.model = _fit(self.rows, self.config, self.seed, self.scarce_class)
+        return self.model
+
+
+def _reference_cell(
+    model: _LazyModel, test: Dataset, arm: str
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    record = {
+        "arm": arm,
+        "kind": "reference",
+        "n_train": len(model.rows),
+        "rows_target": 0,
+        "rows_added": 0,
+        **score(model(), test),
+    }
+    return record, pd.DataFrame()
+
+
+@dataclass
+class _ArmRun:
+    """Everything one (scenario, seed) gives its arms; called with an arm's name."""
+
+    scarce: Dataset
+    test: Dataset
+    count: int
+    source_rows: np.ndarray
+    verifier: _LazyModel
+    config: AugmentationConfig
+    seed: int
+    scarce_class: int
+    llm_cache: Path | None
+    progress: bool
+
+    def __call__(self, arm: str) -> tuple[dict[str, Any], pd.DataFrame]:
+        config = self.config
+        if arm in OVERSAMPLERS:
+            aug = oversampled_rows(
+                arm, self.scarce, scarce_class=self.scarce_class, count=self.count, seed=self.seed
+            )
+        else:
+            aug = generated_rows(
+                arm,
+                self.scarce,
+                self.verifier(),
+                scarce_class=self.scarce_class,
+                count=self.count,
+                source_rows=self.source_rows,
+                seed=self.seed,
+                n_cfs=config.n_cfs,
+                options=config.options(arm),
+                llm_cache=self.llm_cache,
+                max_rounds=config.max_rounds,
+                max_queries=config.max_queries,
+                progress=self.progress,
+            )
+        model = _fit(self.scarce, config, self.seed, self.scarce_class, extra=aug.rows)
+        kind = "oversampler" if arm in OVERSAMPLERS else "generator"
+        record = {
+            "arm": arm,
+            "kind": kind,
+            "verifier": config.verifier if kind == "generator" else "",
+            "n_train": len(self.scarce) + len(aug.rows),
+            "rows_target": self.count,
+            "rows_added": len(aug.rows),
+            "queries": aug.asked,
+            "candidates": aug.candidates,
+            "rejected_invalid": aug.invalid,
+            "rejected_violations": aug.violating,
+            "seconds": aug.seconds,
+            "llm_calls": aug.llm_calls,
+            "tokens": aug.tokens,
+            "error": aug.error,
+            **score(model, self.test),
+        }
+        return record, aug.rows
+
+
+def _data_key(data: Dataset) -> str:
+    hashed = pd.util.hash_pandas_object(data.frame, index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes() + data.spec.to_yaml().encode()).hexdigest()[:16]
+
+
+def _fingerprint(
+    data_key: str,
+    config: AugmentationConfig,
+    arm: str,
+    seed: int,
+    scenario: Scenario | None = None,
+) -> str:
+    """What a saved cell must match to be reused."""
+    key: dict[str, Any] = {
+        "data": data_key,
+        "arm": arm,
+        "seed": seed,
+        "estimator": config.estimator,
+        "params": config.params,
+        "test_size": config.test_size,
+    }
+    if scenario is not None:
+        key["scenario"] = [scenario.share, scenario.scarce_class]
+    if arm not in ("full", "scarce"):
+        key |= {"target": config.target, "max_generated": config.max_generated}
+    if arm not in ("full", "scarce", *OVERSAMPLERS):
+        key |= {
+            "verifier": config.verifier,
+            "n_cfs": config.n_cfs,
+            "max_rounds": config.max_rounds,
+            "max_queries": config.max_queries,
+            "options": config.options(arm),
+        }
+    text = json.dumps(key, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _cell(
+    out: Path | None,
+    parts: tuple[str, str, str],
+    fingerprint: str,
+    compute: Any,
+    say: Any,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A saved cell when its fingerprint matches, else computed and saved (rows, then JSON)."""
+    label = "/".join(parts)
+    folder = out.joinpath(CELLS, *parts) if out is not None else None
+    if folder is not None and (folder / "cell.json").is_file():
+        saved = json.loads((folder / "cell.json").read_text(encoding="utf-8"))
+        if saved.get("fingerprint") == fingerprint:
+            rows_path = folder / "rows.parquet"
+            rows = read_table_file(rows_path) if rows_path.is_file() else pd.DataFrame()
+            say(f"↺ {label}: reused")
+            return saved["record"], rows
+    start = time.perf_counter()
+    record, rows = compute()
+    record = {**record, "cell_seconds": time.perf_counter() - start}
+    if folder is not None:
+        if len(rows):
+            write_table(rows, folder / "rows.parquet")
+        write_json(folder / "cell.json", {"fingerprint": fingerprint, "record": record})
+    added = f", {record['rows_added']} rows added" if record.get("rows_added") else ""
+    failed = f" ({record['error']})" if record.get("error") else ""
+    say(f"✓ {label}: macro-F1 {record['macro_f1']:.3f}{added}{failed}")
+    return record, rows
+
+
+def _feature_changes(rows: pd.DataFrame, data: Dataset) -> pd.DataFrame:
+    """Per generator and feature: the share of its rows that changed the feature."""
+    names = data.spec.feature_names
+    if rows.empty or "source_row" not in rows or rows["source_row"].isna().all():
+        return pd.DataFrame(columns=["arm", "feature", "changed_share", "n_rows"])
+    generated = rows[rows["source_row"].notna()]
+    sources = data.X.to_numpy(dtype=float)[generated["source_row"].to_numpy(dtype=int)]
+    moved = changed(sources, generated[names].to_numpy(dtype=float))
+    frame = pd.DataFrame(moved, columns=names).assign(arm=generated["arm"].to_numpy())
+    shares = frame.groupby("arm", sort=False)[names].mean()
+    table = shares.stack().rename("changed_share").reset_index()
+    table.columns = ["arm", "feature", "changed_share"]
+    return table.assign(n_rows=table["arm"].map(frame.groupby("arm").size()))
+
+
+def _write(study: AugmentationResult, data: Dataset, out: Path) -> None:
+    from sensecf.augmentation.plots import write_plots
+    from sensecf.augmentation.tables import summary_markdown
+
+    write_table(study.results, out / "results.csv")
+    write_table(study.results, out / "results.parquet")
+    write_table(study.summary, out / "summary.csv")
+    if len(study.rows):
+        write_table(study.rows, out / "generated_rows.parquet")
+    write_table(study.feature_changes, out / "feature_changes.csv")
+    write_text(out / "summary.md", summary_markdown(study, data.spec))
+    if study.config.plots:
+        study.plots = write_plots(study, data, out)

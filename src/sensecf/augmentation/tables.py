@@ -1,0 +1,101 @@
+"""The study's summary as people read it: one table per scenario, in the console and Markdown."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from sensecf.data.spec import DatasetSpec
+
+# The benchmark's Markdown writer; one table format for every report.
+from sensecf.evaluation.benchmark import _markdown as markdown
+
+if TYPE_CHECKING:
+    from sensecf.augmentation.study import AugmentationResult
+
+# (summary column, header, format); columns with intervals print as "mean [low, high]".
+COLUMNS = (
+    ("rows_added", "rows added", ".0f"),
+    ("macro_f1", "macro-F1", ".3f"),
+    ("minority_f1", "scarce-class F1", ".3f"),
+    ("auroc", "AUROC", ".3f"),
+    ("accuracy", "accuracy", ".3f"),
+    ("gain_macro_f1", "macro-F1 gain", "+.3f"),
+    ("recovery_macro_f1", "macro-F1 recovery", ".2f"),
+    ("pooled_recovery_macro_f1", "pooled", ".2f"),
+    ("recovery_minority_f1", "class-F1 recovery", ".2f"),
+    ("seconds", "s", ".1f"),
+    ("llm_calls", "LLM calls", ".0f"),
+    ("tokens", "tokens", ".0f"),
+)
+LLM_COSTS = {"llm_calls", "tokens"}
+WITH_INTERVAL = {"macro_f1", "minority_f1", "gain_macro_f1", "recovery_macro_f1"}
+
+
+def _cell(row: pd.Series, column: str, fmt: str) -> str:
+    value = row.get(column)
+    if value is None or pd.isna(value):
+        return "–"
+    text = format(value, fmt)
+    low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
+    if column in WITH_INTERVAL and low is not None and pd.notna(low):
+        text += f" [{format(low, fmt)}, {format(high, fmt)}]"
+    return text
+
+
+def summary_table(summary: pd.DataFrame, scenario: str) -> pd.DataFrame:
+    """One scenario's rows of the summary as text: arm, then the headline measures.
+
+    >>> s = pd.DataFrame({"scenario": "a", "arm": ["scarce"], "macro_f1": [0.61],
+    ...                   "macro_f1_ci_low": [0.6], "macro_f1_ci_high": [0.62]})
+    >>> summary_table(s, "a").iloc[0].tolist()
+    ['scarce', '0.610 [0.600, 0.620]']
+    """
+    rows = summary[summary["scenario"] == scenario]
+    table = pd.DataFrame({"arm": rows["arm"].to_numpy()})
+    for column, header, fmt in COLUMNS:
+        shown = rows[column] if column in rows.columns else pd.Series(dtype=float)
+        if column in LLM_COSTS:  # only where a language model was asked
+            shown = shown.where(shown > 0)
+        if shown.notna().any():
+            table[header] = [_cell(row, column, fmt) for _, row in rows.iterrows()]
+    return table
+
+
+def scenario_title(summary: pd.DataFrame, scenario: str, spec: DatasetSpec) -> str:
+    """E.g. ``50% of 'high stress' training rows removed``."""
+    row = summary[summary["scenario"] == scenario].iloc[0]
+    label = spec.classes.get(int(row["scarce_class"]), row["scarce_class"])
+    return f"{row['share']:.0%} of {label!r} training rows removed"
+
+
+def summary_markdown(study: AugmentationResult, spec: DatasetSpec) -> str:
+    """The Markdown report: settings, then one table per scenario."""
+    config = study.config
+    summary = study.summary
+    lines = [
+        "# Augmentation study",
+        "",
+        f"Estimator `{config.estimator}` (params {config.params or 'default'}), "
+        f"{config.seeds} seeds, test share {config.test_size}; rows added: `{config.target}`"
+        + (f" (at most {config.max_generated})" if config.max_generated else "")
+        + f"; generated rows verified by the **{config.verifier}** classifier"
+        + (
+            " — it has seen the removed labels, so these arms leak"
+            if config.verifier == "full"
+            else ""
+        )
+        + ".",
+        "",
+        "Means over seeds with 95% intervals. Recovery = (F1_arm − F1_scarce) / "
+        "(F1_full − F1_scarce), per seed; *pooled* = mean gain / mean loss.",
+    ]
+    for scenario in dict.fromkeys(summary["scenario"]):
+        lines += ["", f"## {scenario_title(summary, scenario, spec)}", ""]
+        lines.append(markdown(summary_table(summary, scenario)))
+    failed = study.results[study.results.get("error", pd.Series(dtype=str)).fillna("") != ""]
+    if len(failed):
+        lines += ["", "Arms that added nothing:", ""]
+        lines += [f"- {r.scenario} seed {r.seed} {r.arm}: {r.error}" for r in failed.itertuples()]
+    return "\n".join(lines) + "\n"
