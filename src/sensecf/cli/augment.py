@@ -101,7 +101,7 @@ def augment(
     """
     from sensecf.augmentation import AugmentationConfig, augmentation_study
     from sensecf.augmentation.tables import scenario_title, summary_table
-    from sensecf.data.dataset import load_dataset
+    from sensecf.data.loaders import load_dataset
 
     config = AugmentationConfig.from_yaml(config_path) if config_path else AugmentationConfig()
     settings = config.model_dump()
