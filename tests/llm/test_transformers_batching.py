@@ -23,6 +23,7 @@ pytest.importorskip("gguf")
 pytest.importorskip("llguidance")
 
 from sensecf.llm.cache import CachedBackend  # noqa: E402
+from sensecf.llm.constrained import admits  # noqa: E402
 from sensecf.llm.models import packaged_model_path  # noqa: E402
 from sensecf.llm.transformers_backend import Transformers  # noqa: E402
 
@@ -127,6 +128,7 @@ def _check_admissible(text: str, schema: dict[str, Any]) -> None:
     assert list(answer) == schema["required"]
     for name, value in answer.items():
         assert value in schema["properties"][name]["enum"], (name, value)
+    assert admits(schema, text)
 
 
 def test_random_model_answers_only_what_the_schema_admits(smol: Path) -> None:
@@ -197,7 +199,7 @@ def test_defaults_follow_the_device(smol: Path) -> None:
     model, _ = backend._load()
     assert next(model.parameters()).device.type == "cpu"  # no GPU here
     assert next(model.parameters()).dtype == torch.float32
-    assert backend.batch_size_ == 8
+    assert backend.default_batch_size_ == 8
     assert Transformers(smol, batch_size=3, device="cpu").batch_size == 3
     with pytest.raises(SensecfError, match="batch_size must be a positive integer"):
         Transformers(smol, batch_size=0)

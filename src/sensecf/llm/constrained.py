@@ -57,6 +57,29 @@ def json_schema_grammar(schema: dict[str, Any]) -> str:
     return llguidance.LLMatcher.grammar_from_json_schema(schema, overrides=dict(_LAYOUT))
 
 
+def admits(schema: dict[str, Any], text: str) -> bool:
+    """Whether ``text`` is strict JSON that an :func:`~sensecf.llm.schema.answer_schema` admits.
+
+    Checks what such a schema says: an object with exactly the required keys, in order, each
+    value one of its ``enum``; a check on what a decoder returned, not a JSON-schema validator.
+
+    >>> schema = {"properties": {"a": {"enum": [1, 2]}}, "required": ["a"]}
+    >>> admits(schema, '{"a": 2}'), admits(schema, '{"a": 3}'), admits(schema, '{"a": 1')
+    (True, False, False)
+    """
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return False
+    if not isinstance(answer, dict) or list(answer) != list(schema.get("required", [])):
+        return False
+    properties = schema.get("properties", {})
+    return all(
+        name in properties and value in properties[name].get("enum", [value])
+        for name, value in answer.items()
+    )
+
+
 class Grammars:
     """Grammar matchers for one Hugging Face tokenizer: built once, one matcher per request.
 
@@ -142,6 +165,8 @@ class RowControl:
         self.device = torch.device(device)
         self.constrained = [i for i, r in enumerate(self.rows) if r.matcher is not None]
         self.sampled = [i for i, r in enumerate(self.rows) if r.temperature > 0]
+        # Plain greedy rows need nothing from it (and skipping it saves a device sync per step).
+        self.needed = bool(self.constrained or self.sampled)
         self.finished = [False] * len(self.rows)
         self.generators: dict[int, Any] = {}
         for i in self.sampled:

@@ -115,7 +115,8 @@ class Transformers(LLMBackend):
         self._tokenizer: Any = None
         self._identity: dict[str, Any] | None = None
         self._grammars_: Any = None  # llguidance's view of the tokenizer, built on first schema
-        self.batch_size_ = batch_size or 1  # resolved for the device when the model loads
+        # The batch size used when batch_size is None; set for the device when the model loads.
+        self.default_batch_size_ = DEFAULT_BATCH_SIZE["cpu"]
         self._lock = threading.Lock()  # one generate at a time: the model is shared state
 
     # -- identity ---------------------------------------------------------------------------
@@ -203,9 +204,7 @@ class Transformers(LLMBackend):
             model.to(device)  # a quantised or device-mapped model is already placed
         model.eval()
         kind = next(model.parameters()).device.type
-        self.batch_size_ = self.batch_size or DEFAULT_BATCH_SIZE.get(
-            kind, DEFAULT_BATCH_SIZE["cpu"]
-        )
+        self.default_batch_size_ = DEFAULT_BATCH_SIZE.get(kind, DEFAULT_BATCH_SIZE["cpu"])
         self._model, self._tokenizer = model, tokenizer
         return model, tokenizer
 
@@ -270,7 +269,8 @@ class Transformers(LLMBackend):
                     deliver(index, LLMError(f"transformers: {exc}"))
                     continue
                 encoded[index] = ids
-            for batch in _batches(encoded, requests, self.batch_size_):
+            size = self.batch_size or self.default_batch_size_
+            for batch in _batches(encoded, requests, size):
                 answers = self._generate(model, tokenizer, batch, encoded, matchers, requests)
                 for index, answer in zip(batch, answers, strict=True):
                     deliver(index, answer)
@@ -323,7 +323,7 @@ class Transformers(LLMBackend):
                     input_ids=ids.to(device),
                     attention_mask=attention.to(device),
                     generation_config=config,
-                    logits_processor=LogitsProcessorList([control]),
+                    logits_processor=LogitsProcessorList([control] if control.needed else []),
                 )
         except RuntimeError as exc:  # out of memory, most often: the rest of the run goes on
             return [
@@ -404,12 +404,10 @@ def default_dtype(device: str, checkpoint_dtype: str | None) -> Any:
 
 
 def _checkpoint_dtype(config: Any) -> str | None:
-    """The dtype a checkpoint's config names (``dtype``, formerly ``torch_dtype``), if any."""
-    for attribute in ("dtype", "torch_dtype"):
-        value = getattr(config, attribute, None)
-        if value is not None:
-            return str(value).removeprefix("torch.")
-    return None
+    """The dtype a checkpoint's config names, if any (``dtype``; ``torch_dtype`` before
+    transformers 5, read only there since reading it later warns)."""
+    value = config.dtype if hasattr(config, "dtype") else getattr(config, "torch_dtype", None)
+    return None if value is None else str(value).removeprefix("torch.")
 
 
 def _eos_ids(config: Any) -> list[int]:
