@@ -24,8 +24,10 @@ def make_backend(
 
     ``llama-cpp``: ``model`` is a GGUF file (default: the packaged SmolLM2-135M-Instruct).
     ``openai``: ``model`` is the served model's name, ``base_url`` the endpoint (default
-    OpenAI's); the key comes from ``OPENAI_API_KEY``. ``transformers``: ``model`` is a local
-    Hugging Face folder or GGUF file; ``adapter=`` a PEFT adapter folder.
+    OpenAI's); the key comes from ``OPENAI_API_KEY``; ``concurrency=`` requests in flight.
+    ``transformers``: ``model`` is a local Hugging Face folder or GGUF file; ``adapter=`` a PEFT
+    adapter folder, ``device=``, ``dtype=``, ``batch_size=`` (see
+    :class:`~sensecf.llm.transformers_backend.Transformers`).
 
     >>> make_backend("gpt", cache=None)
     Traceback (most recent call last):

@@ -6,10 +6,18 @@ Hugging Face cache or downloaded). With no model it is the packaged SmolLM2-135M
 the base the fine-tuning step trains adapters on. The prompt is built by the tokenizer's chat
 template.
 
-The decoder does not enforce a JSON schema here (``supports_schema = False``): the caller's
-parser and checks handle the answer. Temperature 0 is greedy decoding; above 0 it samples with
-the given temperature and top_p (no top-k), seeded from ``params.seed`` inside
-``torch.random.fork_rng`` so the caller's global RNG state is left as it was.
+Requests run in batches (:meth:`Transformers.complete_many`): grouped by prompt length, padded
+on the left, one ``generate`` per batch, ``batch_size`` rows at a time (default 8 on the CPU,
+32 on a GPU, where a single sequence leaves the device idle). A request's JSON schema is
+enforced while decoding (``supports_schema = True``) by a grammar matcher of its own
+(llguidance, see :mod:`sensecf.llm.constrained`), so every answer parses and keeps to the
+schema's ``enum`` values. Temperature 0 is greedy decoding; above 0 each row samples with its
+own temperature and top_p (no top-k) from a generator seeded by its ``params.seed``, so an
+answer does not depend on the other requests of its batch, and the caller's global RNG state
+is never touched.
+
+Defaults: ``device="auto"`` (CUDA when available, else the CPU); float32 weights on the CPU,
+bfloat16 on a GPU when the checkpoint names no dtype of its own (else the checkpoint's).
 
 >>> backend = Transformers()  # nothing is loaded until the first call
 >>> backend.identity()["model"]
@@ -20,15 +28,19 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sensecf.errors import SensecfError
 from sensecf.llm.base import ChatRequest, Completion, LLMBackend, LLMError
 from sensecf.llm.models import file_digest, packaged_model_path
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
-_INSTALL = "pip install torch transformers peft gguf  (or: pip install 'sensecf[finetune]')"
+_INSTALL = (
+    "pip install torch transformers peft gguf llguidance  (or: pip install 'sensecf[finetune]')"
+)
+DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 32}  # by device type; others take the CPU's
 
 
 def _weight_files(folder: Path) -> list[Path]:
@@ -42,25 +54,28 @@ class Transformers(LLMBackend):
         model: a folder, a ``.gguf`` file, or a Hub id; ``None`` means the packaged SmolLM2 GGUF.
         adapter: a folder saved by PEFT's ``save_pretrained`` (``adapter_config.json`` and
             ``adapter_model.safetensors``), applied on top of the base model.
-        device: ``"cpu"`` (default), ``"cuda"``, ``"cuda:1"``, ``"mps"``, or ``"auto"`` (CUDA
-            when available, else the CPU).
-        dtype: torch dtype name for the weights; ``None`` means float32 on the CPU and the
-            checkpoint's own dtype elsewhere.
+        device: ``"auto"`` (default: CUDA when available, else the CPU), ``"cpu"``,
+            ``"cuda"``, ``"cuda:1"`` or ``"mps"``.
+        dtype: torch dtype name for the weights; ``None`` means float32 on the CPU, and
+            elsewhere the checkpoint's own dtype, or bfloat16 when it names none.
+        batch_size: most requests decoded together; ``None`` means
+            :data:`DEFAULT_BATCH_SIZE` for the device type (8 on the CPU, 32 on CUDA).
         revision: the Hub revision, for a Hub id.
         model_kwargs: more keyword arguments for ``from_pretrained`` (e.g. a quantisation
             config); they are part of the identity.
     """
 
     name = "transformers"
-    supports_schema = False
+    supports_schema = True
 
     def __init__(
         self,
         model: str | Path | None = None,
         *,
         adapter: str | Path | None = None,
-        device: str = "cpu",
+        device: str = "auto",
         dtype: str | None = None,
+        batch_size: int | None = None,
         revision: str | None = None,
         model_kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -84,13 +99,24 @@ class Transformers(LLMBackend):
                 f"transformers backend: {self.adapter} is not a PEFT adapter folder "
                 "(no adapter_config.json)"
             )
+        if batch_size is not None and (
+            not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
+        ):
+            raise SensecfError(
+                f"transformers backend: batch_size must be a positive integer or None; "
+                f"got {batch_size!r}"
+            )
         self.device = device
         self.dtype = dtype
+        self.batch_size = batch_size
         self.revision = revision
         self.model_kwargs = dict(model_kwargs or {})
         self._model: Any = None
         self._tokenizer: Any = None
         self._identity: dict[str, Any] | None = None
+        self._grammars_: Any = None  # llguidance's view of the tokenizer, built on first schema
+        # The batch size used when batch_size is None; set for the device when the model loads.
+        self.default_batch_size_ = DEFAULT_BATCH_SIZE["cpu"]
         self._lock = threading.Lock()  # one generate at a time: the model is shared state
 
     # -- identity ---------------------------------------------------------------------------
@@ -138,21 +164,22 @@ class Transformers(LLMBackend):
             return self._model, self._tokenizer
         try:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:
             raise SensecfError(f"the transformers backend needs: {_INSTALL}") from exc
         device = self._torch_device()
-        dtype: Any = getattr(torch, self.dtype) if self.dtype else None
-        if dtype is None:
-            dtype = torch.float32 if device == "cpu" else "auto"
         common: dict[str, Any] = {"revision": self.revision} if self.revision else {}
         if self.gguf_file is not None:
             common["gguf_file"] = self.gguf_file
         where = self.gguf_file or self.source
         try:
             tokenizer = AutoTokenizer.from_pretrained(self.source, **common)
+            config = AutoConfig.from_pretrained(self.source, **common)
+            dtype = getattr(torch, self.dtype) if self.dtype else None
+            if dtype is None:
+                dtype = default_dtype(device, _checkpoint_dtype(config))
             model = AutoModelForCausalLM.from_pretrained(
-                self.source, dtype=dtype, **common, **self.model_kwargs
+                self.source, config=config, dtype=dtype, **common, **self.model_kwargs
             )
         except (OSError, ValueError) as exc:
             raise SensecfError(f"transformers backend: could not load {where}: {exc}") from exc
@@ -176,71 +203,236 @@ class Transformers(LLMBackend):
         if not {"device_map", "quantization_config"} & set(self.model_kwargs):
             model.to(device)  # a quantised or device-mapped model is already placed
         model.eval()
+        kind = next(model.parameters()).device.type
+        self.default_batch_size_ = DEFAULT_BATCH_SIZE.get(kind, DEFAULT_BATCH_SIZE["cpu"])
         self._model, self._tokenizer = model, tokenizer
         return model, tokenizer
 
     # -- generation -------------------------------------------------------------------------
 
     def _complete(self, request: ChatRequest) -> Completion:
-        import torch
+        [answer] = self._run([request], None)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
-        params = request.params
+    def complete_many(
+        self,
+        requests: Sequence[ChatRequest],
+        *,
+        on_result: Callable[[int, Completion | Exception], None] | None = None,
+    ) -> list[Completion | Exception]:
+        """All requests in batches of ``batch_size``, grouped by prompt length.
+
+        Requests are sorted by prompt length (within each ``max_tokens``), padded on the left
+        and decoded by one ``generate`` per batch; each row keeps its own schema, temperature,
+        top_p and seed, so an answer is the one :meth:`complete` gives for that request alone
+        (greedy: equal up to floating-point ties). ``on_result(index, answer)`` is called for
+        each answer as its batch ends. A prompt that does not fit the context yields an
+        :class:`~sensecf.llm.base.LLMError` in its place; the others are answered.
+        """
+        return self._run(list(requests), on_result)
+
+    def _run(
+        self,
+        requests: list[ChatRequest],
+        on_result: Callable[[int, Completion | Exception], None] | None,
+    ) -> list[Completion | Exception]:
+        results: list[Completion | Exception | None] = [None] * len(requests)
+
+        def deliver(index: int, answer: Completion | Exception) -> None:
+            results[index] = answer
+            if on_result is not None:
+                on_result(index, answer)
+
         with self._lock:
             model, tokenizer = self._load()
-            prompt = tokenizer.apply_chat_template(
-                request.messages, tokenize=False, add_generation_prompt=True
-            )
-            device = next(model.parameters()).device
-            # The template already holds the special tokens: adding BOS again would double it.
-            encoded = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(device)
-            n_prompt = int(encoded["input_ids"].shape[1])
             limit = getattr(model.config, "max_position_embeddings", None)
-            if limit is not None and n_prompt + params.max_tokens > limit:
-                raise LLMError(
-                    f"transformers: the prompt ({n_prompt} tokens) plus max_tokens "
-                    f"({params.max_tokens}) exceeds the model's context of {limit} tokens; "
-                    "shorten the prompt or lower max_tokens"
-                )
-            config = self._generation_config(model, tokenizer, params)
-            devices = [device.index or 0] if device.type == "cuda" else []
-            start = time.perf_counter()
-            with torch.random.fork_rng(devices=devices), torch.inference_mode():
-                torch.manual_seed(params.seed)
-                output = model.generate(**encoded, generation_config=config)
-            seconds = time.perf_counter() - start
-        new_tokens = output[0, n_prompt:]
-        return Completion(
-            text=tokenizer.decode(new_tokens, skip_special_tokens=True),
-            prompt_tokens=n_prompt,
-            completion_tokens=int(new_tokens.shape[0]),
-            seconds=seconds,
-        )
+            encoded: dict[int, list[int]] = {}
+            matchers: dict[int, Any] = {}
+            for index, request in enumerate(requests):
+                ids = self._encode(tokenizer, request)
+                n_tokens = len(ids) + request.params.max_tokens
+                if limit is not None and n_tokens > limit:
+                    deliver(
+                        index,
+                        LLMError(
+                            f"transformers: the prompt ({len(ids)} tokens) plus max_tokens "
+                            f"({request.params.max_tokens}) exceeds the model's context of "
+                            f"{limit} tokens; shorten the prompt or lower max_tokens"
+                        ),
+                    )
+                    continue
+                try:
+                    matchers[index] = self._matcher(model, tokenizer, request.schema)
+                except SensecfError as exc:
+                    deliver(index, LLMError(f"transformers: {exc}"))
+                    continue
+                encoded[index] = ids
+            size = self.batch_size or self.default_batch_size_
+            for batch in _batches(encoded, requests, size):
+                answers = self._generate(model, tokenizer, batch, encoded, matchers, requests)
+                for index, answer in zip(batch, answers, strict=True):
+                    deliver(index, answer)
+        return cast("list[Completion | Exception]", results)
 
     @staticmethod
-    def _generation_config(model: Any, tokenizer: Any, params: Any) -> Any:
+    def _encode(tokenizer: Any, request: ChatRequest) -> list[int]:
+        prompt = tokenizer.apply_chat_template(
+            request.messages, tokenize=False, add_generation_prompt=True
+        )
+        # The template already holds the special tokens: adding BOS again would double it.
+        return list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+
+    def _generate(
+        self,
+        model: Any,
+        tokenizer: Any,
+        batch: list[int],
+        encoded: dict[int, list[int]],
+        matchers: dict[int, Any],
+        requests: list[ChatRequest],
+    ) -> list[Completion | Exception]:
+        """One ``generate`` for the requests ``batch`` (indexes), padded on the left."""
+        import torch
+        from transformers import LogitsProcessorList
+
+        from sensecf.llm.constrained import RowControl, RowSettings
+
+        device = next(model.parameters()).device
+        config = self._generation_config(model, tokenizer, requests[batch[0]].params.max_tokens)
+        eos = _eos_ids(config)
+        width = max(len(encoded[i]) for i in batch)
+        ids = torch.full((len(batch), width), config.pad_token_id, dtype=torch.long)
+        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        rows: list[RowSettings] = []
+        for row, index in enumerate(batch):
+            prompt = encoded[index]
+            ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            attention[row, width - len(prompt) :] = 1
+            params = requests[index].params
+            rows.append(
+                RowSettings(matchers.get(index), params.temperature, params.top_p, params.seed)
+            )
+        vocab = self._grammars_.vocab_size if self._grammars_ is not None else 0
+        control = RowControl(rows, width, eos, device, vocab_size=vocab)
+        start = time.perf_counter()
+        try:
+            with torch.inference_mode():
+                output = model.generate(
+                    input_ids=ids.to(device),
+                    attention_mask=attention.to(device),
+                    generation_config=config,
+                    logits_processor=LogitsProcessorList([control] if control.needed else []),
+                )
+        except RuntimeError as exc:  # out of memory, most often: the rest of the run goes on
+            return [
+                LLMError(
+                    f"transformers: generate failed for a batch of {len(batch)} on {device} "
+                    f"({exc}); a smaller batch_size may help"
+                )
+                for _ in batch
+            ]
+        share = (time.perf_counter() - start) / len(batch)
+        answers: list[Completion | Exception] = []
+        for row, index in enumerate(batch):
+            new = output[row, width:].tolist()
+            ends = [k for k, token in enumerate(new) if token in eos]
+            new = new[: ends[0] + 1] if ends else new
+            answers.append(
+                Completion(
+                    text=tokenizer.decode(new, skip_special_tokens=True),
+                    prompt_tokens=len(encoded[index]),
+                    completion_tokens=len(new),
+                    seconds=share,
+                )
+            )
+        return answers
+
+    def _matcher(self, model: Any, tokenizer: Any, schema: dict[str, Any] | None) -> Any:
+        """A fresh grammar matcher for ``schema``, or None without one."""
+        if schema is None:
+            return None
+        if self._grammars_ is None:
+            from sensecf.llm.constrained import Grammars
+
+            config = self._generation_config(model, tokenizer, 1)
+            self._grammars_ = Grammars(tokenizer, _eos_ids(config))
+        return self._grammars_.matcher(schema)
+
+    @staticmethod
+    def _generation_config(model: Any, tokenizer: Any, max_tokens: int) -> Any:
         from transformers import GenerationConfig
 
         base = getattr(model, "generation_config", None) or GenerationConfig()
         eos = base.eos_token_id if base.eos_token_id is not None else tokenizer.eos_token_id
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+        first_eos = eos[0] if isinstance(eos, list) else eos
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else first_eos
         # A fresh config, so checkpoint defaults (top_k=50, a repetition penalty) cannot creep in:
-        # the answer depends on GenerationParams alone.
-        settings: dict[str, Any] = {
-            "max_new_tokens": params.max_tokens,
-            "eos_token_id": eos,
-            "pad_token_id": pad,
-            "bos_token_id": base.bos_token_id,
-        }
-        if params.temperature > 0:
-            settings.update(
-                do_sample=True, temperature=params.temperature, top_p=params.top_p, top_k=0
-            )
-        else:
-            settings.update(do_sample=False)
-        return GenerationConfig(**settings)
+        # the answer depends on GenerationParams alone. Always greedy: sampling is done per row
+        # by RowControl (Gumbel noise from the row's own seed), so a batch can mix settings.
+        return GenerationConfig(
+            max_new_tokens=max_tokens,
+            eos_token_id=eos,
+            pad_token_id=pad,
+            bos_token_id=base.bos_token_id,
+            do_sample=False,
+        )
 
     def close(self) -> None:
         """Drop the model (safe to call twice; a later call loads it again)."""
         with self._lock:
             self._model = None
             self._tokenizer = None
+            self._grammars_ = None
+
+
+def default_dtype(device: str, checkpoint_dtype: str | None) -> Any:
+    """The weights' dtype when none is asked for: float32 on the CPU; elsewhere the
+    checkpoint's own, or bfloat16 when it names none (half the memory, the GPU's fast path).
+
+    >>> default_dtype("cpu", "bfloat16"), default_dtype("cuda", None), default_dtype("cuda:1", "float16")
+    (torch.float32, torch.bfloat16, torch.float16)
+    """
+    import torch
+
+    if device == "cpu":
+        return torch.float32
+    if checkpoint_dtype is None:
+        return torch.bfloat16
+    return getattr(torch, checkpoint_dtype)
+
+
+def _checkpoint_dtype(config: Any) -> str | None:
+    """The dtype a checkpoint's config names, if any (``dtype``; ``torch_dtype`` before
+    transformers 5, read only there since reading it later warns)."""
+    value = config.dtype if hasattr(config, "dtype") else getattr(config, "torch_dtype", None)
+    return None if value is None else str(value).removeprefix("torch.")
+
+
+def _eos_ids(config: Any) -> list[int]:
+    """The generation config's end-of-answer token ids, as a list."""
+    eos = config.eos_token_id
+    return [int(t) for t in eos] if isinstance(eos, list) else [int(eos)]
+
+
+def _batches(
+    encoded: dict[int, list[int]], requests: Sequence[ChatRequest], size: int
+) -> list[list[int]]:
+    """Request indexes in batches of at most ``size``: same ``max_tokens``, similar lengths.
+
+    Sorting by prompt length keeps the left padding (wasted work) of each batch small.
+
+    >>> from sensecf.llm.base import GenerationParams
+    >>> reqs = [ChatRequest([], params=GenerationParams(max_tokens=m)) for m in (8, 8, 8, 4)]
+    >>> _batches({0: [1] * 9, 1: [1] * 2, 2: [1] * 5, 3: [1] * 3}, reqs, 2)
+    [[3], [1, 2], [0]]
+    """
+    groups: dict[int, list[int]] = {}
+    for index in sorted(encoded, key=lambda i: (requests[i].params.max_tokens, len(encoded[i]), i)):
+        groups.setdefault(requests[index].params.max_tokens, []).append(index)
+    return [
+        members[start : start + size]
+        for members in groups.values()
+        for start in range(0, len(members), size)
+    ]
