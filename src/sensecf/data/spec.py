@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from sensecf.data.io import write_text
+from sensecf.data.relations import Relation, check_relations
 from sensecf.errors import DataError, SpecError
 
 Kind = Literal["continuous", "integer", "binary", "categorical"]
@@ -212,6 +213,7 @@ class DatasetSpec(BaseModel):
     id_columns: tuple[str, ...] = ()
     group_column: str | None = None
     features: tuple[FeatureSpec, ...]
+    relations: tuple[Relation, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSpec:
@@ -235,6 +237,7 @@ class DatasetSpec(BaseModel):
             raise ValueError(
                 f"group_column {self.group_column!r} must be one of id_columns {list(self.id_columns)}"
             )
+        check_relations(self.relations, names)
         return self
 
     # ---- lookups -------------------------------------------------------------------------
@@ -284,13 +287,28 @@ class DatasetSpec(BaseModel):
         return DatasetSpec.from_dict(data)
 
     def drop_features(self, names: Iterable[str]) -> DatasetSpec:
-        """A copy without the named features."""
+        """A copy without the named features (and without the relations that involve them)."""
         names = set(names)
         for name in names:
             self.feature(name)
         data = self.to_dict()
         data["features"] = [f for f in data["features"] if f["name"] not in names]
+        kept = [r.to_dict() for r in self.relations if not names & set(r.features)]
+        data.pop("relations", None)
+        if kept:
+            data["relations"] = kept
         return DatasetSpec.from_dict(data)
+
+    @property
+    def derived_features(self) -> list[str]:
+        """Features computed from others by a ``derived`` relation (never proposed)."""
+        return [str(r.derived) for r in self.relations if r.derived is not None]
+
+    @property
+    def proposable_features(self) -> list[FeatureSpec]:
+        """Mutable features that are not derived: what a generator may propose values for."""
+        derived = set(self.derived_features)
+        return [f for f in self.mutable_features if f.name not in derived]
 
     # ---- (de)serialisation ---------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -298,6 +316,9 @@ class DatasetSpec(BaseModel):
         data = self.model_dump(mode="python")
         data["id_columns"] = list(self.id_columns)
         data["features"] = [_feature_to_dict(f) for f in self.features]
+        data.pop("relations")
+        if self.relations:
+            data["relations"] = [r.to_dict() for r in self.relations]
         return data
 
     @classmethod
@@ -524,6 +545,15 @@ def _plain_number(value: float | None) -> float | int | None:
     return int(value) if float(value).is_integer() else float(value)
 
 
+def _relation_where(relations: Any, index: int) -> str:
+    entry = relations[index] if isinstance(relations, Sequence) and index < len(relations) else None
+    if isinstance(entry, Mapping):
+        label = entry.get("name") or entry.get("check") or entry.get("derived")
+        if label:
+            return f"relation {label!r}"
+    return f"relations[{index}]"
+
+
 def _format_validation_error(exc: ValidationError, data: Mapping[str, Any], source: str) -> str:
     features = data.get("features") if isinstance(data, Mapping) else None
     problems = []
@@ -537,6 +567,9 @@ def _format_validation_error(exc: ValidationError, data: Mapping[str, Any], sour
                 entry = features[index]
                 name = entry.get("name") if isinstance(entry, Mapping) else None
             where = f"feature {name!r}" if name else f"features[{index}]"
+            loc = loc[2:]
+        elif len(loc) >= 2 and loc[0] == "relations" and isinstance(loc[1], int):
+            where = _relation_where(data.get("relations"), loc[1])
             loc = loc[2:]
         field = ".".join(str(p) for p in loc if not str(p).startswith("function-after"))
         message = err["msg"].removeprefix("Value error, ")

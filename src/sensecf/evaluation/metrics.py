@@ -116,6 +116,7 @@ CF_COLUMNS: dict[str, str] = {
     "viol_direction": "features moved against their allowed direction",
     "viol_bounds": "changed features outside their plausible bounds",
     "viol_grain": "changed values that are not a level (coded) or not whole (integer)",
+    "viol_relations": "spec relations broken (a derived feature off its formula, a check not met)",
     "viol_total": "all constraint violations of this CF",
     "llm_calls": "LLM calls attributed to this CF by its generator",
     "prompt_tokens": "prompt tokens attributed to this CF",

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from sensecf.data.constraints import as_matrix
+from sensecf.data.constraints import as_matrix, project, recompute
 from sensecf.data.dataset import Dataset
 from sensecf.errors import DataError, SensecfError
 from sensecf.models.classifier import TrainedClassifier
@@ -95,7 +95,9 @@ class CounterfactualGenerator(BaseEstimator):
     them (``dice-random``, ``nice-proximity``).
 
     Subclasses implement :meth:`_propose` (one query) or :meth:`_propose_batch` (all queries
-    at once) and may override :meth:`_validate_params` and :meth:`_fit`. ``extra_cf_columns``
+    at once) and may override :meth:`_validate_params` and :meth:`_fit`. Derived features are
+    recomputed from their inputs for every method; a method with ``keeps_relations = True``
+    also has each proposal projected onto what its query allows before it is judged. ``extra_cf_columns``
     and ``query_info_columns`` name the method's own columns of the result tables; they are
     present even when no query got a counterfactual.
 
@@ -111,6 +113,9 @@ class CounterfactualGenerator(BaseEstimator):
     """
 
     name: str = "generator"
+    # True for the project's own searches: each proposal is projected (constraints.project)
+    # before it is judged, so none breaks a relation; a baseline is measured as it answered.
+    keeps_relations: ClassVar[bool] = False
     extra_cf_columns: ClassVar[tuple[str, ...]] = ()
     query_info_columns: ClassVar[tuple[str, ...]] = ()
 
@@ -186,7 +191,7 @@ class CounterfactualGenerator(BaseEstimator):
         if spec.target in frame.columns:  # the query's true class, for per-class breakdowns
             query_table["label"] = frame[spec.target].to_numpy()
         query_table["proba_desired"] = self.model_.proba_of(X, desired) if len(X) else []
-        cfs = self._cf_table(proposals, seconds, desired, n_cfs)
+        cfs = self._cf_table(proposals, seconds, desired, n_cfs, X)
         counts = cfs.groupby("query_id").size() if len(cfs) else pd.Series(dtype=int)
         query_table["n_cfs"] = counts.reindex(query_table["query_id"], fill_value=0).to_numpy()
         query_table["seconds"] = np.asarray(seconds, dtype=float)
@@ -250,13 +255,20 @@ class CounterfactualGenerator(BaseEstimator):
         return None
 
     def _cf_table(
-        self, proposals: list[Candidates], seconds: list[float], desired: int, n_cfs: int
+        self,
+        proposals: list[Candidates],
+        seconds: list[float],
+        desired: int,
+        n_cfs: int,
+        X: np.ndarray,
     ) -> pd.DataFrame:
         """The ``cfs`` table of all queries, built once from stacked arrays.
 
-        Per query: identical rows are one counterfactual (the first is kept), then the first
-        ``n_cfs`` are ranked 0, 1, ...; each row carries its query's seconds divided by the
-        number of rows the method proposed for it.
+        Derived features are first computed from their inputs (whatever the method proposed
+        for them), so the model judges numbers that can all be true at once. Per query:
+        identical rows are one counterfactual (the first is kept), then the first ``n_cfs`` are
+        ranked 0, 1, ...; each row carries its query's seconds divided by the number of rows
+        the method proposed for it.
         """
         spec = self.spec_
         d = len(spec.features)
@@ -292,8 +304,11 @@ class CounterfactualGenerator(BaseEstimator):
         if not blocks:
             return empty_cfs(spec, self.extra_cf_columns)
 
-        values = np.vstack(blocks)
         counts = np.asarray(sizes)
+        values = np.vstack(blocks)
+        if self.keeps_relations and spec.relations:
+            values = project(spec, X[np.repeat(owner, counts)], values)
+        values = recompute(spec, values)
         query_ids = np.repeat(np.asarray(owner, dtype=np.int64), counts)
         # Identical proposals of one query are one counterfactual, not several.
         keys = pd.DataFrame(values).assign(_query=query_ids)

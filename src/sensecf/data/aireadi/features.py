@@ -24,6 +24,7 @@ from joblib import Parallel, delayed
 
 from sensecf.data.aireadi.layout import Layout, timezone_for
 from sensecf.data.aireadi.reader import ReadReport, read_participants, read_person
+from sensecf.data.constraints import recompute
 from sensecf.data.dataset import Dataset
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError, SpecError
@@ -570,6 +571,11 @@ def extract_features(
     if unit == "person":
         out = out.drop(columns="date").groupby("person_id", sort=True).mean().reset_index()
         out["steps"] = out["steps"].round()  # steps are whole numbers in the spec
+        # A mean of ratios is not the ratio of the means: derived features (efficiency, CV)
+        # are computed again from the person's means, so the spec's relations hold.
+        spec = aireadi_spec("person")
+        if len(out):
+            out[spec.feature_names] = recompute(spec, out[spec.feature_names].to_numpy())
     out = out.sort_values(list(out.columns[: 2 if unit == "day" else 1]), kind="stable")
     out = out.reset_index(drop=True)
     report.rows = len(out)
