@@ -32,6 +32,31 @@ KINDS: tuple[str, ...] = ("continuous", "integer", "binary", "categorical")
 MUTABILITIES: tuple[str, ...] = ("fixed", "increase", "decrease", "both")
 # What a phrase's sentence may leave to fill in: the change with its unit, or the figure alone.
 PHRASE_PLACEHOLDERS: tuple[str, ...] = ("amount", "number")
+# The comment at the top of a spec written for a person to review and edit.
+SPEC_GUIDE = """\
+A sensecf dataset spec: review it and edit what the data could not tell.
+Dataset fields:
+  name, description   what the table is (description is shown in prompts and reports)
+  target, classes     the label column and the name of each class
+  desired_class       the class a counterfactual should reach (the healthy outcome)
+  id_columns          columns that identify a row (never features); group_column: the person,
+                      so train/test splits keep a person's rows together
+Each feature:
+  description, unit   its plain clinical meaning and unit (used in prompts and reports)
+  group               sleep / glucose / activity / cardio / demographic / clinical ...
+  kind                continuous | integer | binary | categorical (with levels, level_names)
+  bounds              plausible lower and upper values of a counterfactual (not the data's
+                      min/max: inferred bounds are the observed range widened by 10%)
+  mutability          fixed | increase | decrease | both (age and sex are fixed; a resting heart
+                      rate may only be lowered ...)
+  step                the grain of generated values (1 step, 1 minute, 0.1 %)
+  phrase              optional wording for intervention text (label, increase, decrease, terms)
+relations (optional, at the end):
+  - derived: FEATURE, formula: arithmetic over feature names (+ - * / **, abs, min, max);
+    the feature is computed from the others, never proposed
+  - check: an inequality or equality over features (<=, >=, ==) that must hold, with an
+    optional tolerance
+"""
 
 
 class Phrase(BaseModel):
@@ -333,9 +358,19 @@ class DatasetSpec(BaseModel):
         except ValidationError as exc:
             raise SpecError(_format_validation_error(exc, data, source)) from None
 
-    def to_yaml(self, path: str | os.PathLike | None = None) -> str:
-        """The spec as YAML text; also written (atomically) to ``path`` if given."""
+    def to_yaml(self, path: str | os.PathLike | None = None, *, header: str = "") -> str:
+        """The spec as YAML text; also written (atomically) to ``path`` if given.
+
+        ``header`` is written first as ``#`` comments (e.g. :data:`SPEC_GUIDE`).
+
+        >>> spec = infer_spec(pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]}), target="y")
+        >>> spec.to_yaml(header="Edit me.").splitlines()[:2]
+        ['# Edit me.', 'name: dataset']
+        """
         text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
+        if header:
+            comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+            text = comment + text
         if path is not None:
             write_text(path, text)
         return text
