@@ -45,6 +45,7 @@ class Oracle(CounterfactualGenerator):
     """
 
     name = "oracle"
+    keeps_relations = True
 
     def __init__(
         self,
@@ -73,7 +74,9 @@ class Oracle(CounterfactualGenerator):
         self.reference_X_ = X
         self.reference_pred_ = self.model_.predict(X)
         self.scale_ = FeatureScales.from_reference(spec, X).scale
-        self.mutable_ = np.array([j for j, f in enumerate(spec.features) if f.is_mutable])
+        # Derived features follow their inputs: the search moves only what may be proposed.
+        proposable = {f.name for f in spec.proposable_features}
+        self.mutable_ = np.array([j for j, f in enumerate(spec.features) if f.name in proposable])
         self.grid_ = [self._grid(j, self.grid_size) for j in range(len(spec.features))]
         self.grid_large_ = [self._grid(j, self.grid_size_large) for j in range(len(spec.features))]
 
@@ -137,6 +140,8 @@ class Oracle(CounterfactualGenerator):
                     options[int(j)] = values
             found = []
             for rows in _subset_rows(query, options, size):
+                if self.spec_.relations:  # derived values recomputed, broken relations undone
+                    rows = project(self.spec_, np.broadcast_to(query, rows.shape), rows)
                 keep = self.model_.predict(rows) == desired
                 if keep.any():
                     found.append(rows[keep])
