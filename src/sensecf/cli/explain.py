@@ -57,6 +57,12 @@ if TYPE_CHECKING:
     help="Folder for cfs.parquet/.csv/.json, interventions.csv, queries.parquet, result.json."
 )
 @click.option("--show", default=5, show_default=True, type=int, help="People to print.")
+@click.option(
+    "--min-proba",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    metavar="P",
+    help="Safety margin: search until P(desired class) reaches P [the decision threshold].",
+)
 @target_option
 def explain(
     model_dir: Path,
@@ -69,6 +75,7 @@ def explain(
     seed: int,
     out_dir: Path,
     show: int,
+    min_proba: float | None,
     target: str | None,
 ) -> None:
     """Counterfactual explanations for flagged people: what small change flips the model?
@@ -102,6 +109,7 @@ def explain(
         seed=seed,
         llm=llm,
         progress=console.progress_enabled(),
+        min_proba=min_proba,
     )
     explanation.save(out_dir)
     result = explanation.result

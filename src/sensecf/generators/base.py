@@ -15,6 +15,7 @@ The result tables are the contract of :mod:`sensecf.results` (re-exported here).
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ __all__ = [
     "CounterfactualGenerator",
     "CounterfactualResult",
     "NotFittedError",
+    "margin_model",
     "select_queries",
 ]
 
@@ -161,11 +163,16 @@ class CounterfactualGenerator(BaseEstimator):
         desired_class: int | None = None,
         seed: int = 0,
         progress: bool = False,
+        min_proba: float | None = None,
     ) -> CounterfactualResult:
         """Counterfactuals for each query row, validated by the model.
 
         ``desired_class`` defaults to the spec's desired (healthy) class; pass the minority
-        class to make augmentation rows.
+        class to make augmentation rows. ``min_proba`` is a safety margin: the search runs with
+        a model that grants the desired class only where its probability reaches it (see
+        :func:`margin_model`), so a method searches until P(desired) ≥ ``min_proba``; ``valid``
+        stays the decision rule, and the CF table gains ``valid_margin``. ``info["min_proba"]``
+        records it.
         """
         if not hasattr(self, "model_"):
             raise NotFittedError(
@@ -184,7 +191,14 @@ class CounterfactualGenerator(BaseEstimator):
         ids = frame[[c for c in spec.id_columns if c in frame.columns]].reset_index(drop=True)
         rng = np.random.default_rng(seed)
 
-        proposals, seconds, errors = self._run(X, int(n_cfs), desired, rng, progress)
+        rule = self.model_
+        if min_proba is not None:
+            # The search sees a stricter model; the result is judged by the decision rule.
+            self.model_ = margin_model(rule, desired, min_proba)
+        try:
+            proposals, seconds, errors = self._run(X, int(n_cfs), desired, rng, progress)
+        finally:
+            self.model_ = rule
         query_table = ids.copy()
         query_table.insert(0, "query_id", np.arange(len(X)))
         query_table[spec.feature_names] = X
@@ -192,6 +206,12 @@ class CounterfactualGenerator(BaseEstimator):
             query_table["label"] = frame[spec.target].to_numpy()
         query_table["proba_desired"] = self.model_.proba_of(X, desired) if len(X) else []
         cfs = self._cf_table(proposals, seconds, desired, n_cfs, X)
+        if min_proba is not None:
+            cfs.insert(
+                cfs.columns.get_loc("valid") + 1,
+                "valid_margin",
+                cfs["proba_desired"].to_numpy(dtype=float) >= float(min_proba),
+            )
         counts = cfs.groupby("query_id").size() if len(cfs) else pd.Series(dtype=int)
         query_table["n_cfs"] = counts.reindex(query_table["query_id"], fill_value=0).to_numpy()
         query_table["seconds"] = np.asarray(seconds, dtype=float)
@@ -201,7 +221,8 @@ class CounterfactualGenerator(BaseEstimator):
         )
         for key in info_keys:
             query_table[key] = [p.query_info.get(key) for p in proposals]
-        return CounterfactualResult(self.name, desired, spec, query_table, cfs)
+        info = {} if min_proba is None else {"min_proba": float(min_proba)}
+        return CounterfactualResult(self.name, desired, spec, query_table, cfs, info)
 
     def _run(
         self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator, progress: bool
@@ -348,6 +369,37 @@ class CounterfactualGenerator(BaseEstimator):
             if key not in columns:
                 columns[key] = np.full(len(chosen), np.nan, dtype=object)
         return pd.DataFrame(columns)
+
+
+def margin_model(model: TrainedClassifier, desired: int, min_proba: float) -> TrainedClassifier:
+    """A copy of ``model`` that predicts ``desired`` only where P(desired) ≥ ``min_proba``.
+
+    The margin must be at least what the decision rule already asks of P(desired) (the
+    threshold for the positive class, one minus it for the other).
+
+    >>> from sensecf.data.spec import infer_spec
+    >>> from sensecf.models import train
+    >>> df = pd.DataFrame({"x": np.arange(40.0), "y": [0] * 20 + [1] * 20})
+    >>> clf = train(Dataset(df, infer_spec(df, "y")), "logreg", importance_repeats=1)
+    >>> strict = margin_model(clf, 0, 0.8)
+    >>> rows = np.array([[10.0], [15.0]])    # P(class 0): 0.87 and 0.71
+    >>> clf.predict(rows).tolist(), strict.predict(rows).tolist(), clf.threshold
+    ([0, 0], [0, 1], 0.5)
+    """
+    if not is_number(min_proba) or not 0.0 < float(min_proba) < 1.0:
+        raise SensecfError(f"min_proba must lie strictly between 0 and 1; got {min_proba!r}")
+    margin = float(min_proba)
+    positive = desired == model.positive_class
+    ruled = model.threshold if positive else 1.0 - model.threshold
+    if margin < ruled - 1e-12:
+        raise SensecfError(
+            f"min_proba {margin:g} is below what the decision rule already asks of "
+            f"P({model.spec.classes.get(desired, desired)}) ({ruled:g}); use at least {ruled:g}"
+        )
+    strict = copy.copy(model)
+    # Positive when P(positive) ≥ t: for the other class, P(desired) ≥ m ⟺ P(positive) ≤ 1 - m.
+    strict.threshold = margin if positive else float(np.nextafter(1.0 - margin, 2.0))
+    return strict
 
 
 def _pick(rows: list[Any], index: np.ndarray) -> list[Any]:

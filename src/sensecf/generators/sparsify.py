@@ -17,6 +17,7 @@ import numpy as np
 
 from sensecf.data.constraints import changed, recompute, violations
 from sensecf.data.spec import DatasetSpec
+from sensecf.generators.base import margin_model
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import CounterfactualResult
 
@@ -95,16 +96,22 @@ def sparsify_result(result: CounterfactualResult, model: TrainedClassifier) -> C
     """The same counterfactuals after :func:`sparsify`, reported as method ``<name>+sparsify``.
 
     Probabilities and validity are recomputed; the sparsify time is added to each query's
-    seconds (and spread over its counterfactuals), so cost comparisons stay fair.
+    seconds (and spread over its counterfactuals), so cost comparisons stay fair. A result
+    searched to a safety margin (``info["min_proba"]``) is sparsified only while the
+    counterfactual keeps that margin.
     """
     spec = result.spec
     start = time.perf_counter()
     cfs = result.cfs.copy()
+    margin = result.info.get("min_proba")
+    judge = model if margin is None else margin_model(model, result.desired_class, margin)
     if len(cfs):
-        values = sparsify(model, result.query_matrix(), result.cf_matrix(), result.desired_class)
+        values = sparsify(judge, result.query_matrix(), result.cf_matrix(), result.desired_class)
         cfs[spec.feature_names] = values
         labels, cfs["proba_desired"] = model.predict_with_proba(values, result.desired_class)
         cfs["valid"] = labels == result.desired_class
+        if margin is not None:
+            cfs["valid_margin"] = cfs["proba_desired"].to_numpy(dtype=float) >= margin
         # Two counterfactuals of one query may shrink to the same change: keep it once.
         cfs = cfs.drop_duplicates(subset=["query_id", *spec.feature_names], ignore_index=True)
         cfs["rank"] = cfs.groupby("query_id").cumcount()
