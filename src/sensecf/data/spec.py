@@ -1,10 +1,11 @@
 """The feature spec: what each feature means and how it may change.
 
 Every generator, metric, prompt and report reads the same :class:`DatasetSpec`: a list of
-:class:`FeatureSpec` entries plus the target, its class names and the desired class. A feature
-may carry its wording for intervention text (:class:`Phrase`). Specs load
+:class:`FeatureSpec` entries plus the target, its class names, the desired class and the
+relations between features (:mod:`sensecf.data.relations`: derived features and checks that
+must hold). A feature may carry its wording for intervention text (:class:`Phrase`). Specs load
 from and save to YAML, can be inferred from a DataFrame and then edited, and are validated when
-built, with messages that name the feature at fault.
+built, with messages that name the feature or relation at fault.
 """
 
 from __future__ import annotations
