@@ -82,3 +82,15 @@ def test_infer_train_explain_on_a_plain_csv(table, invoke, tmp_path):
     again = invoke("train", copy, "--out", tmp_path / "m2", "--estimator", "logreg")
     assert again.exit_code == 0, again.output
     assert DatasetSpec.from_yaml(tmp_path / "m2" / "spec.yaml").feature("age").mutability == "fixed"
+
+
+def test_spec_infer_can_propose_sums(tmp_path, invoke):
+    frame = pd.DataFrame({"a": [1.0, 2, 3, 4, 5], "b": [3.0, 1, 4, 1, 5], "y": [0, 1, 0, 1, 0]})
+    frame["total"] = frame["a"] + frame["b"]
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "t.spec.yaml"
+    result = invoke("spec", "infer", path, "--target", "y", "--detect-sums", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "proposed relation: total = a + b" in result.output
+    assert DatasetSpec.from_yaml(out).derived_features == ["total"]

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from sensecf.data.aireadi import aireadi_spec, read_aireadi
@@ -11,7 +12,7 @@ from sensecf.data.constraints import (
     violations,
 )
 from sensecf.data.relations import ExpressionError, Relation, evaluate, parse_expression
-from sensecf.data.spec import DatasetSpec, FeatureSpec
+from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.data.synthetic import CohortConfig, write_synthetic_cohort
 from sensecf.errors import SpecError
 
@@ -247,3 +248,22 @@ def test_every_synthetic_row_satisfies_the_relations(cohort_root, unit):
     total = frame["cgm_tir"] + frame["cgm_tbr70"] + frame["cgm_tar180"]
     assert np.allclose(total, 100.0)
     assert np.allclose(recompute(data.spec, data.X), data.X, rtol=1e-9, atol=1e-9)
+
+
+def test_infer_spec_proposes_exact_sums_on_request():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "deep": rng.integers(30, 120, 40).astype(float),
+            "light": rng.integers(150, 300, 40).astype(float),
+            "rem": rng.integers(40, 120, 40).astype(float),
+            "steps": rng.integers(1000, 9000, 40).astype(float),
+        }
+    )
+    frame["total"] = frame["deep"] + frame["light"] + frame["rem"]
+    frame["y"] = (frame["total"] < 380).astype(int)
+    assert infer_spec(frame, "y").relations == ()
+    spec = infer_spec(frame, "y", detect_sums=True)
+    assert [r.text for r in spec.relations] == ["total = deep + light + rem"]
+    frame.loc[3, "total"] += 1  # one row off: no longer an exact sum
+    assert infer_spec(frame, "y", detect_sums=True).relations == ()

@@ -55,6 +55,12 @@ def spec() -> None:
     metavar="COL",
     help="The person column (one of the id columns), so splits keep a person's rows together.",
 )
+@click.option(
+    "--detect-sums",
+    is_flag=True,
+    help="Propose a derived relation for each column that is the sum of two or three others "
+    "on every row (review them).",
+)
 @out_option(help="Spec YAML file to write (with a comment header explaining each field).")
 def infer(
     table: Path,
@@ -62,6 +68,7 @@ def infer(
     fixed: str | None,
     id_columns: str | None,
     group_column: str | None,
+    detect_sums: bool,
     out_dir: Path,
 ) -> None:
     """Infer an editable spec for TABLE (CSV or Parquet) and write it to --out.
@@ -70,7 +77,7 @@ def infer(
     values' decimals; every feature may change both ways unless --fixed. Review and edit the
     file, then keep it beside the table (NAME.spec.yaml) or pass it to the verbs.
     """
-    from sensecf.data.spec import SPEC_GUIDE
+    from sensecf.data.spec import SPEC_GUIDE, infer_spec
     from sensecf.data.tabular import read_table
 
     start = time.perf_counter()
@@ -83,13 +90,26 @@ def infer(
             group_column=group_column,
             fixed=split_names(fixed),
         )
-    data.spec.to_yaml(out_dir, header=SPEC_GUIDE)
-    features = data.spec.features
+    spec = data.spec
+    if detect_sums:
+        ids = [*spec.id_columns]
+        spec = infer_spec(
+            data.frame,
+            spec.target,
+            id_columns=ids,
+            group_column=spec.group_column,
+            fixed=[f.name for f in spec.features if not f.is_mutable],
+            name=spec.name,
+            detect_sums=True,
+        )
+    spec.to_yaml(out_dir, header=SPEC_GUIDE)
+    features = spec.features
     fixed_names = [f.name for f in features if not f.is_mutable]
     console.line(
         f"{len(features)} features ({', '.join(sorted({f.kind for f in features}))})"
         + (f"; fixed: {', '.join(fixed_names)}" if fixed_names else "")
-        + f"; target {data.spec.target!r} with classes {sorted(data.spec.classes)}"
+        + f"; target {spec.target!r} with classes {sorted(spec.classes)}"
+        + "".join(f"\n  proposed relation: {r.text}" for r in spec.relations)
     )
     console.done(f"wrote the spec of {table} to {out_dir}", time.perf_counter() - start)
 

@@ -10,6 +10,7 @@ built, with messages that name the feature or relation at fault.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import string
@@ -23,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from sensecf.data.io import write_text
-from sensecf.data.relations import Relation, check_relations
+from sensecf.data.relations import Relation, check_relations, derivation_order
 from sensecf.errors import DataError, SpecError
 
 Kind = Literal["continuous", "integer", "binary", "categorical"]
@@ -459,12 +460,15 @@ def infer_spec(
     fixed: Iterable[str] = (),
     name: str = "dataset",
     max_levels: int = 10,
+    detect_sums: bool = False,
 ) -> DatasetSpec:
     """Infer a spec from a table, to be reviewed and edited.
 
     Kinds come from the values (0/1 → binary; a few small repeated whole codes → categorical;
     other whole values → integer), bounds from the observed range widened by 10% of the span, and steps from the
     values' decimal grain. Every feature starts mutable in both directions except ``fixed``.
+    ``detect_sums=True`` proposes a ``derived`` relation for each feature that equals the sum
+    of two or three others on every row (total sleep = its stages), to be reviewed.
 
     >>> df = pd.DataFrame({"age": [41, 62, 55], "smoker": [0, 1, 0],
     ...                    "sleep_h": [6.5, 7.25, 8.0], "y": [1, 0, 0]})
@@ -496,6 +500,11 @@ def infer_spec(
         classes = {int(c): f"{target}={c}" for c in labels}
     if desired_class is None:
         desired_class = min(classes)  # by convention 0 = healthy / not flagged
+    relations: list[Relation] = []
+    if detect_sums:
+        names = [f.name for f in features]
+        table = frame[names].apply(pd.to_numeric, errors="coerce").dropna().to_numpy(dtype=float)
+        relations = _exact_sums(table, names)
     return DatasetSpec(
         name=name,
         target=target,
@@ -504,7 +513,51 @@ def infer_spec(
         id_columns=tuple(id_columns),
         group_column=group_column,
         features=tuple(features),
+        relations=tuple(relations),
     )
+
+
+def _exact_sums(X: np.ndarray, names: list[str], max_features: int = 40) -> list[Relation]:
+    """Derived relations ``t = a + b (+ c)`` that hold on every row (to 1e-6, relatively).
+
+    >>> X = np.array([[1.0, 2.0, 3.0, 9.0], [4.0, 1.0, 5.0, 0.0], [2.0, 2.0, 4.0, 1.0]])
+    >>> [r.text for r in _exact_sums(X, ["a", "b", "total", "other"])]
+    ['total = a + b']
+    """
+    n = X.shape[1]
+    if len(X) < 3 or n < 3 or n > max_features:
+        return []
+    varying = [j for j in range(n) if np.ptp(X[:, j]) > 0]
+    sample = X[: min(len(X), 50)]
+    tol = 1e-6 * np.maximum(1.0, np.abs(X))
+
+    slack = tol[: len(sample)]
+    found: list[Relation] = []
+    derived: set[int] = set()
+    for size in (2, 3):
+        for parts in itertools.combinations(varying, size):
+            if derived & set(parts):
+                continue
+            total = sample[:, list(parts)].sum(axis=1)
+            matches = np.all(np.abs(total[:, None] - sample) <= slack, axis=0)
+            for t in np.flatnonzero(matches):
+                if t in parts or t in derived or t not in varying:
+                    continue
+                full = np.abs(X[:, list(parts)].sum(axis=1) - X[:, t]) <= tol[:, t]
+                if not full.all():
+                    continue
+                relation = Relation(
+                    name=f"{names[t]} as a sum",
+                    derived=names[t],
+                    formula=" + ".join(names[j] for j in parts),
+                )
+                try:
+                    derivation_order([*found, relation])
+                except ValueError:
+                    continue
+                found.append(relation)
+                derived.add(int(t))
+    return found
 
 
 def _infer_feature(name: str, values: pd.Series, fixed: bool, max_levels: int) -> FeatureSpec:
