@@ -177,6 +177,7 @@ def explain(
     llm: LLMOptions | None = None,
     sparsify: bool = False,
     progress: bool = False,
+    min_proba: float | None = None,
 ) -> Explanation:
     """Counterfactuals and intervention texts for rows of ``data``: what small change flips
     the model?
@@ -193,7 +194,8 @@ def explain(
     ``llm`` configures a generator named here that uses a language model (default: the
     embedded model, no cache, 3 repair rounds); other generators ignore it. The backend built
     for it is closed before this returns, even on error. A generator object you pass stays
-    yours: its backend is left open.
+    yours: its backend is left open. ``min_proba`` is a safety margin: the generator searches
+    until P(desired) reaches it (see :meth:`CounterfactualGenerator.generate`).
 
     >>> import numpy as np, pandas as pd
     >>> import sensecf as scf
@@ -240,7 +242,9 @@ def explain(
     try:
         gen = make_generator(base, **settings) if isinstance(generator, str) else generator
         gen.fit(model, reference)
-        result = gen.generate(queries, n_cfs=n_cfs, seed=seed, progress=progress)
+        result = gen.generate(
+            queries, n_cfs=n_cfs, seed=seed, progress=progress, min_proba=min_proba
+        )
     finally:
         if backend is not None:  # built here, so closed here, whatever happened
             stats = getattr(backend, "stats", None)

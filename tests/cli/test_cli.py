@@ -114,3 +114,35 @@ def test_train_on_csv_with_spec_beside_it(flow, invoke, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "model" / "model.joblib").is_file()
+
+
+def test_features_day_rules_are_options_recorded_in_info(flow, invoke):
+    root, _ = flow
+    out = root / "features_relaxed"
+    result = invoke(
+        "features",
+        str(root / "cohort"),
+        "--out",
+        str(out),
+        "--min-cgm-coverage",
+        "0",
+        "--min-hr-hours",
+        "0",
+        "--no-require-sleep",
+    )
+    assert result.exit_code == 0, result.output
+    info = json.loads((out / "info.json").read_text())
+    assert info["day_rules"] == {
+        "min_cgm_coverage": 0.0,
+        "min_hr_hours": 0.0,
+        "require_sleep": False,
+        "require_stress": True,
+    }
+    spec = DatasetSpec.from_yaml(out / "spec.yaml")
+    assert "sleep_total_min" not in spec.feature_names
+    default = json.loads((root / "features" / "info.json").read_text())
+    assert default["day_rules"]["min_hr_hours"] == 18
+    relaxed_rows = len(pd.read_parquet(out / "features.parquet"))
+    assert relaxed_rows >= len(pd.read_parquet(root / "features" / "features.parquet"))
+    bad = invoke("features", str(root / "cohort"), "--out", str(out), "--min-hr-hours", "30")
+    assert bad.exit_code == 2 and "--min-hr-hours" in bad.output

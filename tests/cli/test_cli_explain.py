@@ -148,3 +148,19 @@ def test_explain_with_the_embedded_llm_and_a_free_rerun(folders, invoke):
     pd.testing.assert_frame_equal(
         pd.read_parquet(out / "cfs.parquet").drop(columns="seconds"), cfs.drop(columns="seconds")
     )
+
+
+def test_explain_to_a_safety_margin(folders, invoke):
+    out = folders / "margin"
+    result = invoke(
+        "explain", "--model", folders / "model", "--data", folders / "features",
+        "--generator", "oracle", "--limit", 3, "--min-proba", 0.7, "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cfs = pd.read_parquet(out / "cfs.parquet")
+    assert len(cfs) > 0 and (cfs["proba_desired"] >= 0.7).all() and cfs["valid_margin"].all()
+    low = invoke(
+        "explain", "--model", folders / "model", "--data", folders / "features",
+        "--generator", "oracle", "--limit", 3, "--min-proba", 0.2, "--out", folders / "low",
+    )  # fmt: skip
+    assert low.exit_code == 2 and "below what the decision rule already asks" in low.output

@@ -11,6 +11,7 @@ import pytest
 from sensecf.data.aireadi import (
     FEATURES,
     STRESS_COLUMNS,
+    DayRules,
     aireadi_spec,
     extract_features,
     read_aireadi,
@@ -464,3 +465,83 @@ def test_features_are_the_modality_summaries_less_quality_measures_then_person_c
     columns = person_days({m: pd.DataFrame() for m in modalities}, "UTC").columns
     summaries = [c for c in columns if c not in (*QUALITY_COLUMNS, *STRESS_COLUMNS)]
     assert (*summaries, *PERSON_COLUMNS) == FEATURES
+
+
+# ---- day rules as options -------------------------------------------------------------------------
+@pytest.fixture
+def short_recordings(aireadi):
+    """Two people who wore the devices half of each day (CGM and heart rate 00:00-12:00)."""
+    aireadi.participants([{"person_id": 1001, "age": 50}, {"person_id": 1002, "age": 60}])
+    for pid in (1001, 1002):
+        aireadi.good_person(pid, days=2)
+        for modality in ("cgm", "heart_rate"):
+            aireadi.edit(pid, modality, lambda r, p=pid: aireadi.local_time(p, r).hour < 12)
+    return aireadi
+
+
+def test_short_recordings_fail_under_the_default_rules_with_a_clear_message(short_recordings):
+    with pytest.raises(DataError) as err:
+        read_aireadi(short_recordings.root)
+    message = str(err.value)
+    assert "no usable person-days" in message
+    assert "CGM below 70% of the expected readings: 4" in message
+    assert "--min-cgm-coverage" in message and "min_hr_hours" in message
+
+
+def test_relaxed_rules_keep_short_recordings_and_are_recorded(short_recordings):
+    data = read_aireadi(short_recordings.root, min_cgm_coverage=0.4, min_hr_hours=12)
+    assert len(data) == 4
+    assert data.info["day_rules"] == {
+        "min_cgm_coverage": 0.4,
+        "min_hr_hours": 12,
+        "require_sleep": True,
+        "require_stress": True,
+    }
+    # Features come from what is there: 12 hours of readings, the same values as a full day.
+    assert data.frame["hr_mean"].tolist() == pytest.approx([70.0] * 4)
+    assert data.frame["cgm_tir"].tolist() == pytest.approx([50.0] * 4)
+    # Between the defaults and zero: each rule counts its own drops, worded with its value.
+    _, report = extract_features(
+        short_recordings.root, rules=DayRules(min_cgm_coverage=0.4, min_hr_hours=13)
+    )
+    assert report.dropped_rows == {"heart rate in fewer than 13 hours": 4}
+    everything, _ = extract_features(
+        short_recordings.root, rules=DayRules(min_cgm_coverage=0, min_hr_hours=0)
+    )
+    assert len(everything) == 4
+
+
+def test_without_sleep_the_night_features_are_left_out(aireadi):
+    aireadi.participants([{"person_id": 1001, "age": 50}])
+    aireadi.good_person(1001, days=2, skip=("sleep",))
+    with pytest.raises(DataError, match="no sleep record for the night: 2"):
+        read_aireadi(aireadi.root)
+    data = read_aireadi(aireadi.root, require_sleep=False)
+    assert len(data) == 2
+    night = {"hr_sleep", "sleep_total_min", "sleep_efficiency", "sleep_awake_min"}
+    assert not night & set(data.spec.feature_names)
+    assert not night & set(data.frame.columns)
+    assert all(not night & set(r.features) for r in data.spec.relations)
+    assert data.info["day_rules"]["require_sleep"] is False
+
+
+def test_without_stress_a_row_is_kept_only_when_the_target_does_not_need_it(aireadi):
+    aireadi.participants([{"person_id": 1001, "age": 50, "study_group": "healthy"}])
+    aireadi.good_person(1001, days=2, skip=("stress",))
+    kept = read_aireadi(aireadi.root, target="diabetes", require_stress=False)
+    assert len(kept) == 2 and kept.info["day_rules"]["require_stress"] is False
+    with pytest.raises(DataError, match="the high_stress target needs them"):
+        read_aireadi(aireadi.root, require_stress=False)
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        ({"min_cgm_coverage": 1.5}, "min_cgm_coverage must be a share from 0 to 1"),
+        ({"min_hr_hours": 30}, "min_hr_hours must be a number of hours from 0 to 24"),
+        ({"require_sleep": "no"}, "require_sleep must be True or False"),
+    ],
+)
+def test_day_rules_are_checked(kwargs, fragment):
+    with pytest.raises(SpecError, match=fragment):
+        DayRules(**kwargs)

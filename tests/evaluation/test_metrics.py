@@ -370,3 +370,20 @@ def test_missing_values_do_not_crash(suite):
     assert row["viol_bounds"] == 1 and row["l0"] == 2
     assert math.isnan(row["mad_l1"]) and math.isnan(row["lof_inlier"]) and math.isnan(row["ynn"])
     assert scored.iloc[:4]["lof_inlier"].notna().all()
+
+
+def test_validity_at_a_margin_beside_the_decision_rule(model):
+    clf, data, result = model, Dataset(REFERENCE, SPEC), make_result()
+    proba = clf.proba_of(result.cf_matrix(), result.desired_class)
+    assert (proba >= 0.6).any() and (proba < 0.6).any()
+    plain = MetricSuite().fit(clf, data)
+    assert "valid_margin" not in plain.score_cfs(result)
+    assert "validity_margin" not in plain.summarise(result)
+    suite = MetricSuite(margin=0.6).fit(clf, data)
+    scored = suite.score_cfs(result)
+    assert scored["valid_margin"].tolist() == (proba >= 0.6).tolist()
+    row = suite.summarise(result).iloc[0]
+    assert row["validity_margin"] == pytest.approx((proba >= 0.6).sum() / len(proba))
+    assert row["validity"] == pytest.approx(3 / 5)  # the generator's rule, unchanged
+    with pytest.raises(SensecfError, match="margin"):
+        MetricSuite(margin=1.5)

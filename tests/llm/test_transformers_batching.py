@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sensecf.llm.schema import answer_schema
 
 from sensecf.errors import SensecfError
 from sensecf.llm.base import ChatRequest, Completion, GenerationParams, LLMError
-from sensecf.llm.schema import answer_schema
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

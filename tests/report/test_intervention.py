@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from sensecf.data.aireadi import aireadi_spec
+from sensecf.data.constraints import recompute
 from sensecf.data.heart import heart_spec
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError
@@ -521,3 +522,50 @@ def test_a_direction_word_of_the_right_kind_keeps_a_mixed_sentence():
 def test_commentary_and_rambling_are_rejected(planned, answer, reason):
     spec, changes, text = planned
     assert reason in "; ".join(check_paraphrase(answer, text, changes, spec))
+
+
+# ---- derived features read as consequences ------------------------------------------------------
+def test_a_derived_change_is_the_consequence_of_its_inputs():
+    spec = aireadi_spec()
+    names = spec.feature_names
+    query = np.array([f.levels[0] if f.levels else sum(f.bounds) / 3 for f in spec.features])
+    query = recompute(spec, query)[0]
+    cf = query.copy()
+    cf[names.index("sleep_deep_min")] += 18
+    cf[names.index("sleep_light_min")] += 70
+    cf[names.index("cgm_tar180")] -= 8
+    cf[names.index("steps")] += 3000
+    cf = recompute(spec, cf)[0]
+    changes = describe_changes(spec, query, cf)
+    assert [c.feature for c in changes] == [
+        "sleep_deep_min",
+        "sleep_light_min",
+        "sleep_total_min",
+        "sleep_efficiency",
+        "steps",
+        "cgm_tar180",
+        "cgm_tir",
+    ]
+    total = changes[2]
+    assert total.consequence_of == ("sleep_deep_min", "sleep_light_min")
+    assert total.sentence == "so sleep rises from 10 h 20 min to 11 h 48 min"
+    text = intervention_text(spec, query, cf).splitlines()
+    assert text[1] == (
+        "Get 1 h 10 min more light sleep a night (5 h → 6 h 10 min), so sleep rises from "
+        "10 h 20 min to 11 h 48 min, so sleep efficiency rises from 75.6% to 78%"
+    )
+    assert text[-1].endswith(
+        "(33.3% → 25.3%), so time in range 70–180 mg/dL rises from 33.3% to 41.3%"
+    )
+    # No sentence tells the reader to change a derived feature directly.
+    assert not any(line.startswith(("Sleep ", "Time in range")) for line in text)
+
+
+def test_a_derived_feature_changed_alone_keeps_its_own_sentence():
+    spec = aireadi_spec()
+    j = spec.feature_names.index("sleep_total_min")
+    query = np.array([f.levels[0] if f.levels else f.bounds[0] for f in spec.features])
+    cf = query.copy()
+    cf[j] += 40
+    (change,) = describe_changes(spec, query, cf)
+    assert change.consequence_of == () and change.sentence.startswith("Sleep 40 minutes more")

@@ -23,6 +23,7 @@ from sensecf.cli.options import (
     out_option,
     seed_option,
 )
+from sensecf.cli.spec import target_option
 
 if TYPE_CHECKING:
     from sensecf.explanation import LLMOptions
@@ -56,6 +57,13 @@ if TYPE_CHECKING:
     help="Folder for cfs.parquet/.csv/.json, interventions.csv, queries.parquet, result.json."
 )
 @click.option("--show", default=5, show_default=True, type=int, help="People to print.")
+@click.option(
+    "--min-proba",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    metavar="P",
+    help="Safety margin: search until P(desired class) reaches P [the decision threshold].",
+)
+@target_option
 def explain(
     model_dir: Path,
     data_path: Path,
@@ -67,22 +75,25 @@ def explain(
     seed: int,
     out_dir: Path,
     show: int,
+    min_proba: float | None,
+    target: str | None,
 ) -> None:
     """Counterfactual explanations for flagged people: what small change flips the model?
 
     Each counterfactual is checked by the classifier and by the spec (fixed features kept,
     allowed directions, bounds, steps), and comes with a plain-language intervention text.
     LLM generators answer in JSON constrained per person, are verified, and get repair rounds
-    with a changed context when an answer fails.
+    with a changed context when an answer fails. A plain table (no spec beside it) is read
+    with the model's spec.
     """
-    from sensecf.data.loaders import load_dataset
+    from sensecf.cli.spec import load_for_verb
     from sensecf.explanation import explain as explain_rows
     from sensecf.models import load_model
     from sensecf.report import intervention_table
 
     start = time.perf_counter()
     model = load_model(model_dir)
-    data = load_dataset(data_path)
+    data = load_for_verb(data_path, target, model.spec)
     wanted = (
         rows if rows in ("flagged", "all") else [r.strip() for r in rows.split(",") if r.strip()]
     )
@@ -98,6 +109,7 @@ def explain(
         seed=seed,
         llm=llm,
         progress=console.progress_enabled(),
+        min_proba=min_proba,
     )
     explanation.save(out_dir)
     result = explanation.result

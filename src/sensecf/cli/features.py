@@ -40,16 +40,67 @@ Target = Literal["high_stress", "diabetes"]
     type=float,
     help="Quantile of mean stress above which a row is labelled high stress.",
 )
+@click.option(
+    "--min-cgm-coverage",
+    default=0.70,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    metavar="FRACTION",
+    help="Share of the expected CGM readings a day needs (0 keeps any day with CGM).",
+)
+@click.option(
+    "--min-hr-hours",
+    default=18.0,
+    show_default=True,
+    type=click.FloatRange(0, 24),
+    metavar="H",
+    help="Clock hours with heart-rate data a day needs (0 keeps any day with heart rate).",
+)
+@click.option(
+    "--require-sleep/--no-require-sleep",
+    default=True,
+    show_default=True,
+    help="A day needs a sleep record; without it the night-time features are left out.",
+)
+@click.option(
+    "--require-stress/--no-require-stress",
+    default=True,
+    show_default=True,
+    help="A day needs valid stress values (a day without them is kept only when the target "
+    "does not need them).",
+)
 def features(
-    aireadi_dir: Path, out_dir: Path, unit: Unit, target: Target, stress_quantile: float
+    aireadi_dir: Path,
+    out_dir: Path,
+    unit: Unit,
+    target: Target,
+    stress_quantile: float,
+    min_cgm_coverage: float,
+    min_hr_hours: float,
+    require_sleep: bool,
+    require_stress: bool,
 ) -> None:
     """Extract a feature table from an AI-READI dataset root (real or synthetic).
 
     Reads participants.tsv, the CGM and the Garmin files, survives the real files' quirks (bad
     records are skipped and counted), converts UTC to each site's local time, and writes one
-    row per person-day (or person) with the feature spec beside it.
+    row per person-day (or person) with the feature spec beside it. The day rules (CGM
+    coverage, heart-rate hours, sleep, stress) can be relaxed for short recordings; info.json
+    records the rules used.
     """
-    data = extract_features(aireadi_dir, out_dir, unit, target, stress_quantile)
+    data = extract_features(
+        aireadi_dir,
+        out_dir,
+        unit,
+        target,
+        stress_quantile,
+        day_rules={
+            "min_cgm_coverage": min_cgm_coverage,
+            "min_hr_hours": min_hr_hours,
+            "require_sleep": require_sleep,
+            "require_stress": require_stress,
+        },
+    )
     console.print_dataset(data)
 
 
@@ -59,8 +110,13 @@ def extract_features(
     unit: Unit = "day",
     target: Target = "high_stress",
     stress_quantile: float = 0.75,
+    day_rules: dict[str, Any] | None = None,
 ) -> Any:
-    """Read the files, write the feature folder and say where (the demo's second step too)."""
+    """Read the files, write the feature folder and say where (the demo's second step too).
+
+    ``day_rules`` are keyword arguments of :func:`~sensecf.data.aireadi.read_aireadi`
+    (``min_cgm_coverage``, ``min_hr_hours``, ``require_sleep``, ``require_stress``).
+    """
     from sensecf.data.aireadi import read_aireadi
 
     start = time.perf_counter()
@@ -70,6 +126,7 @@ def extract_features(
         target=target,
         stress_quantile=stress_quantile,
         progress=console.progress_enabled(),
+        **(day_rules or {}),
     )
     data.save(out_dir)
     console.done(f"wrote {len(data)} rows of features to {out_dir}", time.perf_counter() - start)

@@ -17,6 +17,7 @@ from sensecf.cli.benchmark import benchmark
 from sensecf.cli.demo import demo
 from sensecf.cli.explain import explain
 from sensecf.cli.features import features
+from sensecf.cli.spec import spec
 from sensecf.cli.synth import synth
 from sensecf.cli.train import train
 from sensecf.errors import SensecfError
@@ -44,6 +45,7 @@ def cli() -> None:
     The flow, one verb per stage (each reads and writes plain files):
       sensecf synth     write a synthetic cohort in the AI-READI file layout
       sensecf features  turn AI-READI files into a feature table (+ its spec)
+      sensecf spec      infer an editable spec for any CSV/Parquet table
       sensecf train     train and evaluate a classifier on a feature table
       sensecf explain   counterfactuals and intervention texts for flagged people
       sensecf benchmark run counterfactual generators side by side, score them
@@ -54,7 +56,7 @@ def cli() -> None:
     """
 
 
-for verb in (synth, features, train, explain, benchmark, augment, demo):
+for verb in (synth, features, spec, train, explain, benchmark, augment, demo):
     cli.add_command(verb)
 
 

@@ -10,6 +10,7 @@ import click
 
 from sensecf.cli import console
 from sensecf.cli.options import PATH, out_option, seed_option
+from sensecf.cli.spec import target_option
 
 
 @click.command()
@@ -30,14 +31,24 @@ from sensecf.cli.options import PATH, out_option, seed_option
     type=float,
     help="Share of groups (people) held out for evaluation.",
 )
-def train(features_path: Path, out_dir: Path, estimator: str, seed: int, test_size: float) -> None:
+@target_option
+def train(
+    features_path: Path,
+    out_dir: Path,
+    estimator: str,
+    seed: int,
+    test_size: float,
+    target: str | None,
+) -> None:
     """Train a classifier on FEATURES and report held-out scores.
 
     FEATURES is a folder written by `sensecf features`, or a CSV/Parquet table with its spec
-    beside it (NAME.spec.yaml or spec.yaml). When the spec names a group column (the person),
-    the held-out set holds other people than the training set.
+    beside it (NAME.spec.yaml or spec.yaml), or a plain table with --target (a spec is inferred
+    and saved in the model folder, so `explain` and `benchmark` agree with it). When the spec
+    names a group column (the person), the held-out set holds other people than the training
+    set.
     """
-    clf = train_model(features_path, out_dir, estimator, seed, test_size)
+    clf = train_model(features_path, out_dir, estimator, seed, test_size, target)
     console.print_classifier(clf)
 
 
@@ -47,13 +58,14 @@ def train_model(
     estimator: str = "rf",
     seed: int = 0,
     test_size: float = 0.25,
+    target: str | None = None,
 ) -> Any:
     """Train, write the model folder and say where (the demo's third step too)."""
-    from sensecf.data.loaders import load_dataset
+    from sensecf.cli.spec import load_for_verb
     from sensecf.models import train as train_classifier
 
     start = time.perf_counter()
-    data = load_dataset(features_path)
+    data = load_for_verb(features_path, target)
     clf = train_classifier(data, estimator, seed=seed, test_size=test_size)
     clf.save(out_dir)
     console.done(f"wrote the {estimator} model to {out_dir}", time.perf_counter() - start)

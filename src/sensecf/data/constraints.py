@@ -1,18 +1,22 @@
 """The spec's constraints applied to a query: what a counterfactual may change, and what it broke.
 
 One place for the rules every generator obeys and every metric counts: fixed features stay put,
-a feature moves only in its allowed direction, values stay within plausible bounds, and coded
-features take one of their levels (whole numbers for integers).
+a feature moves only in its allowed direction, values stay within plausible bounds, coded
+features take one of their levels (whole numbers for integers), and the spec's relations hold:
+derived features equal their formula, checks are met (see :mod:`sensecf.data.relations`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
+from sensecf.data.relations import derivation_order
 from sensecf.data.spec import DatasetSpec
 
-VIOLATION_KINDS = ("fixed", "direction", "bounds", "grain")
+VIOLATION_KINDS = ("fixed", "direction", "bounds", "grain", "relations")
 # Relative tolerance under which a value counts as unchanged (floating-point noise, not a change).
 CHANGE_RTOL = 1e-6
 
@@ -69,14 +73,16 @@ def violations(spec: DatasetSpec, query: np.ndarray, cf: np.ndarray) -> pd.DataF
 
     Columns: ``fixed`` (fixed features changed), ``direction`` (moved against the allowed
     direction), ``bounds`` (outside plausible bounds), ``grain`` (not a level of a binary or
-    categorical feature, or not whole for an integer one), and ``total``.
+    categorical feature, or not whole for an integer one), ``relations`` (relations of the
+    spec broken: a derived feature that differs from its formula, a check not met, where the
+    counterfactual changed one of the relation's features), and ``total``.
 
     >>> from sensecf.data.spec import FeatureSpec
     >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
     ...     FeatureSpec(name="sex", kind="binary", bounds=(0, 1), mutability="fixed"),
     ...     FeatureSpec(name="steps", kind="integer", bounds=(0, 50000), mutability="increase")])
     >>> violations(spec, np.array([[0, 4000]]), np.array([[0.5, 3000.5]])).iloc[0].tolist()
-    [1, 1, 0, 2, 4]
+    [1, 1, 0, 2, 0, 4]
     """
     query = np.atleast_2d(np.asarray(query, dtype=float))
     cf = np.atleast_2d(np.asarray(cf, dtype=float))
@@ -97,6 +103,7 @@ def violations(spec: DatasetSpec, query: np.ndarray, cf: np.ndarray) -> pd.DataF
             counts["grain"] += m & ~np.isin(cf[:, j], feature.levels)
         elif feature.kind == "integer":
             counts["grain"] += m & (np.abs(cf[:, j] - np.round(cf[:, j])) > 1e-9)
+    counts["relations"] += broken_relations(spec, query, cf).sum(axis=1)
     table = pd.DataFrame(counts)
     table["total"] = table[list(VIOLATION_KINDS)].sum(axis=1)
     return table
@@ -106,7 +113,9 @@ def project(spec: DatasetSpec, query: np.ndarray, candidate: np.ndarray) -> np.n
     """Move candidate values into what the query allows, then onto each feature's grain.
 
     Fixed features take the query's value, a feature moved the wrong way is put back, values
-    are clipped to bounds and rounded to the step or nearest level. For the project's own
+    are clipped to bounds and rounded to the step or nearest level; derived features are then
+    computed from their inputs, and where a relation or a derived feature's own range is still
+    broken, the features behind it go back to the query's values. For the project's own
     searches; a baseline's output is never projected, its violations are counted instead.
 
     >>> from sensecf.data.spec import FeatureSpec
@@ -118,11 +127,148 @@ def project(spec: DatasetSpec, query: np.ndarray, candidate: np.ndarray) -> np.n
     """
     query = np.atleast_2d(np.asarray(query, dtype=float))
     candidate = np.atleast_2d(np.asarray(candidate, dtype=float))
+    query = np.broadcast_to(query, candidate.shape)
     lo, hi = allowed_ranges(spec, query)
     out = np.clip(candidate, lo, hi)
+    derived = set(spec.derived_features)
     for j, feature in enumerate(spec.features):
+        if feature.name in derived:
+            continue  # computed below, from inputs already on their grain
         rounded = feature.round(out[:, j])
         # Rounding may step just outside the allowed range (or off the query's own value).
         inside = (rounded >= lo[:, j]) & (rounded <= hi[:, j])
         out[:, j] = np.where(inside, rounded, query[:, j])
+    if spec.relations:
+        out = _repair_relations(spec, query, out)
     return out
+
+
+def _repair_relations(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Recompute derived features; put back the inputs of whatever relation is still broken."""
+    index = {name: j for j, name in enumerate(spec.feature_names)}
+    derived = spec.derived_features
+    behind_derived = {d: [index[n] for n in expand_inputs(spec, [d])] for d in derived}
+    behind_relation = [[index[n] for n in expand_inputs(spec, r.features)] for r in spec.relations]
+    out = recompute(spec, rows)
+    for _ in range(len(spec.relations) + 1):
+        breaks = broken_relations(spec, query, out)
+        outside = _derived_outside(spec, query, out)
+        bad = breaks.any(axis=1) | outside.any(axis=1)
+        if not bad.any():
+            return out
+        for k, columns in enumerate(behind_relation):
+            hit = breaks[:, k]
+            out[np.ix_(hit, columns)] = query[np.ix_(hit, columns)]
+        for k, name in enumerate(derived):
+            hit = outside[:, k]
+            out[np.ix_(hit, behind_derived[name])] = query[np.ix_(hit, behind_derived[name])]
+        out = recompute(spec, out)
+    # Still broken (the query itself may not meet a relation): keep the query's own values.
+    bad = broken_relations(spec, query, out).any(axis=1) | _derived_outside(spec, query, out).any(
+        axis=1
+    )
+    out[bad] = query[bad]
+    return out
+
+
+def _derived_outside(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Per row and derived feature: it changed and left the range the query allows for it."""
+    columns = [spec.feature_names.index(name) for name in spec.derived_features]
+    lo, hi = allowed_ranges(spec, query)
+    moved = changed(query[:, columns], rows[:, columns])
+    values = rows[:, columns]
+    with np.errstate(invalid="ignore"):
+        inside = (values >= lo[:, columns]) & (values <= hi[:, columns])
+    return moved & ~inside
+
+
+# ---- relations on rows in spec order ----------------------------------------------------------
+def _columns(spec: DatasetSpec, X: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: X[:, j] for j, name in enumerate(spec.feature_names)}
+
+
+def derived_features(spec: DatasetSpec) -> list[str]:
+    """Names of the spec's derived features, in the order they are computed."""
+    return [str(r.derived) for r in derivation_order(spec.relations)]
+
+
+def recompute(spec: DatasetSpec, X: np.ndarray) -> np.ndarray:
+    """A copy of rows (spec order) with every derived feature computed from its inputs.
+
+    >>> from sensecf.data.relations import Relation
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0,
+    ...     features=[FeatureSpec(name=n, bounds=(0, 900)) for n in ("deep", "light", "total")],
+    ...     relations=[Relation(derived="total", formula="deep + light")])
+    >>> recompute(spec, np.array([[60.0, 300.0, 999.0]])).tolist()
+    [[60.0, 300.0, 360.0]]
+    """
+    out = np.atleast_2d(np.array(X, dtype=float, copy=True))
+    if not spec.relations:
+        return out
+    index = {name: j for j, name in enumerate(spec.feature_names)}
+    for relation in derivation_order(spec.relations):
+        out[:, index[str(relation.derived)]] = relation.compute(_columns(spec, out))
+    return out
+
+
+def unmet_relations(spec: DatasetSpec, X: np.ndarray) -> np.ndarray:
+    """Boolean matrix (rows × relations): the row does not meet the relation (data checks).
+
+    >>> from sensecf.data.relations import Relation
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0,
+    ...     features=[FeatureSpec(name=n, bounds=(0, 100)) for n in ("low", "very_low")],
+    ...     relations=[Relation(check="very_low <= low")])
+    >>> unmet_relations(spec, np.array([[5.0, 2.0], [5.0, 7.0]])).ravel().tolist()
+    [False, True]
+    """
+    X = np.atleast_2d(np.asarray(X, dtype=float))
+    columns = _columns(spec, X)
+    out = np.zeros((len(X), len(spec.relations)), dtype=bool)
+    for k, relation in enumerate(spec.relations):
+        out[:, k] = ~relation.holds(columns)
+    return out
+
+
+def broken_relations(spec: DatasetSpec, query: np.ndarray, cf: np.ndarray) -> np.ndarray:
+    """Boolean matrix (rows × relations): the counterfactual breaks the relation.
+
+    A relation counts as broken by a counterfactual only where it changed one of the relation's
+    features: a relation the data itself does not meet is not the counterfactual's doing.
+    """
+    query = np.atleast_2d(np.asarray(query, dtype=float))
+    cf = np.atleast_2d(np.asarray(cf, dtype=float))
+    out = np.zeros((len(cf), len(spec.relations)), dtype=bool)
+    if not spec.relations or not len(cf):
+        return out
+    moved = changed(query, cf)
+    unmet = unmet_relations(spec, cf)
+    index = {name: j for j, name in enumerate(spec.feature_names)}
+    for k, relation in enumerate(spec.relations):
+        out[:, k] = moved[:, [index[n] for n in relation.features]].any(axis=1) & unmet[:, k]
+    return out
+
+
+def expand_inputs(spec: DatasetSpec, names: Sequence[str]) -> list[str]:
+    """The features a person changes to move ``names``: derived ones replaced by their inputs,
+    transitively.
+
+    >>> from sensecf.data.relations import Relation
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0,
+    ...     features=[FeatureSpec(name=n, bounds=(0, 900)) for n in ("a", "b", "t", "e")],
+    ...     relations=[Relation(derived="t", formula="a + b"), Relation(derived="e", formula="t / 2")])
+    >>> expand_inputs(spec, ["e"])
+    ['a', 'b']
+    """
+    by_name = {r.derived: r for r in spec.relations if r.derived is not None}
+    found: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in by_name:
+            todo.extend(by_name[name].inputs)
+        else:
+            found.add(name)
+    return sorted(found)

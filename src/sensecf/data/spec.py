@@ -1,14 +1,16 @@
 """The feature spec: what each feature means and how it may change.
 
 Every generator, metric, prompt and report reads the same :class:`DatasetSpec`: a list of
-:class:`FeatureSpec` entries plus the target, its class names and the desired class. A feature
-may carry its wording for intervention text (:class:`Phrase`). Specs load
+:class:`FeatureSpec` entries plus the target, its class names, the desired class and the
+relations between features (:mod:`sensecf.data.relations`: derived features and checks that
+must hold). A feature may carry its wording for intervention text (:class:`Phrase`). Specs load
 from and save to YAML, can be inferred from a DataFrame and then edited, and are validated when
-built, with messages that name the feature at fault.
+built, with messages that name the feature or relation at fault.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import string
@@ -22,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from sensecf.data.io import write_text
+from sensecf.data.relations import Relation, check_relations, derivation_order
 from sensecf.errors import DataError, SpecError
 
 Kind = Literal["continuous", "integer", "binary", "categorical"]
@@ -31,6 +34,31 @@ KINDS: tuple[str, ...] = ("continuous", "integer", "binary", "categorical")
 MUTABILITIES: tuple[str, ...] = ("fixed", "increase", "decrease", "both")
 # What a phrase's sentence may leave to fill in: the change with its unit, or the figure alone.
 PHRASE_PLACEHOLDERS: tuple[str, ...] = ("amount", "number")
+# The comment at the top of a spec written for a person to review and edit.
+SPEC_GUIDE = """\
+A sensecf dataset spec: review it and edit what the data could not tell.
+Dataset fields:
+  name, description   what the table is (description is shown in prompts and reports)
+  target, classes     the label column and the name of each class
+  desired_class       the class a counterfactual should reach (the healthy outcome)
+  id_columns          columns that identify a row (never features); group_column: the person,
+                      so train/test splits keep a person's rows together
+Each feature:
+  description, unit   its plain clinical meaning and unit (used in prompts and reports)
+  group               sleep / glucose / activity / cardio / demographic / clinical ...
+  kind                continuous | integer | binary | categorical (with levels, level_names)
+  bounds              plausible lower and upper values of a counterfactual (not the data's
+                      min/max: inferred bounds are the observed range widened by 10%)
+  mutability          fixed | increase | decrease | both (age and sex are fixed; a resting heart
+                      rate may only be lowered ...)
+  step                the grain of generated values (1 step, 1 minute, 0.1 %)
+  phrase              optional wording for intervention text (label, increase, decrease, terms)
+relations (optional, at the end):
+  - derived: FEATURE, formula: arithmetic over feature names (+ - * / **, abs, min, max);
+    the feature is computed from the others, never proposed
+  - check: an inequality or equality over features (<=, >=, ==) that must hold, with an
+    optional tolerance
+"""
 
 
 class Phrase(BaseModel):
@@ -212,6 +240,7 @@ class DatasetSpec(BaseModel):
     id_columns: tuple[str, ...] = ()
     group_column: str | None = None
     features: tuple[FeatureSpec, ...]
+    relations: tuple[Relation, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSpec:
@@ -235,6 +264,7 @@ class DatasetSpec(BaseModel):
             raise ValueError(
                 f"group_column {self.group_column!r} must be one of id_columns {list(self.id_columns)}"
             )
+        check_relations(self.relations, names)
         return self
 
     # ---- lookups -------------------------------------------------------------------------
@@ -284,13 +314,28 @@ class DatasetSpec(BaseModel):
         return DatasetSpec.from_dict(data)
 
     def drop_features(self, names: Iterable[str]) -> DatasetSpec:
-        """A copy without the named features."""
+        """A copy without the named features (and without the relations that involve them)."""
         names = set(names)
         for name in names:
             self.feature(name)
         data = self.to_dict()
         data["features"] = [f for f in data["features"] if f["name"] not in names]
+        kept = [r.to_dict() for r in self.relations if not names & set(r.features)]
+        data.pop("relations", None)
+        if kept:
+            data["relations"] = kept
         return DatasetSpec.from_dict(data)
+
+    @property
+    def derived_features(self) -> list[str]:
+        """Features computed from others by a ``derived`` relation (never proposed)."""
+        return [str(r.derived) for r in self.relations if r.derived is not None]
+
+    @property
+    def proposable_features(self) -> list[FeatureSpec]:
+        """Mutable features that are not derived: what a generator may propose values for."""
+        derived = set(self.derived_features)
+        return [f for f in self.mutable_features if f.name not in derived]
 
     # ---- (de)serialisation ---------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -298,6 +343,9 @@ class DatasetSpec(BaseModel):
         data = self.model_dump(mode="python")
         data["id_columns"] = list(self.id_columns)
         data["features"] = [_feature_to_dict(f) for f in self.features]
+        data.pop("relations")
+        if self.relations:
+            data["relations"] = [r.to_dict() for r in self.relations]
         return data
 
     @classmethod
@@ -312,9 +360,19 @@ class DatasetSpec(BaseModel):
         except ValidationError as exc:
             raise SpecError(_format_validation_error(exc, data, source)) from None
 
-    def to_yaml(self, path: str | os.PathLike | None = None) -> str:
-        """The spec as YAML text; also written (atomically) to ``path`` if given."""
+    def to_yaml(self, path: str | os.PathLike | None = None, *, header: str = "") -> str:
+        """The spec as YAML text; also written (atomically) to ``path`` if given.
+
+        ``header`` is written first as ``#`` comments (e.g. :data:`SPEC_GUIDE`).
+
+        >>> spec = infer_spec(pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]}), target="y")
+        >>> spec.to_yaml(header="Edit me.").splitlines()[:2]
+        ['# Edit me.', 'name: dataset']
+        """
         text = yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=100)
+        if header:
+            comment = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+            text = comment + text
         if path is not None:
             write_text(path, text)
         return text
@@ -402,12 +460,15 @@ def infer_spec(
     fixed: Iterable[str] = (),
     name: str = "dataset",
     max_levels: int = 10,
+    detect_sums: bool = False,
 ) -> DatasetSpec:
     """Infer a spec from a table, to be reviewed and edited.
 
     Kinds come from the values (0/1 → binary; a few small repeated whole codes → categorical;
     other whole values → integer), bounds from the observed range widened by 10% of the span, and steps from the
     values' decimal grain. Every feature starts mutable in both directions except ``fixed``.
+    ``detect_sums=True`` proposes a ``derived`` relation for each feature that equals the sum
+    of two or three others on every row (total sleep = its stages), to be reviewed.
 
     >>> df = pd.DataFrame({"age": [41, 62, 55], "smoker": [0, 1, 0],
     ...                    "sleep_h": [6.5, 7.25, 8.0], "y": [1, 0, 0]})
@@ -439,6 +500,11 @@ def infer_spec(
         classes = {int(c): f"{target}={c}" for c in labels}
     if desired_class is None:
         desired_class = min(classes)  # by convention 0 = healthy / not flagged
+    relations: list[Relation] = []
+    if detect_sums:
+        names = [f.name for f in features]
+        table = frame[names].apply(pd.to_numeric, errors="coerce").dropna().to_numpy(dtype=float)
+        relations = _exact_sums(table, names)
     return DatasetSpec(
         name=name,
         target=target,
@@ -447,7 +513,51 @@ def infer_spec(
         id_columns=tuple(id_columns),
         group_column=group_column,
         features=tuple(features),
+        relations=tuple(relations),
     )
+
+
+def _exact_sums(X: np.ndarray, names: list[str], max_features: int = 40) -> list[Relation]:
+    """Derived relations ``t = a + b (+ c)`` that hold on every row (to 1e-6, relatively).
+
+    >>> X = np.array([[1.0, 2.0, 3.0, 9.0], [4.0, 1.0, 5.0, 0.0], [2.0, 2.0, 4.0, 1.0]])
+    >>> [r.text for r in _exact_sums(X, ["a", "b", "total", "other"])]
+    ['total = a + b']
+    """
+    n = X.shape[1]
+    if len(X) < 3 or n < 3 or n > max_features:
+        return []
+    varying = [j for j in range(n) if np.ptp(X[:, j]) > 0]
+    sample = X[: min(len(X), 50)]
+    tol = 1e-6 * np.maximum(1.0, np.abs(X))
+
+    slack = tol[: len(sample)]
+    found: list[Relation] = []
+    derived: set[int] = set()
+    for size in (2, 3):
+        for parts in itertools.combinations(varying, size):
+            if derived & set(parts):
+                continue
+            total = sample[:, list(parts)].sum(axis=1)
+            matches = np.all(np.abs(total[:, None] - sample) <= slack, axis=0)
+            for t in np.flatnonzero(matches):
+                if t in parts or t in derived or t not in varying:
+                    continue
+                full = np.abs(X[:, list(parts)].sum(axis=1) - X[:, t]) <= tol[:, t]
+                if not full.all():
+                    continue
+                relation = Relation(
+                    name=f"{names[t]} as a sum",
+                    derived=names[t],
+                    formula=" + ".join(names[j] for j in parts),
+                )
+                try:
+                    derivation_order([*found, relation])
+                except ValueError:
+                    continue
+                found.append(relation)
+                derived.add(int(t))
+    return found
 
 
 def _infer_feature(name: str, values: pd.Series, fixed: bool, max_levels: int) -> FeatureSpec:
@@ -524,6 +634,15 @@ def _plain_number(value: float | None) -> float | int | None:
     return int(value) if float(value).is_integer() else float(value)
 
 
+def _relation_where(relations: Any, index: int) -> str:
+    entry = relations[index] if isinstance(relations, Sequence) and index < len(relations) else None
+    if isinstance(entry, Mapping):
+        label = entry.get("name") or entry.get("check") or entry.get("derived")
+        if label:
+            return f"relation {label!r}"
+    return f"relations[{index}]"
+
+
 def _format_validation_error(exc: ValidationError, data: Mapping[str, Any], source: str) -> str:
     features = data.get("features") if isinstance(data, Mapping) else None
     problems = []
@@ -537,6 +656,9 @@ def _format_validation_error(exc: ValidationError, data: Mapping[str, Any], sour
                 entry = features[index]
                 name = entry.get("name") if isinstance(entry, Mapping) else None
             where = f"feature {name!r}" if name else f"features[{index}]"
+            loc = loc[2:]
+        elif len(loc) >= 2 and loc[0] == "relations" and isinstance(loc[1], int):
+            where = _relation_where(data.get("relations"), loc[1])
             loc = loc[2:]
         field = ".".join(str(p) for p in loc if not str(p).startswith("function-after"))
         message = err["msg"].removeprefix("Value error, ")

@@ -116,6 +116,7 @@ CF_COLUMNS: dict[str, str] = {
     "viol_direction": "features moved against their allowed direction",
     "viol_bounds": "changed features outside their plausible bounds",
     "viol_grain": "changed values that are not a level (coded) or not whole (integer)",
+    "viol_relations": "spec relations broken (a derived feature off its formula, a check not met)",
     "viol_total": "all constraint violations of this CF",
     "llm_calls": "LLM calls attributed to this CF by its generator",
     "prompt_tokens": "prompt tokens attributed to this CF",
@@ -150,6 +151,12 @@ QUERY_COLUMNS: dict[str, str] = {
     "error": "the method's error on it (empty when it ran)",
 }
 
+# Added to the CF and query tables (after ``valid`` / ``n_valid``) when the suite has a margin.
+MARGIN_COLUMNS: dict[str, str] = {
+    "valid_margin": "P(desired) >= the suite's `margin`, by the suite's model",
+    "n_valid_margin": "how many of the query's CFs reach the margin",
+}
+
 SUMMARY_COLUMNS: dict[str, str] = {
     "method": "the generator",
     "n_queries": "queries asked",
@@ -157,6 +164,7 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "n_valid": "valid CFs returned",
     "coverage": "share of queries with at least one CF (+ CI)",
     "validity": "share of all CFs that are valid (pooled over CFs; no CI)",
+    "validity_margin": "share of all CFs with P(desired) >= margin (only when a margin is set)",
     "query_validity": "mean over covered queries of the share of their CFs valid (+ CI)",
     "any_valid": "share of queries with at least one valid CF (+ CI)",
     "n_certified_infeasible": "queries the oracle proved no allowed change can flip",
@@ -209,6 +217,7 @@ class MetricSuite:
         threshold: float | None = None,
         seed: int = 0,
         range_from: Literal["bounds", "data"] = "bounds",
+        margin: float | None = None,
     ) -> None:
         for name, value in (("lof_neighbors", lof_neighbors), ("ynn_neighbors", ynn_neighbors)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -217,11 +226,16 @@ class MetricSuite:
             raise SensecfError(f"threshold must lie strictly between 0 and 1; got {threshold!r}")
         if range_from not in ("bounds", "data"):
             raise SensecfError(f"range_from must be 'bounds' or 'data'; got {range_from!r}")
+        if margin is not None and (
+            isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 < margin < 1
+        ):
+            raise SensecfError(f"margin must lie strictly between 0 and 1; got {margin!r}")
         self.lof_neighbors = int(lof_neighbors)
         self.ynn_neighbors = int(ynn_neighbors)
         self.threshold = None if threshold is None else float(threshold)
         self.seed = int(seed)
         self.range_from = range_from
+        self.margin = None if margin is None else float(margin)
 
     # ---- fitting -----------------------------------------------------------------------------
     def fit(self, model: TrainedClassifier, reference: Dataset) -> MetricSuite:
@@ -340,7 +354,10 @@ class MetricSuite:
         n = len(cfs)
         spec = self.spec_
         if n == 0:
-            return _empty(CF_COLUMNS)
+            table = _empty(CF_COLUMNS)
+            if self.margin is not None:
+                table.insert(table.columns.get_loc("valid") + 1, "valid_margin", False)
+            return table
         Q, C = result.query_matrix(), result.cf_matrix()
         finite = np.isfinite(C).all(axis=1)
         valid = self._validity(result, C, finite)
@@ -394,6 +411,12 @@ class MetricSuite:
                 **{f"viol_{k}": broken[k].to_numpy() for k in (*VIOLATION_KINDS, "total")},
             }
         )
+        if self.margin is not None:
+            reached = np.zeros(n, dtype=bool)
+            if finite.any():
+                proba = self.model_.proba_of(C[finite], result.desired_class)
+                reached[finite] = proba >= self.margin
+            table.insert(table.columns.get_loc("valid") + 1, "valid_margin", reached)
         for column in COST_COLUMNS:
             values = cfs[column] if column in cfs else pd.Series(0, index=cfs.index)
             table[column] = pd.to_numeric(values, errors="coerce").fillna(0).to_numpy()
@@ -460,6 +483,13 @@ class MetricSuite:
         table["any_valid"] = n_valid > 0
         with np.errstate(invalid="ignore", divide="ignore"):
             table["validity"] = np.where(n_cfs > 0, n_valid / np.maximum(n_cfs, 1), np.nan)
+        if self.margin is not None:
+            reached = by_query["valid_margin"].sum().reindex(qids, fill_value=0)
+            table.insert(
+                table.columns.get_loc("n_valid") + 1,
+                "n_valid_margin",
+                reached.to_numpy().astype(int),
+            )
 
         source = scored["source"].astype(str).to_numpy()
         if np.isin(source, LLM_SOURCES).any():
@@ -595,6 +625,8 @@ class MetricSuite:
             "n_min_l0_certified",
             "n_min_l0_bounded",
         ]
+        if "n_valid_margin" in queries:
+            count_columns.append("n_valid_margin")
         if totals is not None:
             sums = totals[count_columns].sum().reset_index(drop=True)
             sums.insert(0, "n_queries", totals.size().to_numpy())
@@ -610,6 +642,9 @@ class MetricSuite:
         n_valid = out["n_valid"].to_numpy(dtype=float)
         with np.errstate(invalid="ignore", divide="ignore"):
             out["validity"] = np.where(out["n_cfs"] > 0, out["n_valid"] / out["n_cfs"], np.nan)
+            if "n_valid_margin" in out:
+                reached = out.pop("n_valid_margin").to_numpy(dtype=float)
+                out["validity_margin"] = np.where(out["n_cfs"] > 0, reached / out["n_cfs"], np.nan)
             out["fallback_share"] = (
                 np.where(n_valid > 0, out["n_valid_fallback"] / n_valid, np.nan) if llm else np.nan
             )
@@ -624,7 +659,7 @@ class MetricSuite:
             out[column] = out[column].astype(int)
         ordered = ["method", *keys, "n_queries", "n_cfs", "n_valid"]
         for name in SUMMARY_COLUMNS:
-            if name in ordered:
+            if name in ordered or name not in out:  # validity_margin only with a margin
                 continue
             ordered.append(name)
             if f"{name}_ci_low" in out:

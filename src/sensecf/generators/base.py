@@ -15,6 +15,7 @@ The result tables are the contract of :mod:`sensecf.results` (re-exported here).
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from sensecf.data.constraints import as_matrix
+from sensecf.data.constraints import as_matrix, project, recompute
 from sensecf.data.dataset import Dataset
 from sensecf.errors import DataError, SensecfError
 from sensecf.models.classifier import TrainedClassifier
@@ -39,6 +40,7 @@ __all__ = [
     "CounterfactualGenerator",
     "CounterfactualResult",
     "NotFittedError",
+    "margin_model",
     "select_queries",
 ]
 
@@ -95,7 +97,9 @@ class CounterfactualGenerator(BaseEstimator):
     them (``dice-random``, ``nice-proximity``).
 
     Subclasses implement :meth:`_propose` (one query) or :meth:`_propose_batch` (all queries
-    at once) and may override :meth:`_validate_params` and :meth:`_fit`. ``extra_cf_columns``
+    at once) and may override :meth:`_validate_params` and :meth:`_fit`. Derived features are
+    recomputed from their inputs for every method; a method with ``keeps_relations = True``
+    also has each proposal projected onto what its query allows before it is judged. ``extra_cf_columns``
     and ``query_info_columns`` name the method's own columns of the result tables; they are
     present even when no query got a counterfactual.
 
@@ -111,6 +115,9 @@ class CounterfactualGenerator(BaseEstimator):
     """
 
     name: str = "generator"
+    # True for the project's own searches: each proposal is projected (constraints.project)
+    # before it is judged, so none breaks a relation; a baseline is measured as it answered.
+    keeps_relations: ClassVar[bool] = False
     extra_cf_columns: ClassVar[tuple[str, ...]] = ()
     query_info_columns: ClassVar[tuple[str, ...]] = ()
 
@@ -156,11 +163,16 @@ class CounterfactualGenerator(BaseEstimator):
         desired_class: int | None = None,
         seed: int = 0,
         progress: bool = False,
+        min_proba: float | None = None,
     ) -> CounterfactualResult:
         """Counterfactuals for each query row, validated by the model.
 
         ``desired_class`` defaults to the spec's desired (healthy) class; pass the minority
-        class to make augmentation rows.
+        class to make augmentation rows. ``min_proba`` is a safety margin: the search runs with
+        a model that grants the desired class only where its probability reaches it (see
+        :func:`margin_model`), so a method searches until P(desired) ≥ ``min_proba``; ``valid``
+        stays the decision rule, and the CF table gains ``valid_margin``. ``info["min_proba"]``
+        records it.
         """
         if not hasattr(self, "model_"):
             raise NotFittedError(
@@ -179,14 +191,27 @@ class CounterfactualGenerator(BaseEstimator):
         ids = frame[[c for c in spec.id_columns if c in frame.columns]].reset_index(drop=True)
         rng = np.random.default_rng(seed)
 
-        proposals, seconds, errors = self._run(X, int(n_cfs), desired, rng, progress)
+        rule = self.model_
+        if min_proba is not None:
+            # The search sees a stricter model; the result is judged by the decision rule.
+            self.model_ = margin_model(rule, desired, min_proba)
+        try:
+            proposals, seconds, errors = self._run(X, int(n_cfs), desired, rng, progress)
+        finally:
+            self.model_ = rule
         query_table = ids.copy()
         query_table.insert(0, "query_id", np.arange(len(X)))
         query_table[spec.feature_names] = X
         if spec.target in frame.columns:  # the query's true class, for per-class breakdowns
             query_table["label"] = frame[spec.target].to_numpy()
         query_table["proba_desired"] = self.model_.proba_of(X, desired) if len(X) else []
-        cfs = self._cf_table(proposals, seconds, desired, n_cfs)
+        cfs = self._cf_table(proposals, seconds, desired, n_cfs, X)
+        if min_proba is not None:
+            cfs.insert(
+                cfs.columns.get_loc("valid") + 1,
+                "valid_margin",
+                cfs["proba_desired"].to_numpy(dtype=float) >= float(min_proba),
+            )
         counts = cfs.groupby("query_id").size() if len(cfs) else pd.Series(dtype=int)
         query_table["n_cfs"] = counts.reindex(query_table["query_id"], fill_value=0).to_numpy()
         query_table["seconds"] = np.asarray(seconds, dtype=float)
@@ -196,7 +221,8 @@ class CounterfactualGenerator(BaseEstimator):
         )
         for key in info_keys:
             query_table[key] = [p.query_info.get(key) for p in proposals]
-        return CounterfactualResult(self.name, desired, spec, query_table, cfs)
+        info = {} if min_proba is None else {"min_proba": float(min_proba)}
+        return CounterfactualResult(self.name, desired, spec, query_table, cfs, info)
 
     def _run(
         self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator, progress: bool
@@ -250,13 +276,20 @@ class CounterfactualGenerator(BaseEstimator):
         return None
 
     def _cf_table(
-        self, proposals: list[Candidates], seconds: list[float], desired: int, n_cfs: int
+        self,
+        proposals: list[Candidates],
+        seconds: list[float],
+        desired: int,
+        n_cfs: int,
+        X: np.ndarray,
     ) -> pd.DataFrame:
         """The ``cfs`` table of all queries, built once from stacked arrays.
 
-        Per query: identical rows are one counterfactual (the first is kept), then the first
-        ``n_cfs`` are ranked 0, 1, ...; each row carries its query's seconds divided by the
-        number of rows the method proposed for it.
+        Derived features are first computed from their inputs (whatever the method proposed
+        for them), so the model judges numbers that can all be true at once. Per query:
+        identical rows are one counterfactual (the first is kept), then the first ``n_cfs`` are
+        ranked 0, 1, ...; each row carries its query's seconds divided by the number of rows
+        the method proposed for it.
         """
         spec = self.spec_
         d = len(spec.features)
@@ -292,8 +325,11 @@ class CounterfactualGenerator(BaseEstimator):
         if not blocks:
             return empty_cfs(spec, self.extra_cf_columns)
 
-        values = np.vstack(blocks)
         counts = np.asarray(sizes)
+        values = np.vstack(blocks)
+        if self.keeps_relations and spec.relations:
+            values = project(spec, X[np.repeat(owner, counts)], values)
+        values = recompute(spec, values)
         query_ids = np.repeat(np.asarray(owner, dtype=np.int64), counts)
         # Identical proposals of one query are one counterfactual, not several.
         keys = pd.DataFrame(values).assign(_query=query_ids)
@@ -333,6 +369,37 @@ class CounterfactualGenerator(BaseEstimator):
             if key not in columns:
                 columns[key] = np.full(len(chosen), np.nan, dtype=object)
         return pd.DataFrame(columns)
+
+
+def margin_model(model: TrainedClassifier, desired: int, min_proba: float) -> TrainedClassifier:
+    """A copy of ``model`` that predicts ``desired`` only where P(desired) ≥ ``min_proba``.
+
+    The margin must be at least what the decision rule already asks of P(desired) (the
+    threshold for the positive class, one minus it for the other).
+
+    >>> from sensecf.data.spec import infer_spec
+    >>> from sensecf.models import train
+    >>> df = pd.DataFrame({"x": np.arange(40.0), "y": [0] * 20 + [1] * 20})
+    >>> clf = train(Dataset(df, infer_spec(df, "y")), "logreg", importance_repeats=1)
+    >>> strict = margin_model(clf, 0, 0.8)
+    >>> rows = np.array([[10.0], [15.0]])    # P(class 0): 0.87 and 0.71
+    >>> clf.predict(rows).tolist(), strict.predict(rows).tolist(), clf.threshold
+    ([0, 0], [0, 1], 0.5)
+    """
+    if not is_number(min_proba) or not 0.0 < float(min_proba) < 1.0:
+        raise SensecfError(f"min_proba must lie strictly between 0 and 1; got {min_proba!r}")
+    margin = float(min_proba)
+    positive = desired == model.positive_class
+    ruled = model.threshold if positive else 1.0 - model.threshold
+    if margin < ruled - 1e-12:
+        raise SensecfError(
+            f"min_proba {margin:g} is below what the decision rule already asks of "
+            f"P({model.spec.classes.get(desired, desired)}) ({ruled:g}); use at least {ruled:g}"
+        )
+    strict = copy.copy(model)
+    # Positive when P(positive) ≥ t: for the other class, P(desired) ≥ m ⟺ P(positive) ≤ 1 - m.
+    strict.threshold = margin if positive else float(np.nextafter(1.0 - margin, 2.0))
+    return strict
 
 
 def _pick(rows: list[Any], index: np.ndarray) -> list[Any]:

@@ -3,8 +3,10 @@
 A post-step any generator may use (DESIGN, "Sparsify"). At each step, every changed feature of
 every still-valid counterfactual is tried back at the query's value in one batched model call;
 the reversion that keeps the highest probability of the desired class is kept, and the loop
-goes on until no reversion keeps the counterfactual valid. Invalid counterfactuals are left
-as they are. A method run with it is reported as its own method, ``<name>+sparsify``.
+goes on until no reversion keeps the counterfactual valid. Derived features are never reverted
+themselves: they follow their inputs, and a reversion that breaks more constraints than the
+counterfactual already did (a relation, a derived feature's direction) is not taken. Invalid
+counterfactuals are left as they are. A method run with it is reported as its own method, ``<name>+sparsify``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import time
 
 import numpy as np
 
-from sensecf.data.constraints import changed
+from sensecf.data.constraints import changed, recompute, violations
+from sensecf.data.spec import DatasetSpec
+from sensecf.generators.base import margin_model
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import CounterfactualResult
 
@@ -41,20 +45,26 @@ def sparsify(
     out = np.atleast_2d(np.array(cfs, dtype=float, copy=True))
     if out.shape != queries.shape:
         raise ValueError(f"queries {queries.shape} and cfs {out.shape} must have the same shape")
+    spec = model.spec
+    derived = np.isin(spec.feature_names, spec.derived_features)
     finite = np.isfinite(out).all(axis=1)
     active = np.zeros(len(out), dtype=bool)
     if finite.any():
         active[finite] = model.predict(out[finite]) == desired_class
+    broken = _broken(spec, queries, out).copy() if derived.any() or spec.relations else None
     while active.any():
         idx = np.flatnonzero(active)
-        moved = changed(queries[idx], out[idx])
+        moved = changed(queries[idx], out[idx]) & ~derived
         rows, cols = np.nonzero(moved)  # row-major: each row's options are contiguous
         if len(rows) == 0:
             break
         trial = out[idx[rows]].copy()
         trial[np.arange(len(rows)), cols] = queries[idx[rows], cols]
+        trial = recompute(spec, trial)  # derived features follow the reverted input
         labels, proba = model.predict_with_proba(trial, desired_class)
         keeps = labels == desired_class
+        if broken is not None:
+            keeps &= _broken(spec, queries[idx[rows]], trial) <= broken[idx[rows]]
         score = np.where(keeps, proba, -np.inf)
         starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
         best_score = np.maximum.reduceat(score, starts)
@@ -69,25 +79,39 @@ def sparsify(
         group_rows = idx[rows[starts]]
         apply = best[still_valid]
         out[group_rows[still_valid], cols[apply]] = queries[group_rows[still_valid], cols[apply]]
+        if broken is not None:
+            out[group_rows] = recompute(spec, out[group_rows])
+            broken[group_rows] = _broken(spec, queries[group_rows], out[group_rows])
         active[:] = False
         active[group_rows[still_valid]] = True
     return out
+
+
+def _broken(spec: DatasetSpec, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Constraints each row breaks (all kinds together)."""
+    return violations(spec, queries, rows)["total"].to_numpy()
 
 
 def sparsify_result(result: CounterfactualResult, model: TrainedClassifier) -> CounterfactualResult:
     """The same counterfactuals after :func:`sparsify`, reported as method ``<name>+sparsify``.
 
     Probabilities and validity are recomputed; the sparsify time is added to each query's
-    seconds (and spread over its counterfactuals), so cost comparisons stay fair.
+    seconds (and spread over its counterfactuals), so cost comparisons stay fair. A result
+    searched to a safety margin (``info["min_proba"]``) is sparsified only while the
+    counterfactual keeps that margin.
     """
     spec = result.spec
     start = time.perf_counter()
     cfs = result.cfs.copy()
+    margin = result.info.get("min_proba")
+    judge = model if margin is None else margin_model(model, result.desired_class, margin)
     if len(cfs):
-        values = sparsify(model, result.query_matrix(), result.cf_matrix(), result.desired_class)
+        values = sparsify(judge, result.query_matrix(), result.cf_matrix(), result.desired_class)
         cfs[spec.feature_names] = values
         labels, cfs["proba_desired"] = model.predict_with_proba(values, result.desired_class)
         cfs["valid"] = labels == result.desired_class
+        if margin is not None:
+            cfs["valid_margin"] = cfs["proba_desired"].to_numpy(dtype=float) >= margin
         # Two counterfactuals of one query may shrink to the same change: keep it once.
         cfs = cfs.drop_duplicates(subset=["query_id", *spec.feature_names], ignore_index=True)
         cfs["rank"] = cfs.groupby("query_id").cumcount()

@@ -22,6 +22,9 @@ disagree with the counterfactual it describes:
   then the other groups in the order the spec first lists them; spec order within a group.
   Sizes of changes in different units cannot be compared, and a reader acts on behaviour, so the
   group order reads as a plan (what to do, then what it should move).
+- **Derived features.** A feature the spec computes from others (its ``relations``) is never an
+  instruction of its own: where its inputs changed, its change follows the last of their
+  sentences as their consequence (``…, so total sleep rises from 6 h 3 min to 6 h 50 min``).
 - **Fixed features.** Never offered as something to do. A counterfactual that changed one breaks
   a constraint (the metrics count it), but the text still says so, last:
   ``(changes a fixed feature: age, 54 → 50 years)``.
@@ -49,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sensecf.data.constraints import changed
+from sensecf.data.constraints import changed, expand_inputs
 from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.errors import DataError
 from sensecf.report.formatting import (
@@ -103,7 +106,9 @@ class Change:
 
     ``before``, ``after`` and ``delta`` are the exact numbers (not rounded); ``sentence`` shows
     them rounded to the feature's step. ``fixed`` marks a change to a fixed feature, which the
-    sentence reports instead of recommending.
+    sentence reports instead of recommending. ``consequence_of`` names the changed inputs of a
+    derived feature; its sentence is then a clause (``so total sleep rises from … to …``) that
+    follows theirs.
     """
 
     feature: str
@@ -113,6 +118,7 @@ class Change:
     unit: str
     sentence: str
     fixed: bool = False
+    consequence_of: tuple[str, ...] = ()
 
 
 def describe_changes(
@@ -142,21 +148,41 @@ def describe_changes(
     cf = _row_values(spec, cf_row, "cf_row")
     moved = changed(query, cf)
     group_rank = _group_ranks(spec)
+    names = spec.feature_names
+    moved_names = {names[j] for j in np.flatnonzero(moved)}
     entries = []
+    consequences = []
     for j in np.flatnonzero(moved):
         feature = spec.features[j]
         before, after = float(query[j]), float(cf[j])
+        causes = tuple(
+            n for n in expand_inputs(spec, [feature.name]) if n in moved_names and n != feature.name
+        )
+        if feature.name not in spec.derived_features:
+            causes = ()
         change = Change(
             feature=feature.name,
             before=before,
             after=after,
             delta=after - before,
             unit=feature.unit,
-            sentence=_sentence(feature, before, after),
-            fixed=not feature.is_mutable,
+            sentence=_consequence(feature, before, after)
+            if causes
+            else _sentence(feature, before, after),
+            fixed=not feature.is_mutable and not causes,
+            consequence_of=causes,
         )
-        entries.append(((change.fixed, group_rank[feature.group], j), change))
-    return [change for _, change in sorted(entries, key=lambda e: e[0])]
+        if causes:
+            consequences.append((j, change))
+        else:
+            entries.append(((change.fixed, group_rank[feature.group], j), change))
+    ordered = [change for _, change in sorted(entries, key=lambda e: e[0])]
+    for _, change in consequences:  # spec order, after the last of the inputs' sentences
+        at = max(i for i, c in enumerate(ordered) if c.feature in change.consequence_of)
+        while at + 1 < len(ordered) and ordered[at + 1].consequence_of:
+            at += 1
+        ordered.insert(at + 1, change)
+    return ordered
 
 
 def intervention_text(
@@ -179,8 +205,7 @@ def intervention_text(
     >>> intervention_text(spec, [1], [1])
     'No change: every feature stays at its current value.'
     """
-    changes = describe_changes(spec, query_row, cf_row)
-    return sep.join(c.sentence for c in changes) if changes else NO_CHANGE_TEXT
+    return _joined(describe_changes(spec, query_row, cf_row), sep)
 
 
 def intervention_table(result: CounterfactualResult, *, sep: str = "; ") -> pd.DataFrame:
@@ -202,7 +227,7 @@ def intervention_table(result: CounterfactualResult, *, sep: str = "; ") -> pd.D
     for query, cf in zip(queries, values, strict=True):
         changes = describe_changes(spec, query, cf)
         counts.append(len(changes))
-        texts.append(sep.join(c.sentence for c in changes) if changes else NO_CHANGE_TEXT)
+        texts.append(_joined(changes, sep))
     table = pd.DataFrame(
         {
             "query_id": cfs["query_id"].to_numpy(),
@@ -221,6 +246,28 @@ def intervention_table(result: CounterfactualResult, *, sep: str = "; ") -> pd.D
 
 
 # ---- sentences ----------------------------------------------------------------------------
+def _joined(changes: list[Change], sep: str) -> str:
+    """Sentences joined by ``sep``; a consequence joins the sentence before it with a comma."""
+    if not changes:
+        return NO_CHANGE_TEXT
+    parts: list[str] = []
+    for change in changes:
+        if change.consequence_of and parts:
+            parts[-1] += ", " + change.sentence
+        else:
+            parts.append(change.sentence)
+    return sep.join(parts)
+
+
+def _consequence(feature: FeatureSpec, before: float, after: float) -> str:
+    """A derived feature's change as a clause: ``so <label> rises from A to B``."""
+    label = lower_first(feature_phrase(feature).label)
+    quantity = quantity_of(feature)
+    if quantity == "coded" or not (math.isfinite(before) and math.isfinite(after)):
+        return f"so {label} goes from {_coded(feature, before)} to {_coded(feature, after)}"
+    v = format_change(feature, quantity, before, after)
+    verb = "rises" if v.rising else "falls"
+    return f"so {label} {verb} from {v.before} to {v.after_full}"
 
 
 def _row_values(spec: DatasetSpec, row: Any, what: str) -> np.ndarray:

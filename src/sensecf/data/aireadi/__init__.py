@@ -8,6 +8,7 @@
 from sensecf.data.aireadi.features import (
     FEATURES,
     STRESS_COLUMNS,
+    DayRules,
     aireadi_spec,
     extract_features,
     read_aireadi,
@@ -17,6 +18,7 @@ from sensecf.data.aireadi.reader import ReadReport, read_participants
 
 __all__ = [
     "FEATURES",
+    "DayRules",
     "STRESS_COLUMNS",
     "Layout",
     "ReadReport",

@@ -3,7 +3,8 @@
 Days are LOCAL calendar days of the person's site. Sleep, sleeping heart rate and SpO2 belong
 to the night ending that morning: a reading or interval belongs to the local date of
 (time + 12 h), i.e. a noon-to-noon window. A day is kept only with enough CGM, heart-rate,
-sleep and stress data, and then only if every feature is known; the rest are counted by reason.
+sleep and stress data (:class:`DayRules`, which a caller may relax for short recordings), and
+then only if every feature is known; the rest are counted by reason.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +26,7 @@ from joblib import Parallel, delayed
 
 from sensecf.data.aireadi.layout import Layout, timezone_for
 from sensecf.data.aireadi.reader import ReadReport, read_participants, read_person
+from sensecf.data.constraints import recompute
 from sensecf.data.dataset import Dataset
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError, SpecError
@@ -95,6 +98,80 @@ DROP_CGM = "CGM below 70% of the expected readings"
 DROP_HR = "heart rate in fewer than 18 hours"
 DROP_SLEEP = "no sleep record for the night"
 DROP_STRESS = "no valid stress values"
+DROP_UNLABELLED = "no valid stress values (the high_stress target needs them)"
+# Night-time features that exist only with a sleep record (left out when sleep is not required).
+NIGHT_FEATURES: tuple[str, ...] = (
+    *HR_SLEEP_COLUMNS,
+    *(c for c in SLEEP_COLUMNS if c not in QUALITY_COLUMNS),
+)
+
+
+@dataclass(frozen=True)
+class DayRules:
+    """Which person-days are kept: today's rules by default, each one relaxable.
+
+    - ``min_cgm_coverage``: share (0-1) of the expected CGM readings a day needs;
+    - ``min_hr_hours``: clock hours (0-24) with heart-rate data a day needs;
+    - ``require_sleep``: a day needs a sleep record for its night; ``False`` leaves the
+      night-time features (sleep stages, efficiency, heart rate during sleep) out of the table
+      and the spec, so days without one are kept;
+    - ``require_stress``: a day needs valid stress values; ``False`` keeps a day without them
+      unless the target needs them (``high_stress`` is labelled from stress).
+
+    ``DayRules(min_cgm_coverage=0, min_hr_hours=0)`` keeps every day that has data of each
+    kind, with features computed from what is there.
+
+    >>> DayRules().reasons()[:2]
+    ['CGM below 70% of the expected readings', 'heart rate in fewer than 18 hours']
+    >>> DayRules(min_hr_hours=-1)
+    Traceback (most recent call last):
+    ...
+    sensecf.errors.SpecError: min_hr_hours must be a number of hours from 0 to 24; got -1
+    """
+
+    min_cgm_coverage: float = CGM_MIN_COVERAGE
+    min_hr_hours: float = HR_MIN_HOURS
+    require_sleep: bool = True
+    require_stress: bool = True
+
+    def __post_init__(self) -> None:
+        coverage, hours = self.min_cgm_coverage, self.min_hr_hours
+        if (
+            isinstance(coverage, bool)
+            or not isinstance(coverage, (int, float))
+            or not (0.0 <= coverage <= 1.0)
+        ):
+            raise SpecError(f"min_cgm_coverage must be a share from 0 to 1; got {coverage!r}")
+        if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 <= hours <= 24:
+            raise SpecError(f"min_hr_hours must be a number of hours from 0 to 24; got {hours!r}")
+        for name in ("require_sleep", "require_stress"):
+            if not isinstance(getattr(self, name), bool):
+                raise SpecError(f"{name} must be True or False; got {getattr(self, name)!r}")
+
+    def reasons(self) -> list[str]:
+        """The drop reasons of the four rules, worded with these values."""
+        cgm = (
+            DROP_CGM
+            if self.min_cgm_coverage == CGM_MIN_COVERAGE
+            else f"CGM below {100 * self.min_cgm_coverage:g}% of the expected readings"
+        )
+        hr = (
+            DROP_HR
+            if self.min_hr_hours == HR_MIN_HOURS
+            else f"heart rate in fewer than {self.min_hr_hours:g} hours"
+        )
+        return [cgm, hr, DROP_SLEEP, DROP_STRESS]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form, as recorded in a feature folder's ``info.json``."""
+        return asdict(self)
+
+    def features(self) -> tuple[str, ...]:
+        """The feature columns a table read under these rules has."""
+        if self.require_sleep:
+            return FEATURES
+        return tuple(c for c in FEATURES if c not in NIGHT_FEATURES)
+
 
 CLASSES = {
     "high_stress": {0: "not high stress", 1: "high stress"},
@@ -435,22 +512,28 @@ def person_days(frames: Mapping[str, pd.DataFrame], tz: str) -> pd.DataFrame:
 
 
 # ---- rules ----------------------------------------------------------------------------------
-def apply_day_rules(days: pd.DataFrame) -> tuple[pd.DataFrame, Counter]:
+def apply_day_rules(
+    days: pd.DataFrame, rules: DayRules | None = None
+) -> tuple[pd.DataFrame, Counter]:
     """Keep the days with enough data and every feature known; count the rest by reason.
 
-    Each dropped day is counted once, under the first rule it fails, in this order: CGM ≥ 70%
-    of the expected readings, heart rate in ≥ 18 clock hours, a sleep record for the night,
-    valid stress values, then ``missing <feature>`` for the first feature that is NaN.
+    Each dropped day is counted once, under the first rule it fails, in this order (the
+    defaults of :class:`DayRules`): CGM ≥ 70% of the expected readings, heart rate in ≥ 18
+    clock hours, a sleep record for the night, valid stress values, then ``missing <feature>``
+    for the first feature that is NaN. A rule that ``rules`` switches off is not applied.
     """
+    rules = DayRules() if rules is None else rules
+    cgm, hr, sleep, stress = rules.reasons()
     dropped: Counter = Counter()
     keep = np.ones(len(days), dtype=bool)
-    rules = (
-        (DROP_CGM, days["cgm_coverage"].to_numpy() < CGM_MIN_COVERAGE),
-        (DROP_HR, days["hr_hours"].to_numpy() < HR_MIN_HOURS),
-        (DROP_SLEEP, days["sleep_records"].to_numpy() < 1),
-        (DROP_STRESS, days["stress_n"].to_numpy() < 1),
-    )
-    checks = [*rules, *((f"missing {c}", days[c].isna().to_numpy()) for c in FEATURES)]
+    never = np.zeros(len(days), dtype=bool)
+    checks = [
+        (cgm, days["cgm_coverage"].to_numpy() < rules.min_cgm_coverage),
+        (hr, days["hr_hours"].to_numpy() < rules.min_hr_hours),
+        (sleep, days["sleep_records"].to_numpy() < 1 if rules.require_sleep else never),
+        (stress, days["stress_n"].to_numpy() < 1 if rules.require_stress else never),
+        *((f"missing {c}", days[c].isna().to_numpy()) for c in rules.features()),
+    ]
     for reason, fails in checks:
         hit = keep & fails
         if hit.any():
@@ -497,6 +580,7 @@ def extract_features(
     unit: Unit = "day",
     progress: bool = False,
     workers: int | None = None,
+    rules: DayRules | None = None,
 ) -> tuple[pd.DataFrame, ReadReport]:
     """Read an AI-READI folder and compute one row per person-day (or per person).
 
@@ -516,6 +600,10 @@ def extract_features(
     """
     if unit not in ("day", "person"):
         raise SpecError(f"unit must be 'day' or 'person'; got {unit!r}")
+    rules = DayRules() if rules is None else rules
+    if not isinstance(rules, DayRules):
+        raise SpecError(f"rules must be a DayRules; got {type(rules).__name__}")
+    features = rules.features()
     started = time.perf_counter()
     root = Path(root)
     participants, warnings = read_participants(root)
@@ -558,18 +646,23 @@ def extract_features(
         else pd.DataFrame({c: [] for c in columns}, index=pd.Index([], name="day"))
     )
     report.candidate_days = len(days)
-    kept, dropped = apply_day_rules(days)
+    kept, dropped = apply_day_rules(days, rules)
     report.skipped_records = dict(skipped)
     report.dropped_rows = dict(dropped)
     out = kept.reset_index()
     out.insert(
         1, "date", day_strings(out["day"].to_numpy()) if len(out) else np.array([], dtype=object)
     )
-    out = out[["person_id", "date", *FEATURES, *STRESS_COLUMNS]]
+    out = out[["person_id", "date", *features, *STRESS_COLUMNS]]
     out["person_id"] = out["person_id"].astype("int64")
     if unit == "person":
         out = out.drop(columns="date").groupby("person_id", sort=True).mean().reset_index()
         out["steps"] = out["steps"].round()  # steps are whole numbers in the spec
+        # A mean of ratios is not the ratio of the means: derived features (efficiency, CV)
+        # are computed again from the person's means, so the spec's relations hold.
+        spec = _spec_for(aireadi_spec("person"), rules)
+        if len(out):
+            out[spec.feature_names] = recompute(spec, out[spec.feature_names].to_numpy())
     out = out.sort_values(list(out.columns[: 2 if unit == "day" else 1]), kind="stable")
     out = out.reset_index(drop=True)
     report.rows = len(out)
@@ -624,6 +717,12 @@ def aireadi_spec(unit: Unit = "day", target: Target = "high_stress") -> DatasetS
     return spec
 
 
+def _spec_for(spec: DatasetSpec, rules: DayRules) -> DatasetSpec:
+    """The spec without the features these rules leave out."""
+    left_out = [n for n in spec.feature_names if n in FEATURES and n not in rules.features()]
+    return spec.drop_features(left_out) if left_out else spec
+
+
 def read_aireadi(
     root: str | os.PathLike,
     *,
@@ -631,6 +730,10 @@ def read_aireadi(
     target: Target = "high_stress",
     stress_quantile: float = 0.75,
     stress_threshold: float | None = None,
+    min_cgm_coverage: float = CGM_MIN_COVERAGE,
+    min_hr_hours: float = HR_MIN_HOURS,
+    require_sleep: bool = True,
+    require_stress: bool = True,
     progress: bool = False,
     workers: int | None = None,
 ) -> Dataset:
@@ -639,7 +742,10 @@ def read_aireadi(
     ``target="high_stress"``: 1 when the row's mean Garmin stress is above the cohort's
     ``stress_quantile`` quantile (or above ``stress_threshold`` if given); desired class 0.
     ``target="diabetes"``: 1 when the study group is not healthy (prediabetes included).
-    ``info`` holds the read report (``info["report"]``) and ``info["stress_threshold"]``.
+    ``info`` holds the read report (``info["report"]``), ``info["stress_threshold"]`` and the
+    day rules used (``info["day_rules"]``): ``min_cgm_coverage``, ``min_hr_hours``,
+    ``require_sleep`` and ``require_stress``, see :class:`DayRules` (relax them for short
+    recordings).
 
     >>> import tempfile
     >>> from sensecf.data.synthetic import CohortConfig, write_synthetic_cohort
@@ -648,10 +754,21 @@ def read_aireadi(
     >>> data.spec.classes, data.spec.id_columns
     ({0: 'no diabetes', 1: 'diabetes'}, ('person_id', 'date'))
     """
-    spec = aireadi_spec(unit, target)
+    rules = DayRules(min_cgm_coverage, min_hr_hours, require_sleep, require_stress)
+    spec = _spec_for(aireadi_spec(unit, target), rules)
     if not 0.0 < stress_quantile < 1.0:
         raise SpecError(f"stress_quantile must lie between 0 and 1; got {stress_quantile}")
-    frame, report = extract_features(root, unit=unit, progress=progress, workers=workers)
+    frame, report = extract_features(
+        root, unit=unit, progress=progress, workers=workers, rules=rules
+    )
+    if target == "high_stress" and len(frame):
+        # A row without stress values has no label: kept only when the target does not need it.
+        unlabelled = frame["stress_mean"].isna().to_numpy()
+        if unlabelled.any():
+            report.dropped_rows[DROP_UNLABELLED] = int(unlabelled.sum())
+            frame = frame[~unlabelled].reset_index(drop=True)
+            report.rows = len(frame)
+            report.persons_with_rows = int(frame["person_id"].nunique())
     if frame.empty:
         reasons = "; ".join(f"{k}: {v}" for k, v in report.to_dict()["dropped_rows"].items())
         raise DataError(
@@ -659,6 +776,13 @@ def read_aireadi(
             f"{report.persons} persons, {report.files_read} files read, "
             f"{len(report.missing_files)} missing"
             + (f"; dropped days: {reasons}" if reasons else "")
+            + (
+                "; for short recordings relax the day rules (min_cgm_coverage, min_hr_hours, "
+                "require_sleep, require_stress; `sensecf features --min-cgm-coverage F "
+                "--min-hr-hours H --no-require-sleep --no-require-stress`)"
+                if reasons
+                else ""
+            )
         )
     threshold: float | None = None
     if target == "high_stress":
@@ -686,6 +810,7 @@ def read_aireadi(
         "target": target,
         "stress_quantile": stress_quantile if stress_threshold is None else None,
         "stress_threshold": threshold,
+        "day_rules": rules.to_dict(),
         "report": report.to_dict(),
     }
     return Dataset(frame, spec, info, source=str(root))
