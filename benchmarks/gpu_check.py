@@ -39,8 +39,8 @@ from typing import Any
 
 import torch
 import transformers
-from sensecf.llm.schema import answer_schema
 
+from sensecf.generators.llm.schema import answer_schema
 from sensecf.llm.base import ChatRequest, Completion, GenerationParams
 from sensecf.llm.constrained import admits
 from sensecf.llm.transformers_backend import Transformers

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sensecf.llm.schema import answer_schema
 
 from sensecf.errors import SensecfError
+from sensecf.generators.llm.schema import answer_schema
 from sensecf.llm.base import ChatRequest, Completion, GenerationParams, LLMError
 
 torch = pytest.importorskip("torch")

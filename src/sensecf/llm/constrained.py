@@ -58,7 +58,7 @@ def json_schema_grammar(schema: dict[str, Any]) -> str:
 
 
 def admits(schema: dict[str, Any], text: str) -> bool:
-    """Whether ``text`` is strict JSON that an :func:`~sensecf.llm.schema.answer_schema` admits.
+    """Whether ``text`` is strict JSON that an :func:`~sensecf.generators.llm.schema.answer_schema` admits.
 
     Checks what such a schema says: an object with exactly the required keys, in order, each
     value one of its ``enum``; a check on what a decoder returned, not a JSON-schema validator.
