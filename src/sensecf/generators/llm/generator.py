@@ -22,11 +22,10 @@ import pandas as pd
 from sklearn.base import clone
 
 from sensecf.data.constraints import allowed_ranges, changed
-from sensecf.data.scales import FeatureScales
 from sensecf.generators.base import Candidates, CounterfactualGenerator, NotFittedError
 from sensecf.generators.llm import feedback
 from sensecf.generators.llm.candidates import feature_grid, forced_features, round_candidates, stage
-from sensecf.generators.llm.examples import ExampleBank, window
+from sensecf.generators.llm.examples import ExampleBank, examples_json, window
 from sensecf.generators.llm.parse import coerce_answer, parse_answer
 from sensecf.generators.llm.probe import Probe, probe
 from sensecf.generators.llm.prompts import (
@@ -112,13 +111,14 @@ class LLMGenerator(CounterfactualGenerator):
     an open connection is a resource, not a parameter value to copy).
     """
 
-    extra_cf_columns: ClassVar[tuple[str, ...]] = ("round", "copied_example")
+    extra_cf_columns: ClassVar[tuple[str, ...]] = ("round", "sample", "copied_example")
     query_info_columns: ClassVar[tuple[str, ...]] = (
         "llm_calls",
         "prompt_tokens",
         "completion_tokens",
         "rounds",
         "rejected_answers",
+        "examples_shown",
     )
 
     def __init__(
@@ -180,13 +180,10 @@ class LLMGenerator(CounterfactualGenerator):
 
     # ---- fitting ------------------------------------------------------------------------------
     def _fit(self) -> None:
-        spec, model = self.spec_, self.model_
+        spec = self.spec_
         X = self.reference_.X.to_numpy(dtype=float)
-        frame = self.reference_.frame
-        labels = frame[spec.target].to_numpy() if spec.target in frame.columns else None
-        scale = FeatureScales.from_reference(spec, X).scale
-        self.examples_ = ExampleBank(
-            spec, model, X, model.predict(X), labels, scale, least=max(self.shots, 1)
+        self.examples_ = ExampleBank.from_reference(
+            self.model_, self.reference_, max(self.shots, 1)
         )
         self.steps_ = np.array([float(f.step) for f in spec.features])
         self.lower_ = np.array([f.bounds[0] for f in spec.features], dtype=float)
@@ -391,7 +388,12 @@ class LLMGenerator(CounterfactualGenerator):
             chain.calls += 1
             chain.prompt_tokens += int(answer.prompt_tokens)
             chain.completion_tokens += int(answer.completion_tokens)
-            coerced = coerce_answer(spec, batch.X[chain.query], parse_answer(answer.text, names))
+            parsed = parse_answer(answer.text, names)
+            if parsed.cut_off:  # never read a cut-off answer as "the rest unchanged"
+                chain.rejected += 1
+                chain.problems = feedback.cut_off(parsed.missing)
+                continue
+            coerced = coerce_answer(spec, batch.X[chain.query], parsed)
             if coerced.admissible:
                 admissible.append((req, coerced.row))
                 continue
@@ -445,34 +447,49 @@ class LLMGenerator(CounterfactualGenerator):
             short = {i: n_cfs - k for i, k in enumerate(served) if k < n_cfs}
             fills = _fallback(self.oracle_, batch.X, short, batch.desired)
         return [
-            self._candidates(group, batch.X[i], fills.get(i))
+            self._candidates(group, batch.X[i], fills.get(i), self._shown(batch, i))
             for i, group in enumerate(batch.chains)
         ]
 
+    def _shown(self, batch: _Batch, i: int) -> np.ndarray:
+        """Every example any request of query ``i`` showed (the windows its chains reached)."""
+        if not self.shots or not len(batch.shown[i]):
+            return batch.shown[i][:0]
+        reached = max(c.sample + c.calls - 1 for c in batch.chains[i])
+        blocks = -(-len(batch.shown[i]) // self.shots)
+        return batch.shown[i][: self.shots * min(reached + 1, blocks)]
+
     def _candidates(
-        self, group: list[_Chain], query: np.ndarray, filled: np.ndarray | None
+        self, group: list[_Chain], query: np.ndarray, filled: np.ndarray | None, shown: np.ndarray
     ) -> Candidates:
         """One query's CF rows with their provenance, and its per-query totals.
 
-        Without a fallback fill, the last admissible answers that did not reach the desired
-        class are kept too: the honest record of a failure (unless it proposed nothing).
+        The last admissible answers that did not reach the desired class are kept too, after
+        any fallback rows: the honest record of a failure (unless it proposed nothing), marked
+        by ``valid`` False and their LLM ``source``.
         """
-        kept = [c for c in group if c.done]
-        if filled is None:
-            kept += [
-                c for c in group if not c.done and c.row is not None and changed(query, c.row).any()
-            ]
-            filled = np.empty((0, len(query)))
+        done = [c for c in group if c.done]
+        failed = [
+            c for c in group if not c.done and c.row is not None and changed(query, c.row).any()
+        ]
+        filled = np.empty((0, len(query))) if filled is None else filled
         none = [0] * len(filled)  # the fallback spends no call
+        rows = [c.row for c in done] + list(filled) + [c.row for c in failed]
+
+        def per_row(llm: list[object], fill: object) -> list[object]:
+            return llm[: len(done)] + [fill] * len(none) + llm[len(done) :]
+
+        kept = done + failed
         return Candidates(
-            np.array([c.row for c in kept] + list(filled), dtype=float).reshape(-1, len(query)),
-            source=["llm" if c.round == 0 else "repair" for c in kept] + ["fallback"] * len(none),
-            llm_calls=[c.calls for c in kept] + none,
-            prompt_tokens=[c.prompt_tokens for c in kept] + none,
-            completion_tokens=[c.completion_tokens for c in kept] + none,
+            np.array(rows, dtype=float).reshape(-1, len(query)),
+            source=per_row(["llm" if c.round == 0 else "repair" for c in kept], "fallback"),
+            llm_calls=per_row([c.calls for c in kept], 0),
+            prompt_tokens=per_row([c.prompt_tokens for c in kept], 0),
+            completion_tokens=per_row([c.completion_tokens for c in kept], 0),
             extra={
-                "round": [c.round for c in kept] + [-1] * len(none),
-                "copied_example": [c.copied for c in kept] + [False] * len(none),
+                "round": per_row([c.round for c in kept], -1),
+                "sample": per_row([c.sample for c in kept], -1),
+                "copied_example": per_row([c.copied for c in kept], False),
             },
             query_info={  # spent calls count, served or not
                 "llm_calls": sum(c.calls for c in group),
@@ -480,8 +497,15 @@ class LLMGenerator(CounterfactualGenerator):
                 "completion_tokens": sum(c.completion_tokens for c in group),
                 "rounds": max(c.round for c in group),
                 "rejected_answers": sum(c.rejected for c in group),
+                "examples_shown": examples_json(shown),
             },
         )
+
+    def _cf_table(
+        self, proposals: list[Candidates], seconds: list[float], desired: int, n_cfs: int
+    ) -> pd.DataFrame:
+        # Failed answers stay beside the fallback rows that replace them: up to twice n_cfs.
+        return super()._cf_table(proposals, seconds, desired, 2 * n_cfs)
 
 
 def _fallback(

@@ -57,6 +57,7 @@ class ParsedAnswer:
     rejected: dict[str, str] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
     error: str = ""
+    cut_off: bool = False
 
     @property
     def ok(self) -> bool:
@@ -71,15 +72,16 @@ def parse_answer(text: str, names: Sequence[str]) -> ParsedAnswer:
     {'a': 1.0, 'b': 2.5}
     >>> parse_answer("I cannot help with that.", ["a"]).error
     'no JSON object in the answer'
-    >>> parse_answer('{"a": 1, "b": 2', ["a", "b", "c"]).missing     # cut off mid-object
-    ['c']
+    >>> cut = parse_answer('{"a": 1, "b": 2', ["a", "b", "c"])     # cut off mid-object
+    >>> cut.missing, cut.cut_off
+    (['c'], True)
     """
     expected = list(names)
-    obj = _find_object(text if isinstance(text, str) else "", expected)
+    obj, whole = _find_object(text if isinstance(text, str) else "", expected)
     if obj is None:
         return ParsedAnswer(missing=expected, error="no JSON object in the answer")
     lookup = {_key(name): name for name in expected}
-    answer = ParsedAnswer()
+    answer = ParsedAnswer(cut_off=not whole)
     for key, raw in obj.items():
         name = lookup.get(_key(str(key)))
         if name is None:
@@ -100,8 +102,9 @@ def _key(name: str) -> str:
     return name.strip().lower()
 
 
-def _find_object(text: str, expected: Sequence[str]) -> dict[str, Any] | None:
-    """The first JSON object in ``text`` that names an expected feature (or any object)."""
+def _find_object(text: str, expected: Sequence[str]) -> tuple[dict[str, Any] | None, bool]:
+    """The first JSON object in ``text`` that names an expected feature (or any object), and
+    whether it was whole (False: only the pairs of an object that never closed)."""
     cleaned = _FENCE.sub("", text)
     wanted = {_key(n) for n in expected}
     decoder = json.JSONDecoder()
@@ -115,7 +118,7 @@ def _find_object(text: str, expected: Sequence[str]) -> dict[str, Any] | None:
             continue
         obj = _unwrap(obj, wanted)
         if any(_key(str(k)) in wanted for k in obj):
-            return obj
+            return obj, True
         if first is None:
             first = obj
     # Nothing decodes (cut off by the token limit, a stray quote): read the pairs that are there.
@@ -128,8 +131,8 @@ def _find_object(text: str, expected: Sequence[str]) -> dict[str, Any] | None:
             except json.JSONDecodeError:
                 pairs.setdefault(key, raw)
         if pairs:
-            return pairs
-    return first
+            return pairs, False
+    return first, True
 
 
 def _unwrap(obj: dict[str, Any], wanted: set[str]) -> dict[str, Any]:
