@@ -17,6 +17,7 @@ class Scripted(LLMBackend):
 
     name = "scripted"
     supports_schema = True
+    concurrency = 8  # stands in for a server: each round goes out for all queries at once
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy

@@ -127,12 +127,18 @@ def test_fixed_features_are_never_asked_and_always_copied(toy, queries):
     spec = toy.model.spec
     fixed = [f.name for f in spec.features if not f.is_mutable]
     mutable = [f.name for f in spec.features if f.is_mutable]
-    for request in backend.requests:
+    X = result.queries[spec.feature_names].to_numpy(dtype=float)
+    smoker = spec.feature_names.index("smoker")
+    for i, request in enumerate(backend.requests):
         schema = request.schema
         assert schema is not None
-        assert list(schema["properties"]) == mutable
-        assert schema["required"] == mutable and schema["additionalProperties"] is False
+        # Only the features in play are asked (a non-smoker's smoker may only stay 0), in
+        # spec order; a compact answer gives the changes only, so none is required.
+        in_play = [n for n in mutable if n != "smoker" or X[i, smoker] == 1]
+        assert list(schema["properties"]) == in_play
+        assert schema["required"] == [] and schema["additionalProperties"] is False
         assert not set(fixed) & set(schema["properties"])
+        assert ("smoker" in current(request)) == (X[i, smoker] == 1)
     merged = result.cfs.merge(result.queries, on="query_id", suffixes=("", "_q"))
     for name in fixed:
         assert (merged[name] == merged[f"{name}_q"]).all()

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -277,3 +277,41 @@ def rule_breaks(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> dict[s
 
 def _fmt(value: float, step: float) -> str:
     return str(plain_number(value, step)) if math.isfinite(value) else str(value)
+
+
+def offer_breaks(
+    spec: DatasetSpec,
+    query: np.ndarray,
+    row: np.ndarray,
+    offered: Mapping[str, Sequence[int | float]],
+    must_move: Sequence[str] = (),
+) -> dict[str, str]:
+    """Feature → how a row leaves what the request offered: a changed value that is not one of
+    the feature's candidates, a feature left as it is that had to change, or a change to a
+    feature not asked. What a schema-enforcing decoder rules out, checked for every backend.
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
+    ...     FeatureSpec(name="sleep", bounds=(0, 900)), FeatureSpec(name="steps", bounds=(0, 9e4))])
+    >>> offer_breaks(spec, np.array([400.0, 3000.0]), np.array([430.0, 3000.0]),
+    ...              {"sleep": [400, 450], "steps": [3000, 8000]}, must_move=["steps"])
+    {'sleep': '430 is not one of the values offered (400, 450)', 'steps': 'steps must change'}
+    """
+    query = np.asarray(query, dtype=float)
+    row = np.asarray(row, dtype=float)
+    moved = changed(query[None, :], row[None, :])[0]
+    out: dict[str, str] = {}
+    for j, feature in enumerate(spec.features):
+        name = feature.name
+        step = float(feature.step)
+        if name not in offered:
+            if moved[j] and feature.is_mutable:
+                out[name] = f"{name} was not asked and must stay as it is"
+            continue
+        values = np.asarray(offered[name], dtype=float)
+        if moved[j] and not (np.abs(values - row[j]) <= step / 2 + 1e-9).any():
+            listed = ", ".join(str(v) for v in offered[name])
+            out[name] = f"{_fmt(row[j], step)} is not one of the values offered ({listed})"
+        elif name in must_move and not moved[j]:
+            out[name] = f"{name} must change"
+    return out
