@@ -1,14 +1,16 @@
-"""The LLM generator on the synthetic cohort: validity, repair, copying, sparsity and cost.
+"""The LLM generator on the synthetic cohort: speed, validity, and what the model adds.
 
-Builds the default synthetic cohort, trains a random forest, takes 50 flagged test rows and
-runs the LLM generator (few-shot with the nearest desired-class people, and zero-shot; no
-fallback) through the embedded SmolLM2-135M, then prints per method: first-answer validity,
-validity after repair, the repair-round distribution, how often an answer is a verbatim copy
-of an example, features changed with and without sparsify (and against the oracle's minimal
-number), constraint violations, calls and tokens per valid CF, and seconds per query.
+Builds the default synthetic cohort, trains a random forest, takes 50 flagged held-out rows
+and runs the LLM generator (few-shot with the nearest desired-class people by default; no
+fallback) through the embedded SmolLM2-135M, beside the two references it must be read
+against: ``nearest-example`` (the same examples the prompt shows, returned without an LLM) and
+the oracle search. Prints one table: median and mean seconds per person, first-answer validity
+(round 0, first sample), validity after repair, constraint violations, the copy shares
+(answers equal to a whole example; changed values equal to an example's value), features
+changed, calls and tokens per valid CF; and the machine's load before and after.
 
-    python benchmarks/bench_llm.py                                   # 200 x 10 cohort, 50 queries
-    python benchmarks/bench_llm.py --participants 100 --limit 10 --methods few-shot
+    python benchmarks/bench_llm.py                                   # 200 x 10 cohort, 50 rows
+    python benchmarks/bench_llm.py --limit 20 --methods few-shot,zero-shot
     python benchmarks/bench_llm.py --cache runs/llm-cache.sqlite     # a rerun makes no new calls
 
 With ``--cache`` the seconds of a rerun are those of cache hits; the token counts are those of
@@ -18,15 +20,16 @@ the original calls.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
-import numpy as np
 import pandas as pd
 
 import sensecf as scf
-from sensecf.data.constraints import changed, violations
-from sensecf.generators import select_queries, sparsify_result
+from sensecf.data.constraints import violations
+from sensecf.generators import select_queries
 from sensecf.generators.llm import LLMGenerator
+from sensecf.generators.nearest import NearestExample
 from sensecf.llm.llama_cpp import LlamaCpp
 
 METHODS = {
@@ -36,15 +39,24 @@ METHODS = {
 }
 
 
+def load() -> str:
+    """The 1-, 5- and 15-minute load averages, and the cores."""
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=200)
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--limit", type=int, default=50)
     parser.add_argument("--repair-rounds", type=int, default=3)
-    parser.add_argument("--methods", default="few-shot,zero-shot", help=",".join(METHODS))
+    parser.add_argument("--methods", default="few-shot", help=",".join(METHODS))
     parser.add_argument("--cache", default=None, help="SQLite answer cache (reruns are free)")
-    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads")
+    parser.add_argument("--threads", type=int, default=None, help="llama.cpp decoding threads")
+    parser.add_argument(
+        "--threads-batch", type=int, default=None, help="llama.cpp prompt-evaluation threads"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -52,6 +64,7 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown method(s) {unknown}; choose from {list(METHODS)}")
 
+    print(f"before: {load()}")
     start = time.perf_counter()
     data = scf.datasets.synthetic_cohort(participants=args.participants, days=args.days, seed=0)
     clf = scf.train(data, "rf", seed=args.seed)
@@ -64,84 +77,49 @@ def main() -> None:
     )
     oracle = scf.Oracle().fit(clf, train_rows).generate(queries)
     suite = scf.MetricSuite().fit(clf, train_rows)
+    nearest = NearestExample().fit(clf, train_rows).generate(queries)
+    rows = [report(oracle, clf, suite, oracle), report(nearest, clf, suite, oracle)]
 
-    backend = LlamaCpp(n_threads=args.threads)
+    backend = LlamaCpp(n_threads=args.threads, n_threads_batch=args.threads_batch)
+    print(f"llama.cpp threads: {backend.n_threads} decoding, {backend.n_threads_batch} prompt")
     if args.cache:
         from sensecf.llm.cache import CachedBackend
 
         backend = CachedBackend(backend, args.cache)
-    rows = []
     try:
         for method in methods:
             generator = LLMGenerator(
                 backend, repair_rounds=args.repair_rounds, fallback=False, **METHODS[method]
             ).fit(clf, train_rows)
-            t0 = time.perf_counter()
             result = generator.generate(queries, seed=args.seed)
-            wall = time.perf_counter() - t0
-            rows.append(report(method, result, clf, suite, oracle, wall))
+            rows.append(report(result, clf, suite, oracle))
     finally:
         backend.close()
     print("\n" + pd.DataFrame(rows).set_index("method").T.to_string())
+    print(f"\nafter: {load()}")
 
 
-def report(method, result, clf, suite, oracle, wall: float) -> dict[str, object]:
-    """Print one method's figures; return its summary row."""
-    spec = clf.spec
-    n = len(result.queries)
-    cfs = result.cfs  # round and copied_example are there even when no query got a CF
-    summary = suite.summarise(result, min_l0=oracle).iloc[0]
-    sparse = sparsify_result(result, clf)
-    sparse_summary = suite.summarise(sparse, min_l0=oracle).iloc[0]
-    valid = cfs["valid"].to_numpy(dtype=bool)
-    l0 = changed(result.query_matrix(), result.cf_matrix()).sum(axis=1)
-    l0_sparse = changed(sparse.query_matrix(), sparse.cf_matrix()).sum(axis=1)
-    n_violations = int(violations(spec, result.query_matrix(), result.cf_matrix())["total"].sum())
-    rounds = cfs.loc[valid, "round"].value_counts().sort_index()
-    unserved = n - int(cfs.loc[valid, "query_id"].nunique())
-    print(f"\n== {method}: {n} queries, {len(cfs)} CFs, {wall / max(n, 1):.1f} s per query")
-    print(
-        f"first-answer validity {summary['validity_first']:.2f}; after repair "
-        f"{summary['validity_after_repair']:.2f}; CF validity {summary['validity']:.2f}; "
-        f"coverage {summary['coverage']:.2f}"
-    )
-    print(
-        "valid CFs by round: "
-        + ", ".join(f"round {int(r)}: {c}" for r, c in rounds.items())
-        + f"; queries without a valid CF: {unserved}"
-    )
-    print(
-        f"verbatim copies of an example: {cfs['copied_example'].mean() if len(cfs) else np.nan:.2f} "
-        f"of CFs ({cfs.loc[valid, 'copied_example'].mean() if valid.any() else np.nan:.2f} "
-        "of valid ones)"
-    )
-    print(
-        f"features changed (valid CFs): {l0[valid].mean() if valid.any() else np.nan:.2f}, "
-        f"after sparsify {l0_sparse[sparse.cfs['valid'].to_numpy(bool)].mean():.2f}; "
-        f"oracle's minimal {oracle.queries['min_l0'].mean():.2f}; "
-        f"minimal-L0 ratio {summary['min_l0_ratio']:.2f} -> {sparse_summary['min_l0_ratio']:.2f}"
-    )
-    q = result.queries
-    print(
-        f"constraint violations {n_violations}; answers rejected (unreadable or rule broken) "
-        f"{int(q['rejected_answers'].sum())}; LLM calls {int(q['llm_calls'].sum())}, "
-        f"per valid CF {summary['llm_calls_per_valid_cf']:.2f}; tokens per valid CF "
-        f"{summary['tokens_per_valid_cf']:.0f} (prompt {summary['prompt_tokens_per_valid_cf']:.0f}"
-        f", completion {summary['completion_tokens_per_valid_cf']:.0f})"
-    )
+def report(result, clf, suite, oracle) -> dict[str, object]:
+    """One method's figures, as a column of the printed table."""
+    s = suite.summarise(result, min_l0=oracle).iloc[0]
+    seconds = result.queries["seconds"]
+    broken = violations(clf.spec, result.query_matrix(), result.cf_matrix())["total"].sum()
     return {
-        "method": method,
-        "queries": n,
-        "validity_first": round(float(summary["validity_first"]), 3),
-        "validity_after_repair": round(float(summary["validity_after_repair"]), 3),
-        "cf_validity": round(float(summary["validity"]), 3),
-        "violations": n_violations,
-        "copy_rate": round(float(cfs["copied_example"].mean()), 3) if len(cfs) else np.nan,
-        "l0_valid": round(float(l0[valid].mean()), 2) if valid.any() else np.nan,
-        "l0_sparsified": round(float(sparse_summary["l0"]), 2),
-        "calls_per_valid_cf": round(float(summary["llm_calls_per_valid_cf"]), 2),
-        "tokens_per_valid_cf": round(float(summary["tokens_per_valid_cf"]), 0),
-        "s_per_query": round(wall / max(n, 1), 1),
+        "method": result.method,
+        "queries": len(result.queries),
+        "median s/person": round(float(seconds.median()), 2),
+        "mean s/person": round(float(seconds.mean()), 2),
+        "coverage": round(float(s["coverage"]), 2),
+        "validity (CFs)": round(float(s["validity"]), 2),
+        "first-answer validity": round(float(s["validity_first"]), 2),
+        "after repair": round(float(s["validity_after_repair"]), 2),
+        "violations": int(broken),
+        "whole-row copies": round(float(s["copied_example"]), 2),
+        "changed values from examples": round(float(s["example_share"]), 2),
+        "L0 (valid)": round(float(s["l0"]), 2),
+        "L0 / oracle min": round(float(s["min_l0_ratio"]), 2),
+        "calls/valid CF": round(float(s["llm_calls_per_valid_cf"]), 2),
+        "tokens/valid CF": round(float(s["tokens_per_valid_cf"]), 0),
     }
 
 

@@ -155,3 +155,63 @@ def test_train_and_benchmark_on_a_uci_heart_file(tmp_path, invoke):
     assert (merged["age"] == merged["age_query"]).all() and (
         merged["sex"] == merged["sex_query"]
     ).all()
+
+
+def test_benchmark_takes_the_llm_options_and_lists_the_llm_generators(invoke):
+    result = invoke("benchmark", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for fragment in (
+        "--llm-backend",
+        "--llm-model",
+        "--llm-cache",
+        "--repair-rounds",
+        "--fallback",
+    ):
+        assert fragment in text
+    for name in ("zero-shot", "few-shot", "few-shot-worked", "nearest-example"):
+        assert name in text
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--repair-rounds", "-1"], "--repair-rounds"),
+        (["--llm-backend", "gpt"], "--llm-backend"),
+        (["--llm-base-url", "http://127.0.0.1:9/v1"], "--llm-base-url is for the openai backend"),
+    ],
+)
+def test_bad_llm_options_are_one_line_and_exit_2(folders, extra, fragment, invoke):
+    result = invoke(
+        "benchmark",
+        "--model",
+        folders / "model",
+        "--data",
+        folders / "features",
+        "--generators",
+        "few-shot",
+        "--limit",
+        2,
+        "--out",
+        folders / "bad-llm",
+        *extra,
+    )
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output and "Traceback" not in result.output
+
+
+def test_a_bad_generator_option_in_a_config_is_one_line_and_exit_2(folders, invoke):
+    config = folders / "bad-options.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "model": "model",
+                "data": "features",
+                "out": "bad-options",
+                "generators": {"few-shot": {"shots": -1}},
+            }
+        )
+    )
+    result = invoke("benchmark", "--config", config)
+    assert result.exit_code == 2, result.output
+    assert result.output.count("\n") == 1 and "shots" in result.output

@@ -78,7 +78,7 @@ def make_result(**cf_columns) -> CounterfactualResult:
             "query_id": [0, 0, 0, 1, 1],
             "method": "hand",
             "rank": [0, 1, 2, 0, 1],
-            "a": [2.0, 3.0, 1.0, 6.0, 1.0],
+            "a": [2.0, 3.0, 9.0, 6.0, 1.0],  # the model agrees with `valid` (a > 3.5 is ill)
             "b": [1.0, 4.0, 1.0, -1.0, 0.0],
             "c": [2.0, 2.0, 4.0, 2.5, 2.0],
             "proba_desired": 0.9,
@@ -180,9 +180,12 @@ def test_cost_and_source_are_carried(suite):
     assert (plain["source"] == "search").all() and (plain["prompt_tokens"] == 0).all()
 
 
-def test_threshold_recomputes_validity(model, suite):
+def test_validity_is_always_the_suites_own_models_verdict(model, suite):
     result = make_result(valid=[False] * 5)  # the table says invalid; the model disagrees
-    assert not suite.score_cfs(result)["valid"].any()
+    expected = model.predict(result.cf_matrix()) == 0
+    assert suite.score_cfs(result)["valid"].tolist() == expected.tolist()
+    stale = make_result(valid=[True] * 5)  # a stored verdict cannot make a CF valid either
+    assert suite.score_cfs(stale)["valid"].tolist() == expected.tolist()
     strict = MetricSuite(threshold=0.5).fit(model, Dataset(REFERENCE, SPEC))
     expected = model.predict(result.cf_matrix()) == 0
     assert strict.score_cfs(result)["valid"].tolist() == expected.tolist()
@@ -213,8 +216,8 @@ def test_query_table_and_diversity(suite):
 def test_diversity_of_three_cfs_with_all_cfs(suite):
     table = suite.score_queries(make_result(), valid_only=False)
     d01 = 1 / 1.5 + 3 / math.sqrt(2)
-    d02 = 1 / 1.5 + 0 + 2 / 2
-    d12 = 2 / 1.5 + 3 / math.sqrt(2) + 2 / 2
+    d02 = 7 / 1.5 + 0 + 2 / 2
+    d12 = 6 / 1.5 + 3 / math.sqrt(2) + 2 / 2
     assert table["diversity"].iloc[0] == pytest.approx((d01 + d02 + d12) / 3)
     assert table["l0"].iloc[0] == pytest.approx(5 / 3)
 
@@ -387,3 +390,28 @@ def test_validity_at_a_margin_beside_the_decision_rule(model):
     assert row["validity"] == pytest.approx(3 / 5)  # the generator's rule, unchanged
     with pytest.raises(SensecfError, match="margin"):
         MetricSuite(margin=1.5)
+
+
+def test_first_answer_validity_counts_only_the_first_sample(suite):
+    # Query 0's valid round-0 answer is its second sample: not a first answer.
+    row = suite.summarise(make_result(**LLM_COLUMNS, sample=[1, 0, -1, 0, -1])).iloc[0]
+    assert row["validity_first"] == 0.0
+    assert row["validity_after_repair"] == pytest.approx(1 / 3)  # still valid after repair
+    scored = suite.score_cfs(make_result(**LLM_COLUMNS, sample=[1, 0, -1, 0, -1]))
+    assert scored["first_answer"].tolist() == [False, False, False, True, False]
+
+
+def test_copy_shares_from_the_examples_a_query_was_shown(suite):
+    result = make_result()
+    # Query 0 was shown (a=2, b=1) and (a=3, b=9); query 1 nothing.
+    result.queries["examples_shown"] = ["[[2.0, 1.0, 2.0], [3.0, 9.0, 2.0]]", "[]", "[]"]
+    scored = suite.score_cfs(result)
+    # CF 0 (a=2, b=1) is example 1 whole; CF 1 (a=3, b=4) took a from example 2, not b.
+    assert scored["copied_example"].tolist()[:3] == [1.0, 0.0, 0.0]
+    assert scored["example_share"].tolist()[:2] == [1.0, 0.5]
+    assert scored["copied_example"].tolist()[3:] == [0.0, 0.0]  # no examples: no copy
+    table = suite.score_queries(result)
+    assert table["copied_example"].iloc[0] == 0.5  # over its two valid CFs
+    assert table["example_share"].iloc[0] == pytest.approx(0.75)
+    plain = suite.summarise(make_result()).iloc[0]
+    assert math.isnan(plain["copied_example"]) and math.isnan(plain["example_share"])

@@ -188,6 +188,21 @@ def test_a_server_rejecting_every_format_is_asked_without_one(chat_server: ChatS
     assert formats == ["json_schema", "json_object", None]
 
 
+def test_a_500_naming_the_response_format_is_a_rejected_format_not_retried(
+    chat_server: ChatServer,
+) -> None:
+    # What llama-cpp-python's server (0.3.36) answers to response_format json_schema.
+    body = (
+        '{"error": {"message": "1 validation error: body.response_format.type: '
+        "Input should be 'text' or 'json_object'\"}}"
+    )
+    chat_server.queue(Fault("status", status=500, body=body))
+    llm = backend(chat_server.url)
+    llm.complete(ASK, schema=SCHEMA)
+    formats = [r.get("response_format", {}).get("type") for r in chat_server.requests]
+    assert formats == ["json_schema", "json_object"] and llm.stats()["retries"] == 0
+
+
 def test_a_bad_request_without_a_format_fails_at_once(chat_server: ChatServer) -> None:
     chat_server.queue(Fault("status", status=400, body='{"error": {"message": "too long"}}'))
     with pytest.raises(LLMError, match="HTTP 400.*too long"):

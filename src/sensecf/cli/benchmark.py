@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,11 +13,16 @@ from sensecf.cli.options import (
     PATH,
     data_option,
     limit_option,
+    llm_options,
     model_option,
     n_cfs_option,
     out_option,
     seed_option,
 )
+from sensecf.generators.registry import GENERATORS, LLM_GENERATORS
+
+if TYPE_CHECKING:
+    from sensecf.explanation import LLMOptions
 
 
 @click.command()
@@ -29,13 +35,15 @@ from sensecf.cli.options import (
     "--generators",
     help="Comma-separated generator names (default: oracle and every baseline). Any name may "
     "end in +sparsify to also report it after greedy reversion. Known: "
-    "oracle, dice-random, dice-genetic, dice-kdtree, cfnow-greedy, cfnow-random, "
-    "nice-sparsity, nice-proximity, nice-plausibility.",
+    + ", ".join(GENERATORS)
+    + f" (LLM: {', '.join(LLM_GENERATORS)}; nearest-example returns the few-shot examples "
+    "without an LLM).",
 )
 @limit_option(help="Explain at most N flagged rows (seeded sample) [50].")
 @n_cfs_option(help="Counterfactuals per query [3].")
 @seed_option(default=None, show_default=False, help="Random seed [0].")
 @out_option(required=False, help="Folder for tables and raw CFs.")
+@llm_options
 @click.option(
     "--config",
     "config_path",
@@ -51,6 +59,7 @@ def benchmark(
     n_cfs: int | None,
     seed: int | None,
     out_dir: Path | None,
+    llm: LLMOptions,
     config_path: Path | None,
 ) -> None:
     """Run counterfactual generators side by side and score them with one metric suite.
@@ -59,8 +68,10 @@ def benchmark(
     validity, sparsity (against the oracle's minimal number of changes), proximity,
     plausibility, constraint violations, diversity and cost. Writes summary.md / summary.csv
     (one row per method, and per true class), scores.parquet (one row per counterfactual),
-    per_query.parquet, cfs.parquet and results/<method>/. A rerun with the same settings reuses
-    finished methods.
+    per_query.parquet, cfs.parquet and results/<method>/. A rerun with the same settings, model
+    and data reuses finished methods. LLM methods (the --llm-* options) cache every call in
+    OUT/llm-cache.sqlite, so a killed run makes only the missing calls again; the summary shows
+    what the language model adds (first-answer validity, copies of the examples, cost).
     """
     from sensecf.data.loaders import load_dataset
     from sensecf.evaluation.benchmark import BenchmarkConfig, run_benchmark, summary_table
@@ -91,6 +102,7 @@ def benchmark(
         out_dir=out_dir,
         progress=console.progress_enabled(),
         log=console.line,
+        llm=llm,
     )
     console.print_frame(summary_table(result.summary, by=config.by), "Benchmark summary")
     console.done(f"wrote the benchmark to {out_dir}", time.perf_counter() - start)

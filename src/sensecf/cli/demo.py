@@ -28,8 +28,9 @@ def demo(out_dir: Path, quick: bool, seed: int) -> None:
     """Run the whole flow on the embedded synthetic cohort.
 
     synth -> features -> train -> explain (few-shot with the embedded LLM) -> benchmark (the
-    LLM beside the oracle, DiCE and NICE, on six more). No network, no keys, no GPU. Writes cohort/,
-    features/, model/, explain/ and benchmark/ under --out.
+    LLM beside the nearest-example control, the oracle, DiCE and NICE, on six more). No
+    network, no keys, no GPU. Writes cohort/, features/, model/, explain/ and benchmark/ under
+    --out.
     """
     participants, days, interval = (40, 5, 15) if quick else (200, 10, 5)
     write_cohort(out_dir / "cohort", participants, days, interval, seed)
@@ -49,7 +50,7 @@ def demo(out_dir: Path, quick: bool, seed: int) -> None:
     ctx.invoke(
         benchmark,
         **common,
-        generators="oracle,few-shot+sparsify,dice-genetic,nice-sparsity+sparsify",
+        generators="oracle,nearest-example,few-shot+sparsify,dice-genetic,nice-sparsity+sparsify",
         limit=4 if quick else 6,
         n_cfs=1,
         out_dir=out_dir / "benchmark",

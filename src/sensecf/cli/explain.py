@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     "--generator",
     default="few-shot",
     show_default=True,
-    help="zero-shot, few-shot, few-shot-worked (LLM), oracle, or a baseline (dice-random, "
+    help="zero-shot, few-shot, few-shot-worked (LLM), nearest-example (the few-shot examples, no "
+    "LLM), oracle, or a baseline (dice-random, "
     "dice-genetic, dice-kdtree, cfnow-greedy, cfnow-random, nice-sparsity, nice-proximity, "
     "nice-plausibility); add +sparsify to undo needless changes afterwards.",
 )

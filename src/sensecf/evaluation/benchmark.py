@@ -3,7 +3,11 @@
 Queries are the rows the model flags among its held-out rows; every generator is fitted on the
 model's training rows. The oracle always runs first, since its minimal number of changes per
 query is the reference for every method's sparsity. Each method's counterfactuals are saved as
-soon as it finishes, so an interrupted run resumes where it stopped.
+soon as it finishes, so an interrupted run resumes where it stopped: a saved result is reused
+only when its settings, the model (a hash of its folder) and the data (a hash of the table) are
+the same. LLM methods talk to the backend :class:`~sensecf.explanation.LLMOptions` describes,
+through the SQLite call cache in the out folder, so a killed run makes only the missing calls
+again; a backend that fails is recorded for its method and the other methods go on.
 
 >>> BenchmarkConfig(generators=["oracle", "nice-sparsity+sparsify"], limit=5).generator_names()
 ['oracle', 'nice-sparsity+sparsify']
@@ -14,11 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import yaml
@@ -28,10 +33,15 @@ from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
 from sensecf.errors import SensecfError
 from sensecf.generators.base import select_queries
-from sensecf.generators.registry import make_generator, split_name
+from sensecf.generators.registry import LLM_GENERATORS, make_generator, split_name
 from sensecf.generators.sparsify import sparsify_result
+from sensecf.llm.base import LLMError
+from sensecf.llm.models import file_digest
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import CounterfactualResult
+
+if TYPE_CHECKING:
+    from sensecf.explanation import LLMOptions
 
 DEFAULT_GENERATORS = (
     "oracle",
@@ -114,9 +124,11 @@ class BenchmarkConfig(BaseModel):
             )
             raise SensecfError(f"{source}: invalid benchmark settings — {problems}") from None
 
-    def fingerprint(self, name: str) -> str:
-        """What a saved result must match to be reused: queries, n_cfs, seed and options."""
+    def fingerprint(self, name: str, **inputs: Any) -> str:
+        """What a saved result must match to be reused: queries, n_cfs, seed and options, and
+        the ``inputs`` given (the model's and the data's hashes, the LLM settings)."""
         key = {
+            **inputs,
             "name": name,
             "options": self.options(name),
             "n_cfs": self.n_cfs,
@@ -147,6 +159,24 @@ class BenchmarkResult:
     out_dir: Path | None = None
 
 
+def model_digest(model: TrainedClassifier, folder: str | os.PathLike | None = None) -> str:
+    """A hash of the model: of every file in its saved ``folder`` (names and bytes), or of the
+    pickled object when there is no folder. A retrained model gets a new hash."""
+    if folder is not None and Path(folder).is_dir():
+        files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+        names = ",".join(str(p.relative_to(folder)) for p in files)
+        return hashlib.sha256(f"{names}:{file_digest(*files)}".encode()).hexdigest()[:16]
+    return hashlib.sha256(pickle.dumps(model)).hexdigest()[:16]
+
+
+def data_digest(data: Dataset) -> str:
+    """A hash of the table's columns and values (row order included)."""
+    frame = data.frame
+    h = hashlib.sha256(",".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def run_benchmark(
     model: TrainedClassifier,
     data: Dataset,
@@ -155,15 +185,27 @@ def run_benchmark(
     out_dir: str | os.PathLike | None = None,
     progress: bool = False,
     log: Any = None,
+    llm: LLMOptions | None = None,
 ) -> BenchmarkResult:
     """Run the configured generators on the same queries and score them with one metric suite.
 
     ``log`` is a callable taking one line of text (the CLI prints them); with ``out_dir`` every
-    result is written there and reused on a rerun with the same settings.
+    result is written there and reused on a rerun with the same settings, model and data.
+    ``llm`` configures the LLM methods (default: the embedded model, 3 repair rounds); their
+    calls are cached in ``llm.cache``, or ``out_dir/llm-cache.sqlite`` when it is not set.
     """
     from sensecf.evaluation.metrics import MetricSuite
+    from sensecf.explanation import LLMOptions
+
+    llm = llm or LLMOptions()
+    if not isinstance(llm, LLMOptions):
+        raise SensecfError(f"llm must be an LLMOptions; got {type(llm).__name__}")
 
     config = config or BenchmarkConfig()
+    names = config.generator_names()
+    bases = list(dict.fromkeys(["oracle", *(split_name(n)[0] for n in names)]))
+    for base in bases:  # every name and option checked at the door, before any work
+        make_generator(base, **config.options(base))
     say = log or (lambda line: None)
     out = Path(out_dir) if out_dir is not None else None
     train_rows, test_rows = model.split_data(data)
@@ -178,13 +220,17 @@ def run_benchmark(
         f"{len(train_rows)} reference rows, {config.n_cfs} CFs per query"
     )
 
-    names = config.generator_names()
-    bases = list(dict.fromkeys(["oracle", *(split_name(n)[0] for n in names)]))
+    inputs = {"model": model_digest(model, config.model), "data": data_digest(data)}
     plain: dict[str, CounterfactualResult] = {}
     failures: dict[str, str] = {}
     for base in bases:
         try:
-            plain[base] = _run_one(base, model, train_rows, queries, config, out, progress, say)
+            plain[base] = _run_one(
+                base, model, train_rows, queries, config, out, progress, say, inputs, llm
+            )
+        except LLMError as exc:  # a backend down: this method fails, the others go on
+            failures[base] = f"{type(exc).__name__}: {exc}"
+            say(f"✗ {base} failed: {failures[base]}")
         except SensecfError:
             raise
         except Exception as exc:  # one method failing must not stop the benchmark
@@ -241,17 +287,47 @@ def _run_one(
     out: Path | None,
     progress: bool,
     say: Any,
+    inputs: dict[str, Any],
+    llm: LLMOptions,
 ) -> CounterfactualResult:
     folder = out / "results" / name if out is not None else None
-    fingerprint = config.fingerprint(name)
+    options = config.options(name)
+    uses_llm = name in LLM_GENERATORS and "backend" not in options
+    if uses_llm:  # what changes an answer; the cache file does not
+        settings = {
+            "llm_backend": llm.backend,
+            "llm_model": llm.model,
+            "llm_base_url": llm.base_url,
+        }
+        inputs = {
+            **inputs,
+            **settings,
+            "repair_rounds": llm.repair_rounds,
+            "fallback": llm.fallback,
+        }
+    fingerprint = config.fingerprint(name, **inputs)
     if folder is not None and (folder / "result.json").is_file():
         saved = CounterfactualResult.load(folder)
         if saved.info.get("fingerprint") == fingerprint:
             say(f"↺ {name}: reused the saved result in {folder}")
             return saved
+        say(f"↻ {name}: the saved result was made with other settings, model or data; rerunning")
     start = time.perf_counter()
-    generator = make_generator(name, **config.options(name)).fit(model, train_rows)
-    result = generator.generate(queries, n_cfs=config.n_cfs, seed=config.seed, progress=progress)
+    backend = None
+    if uses_llm:
+        if llm.cache is None and out is not None:
+            llm = replace(llm, cache=out / "llm-cache.sqlite")
+        backend = llm.make_backend()
+        rounds = {"repair_rounds": llm.repair_rounds, "fallback": llm.fallback}
+        options = {"backend": backend, **rounds, **options}
+    try:
+        generator = make_generator(name, **options).fit(model, train_rows)
+        result = generator.generate(
+            queries, n_cfs=config.n_cfs, seed=config.seed, progress=progress
+        )
+    finally:
+        if backend is not None:
+            backend.close()
     result.info["fingerprint"] = fingerprint
     if folder is not None:
         result.save(folder)
@@ -330,6 +406,37 @@ def summary_table(summary: pd.DataFrame, by: str | None = None, group: Any = Non
     return table.reset_index(drop=True)
 
 
+# What the language model adds: its own validity, and how much of its answers is the examples'.
+LLM_COLUMNS = (
+    ("validity_first", "1st answer valid", ".2f"),
+    ("validity_after_repair", "after repair", ".2f"),
+    ("fallback_share", "fallback share", ".2f"),
+    ("copied_example", "whole-row copies", ".2f"),
+    ("example_share", "changed values from examples", ".2f"),
+    ("llm_calls_per_valid_cf", "calls/valid CF", ".2f"),
+    ("tokens_per_valid_cf", "tokens/valid CF", ".0f"),
+)
+
+
+def llm_table(summary: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """The LLM methods and the nearest-example control over all queries: first-answer validity
+    (round 0, first sample), after repair, fallback share, copy shares, calls and tokens per
+    valid CF. Empty when no method asked a language model or showed examples."""
+    if summary.empty:
+        return summary
+    rows = summary[summary[by].isna()] if by and by in summary.columns else summary
+    shown = pd.Series(False, index=rows.index)
+    for column in ("validity_first", "example_share", "copied_example"):
+        if column in rows.columns:
+            shown |= rows[column].notna()
+    rows = rows[shown]
+    table = pd.DataFrame({"method": rows["method"]})
+    for column, label, fmt in LLM_COLUMNS:
+        if column in rows.columns:
+            table[label] = [format(v, fmt) if pd.notna(v) else "–" for v in rows[column]]
+    return table.reset_index(drop=True)
+
+
 def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
     write_table(bench.summary, out / "summary.csv")
     write_table(bench.scores, out / "scores.parquet")
@@ -348,6 +455,9 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
                 else (f"{config.by} = {label}")
             )
             sections.append((title, summary_table(bench.summary, by=config.by, group=group)))
+    model_part = llm_table(bench.summary, by=config.by)
+    if not model_part.empty:
+        sections.insert(1, ("What the language model adds (all queries)", model_part))
     markdown = "\n\n".join(f"## {title}\n\n{_markdown(table)}" for title, table in sections)
     covered = coverage_lines(bench.summary, by=config.by)
     if covered:  # "covered" = a valid counterfactual that breaks no constraint
@@ -358,7 +468,8 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
             f"- {name}: {reason}" for name, reason in bench.failures.items()
         )
     write_text(out / "summary.md", markdown + "\n")
-    dumped = config.model_dump(mode="json")
+    # A live object given as an option (a backend) is written by its repr, not refused.
+    dumped = config.model_dump(mode="json", fallback=repr)
     write_text(out / "config.yaml", yaml.safe_dump(dumped, sort_keys=False))
 
 

@@ -122,6 +122,11 @@ CF_COLUMNS: dict[str, str] = {
     "prompt_tokens": "prompt tokens attributed to this CF",
     "completion_tokens": "completion tokens attributed to this CF",
     "source": "llm (first answer), repair, fallback or search",
+    "first_answer": "it is a first answer: source llm and the first sample (sample 0) of its query",
+    "copied_example": "its mutable features equal an example its query's prompts showed (NaN "
+    "when the result records no examples)",
+    "example_share": "share of its changed values that equal an example's value for that "
+    "feature (NaN when it changed nothing or no examples are recorded)",
 }
 
 QUERY_COLUMNS: dict[str, str] = {
@@ -132,7 +137,7 @@ QUERY_COLUMNS: dict[str, str] = {
     "n_valid": "how many of them are valid",
     "any_valid": "at least one of its CFs is valid",
     "validity": "share of its CFs that are valid (NaN without CFs)",
-    "valid_first": "a first LLM answer (source llm) of it is valid (LLM methods; else NaN)",
+    "valid_first": "its first LLM answer (round 0, first sample) is valid (LLM methods; else NaN)",
     "valid_after_repair": "a CF of source llm or repair is valid (LLM methods; else NaN)",
     "n_valid_fallback": "valid CFs of source fallback",
     "min_l0": "the oracle's minimal number of changes (NaN if not given)",
@@ -141,6 +146,9 @@ QUERY_COLUMNS: dict[str, str] = {
     "clean_valid": "it has a valid CF that breaks no constraint",
     **{m: f"mean of the CFs' {m} (valid CFs only by default)" for m in CF_METRICS},
     "diversity": "mean pairwise MAD-L1 among its CFs (valid CFs only by default; NaN with <2)",
+    "copied_example": "share of its CFs that copy an example whole (valid CFs only by default)",
+    "example_share": "mean share of changed values taken from an example (valid CFs only by "
+    "default)",
     **{v: f"sum of its CFs' {v} (all CFs)" for v in VIOLATION_COLUMNS},
     "n_violating": "its CFs with at least one violation",
     **{
@@ -173,11 +181,16 @@ SUMMARY_COLUMNS: dict[str, str] = {
     "feasible_coverage": "covered_feasible / n_feasible (coverage against feasible queries)",
     "n_min_l0_certified": "queries whose minimal number of changes the oracle proved",
     "n_min_l0_bounded": "queries with only the oracle's best-found number of changes",
-    "validity_first": "share of queries with a valid first LLM answer (source llm) (+ CI)",
+    "validity_first": "share of queries whose first LLM answer (round 0, first sample) is valid "
+    "(+ CI)",
     "validity_after_repair": "share of queries with a valid CF of source llm or repair (+ CI)",
     "fallback_share": "share of valid CFs that came from the fallback search",
     **{m: f"mean over queries of the per-query mean {m} (+ CI)" for m in CF_METRICS},
     "diversity": "mean over queries with 2+ (valid) CFs of their diversity (+ CI)",
+    "copied_example": "whole-row copy share: mean over queries of their share of (valid) CFs "
+    "equal to an example shown (+ CI)",
+    "example_share": "mean over queries of the share of changed values equal to an example's "
+    "value (+ CI)",
     **{v: f"total {v} over all CFs (a count; the goal is 0)" for v in VIOLATION_COLUMNS},
     "n_violating": "CFs with at least one violation",
     "seconds": "mean seconds per query (+ CI)",
@@ -421,14 +434,19 @@ class MetricSuite:
             values = cfs[column] if column in cfs else pd.Series(0, index=cfs.index)
             table[column] = pd.to_numeric(values, errors="coerce").fillna(0).to_numpy()
         table["source"] = cfs["source"].to_numpy() if "source" in cfs else "search"
+        sample = pd.to_numeric(cfs["sample"], errors="coerce") if "sample" in cfs else None
+        first = table["source"].astype(str).to_numpy() == "llm"
+        if sample is not None:
+            first &= (sample.fillna(0) == 0).to_numpy()
+        table["first_answer"] = first
+        table["copied_example"], table["example_share"] = _copy_provenance(result, Q, C)
         return table
 
     def _validity(
         self, result: CounterfactualResult, C: np.ndarray, finite: np.ndarray
     ) -> np.ndarray:
-        """The generator's ``valid`` column, unless a threshold is set (or the column is absent)."""
-        if self.threshold is None and "valid" in result.cfs:
-            return result.cfs["valid"].fillna(False).to_numpy(dtype=bool)
+        """Validity by the suite's own model and decision rule (or ``threshold``), never a
+        stored ``valid`` column: a result saved under another model must not bring its verdict."""
         threshold = self.model_.threshold if self.threshold is None else self.threshold
         model = self.model_
         valid = np.zeros(len(C), dtype=bool)
@@ -493,7 +511,8 @@ class MetricSuite:
 
         source = scored["source"].astype(str).to_numpy()
         if np.isin(source, LLM_SOURCES).any():
-            first = _count(scored["query_id"], valid & (source == "llm"), qids)
+            first_answer = scored["first_answer"].to_numpy(dtype=bool)
+            first = _count(scored["query_id"], valid & first_answer, qids)
             repaired = _count(scored["query_id"], valid & np.isin(source, ("llm", "repair")), qids)
             table["valid_first"] = (first > 0).astype(float)
             table["valid_after_repair"] = (repaired > 0).astype(float)
@@ -520,6 +539,9 @@ class MetricSuite:
         means = metrics.groupby(scored["query_id"], sort=False).mean().reindex(qids)
         for m in CF_METRICS:
             table[m] = means[m].to_numpy()
+        copies = scored[["copied_example", "example_share"]].astype(float)
+        copies = copies.where(pd.Series(keep, index=copies.index), np.nan)
+        copy_means = copies.groupby(scored["query_id"], sort=False).mean().reindex(qids)
         table["diversity"] = (
             _diversity(
                 scored["query_id"].to_numpy()[keep],
@@ -530,6 +552,8 @@ class MetricSuite:
             .to_numpy()
         )
 
+        table["copied_example"] = copy_means["copied_example"].to_numpy()
+        table["example_share"] = copy_means["example_share"].to_numpy()
         sums = scored[[*VIOLATION_COLUMNS, *COST_COLUMNS]].groupby(scored["query_id"]).sum()
         sums = sums.reindex(qids, fill_value=0)
         for v in VIOLATION_COLUMNS:
@@ -604,6 +628,8 @@ class MetricSuite:
                 "validity_after_repair",
                 *CF_METRICS,
                 "diversity",
+                "copied_example",
+                "example_share",
                 "seconds",
             ],
             by=keys,
@@ -761,6 +787,21 @@ def _min_l0_status(min_l0: pd.Series | CounterfactualResult | None) -> pd.Series
     return pd.Series(status, index=queries.index, name="min_l0_status")
 
 
+def _copy_provenance(
+    result: CounterfactualResult, Q: np.ndarray, C: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-row copies and example-value shares, where the result records its examples."""
+    if "examples_shown" not in result.queries:
+        return np.full(len(C), np.nan), np.full(len(C), np.nan)
+    from sensecf.generators.llm.examples import copy_provenance
+
+    shown = result.queries.set_index("query_id")["examples_shown"]
+    whole, share = copy_provenance(
+        result.spec, Q, C, shown.reindex(result.cfs["query_id"]).tolist()
+    )
+    return whole.astype(float), share
+
+
 def _count(query_id: pd.Series, mask: np.ndarray, qids: np.ndarray) -> np.ndarray:
     """Rows per query where ``mask`` holds, for every query in ``qids`` (0 where none)."""
     counts = (
@@ -796,7 +837,14 @@ def _diversity(query_id: np.ndarray, C: np.ndarray, scale: np.ndarray) -> pd.Ser
 def _empty(columns: dict[str, str]) -> pd.DataFrame:
     table = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
     return table.astype(
-        {"query_id": int, "method": object, "rank": int, "valid": bool, "source": object}
+        {
+            "query_id": int,
+            "method": object,
+            "rank": int,
+            "valid": bool,
+            "source": object,
+            "first_answer": bool,
+        }
     )
 
 

@@ -1,6 +1,7 @@
 """Generators by name, as the command line and benchmark configs spell them.
 
-``zero-shot``, ``few-shot`` (LLM), ``oracle``, ``dice-random``, ``cfnow-greedy``,
+``zero-shot``, ``few-shot`` (LLM), ``nearest-example`` (the few-shot examples, no LLM),
+``oracle``, ``dice-random``, ``cfnow-greedy``,
 ``nice-sparsity`` and so on; any name may end in ``+sparsify`` to report the method after the
 sparsify post-step as well.
 
@@ -53,6 +54,12 @@ def _nice(optimization: str) -> Callable[..., CounterfactualGenerator]:
     return make
 
 
+def _nearest(**options: Any) -> CounterfactualGenerator:
+    from sensecf.generators.nearest import NearestExample
+
+    return NearestExample(**options)
+
+
 def _llm(shots: int, examples: str) -> Callable[..., CounterfactualGenerator]:
     """LLM generator options; ``llm_backend``, ``llm_model``, ``llm_base_url`` and ``llm_cache``
     choose the backend (default: the embedded model), unless a ``backend`` object is given."""
@@ -81,6 +88,7 @@ GENERATORS: dict[str, Callable[..., CounterfactualGenerator]] = {
     "few-shot": _llm(3, "nearest"),
     "few-shot-worked": _llm(3, "worked"),
     "oracle": _oracle,
+    "nearest-example": _nearest,
     "dice-random": _dice("random"),
     "dice-genetic": _dice("genetic"),
     "dice-kdtree": _dice("kdtree"),
@@ -92,7 +100,9 @@ GENERATORS: dict[str, Callable[..., CounterfactualGenerator]] = {
 }
 
 LLM_GENERATORS = ("zero-shot", "few-shot", "few-shot-worked")
-BASELINES = tuple(name for name in GENERATORS if name not in ("oracle", *LLM_GENERATORS))
+BASELINES = tuple(
+    name for name in GENERATORS if name not in ("oracle", "nearest-example", *LLM_GENERATORS)
+)
 
 
 def split_name(name: str) -> tuple[str, bool]:
@@ -124,7 +134,9 @@ def make_generator(name: str, **options: Any) -> CounterfactualGenerator:
         )
     try:
         generator = GENERATORS[base](**options)
-    except TypeError as exc:
+        generator._validate_params()
+    except SensecfError:
+        raise
+    except (TypeError, ValueError) as exc:  # a constructor or check refusing a value
         raise SensecfError(f"bad options for generator {base!r}: {exc}") from None
-    generator._validate_params()
     return generator

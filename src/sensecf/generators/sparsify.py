@@ -95,8 +95,11 @@ def _broken(spec: DatasetSpec, queries: np.ndarray, rows: np.ndarray) -> np.ndar
 def sparsify_result(result: CounterfactualResult, model: TrainedClassifier) -> CounterfactualResult:
     """The same counterfactuals after :func:`sparsify`, reported as method ``<name>+sparsify``.
 
-    Probabilities and validity are recomputed; the sparsify time is added to each query's
-    seconds (and spread over its counterfactuals), so cost comparisons stay fair. A result
+    Probabilities and validity are recomputed, and so is the provenance that depends on the
+    values: ``copied_example`` says whether the *sparsified* row copies an example its query's
+    prompts showed (the queries' ``examples_shown``), not whether the row before did. The
+    sparsify time is added to each query's seconds (and spread over its counterfactuals), so
+    cost comparisons stay fair. A result
     searched to a safety margin (``info["min_proba"]``) is sparsified only while the
     counterfactual keeps that margin.
     """
@@ -112,6 +115,8 @@ def sparsify_result(result: CounterfactualResult, model: TrainedClassifier) -> C
         cfs["valid"] = labels == result.desired_class
         if margin is not None:
             cfs["valid_margin"] = cfs["proba_desired"].to_numpy(dtype=float) >= margin
+        if "copied_example" in cfs:
+            cfs["copied_example"] = _copied(result, values)
         # Two counterfactuals of one query may shrink to the same change: keep it once.
         cfs = cfs.drop_duplicates(subset=["query_id", *spec.feature_names], ignore_index=True)
         cfs["rank"] = cfs.groupby("query_id").cumcount()
@@ -129,3 +134,14 @@ def sparsify_result(result: CounterfactualResult, model: TrainedClassifier) -> C
     return CounterfactualResult(
         method, result.desired_class, spec, queries, cfs, {**result.info, "sparsified": True}
     )
+
+
+def _copied(result: CounterfactualResult, values: np.ndarray) -> np.ndarray:
+    """Whether each row copies an example its query was shown (False where none is known)."""
+    if "examples_shown" not in result.queries:
+        return np.zeros(len(values), dtype=bool)
+    from sensecf.generators.llm.examples import copy_provenance
+
+    shown = result.queries.set_index("query_id")["examples_shown"]
+    per_row = shown.reindex(result.cfs["query_id"]).tolist()
+    return copy_provenance(result.spec, result.query_matrix(), values, per_row)[0]

@@ -39,11 +39,15 @@ def default_threads() -> int:
     machine (the caller's own work, a test runner) can slow an all-cores run tenfold: measured
     on 2 cores under load, 2 threads gave 2-4 tokens/s where 1 thread gave 8-31.
     """
+    return max(1, _cores() - 1)
+
+
+def _cores() -> int:
+    """The CPU cores this process may run on."""
     try:
-        cores = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
+        return os.cpu_count() or 1
 
 
 class LlamaCpp(LLMBackend):
@@ -52,7 +56,10 @@ class LlamaCpp(LLMBackend):
     Args:
         model_path: a ``.gguf`` file; ``None`` means the packaged SmolLM2-135M-Instruct.
         n_ctx: context window in tokens (prompt plus answer).
-        n_threads: CPU threads; ``None`` means :func:`default_threads`.
+        n_threads: CPU threads for decoding (one token at a time); ``None`` means
+            :func:`default_threads`.
+        n_threads_batch: CPU threads for evaluating a prompt (many tokens at once, where more
+            threads pay); ``None`` means every usable core.
         verbose: let llama.cpp print its loading and timing chatter to stderr.
     """
 
@@ -65,6 +72,7 @@ class LlamaCpp(LLMBackend):
         *,
         n_ctx: int = 4096,
         n_threads: int | None = None,
+        n_threads_batch: int | None = None,
         verbose: bool = False,
     ) -> None:
         path = Path(model_path) if model_path is not None else packaged_model_path()
@@ -76,7 +84,11 @@ class LlamaCpp(LLMBackend):
             raise SensecfError(f"llama-cpp: n_ctx must be at least 256 tokens; got {n_ctx}")
         self.model_path = path
         self.n_ctx = n_ctx
+        for label, value in (("n_threads", n_threads), ("n_threads_batch", n_threads_batch)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise SensecfError(f"llama-cpp: {label} must be a positive integer; got {value!r}")
         self.n_threads = n_threads if n_threads is not None else default_threads()
+        self.n_threads_batch = n_threads_batch if n_threads_batch is not None else _cores()
         self.verbose = verbose
         self._llm: Any = None
         self._identity: dict[str, Any] | None = None
@@ -112,6 +124,7 @@ class LlamaCpp(LLMBackend):
                     model_path=str(self.model_path),
                     n_ctx=self.n_ctx,
                     n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads_batch,
                     seed=0,
                     verbose=self.verbose,
                 )

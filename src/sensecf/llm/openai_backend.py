@@ -334,6 +334,10 @@ class OpenAICompatible(LLMBackend):
     def _status_error(self, exc: Any, response_format: Any) -> Exception:
         status = int(exc.status_code)
         message = self._redact(str(getattr(exc, "message", "") or ""))
+        if status == 500 and response_format is not None and "response_format" in message:
+            # llama-cpp-python's server reports a response_format it does not take as a 500
+            # validation error: a rejected format, not a fault worth retrying.
+            return _FormatRejected(f"HTTP {status}: {message}")
         if status in _RETRY_STATUS or status >= 500:
             return _Retryable(
                 f"HTTP {status}: {message}", retry_after_seconds(exc.response.headers)

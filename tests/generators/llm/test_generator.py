@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 import pytest
+from scripted import Policy, Scripted, copy_first, current, example, stubborn_then_copy, user_text
 from sklearn.base import clone
 
 from sensecf.data.constraints import violations
@@ -22,59 +22,8 @@ from sensecf.generators import select_queries
 from sensecf.generators.llm import LLMGenerator
 from sensecf.generators.llm.parse import coerce_answer, parse_answer
 from sensecf.generators.llm.prompts import PromptTemplate
-from sensecf.llm.base import ChatRequest, Completion, LLMBackend, LLMError
+from sensecf.llm.base import ChatRequest, Completion, LLMError
 from sensecf.llm.llama_cpp import LlamaCpp
-
-Policy = Callable[[ChatRequest, int], str]
-
-
-class Scripted(LLMBackend):
-    """Answers each request by ``policy(request, n)`` (n: how many calls came before)."""
-
-    name = "scripted"
-    supports_schema = True
-
-    def __init__(self, policy: Policy) -> None:
-        self.policy = policy
-        self.requests: list[ChatRequest] = []
-        self.batches: list[int] = []
-
-    def complete_many(
-        self, requests: Sequence[ChatRequest], *, on_result=None
-    ) -> list[Completion | Exception]:
-        self.batches.append(len(requests))
-        return super().complete_many(requests, on_result=on_result)
-
-    def _complete(self, request: ChatRequest) -> Completion:
-        n = len(self.requests)
-        self.requests.append(request)
-        text = self.policy(request, n)
-        return Completion(text, prompt_tokens=100 + n, completion_tokens=10)
-
-
-def user_text(request: ChatRequest) -> str:
-    return request.messages[-1]["content"]
-
-
-def example(request: ChatRequest, label: str = "A") -> str:
-    match = re.search(rf"^Person {label}(?: after)?: (\{{.*\}})$", user_text(request), re.M)
-    assert match, "the prompt shows no such example"
-    return match.group(1)
-
-
-def current(request: ChatRequest) -> str:
-    match = re.search(r"changeable features now: (\{.*\})$", user_text(request), re.M)
-    assert match
-    return match.group(1)
-
-
-def copy_first(request: ChatRequest, n: int) -> str:
-    return example(request)
-
-
-def stubborn_then_copy(request: ChatRequest, n: int) -> str:
-    """Repeats the current values until the prompt carries feedback, then copies an example."""
-    return example(request) if "did not work" in user_text(request) else current(request)
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +103,7 @@ def test_an_empty_result_has_the_generators_own_columns(toy, queries):
         assert column in result.cfs.columns
     for column in LLMGenerator.query_info_columns:
         assert column in result.queries.columns
-    assert set(LLMGenerator.extra_cf_columns) == {"round", "copied_example"}
+    assert set(LLMGenerator.extra_cf_columns) == {"round", "sample", "copied_example"}
     assert (result.queries["rounds"] == -1).all() and (result.queries["llm_calls"] == 1).all()
 
 
@@ -178,12 +127,18 @@ def test_fixed_features_are_never_asked_and_always_copied(toy, queries):
     spec = toy.model.spec
     fixed = [f.name for f in spec.features if not f.is_mutable]
     mutable = [f.name for f in spec.features if f.is_mutable]
-    for request in backend.requests:
+    X = result.queries[spec.feature_names].to_numpy(dtype=float)
+    smoker = spec.feature_names.index("smoker")
+    for i, request in enumerate(backend.requests):
         schema = request.schema
         assert schema is not None
-        assert list(schema["properties"]) == mutable
-        assert schema["required"] == mutable and schema["additionalProperties"] is False
+        # Only the features in play are asked (a non-smoker's smoker may only stay 0), in
+        # spec order; a compact answer gives the changes only, so none is required.
+        in_play = [n for n in mutable if n != "smoker" or X[i, smoker] == 1]
+        assert list(schema["properties"]) == in_play
+        assert schema["required"] == [] and schema["additionalProperties"] is False
         assert not set(fixed) & set(schema["properties"])
+        assert ("smoker" in current(request)) == (X[i, smoker] == 1)
     merged = result.cfs.merge(result.queries, on="query_id", suffixes=("", "_q"))
     for name in fixed:
         assert (merged[name] == merged[f"{name}_q"]).all()

@@ -124,8 +124,8 @@ def round_candidates(
 
     ``lo``/``hi``: the query's allowed range per feature; ``examples``: the rows shown (spec
     order); ``grids``: per feature its grid; ``helpful``: feature index → values that help on
-    their own, best first. A feature with no current value and nothing admissible is left out
-    (not asked, left as it is).
+    their own, best first. A feature with nothing admissible besides its current value is left
+    out: it is not in play, so it is not asked and stays as it is.
 
     >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0,
     ...     features=[FeatureSpec(name="sleep", bounds=(0, 900), mutability="increase")])
@@ -153,6 +153,6 @@ def round_candidates(
         keep = [plain_number(query[j], step)] if np.isfinite(query[j]) else []
         if feature.name in must_move and values:
             keep = []
-        if keep or values:
+        if values:
             candidates[feature.name] = keep + values
     return candidates

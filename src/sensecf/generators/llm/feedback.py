@@ -40,6 +40,17 @@ def broken_rules(problems: Mapping[str, str]) -> str:
     )
 
 
+def cut_off(missing: Iterable[str]) -> str:
+    """An answer that stopped before its JSON object closed (the token limit).
+
+    >>> cut_off(["steps", "hr"])
+    'it was cut off before it ended (nothing said about steps and hr); answer with a shorter JSON object'
+    """
+    names = list(missing)
+    said = f" (nothing said about {names_in(names)})" if names else ""
+    return f"it was cut off before it ended{said}; answer with a shorter JSON object"
+
+
 def repeated() -> str:
     """A valid answer the same as one already given for this query."""
     return "it repeats an answer already given; give a different one"

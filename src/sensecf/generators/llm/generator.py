@@ -13,6 +13,7 @@ assembled, with the oracle filling what the LLM left short when ``fallback`` is 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -22,14 +23,14 @@ import pandas as pd
 from sklearn.base import clone
 
 from sensecf.data.constraints import allowed_ranges, changed
-from sensecf.data.scales import FeatureScales
 from sensecf.generators.base import Candidates, CounterfactualGenerator, NotFittedError
 from sensecf.generators.llm import feedback
 from sensecf.generators.llm.candidates import feature_grid, forced_features, round_candidates, stage
-from sensecf.generators.llm.examples import ExampleBank, window
-from sensecf.generators.llm.parse import coerce_answer, parse_answer
+from sensecf.generators.llm.examples import ExampleBank, examples_json, window
+from sensecf.generators.llm.parse import coerce_answer, offer_breaks, parse_answer
 from sensecf.generators.llm.probe import Probe, probe
 from sensecf.generators.llm.prompts import (
+    Help,
     PromptContext,
     PromptTemplate,
     answer_row,
@@ -72,6 +73,8 @@ class _Request:
     chain: _Chain
     request: ChatRequest
     shown: list[dict[str, int | float | None]]  # the examples as answers, to detect copies
+    offered: dict[str, list[int | float]]  # per feature asked, the values it may take
+    must_move: list[str]  # features the answer must change
 
 
 @dataclass
@@ -89,6 +92,7 @@ class _Batch:
     factuals: list[np.ndarray] | None  # worked pairs: the people the examples came from
     base_seed: int
     chains: list[list[_Chain]] = field(default_factory=list)  # per query, one per CF asked
+    seconds: dict[int, float] = field(default_factory=dict)  # per query, where timed alone
 
 
 class LLMGenerator(CounterfactualGenerator):
@@ -112,13 +116,14 @@ class LLMGenerator(CounterfactualGenerator):
     an open connection is a resource, not a parameter value to copy).
     """
 
-    extra_cf_columns: ClassVar[tuple[str, ...]] = ("round", "copied_example")
+    extra_cf_columns: ClassVar[tuple[str, ...]] = ("round", "sample", "copied_example")
     query_info_columns: ClassVar[tuple[str, ...]] = (
         "llm_calls",
         "prompt_tokens",
         "completion_tokens",
         "rounds",
         "rejected_answers",
+        "examples_shown",
     )
 
     def __init__(
@@ -180,13 +185,10 @@ class LLMGenerator(CounterfactualGenerator):
 
     # ---- fitting ------------------------------------------------------------------------------
     def _fit(self) -> None:
-        spec, model = self.spec_, self.model_
+        spec = self.spec_
         X = self.reference_.X.to_numpy(dtype=float)
-        frame = self.reference_.frame
-        labels = frame[spec.target].to_numpy() if spec.target in frame.columns else None
-        scale = FeatureScales.from_reference(spec, X).scale
-        self.examples_ = ExampleBank(
-            spec, model, X, model.predict(X), labels, scale, least=max(self.shots, 1)
+        self.examples_ = ExampleBank.from_reference(
+            self.model_, self.reference_, max(self.shots, 1)
         )
         self.steps_ = np.array([float(f.step) for f in spec.features])
         self.lower_ = np.array([f.bounds[0] for f in spec.features], dtype=float)
@@ -244,15 +246,30 @@ class LLMGenerator(CounterfactualGenerator):
         if len(X) == 0:
             return []
         backend = self.backend_for_run()
+        begun = time.perf_counter()
         batch = self._prepare(X, n_cfs, desired, rng)
-        chains = [chain for group in batch.chains for chain in group]
-        for rnd in range(self.repair_rounds + 1):
-            active = [c for c in chains if not c.done]
-            if not active:
-                break
-            requests = [self._request(batch, c, rnd) for c in active]
-            answers = self._ask(backend, requests, rnd, progress)
-            self._verify(batch, self._read(batch, requests, answers), rnd)
+        shared = (time.perf_counter() - begun) / len(X)
+        # A server answers many requests at once: each round goes out for every query together.
+        # A local model answers one at a time and reuses the evaluation of the prompt it saw
+        # last: each person's rounds go back to back, so a repair shares the person's prefix.
+        if _serves_concurrently(backend):
+            lines = [[chain for group in batch.chains for chain in group]]
+        else:
+            lines = batch.chains
+        together = len(lines) == 1
+        with progress_bar(f"{self.name}: people", len(lines), progress and not together) as done:
+            for chains in lines:
+                start = time.perf_counter()
+                for rnd in range(self.repair_rounds + 1):
+                    active = [c for c in chains if not c.done]
+                    if not active:
+                        break
+                    requests = [self._request(batch, c, rnd) for c in active]
+                    answers = self._ask(backend, requests, rnd, progress and together)
+                    self._verify(batch, self._read(batch, requests, answers), rnd)
+                if not together:  # one person's own time (the shared preparation is spread)
+                    batch.seconds[chains[0].query] = time.perf_counter() - start + shared
+                done()
         return self._assemble(batch, n_cfs)
 
     def _prepare(self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator) -> _Batch:
@@ -344,33 +361,62 @@ class LLMGenerator(CounterfactualGenerator):
             helpful=batch.probe.helpful[i],
             stage=level,
             few_shot=bool(self.shots),
-            must_move=forced_features(helps, rnd) if level == 3 else set(),
+            must_move=self._forced(helps, rnd),
         )
-        rows = [answer_row(spec, r) for r in examples]
+        asked = list(candidates)
+        must_move = (
+            [n for n in asked if n in forced] if (forced := self._forced(helps, rnd)) else []
+        )
+        query = batch.X[i]
+        if facts is None:  # an example is shown as its changes from this person's values
+            rows = [_changes(answer_row(spec, r), answer_row(spec, query), asked) for r in examples]
+            before = None
+        else:  # a worked pair: the other person's values, and their changes
+            before = [_changes(answer_row(spec, f), {}, asked) for f in facts]
+            rows = [
+                _changes(answer_row(spec, r), answer_row(spec, f), asked)
+                for r, f in zip(examples, facts, strict=True)
+            ]
+        enforced = self._enforces_schema()
         context = PromptContext(
             spec=spec,
             desired_class=batch.desired,
-            query=batch.X[i],
+            query=query,
             proba=float(batch.proba[i]),
             needed=batch.needed,
             helps=helps[:LISTED_HELPS],
             examples=rows,
-            factuals=[answer_row(spec, f) for f in facts] if facts is not None else None,
+            factuals=before,
             problems=chain.problems,
+            asked=asked,
+            offered=None if enforced else candidates,
+            must_move=() if enforced else must_move,
         )
         request = ChatRequest(
             render_messages(self.prompt_, context),
-            answer_schema(candidates),
-            self._params(batch, chain, rnd),
+            answer_schema(candidates, required=must_move),
+            self._params(batch, chain, rnd, len(asked)),
         )
-        return _Request(chain, request, rows)
+        shown = [answer_row(spec, r) for r in examples]
+        return _Request(chain, request, shown, candidates, must_move)
 
-    def _params(self, batch: _Batch, chain: _Chain, rnd: int) -> GenerationParams:
-        """Greedy-ish first answers, warmer samples, each with its own seed."""
+    def _forced(self, helps: Sequence[tuple[str, Help]], rnd: int) -> set[str]:
+        """The features a last-resort round obliges to move (none in the other rounds)."""
+        if stage(rnd, self.repair_rounds) != 3:
+            return set()
+        return forced_features(helps, rnd)
+
+    def _enforces_schema(self) -> bool:
+        """Whether the backend's decoder keeps to the schema (else the prompt spells it out)."""
+        return bool(getattr(self.backend_for_run(), "supports_schema", False))
+
+    def _params(self, batch: _Batch, chain: _Chain, rnd: int, asked: int) -> GenerationParams:
+        """Greedy-ish first answers, warmer samples, each with its own seed; room for ``asked``
+        features in the answer."""
         first = chain.sample == 0
         return GenerationParams(
             temperature=float(self.temperature if first else self.sample_temperature),
-            max_tokens=self.max_tokens or 16 * len(self.mutable_) + 24,
+            max_tokens=self.max_tokens or 16 * asked + 24,
             seed=(batch.base_seed + 1009 * chain.sample + rnd) % (2**31 - 1),
         )
 
@@ -381,17 +427,31 @@ class LLMGenerator(CounterfactualGenerator):
         """Count each answer's cost and read it onto its query; the admissible rows.
 
         An unreadable answer or one that breaks a rule is counted as rejected, and its chain
-        carries the reason into the next round.
+        carries the reason into the next round. Where the backend cannot enforce the schema,
+        an answer that leaves the values offered, or leaves a must-move feature as it is, is
+        rejected too: the same repair as a grammar gives.
         """
         spec = self.spec_
-        names = [spec.features[j].name for j in self.mutable_]
+        enforced = self._enforces_schema()
         admissible: list[tuple[_Request, np.ndarray]] = []
         for req, answer in zip(requests, answers, strict=True):
+            names = list(req.offered)
             chain = req.chain
             chain.calls += 1
             chain.prompt_tokens += int(answer.prompt_tokens)
             chain.completion_tokens += int(answer.completion_tokens)
-            coerced = coerce_answer(spec, batch.X[chain.query], parse_answer(answer.text, names))
+            parsed = parse_answer(answer.text, names)
+            if parsed.cut_off:  # never read a cut-off answer as "the rest unchanged"
+                chain.rejected += 1
+                chain.problems = feedback.cut_off(parsed.missing)
+                continue
+            coerced = coerce_answer(spec, batch.X[chain.query], parsed)
+            # What a grammar would have enforced, checked for every backend alike.
+            if not enforced:  # what the grammar would have ruled out, checked here
+                query = batch.X[chain.query]
+                offer = offer_breaks(spec, query, coerced.row, req.offered, req.must_move)
+                for name, problem in offer.items():  # a broken rule says more: it stays
+                    coerced.problems.setdefault(name, problem)
             if coerced.admissible:
                 admissible.append((req, coerced.row))
                 continue
@@ -445,34 +505,57 @@ class LLMGenerator(CounterfactualGenerator):
             short = {i: n_cfs - k for i, k in enumerate(served) if k < n_cfs}
             fills = _fallback(self.oracle_, batch.X, short, batch.desired)
         return [
-            self._candidates(group, batch.X[i], fills.get(i))
+            self._candidates(
+                group, batch.X[i], fills.get(i), self._shown(batch, i), batch.seconds.get(i)
+            )
             for i, group in enumerate(batch.chains)
         ]
 
+    def _shown(self, batch: _Batch, i: int) -> np.ndarray:
+        """Every example any request of query ``i`` showed (the windows its chains reached)."""
+        if not self.shots or not len(batch.shown[i]):
+            return batch.shown[i][:0]
+        reached = max(c.sample + c.calls - 1 for c in batch.chains[i])
+        blocks = -(-len(batch.shown[i]) // self.shots)
+        return batch.shown[i][: self.shots * min(reached + 1, blocks)]
+
     def _candidates(
-        self, group: list[_Chain], query: np.ndarray, filled: np.ndarray | None
+        self,
+        group: list[_Chain],
+        query: np.ndarray,
+        filled: np.ndarray | None,
+        shown: np.ndarray,
+        seconds: float | None = None,
     ) -> Candidates:
         """One query's CF rows with their provenance, and its per-query totals.
 
-        Without a fallback fill, the last admissible answers that did not reach the desired
-        class are kept too: the honest record of a failure (unless it proposed nothing).
+        The last admissible answers that did not reach the desired class are kept too, after
+        any fallback rows: the honest record of a failure (unless it proposed nothing), marked
+        by ``valid`` False and their LLM ``source``.
         """
-        kept = [c for c in group if c.done]
-        if filled is None:
-            kept += [
-                c for c in group if not c.done and c.row is not None and changed(query, c.row).any()
-            ]
-            filled = np.empty((0, len(query)))
+        done = [c for c in group if c.done]
+        failed = [
+            c for c in group if not c.done and c.row is not None and changed(query, c.row).any()
+        ]
+        filled = np.empty((0, len(query))) if filled is None else filled
         none = [0] * len(filled)  # the fallback spends no call
+        rows = [c.row for c in done] + list(filled) + [c.row for c in failed]
+
+        def per_row(llm: list[object], fill: object) -> list[object]:
+            return llm[: len(done)] + [fill] * len(none) + llm[len(done) :]
+
+        kept = done + failed
         return Candidates(
-            np.array([c.row for c in kept] + list(filled), dtype=float).reshape(-1, len(query)),
-            source=["llm" if c.round == 0 else "repair" for c in kept] + ["fallback"] * len(none),
-            llm_calls=[c.calls for c in kept] + none,
-            prompt_tokens=[c.prompt_tokens for c in kept] + none,
-            completion_tokens=[c.completion_tokens for c in kept] + none,
+            np.array(rows, dtype=float).reshape(-1, len(query)),
+            seconds=seconds,
+            source=per_row(["llm" if c.round == 0 else "repair" for c in kept], "fallback"),
+            llm_calls=per_row([c.calls for c in kept], 0),
+            prompt_tokens=per_row([c.prompt_tokens for c in kept], 0),
+            completion_tokens=per_row([c.completion_tokens for c in kept], 0),
             extra={
-                "round": [c.round for c in kept] + [-1] * len(none),
-                "copied_example": [c.copied for c in kept] + [False] * len(none),
+                "round": per_row([c.round for c in kept], -1),
+                "sample": per_row([c.sample for c in kept], -1),
+                "copied_example": per_row([c.copied for c in kept], False),
             },
             query_info={  # spent calls count, served or not
                 "llm_calls": sum(c.calls for c in group),
@@ -480,8 +563,37 @@ class LLMGenerator(CounterfactualGenerator):
                 "completion_tokens": sum(c.completion_tokens for c in group),
                 "rounds": max(c.round for c in group),
                 "rejected_answers": sum(c.rejected for c in group),
+                "examples_shown": examples_json(shown),
             },
         )
+
+    def _cf_table(
+        self,
+        proposals: list[Candidates],
+        seconds: list[float],
+        desired: int,
+        n_cfs: int,
+        X: np.ndarray,
+    ) -> pd.DataFrame:
+        # Failed answers stay beside the fallback rows that replace them: up to twice n_cfs.
+        return super()._cf_table(proposals, seconds, desired, 2 * n_cfs, X)
+
+
+def _serves_concurrently(backend: LLMBackend) -> bool:
+    """Whether a backend (behind a cache or not) sends several requests at once."""
+    inner = getattr(backend, "backend", backend)
+    return int(getattr(inner, "concurrency", 1) or 1) > 1
+
+
+def _changes(
+    row: dict[str, int | float | None], base: dict[str, int | float | None], asked: list[str]
+) -> dict[str, int | float | None]:
+    """The asked features of ``row`` whose value differs from ``base`` (all, when base is empty).
+
+    >>> _changes({"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 5, "c": 3}, ["a", "b"])
+    {'b': 2}
+    """
+    return {n: row[n] for n in asked if n not in base or row[n] != base[n]}
 
 
 def _fallback(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,7 @@ class ParsedAnswer:
     rejected: dict[str, str] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)
     error: str = ""
+    cut_off: bool = False
 
     @property
     def ok(self) -> bool:
@@ -71,15 +72,16 @@ def parse_answer(text: str, names: Sequence[str]) -> ParsedAnswer:
     {'a': 1.0, 'b': 2.5}
     >>> parse_answer("I cannot help with that.", ["a"]).error
     'no JSON object in the answer'
-    >>> parse_answer('{"a": 1, "b": 2', ["a", "b", "c"]).missing     # cut off mid-object
-    ['c']
+    >>> cut = parse_answer('{"a": 1, "b": 2', ["a", "b", "c"])     # cut off mid-object
+    >>> cut.missing, cut.cut_off
+    (['c'], True)
     """
     expected = list(names)
-    obj = _find_object(text if isinstance(text, str) else "", expected)
+    obj, whole = _find_object(text if isinstance(text, str) else "", expected)
     if obj is None:
         return ParsedAnswer(missing=expected, error="no JSON object in the answer")
     lookup = {_key(name): name for name in expected}
-    answer = ParsedAnswer()
+    answer = ParsedAnswer(cut_off=not whole)
     for key, raw in obj.items():
         name = lookup.get(_key(str(key)))
         if name is None:
@@ -100,8 +102,9 @@ def _key(name: str) -> str:
     return name.strip().lower()
 
 
-def _find_object(text: str, expected: Sequence[str]) -> dict[str, Any] | None:
-    """The first JSON object in ``text`` that names an expected feature (or any object)."""
+def _find_object(text: str, expected: Sequence[str]) -> tuple[dict[str, Any] | None, bool]:
+    """The first JSON object in ``text`` that names an expected feature (or any object), and
+    whether it was whole (False: only the pairs of an object that never closed)."""
     cleaned = _FENCE.sub("", text)
     wanted = {_key(n) for n in expected}
     decoder = json.JSONDecoder()
@@ -115,7 +118,7 @@ def _find_object(text: str, expected: Sequence[str]) -> dict[str, Any] | None:
             continue
         obj = _unwrap(obj, wanted)
         if any(_key(str(k)) in wanted for k in obj):
-            return obj
+            return obj, True
         if first is None:
             first = obj
     # Nothing decodes (cut off by the token limit, a stray quote): read the pairs that are there.
@@ -128,8 +131,8 @@ def _find_object(text: str, expected: Sequence[str]) -> dict[str, Any] | None:
             except json.JSONDecodeError:
                 pairs.setdefault(key, raw)
         if pairs:
-            return pairs
-    return first
+            return pairs, False
+    return first, True
 
 
 def _unwrap(obj: dict[str, Any], wanted: set[str]) -> dict[str, Any]:
@@ -274,3 +277,41 @@ def rule_breaks(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> dict[s
 
 def _fmt(value: float, step: float) -> str:
     return str(plain_number(value, step)) if math.isfinite(value) else str(value)
+
+
+def offer_breaks(
+    spec: DatasetSpec,
+    query: np.ndarray,
+    row: np.ndarray,
+    offered: Mapping[str, Sequence[int | float]],
+    must_move: Sequence[str] = (),
+) -> dict[str, str]:
+    """Feature → how a row leaves what the request offered: a changed value that is not one of
+    the feature's candidates, a feature left as it is that had to change, or a change to a
+    feature not asked. What a schema-enforcing decoder rules out, checked for every backend.
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
+    ...     FeatureSpec(name="sleep", bounds=(0, 900)), FeatureSpec(name="steps", bounds=(0, 9e4))])
+    >>> offer_breaks(spec, np.array([400.0, 3000.0]), np.array([430.0, 3000.0]),
+    ...              {"sleep": [400, 450], "steps": [3000, 8000]}, must_move=["steps"])
+    {'sleep': '430 is not one of the values offered (400, 450)', 'steps': 'steps must change'}
+    """
+    query = np.asarray(query, dtype=float)
+    row = np.asarray(row, dtype=float)
+    moved = changed(query[None, :], row[None, :])[0]
+    out: dict[str, str] = {}
+    for j, feature in enumerate(spec.features):
+        name = feature.name
+        step = float(feature.step)
+        if name not in offered:
+            if moved[j] and feature.is_mutable:
+                out[name] = f"{name} was not asked and must stay as it is"
+            continue
+        values = np.asarray(offered[name], dtype=float)
+        if moved[j] and not (np.abs(values - row[j]) <= step / 2 + 1e-9).any():
+            listed = ", ".join(str(v) for v in offered[name])
+            out[name] = f"{_fmt(row[j], step)} is not one of the values offered ({listed})"
+        elif name in must_move and not moved[j]:
+            out[name] = f"{name} must change"
+    return out

@@ -6,10 +6,12 @@ comes first (llama.cpp then reuses its evaluation of that prefix from one call t
 - the **system** message: the role, and a glossary with one line per feature — meaning, unit,
   and what may change (fixed, or the allowed direction and plausible bounds);
 - the **user** message: the model's current prediction and the goal (class names from the
-  spec); this person's current values (the changeable ones as the JSON the answer must give);
-  the fixed ones; which changes help the prediction, strongest first (measured on the
-  classifier, one feature at a time); examples; after a failed answer, what went wrong; the
-  task.
+  spec); this person's current values of the features asked (those with more than one
+  admissible value); the fixed ones; which changes help the prediction, strongest first
+  (measured on the classifier, one feature at a time); for a backend without schema
+  enforcement, the values each feature may take; examples; after a failed answer, what went
+  wrong; the task. The answer is compact: only the features that change (one left out stays
+  as it is), which is what the examples show too — their changes from this person's values.
 
 A small model reasons little and copies what its context offers (stack notes, measured), so
 the examples carry the knowledge: by default people like this one whom the model puts in the
@@ -27,7 +29,7 @@ Placeholders are checked when the template is built:
 >>> PromptTemplate(user="{current}\\n{nonsense}")
 Traceback (most recent call last):
 ...
-ValueError: PromptTemplate.user uses unknown placeholder(s) ['nonsense']; it may use ['answer_keys', 'current', 'current_class', 'desired_class', 'examples', 'feedback', 'fixed', 'helps', 'needed', 'proba']
+ValueError: PromptTemplate.user uses unknown placeholder(s) ['nonsense']; it may use ['answer_keys', 'current', 'current_class', 'desired_class', 'examples', 'feedback', 'fixed', 'helps', 'needed', 'offered', 'proba']
 """
 
 from __future__ import annotations
@@ -59,15 +61,15 @@ The model predicts "{current_class}" for this person: the probability of "{desir
 This person's changeable features now: {current}
 Fixed: {fixed}
 Changes that help, strongest first: {helps}
-{examples}{feedback}
-Task: give values that make the model predict "{desired_class}". Change as few features as \
-possible, by realistic amounts, only in the allowed direction; keep the others at their \
-current values. Answer with one JSON object with a value for each of: {answer_keys}."""
+{offered}{examples}{feedback}
+Task: make the model predict "{desired_class}". Change as few features as possible, only in \
+the allowed direction. Answer with one JSON object of the features you change and their new \
+values (a feature left out stays as it is), from: {answer_keys}."""
 
 DEFAULT_NEAREST = (
-    'People like this one whom the model puts in "{desired_class}" (their values, within what '
-    "this person may change):\n{rows}\n"
+    'Changes that made the model predict "{desired_class}" for people like this one:\n{rows}\n'
 )
+DEFAULT_OFFERED = "Values you may give: {values}\n"
 DEFAULT_WORKED = (
     'Other people, and changes that made the model predict "{desired_class}" for them:\n{rows}\n'
 )
@@ -76,6 +78,7 @@ DEFAULT_FEEDBACK = "An earlier answer did not work: {problems}. Give a different
 _FIELDS: dict[str, set[str]] = {
     "system": {"features"},
     "user": {
+        "offered",
         "current_class",
         "desired_class",
         "proba",
@@ -90,6 +93,7 @@ _FIELDS: dict[str, set[str]] = {
     "nearest": {"desired_class", "rows"},
     "worked": {"desired_class", "rows"},
     "feedback": {"problems"},
+    "offered": {"values"},
 }
 
 
@@ -102,7 +106,10 @@ class PromptTemplate:
     ``needed`` (the probability to pass), ``current`` (the changeable features' values, as
     JSON), ``fixed`` (the fixed features' values), ``helps`` (helpful changes, strongest
     first), ``examples`` (the rendered ``nearest`` or ``worked`` block, or nothing zero-shot),
-    ``feedback`` (the rendered ``feedback`` block, or nothing) and ``answer_keys``.
+    ``feedback`` (the rendered ``feedback`` block, or nothing), ``offered`` (the rendered
+    ``offered`` block: the values each feature may take and which must change, written out for
+    a backend that cannot enforce a schema; else nothing) and ``answer_keys`` (the features
+    asked: those with more than one admissible value).
 
     >>> PromptTemplate().system.startswith("You are a health coach")
     True
@@ -113,6 +120,7 @@ class PromptTemplate:
     nearest: str = DEFAULT_NEAREST
     worked: str = DEFAULT_WORKED
     feedback: str = DEFAULT_FEEDBACK
+    offered: str = DEFAULT_OFFERED
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -141,7 +149,9 @@ class PromptContext:
     class and ``needed`` the one to pass; ``helps`` lists helpful changes, strongest first, as
     (feature name, direction); ``examples`` are answer-shaped rows (mutable feature → value)
     and, for worked pairs, ``factuals`` the people they came from; ``problems`` what was wrong
-    with an earlier answer.
+    with an earlier answer. ``asked``: the features the answer may give (``None``: every
+    mutable one); ``offered``: feature → the values it may take, written into the prompt for a
+    backend without schema enforcement, with ``must_move`` the features that must change.
     """
 
     spec: DatasetSpec
@@ -153,6 +163,9 @@ class PromptContext:
     examples: Sequence[Mapping[str, int | float | None]] = ()
     factuals: Sequence[Mapping[str, int | float | None]] | None = None
     problems: str = ""
+    asked: Sequence[str] | None = None
+    offered: Mapping[str, Sequence[int | float]] | None = None
+    must_move: Sequence[str] = ()
 
 
 def render_messages(template: PromptTemplate, context: PromptContext) -> Messages:
@@ -176,6 +189,7 @@ def render_messages(template: PromptTemplate, context: PromptContext) -> Message
     """
     spec = context.spec
     mutable = [f.name for f in spec.mutable_features]
+    asked = set(mutable if context.asked is None else context.asked)
     desired_name = spec.classes[context.desired_class]
     others = [name for c, name in spec.classes.items() if c != context.desired_class]
     examples = ""
@@ -186,7 +200,17 @@ def render_messages(template: PromptTemplate, context: PromptContext) -> Message
     feedback = template.feedback.format(problems=context.problems) if context.problems else ""
     if feedback and not examples:
         feedback = "\n" + feedback
-    current = _json({f.name: _number(f, context.query[j]) for j, f in _mutable(spec)})
+    current = _json(
+        {f.name: _number(f, context.query[j]) for j, f in _mutable(spec) if f.name in asked}
+    )
+    offered = ""
+    if context.offered is not None:
+        values = "; ".join(
+            f"{name}: {', '.join(str(v) for v in vals)}" for name, vals in context.offered.items()
+        )
+        if context.must_move:
+            values += f". These must change: {', '.join(context.must_move)}"
+        offered = template.offered.format(values=values)
     fixed = [
         f"{f.name} {_value_text(f, context.query[j])}"
         for j, f in enumerate(spec.features)
@@ -203,7 +227,8 @@ def render_messages(template: PromptTemplate, context: PromptContext) -> Message
         helps=", ".join(helps) or "none found",
         examples=examples,
         feedback=feedback,
-        answer_keys=", ".join(mutable),
+        offered=offered,
+        answer_keys=", ".join(n for n in mutable if n in asked),
     )
     system = template.system.format(features=glossary(spec))
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]

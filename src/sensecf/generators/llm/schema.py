@@ -52,11 +52,18 @@ def plain_number(value: float, step: float = 1.0) -> int | float:
     return int(rounded) if float(rounded).is_integer() else rounded
 
 
-def answer_schema(candidates: Mapping[str, Sequence[int | float]]) -> dict[str, Any]:
-    """JSON schema of an answer: each named feature required, one of its candidate values.
+def answer_schema(
+    candidates: Mapping[str, Sequence[int | float]], required: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """JSON schema of an answer: each named feature one of its candidate values.
 
     ``candidates`` maps feature names (in the order the answer should list them) to their
-    admissible values, already written with :func:`plain_number`.
+    admissible values, already written with :func:`plain_number`. ``required``: the features
+    the answer must give (``None``: all; a compact answer of changes requires only the
+    features that must move).
+
+    >>> answer_schema({"sleep": [400, 450], "steps": [3000, 8000]}, required=[])["required"]
+    []
     """
     properties: dict[str, Any] = {}
     for name, values in candidates.items():
@@ -67,6 +74,8 @@ def answer_schema(candidates: Mapping[str, Sequence[int | float]]) -> dict[str, 
     return {
         "type": "object",
         "properties": properties,
-        "required": list(properties),
+        "required": list(properties)
+        if required is None
+        else [n for n in required if n in properties],
         "additionalProperties": False,
     }

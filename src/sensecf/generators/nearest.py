@@ -1,0 +1,54 @@
+"""The nearest-example generator: the few-shot prompt's examples, returned as they are, no LLM.
+
+Few-shot prompts show the nearest desired-class people, moved onto what this person may change
+and verified by the classifier (:class:`~sensecf.generators.llm.examples.ExampleBank`), so a copy
+of one is valid by construction. This generator returns exactly those examples, nearest first:
+the control that tells what the language model itself adds. Every LLM result is reported beside
+it, with the share of its answers copied from the examples.
+
+>>> NearestExample().name
+'nearest-example'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import numpy as np
+
+from sensecf.generators.base import Candidates, CounterfactualGenerator
+from sensecf.generators.llm.examples import ExampleBank, examples_json
+
+
+class NearestExample(CounterfactualGenerator):
+    """The verified, projected desired-class people a few-shot prompt would show, nearest first.
+
+    Takes no parameters: its examples are chosen as the LLM generator chooses them. Rows carry
+    ``source="search"``; the queries table records the rows returned (``examples_shown``), so
+    the metric suite's copy shares read 1 for it.
+    """
+
+    name = "nearest-example"
+    query_info_columns: ClassVar[tuple[str, ...]] = ("examples_shown",)
+
+    def __init__(self) -> None:
+        pass
+
+    def _fit(self) -> None:
+        self.examples_ = ExampleBank.from_reference(self.model_, self.reference_)
+
+    def _propose_batch(
+        self,
+        X: np.ndarray,
+        n_cfs: int,
+        desired: int,
+        rng: np.random.Generator,
+        progress: bool = False,
+    ) -> Sequence[Candidates]:
+        if len(X) == 0:
+            return []
+        found = self.examples_.nearest(X, desired, n_cfs)
+        return [
+            Candidates(rows, query_info={"examples_shown": examples_json(rows)}) for rows in found
+        ]

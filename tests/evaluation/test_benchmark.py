@@ -1,0 +1,119 @@
+"""The benchmark's accounting and robustness: stale results rerun, a backend outage costs one
+method, LLM calls go through the call cache in the out folder, the model's contribution shows."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import sensecf as scf
+from sensecf.evaluation.benchmark import BenchmarkConfig, data_digest, model_digest, run_benchmark
+from sensecf.explanation import LLMOptions
+from sensecf.llm.base import ChatRequest, Completion, LLMBackend, LLMError
+
+
+def _chat_server_module():
+    """The OpenAI-compatible test server of tests/llm, loaded by path (no sys.path change)."""
+    path = Path(__file__).parents[1] / "llm" / "chat_server.py"
+    spec = importlib.util.spec_from_file_location("bench_chat_server", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+ChatServer = _chat_server_module().ChatServer
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    data = scf.datasets.synthetic_cohort(participants=40, days=4, interval_min=15, seed=6)
+    model = scf.train(data, "rf", seed=0, params={"n_estimators": 40})
+    model.save(root / "model")
+    return root, data, model
+
+
+class Down(LLMBackend):
+    name = "down"
+
+    def _complete(self, request: ChatRequest) -> Completion:
+        raise LLMError("openai: server at http://x unreachable after 5 retries")
+
+
+def lines():
+    said: list[str] = []
+    return said, said.append
+
+
+def test_a_changed_model_or_data_reruns_instead_of_reusing(cohort, tmp_path):
+    root, data, model = cohort
+    config = BenchmarkConfig(generators=["oracle"], limit=3, n_cfs=1, model=root / "model")
+    said, log = lines()
+    run_benchmark(model, data, config, out_dir=tmp_path, log=log)
+    run_benchmark(model, data, config, out_dir=tmp_path, log=log)
+    assert sum("reused the saved result" in line for line in said) == 1
+    retrained = scf.train(data, "rf", seed=1, params={"n_estimators": 40})
+    retrained.save(tmp_path / "model2")
+    assert model_digest(retrained, tmp_path / "model2") != model_digest(model, root / "model")
+    moved = config.model_copy(update={"model": tmp_path / "model2"})
+    said.clear()
+    run_benchmark(retrained, data, moved, out_dir=tmp_path, log=log)
+    assert any("rerunning" in line for line in said) and not any("reused" in s for s in said)
+    frame = data.frame.copy()
+    frame.loc[frame.index[0], data.spec.feature_names[3]] += 1.0
+    changed = scf.Dataset(frame, data.spec)
+    assert data_digest(changed) != data_digest(data)
+    said.clear()
+    run_benchmark(retrained, changed, moved, out_dir=tmp_path, log=log)
+    assert any("rerunning" in line for line in said)
+
+
+def test_a_backend_outage_fails_its_method_and_the_others_go_on(cohort, tmp_path):
+    _, data, model = cohort
+    generators = {"oracle": {}, "few-shot": {"backend": Down()}, "nearest-example": {}}
+    config = BenchmarkConfig(generators=generators, limit=3, n_cfs=1)
+    bench = run_benchmark(model, data, config, out_dir=tmp_path)
+    assert "unreachable after 5 retries" in bench.failures["few-shot"]
+    assert set(bench.summary["method"]) == {"oracle", "nearest-example"}
+    text = (tmp_path / "summary.md").read_text()
+    assert "- few-shot: LLMError" in text and "| nearest-example |" in text
+
+
+def copy_person_a(body: dict) -> str:
+    user = body["messages"][-1]["content"]
+    return re.search(r"^Person A: (\{.*\})$", user, re.M).group(1)
+
+
+def test_llm_methods_use_the_call_cache_in_the_out_folder(cohort, tmp_path):
+    _, data, model = cohort
+    config = BenchmarkConfig(generators=["few-shot", "nearest-example"], limit=3, n_cfs=1)
+    with ChatServer() as server:
+        server.reply = copy_person_a
+        llm = LLMOptions(backend="openai", model="served", base_url=server.url, repair_rounds=1)
+        bench = run_benchmark(model, data, config, out_dir=tmp_path, llm=llm)
+        asked = len(server.requests)
+        assert asked >= 3 and (tmp_path / "llm-cache.sqlite").is_file()
+        # Killed before its result was saved: the rerun asks the server nothing new.
+        for name in ("result.json", "cfs.parquet"):
+            (tmp_path / "results" / "few-shot" / name).unlink()
+        again = run_benchmark(model, data, config, out_dir=tmp_path, llm=llm)
+        assert len(server.requests) == asked
+    pd.testing.assert_frame_equal(
+        bench.summary.drop(columns=["seconds", "seconds_ci_low", "seconds_ci_high"]),
+        again.summary.drop(columns=["seconds", "seconds_ci_low", "seconds_ci_high"]),
+    )
+    overall = bench.summary[bench.summary["label"].isna()].set_index("method")
+    assert overall.loc["few-shot", "validity_first"] == 1.0
+    assert overall.loc["few-shot", "copied_example"] == 1.0  # all copied: the model added nothing
+    assert overall.loc["nearest-example", "example_share"] == 1.0
+    text = (tmp_path / "summary.md").read_text()
+    assert "What the language model adds" in text
+    section = text.split("What the language model adds")[1].split("##")[0]
+    assert "| few-shot |" in section and "| nearest-example |" in section
+    assert "whole-row copies" in section and "tokens/valid CF" in section
