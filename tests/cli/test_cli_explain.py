@@ -1,5 +1,6 @@
 """`sensecf explain`: tables, intervention texts, console view and bad input."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -164,3 +165,42 @@ def test_explain_to_a_safety_margin(folders, invoke):
         "--generator", "oracle", "--limit", 3, "--min-proba", 0.2, "--out", folders / "low",
     )  # fmt: skip
     assert low.exit_code == 2 and "below what the decision rule already asks" in low.output
+
+
+def test_explain_prints_the_oracles_three_way_answer(invoke, tmp_path):
+    """Risk follows a fixed feature only: no allowed change can flip it, and the oracle says so."""
+    rng = np.random.default_rng(1)
+    n = 120
+    frame = pd.DataFrame(
+        {"pid": np.arange(n), "age": rng.integers(30, 70, n), "steps": rng.integers(1000, 15000, n)}
+    )
+    frame["risk"] = (frame["age"] >= 50).astype(int)
+    table = tmp_path / "ages.csv"
+    frame.to_csv(table, index=False)
+    spec = tmp_path / "ages.spec.yaml"
+    inferred = invoke(
+        "spec", "infer", table, "--target", "risk", "--fixed", "age", "--id-columns", "pid",
+        "--out", spec,
+    )  # fmt: skip
+    assert inferred.exit_code == 0, inferred.output
+    model = tmp_path / "model"
+    trained = invoke("train", table, "--out", model, "--estimator", "logreg")
+    assert trained.exit_code == 0, trained.output
+    out = tmp_path / "explained"
+    result = invoke(
+        "explain", "--model", model, "--data", table, "--generator", "oracle", "--limit", 3,
+        "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.count("infeasible: no allowed change flips this prediction") == 3
+    queries = pd.read_parquet(out / "queries.parquet")
+    assert (queries["status"] == "infeasible").all() and (queries["n_cfs"] == 0).all()
+
+
+def test_explain_prints_a_proven_minimum(folders, invoke):
+    result = invoke(
+        "explain", "--model", folders / "model", "--data", folders / "features",
+        "--generator", "oracle", "--limit", 2, "--out", folders / "oracle-proof",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "optimal: no counterfactual changes fewer features" in result.output

@@ -103,6 +103,14 @@ def print_frame(frame: Any, title: str) -> None:
     _out.print(table)
 
 
+def certificate_text(query: Any) -> str:
+    """The oracle's three-way answer for one query row ("" for methods that give none)."""
+    from sensecf.generators.oracle.certificate import MESSAGES
+
+    status = query.get("status") if hasattr(query, "get") else None
+    return MESSAGES.get(status, "") if isinstance(status, str) else ""
+
+
 def print_explanations(result: Any, interventions: Any, show: int = 5) -> None:
     """Per person: the probability before → after and the intervention, for the first few."""
     spec = result.spec
@@ -114,13 +122,17 @@ def print_explanations(result: Any, interventions: Any, show: int = 5) -> None:
         who = ", ".join(f"{c} {query[c]}" for c in ids) or f"row {query['query_id']}"
         cf = best[best["query_id"] == query["query_id"]]
         _out.print(f"\n[bold]{who}[/bold]: P({desired}) {query['proba_desired']:.2f}", end="")
+        certificate = certificate_text(query)
         if cf.empty:
             reason = f" — {query['error']}" if query.get("error") else ""
+            reason = reason or (f" — {certificate}" if certificate else "")
             _out.print(f" → no counterfactual found{reason}")
             continue
         row = cf.iloc[0]
         mark = "[green]valid[/green]" if row["valid"] else "[red]not valid[/red]"
         _out.print(f" → {row['proba_desired']:.2f} ({mark}, source {row['source']})")
+        if certificate:
+            _out.print(f"  [dim]{certificate}[/dim]")
         if texts is not None and (row["query_id"], row["rank"]) in texts.index:
             for sentence in str(texts.loc[(row["query_id"], row["rank"])]).splitlines():
                 _out.print(f"  • {sentence}")
