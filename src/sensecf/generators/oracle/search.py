@@ -7,7 +7,9 @@ ones still valid, sparsified by greedy reversion.
 
 **Search** (:func:`search`), per query, over growing subsets of the mutable features, each set
 to values of its grid (every admissible value where there are few, else training quantiles,
-plus the neighbours' values):
+plus the neighbours' values). Only proposable features are moved: a derived feature follows
+its inputs, and every candidate row is projected (derived features recomputed, a broken
+relation undone) before the model judges it:
 
 1. exhaustively, size by size, while a size's rows fit ``max_rows``; the first size with a
    valid row is the minimum on the grid;
@@ -126,7 +128,9 @@ def search(
         if time.perf_counter() > deadline:
             timed_out = True
             break
-        hits = [rows[model.predict(rows) == desired] for rows in subset_rows(query, options, size)]
+        hits = [
+            _valid(model, spec, query, rows, desired) for rows in subset_rows(query, options, size)
+        ]
         hits = [h for h in hits if len(h)]
         if hits:
             found = np.vstack(hits)
@@ -134,7 +138,9 @@ def search(
             proven = size
             size += 1
     if not len(found) and size <= limit and not timed_out:
-        found, timed_out = _beam(model, query, desired, options, size, limit, settings, deadline)
+        found, timed_out = _beam(
+            model, spec, query, desired, options, size, limit, settings, deadline
+        )
         if len(found):
             found = sparsify(model, np.broadcast_to(query, found.shape), found, desired)
 
@@ -161,8 +167,9 @@ def _options(
     low, high = change_range(spec, query)
     options: dict[int, np.ndarray] = {}
     complete = True
+    derived = set(spec.derived_features)
     for j, feature in enumerate(spec.features):
-        if not math.isfinite(low[j]):
+        if not math.isfinite(low[j]) or feature.name in derived:
             continue
         if grain_count(feature, low[j], high[j]) <= settings.complete_up_to:
             values = grain_all(feature, low[j], high[j])
@@ -191,8 +198,19 @@ def count_rows(options: dict[int, np.ndarray], size: int) -> float:
     return float(e[size])
 
 
+def _valid(
+    model: TrainedClassifier, spec: DatasetSpec, query: np.ndarray, rows: np.ndarray, desired: int
+) -> np.ndarray:
+    """The candidate rows, projected onto what the query and the relations allow, that the
+    model puts in the desired class."""
+    if spec.relations:
+        rows = project(spec, query, rows)
+    return rows[model.predict(rows) == desired]
+
+
 def _beam(
     model: TrainedClassifier,
+    spec: DatasetSpec,
     query: np.ndarray,
     desired: int,
     options: dict[int, np.ndarray],
@@ -216,7 +234,10 @@ def _beam(
                 children.append(block)
         if not children:
             break
-        rows = np.unique(np.vstack(children), axis=0)
+        rows = np.vstack(children)
+        if spec.relations:
+            rows = project(spec, query, rows)
+        rows = np.unique(rows, axis=0)
         labels, proba = model.predict_with_proba(rows, desired)
         hits = rows[labels == desired]
         if level >= size and len(hits):
