@@ -120,9 +120,13 @@ def search(
 
     found = np.empty((0, d))
     proven = 0  # every subset size up to this one was searched exhaustively without success
+    searched = 0  # every subset size up to this one was searched exhaustively
+    best = math.inf  # the fewest changes (derived features included) among the hits
     timed_out = False
     size = 1
-    while size <= limit and not len(found):
+    # A row moving ``size`` proposable features changes at least ``size`` features: once a
+    # hit changes no more than that, no larger subset can beat it.
+    while size <= limit and size < best:
         if count_rows(options, size) > settings.max_rows:
             break
         if time.perf_counter() > deadline:
@@ -132,11 +136,13 @@ def search(
             _valid(model, spec, query, rows, desired) for rows in subset_rows(query, options, size)
         ]
         hits = [h for h in hits if len(h)]
+        searched = size
         if hits:
-            found = np.vstack(hits)
-        else:
+            found = np.vstack([found, *hits])
+            best = min(best, int(changed(query, found).sum(axis=1).min()))
+        elif not len(found):
             proven = size
-            size += 1
+        size += 1
     if not len(found) and size <= limit and not timed_out:
         found, timed_out = _beam(
             model, spec, query, desired, options, size, limit, settings, deadline
@@ -147,7 +153,9 @@ def search(
     pool = np.vstack([found, neighbours]) if len(neighbours) else found
     if len(pool):
         l0 = int(changed(query, pool).sum(axis=1).min())
-        exact = proven >= l0 - 1
+        # Every row moving at most ``searched`` proposable features was tried; a row moving
+        # more changes more features than that (derived ones follow, never the other way).
+        exact = l0 <= searched + 1
         if exact and complete:
             return pool, Certificate("optimal", "search", l0, l0)
         status = "optimal" if exact else "feasible"
