@@ -15,6 +15,13 @@ For each query the oracle
    no-good cuts;
 3. for any other model, searches growing feature subsets (exhaustive, then a beam).
 
+The spec's relations are kept: only proposable features move, derived features follow their
+inputs and every candidate is projected (derived features recomputed, a broken relation undone)
+before the model judges it. The program does not encode relations yet, so a spec with a
+relation over a feature that may change is searched (``unsupported_reason_`` names the
+relations; ``method="exact"`` refuses it). The fewest changes counts every changed feature,
+derived ones included, as the metric suite's L0 does.
+
 Each query's answer (:mod:`.certificate`) says ``optimal``, ``feasible`` (with a bound),
 ``infeasible`` (no allowed change flips this prediction, proven) or ``time_limit``.
 """

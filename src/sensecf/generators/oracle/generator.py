@@ -9,8 +9,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sensecf.data.constraints import changed
+from sensecf.data.constraints import changed, expand_inputs
 from sensecf.data.scales import FeatureScales
+from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
 from sensecf.generators.base import Candidates, CounterfactualGenerator
 from sensecf.generators.oracle.admissible import change_range
@@ -55,6 +56,7 @@ class Oracle(CounterfactualGenerator):
     """
 
     name = "oracle"
+    keeps_relations = True
     query_info_columns: ClassVar[tuple[str, ...]] = (*CERTIFICATE_COLUMNS, "solve_seconds")
 
     def __init__(
@@ -128,6 +130,16 @@ class Oracle(CounterfactualGenerator):
                 if self.method == "exact":
                     raise SensecfError(f"the exact oracle cannot encode this model: {exc}") from exc
                 self.unsupported_reason_ = str(exc)
+        unencoded = _unencoded_relations(spec)
+        if self.encoding_ is not None and unencoded:
+            reason = (
+                "the mixed-integer program does not encode the spec's relations "
+                f"({', '.join(unencoded)})"
+            )
+            if self.method == "exact":
+                raise SensecfError(f"the exact oracle cannot be used: {reason}")
+            self.encoding_ = None
+            self.unsupported_reason_ = reason
         self.path_ = "milp" if self.encoding_ is not None else "search"
 
     def _grid(self, j: int, size: int) -> np.ndarray:
@@ -299,6 +311,16 @@ class Oracle(CounterfactualGenerator):
         l0 = changed(query, rows).sum(axis=1)
         distance = np.nansum(np.abs(rows - query) / self.scale_, axis=1)
         return _unique_rows(rows[np.lexsort((distance, l0))])
+
+
+def _unencoded_relations(spec: DatasetSpec) -> list[str]:
+    """Names of the relations over a feature that may change (the program ignores them)."""
+    mutable = {f.name for f in spec.mutable_features}
+    return [
+        relation.label
+        for relation in spec.relations
+        if mutable & set(expand_inputs(spec, relation.features))
+    ]
 
 
 def _one_per_support(query: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:

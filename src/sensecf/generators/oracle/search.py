@@ -7,7 +7,9 @@ ones still valid, sparsified by greedy reversion.
 
 **Search** (:func:`search`), per query, over growing subsets of the mutable features, each set
 to values of its grid (every admissible value where there are few, else training quantiles,
-plus the neighbours' values):
+plus the neighbours' values). Only proposable features are moved: a derived feature follows
+its inputs, and every candidate row is projected (derived features recomputed, a broken
+relation undone) before the model judges it:
 
 1. exhaustively, size by size, while a size's rows fit ``max_rows``; the first size with a
    valid row is the minimum on the grid;
@@ -118,30 +120,42 @@ def search(
 
     found = np.empty((0, d))
     proven = 0  # every subset size up to this one was searched exhaustively without success
+    searched = 0  # every subset size up to this one was searched exhaustively
+    best = math.inf  # the fewest changes (derived features included) among the hits
     timed_out = False
     size = 1
-    while size <= limit and not len(found):
+    # A row moving ``size`` proposable features changes at least ``size`` features: once a
+    # hit changes no more than that, no larger subset can beat it.
+    while size <= limit and size < best:
         if count_rows(options, size) > settings.max_rows:
             break
         if time.perf_counter() > deadline:
             timed_out = True
             break
-        hits = [rows[model.predict(rows) == desired] for rows in subset_rows(query, options, size)]
+        hits = [
+            _valid(model, spec, query, rows, desired) for rows in subset_rows(query, options, size)
+        ]
         hits = [h for h in hits if len(h)]
+        searched = size
         if hits:
-            found = np.vstack(hits)
-        else:
+            found = np.vstack([found, *hits])
+            best = min(best, int(changed(query, found).sum(axis=1).min()))
+        elif not len(found):
             proven = size
-            size += 1
+        size += 1
     if not len(found) and size <= limit and not timed_out:
-        found, timed_out = _beam(model, query, desired, options, size, limit, settings, deadline)
+        found, timed_out = _beam(
+            model, spec, query, desired, options, size, limit, settings, deadline
+        )
         if len(found):
             found = sparsify(model, np.broadcast_to(query, found.shape), found, desired)
 
     pool = np.vstack([found, neighbours]) if len(neighbours) else found
     if len(pool):
         l0 = int(changed(query, pool).sum(axis=1).min())
-        exact = proven >= l0 - 1
+        # Every row moving at most ``searched`` proposable features was tried; a row moving
+        # more changes more features than that (derived ones follow, never the other way).
+        exact = l0 <= searched + 1
         if exact and complete:
             return pool, Certificate("optimal", "search", l0, l0)
         status = "optimal" if exact else "feasible"
@@ -161,8 +175,9 @@ def _options(
     low, high = change_range(spec, query)
     options: dict[int, np.ndarray] = {}
     complete = True
+    derived = set(spec.derived_features)
     for j, feature in enumerate(spec.features):
-        if not math.isfinite(low[j]):
+        if not math.isfinite(low[j]) or feature.name in derived:
             continue
         if grain_count(feature, low[j], high[j]) <= settings.complete_up_to:
             values = grain_all(feature, low[j], high[j])
@@ -191,8 +206,19 @@ def count_rows(options: dict[int, np.ndarray], size: int) -> float:
     return float(e[size])
 
 
+def _valid(
+    model: TrainedClassifier, spec: DatasetSpec, query: np.ndarray, rows: np.ndarray, desired: int
+) -> np.ndarray:
+    """The candidate rows, projected onto what the query and the relations allow, that the
+    model puts in the desired class."""
+    if spec.relations:
+        rows = project(spec, query, rows)
+    return rows[model.predict(rows) == desired]
+
+
 def _beam(
     model: TrainedClassifier,
+    spec: DatasetSpec,
     query: np.ndarray,
     desired: int,
     options: dict[int, np.ndarray],
@@ -216,7 +242,10 @@ def _beam(
                 children.append(block)
         if not children:
             break
-        rows = np.unique(np.vstack(children), axis=0)
+        rows = np.vstack(children)
+        if spec.relations:
+            rows = project(spec, query, rows)
+        rows = np.unique(rows, axis=0)
         labels, proba = model.predict_with_proba(rows, desired)
         hits = rows[labels == desired]
         if level >= size and len(hits):
