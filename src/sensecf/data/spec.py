@@ -134,9 +134,10 @@ class FeatureSpec(BaseModel):
     level_names: tuple[str, ...] | None = None
     bounds: tuple[float, float]
     mutability: Mutability = "both"
-    # The default grain depends on ``kind`` (1 for counted or coded values, 0.01 otherwise):
-    # ``_default_step`` fills it before the fields are validated, so ``step`` is always a number.
-    step: float
+    # The default grain depends on ``kind``: 0.01 for a continuous feature (the default kind),
+    # 1 for counted or coded values. ``_default_step`` fills it before the fields are validated,
+    # so ``step`` is always a number.
+    step: float = 0.01
     phrase: Phrase | None = None
 
     @model_validator(mode="before")
