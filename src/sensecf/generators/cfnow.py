@@ -307,6 +307,8 @@ def _quiet(package: ModuleType) -> Iterator[None]:
     guard = logging.NullHandler() if not root.handlers else None
     if guard is not None:
         root.addHandler(guard)
+    if package.__file__ is None:  # a namespace package has no folder of its own
+        raise SensecfError(f"cannot locate the {package.__name__} package to quieten its logs")
     drop = _DropFrom(str(Path(package.__file__).parent))
     root.addFilter(drop)
     try:
