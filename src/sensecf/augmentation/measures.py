@@ -36,7 +36,7 @@ def score(model: TrainedClassifier, test: Dataset) -> dict[str, float]:
     return {k: float(scores[k]) for k in SCORES}
 
 
-def recovery(arm: np.ndarray, scarce: np.ndarray, full: np.ndarray) -> np.ndarray:
+def recovery(arm: np.ndarray, scarce: np.ndarray | float, full: np.ndarray) -> np.ndarray:
     """(arm − scarce) / (full − scarce), NaN where scarcity lost less than :data:`MIN_LOSS`.
 
     >>> recovery(np.array([0.75, 0.5]), np.array([0.5, 0.5]), np.array([1.0, 0.5])).tolist()

@@ -71,16 +71,16 @@ class AugmentationConfig(BaseModel):
     oversamplers: list[str] = Field(default_factory=lambda: list(OVERSAMPLERS))
     scenarios: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75])
     scarce_class: int | None = None
-    seeds: int = Field(5, ge=1)
+    seeds: int = Field(default=5, ge=1)
     estimator: str = "rf"
     params: dict[str, Any] | None = None
-    test_size: float = Field(0.25, gt=0, lt=1)
+    test_size: float = Field(default=0.25, gt=0, lt=1)
     target: Literal["restore", "balance"] = "restore"
-    max_generated: int | None = Field(None, ge=1)
+    max_generated: int | None = Field(default=None, ge=1)
     verifier: Literal["scarce", "full"] = "scarce"
-    n_cfs: int = Field(1, ge=1)
-    max_rounds: int = Field(3, ge=1)
-    max_queries: int | None = Field(None, ge=1)
+    n_cfs: int = Field(default=1, ge=1)
+    max_rounds: int = Field(default=3, ge=1)
+    max_queries: int | None = Field(default=None, ge=1)
     plots: bool = True
 
     @field_validator("generators", "oversamplers", mode="before")

@@ -123,9 +123,10 @@ def augment(
     }
     settings.update({k: v for k, v in overrides.items() if v is not None})
     config = AugmentationConfig.build(settings, source="sensecf augment")
-    for key, flag in (("data", "--data"), ("out", "--out")):
-        if getattr(config, key) is None:
-            raise click.UsageError(f"{flag} is required (on the command line or in --config)")
+    if config.data is None:
+        raise click.UsageError("--data is required (on the command line or in --config)")
+    if config.out is None:
+        raise click.UsageError("--out is required (on the command line or in --config)")
     start = time.perf_counter()
     data = load_dataset(config.data)
     study = augmentation_study(data, config, progress=console.progress_enabled(), log=console.line)

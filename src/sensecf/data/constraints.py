@@ -147,8 +147,12 @@ def _repair_relations(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) ->
     """Recompute derived features; put back the inputs of whatever relation is still broken."""
     index = {name: j for j, name in enumerate(spec.feature_names)}
     derived = spec.derived_features
-    behind_derived = {d: [index[n] for n in expand_inputs(spec, [d])] for d in derived}
-    behind_relation = [[index[n] for n in expand_inputs(spec, r.features)] for r in spec.relations]
+
+    def columns_of(names: Sequence[str]) -> np.ndarray:
+        return np.asarray([index[n] for n in names], dtype=np.intp)
+
+    behind_derived = {d: columns_of(expand_inputs(spec, [d])) for d in derived}
+    behind_relation = [columns_of(expand_inputs(spec, r.features)) for r in spec.relations]
     out = recompute(spec, rows)
     for _ in range(len(spec.relations) + 1):
         breaks = broken_relations(spec, query, out)

@@ -20,7 +20,7 @@ from sensecf.errors import DataError
 TABLE_SUFFIXES = (".parquet", ".csv")
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp_path)`` and move the result to ``path`` only if it succeeds.
 
     >>> import tempfile, pathlib

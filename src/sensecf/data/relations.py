@@ -131,14 +131,15 @@ def _eval(node: ast.AST, values: Mapping[str, np.ndarray]) -> Any:
         return _BINARY[type(node.op)](_eval(node.left, values), _eval(node.right, values))
     if isinstance(node, ast.UnaryOp):
         return _UNARY[type(node.op)](_eval(node.operand, values))
-    if isinstance(node, ast.Constant):
+    # _check_node has let through only numeric constants and calls of a named function.
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
         return float(node.value)
     if isinstance(node, ast.Name):
         if node.id not in values:
             raise ExpressionError(f"unknown name {node.id!r}")
         return np.asarray(values[node.id], dtype=float)
-    if isinstance(node, ast.Call):
-        function = _FUNCTIONS[node.func.id][0]  # type: ignore[attr-defined]
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        function = _FUNCTIONS[node.func.id][0]
         args = [_eval(a, values) for a in node.args]
         out = args[0] if function is not np.abs else function(args[0])
         for arg in args[1:]:

@@ -134,8 +134,19 @@ class FeatureSpec(BaseModel):
     level_names: tuple[str, ...] | None = None
     bounds: tuple[float, float]
     mutability: Mutability = "both"
-    step: float | None = None
+    # The default grain depends on ``kind``: 0.01 for a continuous feature (the default kind),
+    # 1 for counted or coded values. ``_default_step`` fills it before the fields are validated,
+    # so ``step`` is always a number.
+    step: float = 0.01
     phrase: Phrase | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_step(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("step") is None:
+            kind = data.get("kind", "continuous")
+            data = {**data, "step": 1.0 if kind != "continuous" else 0.01}
+        return data
 
     @field_validator("name")
     @classmethod
@@ -180,11 +191,9 @@ class FeatureSpec(BaseModel):
             self.levels is None or len(self.level_names) != len(self.levels)
         ):
             raise ValueError("`level_names` needs one name per level")
-        if self.step is None:
-            object.__setattr__(self, "step", 1.0 if self.kind != "continuous" else 0.01)
-        elif not (math.isfinite(self.step) and self.step > 0):
+        if not (math.isfinite(self.step) and self.step > 0):
             raise ValueError(f"step must be a positive number; got {self.step}")
-        if self.kind in ("integer", "binary", "categorical") and float(self.step) != int(self.step):
+        if self.kind in ("integer", "binary", "categorical") and self.step != int(self.step):
             raise ValueError(f"a {self.kind} feature needs a whole-number step; got {self.step}")
         return self
 
@@ -205,7 +214,7 @@ class FeatureSpec(BaseModel):
             levels = np.asarray(self.levels, dtype=float)
             nearest = np.abs(arr[..., None] - levels).argmin(axis=-1)
             return np.where(np.isnan(arr), np.nan, levels[nearest])
-        step = float(self.step)
+        step = self.step
         rounded = np.round(arr / step) * step
         # Keep decimals tidy (0.30000000000000004 → 0.3) so values print as a person expects.
         decimals = max(0, -int(math.floor(math.log10(step)))) + 2 if step < 1 else 0

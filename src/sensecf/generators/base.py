@@ -309,9 +309,9 @@ class CounterfactualGenerator(BaseEstimator):
                     f"{d} features"
                 )
             n = len(values)
-            for key, column in extras.items():  # a block without a known extra: missing
+            for key, per_block in extras.items():  # a block without a known extra: missing
                 if key not in proposal.extra:
-                    column.append(None)
+                    per_block.append(None)
             for key, given in proposal.extra.items():
                 if key not in extras:  # a new extra: missing in the blocks before
                     extras[key] = [None] * len(blocks)

@@ -51,7 +51,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,8 @@ from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
 from sensecf.generators.base import Candidates, CounterfactualGenerator, is_number
 
-STRATEGIES = ("greedy", "random")
+Strategy = Literal["greedy", "random"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
 
 
 class CFNOW(CounterfactualGenerator):
@@ -85,7 +86,7 @@ class CFNOW(CounterfactualGenerator):
 
     def __init__(
         self,
-        strategy: Literal["greedy", "random"] = "greedy",
+        strategy: Strategy = "greedy",
         *,
         limit_seconds: float = 2.0,
         search_seconds: float | None = 30.0,
@@ -307,6 +308,8 @@ def _quiet(package: ModuleType) -> Iterator[None]:
     guard = logging.NullHandler() if not root.handlers else None
     if guard is not None:
         root.addHandler(guard)
+    if package.__file__ is None:  # a namespace package has no folder of its own
+        raise SensecfError(f"cannot locate the {package.__name__} package to quieten its logs")
     drop = _DropFrom(str(Path(package.__file__).parent))
     root.addFilter(drop)
     try:

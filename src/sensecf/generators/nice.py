@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -47,7 +47,8 @@ from sklearn.preprocessing import StandardScaler
 from sensecf.errors import SensecfError
 from sensecf.generators.base import Candidates, CounterfactualGenerator
 
-OPTIMIZATIONS = ("sparsity", "proximity", "plausibility")
+Optimization = Literal["sparsity", "proximity", "plausibility"]
+OPTIMIZATIONS: tuple[str, ...] = get_args(Optimization)
 
 
 class NICE(CounterfactualGenerator):
@@ -70,7 +71,7 @@ class NICE(CounterfactualGenerator):
 
     def __init__(
         self,
-        optimization: Literal["sparsity", "proximity", "plausibility"] = "sparsity",
+        optimization: Optimization = "sparsity",
         *,
         auto_encoder: Callable[[np.ndarray], np.ndarray] | None = None,
         seed: int = 0,

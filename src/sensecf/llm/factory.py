@@ -42,7 +42,7 @@ def make_backend(
     if kind == "llama-cpp":
         from sensecf.llm.llama_cpp import LlamaCpp
 
-        backend = LlamaCpp(model, **options)
+        backend = LlamaCpp(Path(model) if model is not None else None, **options)
     elif kind == "openai":
         from sensecf.llm.openai_backend import OpenAICompatible
 

@@ -26,6 +26,7 @@ bfloat16 on a GPU when the checkpoint names no dtype of its own (else the checkp
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -70,7 +71,7 @@ class Transformers(LLMBackend):
 
     def __init__(
         self,
-        model: str | Path | None = None,
+        model: str | os.PathLike | None = None,
         *,
         adapter: str | Path | None = None,
         device: str = "auto",
@@ -178,7 +179,8 @@ class Transformers(LLMBackend):
             dtype = getattr(torch, self.dtype) if self.dtype else None
             if dtype is None:
                 dtype = default_dtype(device, _checkpoint_dtype(config))
-            model = AutoModelForCausalLM.from_pretrained(
+            # A PEFT wrapper may replace it below: both are torch modules.
+            model: torch.nn.Module = AutoModelForCausalLM.from_pretrained(
                 self.source, config=config, dtype=dtype, **common, **self.model_kwargs
             )
         except (OSError, ValueError) as exc:
