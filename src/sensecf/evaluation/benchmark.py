@@ -71,11 +71,11 @@ class BenchmarkConfig(BaseModel):
     generators: list[str] | dict[str, dict[str, Any]] = Field(
         default_factory=lambda: list(DEFAULT_GENERATORS)
     )
-    n_cfs: int = Field(3, ge=1)
-    limit: int | None = Field(50, ge=1)
+    n_cfs: int = Field(default=3, ge=1)
+    limit: int | None = Field(default=50, ge=1)
     rows: Literal["flagged", "all"] = "flagged"
     queries_from: Literal["test", "all"] = "test"
-    seed: int = Field(0, ge=0)
+    seed: int = Field(default=0, ge=0)
     by: str | None = "label"
 
     @field_validator("generators", mode="before")

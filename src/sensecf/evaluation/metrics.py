@@ -679,7 +679,7 @@ class MetricSuite:
             tokens = out["prompt_tokens"] + out["completion_tokens"]
             out["tokens_per_valid_cf"] = np.where(n_valid > 0, tokens / n_valid, np.nan)
         out.insert(0, "method", result.method)
-        counts = ("n_certified_infeasible", "n_feasible", "covered_feasible")
+        counts: tuple[str, ...] = ("n_certified_infeasible", "n_feasible", "covered_feasible")
         counts += ("n_min_l0_certified", "n_min_l0_bounded")
         for column in ("n_queries", "n_cfs", "n_valid", *VIOLATION_COLUMNS, "n_violating", *counts):
             out[column] = out[column].astype(int)

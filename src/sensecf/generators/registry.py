@@ -14,11 +14,17 @@ sparsify post-step as well.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sensecf.errors import SensecfError
 from sensecf.generators.base import CounterfactualGenerator
 from sensecf.generators.sparsify import SUFFIX
+
+if TYPE_CHECKING:  # the packages load only when a generator is made
+    from sensecf.generators.cfnow import Strategy
+    from sensecf.generators.dice import Method
+    from sensecf.generators.llm.generator import Examples
+    from sensecf.generators.nice import Optimization
 
 
 def _oracle(**options: Any) -> CounterfactualGenerator:
@@ -27,7 +33,7 @@ def _oracle(**options: Any) -> CounterfactualGenerator:
     return Oracle(**options)
 
 
-def _dice(method: str) -> Callable[..., CounterfactualGenerator]:
+def _dice(method: Method) -> Callable[..., CounterfactualGenerator]:
     def make(**options: Any) -> CounterfactualGenerator:
         from sensecf.generators.dice import DiCE
 
@@ -36,7 +42,7 @@ def _dice(method: str) -> Callable[..., CounterfactualGenerator]:
     return make
 
 
-def _cfnow(strategy: str) -> Callable[..., CounterfactualGenerator]:
+def _cfnow(strategy: Strategy) -> Callable[..., CounterfactualGenerator]:
     def make(**options: Any) -> CounterfactualGenerator:
         from sensecf.generators.cfnow import CFNOW
 
@@ -45,7 +51,7 @@ def _cfnow(strategy: str) -> Callable[..., CounterfactualGenerator]:
     return make
 
 
-def _nice(optimization: str) -> Callable[..., CounterfactualGenerator]:
+def _nice(optimization: Optimization) -> Callable[..., CounterfactualGenerator]:
     def make(**options: Any) -> CounterfactualGenerator:
         from sensecf.generators.nice import NICE
 
@@ -60,7 +66,7 @@ def _nearest(**options: Any) -> CounterfactualGenerator:
     return NearestExample(**options)
 
 
-def _llm(shots: int, examples: str) -> Callable[..., CounterfactualGenerator]:
+def _llm(shots: int, examples: Examples) -> Callable[..., CounterfactualGenerator]:
     """LLM generator options; ``llm_backend``, ``llm_model``, ``llm_base_url`` and ``llm_cache``
     choose the backend (default: the embedded model), unless a ``backend`` object is given."""
 

@@ -68,7 +68,7 @@ class LlamaCpp(LLMBackend):
 
     def __init__(
         self,
-        model_path: str | Path | None = None,
+        model_path: str | os.PathLike[str] | None = None,
         *,
         n_ctx: int = 4096,
         n_threads: int | None = None,

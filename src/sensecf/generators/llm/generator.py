@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -541,7 +541,7 @@ class LLMGenerator(CounterfactualGenerator):
         none = [0] * len(filled)  # the fallback spends no call
         rows = [c.row for c in done] + list(filled) + [c.row for c in failed]
 
-        def per_row(llm: list[object], fill: object) -> list[object]:
+        def per_row(llm: list[Any], fill: Any) -> list[Any]:
             return llm[: len(done)] + [fill] * len(none) + llm[len(done) :]
 
         kept = done + failed

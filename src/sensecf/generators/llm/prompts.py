@@ -327,4 +327,4 @@ def answer_row(spec: DatasetSpec, row: np.ndarray) -> dict[str, int | float | No
     >>> answer_row(spec, np.array([50.0, 61.04]))
     {'hr': 61}
     """
-    return {f.name: _number(f, row[j]) for j, f in _mutable(spec)}  # type: ignore[misc]
+    return {f.name: _number(f, row[j]) for j, f in _mutable(spec)}

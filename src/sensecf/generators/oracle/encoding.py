@@ -168,12 +168,12 @@ def encode_model(model: TrainedClassifier, reference: np.ndarray) -> Any:
     >>> type(encode_model(clf, df[["x"]].to_numpy())).__name__
     'LinearEncoding'
     """
-    from sensecf.generators.oracle.linear import read_linear
-    from sensecf.generators.oracle.trees import read_trees
+    from sensecf.generators.oracle.linear import LinearEncoding, read_linear
+    from sensecf.generators.oracle.trees import TreeEnsemble, read_trees
 
     preprocessing = read_preprocessing(model, reference)
     _, estimator = split_pipeline(model)
-    encoding = read_trees(estimator, model, preprocessing)
+    encoding: TreeEnsemble | LinearEncoding | None = read_trees(estimator, model, preprocessing)
     if encoding is None:
         encoding = read_linear(estimator, model, preprocessing)
     if encoding is None:

@@ -97,17 +97,17 @@ class Oracle(CounterfactualGenerator):
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise ValueError(f"`{label}` must be an integer ≥ {least}; got {value!r}")
-        for label, value, low in (("time_limit", self.time_limit, 0), ("margin", self.margin, 0)):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        for label, number, low in (("time_limit", self.time_limit, 0), ("margin", self.margin, 0)):
+            ok = isinstance(number, (int, float)) and not isinstance(number, bool)
             if (
                 not ok
-                or not math.isfinite(value)
-                or value < low
-                or (label == "time_limit" and value == 0)
+                or not math.isfinite(number)
+                or number < low
+                or (label == "time_limit" and number == 0)
             ):
                 raise ValueError(
                     f"`{label}` must be a {'positive' if label == 'time_limit' else 'non-negative'} "
-                    f"number; got {value!r}"
+                    f"number; got {number!r}"
                 )
         if self.margin >= 1:
             raise ValueError(f"`margin` must be below 1 (a probability); got {self.margin!r}")

@@ -90,7 +90,11 @@ class LinearEncoding:
                 cols, vals = self._steps(builder, j, first, last, step, up, scale[j])
             score_cols += cols
             score_vals += [w * v for v in vals]
-        builder.add_rows_coo(np.full(len(score_cols), builder.n_rows), score_cols, score_vals)
+        builder.add_rows_coo(
+            np.full(len(score_cols), builder.n_rows),
+            np.asarray(score_cols, dtype=np.intp),
+            np.asarray(score_vals, dtype=float),
+        )
         rhs = target - constant
         builder.close_rows(1, -np.inf if sense == "<=" else rhs, rhs if sense == "<=" else np.inf)
         return builder

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
 from scipy.sparse import coo_matrix
 
 from sensecf.data.spec import DatasetSpec
@@ -231,7 +231,7 @@ def solve(
 
     limit = {"end": start + time_limit}
 
-    def run(extra: list[tuple[np.ndarray, float]]) -> object:
+    def run(extra: list[tuple[np.ndarray, float]]) -> OptimizeResult | None:
         remaining = limit["end"] - time.perf_counter()
         if remaining <= 0:
             return None

@@ -76,8 +76,8 @@ def neighbour_candidates(
         valid = np.zeros(len(rows), dtype=bool)
         if finite.any():
             valid[finite] = model.predict(rows[finite]) == desired
-        valid = valid.reshape(b, keep)
-        chosen = valid & (np.cumsum(valid, axis=1) <= neighbors)
+        valid_grid = valid.reshape(b, keep)
+        chosen = valid_grid & (np.cumsum(valid_grid, axis=1) <= neighbors)
         owner, slot = np.nonzero(chosen)
         if not len(owner):
             continue
