@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from sensecf.augmentation.arms import (
     OVERSAMPLERS,
@@ -43,12 +43,13 @@ from sensecf.data.dataset import Dataset
 from sensecf.data.io import read_table_file, write_json, write_table, write_text
 from sensecf.errors import SensecfError
 from sensecf.models import TrainedClassifier, split_rows
+from sensecf.settings import RunSettings
 
 DEFAULT_GENERATORS = ("oracle", "dice-random", "nice-sparsity")
 CELLS = "cells"
 
 
-class AugmentationConfig(BaseModel):
+class AugmentationConfig(RunSettings):
     """What the study runs. Loads from YAML (``sensecf augment --config FILE``).
 
     ``generators``: names, or a mapping of name → options (e.g. LLM backend settings).
@@ -61,7 +62,8 @@ class AugmentationConfig(BaseModel):
     queries, and the most queries one generator may ask per cell (its budget).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    kind = "augmentation"
+    path_fields = ("data", "out")
 
     data: Path | None = None
     out: Path | None = None
@@ -118,35 +120,6 @@ class AugmentationConfig(BaseModel):
     def options(self, name: str) -> dict[str, Any]:
         """Options for one generator (empty unless the config maps the name to some)."""
         return dict(self.generators.get(name, {})) if isinstance(self.generators, dict) else {}
-
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> AugmentationConfig:
-        """Read a config file; relative paths in it are taken from the file's folder."""
-        path = Path(path)
-        if not path.is_file():
-            raise SensecfError(f"augmentation config not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise SensecfError(f"{path}: not valid YAML: {exc}") from None
-        config = cls.build(raw, source=str(path))
-        for key in ("data", "out"):
-            value = getattr(config, key)
-            if value is not None and not value.is_absolute():
-                setattr(config, key, path.parent / value)
-        return config
-
-    @classmethod
-    def build(cls, values: Any, source: str = "augmentation config") -> AugmentationConfig:
-        """Validate settings; a bad value is a one-line error naming the setting."""
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']} (got {e.get('input')!r})"
-                for e in exc.errors()
-            )
-            raise SensecfError(f"{source}: invalid augmentation settings — {problems}") from None
 
 
 @dataclass

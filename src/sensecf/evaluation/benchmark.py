@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
@@ -39,6 +39,7 @@ from sensecf.llm.base import LLMError
 from sensecf.llm.models import file_digest
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import CounterfactualResult
+from sensecf.settings import RunSettings
 
 if TYPE_CHECKING:
     from sensecf.explanation import LLMOptions
@@ -56,14 +57,15 @@ DEFAULT_GENERATORS = (
 )
 
 
-class BenchmarkConfig(BaseModel):
+class BenchmarkConfig(RunSettings):
     """What to run. Loads from YAML (``sensecf benchmark --config FILE``) for repeatable runs.
 
     ``generators`` is a list of names, or a mapping of name → options for that generator
     (e.g. ``{"cfnow-greedy": {"limit_seconds": 1}}``).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    kind = "benchmark"
+    path_fields = ("model", "data", "out")
 
     model: Path | None = None
     data: Path | None = None
@@ -94,35 +96,6 @@ class BenchmarkConfig(BaseModel):
     def options(self, name: str) -> dict[str, Any]:
         """Options for one generator (empty unless the config maps the name to some)."""
         return dict(self.generators.get(name, {})) if isinstance(self.generators, dict) else {}
-
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike) -> BenchmarkConfig:
-        """Read a config file; relative paths in it are taken from the file's folder."""
-        path = Path(path)
-        if not path.is_file():
-            raise SensecfError(f"benchmark config not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise SensecfError(f"{path}: not valid YAML: {exc}") from None
-        config = cls.build(raw, source=str(path))
-        for key in ("model", "data", "out"):
-            value = getattr(config, key)
-            if value is not None and not value.is_absolute():
-                setattr(config, key, path.parent / value)
-        return config
-
-    @classmethod
-    def build(cls, values: Any, source: str = "benchmark config") -> BenchmarkConfig:
-        """Validate settings; a bad value is a one-line error naming the setting."""
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']} (got {e.get('input')!r})"
-                for e in exc.errors()
-            )
-            raise SensecfError(f"{source}: invalid benchmark settings — {problems}") from None
 
     def fingerprint(self, name: str, **inputs: Any) -> str:
         """What a saved result must match to be reused: queries, n_cfs, seed and options, and
