@@ -9,7 +9,7 @@ import pandas as pd
 from sensecf.data.spec import DatasetSpec
 
 # The benchmark's Markdown writer; one table format for every report.
-from sensecf.evaluation.benchmark import _markdown as markdown
+from sensecf.evaluation.benchmark import markdown_table as markdown
 
 if TYPE_CHECKING:
     from sensecf.augmentation.study import AugmentationResult

@@ -431,7 +431,7 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
     model_part = llm_table(bench.summary, by=config.by)
     if not model_part.empty:
         sections.insert(1, ("What the language model adds (all queries)", model_part))
-    markdown = "\n\n".join(f"## {title}\n\n{_markdown(table)}" for title, table in sections)
+    markdown = "\n\n".join(f"## {title}\n\n{markdown_table(table)}" for title, table in sections)
     covered = coverage_lines(bench.summary, by=config.by)
     if covered:  # "covered" = a valid counterfactual that breaks no constraint
         markdown += "\n\nCoverage against feasible queries (valid, no violation):\n"
@@ -446,7 +446,8 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
     write_text(out / "config.yaml", yaml.safe_dump(dumped, sort_keys=False))
 
 
-def _markdown(table: pd.DataFrame) -> str:
+def markdown_table(table: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub-flavoured Markdown table (the benchmark and study summaries)."""
     if table.empty:
         return "(no results)"
     header = "| " + " | ".join(table.columns) + " |"
