@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--n-cfs", type=int, default=3)
     parser.add_argument("--max-generated", type=int)
     parser.add_argument("--max-queries", type=int, help="queries per generator and cell")
+    parser.add_argument("--min-proba", type=float, help="safety margin for generated rows")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
 
@@ -119,6 +120,7 @@ def main() -> None:
         n_cfs=args.n_cfs,
         max_generated=args.max_generated,
         max_queries=args.max_queries,
+        min_proba=args.min_proba,
         log=lambda line: print(line, flush=True),
     )
     summary = study.summary

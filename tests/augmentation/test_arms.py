@@ -104,6 +104,18 @@ def test_generated_rows_respect_the_cap_and_seed(scarce):
     pd.testing.assert_frame_equal(run[0], run[1])
 
 
+def test_a_margin_keeps_only_rows_inside_the_scarce_class(scarce):
+    _, split, rows, model = scarce
+    common = {"scarce_class": 1, "count": split.n_removed, "source_rows": split.kept, "seed": 0}
+    plain = generated_rows("oracle", rows, model, **common).rows
+    deep = generated_rows("oracle", rows, model, min_proba=0.75, **common).rows
+    names = rows.spec.feature_names
+    assert len(deep) > 0
+    assert (model.predict_proba(deep[names].to_numpy())[:, 1] >= 0.75).all()
+    # Minimal rows sit near the boundary: without a margin some fall short of 0.75.
+    assert (model.predict_proba(plain[names].to_numpy())[:, 1] < 0.75).any()
+
+
 def test_fit_classifier_learns_from_extra_rows(scarce):
     _, _, rows, _ = scarce
     extra = pd.DataFrame({"age": [50] * 3, "sleep": [200.0] * 3, "steps": [100] * 3})

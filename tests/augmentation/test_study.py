@@ -177,6 +177,7 @@ def test_plots_are_written(toy, tmp_path):
         ({"seeds": 0}, "seeds"),
         ({"scarce_class": 4}, "scarce_class must be one of"),
         ({"verifier": "oracle"}, "verifier"),
+        ({"min_proba": 1.2}, "min_proba"),
     ],
 )
 def test_bad_settings_say_what_was_expected(toy, settings, fragment):

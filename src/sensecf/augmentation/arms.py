@@ -131,6 +131,7 @@ def generated_rows(
     llm_cache: str | Path | None = None,
     max_rounds: int = 3,
     max_queries: int | None = None,
+    min_proba: float | None = None,
     progress: bool = False,
 ) -> Augmentation:
     """Up to ``count`` verified counterfactual rows of the scarce class from one generator.
@@ -138,7 +139,9 @@ def generated_rows(
     Queries are the scarce set's rows of the other class that the verifier does not already
     put in the scarce class, in a seeded random order, asked in rounds until ``count`` rows
     pass (``valid`` under the verifier, zero constraint violations, not a duplicate),
-    ``max_rounds`` rounds are spent or ``max_queries`` queries were asked. ``source_rows``
+    ``max_rounds`` rounds are spent or ``max_queries`` queries were asked. ``min_proba``
+    asks each generator for a safety margin (see ``CounterfactualGenerator.generate``); rows
+    are still accepted by the verifier's decision rule. ``source_rows``
     maps the scarce set's rows to positions in the full dataset (each row's ``source_row``).
     """
     spec = scarce.spec
@@ -172,6 +175,7 @@ def generated_rows(
                 n_cfs=n_cfs,
                 desired_class=scarce_class,
                 seed=seed + round_,
+                min_proba=min_proba,
                 progress=progress,
             )
             candidates += len(result.cfs)
@@ -215,13 +219,15 @@ def _sum(queries: pd.DataFrame, column: str, cfs: pd.DataFrame) -> int:
 def _accepted(
     result: Any, spec: DatasetSpec, batch: np.ndarray, source_rows: np.ndarray, scarce_class: int
 ) -> tuple[pd.DataFrame, tuple[int, int]]:
-    """The valid, violation-free rows with their provenance; how many were invalid and how
-    many valid ones broke a constraint."""
+    """The valid (at the margin, when one was asked), violation-free rows with their
+    provenance; how many were invalid and how many valid ones broke a constraint."""
     cfs = result.cfs
     if not len(cfs):
         return _empty_rows(spec), (0, 0)
     broken = violations(spec, result.query_matrix(), result.cf_matrix())["total"].to_numpy() > 0
     valid = cfs["valid"].to_numpy(dtype=bool)
+    if "valid_margin" in cfs:  # a margin was asked: rows short of it are turned away as invalid
+        valid = valid & cfs["valid_margin"].to_numpy(dtype=bool)
     good = cfs[valid & ~broken]
     rows = good[spec.feature_names].astype(float).reset_index(drop=True)
     rows[spec.target] = scarce_class

@@ -60,6 +60,9 @@ class AugmentationConfig(RunSettings):
     the full training split; it leaks the removed labels and is reported as such).
     ``n_cfs``, ``max_rounds`` and ``max_queries``: counterfactuals per query, rounds of
     queries, and the most queries one generator may ask per cell (its budget).
+    ``min_proba``: a safety margin for generated rows — generators search until the verifier
+    gives the scarce class at least this probability, so the rows sit inside the class rather
+    than on the scarce model's boundary (``None``: the decision rule alone).
     """
 
     kind = "augmentation"
@@ -83,6 +86,7 @@ class AugmentationConfig(RunSettings):
     n_cfs: int = Field(default=1, ge=1)
     max_rounds: int = Field(default=3, ge=1)
     max_queries: int | None = Field(default=None, ge=1)
+    min_proba: float | None = Field(default=None, gt=0, lt=1)
     plots: bool = True
 
     @field_validator("generators", "oversamplers", mode="before")
@@ -356,6 +360,7 @@ class _ArmRun:
                 llm_cache=self.llm_cache,
                 max_rounds=config.max_rounds,
                 max_queries=config.max_queries,
+                min_proba=config.min_proba,
                 progress=self.progress,
             )
         model = _fit(self.scarce, config, self.seed, self.scarce_class, extra=aug.rows)
@@ -413,6 +418,8 @@ def _fingerprint(
             "max_queries": config.max_queries,
             "options": config.options(arm),
         }
+        if config.min_proba is not None:  # absent from older cells' keys, which stay valid
+            key["min_proba"] = config.min_proba
     text = json.dumps(key, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

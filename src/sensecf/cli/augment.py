@@ -63,6 +63,12 @@ QUICK = {
 )
 @click.option("--n-cfs", type=int, help="Counterfactuals asked per majority row [1].")
 @click.option(
+    "--min-proba",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Safety margin for generated rows: keep only rows the verifier gives the scarce class "
+    "at least this probability, so they lie inside the class, not on its boundary [none].",
+)
+@click.option(
     "--quick", is_flag=True, help="Oracle only, the 50% scenario, 2 seeds, small forests."
 )
 @click.option(
@@ -71,7 +77,7 @@ QUICK = {
     type=click.Path(path_type=Path),
     help="YAML file with any setting of the study (data, out, generators, oversamplers, "
     "scenarios, scarce_class, seeds, estimator, params, test_size, target, max_generated, "
-    "verifier, n_cfs, max_rounds, plots). Options given on the command line win.",
+    "verifier, n_cfs, max_rounds, max_queries, min_proba, plots). Options given on the command line win.",
 )
 def augment(
     data_path: Path | None,
@@ -86,6 +92,7 @@ def augment(
     max_generated: int | None,
     verifier: str | None,
     n_cfs: int | None,
+    min_proba: float | None,
     quick: bool,
     config_path: Path | None,
 ) -> None:
@@ -120,6 +127,7 @@ def augment(
         "max_generated": max_generated,
         "verifier": verifier,
         "n_cfs": n_cfs,
+        "min_proba": min_proba,
     }
     settings.update({k: v for k, v in overrides.items() if v is not None})
     config = AugmentationConfig.build(settings, source="sensecf augment")
