@@ -38,7 +38,7 @@ from sensecf.data.constraints import changed
 from sensecf.data.dataset import Dataset, read_feature_folder
 from sensecf.data.scales import FeatureScales
 from sensecf.data.spec import DatasetSpec
-from sensecf.errors import SensecfError
+from sensecf.errors import DataError, SensecfError
 from sensecf.report import plots
 from sensecf.report.intervention import NO_CHANGE_TEXT, describe_changes, shown_values
 from sensecf.report.run_folder import RunFolder
@@ -164,16 +164,30 @@ class RunData:
         self.run = run
 
     @cached_property
+    def model_dir(self) -> Path | None:
+        """The run's model folder, or the one the benchmark explained."""
+        if self.run.model is not None:
+            return self.run.model
+        named = self.benchmark_config.get("model")
+        if named and (Path(named) / "metadata.json").is_file():
+            return Path(named)
+        return None
+
+    @cached_property
     def metadata(self) -> dict[str, Any] | None:
         """The model folder's ``metadata.json``."""
-        if self.run.model is None:
+        if self.model_dir is None:
             return None
-        return json.loads((self.run.model / "metadata.json").read_text(encoding="utf-8"))
+        path = self.model_dir / "metadata.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: not valid JSON ({exc})") from None
 
     @cached_property
     def spec(self) -> DatasetSpec | None:
         """The spec of the run's data: the model's, the features', else a result's."""
-        candidates = [self.run.model, self.run.features, *self.run.explain]
+        candidates = [self.model_dir, self.run.features, *self.run.explain]
         if self.run.benchmark is not None:
             candidates += sorted((self.run.benchmark / "results").glob("*"))
         for folder in candidates:
@@ -197,11 +211,11 @@ class RunData:
         data = self.features
         if data is None:
             return None
-        if self.run.model is not None and (self.run.model / "split.parquet").is_file():
+        if self.model_dir is not None and (self.model_dir / "split.parquet").is_file():
             from sensecf.models import load_model
 
             try:
-                return load_model(self.run.model).split_data(data)[0]
+                return load_model(self.model_dir).split_data(data)[0]
             except SensecfError:
                 return data  # a feature table the model was not trained on
         return data
@@ -911,35 +925,17 @@ MODEL_KEYS = (
 
 def config_section(data: RunData) -> Section:
     """The settings each verb recorded, and the versions of the packages here and now."""
-    run = data.run
     section = Section(
         "config",
         "Configuration and versions",
         "What each step recorded about how it ran, so the run can be reproduced; the package "
         "versions are those of the environment that wrote this report.",
     )
-    if data.metadata is not None:
-        model = {k: data.metadata[k] for k in MODEL_KEYS if k in data.metadata}
-        section.blocks.append((f"Model ({_relative(run.model, run.root)})", _yaml(model)))
-    if data.features is not None:
-        where = run.features if run.features is not None else data.features.source
-        section.blocks.append(
-            (f"Features ({_relative(where, run.root)})", _yaml(_shortened(data.features.info)))
-        )
-    for folder in run.explain:
-        meta = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-        section.blocks.append((f"Explain ({_relative(folder, run.root)})", _yaml(meta)))
-    for folder in (run.benchmark, run.augmentation):
-        if folder is not None and (folder / "config.yaml").is_file():
-            kind = "Benchmark" if folder == run.benchmark else "Augmentation study"
-            text = (folder / "config.yaml").read_text(encoding="utf-8")
-            section.blocks.append((f"{kind} ({_relative(folder, run.root)})", text))
-    for folder in run.finetune:
-        for name in ("config.yaml", "config.json", "train_config.json", "adapter_config.json"):
-            path = folder / name
-            if path.is_file() and path.stat().st_size < 20_000:
-                text = path.read_text(encoding="utf-8")
-                section.blocks.append((f"Fine-tune ({_relative(path, run.root)})", text))
+    for read in (_model_settings, _feature_settings, _step_settings):
+        try:  # one unreadable file leaves the others and the versions in place
+            section.blocks += read(data)
+        except SECTION_ERRORS as exc:
+            section.notes.append(f"Left out: {type(exc).__name__}: {exc}")
     versions = [("python", platform.python_version())]
     for package in PACKAGES:
         try:
@@ -955,6 +951,41 @@ def config_section(data: RunData) -> Section:
     )
     section.facts.append(("platform", platform.platform()))
     return section
+
+
+def _model_settings(data: RunData) -> list[tuple[str, str]]:
+    if data.metadata is None:
+        return []
+    model = {k: data.metadata[k] for k in MODEL_KEYS if k in data.metadata}
+    return [(f"Model ({_relative(data.model_dir, data.run.root)})", _yaml(model))]
+
+
+def _feature_settings(data: RunData) -> list[tuple[str, str]]:
+    if data.features is None:
+        return []
+    where = data.run.features if data.run.features is not None else data.features.source
+    info = _yaml(_shortened(data.features.info))
+    return [(f"Features ({_relative(where, data.run.root)})", info)]
+
+
+def _step_settings(data: RunData) -> list[tuple[str, str]]:
+    run = data.run
+    blocks = []
+    for folder in run.explain:
+        meta = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+        blocks.append((f"Explain ({_relative(folder, run.root)})", _yaml(meta)))
+    for folder in (run.benchmark, run.augmentation):
+        if folder is not None and (folder / "config.yaml").is_file():
+            kind = "Benchmark" if folder == run.benchmark else "Augmentation study"
+            text = (folder / "config.yaml").read_text(encoding="utf-8")
+            blocks.append((f"{kind} ({_relative(folder, run.root)})", text))
+    for folder in run.finetune:
+        for name in ("config.yaml", "config.json", "train_config.json", "adapter_config.json"):
+            path = folder / name
+            if path.is_file() and path.stat().st_size < 20_000:
+                text = path.read_text(encoding="utf-8")
+                blocks.append((f"Fine-tune ({_relative(path, run.root)})", text))
+    return blocks
 
 
 def _shortened(value: Any, limit: int = 12) -> Any:
