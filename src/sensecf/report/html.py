@@ -27,7 +27,7 @@ from sensecf.errors import DataError
 from sensecf.report.run_folder import RunFolder
 
 if TYPE_CHECKING:
-    from sensecf.report.sections import Section
+    from sensecf.report.parts import Section
 
 __all__ = ["REPORT_FILE", "Report", "build_report", "write_report"]
 

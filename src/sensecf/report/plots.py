@@ -88,7 +88,9 @@ def quality_figure(summary: pd.DataFrame, colours: dict[str, tuple[float, ...]])
         mean = summary[column].to_numpy(dtype=float)
         low = summary.get(f"{column}_ci_low", pd.Series(np.nan, index=summary.index))
         high = summary.get(f"{column}_ci_high", pd.Series(np.nan, index=summary.index))
-        low, high = low.to_numpy(dtype=float), high.to_numpy(dtype=float)
+        # A t-interval on few queries can leave the metric's range; the whiskers do not.
+        low = np.clip(low.to_numpy(dtype=float), 0, 1 if unit else None)
+        high = np.clip(high.to_numpy(dtype=float), 0, 1 if unit else None)
         err = np.vstack([np.nan_to_num(mean - low), np.nan_to_num(high - mean)])
         ax.barh(
             y,
@@ -98,13 +100,16 @@ def quality_figure(summary: pd.DataFrame, colours: dict[str, tuple[float, ...]])
             ecolor="#333",
             capsize=3,
         )
-        for yi, value in zip(y, mean, strict=True):
+        ends = np.fmax(np.nan_to_num(mean), np.nan_to_num(high))
+        for yi, value, end in zip(y, mean, ends, strict=True):
             text = "–" if np.isnan(value) else f"{value:.2f}"
-            ax.text(0, yi, f" {text}", va="center", ha="left", fontsize=8, color="white")
+            ax.text(end, yi, f"  {text}", va="center", ha="left", fontsize=8, color="#222")
+        ax.margins(x=0.18)
         ax.set_title(title)
         ax.set_xlabel(label, fontsize=8)
+        ax.set_xlim(left=0)
         if unit:
-            ax.set_xlim(0, 1.05)
+            ax.set_xlim(0, 1.25)  # room for the labels beyond 1
         ax.grid(axis="x", alpha=0.3)
     axes[0].set_yticks(y, methods, fontsize=8)
     fig.tight_layout()

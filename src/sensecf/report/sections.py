@@ -1,7 +1,7 @@
 """The report's sections, each built from the files of a run folder that it needs.
 
-A section is plain data (:class:`Section`: facts, tables, figures, intervention cards, text
-blocks) that the HTML template lays out. Each builder returns ``None`` when the run folder
+A section is plain data (:class:`~sensecf.report.parts.Section`: facts, tables, figures,
+intervention cards, text blocks) that the HTML template lays out. Each builder returns ``None`` when the run folder
 lacks its inputs, so a report holds exactly the sections its folder supports:
 
 - ``cohort``: the cohort and the model (sizes, class balance, held-out scores, importances);
@@ -18,14 +18,10 @@ lacks its inputs, so a report holds exactly the sections its folder supports:
 
 from __future__ import annotations
 
-import base64
 import json
-import math
 import platform
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -35,28 +31,17 @@ import pandas as pd
 import yaml
 
 from sensecf.data.constraints import changed
-from sensecf.data.dataset import Dataset, read_feature_folder
+from sensecf.data.dataset import Dataset
 from sensecf.data.scales import FeatureScales
 from sensecf.data.spec import DatasetSpec
-from sensecf.errors import DataError, SensecfError
+from sensecf.errors import SensecfError
 from sensecf.report import plots
-from sensecf.report.intervention import NO_CHANGE_TEXT, describe_changes, shown_values
-from sensecf.report.run_folder import RunFolder
-from sensecf.report.wording import feature_phrase
+from sensecf.report.cards import interventions_section
+from sensecf.report.parts import Cell, Plot, Section, Table, text_of
+from sensecf.report.run_folder import RunData, RunFolder
 from sensecf.results import CounterfactualResult
 
-__all__ = [
-    "MAX_CARDS",
-    "Card",
-    "Cell",
-    "Plot",
-    "RunData",
-    "Section",
-    "Table",
-    "build_sections",
-]
-
-MAX_CARDS = 6
+__all__ = ["SECTION_ERRORS", "build_sections", "feature_changes", "metric_table"]
 # Packages whose versions decide what a run produces (those installed are listed).
 PACKAGES = (
     "sensecf",
@@ -79,195 +64,6 @@ PACKAGES = (
 )
 # Errors that make one section impossible without making the others wrong.
 SECTION_ERRORS = (SensecfError, OSError, ValueError, KeyError)
-
-
-# ---- the parts a section is made of ---------------------------------------------------------
-@dataclass(frozen=True)
-class Cell:
-    """A table cell: its text, its 95% interval (``[low, high]``, or empty), and whether it
-    is the best value of its metric."""
-
-    text: str
-    best: bool = False
-    interval: str = ""
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table with a header row; ``title`` and ``caption`` are optional."""
-
-    columns: list[str]
-    rows: list[list[Cell]]
-    title: str = ""
-    caption: str = ""
-
-    @classmethod
-    def from_frame(cls, frame: pd.DataFrame, title: str = "", caption: str = "") -> Table:
-        """A table of a DataFrame's values as text.
-
-        >>> Table.from_frame(pd.DataFrame({"a": [1]})).rows
-        [[Cell(text='1', best=False, interval='')]]
-        """
-        rows = [[Cell(_text(v)) for v in row] for row in frame.itertuples(index=False)]
-        return cls([str(c) for c in frame.columns], rows, title, caption)
-
-
-@dataclass(frozen=True)
-class Plot:
-    """A figure: PNG bytes with a title and a caption that says how to read it."""
-
-    title: str
-    caption: str
-    png: bytes
-
-    @property
-    def data_uri(self) -> str:
-        """The PNG as a ``data:`` URI, so the HTML carries it."""
-        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
-
-
-@dataclass(frozen=True)
-class Card:
-    """One person's counterfactual, for a reader: who, by which generator, the risk before and
-    after, each change with its values, and the intervention text."""
-
-    who: str
-    method: str
-    risk_label: str
-    risk_before: str
-    risk_after: str
-    valid: bool
-    changes: list[tuple[str, str, str]]  # (what, now, after)
-    text: list[str]
-
-
-@dataclass
-class Section:
-    """One part of the report; empty parts are not shown."""
-
-    id: str
-    title: str
-    intro: str = ""
-    facts: list[tuple[str, str]] = field(default_factory=list)
-    tables: list[Table] = field(default_factory=list)
-    plots: list[Plot] = field(default_factory=list)
-    cards: list[Card] = field(default_factory=list)
-    blocks: list[tuple[str, str]] = field(default_factory=list)  # (title, preformatted text)
-    notes: list[str] = field(default_factory=list)
-
-
-# ---- what the run folder holds, read once ---------------------------------------------------
-class RunData:
-    """The run folder's files, each read on first use and kept."""
-
-    def __init__(self, run: RunFolder) -> None:
-        self.run = run
-
-    @cached_property
-    def model_dir(self) -> Path | None:
-        """The run's model folder, or the one the benchmark explained."""
-        if self.run.model is not None:
-            return self.run.model
-        named = self.benchmark_config.get("model")
-        if named and (Path(named) / "metadata.json").is_file():
-            return Path(named)
-        return None
-
-    @cached_property
-    def metadata(self) -> dict[str, Any] | None:
-        """The model folder's ``metadata.json``."""
-        if self.model_dir is None:
-            return None
-        path = self.model_dir / "metadata.json"
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: not valid JSON ({exc})") from None
-
-    @cached_property
-    def spec(self) -> DatasetSpec | None:
-        """The spec of the run's data: the model's, the features', else a result's."""
-        candidates = [self.model_dir, self.run.features, *self.run.explain]
-        if self.run.benchmark is not None:
-            candidates += sorted((self.run.benchmark / "results").glob("*"))
-        for folder in candidates:
-            if folder is not None and (folder / "spec.yaml").is_file():
-                return DatasetSpec.from_yaml(folder / "spec.yaml")
-        return None
-
-    @cached_property
-    def features(self) -> Dataset | None:
-        """The feature table: the run's feature folder, or the one the benchmark read."""
-        if self.run.features is not None:
-            return read_feature_folder(self.run.features)
-        data = self.benchmark_config.get("data")
-        if data and Path(data).is_dir() and (Path(data) / "features.parquet").is_file():
-            return read_feature_folder(data)
-        return None
-
-    @cached_property
-    def reference(self) -> Dataset | None:
-        """The rows the model was trained on (all feature rows when the split is unknown)."""
-        data = self.features
-        if data is None:
-            return None
-        if self.model_dir is not None and (self.model_dir / "split.parquet").is_file():
-            from sensecf.models import load_model
-
-            try:
-                return load_model(self.model_dir).split_data(data)[0]
-            except SensecfError:
-                return data  # a feature table the model was not trained on
-        return data
-
-    @cached_property
-    def benchmark_config(self) -> dict[str, Any]:
-        """The benchmark's ``config.yaml`` (empty without one)."""
-        if self.run.benchmark is None or not (self.run.benchmark / "config.yaml").is_file():
-            return {}
-        return yaml.safe_load((self.run.benchmark / "config.yaml").read_text()) or {}
-
-    @cached_property
-    def summary(self) -> pd.DataFrame | None:
-        """The benchmark's summary over all queries (one row per method)."""
-        if self.run.benchmark is None:
-            return None
-        summary = pd.read_csv(self.run.benchmark / "summary.csv")
-        by = self.by
-        if by is not None:
-            summary = summary[summary[by].isna()]
-        return summary.reset_index(drop=True)
-
-    @cached_property
-    def by(self) -> str | None:
-        """The benchmark's breakdown column (e.g. ``label``), when its summary has one."""
-        if self.run.benchmark is None:
-            return None
-        columns = pd.read_csv(self.run.benchmark / "summary.csv", nrows=0).columns
-        by = self.benchmark_config.get("by", "label")
-        return by if by in columns else None
-
-    @cached_property
-    def counterfactuals(self) -> CounterfactualResult | None:
-        """Every generator's CFs with their queries: the benchmark's, else the first explain
-        folder's (``method`` tells the generators apart)."""
-        bench = self.run.benchmark
-        if bench is not None and (bench / "cfs.parquet").is_file():
-            folders = sorted(p for p in (bench / "results").glob("*") if p.is_dir())
-            if folders:
-                first = CounterfactualResult.load(folders[0])
-                cfs = pd.read_parquet(bench / "cfs.parquet")
-                return CounterfactualResult(
-                    "benchmark", first.desired_class, first.spec, first.queries, cfs
-                )
-        for folder in self.run.explain:
-            return CounterfactualResult.load(folder)
-        return None
-
-    def colours(self, methods: Sequence[str]) -> dict[str, tuple[float, ...]]:
-        """One colour per method, the same in every figure."""
-        known = list(self.summary["method"]) if self.summary is not None else []
-        return plots.method_colours([*known, *methods])
 
 
 def build_sections(run: RunFolder) -> tuple[list[Section], list[str]]:
@@ -332,7 +128,7 @@ def cohort_section(data: RunData) -> Section | None:
     if meta is not None:
         metrics = meta.get("metrics") or {}
         facts.append(("model", f"{meta.get('estimator')} ({meta.get('estimator_class', '')})"))
-        facts.append(("decision threshold", _text(meta.get("threshold"))))
+        facts.append(("decision threshold", text_of(meta.get("threshold"))))
         split = metrics.get("split")
         if split:
             held = f"{metrics.get('n_test', '?')} rows"
@@ -472,7 +268,9 @@ def benchmark_section(data: RunData) -> Section | None:
                 title="What the language model adds",
                 caption="First-answer validity is the model's own (round 0, first sample); "
                 "copies measure how much of an answer is the prompt's examples. The "
-                "nearest-example control returns the examples without a language model.",
+                "nearest-example control returns the examples without a language model. "
+                "Diagnostics, not rankings: no best is marked.",
+                mark_best=False,
             )
         )
     by = data.by
@@ -508,8 +306,10 @@ def metric_table(
     columns: Sequence[tuple[str, str, str, bool]],
     title: str = "",
     caption: str = "",
+    mark_best: bool = True,
 ) -> Table:
-    """One row per method: each metric as ``mean [low, high]``, the best per column marked.
+    """One row per method: each metric as ``mean [low, high]``, the best per column marked
+    (unless ``mark_best`` is false, or every method ties).
 
     >>> s = pd.DataFrame({"method": ["a", "b"], "l0": [2.0, 3.0],
     ...                   "l0_ci_low": [1.0, 2.5], "l0_ci_high": [3.0, 3.5]})
@@ -519,7 +319,7 @@ def metric_table(
     """
     present = [c for c in columns if c[0] in rows.columns and rows[c[0]].notna().any()]
     best: dict[str, set[int]] = {}
-    for column, _, fmt, higher in present:
+    for column, _, fmt, higher in present if mark_best else []:
         shown = [float(format(v, fmt)) if pd.notna(v) else np.nan for v in rows[column]]
         values = np.array(shown, dtype=float)
         finite = values[np.isfinite(values)]
@@ -591,7 +391,8 @@ def quality_section(data: RunData) -> Section | None:
         plots=[
             Plot(
                 "Per generator",
-                "Bars: the mean over queries; whiskers: the 95% interval. Validity: share of "
+                "Bars: the mean over queries; whiskers: the 95% interval (cut at the metric's "
+                "range). Validity: share of "
                 "a query's counterfactuals the model puts in the desired class. Plausibility: "
                 "share a LocalOutlierFactor fitted on training rows of the desired class calls "
                 "inliers. Sparsity: number of features changed.",
@@ -761,10 +562,10 @@ def augmentation_section(data: RunData) -> Section | None:
             title = f"{rows['share'].iloc[0]:.0%} of '{name}' training rows removed"
         section.tables.append(Table.from_frame(summary_table(summary, scenario), title=title))
     for name, title, caption in STUDY_PLOTS:
-        path = folder / name
-        if not path.is_file() and name == "f1_by_scarcity.png":
-            path = _redrawn_f1(summary)
-        if path is not None and path.is_file():
+        path: Path | None = folder / name
+        if not (folder / name).is_file():
+            path = _redrawn_f1(summary) if name == "f1_by_scarcity.png" else None
+        if path is not None:
             section.plots.append(Plot(title, caption, path.read_bytes()))
     return section
 
@@ -807,105 +608,6 @@ def finetune_section(data: RunData) -> Section | None:
             )
         )
     return section if section.plots or section.notes else None
-
-
-# ---- intervention cards ---------------------------------------------------------------------
-def interventions_section(data: RunData) -> Section | None:
-    """Cards for a handful of people: from the explain folders, else from the benchmark."""
-    sources: list[tuple[CounterfactualResult, pd.DataFrame | None]] = []
-    for folder in data.run.explain:
-        texts = pd.read_csv(folder / "interventions.csv")
-        sources.append((CounterfactualResult.load(folder), texts))
-    if not sources and data.counterfactuals is not None:
-        sources.append((data.counterfactuals, None))
-    cards: list[Card] = []
-    for result, texts in sources:
-        cards += intervention_cards(result, texts, MAX_CARDS - len(cards))
-    if not cards:
-        return None
-    return Section(
-        "interventions",
-        "Intervention cards",
-        "For a handful of flagged people: what the counterfactual asks them to change, in "
-        "plain units, and how the model's risk moves. Each text comes from a template fed with "
-        "the numbers, so it cannot disagree with the counterfactual.",
-        cards=cards,
-    )
-
-
-def intervention_cards(
-    result: CounterfactualResult, texts: pd.DataFrame | None = None, limit: int = MAX_CARDS
-) -> list[Card]:
-    """One card per explained person (their best-ranked CF, a valid one first), at most
-    ``limit``; a table with ``method``, ``query_id``, ``rank`` and ``text`` (the saved
-    ``interventions.csv``) gives the texts, else they are written here."""
-    spec = result.spec
-    cfs = result.cfs
-    if limit <= 0 or len(cfs) == 0:
-        return []
-    queries = result.queries.set_index("query_id")
-    order = cfs.assign(_invalid=~cfs["valid"].astype(bool)).sort_values(
-        ["query_id", "_invalid", "rank"], kind="stable"
-    )
-    chosen = order.groupby("query_id", sort=False).head(1)
-    if chosen["method"].nunique() > 1:  # a benchmark: one generator per person, in turn
-        methods = list(dict.fromkeys(cfs["method"]))
-        picks = []
-        for i, qid in enumerate(dict.fromkeys(order["query_id"])):
-            rows = order[order["query_id"] == qid]
-            mine = rows[rows["method"] == methods[i % len(methods)]]
-            picks.append((mine if len(mine) else rows).head(1))
-        chosen = pd.concat(picks)
-    saved = {}
-    if texts is not None and {"query_id", "rank", "method", "text"} <= set(texts.columns):
-        saved = {
-            (int(r.query_id), str(r.method), int(r.rank)): str(r.text)
-            for r in texts.itertuples(index=False)
-        }
-    binary = len(spec.classes) == 2
-    risk_class = spec.flagged_class if binary else result.desired_class
-    risk_label = f"P({spec.classes[risk_class]})"
-    cards = []
-    for row in chosen.head(limit).to_dict("records"):
-        query = queries.loc[row["query_id"]]
-        before = [float(query[n]) for n in spec.feature_names]
-        after = [float(row[n]) for n in spec.feature_names]
-        changes = describe_changes(spec, before, after)
-        shown = [
-            (
-                feature_phrase(spec.feature(c.feature)).label,
-                *shown_values(spec.feature(c.feature), c.before, c.after),
-            )
-            for c in changes
-        ]
-        key = (int(row["query_id"]), str(row["method"]), int(row["rank"]))
-        text = saved.get(key)
-        sentences = text.split("; ") if text else [c.sentence for c in changes] or [NO_CHANGE_TEXT]
-        cards.append(
-            Card(
-                who=_who(spec, query, int(row["query_id"])),
-                method=str(row["method"]),
-                risk_label=risk_label,
-                risk_before=_risk(query.get("proba_desired"), binary),
-                risk_after=_risk(row.get("proba_desired"), binary),
-                valid=bool(row["valid"]),
-                changes=shown,
-                text=sentences,
-            )
-        )
-    return cards
-
-
-def _who(spec: DatasetSpec, query: pd.Series, query_id: int) -> str:
-    parts = [f"{c} {query[c]}" for c in spec.id_columns if c in query.index]
-    return ", ".join(parts) if parts else f"query {query_id}"
-
-
-def _risk(proba_desired: Any, binary: bool) -> str:
-    if proba_desired is None or pd.isna(proba_desired):
-        return "–"
-    value = 1.0 - float(proba_desired) if binary else float(proba_desired)
-    return f"{value:.2f}"
 
 
 # ---- configuration and versions --------------------------------------------------------------
@@ -974,11 +676,10 @@ def _step_settings(data: RunData) -> list[tuple[str, str]]:
     for folder in run.explain:
         meta = json.loads((folder / "result.json").read_text(encoding="utf-8"))
         blocks.append((f"Explain ({_relative(folder, run.root)})", _yaml(meta)))
-    for folder in (run.benchmark, run.augmentation):
-        if folder is not None and (folder / "config.yaml").is_file():
-            kind = "Benchmark" if folder == run.benchmark else "Augmentation study"
-            text = (folder / "config.yaml").read_text(encoding="utf-8")
-            blocks.append((f"{kind} ({_relative(folder, run.root)})", text))
+    for kind, step in (("Benchmark", run.benchmark), ("Augmentation study", run.augmentation)):
+        if step is not None and (step / "config.yaml").is_file():
+            text = (step / "config.yaml").read_text(encoding="utf-8")
+            blocks.append((f"{kind} ({_relative(step, run.root)})", text))
     for folder in run.finetune:
         for name in ("config.yaml", "config.json", "train_config.json", "adapter_config.json"):
             path = folder / name
@@ -1014,11 +715,3 @@ def _relative(path: Path | str | None, root: Path) -> str:
     except ValueError:
         return str(path)
     return str(relative) if str(relative) != "." else path.name
-
-
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
