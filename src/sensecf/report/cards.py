@@ -25,7 +25,14 @@ MAX_CARDS = 6
 
 
 def interventions_section(data: RunData) -> Section | None:
-    """Cards for a handful of people: from the explain folders, else from the benchmark."""
+    """Cards for a handful of people: from the explain folders, else from the benchmark;
+    ``None`` when the run has no counterfactuals.
+
+    >>> from pathlib import Path
+    >>> from sensecf.report.run_folder import RunFolder
+    >>> interventions_section(RunData(RunFolder(Path(".")))) is None
+    True
+    """
     sources: list[tuple[CounterfactualResult, pd.DataFrame | None]] = []
     for folder in data.run.explain:
         texts = pd.read_csv(folder / "interventions.csv")
@@ -52,7 +59,20 @@ def intervention_cards(
 ) -> list[Card]:
     """One card per explained person (their best-ranked CF, a valid one first), at most
     ``limit``; a table with ``method``, ``query_id``, ``rank`` and ``text`` (the saved
-    ``interventions.csv``) gives the texts, else they are written here."""
+    ``interventions.csv``) gives the texts, else they are written here.
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "well", 1: "ill"}, desired_class=0,
+    ...     features=[FeatureSpec(name="steps", unit="steps", kind="integer", bounds=(0, 50000))])
+    >>> queries = pd.DataFrame({"query_id": [0], "steps": [4200.0], "proba_desired": [0.3]})
+    >>> cfs = pd.DataFrame({"query_id": [0], "method": ["oracle"], "rank": [0],
+    ...                     "steps": [7150.0], "proba_desired": [0.6], "valid": [True]})
+    >>> card = intervention_cards(CounterfactualResult("oracle", 0, spec, queries, cfs))[0]
+    >>> card.risk_label, card.risk_before, card.risk_after
+    ('P(ill)', '0.70', '0.40')
+    >>> card.changes, card.text
+    ([('steps', '4,200 steps', '7,150 steps')], ['Walk about 3,000 more steps a day (4,200 → 7,150)'])
+    """
     spec = result.spec
     cfs = result.cfs
     if limit <= 0 or len(cfs) == 0:

@@ -88,7 +88,19 @@ def write_report(
     run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None
 ) -> Path:
     """Write the report of ``run_dir`` to ``out`` (default ``RUN_DIR/report.html``), atomically;
-    returns its path."""
+    returns its path.
+
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> from sensecf.data.dataset import Dataset
+    >>> from sensecf.data.spec import infer_spec
+    >>> df = pd.DataFrame({"x": [0.5, 1.5, 2.5, 3.5], "y": [0, 1, 0, 1]})
+    >>> run = Path(tempfile.mkdtemp())
+    >>> _ = Dataset(df, infer_spec(df, "y")).save(run / "features")
+    >>> path = write_report(run)
+    >>> path.name, 'id="cohort"' in path.read_text()
+    ('report.html', True)
+    """
     report = build_report(run_dir)
     path = Path(out) if out is not None else report.run.root / REPORT_FILE
     if path.is_dir():

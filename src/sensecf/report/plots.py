@@ -35,7 +35,11 @@ _PALETTE = "tab10"
 
 
 def png(fig: Figure) -> bytes:
-    """The figure as PNG bytes (tight layout, white background)."""
+    """The figure as PNG bytes (tight layout, white background).
+
+    >>> png(Figure(figsize=(1, 1)))[:4]
+    b'\\x89PNG'
+    """
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
     return buffer.getvalue()
@@ -55,7 +59,11 @@ def method_colours(methods: Sequence[str]) -> dict[str, tuple[float, ...]]:
 
 def importance_figure(importance: pd.DataFrame, top: int = 15) -> bytes:
     """Horizontal bars of the ``top`` most important features (``feature``, ``importance``,
-    optional ``importance_std`` as error bars), most important on top."""
+    optional ``importance_std`` as error bars), most important on top.
+
+    >>> importance_figure(pd.DataFrame({"feature": ["a", "b"], "importance": [0.1, 0.3]}))[:4]
+    b'\\x89PNG'
+    """
     rows = importance.sort_values("importance", ascending=False).head(top).iloc[::-1]
     fig = Figure(figsize=(7.5, 0.3 * len(rows) + 1.2))
     ax = fig.add_subplot()
@@ -78,7 +86,12 @@ QUALITY_PANELS = (
 
 def quality_figure(summary: pd.DataFrame, colours: dict[str, tuple[float, ...]]) -> bytes:
     """Validity, plausibility and sparsity per method: the mean over queries and its 95%
-    interval, one panel each (``summary``: one row per method, the benchmark's columns)."""
+    interval, one panel each (``summary``: one row per method, the benchmark's columns).
+
+    >>> s = pd.DataFrame({"method": ["a", "b"], "query_validity": [1.0, 0.5], "l0": [2.0, 4.0]})
+    >>> quality_figure(s, method_colours(["a", "b"]))[:4]
+    b'\\x89PNG'
+    """
     methods = list(summary["method"])
     panels = [p for p in QUALITY_PANELS if p[0] in summary.columns]
     fig = Figure(figsize=(4.0 * len(panels), 0.45 * len(methods) + 1.6))
@@ -118,7 +131,13 @@ def quality_figure(summary: pd.DataFrame, colours: dict[str, tuple[float, ...]])
 
 def feature_change_figure(shares: pd.DataFrame, sizes: pd.DataFrame) -> bytes:
     """Two heat maps, methods × features: how often each feature is changed (share of CFs)
-    and by how much when it is (median |change| in MAD units)."""
+    and by how much when it is (median |change| in MAD units).
+
+    >>> share = pd.DataFrame({"x": [0.5], "z": [0.0]}, index=["m"])
+    >>> size = pd.DataFrame({"x": [1.5], "z": [np.nan]}, index=["m"])
+    >>> feature_change_figure(share, size)[:4]
+    b'\\x89PNG'
+    """
     fig = Figure(figsize=(max(8.0, 0.32 * shares.shape[1] + 3), 1.6 + 0.9 * len(shares)))
     top, bottom = fig.subplots(2, 1, sharex=True)
     image = top.imshow(shares.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
@@ -154,6 +173,12 @@ def embedding_figure(
     ``counterfactuals`` maps a method to ``(rows of queries, CFs)``: for each CF, the index of
     its query in ``queries`` and its feature values. The axes come from the reference rows,
     standardised (missing values at the median), so every panel shares one map.
+
+    >>> X = np.random.default_rng(0).normal(size=(20, 3))
+    >>> cfs = {"m": (np.array([0, 1]), X[:2] + 1)}
+    >>> embedding_figure(X, np.arange(20) % 2, {0: "a", 1: "b"}, X[:2], cfs,
+    ...                  method_colours(["m"]))[:4]
+    b'\\x89PNG'
     """
     from sklearn.decomposition import PCA
 

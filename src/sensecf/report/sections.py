@@ -1,8 +1,9 @@
 """The report's sections, each built from the files of a run folder that it needs.
 
 A section is plain data (:class:`~sensecf.report.parts.Section`: facts, tables, figures,
-intervention cards, text blocks) that the HTML template lays out. Each builder returns ``None`` when the run folder
-lacks its inputs, so a report holds exactly the sections its folder supports:
+intervention cards, text blocks) that the HTML template lays out. Each builder returns ``None``
+when the run folder lacks its inputs, so a report holds exactly the sections its folder
+supports:
 
 - ``cohort``: the cohort and the model (sizes, class balance, held-out scores, importances);
 - ``benchmark``: every generator and metric with 95% intervals, the best per metric marked,
@@ -12,7 +13,8 @@ lacks its inputs, so a report holds exactly the sections its folder supports:
 - ``embedding``: a 2-D map (PCA) of the factual rows and each generator's counterfactuals;
 - ``augmentation``: the augmentation study's tables and curves;
 - ``finetune``: the fine-tune loss curve;
-- ``interventions``: intervention cards for a handful of people;
+- ``interventions``: intervention cards for a handful of people
+  (:mod:`~sensecf.report.cards`);
 - ``config``: the run's settings and the package versions.
 """
 
@@ -41,7 +43,14 @@ from sensecf.report.parts import Cell, Plot, Section, Table, text_of
 from sensecf.report.run_folder import RunData, RunFolder
 from sensecf.results import CounterfactualResult
 
-__all__ = ["SECTION_ERRORS", "build_sections", "feature_changes", "metric_table"]
+__all__ = [
+    "SECTION_ERRORS",
+    "all_metrics_table",
+    "build_sections",
+    "feature_changes",
+    "metric_table",
+]
+
 # Packages whose versions decide what a run produces (those installed are listed).
 PACKAGES = (
     "sensecf",
@@ -68,18 +77,28 @@ SECTION_ERRORS = (SensecfError, OSError, ValueError, KeyError)
 
 def build_sections(run: RunFolder) -> tuple[list[Section], list[str]]:
     """Every section the run folder supports, in reading order, and a note for each section
-    whose inputs were there but could not be read."""
+    whose inputs were there but could not be read.
+
+    >>> import tempfile
+    >>> from sensecf.data.spec import infer_spec
+    >>> df = pd.DataFrame({"x": [0.5, 1.5, 2.5, 3.5], "y": [0, 1, 0, 1]})
+    >>> run = Path(tempfile.mkdtemp())
+    >>> _ = Dataset(df, infer_spec(df, "y")).save(run / "features")
+    >>> sections, problems = build_sections(RunFolder.find(run))
+    >>> [s.id for s in sections], problems
+    (['cohort', 'config'], [])
+    """
     data = RunData(run)
     builders: list[tuple[str, Callable[[RunData], Section | None]]] = [
-        ("cohort and model", cohort_section),
-        ("benchmark", benchmark_section),
-        ("validity, plausibility and sparsity", quality_section),
-        ("feature diversity", diversity_section),
-        ("embedding", embedding_section),
-        ("augmentation study", augmentation_section),
-        ("fine-tuning", finetune_section),
+        ("cohort and model", _cohort),
+        ("benchmark", _benchmark),
+        ("validity, plausibility and sparsity", _quality),
+        ("feature diversity", _diversity),
+        ("embedding", _embedding),
+        ("augmentation study", _augmentation),
+        ("fine-tuning", _finetune),
         ("intervention cards", interventions_section),
-        ("configuration", config_section),
+        ("configuration", _config),
     ]
     sections, problems = [], []
     for name, build in builders:
@@ -102,7 +121,7 @@ SCORE_NAMES = (
 )
 
 
-def cohort_section(data: RunData) -> Section | None:
+def _cohort(data: RunData) -> Section | None:
     """Sizes, class balance, held-out scores and feature importances."""
     meta, features, spec = data.metadata, data.features, data.spec
     if meta is None and features is None:
@@ -230,7 +249,7 @@ LLM_HEADLINE = (
 )
 
 
-def benchmark_section(data: RunData) -> Section | None:
+def _benchmark(data: RunData) -> Section | None:
     """The benchmark's tables: headline metrics with intervals, the best marked; what the LLM
     adds; the per-class breakdown; and every metric."""
     summary = data.summary
@@ -338,7 +357,13 @@ def metric_table(
 
 
 def all_metrics_table(summary: pd.DataFrame) -> Table:
-    """Every metric of the summary (rows) for every method (columns), with its interval."""
+    """Every metric of the summary (rows) for every method (columns), with its interval.
+
+    >>> s = pd.DataFrame({"method": ["a"], "n_cfs": [3], "l0": [2.0],
+    ...                   "l0_ci_low": [1.0], "l0_ci_high": [3.0]})
+    >>> [[c.text + c.interval for c in row] for row in all_metrics_table(s).rows]
+    [['n_cfs', '3'], ['l0', '2[1, 3]']]
+    """
     skip = {"method", "label"}
     metrics = [
         c
@@ -377,7 +402,7 @@ def _interval(row: dict[str, Any], column: str, fmt: str) -> str:
 
 
 # ---- plots of the counterfactuals ----------------------------------------------------------
-def quality_section(data: RunData) -> Section | None:
+def _quality(data: RunData) -> Section | None:
     """Validity, plausibility and sparsity per generator, with 95% intervals."""
     summary = data.summary
     if summary is None or summary.empty:
@@ -438,7 +463,7 @@ def _scales(data: RunData, result: CounterfactualResult) -> tuple[FeatureScales,
     return FeatureScales.from_reference(result.spec, X), "the explained rows"
 
 
-def diversity_section(data: RunData) -> Section | None:
+def _diversity(data: RunData) -> Section | None:
     """How often, and by how much, each generator changes each feature."""
     result = data.counterfactuals
     if result is None or len(result.cfs) == 0:
@@ -469,7 +494,7 @@ def diversity_section(data: RunData) -> Section | None:
     )
 
 
-def embedding_section(data: RunData) -> Section | None:
+def _embedding(data: RunData) -> Section | None:
     """A PCA map: reference rows by class, and per generator the factual rows and their CFs."""
     result = data.counterfactuals
     if result is None or len(result.cfs) == 0:
@@ -537,7 +562,7 @@ STUDY_PLOTS = (
 )
 
 
-def augmentation_section(data: RunData) -> Section | None:
+def _augmentation(data: RunData) -> Section | None:
     """The study's table per scenario and its plots (drawn again where a PNG is missing)."""
     folder = data.run.augmentation
     if folder is None:
@@ -580,7 +605,7 @@ def _redrawn_f1(summary: pd.DataFrame) -> Path | None:
     return plot_f1(summary, folder / "f1_by_scarcity.png")
 
 
-def finetune_section(data: RunData) -> Section | None:
+def _finetune(data: RunData) -> Section | None:
     """The loss curve of each fine-tune folder (``loss.csv`` with ``step`` and ``loss``)."""
     if not data.run.finetune:
         return None
@@ -625,7 +650,7 @@ MODEL_KEYS = (
 )
 
 
-def config_section(data: RunData) -> Section:
+def _config(data: RunData) -> Section:
     """The settings each verb recorded, and the versions of the packages here and now."""
     section = Section(
         "config",
