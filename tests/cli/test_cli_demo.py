@@ -88,4 +88,5 @@ def test_the_quick_report_renders_in_headless_chromium(quick_demo, tmp_path):
     )
     pixels = np.asarray(Image.open(screenshot).convert("RGB")).reshape(-1, 3)
     assert len(np.unique(pixels, axis=0)) > 100  # text, tables and plots, not a blank page
+    shutil.rmtree(tmp_path / "profile", ignore_errors=True)  # the browser's, not an artifact
     print(f"screenshot: {screenshot}")
