@@ -1,7 +1,9 @@
-"""`sensecf report` on the command-line tests' model folder, and on bad run folders."""
+"""`sensecf report` on the command-line tests' folders (a model, a benchmark alone), and on bad run
+folders."""
 
 import shutil
 
+import pandas as pd
 import pytest
 
 
@@ -40,3 +42,30 @@ def test_a_bad_run_dir_is_one_line_and_exit_2(invoke, tmp_path, name, fragment):
 def test_report_is_a_listed_verb(invoke):
     result = invoke("--help")
     assert "sensecf report" in result.output
+
+
+def test_a_benchmark_folder_alone_brings_the_table_and_model_it_names(folders, invoke, tmp_path):
+    # --data as a table file with its spec beside it, not a feature folder.
+    table = folders / "features" / "features.parquet"
+    bench = invoke(
+        "benchmark",
+        "--model",
+        folders / "model",
+        "--data",
+        table,
+        "--generators",
+        "oracle",
+        "--limit",
+        2,
+        "--out",
+        tmp_path / "bench",
+    )
+    assert bench.exit_code == 0, bench.output
+    result = invoke("report", tmp_path / "bench")
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "bench" / "report.html").read_text(encoding="utf-8")
+    for section in ("cohort", "benchmark", "quality", "diversity", "embedding", "interventions"):
+        assert f'id="{section}"' in html, section
+    rows = len(pd.read_parquet(table))
+    assert f"<dt>rows</dt><dd>{rows:,}</dd>" in html
+    assert "the model&#39;s training rows" in html  # the map and the scales use them

@@ -183,12 +183,15 @@ class RunData:
 
     @cached_property
     def features(self) -> Dataset | None:
-        """The feature table: the run's feature folder, or the one the benchmark read."""
+        """The feature table: the run's feature folder, or the table the benchmark read (a
+        feature folder, or a CSV/Parquet table with its spec)."""
         if self.run.features is not None:
             return read_feature_folder(self.run.features)
         data = self.benchmark_config.get("data")
-        if data and Path(data).is_dir() and (Path(data) / "features.parquet").is_file():
-            return read_feature_folder(data)
+        if data and Path(data).exists():
+            from sensecf.data.loaders import load_dataset
+
+            return load_dataset(data)
         return None
 
     @cached_property
