@@ -11,6 +11,7 @@ from sensecf.cli.benchmark import benchmark
 from sensecf.cli.explain import explain
 from sensecf.cli.features import extract_features
 from sensecf.cli.options import out_option, seed_option
+from sensecf.cli.report import report
 from sensecf.cli.synth import write_cohort
 from sensecf.cli.train import train_model
 
@@ -28,9 +29,9 @@ def demo(out_dir: Path, quick: bool, seed: int) -> None:
     """Run the whole flow on the embedded synthetic cohort.
 
     synth -> features -> train -> explain (few-shot with the embedded LLM) -> benchmark (the
-    LLM beside the nearest-example control, the oracle, DiCE and NICE, on six more). No
-    network, no keys, no GPU. Writes cohort/, features/, model/, explain/ and benchmark/ under
-    --out.
+    LLM beside the nearest-example control, the oracle, DiCE and NICE, on six more) -> report.
+    No network, no keys, no GPU. Writes cohort/, features/, model/, explain/, benchmark/ and
+    report.html under --out, and ends with the report's path.
     """
     participants, days, interval = (40, 5, 15) if quick else (200, 10, 5)
     write_cohort(out_dir / "cohort", participants, days, interval, seed)
@@ -56,3 +57,4 @@ def demo(out_dir: Path, quick: bool, seed: int) -> None:
         out_dir=out_dir / "benchmark",
         config_path=None,
     )
+    ctx.invoke(report, run_dir=out_dir, out_file=None)

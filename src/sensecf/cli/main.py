@@ -17,6 +17,7 @@ from sensecf.cli.benchmark import benchmark
 from sensecf.cli.demo import demo
 from sensecf.cli.explain import explain
 from sensecf.cli.features import features
+from sensecf.cli.report import report
 from sensecf.cli.spec import spec
 from sensecf.cli.synth import synth
 from sensecf.cli.train import train
@@ -50,13 +51,14 @@ def cli() -> None:
       sensecf explain   counterfactuals and intervention texts for flagged people
       sensecf benchmark run counterfactual generators side by side, score them
       sensecf augment   counterfactuals as new rows of a scarce class: F1 recovery
+      sensecf report    one HTML report (tables, plots, intervention cards) of a run folder
       sensecf demo      run the whole flow on a synthetic cohort
 
     Run `sensecf VERB --help` for the options of each verb.
     """
 
 
-for verb in (synth, features, spec, train, explain, benchmark, augment, demo):
+for verb in (synth, features, spec, train, explain, benchmark, augment, report, demo):
     cli.add_command(verb)
 
 

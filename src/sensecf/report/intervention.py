@@ -79,6 +79,7 @@ __all__ = [
     "check_paraphrase",
     "describe_changes",
     "format_minutes",
+    "shown_values",
     "intervention_table",
     "intervention_text",
     "paraphrase",
@@ -206,6 +207,23 @@ def intervention_text(
     'No change: every feature stays at its current value.'
     """
     return _joined(describe_changes(spec, query_row, cf_row), sep)
+
+
+def shown_values(feature: FeatureSpec, before: float, after: float) -> tuple[str, str]:
+    """A change's two values as its sentence shows them, each with its unit (level names for
+    coded features).
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> shown_values(FeatureSpec(name="sleep_total_min", unit="min", bounds=(0, 960)), 370, 412)
+    ('6 h 10 min', '6 h 52 min')
+    >>> shown_values(FeatureSpec(name="smoker", kind="binary", bounds=(0, 1)), 1, 0)
+    ('yes', 'no')
+    """
+    quantity = quantity_of(feature)
+    if quantity == "coded" or not (math.isfinite(before) and math.isfinite(after)):
+        return _coded(feature, before), _coded(feature, after)
+    v = format_change(feature, quantity, before, after)
+    return v.before_full, v.after_full
 
 
 def intervention_table(result: CounterfactualResult, *, sep: str = "; ") -> pd.DataFrame:

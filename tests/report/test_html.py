@@ -1,0 +1,202 @@
+"""The HTML report of a real run folder: its sections, its figures, and folders with less."""
+
+import base64
+import io
+import re
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from sensecf.errors import DataError
+from sensecf.report import build_report, write_report
+
+EVERY_SECTION = [
+    "cohort",
+    "benchmark",
+    "quality",
+    "diversity",
+    "embedding",
+    "augmentation",
+    "finetune",
+    "interventions",
+    "config",
+]
+
+
+def embedded_pngs(html: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([^"]+)"', html)]
+
+
+def colours(png: bytes) -> int:
+    """How many distinct colours the image has (1 for a blank one)."""
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3)
+    return len(np.unique(pixels, axis=0))
+
+
+@pytest.fixture(scope="module")
+def full_report(run_dir, tmp_path_factory):
+    path = write_report(run_dir, tmp_path_factory.mktemp("report") / "report.html")
+    return path.read_text(encoding="utf-8")
+
+
+def test_a_full_run_folder_has_every_section_in_order(run_dir, full_report):
+    report = build_report(run_dir)
+    assert report.section_ids == EVERY_SECTION
+    assert report.problems == []
+    positions = [
+        full_report.index(f'<section class="report-section" id="{s}">') for s in EVERY_SECTION
+    ]
+    assert positions == sorted(positions)
+
+
+def test_the_report_is_self_contained_and_no_plot_is_blank(full_report):
+    # Nothing is fetched when it is opened: no script, no external source, no stylesheet link.
+    assert "<script" not in full_report
+    assert not re.search(r'(src|href)="(https?:)?//', full_report)
+    assert "<link" not in full_report
+    pngs = embedded_pngs(full_report)
+    # importance, quality, diversity, embedding, the study's F1 curves and map (an
+    # oversampling-only study draws no feature-change map), the loss curve
+    assert len(pngs) == 7
+    for png in pngs:
+        assert colours(png) > 1
+
+
+def test_the_best_value_of_each_metric_is_marked(run_dir):
+    report = build_report(run_dir)
+    bench = next(s for s in report.sections if s.id == "benchmark")
+    table = next(t for t in bench.tables if t.title == "All queries")
+    summary = pd.read_csv(run_dir / "benchmark" / "summary.csv")
+    overall = summary[summary["label"].isna()].set_index("method")
+    column = table.columns.index("L0 (features changed)")
+    marked = {row[0].text for row in table.rows if row[column].best}
+    assert marked == {overall["l0"].round(2).idxmin()}
+    assert marked == {"oracle"}  # the oracle searches for the fewest changes
+    # Intervals sit beside the means, from the summary's own columns.
+    oracle = next(row for row in table.rows if row[0].text == "oracle")
+    low, high = overall.loc["oracle", ["l0_ci_low", "l0_ci_high"]]
+    assert oracle[column].interval == f"[{low:.2f}, {high:.2f}]"
+    # A metric on which every method ties marks nobody.
+    violations = table.columns.index("violations")
+    assert not any(row[violations].best for row in table.rows)
+
+
+def test_the_llm_table_holds_the_nearest_example_control(run_dir):
+    bench = next(s for s in build_report(run_dir).sections if s.id == "benchmark")
+    llm = next(t for t in bench.tables if t.title == "What the language model adds")
+    assert [row[0].text for row in llm.rows] == ["nearest-example"]
+    whole = llm.columns.index("whole-row copies of an example")
+    assert llm.rows[0][whole].text == "1.00"  # it returns the examples themselves
+
+
+def test_intervention_cards_match_the_explain_outputs(run_dir):
+    section = next(s for s in build_report(run_dir).sections if s.id == "interventions")
+    cfs = pd.read_parquet(run_dir / "explain" / "cfs.parquet")
+    queries = pd.read_parquet(run_dir / "explain" / "queries.parquet").set_index("query_id")
+    texts = pd.read_csv(run_dir / "explain" / "interventions.csv")
+    assert len(section.cards) == cfs["query_id"].nunique() == 3
+    for card, cf in zip(section.cards, cfs.itertuples(index=False), strict=True):
+        query = queries.loc[cf.query_id]
+        assert card.method == "oracle"
+        assert card.who == f"person_id {query['person_id']}, date {query['date']}"
+        assert card.risk_label == "P(high stress)"
+        assert card.risk_before == f"{1 - query['proba_desired']:.2f}"
+        assert card.risk_after == f"{1 - cf.proba_desired:.2f}"
+        text = texts[(texts["query_id"] == cf.query_id) & (texts["rank"] == cf.rank)]["text"]
+        assert "; ".join(card.text) == text.iloc[0]
+        assert len(card.changes) == texts.loc[text.index[0], "n_changes"]
+
+
+@pytest.mark.parametrize(
+    ("kept", "expected"),
+    [
+        (["model"], ["cohort", "config"]),
+        (["features"], ["cohort", "config"]),
+        (["finetune"], ["finetune", "config"]),
+        (["augment"], ["augmentation", "config"]),
+        (["explain"], ["diversity", "embedding", "interventions", "config"]),
+        (
+            # The benchmark's config.yaml names its model and data: the cohort comes along.
+            ["benchmark"],
+            [
+                "cohort",
+                "benchmark",
+                "quality",
+                "diversity",
+                "embedding",
+                "interventions",
+                "config",
+            ],
+        ),
+    ],
+)
+def test_sections_without_their_inputs_are_left_out(run_dir, tmp_path, kept, expected):
+    for name in kept:
+        shutil.copytree(run_dir / name, tmp_path / name)
+    path = write_report(tmp_path)
+    assert path == tmp_path / "report.html"
+    html = path.read_text(encoding="utf-8")
+    report = build_report(tmp_path)
+    assert report.section_ids == expected
+    assert report.problems == []
+    for section in EVERY_SECTION:
+        assert (f'id="{section}"' in html) == (section in expected), section
+    for png in embedded_pngs(html):
+        assert colours(png) > 1
+
+
+def test_a_verb_output_folder_is_a_run_folder_of_its_own(run_dir):
+    # The benchmark folder alone, pointed at directly: its config names the model and data.
+    report = build_report(run_dir / "benchmark")
+    assert report.section_ids[:3] == ["cohort", "benchmark", "quality"]
+    cohort = build_report(run_dir / "model")
+    assert cohort.section_ids == ["cohort", "config"]
+
+
+def test_a_loss_table_without_a_loss_column_is_a_note(tmp_path):
+    (tmp_path / "ft").mkdir()
+    pd.DataFrame({"step": [1, 2], "lr": [0.1, 0.1]}).to_csv(tmp_path / "ft" / "loss.csv")
+    report = build_report(tmp_path)
+    section = report.sections[0]
+    assert section.id == "finetune" and not section.plots
+    assert "has no loss column" in section.notes[0]
+
+
+def test_an_unreadable_input_leaves_its_section_out_with_a_reason(run_dir, tmp_path):
+    shutil.copytree(run_dir / "model", tmp_path / "model")
+    shutil.copytree(run_dir / "augment", tmp_path / "augment")
+    (tmp_path / "model" / "metadata.json").write_text("{not json")
+    report = build_report(tmp_path)
+    assert "augmentation" in report.section_ids and "cohort" not in report.section_ids
+    assert len(report.problems) == 1
+    assert report.problems[0].startswith("The cohort and model section was left out")
+    assert "metadata.json: not valid JSON" in report.problems[0]
+    config = report.sections[-1]
+    assert config.id == "config" and "metadata.json: not valid JSON" in config.notes[0]
+    versions = next(t for t in config.tables if t.title == "Package versions")
+    assert "numpy" in [row[0].text for row in versions.rows]
+    assert "Left out:" in report.html()
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda p: p / "missing", "run folder not found"),
+        (
+            lambda p: (p / "a.txt").write_text("x") and p / "a.txt",
+            "is a file; expected a run folder",
+        ),
+        (lambda p: p, "holds no sensecf outputs"),
+    ],
+)
+def test_a_bad_run_dir_is_a_clear_error(tmp_path, make, fragment):
+    with pytest.raises(DataError, match=fragment):
+        build_report(make(tmp_path))
+
+
+def test_the_report_is_not_written_over_a_folder(run_dir, tmp_path):
+    with pytest.raises(DataError, match="it is a folder"):
+        write_report(run_dir / "model", tmp_path)
