@@ -19,6 +19,17 @@ def test_atomic_write_leaves_no_partial_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
 
 
+def test_written_files_get_the_usual_mode_not_owner_only(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "info.json", {"a": 1})
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
 def test_table_round_trips(tmp_path):
     frame = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
     for name in ("t.csv", "t.parquet"):
