@@ -13,8 +13,16 @@ from sensecf.data.constraints import recompute, unmet_relations
 from sensecf.data.spec import DatasetSpec
 from sensecf.report import build_report
 
-# What the quick demo's folder holds today: no augmentation study and no fine-tune yet.
-DEMO_SECTIONS = ["cohort", "benchmark", "quality", "diversity", "embedding", "interventions"]
+# What the quick demo's folder holds today: no fine-tune yet.
+DEMO_SECTIONS = [
+    "cohort",
+    "benchmark",
+    "quality",
+    "diversity",
+    "embedding",
+    "augmentation",
+    "interventions",
+]
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +98,16 @@ def test_the_quick_report_renders_in_headless_chromium(quick_demo, tmp_path):
     assert len(np.unique(pixels, axis=0)) > 100  # text, tables and plots, not a blank page
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)  # the browser's, not an artifact
     print(f"screenshot: {screenshot}")
+
+
+@pytest.mark.slow
+def test_a_rerun_keeps_every_finished_stage(quick_demo, invoke):
+    out, result = quick_demo
+    assert result.exit_code == 0, result.output
+    saved = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
+    again = invoke("demo", "--out", out, "--quick")
+    assert again.exit_code == 0, again.output
+    kept = [line for line in again.output.splitlines() if "kept from the earlier run" in line]
+    assert len(kept) == 6, again.output
+    # No stage wrote anything again: no LLM call, no search, no training.
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == saved

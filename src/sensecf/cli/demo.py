@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from sensecf.cli import console
+from sensecf.cli.augment import augment
 from sensecf.cli.benchmark import benchmark
 from sensecf.cli.explain import explain
 from sensecf.cli.features import extract_features
@@ -14,6 +19,10 @@ from sensecf.cli.options import out_option, seed_option
 from sensecf.cli.report import report
 from sensecf.cli.synth import write_cohort
 from sensecf.cli.train import train_model
+from sensecf.data.io import write_json
+
+# Which stages a run finished, and with which settings: a rerun keeps what still matches.
+RECORD = "demo.json"
 
 
 @click.command()
@@ -23,38 +32,120 @@ from sensecf.cli.train import train_model
     show_default=True,
     help="Folder for everything the demo writes.",
 )
-@click.option("--quick", is_flag=True, help="A small cohort (40 people x 5 days), for a fast look.")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="A small cohort (40 people x 5 days) and fewer people explained, for a fast look.",
+)
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Run every stage again instead of keeping the finished ones in --out.",
+)
 @seed_option()
-def demo(out_dir: Path, quick: bool, seed: int) -> None:
+def demo(out_dir: Path, quick: bool, fresh: bool, seed: int) -> None:
     """Run the whole flow on the embedded synthetic cohort.
 
     synth -> features -> train -> explain (few-shot with the embedded LLM) -> benchmark (the
-    LLM beside the nearest-example control, the oracle, DiCE and NICE, on six more) -> report.
-    No network, no keys, no GPU. Writes cohort/, features/, model/, explain/, benchmark/ and
+    LLM beside the nearest-example control, the oracle, DiCE and NICE) -> augment (oracle rows
+    against SMOTE, ADASYN and random oversampling under label scarcity) -> report. No network,
+    no keys, no GPU. Writes cohort/, features/, model/, explain/, benchmark/, augment/ and
     report.html under --out, and ends with the report's path.
+
+    Every stage is kept once it finishes (recorded in demo.json with the settings): a rerun
+    with the same settings goes straight to the stages still to do, with no LLM call for the
+    finished ones. --fresh starts over.
     """
+    settings = {"quick": quick, "seed": seed}
+    runner = _Stages(out_dir, settings, fresh=fresh)
     participants, days, interval = (40, 5, 15) if quick else (200, 10, 5)
-    write_cohort(out_dir / "cohort", participants, days, interval, seed)
-    data = extract_features(out_dir / "cohort", out_dir / "features")
-    console.print_dataset(data)
-    clf = train_model(out_dir / "features", out_dir / "model", "rf", seed)
-    console.print_classifier(clf)
     ctx = click.get_current_context()
     common = {"model_dir": out_dir / "model", "data_path": out_dir / "features", "seed": seed}
-    ctx.invoke(
-        explain,
-        **common,
-        generator="few-shot+sparsify",
-        limit=3,
-        out_dir=out_dir / "explain",
+
+    runner.run(
+        "cohort", lambda: write_cohort(out_dir / "cohort", participants, days, interval, seed)
     )
-    ctx.invoke(
-        benchmark,
-        **common,
-        generators="oracle,nearest-example,few-shot+sparsify,dice-genetic,nice-sparsity+sparsify",
-        limit=4 if quick else 6,
-        n_cfs=1,
-        out_dir=out_dir / "benchmark",
-        config_path=None,
+    runner.run(
+        "features",
+        lambda: console.print_dataset(extract_features(out_dir / "cohort", out_dir / "features")),
     )
-    ctx.invoke(report, run_dir=out_dir, out_file=None)
+    runner.run(
+        "model",
+        lambda: console.print_classifier(
+            train_model(out_dir / "features", out_dir / "model", "rf", seed)
+        ),
+    )
+    runner.run(
+        "explain",
+        lambda: ctx.invoke(
+            explain, **common, generator="few-shot+sparsify", limit=3, out_dir=out_dir / "explain"
+        ),
+    )
+    runner.run(
+        "benchmark",
+        lambda: ctx.invoke(
+            benchmark,
+            **common,
+            generators="oracle,nearest-example,few-shot+sparsify,dice-genetic,"
+            "nice-sparsity+sparsify",
+            limit=4 if quick else 6,
+            n_cfs=1,
+            out_dir=out_dir / "benchmark",
+            config_path=None,
+        ),
+    )
+    runner.run(
+        "augment",
+        lambda: ctx.invoke(
+            augment,
+            data_path=out_dir / "features",
+            out_dir=out_dir / "augment",
+            quick=True,
+            seeds=2 if quick else 3,
+        ),
+    )
+    # The report is cheap and reads whatever is there: it is always written anew.
+    runner.run("report", lambda: ctx.invoke(report, run_dir=out_dir, out_file=None), keep=False)
+
+
+class _Stages:
+    """Runs the demo's stages in order, each once per settings, with a line per stage."""
+
+    names = ("cohort", "features", "model", "explain", "benchmark", "augment", "report")
+
+    def __init__(self, out_dir: Path, settings: dict[str, Any], *, fresh: bool) -> None:
+        self.out_dir = out_dir
+        self.settings = settings
+        record = {} if fresh else _read_record(out_dir / RECORD)
+        # A stage counts as done only if every stage before it was done with these settings.
+        self.done: list[str] = record.get("done", []) if record.get("settings") == settings else []
+        self.seconds: dict[str, float] = record.get("seconds", {}) if self.done else {}
+        self.redo = False
+
+    def run(self, name: str, step: Callable[[], Any], *, keep: bool = True) -> None:
+        index = self.names.index(name) + 1
+        label = f"[{index}/{len(self.names)}] {name}"
+        if keep and not self.redo and name in self.done:
+            console.line(f"{label}: kept from the earlier run in {self.out_dir}")
+            return
+        self.redo = True  # a stage run again makes every later one stale
+        self.done = [n for n in self.done if self.names.index(n) < self.names.index(name)]
+        console.line(f"{label} ...")
+        start = time.perf_counter()
+        step()
+        self.seconds[name] = round(time.perf_counter() - start, 1)
+        if keep:
+            self.done.append(name)
+        write_json(
+            self.out_dir / RECORD,
+            {"settings": self.settings, "done": self.done, "seconds": self.seconds},
+        )
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """The stages an earlier run finished; nothing when there is no record or it is unreadable."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
