@@ -85,7 +85,8 @@ def probe(
     pair = owner[good] * X.shape[1] + feature[good]
     _, starts = np.unique(pair, return_index=True)
     helpful: list[dict[int, np.ndarray]] = [{int(j): np.empty(0) for j in mutable} for _ in X]
-    for start, end in zip(starts, [*starts[1:], len(good)], strict=True):
+    ends = [*starts[1:], len(good)] if len(good) else []  # no move helps any query: none
+    for start, end in zip(starts, ends, strict=True):
         helpful[owner[good[start]]][int(feature[good[start]])] = value[good[start:end]]
 
     # Each feature's best move; per query, the strongest first (ties in spec order).
