@@ -6,6 +6,7 @@ at a margin (P(desired) >= 0.6), relation violations and all violations.
 
     python benchmarks/bench_relations.py                      # the acceptance run of issue 11
     python benchmarks/bench_relations.py --participants 60 --days 5 --limit 5
+    python benchmarks/bench_relations.py --generators oracle,few-shot --out /tmp/rel  # resumable
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ def main() -> None:
     parser.add_argument("--generators", default=GENERATORS)
     parser.add_argument("--cfnow-seconds", type=float, default=2.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out", help="Folder for the results and the LLM call cache (a rerun reuses them)."
+    )
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -47,7 +51,7 @@ def main() -> None:
     config = BenchmarkConfig(
         generators=generators, limit=args.limit, n_cfs=args.n_cfs, seed=args.seed, by=None
     )
-    bench = run_benchmark(model, data, config, log=print)
+    bench = run_benchmark(model, data, config, log=print, out_dir=args.out)
     train_rows, _ = model.split_data(data)
     suite = MetricSuite(seed=args.seed, margin=args.margin).fit(model, train_rows)
     header = (
