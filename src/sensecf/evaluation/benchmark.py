@@ -9,9 +9,10 @@ the same. LLM methods talk to the backend :class:`~sensecf.explanation.LLMOption
 through the SQLite call cache in the out folder, so a killed run makes only the missing calls
 again; a backend that fails is recorded for its method and the other methods go on.
 
-With a safety margin (``min_proba``) every generator searches until the desired class's
-probability reaches it (``generate(min_proba=)``), and the metric suite reports validity at the
-decision rule and at the margin (``validity_margin``) side by side.
+With a safety margin (``min_proba``) every generator that can searches until the desired
+class's probability reaches it (``generate(min_proba=)``; DiCE, NICE and CFNOW decide by their
+libraries' own 0.5 rule, so for them it is measured only), and the metric suite reports
+validity at the decision rule and at the margin (``validity_margin``) side by side.
 
 >>> BenchmarkConfig(generators=["oracle", "nice-sparsity+sparsify"], limit=5).generator_names()
 ['oracle', 'nice-sparsity+sparsify']
@@ -313,7 +314,7 @@ def _run_one(
             n_cfs=config.n_cfs,
             seed=config.seed,
             progress=progress,
-            min_proba=config.min_proba,
+            min_proba=config.min_proba if generator.searches_margin else None,
         )
     finally:
         if backend is not None:
@@ -451,11 +452,7 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
         sections.insert(1, ("What the language model adds (all queries)", model_part))
     markdown = "\n\n".join(f"## {title}\n\n{markdown_table(table)}" for title, table in sections)
     if config.min_proba is not None:
-        markdown = (
-            f"Safety margin: every method searched for P(desired class) ≥ {config.min_proba:g}; "
-            "`validity` is the decision rule's, `valid at margin` the share of CFs that reach "
-            f"{config.min_proba:g}.\n\n{markdown}"
-        )
+        markdown = f"{margin_note(bench.results, config.min_proba)}\n\n{markdown}"
     covered = coverage_lines(bench.summary, by=config.by)
     if covered:  # "covered" = a valid counterfactual that breaks no constraint
         markdown += "\n\nCoverage against feasible queries (valid, no violation):\n"
@@ -468,6 +465,26 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
     # A live object given as an option (a backend) is written by its repr, not refused.
     dumped = config.model_dump(mode="json", fallback=repr)
     write_text(out / "config.yaml", yaml.safe_dump(dumped, sort_keys=False))
+
+
+def margin_note(results: list[CounterfactualResult], margin: float) -> str:
+    """What summary.md says of a safety margin: which methods searched to it, which were only
+    measured at it.
+
+    >>> print(margin_note([], 0.6))
+    Safety margin: P(desired class) ≥ 0.6. `validity` is the decision rule's; `valid at margin` the share of CFs that reach 0.6.
+    """
+    searched = [r.method for r in results if r.info.get("min_proba") is not None]
+    measured = [r.method for r in results if r.info.get("min_proba") is None]
+    parts = [f"Safety margin: P(desired class) ≥ {margin:g}."]
+    if searched:
+        parts.append(f"Searched to it: {', '.join(searched)}.")
+    if measured:
+        parts.append(f"Measured only (their search keeps its own rule): {', '.join(measured)}.")
+    parts.append(
+        f"`validity` is the decision rule's; `valid at margin` the share of CFs that reach {margin:g}."
+    )
+    return " ".join(parts)
 
 
 def markdown_table(table: pd.DataFrame) -> str:
