@@ -4,7 +4,8 @@ Builds the synthetic cohort (default size), trains a random forest, runs the ben
 same flagged test rows, and prints per method: validity under the decision rule (0.5), validity
 at a margin (P(desired) >= 0.6), relation violations and all violations. By default the
 methods search for the decision rule and the margin is only measured; ``--search-margin`` makes
-every method search until it reaches the margin (the benchmark's ``min_proba``).
+every method whose search can (the oracle, the LLM methods; not DiCE, NICE, CFNOW) search until
+it reaches the margin (the benchmark's ``min_proba``).
 
     python benchmarks/bench_relations.py                      # the acceptance run of issue 11
     python benchmarks/bench_relations.py --participants 60 --days 5 --limit 5

@@ -47,9 +47,9 @@ if TYPE_CHECKING:
 @seed_option(default=None, show_default=False, help="Random seed [0].")
 @out_option(required=False, help="Folder for tables and raw CFs.")
 @min_proba_option(
-    help="Safety margin: every method searches until P(desired class) reaches P, and the "
-    "summary reports validity at P beside validity at the decision rule [the decision "
-    "threshold]."
+    help="Safety margin: the oracle and the LLM methods search until P(desired class) reaches "
+    "P (DiCE, NICE, CFNOW keep their own rule), and the summary reports validity at P beside "
+    "validity at the decision rule [the decision threshold]."
 )
 @target_option
 @llm_options
@@ -84,8 +84,8 @@ def benchmark(
     and data reuses finished methods. LLM methods (the --llm-* options) cache every call in
     OUT/llm-cache.sqlite, so a killed run makes only the missing calls again; the summary shows
     what the language model adds (first-answer validity, copies of the examples, cost).
-    With --min-proba every method searches to that margin and the summary reports validity at
-    it beside validity at the decision rule.
+    With --min-proba every method whose search can searches to that margin, and the summary
+    reports validity at it beside validity at the decision rule.
     """
     from sensecf.cli.spec import load_for_verb
     from sensecf.evaluation.benchmark import BenchmarkConfig, run_benchmark, summary_table
