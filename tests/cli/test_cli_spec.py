@@ -94,3 +94,40 @@ def test_spec_infer_can_propose_sums(tmp_path, invoke):
     assert result.exit_code == 0, result.output
     assert "proposed relation: total = a + b" in result.output
     assert DatasetSpec.from_yaml(out).derived_features == ["total"]
+
+
+def test_benchmark_on_a_plain_csv_with_target_and_a_margin(table, invoke, tmp_path):
+    model = tmp_path / "model"
+    trained = invoke("train", table, "--target", "risk", "--out", model, "--estimator", "logreg")
+    assert trained.exit_code == 0, trained.output
+    common = ["benchmark", "--model", model, "--data", table, "--generators", "oracle",
+              "--limit", "4", "--n-cfs", "1"]  # fmt: skip
+    out = tmp_path / "bench"
+    ran = invoke(*common, "--target", "risk", "--min-proba", "0.6", "--out", out)
+    assert ran.exit_code == 0, ran.output
+    summary = pd.read_csv(out / "summary.csv")
+    oracle = summary[(summary["method"] == "oracle") & summary["label"].isna()].iloc[0]
+    assert oracle["n_queries"] >= 1
+    assert oracle["validity_margin"] <= oracle["validity"] == 1.0
+    assert "valid at margin" in ran.output and "≥ 0.6" in (out / "summary.md").read_text()
+    wrong = invoke(*common, "--target", "age", "--out", tmp_path / "wrong")
+    assert wrong.exit_code == 2 and "--target 'age' differs" in wrong.output
+    low = invoke(*common, "--min-proba", "0.2", "--out", tmp_path / "low")
+    assert low.exit_code == 2 and "min_proba 0.2 is below" in low.output
+
+
+def test_a_benchmark_config_takes_the_target_and_the_margin(table, invoke, tmp_path):
+    model = tmp_path / "model"
+    invoke("train", table, "--target", "risk", "--out", model, "--estimator", "logreg")
+    config = tmp_path / "bench.yaml"
+    settings = {"model": "model", "data": str(table), "out": "run", "generators": ["oracle"],
+                "limit": 3, "n_cfs": 1, "target": "risk", "min_proba": 0.7}  # fmt: skip
+    config.write_text(yaml.safe_dump(settings))
+    ran = invoke("benchmark", "--config", config)
+    assert ran.exit_code == 0, ran.output
+    saved = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert saved["target"] == "risk" and saved["min_proba"] == 0.7
+    summary = pd.read_csv(tmp_path / "run" / "summary.csv")
+    assert "validity_margin" in summary.columns
+    result = yaml.safe_load((tmp_path / "run" / "results" / "oracle" / "result.json").read_text())
+    assert result["info"]["min_proba"] == 0.7

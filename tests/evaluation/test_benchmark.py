@@ -117,3 +117,47 @@ def test_llm_methods_use_the_call_cache_in_the_out_folder(cohort, tmp_path):
     section = text.split("What the language model adds")[1].split("##")[0]
     assert "| few-shot |" in section and "| nearest-example |" in section
     assert "whole-row copies" in section and "tokens/valid CF" in section
+
+
+def test_a_margin_is_searched_by_every_method_and_reported_beside_validity(cohort, tmp_path):
+    _, data, model = cohort
+    generators = ["oracle", "oracle+sparsify", "nearest-example"]
+    config = BenchmarkConfig(generators=generators, limit=4, n_cfs=1, min_proba=0.6, by=None)
+    bench = run_benchmark(model, data, config, out_dir=tmp_path)
+    summary = bench.summary.set_index("method")
+    assert set(summary.index) == set(generators)
+    assert (summary["validity_margin"] <= summary["validity"]).all()
+    # The oracle searched to the margin: every CF it found reaches it, sparsified or not.
+    assert summary.loc["oracle", "validity_margin"] == summary.loc["oracle", "validity"] == 1.0
+    assert summary.loc["oracle+sparsify", "validity_margin"] == 1.0
+    searched = {r.method: r.info.get("min_proba") for r in bench.results}
+    # nearest-example returns examples verified at fit by the decision rule: measured only.
+    assert searched == {"oracle": 0.6, "oracle+sparsify": 0.6, "nearest-example": None}
+    for result in bench.results:  # measured at the margin, searched to it or not
+        measured = bench.scores.loc[bench.scores["method"] == result.method, "valid_margin"]
+        reached = result.cfs["proba_desired"] >= 0.6
+        assert measured.tolist() == reached.tolist()
+    oracle = next(r for r in bench.results if r.method == "oracle")
+    assert (oracle.cfs["proba_desired"] >= 0.6).all() and oracle.cfs["valid_margin"].all()
+    text = (tmp_path / "summary.md").read_text()
+    assert "P(desired class) ≥ 0.6" in text and "valid at margin" in text
+    assert "Searched to it: oracle, oracle+sparsify." in text
+    assert "Measured only (their search keeps its own rule): nearest-example." in text
+    assert "validity_margin" in pd.read_csv(tmp_path / "summary.csv").columns
+    # Searched at another margin, a saved result is not reused.
+    said, log = lines()
+    plain = config.model_copy(update={"min_proba": None})
+    run_benchmark(model, data, plain, out_dir=tmp_path, log=log)
+    assert not any("reused" in line for line in said)
+    assert "validity_margin" not in pd.read_csv(tmp_path / "summary.csv").columns
+
+
+def test_a_margin_below_the_decision_rule_is_refused_before_any_work(cohort):
+    _, data, model = cohort
+    config = BenchmarkConfig(generators=["oracle"], limit=2, min_proba=0.3)
+    said, log = lines()
+    with pytest.raises(scf.SensecfError, match="min_proba 0.3 is below"):
+        run_benchmark(model, data, config, log=log)
+    assert said == []
+    with pytest.raises(scf.SensecfError, match="min_proba"):
+        BenchmarkConfig.build({"min_proba": 1.5})

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from sensecf.data.dataset import Dataset
+from sensecf.data.relations import Relation
 from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.models import TrainedClassifier, train
 
@@ -142,3 +143,42 @@ def risk_table(n: int = 240, seed: int = 0) -> Dataset:
 def risk_data() -> Dataset:
     """Rows of :func:`risk_table` (fixed age/sex, a coded group, three behaviours)."""
     return risk_table()
+
+
+def relation_spec() -> DatasetSpec:
+    """Sleep stages with a derived total, and a check: the very-low share within the low one."""
+    return DatasetSpec(
+        target="y",
+        classes={0: "well", 1: "ill"},
+        desired_class=0,
+        features=[
+            FeatureSpec(name="deep", bounds=(0, 300), step=1, mutability="increase"),
+            FeatureSpec(name="light", bounds=(0, 600), step=1, mutability="both"),
+            FeatureSpec(name="total", bounds=(0, 900), step=1, mutability="increase"),
+            FeatureSpec(name="low", bounds=(0, 100), step=0.1, mutability="decrease"),
+            FeatureSpec(name="very_low", bounds=(0, 100), step=0.1, mutability="both"),
+        ],
+        relations=[
+            Relation(name="total sleep", derived="total", formula="deep + light"),
+            Relation(name="very low within low", check="very_low <= low"),
+        ],
+    )
+
+
+@pytest.fixture(scope="session")
+def relation_task() -> tuple[Dataset, TrainedClassifier]:
+    """Rows of :func:`relation_spec` that meet its relations, and a logistic model: ill when
+    total sleep is short or the low share is high."""
+    rng = np.random.default_rng(0)
+    n = 300
+    deep = rng.integers(20, 150, n).astype(float)
+    light = rng.integers(150, 400, n).astype(float)
+    low = np.round(rng.uniform(1, 20, n), 1)
+    very_low = np.round(low * rng.uniform(0, 0.5, n), 1)
+    frame = pd.DataFrame(
+        {"deep": deep, "light": light, "total": deep + light, "low": low, "very_low": very_low}
+    )
+    frame["y"] = ((frame["total"] < 380) | (frame["low"] > 12)).astype(int)
+    data = Dataset(frame, relation_spec())
+    model = train(data, "logreg", importance_repeats=1)
+    return data, model

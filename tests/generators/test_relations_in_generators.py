@@ -2,54 +2,10 @@
 own searches and by sparsify, measured (not repaired) for the others."""
 
 import numpy as np
-import pandas as pd
-import pytest
 
 from sensecf.data.constraints import recompute, unmet_relations, violations
-from sensecf.data.dataset import Dataset
-from sensecf.data.relations import Relation
-from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.generators import Candidates, CounterfactualGenerator, select_queries
 from sensecf.generators.sparsify import sparsify
-from sensecf.models import train
-
-NAMES = ["deep", "light", "total", "low", "very_low"]
-
-
-def relation_spec() -> DatasetSpec:
-    return DatasetSpec(
-        target="y",
-        classes={0: "well", 1: "ill"},
-        desired_class=0,
-        features=[
-            FeatureSpec(name="deep", bounds=(0, 300), step=1, mutability="increase"),
-            FeatureSpec(name="light", bounds=(0, 600), step=1, mutability="both"),
-            FeatureSpec(name="total", bounds=(0, 900), step=1, mutability="increase"),
-            FeatureSpec(name="low", bounds=(0, 100), step=0.1, mutability="decrease"),
-            FeatureSpec(name="very_low", bounds=(0, 100), step=0.1, mutability="both"),
-        ],
-        relations=[
-            Relation(name="total sleep", derived="total", formula="deep + light"),
-            Relation(name="very low within low", check="very_low <= low"),
-        ],
-    )
-
-
-@pytest.fixture(scope="module")
-def setting():
-    rng = np.random.default_rng(0)
-    n = 300
-    deep = rng.integers(20, 150, n).astype(float)
-    light = rng.integers(150, 400, n).astype(float)
-    low = np.round(rng.uniform(1, 20, n), 1)
-    very_low = np.round(low * rng.uniform(0, 0.5, n), 1)
-    frame = pd.DataFrame(
-        {"deep": deep, "light": light, "total": deep + light, "low": low, "very_low": very_low}
-    )
-    frame["y"] = ((frame["total"] < 380) | (frame["low"] > 12)).astype(int)
-    data = Dataset(frame, relation_spec())
-    model = train(data, "logreg", importance_repeats=1)
-    return data, model
 
 
 class StaleTotals(CounterfactualGenerator):
@@ -72,8 +28,8 @@ class KeepingStaleTotals(StaleTotals):
     keeps_relations = True
 
 
-def test_every_method_gets_its_derived_features_recomputed(setting):
-    data, model = setting
+def test_every_method_gets_its_derived_features_recomputed(relation_task):
+    data, model = relation_task
     queries = select_queries(model, data, limit=20)
     result = StaleTotals().fit(model, data).generate(queries, n_cfs=2)
     cfs = result.cf_matrix()
@@ -87,8 +43,8 @@ def test_every_method_gets_its_derived_features_recomputed(setting):
     assert low_broken.any() and np.array_equal(counts, low_broken.astype(int))
 
 
-def test_a_method_that_keeps_relations_never_emits_a_broken_one(setting):
-    data, model = setting
+def test_a_method_that_keeps_relations_never_emits_a_broken_one(relation_task):
+    data, model = relation_task
     queries = select_queries(model, data, limit=20)
     result = KeepingStaleTotals().fit(model, data).generate(queries, n_cfs=2)
     cfs = result.cf_matrix()
@@ -96,8 +52,8 @@ def test_a_method_that_keeps_relations_never_emits_a_broken_one(setting):
     assert not unmet_relations(data.spec, cfs).any()
 
 
-def test_sparsify_never_reverts_a_derived_feature_nor_breaks_a_relation(setting):
-    data, model = setting
+def test_sparsify_never_reverts_a_derived_feature_nor_breaks_a_relation(relation_task):
+    data, model = relation_task
     queries = select_queries(model, data).X.to_numpy(dtype=float)
     cfs = queries.copy()
     cfs[:, 0] = 300  # deep sleep to its maximum

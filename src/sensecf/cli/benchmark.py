@@ -14,11 +14,13 @@ from sensecf.cli.options import (
     data_option,
     limit_option,
     llm_options,
+    min_proba_option,
     model_option,
     n_cfs_option,
     out_option,
     seed_option,
 )
+from sensecf.cli.spec import target_option
 from sensecf.generators.registry import GENERATORS, LLM_GENERATORS
 
 if TYPE_CHECKING:
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
 @model_option(required=False)
 @data_option(
     required=False,
-    help="FEATURES the model was trained on: queries come from its held-out rows.",
+    help="FEATURES the model was trained on: queries come from its held-out rows (a plain "
+    "table without a spec beside it is read with the model's spec).",
 )
 @click.option(
     "--generators",
@@ -43,13 +46,20 @@ if TYPE_CHECKING:
 @n_cfs_option(help="Counterfactuals per query [3].")
 @seed_option(default=None, show_default=False, help="Random seed [0].")
 @out_option(required=False, help="Folder for tables and raw CFs.")
+@min_proba_option(
+    help="Safety margin: the oracle and the LLM methods search until P(desired class) reaches "
+    "P (DiCE, NICE, CFNOW keep their own rule), and the summary reports validity at P beside "
+    "validity at the decision rule [the decision threshold]."
+)
+@target_option
 @llm_options
 @click.option(
     "--config",
     "config_path",
     type=PATH,
     help="YAML file with any of: model, data, out, generators (list, or name -> options), "
-    "n_cfs, limit, rows, queries_from, seed, by. Options given on the command line win.",
+    "n_cfs, limit, rows, queries_from, seed, by, min_proba, target. Options given on the command "
+    "line win.",
 )
 def benchmark(
     model_dir: Path | None,
@@ -59,6 +69,8 @@ def benchmark(
     n_cfs: int | None,
     seed: int | None,
     out_dir: Path | None,
+    min_proba: float | None,
+    target: str | None,
     llm: LLMOptions,
     config_path: Path | None,
 ) -> None:
@@ -72,8 +84,10 @@ def benchmark(
     and data reuses finished methods. LLM methods (the --llm-* options) cache every call in
     OUT/llm-cache.sqlite, so a killed run makes only the missing calls again; the summary shows
     what the language model adds (first-answer validity, copies of the examples, cost).
+    With --min-proba every method whose search can searches to that margin, and the summary
+    reports validity at it beside validity at the decision rule.
     """
-    from sensecf.data.loaders import load_dataset
+    from sensecf.cli.spec import load_for_verb
     from sensecf.evaluation.benchmark import BenchmarkConfig, run_benchmark, summary_table
     from sensecf.models import load_model
 
@@ -86,6 +100,8 @@ def benchmark(
         "limit": limit,
         "n_cfs": n_cfs,
         "seed": seed,
+        "min_proba": min_proba,
+        "target": target,
     }
     merged = {**saved, **{k: v for k, v in overrides.items() if v is not None}}
     config = BenchmarkConfig.build(merged, source="sensecf benchmark")
@@ -94,7 +110,7 @@ def benchmark(
     out_dir = _required(config.out, "--out")
     start = time.perf_counter()
     model = load_model(model_dir)
-    data = load_dataset(data_path)
+    data = load_for_verb(data_path, config.target, model.spec)
     result = run_benchmark(
         model,
         data,

@@ -18,6 +18,7 @@ from sensecf.cli.options import (
     data_option,
     limit_option,
     llm_options,
+    min_proba_option,
     model_option,
     n_cfs_option,
     out_option,
@@ -58,12 +59,7 @@ if TYPE_CHECKING:
     help="Folder for cfs.parquet/.csv/.json, interventions.csv, queries.parquet, result.json."
 )
 @click.option("--show", default=5, show_default=True, type=int, help="People to print.")
-@click.option(
-    "--min-proba",
-    type=click.FloatRange(0, 1, min_open=True, max_open=True),
-    metavar="P",
-    help="Safety margin: search until P(desired class) reaches P [the decision threshold].",
-)
+@min_proba_option()
 @target_option
 def explain(
     model_dir: Path,

@@ -52,6 +52,12 @@ out_option = _shared("--out", "out_dir", required=True, type=PATH)
 limit_option = _shared("--limit", type=int)
 n_cfs_option = _shared("--n-cfs", type=int)
 seed_option = _shared("--seed", default=0, show_default=True, type=int, help="Random seed.")
+min_proba_option = _shared(
+    "--min-proba",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    metavar="P",
+    help="Safety margin: search until P(desired class) reaches P [the decision threshold].",
+)
 
 
 def llm_options(func: F) -> F:

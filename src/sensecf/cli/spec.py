@@ -119,17 +119,20 @@ def load_for_verb(
 ) -> Dataset:
     """The dataset a verb reads.
 
-    A feature folder or a table with its spec beside it uses that spec. A table without one
+    A feature folder or a table with its spec beside it uses that spec (a UCI heart-disease
+    file, the packaged one: :func:`~sensecf.data.loaders.load_dataset`). A table without one
     uses ``model_spec`` (the spec the model was trained with) when the verb has a model, else a
     spec inferred from the table with ``target`` as the label. ``target``, when given, must be
     the spec's target.
     """
     from sensecf.data.dataset import find_spec_file
+    from sensecf.data.heart import looks_like_uci_heart
     from sensecf.data.loaders import load_dataset
     from sensecf.data.tabular import read_table
     from sensecf.errors import DataError
 
-    plain_table = path.is_file() and find_spec_file(path) is None
+    # A UCI heart-disease file brings its own (packaged) spec, as load_dataset reads it.
+    plain_table = path.is_file() and find_spec_file(path) is None and not looks_like_uci_heart(path)
     if plain_table and model_spec is not None:
         data = load_dataset(path, spec=model_spec)
     elif plain_table and target is not None:

@@ -9,6 +9,11 @@ the same. LLM methods talk to the backend :class:`~sensecf.explanation.LLMOption
 through the SQLite call cache in the out folder, so a killed run makes only the missing calls
 again; a backend that fails is recorded for its method and the other methods go on.
 
+With a safety margin (``min_proba``) every generator that can searches until the desired
+class's probability reaches it (``generate(min_proba=)``; DiCE, NICE and CFNOW decide by their
+libraries' own 0.5 rule, so for them it is measured only), and the metric suite reports
+validity at the decision rule and at the margin (``validity_margin``) side by side.
+
 >>> BenchmarkConfig(generators=["oracle", "nice-sparsity+sparsify"], limit=5).generator_names()
 ['oracle', 'nice-sparsity+sparsify']
 """
@@ -32,7 +37,7 @@ from pydantic import Field, field_validator
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
 from sensecf.errors import SensecfError
-from sensecf.generators.base import select_queries
+from sensecf.generators.base import margin_model, select_queries
 from sensecf.generators.registry import LLM_GENERATORS, make_generator, split_name
 from sensecf.generators.sparsify import sparsify_result
 from sensecf.llm.base import LLMError
@@ -61,7 +66,10 @@ class BenchmarkConfig(RunSettings):
     """What to run. Loads from YAML (``sensecf benchmark --config FILE``) for repeatable runs.
 
     ``generators`` is a list of names, or a mapping of name → options for that generator
-    (e.g. ``{"cfnow-greedy": {"limit_seconds": 1}}``).
+    (e.g. ``{"cfnow-greedy": {"limit_seconds": 1}}``). ``min_proba``: a safety margin, the
+    probability of the desired class every generator searches for and the suite measures
+    (``None``: the decision rule's). ``target``: the label column when ``data`` is a plain table
+    without a spec beside it (the model's spec is used; see ``sensecf benchmark --target``).
     """
 
     kind = "benchmark"
@@ -79,6 +87,8 @@ class BenchmarkConfig(RunSettings):
     queries_from: Literal["test", "all"] = "test"
     seed: int = Field(default=0, ge=0)
     by: str | None = "label"
+    min_proba: float | None = Field(default=None, gt=0, lt=1)
+    target: str | None = None
 
     @field_validator("generators", mode="before")
     @classmethod
@@ -110,6 +120,8 @@ class BenchmarkConfig(RunSettings):
             "queries_from": self.queries_from,
             "seed": self.seed,
         }
+        if self.min_proba is not None:  # absent otherwise: earlier results keep their key
+            key["min_proba"] = self.min_proba
         return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[
             :16
         ]
@@ -179,6 +191,8 @@ def run_benchmark(
     bases = list(dict.fromkeys(["oracle", *(split_name(n)[0] for n in names)]))
     for base in bases:  # every name and option checked at the door, before any work
         make_generator(base, **config.options(base))
+    if config.min_proba is not None:  # a margin below the decision rule's is refused here too
+        margin_model(model, model.spec.desired_class, config.min_proba)
     say = log or (lambda line: None)
     out = Path(out_dir) if out_dir is not None else None
     train_rows, test_rows = model.split_data(data)
@@ -226,7 +240,7 @@ def run_benchmark(
     min_l0 = plain.get("oracle")
     if min_l0 is not None:
         say(feasibility_line(min_l0.queries))
-    suite = MetricSuite(seed=config.seed).fit(model, train_rows)
+    suite = MetricSuite(seed=config.seed, margin=config.min_proba).fit(model, train_rows)
     by = config.by if config.by in queries.frame.columns or config.by == "label" else None
     summaries, scores, per_query = [], [], []
     for result in reported:
@@ -296,7 +310,11 @@ def _run_one(
     try:
         generator = make_generator(name, **options).fit(model, train_rows)
         result = generator.generate(
-            queries, n_cfs=config.n_cfs, seed=config.seed, progress=progress
+            queries,
+            n_cfs=config.n_cfs,
+            seed=config.seed,
+            progress=progress,
+            min_proba=config.min_proba if generator.searches_margin else None,
         )
     finally:
         if backend is not None:
@@ -315,6 +333,7 @@ HEADLINE_COLUMNS = (
     ("coverage", "coverage", ".2f"),
     ("feasible_coverage", "cov. feasible", ".2f"),
     ("validity", "validity", ".2f"),
+    ("validity_margin", "valid at margin", ".2f"),
     ("l0", "L0", ".2f"),
     ("min_l0_ratio", "L0/min", ".2f"),
     ("mad_l1", "MAD-L1", ".2f"),
@@ -432,6 +451,8 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
     if not model_part.empty:
         sections.insert(1, ("What the language model adds (all queries)", model_part))
     markdown = "\n\n".join(f"## {title}\n\n{markdown_table(table)}" for title, table in sections)
+    if config.min_proba is not None:
+        markdown = f"{margin_note(bench.results, config.min_proba)}\n\n{markdown}"
     covered = coverage_lines(bench.summary, by=config.by)
     if covered:  # "covered" = a valid counterfactual that breaks no constraint
         markdown += "\n\nCoverage against feasible queries (valid, no violation):\n"
@@ -444,6 +465,26 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
     # A live object given as an option (a backend) is written by its repr, not refused.
     dumped = config.model_dump(mode="json", fallback=repr)
     write_text(out / "config.yaml", yaml.safe_dump(dumped, sort_keys=False))
+
+
+def margin_note(results: list[CounterfactualResult], margin: float) -> str:
+    """What summary.md says of a safety margin: which methods searched to it, which were only
+    measured at it.
+
+    >>> print(margin_note([], 0.6))
+    Safety margin: P(desired class) ≥ 0.6. `validity` is the decision rule's; `valid at margin` the share of CFs that reach 0.6.
+    """
+    searched = [r.method for r in results if r.info.get("min_proba") is not None]
+    measured = [r.method for r in results if r.info.get("min_proba") is None]
+    parts = [f"Safety margin: P(desired class) ≥ {margin:g}."]
+    if searched:
+        parts.append(f"Searched to it: {', '.join(searched)}.")
+    if measured:
+        parts.append(f"Measured only (their search keeps its own rule): {', '.join(measured)}.")
+    parts.append(
+        f"`validity` is the decision rule's; `valid at margin` the share of CFs that reach {margin:g}."
+    )
+    return " ".join(parts)
 
 
 def markdown_table(table: pd.DataFrame) -> str:

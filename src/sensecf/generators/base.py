@@ -118,6 +118,9 @@ class CounterfactualGenerator(BaseEstimator):
     # True for the project's own searches: each proposal is projected (constraints.project)
     # before it is judged, so none breaks a relation; a baseline is measured as it answered.
     keeps_relations: ClassVar[bool] = False
+    # False for a method whose search decides by a rule of its own (a library's 0.5 or argmax,
+    # a bank verified at fit): ``generate(min_proba=)`` would not make it search to the margin.
+    searches_margin: ClassVar[bool] = True
     extra_cf_columns: ClassVar[tuple[str, ...]] = ()
     query_info_columns: ClassVar[tuple[str, ...]] = ()
 

@@ -82,6 +82,8 @@ class CFNOW(CounterfactualGenerator):
     """
 
     extra_cf_columns = ()
+    # Its library decides validity by its own 0.5 rule: a margin is measured, not searched.
+    searches_margin = False
     query_info_columns = ()
 
     def __init__(

@@ -128,6 +128,8 @@ class DiCE(CounterfactualGenerator):
     """
 
     extra_cf_columns = ("dice_class",)
+    # Its library decides validity by its own 0.5 rule: a margin is measured, not searched.
+    searches_margin = False
 
     def __init__(
         self,

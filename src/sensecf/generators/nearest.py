@@ -30,6 +30,7 @@ class NearestExample(CounterfactualGenerator):
     """
 
     name = "nearest-example"
+    searches_margin = False  # its examples were verified once, at fit, by the decision rule
     query_info_columns: ClassVar[tuple[str, ...]] = ("examples_shown",)
 
     def __init__(self) -> None:

@@ -67,6 +67,8 @@ class NICE(CounterfactualGenerator):
     """
 
     extra_cf_columns = ()
+    # Its library decides validity by its own argmax rule: a margin is measured, not searched.
+    searches_margin = False
     query_info_columns = ()
 
     def __init__(

@@ -120,9 +120,10 @@ def round_candidates(
     few_shot: bool,
     must_move: set[str],
 ) -> dict[str, list[int | float]]:
-    """Per mutable feature, the values one query's answer may give in a round of ``stage``.
+    """Per proposable feature, the values one query's answer may give in a round of ``stage``.
 
-    ``lo``/``hi``: the query's allowed range per feature; ``examples``: the rows shown (spec
+    Only :attr:`~sensecf.data.spec.DatasetSpec.proposable_features` are offered: a derived
+    feature is never asked, it follows from its inputs. ``lo``/``hi``: the query's allowed range per feature; ``examples``: the rows shown (spec
     order); ``grids``: per feature its grid; ``helpful``: feature index → values that help on
     their own, best first. A feature with nothing admissible besides its current value is left
     out: it is not in play, so it is not asked and stays as it is.
@@ -136,8 +137,9 @@ def round_candidates(
     [[400, 420, 450, 480], [400, 450, 480], [400, 450]]
     """
     candidates: dict[str, list[int | float]] = {}
+    proposable = {f.name for f in spec.proposable_features}
     for j, feature in enumerate(spec.features):
-        if not feature.is_mutable:
+        if feature.name not in proposable:
             continue
         step = float(feature.step)
         own = admissible(examples[:, j], query[j], lo[j], hi[j], step)

@@ -3,7 +3,8 @@
 Each function returns the ``problems`` text of the prompt's feedback block
 (:class:`~sensecf.generators.llm.prompts.PromptTemplate` ``feedback``, by default "An earlier
 answer did not work: {problems}. Give a different answer."): the answer could not be read, broke
-a rule, repeated an answer already given, or did not reach the desired class.
+a rule or one of the spec's relations, repeated an answer already given, or did not reach the
+desired class.
 
 >>> too_weak(["sleep", "steps"], "low risk", 0.31, 0.5)
 'it changed sleep and steps, and the probability of "low risk" reached only 0.31 (above 0.50 is needed); change other features or change them more'
@@ -11,13 +12,19 @@ a rule, repeated an answer already given, or did not reach the desired class.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from sensecf.data.constraints import changed
+from sensecf.data.relations import Relation
 from sensecf.data.spec import DatasetSpec
+
+# A check's two sides and its comparison (a check holds exactly one: see Relation).
+_CHECK = re.compile(r"^\s*(.+?)\s*(<=|>=|==)\s*(.+?)\s*$")
+_MUST = {"<=": "must stay ≤", ">=": "must stay ≥", "==": "must equal"}
 
 
 def unreadable(error: str) -> str:
@@ -29,14 +36,56 @@ def unreadable(error: str) -> str:
     return f"it could not be read ({error}); answer with JSON only"
 
 
-def broken_rules(problems: Mapping[str, str]) -> str:
-    """Feature → the rule its value broke (or why it could not be read), one clause each.
+def broken_rules(problems: Mapping[str, str], relations: Mapping[str, str] | None = None) -> str:
+    """Feature → the rule its value broke (or why it could not be read), one clause each; then
+    relation → the plain-words sentence of each relation it broke (:func:`broken_relation`).
 
     >>> broken_rules({"age": "age is fixed and cannot change", "steps": "'lots' is not a number"})
     "it broke these rules: age is fixed and cannot change; steps: 'lots' is not a number"
+    >>> broken_rules({}, {"very low within low": "tbr54 must stay ≤ tbr70 (very low within low)"})
+    'it broke these rules: tbr54 must stay ≤ tbr70 (very low within low)'
     """
-    return "it broke these rules: " + "; ".join(
+    clauses = [
         f"{name}: {why}" if not why.startswith(name) else why for name, why in problems.items()
+    ]
+    clauses += list((relations or {}).values())
+    return "it broke these rules: " + "; ".join(clauses)
+
+
+def broken_relation(relation: Relation, values: Mapping[str, int | float]) -> str:
+    """A relation an answer breaks, in plain words, with the values the answer gives its
+    features (``values``: feature → value as written in answers).
+
+    >>> broken_relation(Relation(name="very low within low", check="tbr54 <= tbr70"),
+    ...                 {"tbr54": 6.2, "tbr70": 4})
+    'tbr54 must stay ≤ tbr70 (very low within low); this answer gives tbr54 = 6.2 and tbr70 = 4'
+    >>> broken_relation(Relation(check="tir + low + high == 100", tolerance=0.5),
+    ...                 {"tir": 70, "low": 4, "high": 20})
+    'tir + low + high must equal 100 (within 0.5); this answer gives high = 20, low = 4 and tir = 70'
+    """
+    gives = names_in([f"{name} = {values[name]}" for name in relation.inputs if name in values])
+    gives = f"; this answer gives {gives}" if gives else ""
+    match = _CHECK.match(str(relation.check)) if relation.check is not None else None
+    if match is None:  # a derived feature that does not follow its formula (e.g. 0 / 0)
+        return f"{relation.derived} must equal {relation.formula}{gives}"
+    left, op, right = match.groups()
+    notes = [relation.name] if relation.name else []
+    if relation.tolerance:
+        notes.append(f"within {relation.tolerance:g}")
+    note = f" ({', '.join(notes)})" if notes else ""
+    return f"{left} {_MUST[op]} {right}{note}{gives}"
+
+
+def derived_break(name: str, inputs: Iterable[str], current: str, value: str, rule: str) -> str:
+    """A derived feature that an answer moves out of what it allows, as the consequence of the
+    inputs it changed (the model was never asked for it).
+
+    >>> derived_break("cv", ["mean", "sd"], "25.3", "27.1", "it may only decrease")
+    'cv is computed from mean and sd, and this answer takes it from 25.3 to 27.1: it may only decrease'
+    """
+    return (
+        f"{name} is computed from {names_in(list(inputs))}, and this answer takes it from "
+        f"{current} to {value}: {rule}"
     )
 
 

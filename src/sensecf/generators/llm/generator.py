@@ -193,7 +193,9 @@ class LLMGenerator(CounterfactualGenerator):
         self.steps_ = np.array([float(f.step) for f in spec.features])
         self.lower_ = np.array([f.bounds[0] for f in spec.features], dtype=float)
         self.upper_ = np.array([f.bounds[1] for f in spec.features], dtype=float)
-        self.mutable_ = np.array([j for j, f in enumerate(spec.features) if f.is_mutable], int)
+        self.mutable_ = np.array(
+            [spec.feature_names.index(f.name) for f in spec.proposable_features], int
+        )
         self.grid_ = [feature_grid(f, X[:, j], self.grid_size) for j, f in enumerate(spec.features)]
         self.prompt_ = self.prompt if self.prompt is not None else PromptTemplate()
         self.default_backend_ = self._default_backend()
@@ -290,6 +292,7 @@ class LLMGenerator(CounterfactualGenerator):
             steps=self.steps_,
             mutable=self.mutable_,
             names=self.spec_.feature_names,
+            spec=self.spec_,
         )
         count = self.shots * (self.repair_rounds + n_cfs)  # enough windows for every request
         factuals: list[np.ndarray] | None = None
@@ -459,7 +462,7 @@ class LLMGenerator(CounterfactualGenerator):
             if coerced.error:
                 chain.problems = feedback.unreadable(coerced.error)
             else:
-                chain.problems = feedback.broken_rules(coerced.problems)
+                chain.problems = feedback.broken_rules(coerced.problems, coerced.relations)
         return admissible
 
     def _verify(

@@ -8,9 +8,11 @@ string is just such a value) is rejected with its reason.
 
 :func:`coerce_answer` assembles a full feature row for the query: fixed features copied from
 the query, missing features kept at their current value, values within half a step of the
-current one read as "unchanged", others rounded to the feature's step. Nothing is clipped or
-projected: a value out of bounds or moved the wrong way stays as it is, and
-:func:`rule_breaks` names it, so the generator can send it back for repair.
+current one read as "unchanged", others rounded to the feature's step; derived features are
+then computed from their inputs (a value the answer gives for one is ignored: it is never
+asked). Nothing is clipped or projected: a value out of bounds or moved the wrong way stays as
+it is, and :func:`rule_breaks` names it, as :func:`relation_breaks` names a relation the row
+breaks (``cgm_tbr54 must stay ≤ cgm_tbr70``), so the generator can send it back for repair.
 
 >>> answer = parse_answer('Sure! ```json\\n{"sleep": "450 min", "steps": NaN}\\n```', ["sleep", "steps"])
 >>> answer.values, answer.rejected
@@ -28,8 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from sensecf.data.constraints import allowed_ranges, changed, violations
-from sensecf.data.spec import DatasetSpec
+from sensecf.data.constraints import (
+    allowed_ranges,
+    broken_relations,
+    changed,
+    expand_inputs,
+    recompute,
+    violations,
+)
+from sensecf.data.spec import DatasetSpec, FeatureSpec
+from sensecf.generators.llm import feedback
 from sensecf.generators.llm.schema import plain_number, step_decimals
 
 # A number at the start of a string, optionally followed by a unit ("420 min", "7.5 %").
@@ -177,19 +187,21 @@ def _show(text: str, limit: int = 40) -> str:
 class CoercedAnswer:
     """A full feature row assembled from an answer, and what kept it from being admissible.
 
-    ``row``: the query with the answer's values put in (spec order); ``problems``: feature →
-    what is wrong with its value (empty when the row is admissible); ``error``: why the answer
-    gave no row at all.
+    ``row``: the query with the answer's values put in and its derived features computed
+    (spec order); ``problems``: feature → what is wrong with its value; ``relations``: relation
+    label → the relation the row breaks, in plain words (both empty when the row is
+    admissible); ``error``: why the answer gave no row at all.
     """
 
     row: np.ndarray
     problems: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    relations: dict[str, str] = field(default_factory=dict)
 
     @property
     def admissible(self) -> bool:
-        """True when the row breaks no rule and every value was read."""
-        return not self.error and not self.problems
+        """True when the row breaks no rule nor relation and every value was read."""
+        return not self.error and not self.problems and not self.relations
 
 
 def coerce_answer(spec: DatasetSpec, query: np.ndarray, answer: ParsedAnswer) -> CoercedAnswer:
@@ -210,8 +222,9 @@ def coerce_answer(spec: DatasetSpec, query: np.ndarray, answer: ParsedAnswer) ->
     if answer.error:
         return CoercedAnswer(row, error=answer.error)
     problems = dict(answer.rejected)
+    derived = set(spec.derived_features)
     for j, feature in enumerate(spec.features):
-        if not feature.is_mutable or feature.name not in answer.values:
+        if not feature.is_mutable or feature.name in derived or feature.name not in answer.values:
             continue
         value = answer.values[feature.name]
         current = query[j]
@@ -224,8 +237,10 @@ def coerce_answer(spec: DatasetSpec, query: np.ndarray, answer: ParsedAnswer) ->
         if np.isfinite(current) and abs(value - current) <= step / 2 + 1e-9 * abs(current):
             continue  # within half a step of the current value: read as "unchanged"
         row[j] = round(round(value / step) * step, step_decimals(step) + 2)
+    if derived:  # judged as the base class judges every proposal: derived features recomputed
+        row = recompute(spec, row)[0]
     problems.update(rule_breaks(spec, query, row))
-    return CoercedAnswer(row, problems=problems)
+    return CoercedAnswer(row, problems=problems, relations=relation_breaks(spec, query, row))
 
 
 def rule_breaks(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> dict[str, str]:
@@ -243,11 +258,23 @@ def rule_breaks(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> dict[s
         return {}
     moved = changed(query, row)[0]
     lo, hi = allowed_ranges(spec, query)
+    derived = set(spec.derived_features)
     out: dict[str, str] = {}
     for j, feature in enumerate(spec.features):
         if not moved[j]:
             continue
         value, current = row[0, j], query[0, j]
+        if feature.name in derived:
+            if (why := _derived_rule(feature, value, current, lo[0, j], hi[0, j])) is not None:
+                step = float(feature.step)
+                out[feature.name] = feedback.derived_break(
+                    feature.name,
+                    expand_inputs(spec, [feature.name]),
+                    _fmt(current, step),
+                    _fmt(value, step),
+                    why,
+                )
+            continue
         step = float(feature.step)
         shown = _fmt(value, step)
         lower, upper = feature.bounds
@@ -272,6 +299,59 @@ def rule_breaks(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> dict[s
             out[feature.name] = f"{shown} is not one of the codes {levels}"
         elif feature.kind == "integer" and abs(value - round(value)) > 1e-9:
             out[feature.name] = f"{shown} is not a whole number"
+    return out
+
+
+def _derived_rule(
+    feature: FeatureSpec, value: float, current: float, lo: float, hi: float
+) -> str | None:
+    """The rule a derived feature's new value breaks, said of the feature (None: it breaks none).
+
+    Its grain is not checked: a derived value is what its formula gives, not a step's multiple.
+    """
+    if not math.isfinite(value):
+        return "its inputs leave it undefined"
+    if feature.mutability == "fixed":
+        return "it is fixed and cannot change"
+    if feature.mutability == "increase" and value < current:
+        return "it may only increase"
+    if feature.mutability == "decrease" and value > current:
+        return "it may only decrease"
+    lower, upper = feature.bounds
+    if not (lower <= value <= upper and lo <= value <= hi):
+        step = float(feature.step)
+        return f"it must stay within the plausible range {_fmt(lower, step)} to {_fmt(upper, step)}"
+    return None
+
+
+def relation_breaks(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> dict[str, str]:
+    """Relation label → the relation a row breaks, in plain words, by the same rule as
+    :func:`constraints.broken_relations` (only where the row changed one of its features).
+
+    >>> from sensecf.data.relations import Relation
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0,
+    ...     features=[FeatureSpec(name=n, bounds=(0, 100), step=0.1) for n in ("low", "very_low")],
+    ...     relations=[Relation(check="very_low <= low")])
+    >>> relation_breaks(spec, np.array([5.0, 2.0]), np.array([5.0, 7.0]))
+    {'very_low <= low': 'very_low must stay ≤ low; this answer gives low = 5 and very_low = 7'}
+    """
+    query = np.atleast_2d(np.asarray(query, dtype=float))
+    row = np.atleast_2d(np.asarray(row, dtype=float))
+    broken = broken_relations(spec, query, row)[0]
+    if not broken.any():
+        return {}
+    index = {f.name: j for j, f in enumerate(spec.features)}
+    out: dict[str, str] = {}
+    for relation, hit in zip(spec.relations, broken, strict=True):
+        if not hit:
+            continue
+        values: dict[str, int | float] = {}
+        for name in relation.features:
+            value = float(row[0, index[name]])
+            step = float(spec.features[index[name]].step)
+            values[name] = plain_number(value, step) if math.isfinite(value) else value
+        out[relation.label] = feedback.broken_relation(relation, values)
     return out
 
 
@@ -300,12 +380,13 @@ def offer_breaks(
     query = np.asarray(query, dtype=float)
     row = np.asarray(row, dtype=float)
     moved = changed(query[None, :], row[None, :])[0]
+    derived = set(spec.derived_features)  # moved by their inputs, never offered
     out: dict[str, str] = {}
     for j, feature in enumerate(spec.features):
         name = feature.name
         step = float(feature.step)
         if name not in offered:
-            if moved[j] and feature.is_mutable:
+            if moved[j] and feature.is_mutable and name not in derived:
                 out[name] = f"{name} was not asked and must stay as it is"
             continue
         values = np.asarray(offered[name], dtype=float)

@@ -3,7 +3,9 @@
 Every admissible grid value of every mutable feature (:mod:`~sensecf.generators.llm.candidates`)
 is put into the query on its own, and the classifier scores all these rows in one call. A value
 helps when it raises the probability of the desired class by more than :data:`HELP_MIN_GAIN`.
-The prompt lists the helpful changes, strongest first ("raise sleep, lower hr"), and the repair
+Where the spec derives features from others, they are recomputed in every probe row (more deep
+sleep is more total sleep too), so the classifier judges rows that can be true; the derived
+features themselves are never tried, as they are never asked. The prompt lists the helpful changes, strongest first ("raise sleep, lower hr"), and the repair
 rounds narrow their candidate sets to the values that help.
 """
 
@@ -15,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from sensecf.data.constraints import recompute
+from sensecf.data.spec import DatasetSpec
 from sensecf.generators.llm.candidates import admissible_mask
 from sensecf.generators.llm.prompts import Help
 
@@ -43,13 +47,15 @@ def probe(
     steps: np.ndarray,
     mutable: np.ndarray,
     names: Sequence[str],
+    spec: DatasetSpec | None = None,
 ) -> Probe:
     """Try each admissible grid value of each mutable feature alone; keep the ones that help.
 
     ``model`` has ``predict_with_proba(rows, desired)``; ``X`` holds the queries and ``lo``/
     ``hi`` their allowed ranges (spec order); ``proba`` their current probability of the desired
-    class; ``grids`` and ``steps`` per feature; ``mutable`` the mutable features' indices. A
-    feature's direction is that of its best value; features rank by their best value's gain.
+    class; ``grids`` and ``steps`` per feature; ``mutable`` the indices of the features to try
+    (the proposable ones); ``spec``, when given, recomputes its derived features in each row
+    before the classifier scores it. A feature's direction is that of its best value; features rank by their best value's gain.
 
     >>> class Sum:  # the desired class's probability grows with x0 + x1
     ...     def predict_with_proba(self, rows, desired):
@@ -68,6 +74,8 @@ def probe(
         return Probe(helps, [{} for _ in range(n)])
     rows = X[owner].copy()
     rows[np.arange(len(rows)), feature] = value
+    if spec is not None and spec.relations:
+        rows = recompute(spec, rows)
     _, p = model.predict_with_proba(rows, desired)
     gain = p - proba[owner]
 
@@ -77,7 +85,8 @@ def probe(
     pair = owner[good] * X.shape[1] + feature[good]
     _, starts = np.unique(pair, return_index=True)
     helpful: list[dict[int, np.ndarray]] = [{int(j): np.empty(0) for j in mutable} for _ in X]
-    for start, end in zip(starts, [*starts[1:], len(good)], strict=True):
+    ends = [*starts[1:], len(good)] if len(good) else []  # no move helps any query: none
+    for start, end in zip(starts, ends, strict=True):
         helpful[owner[good[start]]][int(feature[good[start]])] = value[good[start:end]]
 
     # Each feature's best move; per query, the strongest first (ties in spec order).
