@@ -60,3 +60,13 @@ def test_project_produces_admissible_values(spec):
     out = project(spec, query, candidate)
     assert out.tolist() == [[50, 400, 65.0, 2, 30000]]
     assert violations(spec, query, out)["total"].item() == 0
+
+
+def test_project_leaves_unchanged_values_as_measured(spec):
+    # Measured values off the grain (heart rate to three decimals) are not snapped when the
+    # candidate leaves them alone: that would count as a change nobody proposed.
+    query = np.array([[50, 400.4, 70.123, 1, 5000]], dtype=float)
+    candidate = np.array([[50, 450.2, 70.123, 1, 5000]])
+    out = project(spec, query, candidate)
+    assert out.tolist() == [[50, 450, 70.123, 1, 5000]]
+    assert changed(query, out).sum() == 1

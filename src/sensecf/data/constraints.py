@@ -124,6 +124,8 @@ def project(spec: DatasetSpec, query: np.ndarray, candidate: np.ndarray) -> np.n
     ...     FeatureSpec(name="steps", kind="integer", bounds=(0, 50000), mutability="increase")])
     >>> project(spec, np.array([[50.0, 4000.0]]), np.array([[60.0, 3000.4]])).tolist()
     [[50.0, 4000.0]]
+    >>> project(spec, np.array([[50.0, 4000.3]]), np.array([[50.0, 4000.3]])).tolist()  # kept
+    [[50.0, 4000.3]]
     """
     query = np.atleast_2d(np.asarray(query, dtype=float))
     candidate = np.atleast_2d(np.asarray(candidate, dtype=float))
@@ -137,7 +139,10 @@ def project(spec: DatasetSpec, query: np.ndarray, candidate: np.ndarray) -> np.n
         rounded = feature.round(out[:, j])
         # Rounding may step just outside the allowed range (or off the query's own value).
         inside = (rounded >= lo[:, j]) & (rounded <= hi[:, j])
-        out[:, j] = np.where(inside, rounded, query[:, j])
+        # A value the candidate left alone stays exactly as measured, even off the grain:
+        # snapping it (81.83 bpm -> 81.8) would be a change nobody asked for.
+        kept = out[:, j] == query[:, j]
+        out[:, j] = np.where(inside & ~kept, rounded, query[:, j])
     if spec.relations:
         out = _repair_relations(spec, query, out)
     return out
