@@ -267,7 +267,9 @@ class Oracle(CounterfactualGenerator):
             if enumerated is None:
                 enumerated = self._small_changes(builder, query, desired, cap)
             rows, proven, exact = enumerated
-            found = _one_per_support(spec, query, rows)[:n_cfs] if exact else []
+            # One change is the fewest any counterfactual makes (the query itself is not one).
+            single = len(rows) and int(count_changes(spec, query, rows).min()) == 1
+            found = _one_per_support(spec, query, rows)[:n_cfs] if exact or single else []
             limit = cap
             if len(rows):  # valid rows found without proof: a cap for the program
                 best = int(count_changes(spec, query, rows).min())

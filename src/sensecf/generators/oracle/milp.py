@@ -255,7 +255,8 @@ class ProgramBuilder:
                 np.r_[1.0, -np.diff(counts)],
             )
             self.close_rows(1, -np.inf, float(counts[0]))
-            x = x.plus(Expr(0.0, np.array([i]), np.array([step]), 0.0, step * counts.max()))
+            x = x.plus(Expr(0.0, np.array([i]), np.array([step]), 0.0, 0.0))
+            x = Expr(x.const, x.cols, x.vals, float(starts[0]), top)
         changed = self.add_vars(1, 0.0, 1.0, integer=True)
         cols, vals, const = [changed], [1.0], 1.0
         if qi >= 1:

@@ -169,6 +169,14 @@ class TreeEnsemble:
                     if len(starts) > 1:
                         handles[j] = builder.add_intervals(j, starts, counts)[1]
             relations.encode(builder, handles)
+        # Splits on derived features: binaries (and their rows) before the leaves' open rows.
+        derived_y: dict[int, int] = {}
+        for j in derived:
+            nodes = np.flatnonzero(open_node & (self.feature == j))
+            if len(nodes) and relations is not None:
+                left_max, right_min = self.split_edges(j, self.threshold[nodes])
+                for node, a, b in zip(nodes, left_max, right_min, strict=True):
+                    derived_y[int(node)] = relations.split(builder, j, float(a), float(b))
 
         # Leaves of open trees, and the splits above them.
         leaf_ids = np.flatnonzero(leaf & open_tree[self.tree])
@@ -203,12 +211,9 @@ class TreeEnsemble:
         # Each split's side: right when the feature's chain has reached the first candidate
         # past the threshold (key above the threshold's position).
         y_cols = np.empty(len(split_ids), dtype=int)
-        for j in derived:
-            mine = np.flatnonzero(self.feature[split_ids] == j)
-            if len(mine) and relations is not None:
-                left_max, right_min = self.split_edges(j, self.threshold[split_ids[mine]])
-                for i, a, b in zip(mine, left_max, right_min, strict=True):
-                    y_cols[i] = relations.split(builder, j, float(a), float(b))
+        for i, node in enumerate(split_ids):
+            if int(node) in derived_y:
+                y_cols[i] = derived_y[int(node)]
         for j, (start, keys) in chains.items():
             mine = self.feature[split_ids] == j
             pos = np.searchsorted(thresholds[j], self.threshold[split_ids[mine]])
