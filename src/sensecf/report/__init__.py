@@ -13,6 +13,7 @@ spec (:mod:`~sensecf.report.wording`), with numbers as a person reads them
 from sensecf.report.formatting import format_minutes
 from sensecf.report.intervention import (
     BEHAVIOUR_GROUPS,
+    INFEASIBLE_TEXT,
     NO_CHANGE_TEXT,
     Change,
     describe_changes,
@@ -24,6 +25,7 @@ from sensecf.report.wording import default_phrase, feature_phrase
 
 __all__ = [
     "BEHAVIOUR_GROUPS",
+    "INFEASIBLE_TEXT",
     "NO_CHANGE_TEXT",
     "Change",
     "Paraphrase",
