@@ -91,11 +91,18 @@ def _brute_force_min_l0(model, spec, query, desired):
     return int(count_changes(spec, queries[ok], rows[ok]).min())
 
 
-@pytest.mark.parametrize("kind", ["rf", "logreg"])
-def test_every_counterfactual_keeps_the_relations_and_the_certificates_hold(data, kind):
-    model = train(data, kind, seed=0, importance_repeats=1)
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("rf", {"n_estimators": 40}),
+        pytest.param("rf", None, marks=pytest.mark.slow, id="rf-300-trees"),
+        ("logreg", None),
+    ],
+)
+def test_every_counterfactual_keeps_the_relations_and_the_certificates_hold(data, kind, params):
+    model = train(data, kind, seed=0, importance_repeats=1, params=params)
     spec = model.spec
-    oracle = Oracle(time_limit=20).fit(model, data)
+    oracle = Oracle(time_limit=8).fit(model, data)
     # The program encodes the sum, the ratio and the check: no fallback to the search.
     assert oracle.path_ == "milp"
     assert oracle.unsupported_reason_ == ""

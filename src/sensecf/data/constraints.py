@@ -201,7 +201,7 @@ def relations_kept(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) -> np
     if not spec.relations:
         return np.ones(len(rows), dtype=bool)
     bad = broken_relations(spec, query, rows).any(axis=1)
-    return ~(bad | _derived_outside(spec, query, rows).any(axis=1))
+    return np.asarray(~(bad | _derived_outside(spec, query, rows).any(axis=1)), dtype=bool)
 
 
 def _derived_outside(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) -> np.ndarray:

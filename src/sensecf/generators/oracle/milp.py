@@ -27,6 +27,8 @@ from sensecf.data.constraints import recompute
 from sensecf.data.spec import DatasetSpec
 
 MIP_REL_GAP = 1e-4
+# A feature with at most this many admissible values lists them all (enumeration proves).
+ALL_VALUES_UP_TO = 16
 
 
 class NumericalTrouble(Exception):
@@ -288,6 +290,11 @@ class ProgramBuilder:
         ends = starts + step * counts
         samples = np.unique(np.r_[starts, ends])
         samples = samples[samples != q]
+        candidates = None
+        if int((counts + 1).sum()) <= ALL_VALUES_UP_TO:  # few: the enumeration may prove
+            every = [starts[k] + step * np.arange(counts[k] + 1) for k in range(m)]
+            candidates = np.unique(feature.round(np.concatenate(every)))
+            candidates = np.unique(np.r_[candidates[~np.isclose(candidates, q, rtol=0)], q])
 
         def decode(v: np.ndarray) -> float:
             k = int(round(v[y : y + m - 1].sum())) if m > 1 else 0
@@ -304,6 +311,7 @@ class ProgramBuilder:
                 cost_const=0.0,
                 max_cost=max(up, down) / self.scale[j],
                 decode=decode,
+                candidates=candidates,
                 samples=samples,
             ),
         )
