@@ -15,6 +15,7 @@ from sensecf.data.dataset import Dataset
 from sensecf.data.relations import Relation
 from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.errors import SensecfError
+from sensecf.evaluation import MetricSuite
 from sensecf.generators import select_queries
 from sensecf.generators.oracle import Oracle
 from sensecf.models import train
@@ -136,6 +137,12 @@ def test_every_counterfactual_keeps_the_relations_and_the_certificates_hold(data
         if np.isfinite(truth):  # the oracle never misses a person brute force can help
             assert row["status"] in ("optimal", "feasible")
     assert claims >= 6
+    # The suite counts changes as the oracle does (derived features left out): its L0 of the
+    # best valid counterfactual is the certified minimum.
+    scores = MetricSuite().fit(model, data).score_cfs(result)
+    best = scores[scores["valid"]].groupby("query_id")["l0"].min()
+    certified = info.index[info["min_l0_certified"].astype(bool)]
+    assert (best.loc[certified].to_numpy() == info.loc[certified, "min_l0"].to_numpy()).all()
 
 
 def test_a_forest_whose_labels_come_from_the_derived_features_is_solved_exactly():
