@@ -13,7 +13,7 @@ to), run it, optionally sparsify, and word each counterfactual as an interventio
 >>> explanation
 Explanation(oracle: 2 counterfactuals for 2 rows, coverage 1.00, validity 1.00)
 >>> list(explanation.interventions.columns)
-['query_id', 'method', 'rank', 'valid', 'n_changes', 'text']
+['query_id', 'method', 'rank', 'valid', 'n_changes', 'text', 'status']
 """
 
 from __future__ import annotations

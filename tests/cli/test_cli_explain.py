@@ -195,6 +195,11 @@ def test_explain_prints_the_oracles_three_way_answer(invoke, tmp_path):
     assert result.output.count("infeasible: no allowed change flips this prediction") == 3
     queries = pd.read_parquet(out / "queries.parquet")
     assert (queries["status"] == "infeasible").all() and (queries["n_cfs"] == 0).all()
+    # interventions.csv tells each of them why there is no intervention.
+    texts = pd.read_csv(out / "interventions.csv")
+    assert len(texts) == 3 and (texts["status"] == "infeasible").all()
+    assert texts["text"].str.startswith("No allowed change flips this prediction").all()
+    assert (texts["n_changes"] == 0).all() and not texts["valid"].any()
 
 
 def test_explain_prints_a_proven_minimum(folders, invoke):

@@ -1,5 +1,8 @@
 """The oracle keeps the spec's relations: derived features follow their inputs, checks hold,
-and its certificates stay honest (brute force over every admissible row agrees)."""
+and its certificates stay honest (brute force over every admissible row agrees).
+
+The spec has a linear derived feature (a sum), a ratio of two (efficiency, read from the sum)
+and a linear check; the exact program encodes all three."""
 
 import itertools
 
@@ -7,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sensecf.data.constraints import changed, recompute, unmet_relations, violations
+from sensecf.data.constraints import count_changes, recompute, unmet_relations, violations
 from sensecf.data.dataset import Dataset
 from sensecf.data.relations import Relation
 from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.errors import SensecfError
+from sensecf.evaluation import MetricSuite
 from sensecf.generators import select_queries
 from sensecf.generators.oracle import Oracle
 from sensecf.models import train
@@ -84,18 +88,29 @@ def _brute_force_min_l0(model, spec, query, desired):
     ok &= model.predict(rows) == desired
     if not ok.any():
         return np.inf
-    return int(changed(queries[ok], rows[ok]).sum(axis=1).min())
+    # Derived features follow their inputs: they are not changes a person makes.
+    return int(count_changes(spec, queries[ok], rows[ok]).min())
 
 
-@pytest.mark.parametrize("kind", ["rf", "logreg"])
-def test_every_counterfactual_keeps_the_relations_and_the_certificates_hold(data, kind):
-    model = train(data, kind, seed=0, importance_repeats=1)
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("rf", {"n_estimators": 40}),
+        pytest.param("rf", None, marks=pytest.mark.slow, id="rf-300-trees"),
+        ("logreg", None),
+    ],
+)
+def test_every_counterfactual_keeps_the_relations_and_the_certificates_hold(data, kind, params):
+    model = train(data, kind, seed=0, importance_repeats=1, params=params)
     spec = model.spec
-    oracle = Oracle(time_limit=20).fit(model, data)
-    # The program does not encode the relations: the oracle says so and searches instead.
-    assert oracle.path_ == "search"
-    assert "total sleep" in oracle.unsupported_reason_
-    assert "sleep efficiency" in oracle.unsupported_reason_
+    oracle = Oracle(time_limit=8).fit(model, data)
+    # The program encodes the sum, the ratio and the check: no fallback to the search.
+    assert oracle.path_ == "milp"
+    assert oracle.unsupported_reason_ == ""
+    if kind == "rf":  # the forest splits on both derived features
+        encoding = oracle.encoding_
+        for name in ("total", "efficiency"):
+            assert (encoding.feature == spec.feature_names.index(name)).any()
     queries = select_queries(model, data, limit=8, seed=0)
     result = oracle.generate(queries, n_cfs=3)
     cfs, query_rows = result.cf_matrix(), result.query_matrix()
@@ -105,6 +120,7 @@ def test_every_counterfactual_keeps_the_relations_and_the_certificates_hold(data
     assert not unmet_relations(spec, cfs).any()
     assert violations(spec, query_rows, cfs)["total"].sum() == 0
     info = result.queries.set_index("query_id")
+    assert set(info["solver"]) == {"milp"}
     desired = spec.desired_class
     X = info[spec.feature_names].to_numpy(float)
     claims = 0
@@ -118,11 +134,62 @@ def test_every_counterfactual_keeps_the_relations_and_the_certificates_hold(data
             assert row["min_l0"] == truth
         if np.isfinite(row["min_l0_bound"]):
             assert row["min_l0_bound"] <= truth
-    # Every input has a few admissible values: the search sees them all and proves its answers.
-    assert claims > 0
+        if np.isfinite(truth):  # the oracle never misses a person brute force can help
+            assert row["status"] in ("optimal", "feasible")
+    assert claims >= 6
+    # The suite counts changes as the oracle does (derived features left out): its L0 of the
+    # best valid counterfactual is the certified minimum.
+    scores = MetricSuite().fit(model, data).score_cfs(result)
+    best = scores[scores["valid"]].groupby("query_id")["l0"].min()
+    certified = info.index[info["min_l0_certified"].astype(bool)]
+    assert (best.loc[certified].to_numpy() == info.loc[certified, "min_l0"].to_numpy()).all()
 
 
-def test_the_exact_method_refuses_a_spec_whose_relations_it_cannot_encode(data):
-    model = train(data, "logreg", seed=0, importance_repeats=1)
-    with pytest.raises(SensecfError, match="sleep efficiency"):
-        Oracle(method="exact").fit(model, data)
+def test_a_forest_whose_labels_come_from_the_derived_features_is_solved_exactly():
+    """The label is a rule on the sum and the ratio: the forest's splits on them decide."""
+    data = _data()
+    spec = data.spec
+    frame = data.frame.copy()
+    frame["y"] = ((frame["total"] < 7) | (frame["efficiency"] < 70)).astype(int)
+    dataset = Dataset(frame, spec)
+    model = train(dataset, "rf", seed=0, importance_repeats=1, params={"n_estimators": 20})
+    oracle = Oracle(time_limit=20).fit(model, dataset)
+    assert oracle.path_ == "milp"
+    queries = select_queries(model, dataset, limit=6, seed=1)
+    result = oracle.generate(queries, n_cfs=2)
+    info = result.queries.set_index("query_id")
+    X = info[spec.feature_names].to_numpy(float)
+    for query_id, query in zip(info.index, X, strict=True):
+        truth = _brute_force_min_l0(model, spec, query, spec.desired_class)
+        row = info.loc[query_id]
+        assert row["status"] != "infeasible" or truth == np.inf
+        if row["min_l0_certified"]:
+            assert row["min_l0"] == truth
+    assert info["min_l0_certified"].astype(bool).sum() >= 4
+    cfs = result.cf_matrix()
+    assert violations(spec, result.query_matrix(), cfs)["total"].sum() == 0
+
+
+def test_a_relation_the_program_cannot_encode_sends_the_oracle_to_the_search(data):
+    spec = relation_spec()
+    bent = DatasetSpec(
+        target=spec.target,
+        classes=spec.classes,
+        desired_class=spec.desired_class,
+        features=spec.features,
+        relations=[
+            Relation(name="longest stage", derived="total", formula="max(deep, light)"),
+            *spec.relations[1:],
+        ],
+    )
+    frame = data.frame.copy()
+    frame[bent.feature_names] = recompute(bent, frame[bent.feature_names].to_numpy(float))
+    bent_data = Dataset(frame, bent)
+    model = train(bent_data, "logreg", seed=0, importance_repeats=1)
+    oracle = Oracle(time_limit=5).fit(model, bent_data)
+    assert oracle.path_ == "search"
+    # The max is not linear, and the ratio reads it.
+    assert "longest stage" in oracle.unsupported_reason_
+    assert "sleep efficiency" in oracle.unsupported_reason_
+    with pytest.raises(SensecfError, match="longest stage"):
+        Oracle(method="exact").fit(model, bent_data)

@@ -11,6 +11,7 @@ from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError
 from sensecf.llm.base import Completion, LLMBackend, LLMError
 from sensecf.report import (
+    INFEASIBLE_TEXT,
     NO_CHANGE_TEXT,
     Change,
     check_paraphrase,
@@ -381,6 +382,22 @@ def test_intervention_table_of_a_result_without_counterfactuals_is_empty():
     result.cfs = result.cfs.iloc[0:0]
     table = intervention_table(result)
     assert len(table) == 0 and "text" in table.columns
+
+
+def test_a_person_the_oracle_proved_infeasible_gets_a_row_saying_so():
+    result = hand_built_result()
+    result.queries["status"] = ["optimal", "feasible", "infeasible"]
+    table = intervention_table(result)
+    assert table.columns[-1] == "status"
+    assert table["query_id"].tolist() == [0, 0, 1, 2]
+    assert table["status"].tolist() == ["optimal", "optimal", "feasible", "infeasible"]
+    last = table.iloc[-1]
+    assert last["person_id"] == "p3" and last["text"] == INFEASIBLE_TEXT
+    assert last["n_changes"] == 0 and not last["valid"] and pd.isna(last["rank"])
+    assert table["rank"].iloc[:3].tolist() == [0, 1, 0]
+    # A person merely not found (no proof) gets no such row.
+    result.queries["status"] = ["optimal", "feasible", "time_limit"]
+    assert intervention_table(result)["query_id"].tolist() == [0, 0, 1]
 
 
 def test_rows_must_carry_every_feature():

@@ -40,6 +40,24 @@ def changed(query: np.ndarray, cf: np.ndarray) -> np.ndarray:
     return ~(np.abs(cf - query) <= CHANGE_RTOL * scale)  # written so that NaN counts as changed
 
 
+def count_changes(spec: DatasetSpec, query: np.ndarray, cf: np.ndarray) -> np.ndarray:
+    """Per counterfactual, how many features a person changes (L0): derived features are left
+    out, they move as consequences of their inputs.
+
+    >>> from sensecf.data.relations import Relation
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0,
+    ...     features=[FeatureSpec(name=n, bounds=(0, 900)) for n in ("deep", "light", "total")],
+    ...     relations=[Relation(derived="total", formula="deep + light")])
+    >>> count_changes(spec, np.array([60.0, 300.0, 360.0]), np.array([[90.0, 300.0, 390.0]])).tolist()
+    [1]
+    """
+    moved = np.atleast_2d(changed(query, cf))
+    derived = set(spec.derived_features)
+    acted = np.array([name not in derived for name in spec.feature_names], dtype=bool)
+    return moved[:, acted].sum(axis=1)
+
+
 def allowed_ranges(spec: DatasetSpec, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per query and feature, the lowest and highest value a counterfactual may take.
 
@@ -178,6 +196,17 @@ def _repair_relations(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) ->
     )
     out[bad] = query[bad]
     return out
+
+
+def relations_kept(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Per row: it breaks no relation and no derived feature left the range the query allows
+    it (what :func:`project` repairs); rows are taken as they are, nothing is recomputed."""
+    rows = np.atleast_2d(np.asarray(rows, dtype=float))
+    query = np.broadcast_to(np.atleast_2d(np.asarray(query, dtype=float)), rows.shape)
+    if not spec.relations:
+        return np.ones(len(rows), dtype=bool)
+    bad = broken_relations(spec, query, rows).any(axis=1)
+    return np.asarray(~(bad | _derived_outside(spec, query, rows).any(axis=1)), dtype=bool)
 
 
 def _derived_outside(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) -> np.ndarray:

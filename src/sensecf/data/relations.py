@@ -340,3 +340,159 @@ def derivation_order(relations: Sequence[Relation]) -> list[Relation]:
             order.append(pending.pop(name))
             done.add(name)
     return order
+
+
+# ---- linearity analysis -------------------------------------------------------------------
+class AffineForm(BaseModel):
+    """``constant + sum(coefficients[name] * name)``: a formula that is affine in its features.
+
+    >>> form = affine_form("100 - tbr70 - tar180")
+    >>> form.constant, form.coefficients
+    (100.0, {'tbr70': -1.0, 'tar180': -1.0})
+    >>> float(form.value({"tbr70": 2.0, "tar180": 10.0}))
+    88.0
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    constant: float = 0.0
+    coefficients: dict[str, float] = {}
+
+    def plus(self, other: AffineForm, factor: float = 1.0) -> AffineForm:
+        """``self + factor * other``."""
+        coefficients = dict(self.coefficients)
+        for name, value in other.coefficients.items():
+            coefficients[name] = coefficients.get(name, 0.0) + factor * value
+        kept = {n: v for n, v in coefficients.items() if v != 0.0}
+        return AffineForm(constant=self.constant + factor * other.constant, coefficients=kept)
+
+    def times(self, factor: float) -> AffineForm:
+        """``factor * self``."""
+        return AffineForm().plus(self, factor)
+
+    @property
+    def is_constant(self) -> bool:
+        """No feature has a coefficient."""
+        return not self.coefficients
+
+    def value(self, values: Mapping[str, Any]) -> Any:
+        """The form at the given feature values (arrays broadcast)."""
+        total: Any = self.constant
+        for name, coefficient in self.coefficients.items():
+            total = total + coefficient * np.asarray(values[name], dtype=float)
+        return total
+
+
+def affine_form(formula: str | ast.AST) -> AffineForm | None:
+    """The formula as an :class:`AffineForm` when it is affine in its features, else None.
+
+    Products and quotients are affine only where one side is a number (a quotient's divisor);
+    ``abs``, ``min``, ``max`` and powers count as affine only over numbers alone.
+
+    >>> affine_form("3.31 + 0.02392 * cgm_mean").coefficients
+    {'cgm_mean': 0.02392}
+    >>> affine_form("(deep + light) / 2").coefficients
+    {'deep': 0.5, 'light': 0.5}
+    >>> affine_form("100 * sd / mean") is None
+    True
+    """
+    node = parse_expression(formula) if isinstance(formula, str) else formula
+    return _affine(node)
+
+
+def _affine(node: ast.AST) -> AffineForm | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return AffineForm(constant=float(node.value))
+    if isinstance(node, ast.Name):
+        return AffineForm(coefficients={node.id: 1.0})
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        inner = _affine(node.operand)
+        if inner is None:
+            return None
+        return inner.times(-1.0) if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left, right = _affine(node.left), _affine(node.right)
+        if left is None or right is None:
+            return None
+        if isinstance(node.op, ast.Add):
+            return left.plus(right)
+        if isinstance(node.op, ast.Sub):
+            return left.plus(right, -1.0)
+        if isinstance(node.op, ast.Mult):
+            if left.is_constant:
+                return right.times(left.constant)
+            return left.times(right.constant) if right.is_constant else None
+        if isinstance(node.op, ast.Div):
+            if right.is_constant and right.constant != 0:
+                return left.times(1.0 / right.constant)
+            return None
+    if not names_in(node):  # numbers only (a power, abs/min/max of numbers)
+        value = float(evaluate(node, {}))
+        return AffineForm(constant=value) if math.isfinite(value) else None
+    return None
+
+
+def ratio_form(formula: str | ast.AST) -> tuple[AffineForm, AffineForm] | None:
+    """``(numerator, denominator)``, both affine, when the formula is one affine form over
+    another (a number times, divided by or added to such a quotient included); else None.
+
+    >>> num, den = ratio_form("100 * total / (total + awake)")
+    >>> num.coefficients, den.coefficients
+    ({'total': 100.0}, {'total': 1.0, 'awake': 1.0})
+    >>> ratio_form("deep + light") is None
+    True
+    """
+    node = parse_expression(formula) if isinstance(formula, str) else formula
+    if affine_form(node) is not None:
+        return None
+    return _ratio(node)
+
+
+def _ratio(node: ast.AST) -> tuple[AffineForm, AffineForm] | None:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _ratio(node.operand)
+        return None if inner is None else (inner[0].times(-1.0), inner[1])
+    if not isinstance(node, ast.BinOp):
+        return None
+    left, right = _affine(node.left), _affine(node.right)
+    if isinstance(node.op, ast.Div) and left is not None and right is not None:
+        return left, right
+    if isinstance(node.op, (ast.Mult, ast.Div)):
+        number = right if right is not None and right.is_constant else None
+        if isinstance(node.op, ast.Mult) and number is None and left is not None:
+            number, inner = (left, _ratio(node.right)) if left.is_constant else (None, None)
+        else:
+            inner = _ratio(node.left)
+        if number is None or inner is None:
+            return None
+        factor = number.constant if isinstance(node.op, ast.Mult) else 1.0 / number.constant
+        return inner[0].times(factor), inner[1]
+    if isinstance(node.op, (ast.Add, ast.Sub)):
+        sign = 1.0 if isinstance(node.op, ast.Add) else -1.0
+        if right is not None and right.is_constant:
+            inner = _ratio(node.left)
+            if inner is None:
+                return None
+            return inner[0].plus(inner[1], sign * right.constant), inner[1]
+        if left is not None and left.is_constant:
+            inner = _ratio(node.right)
+            if inner is None:
+                return None
+            return inner[0].times(sign).plus(inner[1], left.constant), inner[1]
+    return None
+
+
+def check_form(relation: Relation) -> tuple[AffineForm, str] | None:
+    """A check as ``(left - right, op)`` when both sides are affine, else None.
+
+    >>> form, op = check_form(Relation(check="active + sedentary <= 1500"))
+    >>> form.constant, form.coefficients, op
+    (-1500.0, {'active': 1.0, 'sedentary': 1.0}, '<=')
+    """
+    if relation.check is None:
+        raise ValueError(f"relation {relation.label!r} is not a check")
+    left, op, right = relation._sides
+    left_form, right_form = _affine(left), _affine(right)
+    if left_form is None or right_form is None:
+        return None
+    return left_form.plus(right_form, -1.0), op

@@ -63,7 +63,13 @@ import pandas as pd
 from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 
-from sensecf.data.constraints import VIOLATION_KINDS, as_matrix, changed, violations
+from sensecf.data.constraints import (
+    VIOLATION_KINDS,
+    as_matrix,
+    changed,
+    count_changes,
+    violations,
+)
 from sensecf.data.dataset import Dataset
 from sensecf.data.scales import FeatureScales
 from sensecf.errors import DataError, SensecfError
@@ -102,7 +108,8 @@ CF_COLUMNS: dict[str, str] = {
     "method": "the generator that produced it",
     "rank": "its position among the query's CFs (0 first)",
     "valid": "the model puts it in the desired class under its decision rule (or `threshold`)",
-    "l0": "sparsity: number of features changed",
+    "l0": "sparsity: number of features changed (derived features, which follow their inputs, "
+    "not counted)",
     "min_l0": "the oracle's minimal number of changes for this query (NaN if not given)",
     "min_l0_ratio": "l0 / min_l0, for valid CFs only (NaN if invalid or min_l0 is missing or 0)",
     "mad_l1": "sum over features of |change| / MAD (std, then step, where MAD is 0)",
@@ -378,7 +385,7 @@ class MetricSuite:
         moved = changed(Q, C)
         # Unchanged features add exactly 0; NaN (a missing value on either side) propagates.
         delta = np.where(moved, np.abs(C - Q), 0.0)
-        l0 = moved.sum(axis=1)
+        l0 = count_changes(spec, Q, C)  # derived features follow their inputs: not counted
         mad_l1 = (delta / self.mad_.to_numpy()).sum(axis=1)
         range_l1 = (delta / self.range_.to_numpy()).sum(axis=1)
         l2_std = np.sqrt(((delta / self.scale_.to_numpy()) ** 2).sum(axis=1))
@@ -735,7 +742,7 @@ def minimal_l0(oracle: CounterfactualResult) -> pd.Series:
     if len(cfs) == 0:
         return pd.Series(dtype=int, name="min_l0")
     valid = cfs["valid"].fillna(False).to_numpy(dtype=bool)
-    l0 = changed(oracle.query_matrix(), oracle.cf_matrix()).sum(axis=1)
+    l0 = count_changes(oracle.spec, oracle.query_matrix(), oracle.cf_matrix())
     return (
         pd.Series(l0[valid], index=cfs["query_id"].to_numpy()[valid])
         .groupby(level=0)

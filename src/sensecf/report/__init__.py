@@ -20,6 +20,7 @@ from sensecf.report.formatting import format_minutes
 from sensecf.report.html import Report, build_report, write_report
 from sensecf.report.intervention import (
     BEHAVIOUR_GROUPS,
+    INFEASIBLE_TEXT,
     NO_CHANGE_TEXT,
     Change,
     describe_changes,
@@ -32,6 +33,7 @@ from sensecf.report.wording import default_phrase, feature_phrase
 
 __all__ = [
     "BEHAVIOUR_GROUPS",
+    "INFEASIBLE_TEXT",
     "NO_CHANGE_TEXT",
     "Change",
     "Paraphrase",

@@ -44,6 +44,7 @@ Walk about 3,000 more steps a day (4,200 → 7,150)
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,11 @@ __all__ = [
 
 ARROW = "→"
 NO_CHANGE_TEXT = "No change: every feature stays at its current value."
+# A person the oracle proved no allowed change flips (its certificate says "infeasible").
+INFEASIBLE_TEXT = (
+    "No allowed change flips this prediction: the model keeps it for every change the fixed "
+    "features, directions, bounds and relations allow."
+)
 # Groups a person acts on directly; their changes come first, in this order.
 BEHAVIOUR_GROUPS = (
     "sleep",
@@ -233,11 +239,18 @@ def intervention_table(result: CounterfactualResult, *, sep: str = "; ") -> pd.D
     ``rank``, ``valid``, ``n_changes`` (fixed features included) and ``text`` (sentences joined
     by ``sep``, one line per counterfactual for tables and the command line). Queries without
     a counterfactual have no row here; the result's ``queries`` table counts them.
+
+    Where the queries carry the oracle's answer (a ``status`` column), the table has a
+    ``status`` column too, and each person the oracle proved that no allowed change flips
+    gets one row (no rank, not valid, no changes, :data:`INFEASIBLE_TEXT`, status
+    ``infeasible``), so the people without an intervention are told why.
     """
     spec = result.spec
     cfs = result.cfs
     id_columns = [c for c in spec.id_columns if c in result.queries.columns]
     columns = ["query_id", *id_columns, "method", "rank", "valid", "n_changes", "text"]
+    if "status" in result.queries.columns:
+        return _with_status(result, intervention_table(_without_status(result), sep=sep))
     if len(cfs) == 0:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     queries, values = result.query_matrix(), result.cf_matrix()
@@ -261,6 +274,40 @@ def intervention_table(result: CounterfactualResult, *, sep: str = "; ") -> pd.D
         for k, column in enumerate(id_columns):
             table.insert(1 + k, column, ids[column].to_numpy())
     return table[columns]
+
+
+def _without_status(result: CounterfactualResult) -> CounterfactualResult:
+    return dataclasses.replace(result, queries=result.queries.drop(columns="status"))
+
+
+def _with_status(result: CounterfactualResult, table: pd.DataFrame) -> pd.DataFrame:
+    """The oracle's answer per row, and one row per person proven infeasible."""
+    queries = result.queries
+    status = queries.set_index("query_id")["status"]
+    table = table.assign(status=table["query_id"].map(status).to_numpy())
+    proven = queries[
+        (queries["status"] == "infeasible") & ~queries["query_id"].isin(table["query_id"])
+    ]
+    if not len(proven):
+        return table
+    rows = pd.DataFrame(
+        {
+            "query_id": proven["query_id"].to_numpy(),
+            **{
+                c: proven[c].to_numpy()
+                for c in table.columns
+                if c in proven.columns and c != "status"
+            },
+            "method": result.method,
+            "rank": pd.NA,
+            "valid": False,
+            "n_changes": 0,
+            "text": INFEASIBLE_TEXT,
+            "status": "infeasible",
+        }
+    )
+    out = pd.concat([table.astype({"rank": "Int64"}), rows.astype({"rank": "Int64"})])
+    return out.sort_values("query_id", kind="stable").reset_index(drop=True)[table.columns]
 
 
 # ---- sentences ----------------------------------------------------------------------------

@@ -124,6 +124,7 @@ class LLMGenerator(CounterfactualGenerator):
         "rounds",
         "rejected_answers",
         "examples_shown",
+        "fallback_status",
     )
 
     def __init__(
@@ -503,13 +504,19 @@ class LLMGenerator(CounterfactualGenerator):
     def _assemble(self, batch: _Batch, n_cfs: int) -> list[Candidates]:
         """Per query: its valid answers, then its last admissible invalid ones (or the fallback)."""
         fills: dict[int, np.ndarray] = {}
+        answers: dict[int, str] = {}
         if self.oracle_ is not None:  # fallback on
             served = [sum(c.done for c in group) for group in batch.chains]
             short = {i: n_cfs - k for i, k in enumerate(served) if k < n_cfs}
-            fills = _fallback(self.oracle_, batch.X, short, batch.desired)
+            fills, answers = _fallback(self.oracle_, batch.X, short, batch.desired)
         return [
             self._candidates(
-                group, batch.X[i], fills.get(i), self._shown(batch, i), batch.seconds.get(i)
+                group,
+                batch.X[i],
+                fills.get(i),
+                self._shown(batch, i),
+                batch.seconds.get(i),
+                answers.get(i, ""),
             )
             for i, group in enumerate(batch.chains)
         ]
@@ -529,8 +536,12 @@ class LLMGenerator(CounterfactualGenerator):
         filled: np.ndarray | None,
         shown: np.ndarray,
         seconds: float | None = None,
+        fallback_status: str = "",
     ) -> Candidates:
         """One query's CF rows with their provenance, and its per-query totals.
+
+        ``fallback_status``: the oracle's answer where the fallback was asked (``infeasible``
+        when it proved that no allowed change flips the prediction), else empty.
 
         The last admissible answers that did not reach the desired class are kept too, after
         any fallback rows: the honest record of a failure (unless it proposed nothing), marked
@@ -567,6 +578,7 @@ class LLMGenerator(CounterfactualGenerator):
                 "rounds": max(c.round for c in group),
                 "rejected_answers": sum(c.rejected for c in group),
                 "examples_shown": examples_json(shown),
+                "fallback_status": fallback_status,
             },
         )
 
@@ -601,16 +613,20 @@ def _changes(
 
 def _fallback(
     oracle: Oracle, X: np.ndarray, short: dict[int, int], desired: int
-) -> dict[int, np.ndarray]:
-    """The oracle's CFs for the queries the LLM left short, as many as each lacks."""
+) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+    """The oracle's CFs for the queries the LLM left short, as many as each lacks, and its
+    answer for each (``optimal``, ``feasible``, ``infeasible``, ...)."""
     if not short:
-        return {}
+        return {}, {}
     ids = sorted(short)
     names = oracle.spec_.feature_names
     frame = pd.DataFrame(X[ids], columns=names)
-    cfs = oracle.generate(frame, n_cfs=max(short.values()), desired_class=desired).cfs
-    out = {}
+    result = oracle.generate(frame, n_cfs=max(short.values()), desired_class=desired)
+    cfs = result.cfs
+    status = result.queries.set_index("query_id")["status"]
+    out, answers = {}, {}
     for position, i in enumerate(ids):
         rows = cfs.loc[cfs["query_id"] == position, names].to_numpy(dtype=float)
         out[i] = rows[: short[i]]
-    return out
+        answers[i] = str(status.get(position, ""))
+    return out, answers

@@ -15,12 +15,16 @@ For each query the oracle
    no-good cuts;
 3. for any other model, searches growing feature subsets (exhaustive, then a beam).
 
-The spec's relations are kept: only proposable features move, derived features follow their
-inputs and every candidate is projected (derived features recomputed, a broken relation undone)
-before the model judges it. The program does not encode relations yet, so a spec with a
-relation over a feature that may change is searched (``unsupported_reason_`` names the
-relations; ``method="exact"`` refuses it). The fewest changes counts every changed feature,
-derived ones included, as the metric suite's L0 does.
+The spec's relations are kept: only proposable features move and derived features follow
+their inputs. The program encodes them (:mod:`.relations`): a derived feature with an affine
+formula is a variable tied to its inputs, a ratio of affine forms enters through linear
+conditions (exact for tree splits on it; a linear model's ratio term is bracketed, an inner
+approximation certified by an outer relaxation), affine checks are rows; a feature that feeds a
+relation keeps every admissible value. A relation of another form sends the oracle to the
+search, which projects every candidate (``unsupported_reason_`` names the relations;
+``method="exact"`` refuses it). The fewest changes counts the features a person changes:
+derived features, which move as consequences, are left out, as in the metric suite's L0
+(:func:`sensecf.data.constraints.count_changes`).
 
 Each query's answer (:mod:`.certificate`) says ``optimal``, ``feasible`` (with a bound),
 ``infeasible`` (no allowed change flips this prediction, proven) or ``time_limit``.

@@ -101,3 +101,51 @@ def grain_all(feature: FeatureSpec, low: float, high: float) -> np.ndarray:
 def _tidy(feature: FeatureSpec, values: np.ndarray) -> np.ndarray:
     """Grain values written as a person would (0.30000000000000004 → 0.3)."""
     return np.unique(feature.round(values)) if len(values) else values
+
+
+def interval_starts(
+    feature: FeatureSpec, query: float, low: float, high: float, cuts: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every admissible value of a feature as intervals of its grain: sorted ``starts`` and,
+    per interval, how many grain steps it runs past its start.
+
+    The query's value is an interval of its own; ``cuts`` (admissible values) start further
+    intervals. A coded feature has one interval per level.
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> f = FeatureSpec(name="m", bounds=(0, 10), step=1, mutability="both")
+    >>> starts, counts = interval_starts(f, 4.5, 0.0, 10.0, np.array([7.0]))
+    >>> starts.tolist(), counts.tolist()
+    ([0.0, 4.5, 5.0, 7.0], [4, 0, 1, 3])
+    """
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return np.array([query]), np.zeros(1, dtype=int)
+    if feature.levels is not None:
+        values = np.union1d(grain_near(feature, np.empty(0), low, high), [query])
+        return values, np.zeros(len(values), dtype=int)
+    step = float(feature.step)
+    first, last = math.ceil(low / step - GRAIN_EPS), math.floor(high / step + GRAIN_EPS)
+    if first > last:
+        return np.array([query]), np.zeros(1, dtype=int)
+    above = math.floor(query / step + GRAIN_EPS) + 1
+    index = [first] + ([above] if first <= above <= last else [])
+    if cuts is not None and len(cuts):
+        cut = np.asarray(cuts, dtype=float)
+        cut_index = np.round(cut / step)
+        on_grain = np.abs(cut_index * step - cut) <= GRAIN_EPS * np.maximum(1.0, np.abs(cut))
+        inside = on_grain & (cut_index >= first) & (cut_index <= last) & (cut != query)
+        index += cut_index[inside].astype(int).tolist()
+    grain = np.unique(np.asarray(index, dtype=int))
+    values = feature.round(grain * step)
+    keep = ~np.isclose(values, query, rtol=0, atol=GRAIN_EPS * max(1.0, abs(query)))
+    starts = np.r_[values[keep], query]
+    grain_of = np.r_[grain[keep], -1]  # the query's interval: -1
+    order = np.argsort(starts, kind="stable")
+    starts, grain_of = starts[order], grain_of[order]
+    counts = np.zeros(len(starts), dtype=int)
+    for k in range(len(starts)):
+        if grain_of[k] < 0:
+            continue
+        end = last if k + 1 == len(starts) else math.ceil(starts[k + 1] / step - GRAIN_EPS) - 1
+        counts[k] = max(0, end - grain_of[k])
+    return starts.astype(float), counts

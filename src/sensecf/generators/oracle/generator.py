@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from sensecf.data.constraints import changed, expand_inputs
+from sensecf.data.constraints import changed, count_changes, recompute, relations_kept
 from sensecf.data.scales import FeatureScales
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
@@ -18,6 +18,7 @@ from sensecf.generators.oracle.admissible import change_range
 from sensecf.generators.oracle.certificate import CERTIFICATE_COLUMNS, Certificate
 from sensecf.generators.oracle.encoding import UnsupportedModel, encode_model
 from sensecf.generators.oracle.milp import NumericalTrouble, Outcome, solve
+from sensecf.generators.oracle.relations import RATIO_LEVELS, RelationProgram, plan_relations
 from sensecf.generators.oracle.search import (
     SearchSettings,
     count_rows,
@@ -130,11 +131,17 @@ class Oracle(CounterfactualGenerator):
                 if self.method == "exact":
                     raise SensecfError(f"the exact oracle cannot encode this model: {exc}") from exc
                 self.unsupported_reason_ = str(exc)
-        unencoded = _unencoded_relations(spec)
+        self.relations_ = plan_relations(spec)
+        self.derived_ = np.array(
+            [j for j, f in enumerate(spec.features) if f.name in set(spec.derived_features)],
+            dtype=int,
+        )
+        unencoded = list(self.relations_.unsupported)
         if self.encoding_ is not None and unencoded:
             reason = (
-                "the mixed-integer program does not encode the spec's relations "
-                f"({', '.join(unencoded)})"
+                "the mixed-integer program cannot encode the spec's relations "
+                f"({', '.join(unencoded)}): only affine formulas, ratios of affine forms "
+                "and affine checks"
             )
             if self.method == "exact":
                 raise SensecfError(f"the exact oracle cannot be used: {reason}")
@@ -202,20 +209,29 @@ class Oracle(CounterfactualGenerator):
     ) -> tuple[np.ndarray, Certificate]:
         start = time.perf_counter()
         encoding = self.encoding_
-        low, high = change_range(self.spec_, query)
+        spec = self.spec_
+        low, high = change_range(spec, query)
+        low[self.derived_], high[self.derived_] = np.nan, np.nan  # they follow their inputs
+        plan = self.relations_
+        if not plan.empty and not RelationProgram(plan, spec, query, low, high).usable:
+            # The query itself does not meet its relations: only the search can say more.
+            rows, certificate = self._search(query, near, desired, start)
+            return self._rank(query, rows), certificate
         model = self.model_
         positive = desired == model.positive_class
         target = model.threshold + self.margin if positive else model.threshold - self.margin
-        known = int(changed(query, near).sum(axis=1).min()) if len(near) else None
+        known = int(count_changes(spec, query, near).min()) if len(near) else None
         caps = [c for c in (known, self.max_changes) if c is not None]
         cap = min(caps) if caps else None
 
         def accept(x: np.ndarray) -> bool:
-            return bool(model.predict(x[None, :])[0] == desired)
+            return bool(
+                model.predict(x[None, :])[0] == desired and relations_kept(spec, query, x)[0]
+            )
 
         if accept(query):
             return query[None, :], Certificate("optimal", "milp", 0, 0)
-        enumerated: tuple[np.ndarray, int] | None = None
+        enumerated: tuple[np.ndarray, int, bool] | None = None
         outcome: Outcome | None = None
         for widen in (1.0, 10.0, 100.0):
             tolerance = encoding.link.tolerance * widen
@@ -224,13 +240,40 @@ class Oracle(CounterfactualGenerator):
             if not math.isfinite(value):
                 outcome = Outcome([], "infeasible", bound=math.inf)
                 break
-            builder = encoding.program(
-                self.spec_, query, low, high, self.scale_, (">=" if positive else "<=", value)
-            )
+            bound = (">=" if positive else "<=", value)
+
+            def build(
+                pick: str = "inner",
+                levels: int = RATIO_LEVELS,
+                widen: float = widen,
+                bound: tuple[str, float] = bound,
+            ) -> Any:
+                context = (
+                    None if plan.empty else RelationProgram(plan, spec, query, low, high, widen)
+                )
+                return encoding.program(
+                    spec,
+                    query,
+                    low,
+                    high,
+                    self.scale_,
+                    bound,
+                    relations=context,
+                    ratio_pick=pick,
+                    ratio_levels=levels,
+                )
+
+            builder = build()
             if enumerated is None:
                 enumerated = self._small_changes(builder, query, desired, cap)
-            rows, proven = enumerated
-            found = _one_per_support(query, rows)[:n_cfs]
+            rows, proven, exact = enumerated
+            # One change is the fewest any counterfactual makes (the query itself is not one).
+            single = len(rows) and int(count_changes(spec, query, rows).min()) == 1
+            found = _one_per_support(spec, query, rows)[:n_cfs] if exact or single else []
+            limit = cap
+            if len(rows):  # valid rows found without proof: a cap for the program
+                best = int(count_changes(spec, query, rows).min())
+                limit = best if limit is None else min(limit, best)
             remaining = max(self.time_limit - (time.perf_counter() - start), 0.05)
             try:
                 if len(found) >= n_cfs:
@@ -240,12 +283,14 @@ class Oracle(CounterfactualGenerator):
                         builder,
                         n_cfs,
                         remaining,
-                        l0_cap=cap,
+                        l0_cap=limit,
                         min_changes=proven + 1,
                         found=found,
                         accept=accept,
                         extra_time=EXTRA_SHARE * self.time_limit,
                     )
+                if builder.relaxed:
+                    outcome = self._bracket(outcome, build, proven + 1, limit, accept, start)
                 break
             except NumericalTrouble:
                 continue
@@ -256,31 +301,90 @@ class Oracle(CounterfactualGenerator):
             near = np.vstack([enumerated[0], near])  # the other enumerated rows fill up
         return self._combine(query, outcome, near, cap)
 
+    def _bracket(
+        self,
+        inner: Outcome,
+        build: Any,
+        least: int,
+        cap: int | None,
+        accept: Any,
+        start: float,
+    ) -> Outcome:
+        """Certify (or bound) the inner approximation of a linear model's ratio terms with the
+        outer relaxation, with finer brackets while they disagree and time is left."""
+        if inner.status == "optimal":
+            outcome = Outcome(list(inner.solutions), "feasible", inner.min_l0, bound=least)
+        elif inner.status == "infeasible":
+            outcome = Outcome([], "not_found", bound=least, capped=inner.capped)
+        else:
+            outcome = inner
+        levels = RATIO_LEVELS
+        for _ in range(3):
+            remaining = self.time_limit - (time.perf_counter() - start)
+            if remaining <= 0.05:
+                break
+            best = int(outcome.min_l0) if outcome.solutions else None
+            if best is not None and best <= least:
+                return Outcome(outcome.solutions, "optimal", best, bound=best)
+            outer_cap = best - 1 if best is not None else cap
+            relaxed = solve(
+                build("outer", levels), 1, remaining, l0_cap=outer_cap, min_changes=least
+            )
+            if relaxed.status == "infeasible":
+                if best is not None:
+                    return Outcome(outcome.solutions, "optimal", best, bound=best)
+                if not relaxed.capped:
+                    return Outcome([], "infeasible", bound=math.inf)
+                return outcome
+            if relaxed.status == "time_limit":
+                break
+            lower = relaxed.min_l0 if relaxed.status == "optimal" else relaxed.bound
+            if math.isfinite(lower):
+                outcome.bound = max(outcome.bound, lower)
+            x = relaxed.solutions[0]
+            if accept(x):  # the relaxation's answer holds for the real ratio
+                outcome.solutions.insert(0, x)
+                outcome.min_l0 = relaxed.min_l0
+                if relaxed.status == "optimal":
+                    return Outcome(outcome.solutions, "optimal", relaxed.min_l0, relaxed.min_l0)
+            levels *= 4
+        return outcome
+
     def _small_changes(
         self, builder: Any, query: np.ndarray, desired: int, cap: int | None
-    ) -> tuple[np.ndarray, int]:
+    ) -> tuple[np.ndarray, int, bool]:
         """Enumerate changes of 1, 2, ... features on the program's candidate values while a
-        size fits ``max_rows`` (exact where each feature's candidates stand for every value it
-        may take: trees). Returns the valid rows of the first size that has any, nearest
-        first, and the largest size proven to have none."""
+        size fits ``max_rows``. Returns the valid rows of the first size that has any, nearest
+        first, the largest size proven to have none, and whether the enumeration proves
+        anything: it does where each feature's candidates stand for every value it may take
+        (trees); a feature that feeds a relation offers only sample values (no proof)."""
         d = len(query)
+        spec = self.spec_
         features = builder.features
-        if any(f.candidates is None for f in features.values()):
-            return np.empty((0, d)), 0
+        if any(f.candidates is None and f.samples is None for f in features.values()):
+            return np.empty((0, d)), 0, False
+        exact = all(f.candidates is not None for f in features.values())
         options = {}
         for j, feature in features.items():
-            values = feature.candidates[changed(query[j], feature.candidates)]
+            values = feature.candidates if feature.candidates is not None else feature.samples
+            values = values[changed(query[j], values)]
             if len(values):
                 options[j] = values
         limit = len(options) if cap is None else min(cap, len(options))
         for size in range(1, limit + 1):
             if count_rows(options, size) > self.max_rows:
-                return np.empty((0, d)), size - 1
-            hits = [r[self.model_.predict(r) == desired] for r in subset_rows(query, options, size)]
+                return np.empty((0, d)), size - 1 if exact else 0, exact
+            hits = []
+            for block in subset_rows(query, options, size):
+                if spec.relations:
+                    block = recompute(spec, block)
+                    block = block[relations_kept(spec, query, block)]
+                if len(block):
+                    hits.append(block[self.model_.predict(block) == desired])
             hits = [h for h in hits if len(h)]
             if hits:
-                return self._rank(query, np.vstack(hits)), size - 1
-        return np.empty((0, d)), limit
+                return self._rank(query, np.vstack(hits)), size - 1 if exact else 0, exact
+        return np.empty((0, d)), limit if exact else 0, exact
 
     def _combine(
         self, query: np.ndarray, outcome: Outcome, near: np.ndarray, cap: int | None
@@ -296,8 +400,9 @@ class Oracle(CounterfactualGenerator):
             return solved, Certificate("infeasible", "milp", min_l0_bound=math.inf)
         rows = self._rank(query, np.vstack([solved, near]))
         if not len(rows):
-            return rows, Certificate("time_limit", "milp", min_l0_bound=outcome.bound)
-        l0 = int(changed(query, rows).sum(axis=1).min())
+            empty = "not_found" if status == "not_found" else "time_limit"
+            return rows, Certificate(empty, "milp", min_l0_bound=outcome.bound)
+        l0 = int(count_changes(self.spec_, query, rows).min())
         # Capped and infeasible: nothing beats the neighbours within the solver's tolerance.
         bound = outcome.bound if status != "infeasible" else math.nan
         if math.isfinite(bound) and bound >= l0:
@@ -308,27 +413,20 @@ class Oracle(CounterfactualGenerator):
         """Fewest changes first, then the smallest MAD-scaled distance; duplicates dropped."""
         if not len(rows):
             return rows.reshape(0, len(query))
-        l0 = changed(query, rows).sum(axis=1)
+        l0 = count_changes(self.spec_, query, rows)
         distance = np.nansum(np.abs(rows - query) / self.scale_, axis=1)
         return _unique_rows(rows[np.lexsort((distance, l0))])
 
 
-def _unencoded_relations(spec: DatasetSpec) -> list[str]:
-    """Names of the relations over a feature that may change (the program ignores them)."""
-    mutable = {f.name for f in spec.mutable_features}
-    return [
-        relation.label
-        for relation in spec.relations
-        if mutable & set(expand_inputs(spec, relation.features))
-    ]
-
-
-def _one_per_support(query: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
-    """The first (nearest) row of each set of changed features, in the given order."""
+def _one_per_support(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
+    """The first (nearest) row of each set of changed features, in the given order (derived
+    features left out: they follow)."""
     seen: set[tuple[int, ...]] = set()
+    derived = set(spec.derived_features)
+    acted = np.array([name not in derived for name in spec.feature_names], dtype=bool)
     out = []
     for row in rows:
-        support = tuple(np.flatnonzero(changed(query, row)).tolist())
+        support = tuple(np.flatnonzero(changed(query, row) & acted).tolist())
         if support not in seen:
             seen.add(support)
             out.append(row)

@@ -21,9 +21,10 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, SGDClassifier
 
 from sensecf.data.spec import DatasetSpec
-from sensecf.generators.oracle.admissible import GRAIN_EPS, grain_near
+from sensecf.generators.oracle.admissible import GRAIN_EPS, grain_near, interval_starts
 from sensecf.generators.oracle.encoding import Link, Preprocessing, positive_column
-from sensecf.generators.oracle.milp import ProgramBuilder, _Feature
+from sensecf.generators.oracle.milp import Expr, ProgramBuilder, _Feature
+from sensecf.generators.oracle.relations import RATIO_LEVELS, RelationProgram
 from sensecf.models.classifier import TrainedClassifier
 
 
@@ -54,15 +55,36 @@ class LinearEncoding:
         high: np.ndarray,
         scale: np.ndarray,
         bound: tuple[str, float],
+        relations: RelationProgram | None = None,
+        ratio_pick: str = "inner",
+        ratio_levels: int = RATIO_LEVELS,
     ) -> ProgramBuilder:
-        """The program for one query (arguments as for the tree ensembles' ``program``)."""
+        """The program for one query (arguments as for the tree ensembles' ``program``).
+
+        A feature that feeds a relation may move either way its spec allows (a check may ask
+        it to); a ratio's term is bracketed (:meth:`.relations.RelationProgram.ratio_value`):
+        ``ratio_pick="inner"`` takes the end that helps least (every solution valid),
+        ``"outer"`` any value in the bracket (a relaxation: its optimum bounds the fewest
+        changes). ``builder.relaxed`` says whether any bracket was used.
+        """
         sense, target = bound
         builder = ProgramBuilder(spec, query, scale)
         score_cols: list[int] = []
         score_vals: list[float] = []
         constant = self.intercept + float(self.weights @ query)
+        linked = relations.plan.linked if relations is not None else frozenset()
+        handles: dict[int, Expr] = {}
         for j, feature in enumerate(spec.features):
             w = float(self.weights[j])
+            if j in linked:
+                if math.isfinite(low[j]):
+                    starts, counts = interval_starts(feature, query[j], low[j], high[j])
+                    if len(starts) > 1:
+                        handles[j] = builder.add_intervals(j, starts, counts)[1]
+                        constant += w * (handles[j].const - query[j])
+                        score_cols += handles[j].cols.tolist()
+                        score_vals += (w * handles[j].vals).tolist()
+                continue
             if w == 0 or not math.isfinite(low[j]):
                 continue
             # Lowering the score helps when the desired side is "<=".
@@ -90,6 +112,24 @@ class LinearEncoding:
                 cols, vals = self._steps(builder, j, first, last, step, up, scale[j])
             score_cols += cols
             score_vals += [w * v for v in vals]
+        if relations is not None:
+            relations.encode(builder, handles)
+            up = sense == ">="
+            for j in relations.plan.order:
+                w = float(self.weights[j])
+                if w == 0:
+                    continue
+                if j in relations.values:
+                    term = relations.values[j]
+                else:
+                    helps_up = (w > 0) == up  # a larger ratio helps
+                    least = "low" if helps_up else "high"  # the bracket's end that helps least
+                    pick = "free" if ratio_pick == "outer" else least
+                    term = relations.ratio_value(builder, j, pick, ratio_levels)
+                    builder.relaxed = True
+                constant += w * (term.const - query[j])
+                score_cols += term.cols.tolist()
+                score_vals += (w * term.vals).tolist()
         builder.add_rows_coo(
             np.full(len(score_cols), builder.n_rows),
             np.asarray(score_cols, dtype=np.intp),

@@ -23,9 +23,12 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
 from scipy.sparse import coo_matrix
 
+from sensecf.data.constraints import recompute
 from sensecf.data.spec import DatasetSpec
 
 MIP_REL_GAP = 1e-4
+# A feature with at most this many admissible values lists them all (enumeration proves).
+ALL_VALUES_UP_TO = 16
 
 
 class NumericalTrouble(Exception):
@@ -42,6 +45,44 @@ class _Feature:
     decode: Callable[[np.ndarray], float]
     value_cut: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, float]] | None = None
     candidates: np.ndarray | None = None  # every value it may take, where they are few
+    samples: np.ndarray | None = None  # some values it may take (a quick search, no proof)
+
+
+@dataclass(frozen=True)
+class Expr:
+    """``const + vals @ v[cols]``, a linear expression of the program's variables, with the
+    smallest and largest value it can take (for big-M rows).
+
+    >>> e = Expr.constant(2.0).plus(Expr(0.0, np.array([3]), np.array([1.0]), 0.0, 5.0), -2.0)
+    >>> e.const, e.cols.tolist(), e.vals.tolist(), e.lo, e.hi
+    (2.0, [3], [-2.0], -8.0, 2.0)
+    """
+
+    const: float
+    cols: np.ndarray
+    vals: np.ndarray
+    lo: float
+    hi: float
+
+    @staticmethod
+    def constant(value: float) -> Expr:
+        """A number."""
+        return Expr(float(value), np.empty(0, dtype=int), np.empty(0), float(value), float(value))
+
+    def plus(self, other: Expr, factor: float = 1.0) -> Expr:
+        """``self + factor * other`` (bounds by interval arithmetic)."""
+        ends = (factor * other.lo, factor * other.hi)
+        return Expr(
+            self.const + factor * other.const,
+            np.r_[self.cols, other.cols].astype(int),
+            np.r_[self.vals, factor * other.vals],
+            self.lo + min(ends),
+            self.hi + max(ends),
+        )
+
+    def value(self, v: np.ndarray) -> float:
+        """Its value at a solution ``v``."""
+        return float(self.const + self.vals @ v[self.cols]) if len(self.cols) else self.const
 
 
 @dataclass
@@ -54,6 +95,7 @@ class ProgramBuilder:
     n_vars: int = 0
     n_rows: int = 0
     features: dict[int, _Feature] = field(default_factory=dict)
+    relaxed: bool = False  # a ratio term was bracketed, not encoded exactly
     _lb: list[np.ndarray] = field(default_factory=list)
     _ub: list[np.ndarray] = field(default_factory=list)
     _int: list[np.ndarray] = field(default_factory=list)
@@ -94,6 +136,24 @@ class ProgramBuilder:
         self._row_lb.append(np.asarray(lb, float))
         self._row_ub.append(np.asarray(ub, float))
         self.n_rows += len(lb)
+
+    def add_row(self, expr: Expr, lb: float, ub: float) -> None:
+        """One row: ``lb <= expr <= ub``."""
+        self.add_rows_coo(np.full(len(expr.cols), self.n_rows), expr.cols, expr.vals)
+        self.close_rows(1, lb - expr.const, ub - expr.const)
+
+    def add_indicator(self, expr: Expr, left_max: float, right_min: float) -> int:
+        """A binary ``y``: ``expr <= left_max`` when 0, ``expr >= right_min`` when 1.
+
+        The side a split on a derived value takes; returns ``y``'s column (the caller has
+        checked that both sides can be reached).
+        """
+        y = self.add_vars(1, 0.0, 1.0, integer=True)
+        ycol = Expr(0.0, np.array([y]), np.array([1.0]), 0.0, 1.0)
+        # expr - (hi - left_max) y <= left_max;  expr - (right_min - lo) y >= lo
+        self.add_row(expr.plus(ycol, -(max(expr.hi, left_max) - left_max)), -np.inf, left_max)
+        self.add_row(expr.plus(ycol, -(right_min - min(expr.lo, right_min))), expr.lo, np.inf)
+        return y
 
     def register(self, j: int, feature: _Feature) -> None:
         """Feature ``j`` may change: its changed variable, distance and decoder."""
@@ -163,6 +223,99 @@ class ProgramBuilder:
             ),
         )
         return y
+
+    # ---- a feature as intervals of its grain -----------------------------------------------
+    def add_intervals(self, j: int, starts: np.ndarray, counts: np.ndarray) -> tuple[int, Expr]:
+        """Feature ``j`` takes ``starts[k] + step * i`` for one interval ``k`` and ``i`` in
+        ``0..counts[k]`` (``starts`` sorted, the query's value one of them with count 0).
+
+        Unlike :meth:`add_chain` every admissible value stays available, so the value can feed
+        relations. Binaries ``y[k] = 1`` when the value lies in interval ``k`` or a later one
+        (``k = 1..m-1``); returns the column of ``y[1]`` and the value as an :class:`Expr`.
+        """
+        feature = self.spec.features[j]
+        step = float(feature.step) if feature.levels is None else 0.0
+        q = float(self.query[j])
+        m = len(starts)
+        qi = int(np.flatnonzero(starts == q)[0])
+        y = self.add_vars(m - 1, 0.0, 1.0, integer=True)
+        if m > 2:  # y[k] >= y[k+1]
+            k = np.arange(m - 2)
+            rows = self.n_rows + k
+            self.add_rows_coo(
+                np.r_[rows, rows], np.r_[y + k, y + k + 1], np.r_[np.ones(m - 2), -np.ones(m - 2)]
+            )
+            self.close_rows(m - 2, 0.0, np.inf)
+        top = float(starts[-1] + step * counts[-1])
+        x = Expr(float(starts[0]), y + np.arange(m - 1), np.diff(starts), float(starts[0]), top)
+        if counts.max() > 0:
+            i = self.add_vars(1, 0.0, float(counts.max()), integer=True)
+            # i <= counts[current interval]
+            self.add_rows_coo(
+                np.full(m, self.n_rows),
+                np.r_[i, y + np.arange(m - 1)],
+                np.r_[1.0, -np.diff(counts)],
+            )
+            self.close_rows(1, -np.inf, float(counts[0]))
+            x = x.plus(Expr(0.0, np.array([i]), np.array([step]), 0.0, 0.0))
+            x = Expr(x.const, x.cols, x.vals, float(starts[0]), top)
+        changed = self.add_vars(1, 0.0, 1.0, integer=True)
+        cols, vals, const = [changed], [1.0], 1.0
+        if qi >= 1:
+            cols.append(y + qi - 1)
+            vals.append(1.0)
+        else:
+            const -= 1.0
+        if qi + 1 <= m - 1:
+            cols.append(y + qi)
+            vals.append(-1.0)
+        self.add_rows_coo(np.full(len(cols), self.n_rows), np.array(cols), np.array(vals))
+        self.close_rows(1, const, const)
+        # |x - q| = p + n with p only above the query's interval, n only below it.
+        up, down = max(top - q, 0.0), max(q - float(starts[0]), 0.0)
+        p = self.add_vars(2, 0.0, np.array([up, down]), integer=False)
+        self.add_row(
+            Expr(0.0, np.array([p, p + 1]), np.array([1.0, -1.0]), -down, up).plus(x, -1.0),
+            -q,
+            -q,
+        )
+        if qi + 1 <= m - 1:  # p <= up * y[qi+1]
+            self.add_rows_coo(np.full(2, self.n_rows), np.array([p, y + qi]), np.array([1.0, -up]))
+            self.close_rows(1, -np.inf, 0.0)
+        if qi >= 1:  # n <= down * (1 - y[qi])
+            self.add_rows_coo(
+                np.full(2, self.n_rows), np.array([p + 1, y + qi - 1]), np.array([1.0, down])
+            )
+            self.close_rows(1, -np.inf, down)
+        ends = starts + step * counts
+        samples = np.unique(np.r_[starts, ends])
+        samples = samples[samples != q]
+        candidates = None
+        if int((counts + 1).sum()) <= ALL_VALUES_UP_TO:  # few: the enumeration may prove
+            every = [starts[k] + step * np.arange(counts[k] + 1) for k in range(m)]
+            candidates = np.unique(feature.round(np.concatenate(every)))
+            candidates = np.unique(np.r_[candidates[~np.isclose(candidates, q, rtol=0)], q])
+
+        def decode(v: np.ndarray) -> float:
+            k = int(round(v[y : y + m - 1].sum())) if m > 1 else 0
+            if k == qi:
+                return q
+            return float(feature.round([x.value(np.round(v))])[0])
+
+        self.register(
+            j,
+            _Feature(
+                changed=changed,
+                cost_cols=np.array([p, p + 1]),
+                cost_vals=np.array([1.0, 1.0]) / self.scale[j],
+                cost_const=0.0,
+                max_cost=max(up, down) / self.scale[j],
+                decode=decode,
+                candidates=candidates,
+                samples=samples,
+            ),
+        )
+        return y, x
 
 
 @dataclass
@@ -251,6 +404,8 @@ def solve(
         x = builder.query.copy()
         for j in order:
             x[j] = features[j].decode(v)
+        if builder.spec.relations:  # derived features follow their inputs
+            x = recompute(builder.spec, x[None, :])[0]
         return x
 
     def l0_bound(res: object) -> float:

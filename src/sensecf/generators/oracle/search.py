@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sensecf.data.constraints import changed, project
+from sensecf.data.constraints import changed, count_changes, project
 from sensecf.data.spec import DatasetSpec
 from sensecf.generators.oracle.admissible import change_range, grain_all, grain_count
 from sensecf.generators.oracle.certificate import Certificate
@@ -114,14 +114,14 @@ def search(
         return query[None, :].copy(), Certificate("optimal", "search", 0, 0)
     options, complete = _options(spec, query, neighbours, settings)
     n_options = len(options)
-    best_known = int(changed(query, neighbours).sum(axis=1).min()) if len(neighbours) else None
+    best_known = int(count_changes(spec, query, neighbours).min()) if len(neighbours) else None
     cap = n_options if settings.max_changes is None else min(settings.max_changes, n_options)
     limit = cap if best_known is None else min(cap, best_known - 1)
 
     found = np.empty((0, d))
     proven = 0  # every subset size up to this one was searched exhaustively without success
     searched = 0  # every subset size up to this one was searched exhaustively
-    best = math.inf  # the fewest changes (derived features included) among the hits
+    best = math.inf  # the fewest changes (derived features left out) among the hits
     timed_out = False
     size = 1
     # A row moving ``size`` proposable features changes at least ``size`` features: once a
@@ -139,7 +139,7 @@ def search(
         searched = size
         if hits:
             found = np.vstack([found, *hits])
-            best = min(best, int(changed(query, found).sum(axis=1).min()))
+            best = min(best, int(count_changes(spec, query, found).min()))
         elif not len(found):
             proven = size
         size += 1
@@ -152,7 +152,7 @@ def search(
 
     pool = np.vstack([found, neighbours]) if len(neighbours) else found
     if len(pool):
-        l0 = int(changed(query, pool).sum(axis=1).min())
+        l0 = int(count_changes(spec, query, pool).min())
         # Every row moving at most ``searched`` proposable features was tried; a row moving
         # more changes more features than that (derived ones follow, never the other way).
         exact = l0 <= searched + 1

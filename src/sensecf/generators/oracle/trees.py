@@ -34,14 +34,15 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeClassifier
 
 from sensecf.data.spec import DatasetSpec
-from sensecf.generators.oracle.admissible import grain_ends, grain_near
+from sensecf.generators.oracle.admissible import grain_ends, grain_near, interval_starts
 from sensecf.generators.oracle.encoding import (
     Link,
     Preprocessing,
     UnsupportedModel,
     positive_column,
 )
-from sensecf.generators.oracle.milp import ProgramBuilder
+from sensecf.generators.oracle.milp import Expr, ProgramBuilder
+from sensecf.generators.oracle.relations import RelationProgram
 from sensecf.models.classifier import TrainedClassifier
 
 
@@ -99,11 +100,21 @@ class TreeEnsemble:
         high: np.ndarray,
         scale: np.ndarray,
         bound: tuple[str, float],
+        relations: RelationProgram | None = None,
+        ratio_pick: str = "inner",
+        ratio_levels: int = 0,
     ) -> ProgramBuilder:
         """The program for one query: ``low``/``high`` from :func:`.admissible.change_range`,
-        ``scale`` the MAD scales, ``bound`` the score constraint (``"<="`` or ``">="``, value).
+        ``scale`` the MAD scales, ``bound`` the score constraint (``"<="`` or ``">="``, value),
+        ``relations`` the query's relations (splits on a ratio are exact: ``ratio_pick`` is
+        for linear models only).
         """
         ends = _extremes(spec, query, low, high)
+        linked: frozenset[int] = frozenset()
+        derived: tuple[int, ...] = ()
+        if relations is not None:
+            ends = relations.extremes(ends)
+            linked, derived = relations.plan.linked, relations.plan.order
         z_min = self.model_space(np.where(np.isnan(ends[0]), query, ends[0]))[0]
         z_max = self.model_space(np.where(np.isnan(ends[1]), query, ends[1]))[0]
         inner = self.feature >= 0
@@ -124,10 +135,12 @@ class TreeEnsemble:
             for j in np.unique(self.feature[open_node])
         }
         chains: dict[int, tuple[int, np.ndarray]] = {}
-        if thresholds:
+        handles: dict[int, Expr] = {}
+        chosen = [j for j in thresholds if j not in derived]
+        if chosen:
             cands = {
                 j: self._candidates(spec, j, query, low[j], high[j], thresholds[j], ends)
-                for j in thresholds
+                for j in chosen
             }
             longest = max(len(c) for c in cands.values())
             block = np.repeat(query[None, :], longest, axis=0)
@@ -137,8 +150,33 @@ class TreeEnsemble:
             Z = self.model_space(block)
             for j, c in cands.items():
                 keys = np.searchsorted(thresholds[j], Z[: len(c), j], side="left")
-                values, keys = _nearest_per_key(c, keys, query[j])
-                chains[j] = (builder.add_chain(j, values), keys)
+                if j in linked:  # every admissible value stays: the relations read it
+                    starts, counts = interval_starts(spec.features[j], query[j], low[j], high[j], c)
+                    z_starts = np.repeat(query[None, :], len(starts), axis=0)
+                    z_starts[:, j] = starts
+                    start_keys = np.searchsorted(
+                        thresholds[j], self.model_space(z_starts)[:, j], side="left"
+                    )
+                    y, handles[j] = builder.add_intervals(j, starts, counts)
+                    chains[j] = (y, start_keys)
+                else:
+                    values, keys = _nearest_per_key(c, keys, query[j])
+                    chains[j] = (builder.add_chain(j, values), keys)
+        if relations is not None:
+            for j in sorted(linked - set(handles)):
+                if np.isfinite(low[j]):
+                    starts, counts = interval_starts(spec.features[j], query[j], low[j], high[j])
+                    if len(starts) > 1:
+                        handles[j] = builder.add_intervals(j, starts, counts)[1]
+            relations.encode(builder, handles)
+        # Splits on derived features: binaries (and their rows) before the leaves' open rows.
+        derived_y: dict[int, int] = {}
+        for j in derived:
+            nodes = np.flatnonzero(open_node & (self.feature == j))
+            if len(nodes) and relations is not None:
+                left_max, right_min = self.split_edges(j, self.threshold[nodes])
+                for node, a, b in zip(nodes, left_max, right_min, strict=True):
+                    derived_y[int(node)] = relations.split(builder, j, float(a), float(b))
 
         # Leaves of open trees, and the splits above them.
         leaf_ids = np.flatnonzero(leaf & open_tree[self.tree])
@@ -173,6 +211,9 @@ class TreeEnsemble:
         # Each split's side: right when the feature's chain has reached the first candidate
         # past the threshold (key above the threshold's position).
         y_cols = np.empty(len(split_ids), dtype=int)
+        for i, node in enumerate(split_ids):
+            if int(node) in derived_y:
+                y_cols[i] = derived_y[int(node)]
         for j, (start, keys) in chains.items():
             mine = self.feature[split_ids] == j
             pos = np.searchsorted(thresholds[j], self.threshold[split_ids[mine]])
@@ -197,6 +238,37 @@ class TreeEnsemble:
         rhs = value - constant
         builder.close_rows(1, -np.inf if sense == "<=" else rhs, rhs if sense == "<=" else np.inf)
         return builder
+
+    def split_edges(self, j: int, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per threshold on feature ``j``, the largest raw value the trees send left and the
+        smallest they send right (neighbouring floats), found by bisection on the real
+        preprocessing and the estimator's precision."""
+        t = np.asarray(thresholds, dtype=float)
+        width = len(self.preprocessing.slope)
+
+        def right(values: np.ndarray) -> np.ndarray:
+            block = np.zeros((len(values), width))
+            block[:, j] = values
+            return self.model_space(block)[:, j] > t
+
+        guess = self.preprocessing.inverse(t, j)
+        step = np.maximum(1e-6, 1e-6 * np.abs(guess))
+        lo, hi = guess - step, guess + step
+        for _ in range(200):
+            bad_lo, bad_hi = right(lo), ~right(hi)
+            if not (bad_lo.any() or bad_hi.any()):
+                break
+            step = step * 2
+            lo, hi = np.where(bad_lo, lo - step, lo), np.where(bad_hi, hi + step, hi)
+        for _ in range(200):
+            mid = lo + (hi - lo) / 2
+            done = (mid <= lo) | (mid >= hi)
+            if done.all():
+                break
+            go = right(mid)
+            hi = np.where(~done & go, mid, hi)
+            lo = np.where(~done & ~go, mid, lo)
+        return lo, hi
 
     def _reachable(self, always_left: np.ndarray, always_right: np.ndarray) -> np.ndarray:
         reach = np.zeros(len(self.feature), dtype=bool)
