@@ -293,6 +293,8 @@ def _run_one(
         backend = llm.make_backend()
         rounds = {"repair_rounds": llm.repair_rounds, "fallback": llm.fallback}
         options = {"backend": backend, **rounds, **options}
+        if split_name(name)[0] == "fine-tuned":  # its prompt format lives in the model folder
+            options.setdefault("model_dir", llm.model)
     try:
         generator = make_generator(name, **options).fit(model, train_rows)
         result = generator.generate(
