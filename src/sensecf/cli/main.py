@@ -17,6 +17,7 @@ from sensecf.cli.benchmark import benchmark
 from sensecf.cli.demo import demo
 from sensecf.cli.explain import explain
 from sensecf.cli.features import features
+from sensecf.cli.finetune import finetune
 from sensecf.cli.spec import spec
 from sensecf.cli.synth import synth
 from sensecf.cli.train import train
@@ -48,6 +49,7 @@ def cli() -> None:
       sensecf spec      infer an editable spec for any CSV/Parquet table
       sensecf train     train and evaluate a classifier on a feature table
       sensecf explain   counterfactuals and intervention texts for flagged people
+      sensecf finetune  fine-tune a language model (LoRA) to write counterfactuals
       sensecf benchmark run counterfactual generators side by side, score them
       sensecf augment   counterfactuals as new rows of a scarce class: F1 recovery
       sensecf demo      run the whole flow on a synthetic cohort
@@ -56,7 +58,7 @@ def cli() -> None:
     """
 
 
-for verb in (synth, features, spec, train, explain, benchmark, augment, demo):
+for verb in (synth, features, spec, train, finetune, explain, benchmark, augment, demo):
     cli.add_command(verb)
 
 

@@ -4,8 +4,9 @@ The queries are every training-split row the classifier flags, plus, when given,
 people (``more``: e.g. a further synthetic cohort; their rows the model flags). The teacher —
 the oracle by default (several distinct minimal CFs per person), ``dice`` (DiCE's genetic
 search) or ``llm`` (the few-shot LLM generator, verified) — proposes ``per_query`` CFs for each;
-only valid, violation-free targets whose every changed value the compact prompt offers are kept
-(:meth:`~sensecf.finetuning.format.CompactFormat.fits`). No person of the model's held-out
+only valid, violation-free targets are kept, each moved onto the values the compact prompt
+offers (:func:`snap`: the nearest offered value that goes at least as far) and verified by the
+classifier again, so what the model learns is what its prompt and schema let it say. No person of the model's held-out
 split ever becomes a pair (checked: :class:`~sensecf.errors.DataError` otherwise).
 
 >>> TEACHERS
@@ -30,13 +31,13 @@ from sensecf.models.classifier import TrainedClassifier
 
 TEACHERS = ("oracle", "dice", "llm")
 _TEACHER_GENERATOR = {"oracle": "oracle", "dice": "dice-genetic", "llm": "few-shot"}
-PAIR_COLUMNS = ("person", "origin", "query", "messages", "answer", "n_changes", "teacher")
+PAIR_COLUMNS = ("person", "origin", "query", "row", "messages", "answer", "n_changes", "teacher")
 
 
 @dataclass
 class PairSet:
     """The pairs (one row each: ``person``, ``origin`` train|more, ``query`` row number,
-    ``messages`` JSON, ``answer``, ``n_changes``, ``teacher``) and the counts behind them."""
+    ``row`` the query's feature values as JSON (spec order), ``messages`` JSON, ``answer``, ``n_changes``, ``teacher``) and the counts behind them."""
 
     frame: pd.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
@@ -119,15 +120,33 @@ def build_pairs(
             continue
         query_ids = cfs["query_id"].to_numpy(dtype=int)
         C = cfs[spec.feature_names].to_numpy(dtype=float)
-        ok = cfs["valid"].to_numpy(dtype=bool)
-        ok &= violations(spec, X[query_ids], C)["total"].to_numpy() == 0
+        ok = cfs["valid"].to_numpy(dtype=bool) & (
+            violations(spec, X[query_ids], C)["total"].to_numpy() == 0
+        )
         counts["valid"] += int(ok.sum())
-        seen: set[tuple[int, str]] = set()
+        # Each target is moved onto the values its prompt offers, then verified again.
+        kept: list[tuple[int, dict[str, int | float]]] = []
+        snapped_rows = []
         for k in np.flatnonzero(ok):
             i = int(query_ids[k])
-            changes = _changes(spec, X[i], C[k])
+            current = {name: values[0] for name, values in inputs[i].offered.items()}
+            changes = snap(_changes(spec, X[i], C[k]), inputs[i].offered, current)
+            if changes is None:
+                continue
+            row = X[i].copy()
+            for name, value in changes.items():
+                row[spec.feature_names.index(name)] = value
+            kept.append((i, changes))
+            snapped_rows.append(row)
+        if not kept:
+            continue
+        S = np.vstack(snapped_rows)
+        good = model.predict(S) == desired
+        good &= violations(spec, X[[i for i, _ in kept]], S)["total"].to_numpy() == 0
+        seen: set[tuple[int, str]] = set()
+        for (i, changes), fine in zip(kept, good, strict=True):
             ctx = inputs[i]
-            if not fmt.fits(changes, ctx.offered):
+            if not fine or not fmt.fits(changes, ctx.offered):
                 continue
             answer = fmt.answer_text({n: changes[n] for n in ctx.offered if n in changes})
             if (i, answer) in seen:  # distinct targets only
@@ -138,6 +157,7 @@ def build_pairs(
                     "person": str(people[i]),
                     "origin": origin,
                     "query": i,
+                    "row": json.dumps([None if np.isnan(v) else float(v) for v in X[i]]),
                     "messages": json.dumps(fmt.messages(ctx)),
                     "answer": answer,
                     "n_changes": len(changes),
@@ -168,6 +188,35 @@ def split_pairs(
     held = set(rng.choice(people, size=n_held, replace=False)) if n_held else set()
     mask = pairs["person"].isin(held).to_numpy()
     return pairs[~mask].reset_index(drop=True), pairs[mask].reset_index(drop=True)
+
+
+def snap(
+    changes: dict[str, int | float],
+    offered: dict[str, list[int | float]],
+    current: dict[str, int | float],
+) -> dict[str, int | float] | None:
+    """Each change moved onto an offered value on the same side of the current one: the
+    nearest that goes at least as far, else the farthest; ``None`` when a changed feature is
+    not in play or nothing is offered on its side.
+
+    >>> snap({"a": 5}, {"a": [1, 3, 6, 9]}, {"a": 1}), snap({"a": 12}, {"a": [1, 3, 9]}, {"a": 1})
+    ({'a': 6}, {'a': 9})
+    >>> snap({"a": 0}, {"a": [1, 3]}, {"a": 1}) is None
+    True
+    """
+    out: dict[str, int | float] = {}
+    for name, value in changes.items():
+        if name not in offered:
+            return None
+        base = current[name]
+        side = [v for v in offered[name][1:] if (v - base) * (value - base) > 0]
+        if not side:
+            return None
+        far = [v for v in side if abs(v - base) >= abs(value - base)]
+        out[name] = (
+            min(far, key=lambda v: abs(v - base)) if far else max(side, key=lambda v: abs(v - base))
+        )
+    return out
 
 
 def _flagged(model: TrainedClassifier, rows: Dataset) -> Dataset:

@@ -50,7 +50,7 @@ class TrainConfig:
     lr: float = 2e-3
     steps: int = 300
     batch_size: int = 8
-    max_length: int = 256
+    max_length: int = 384
     warmup: float = 0.05
     save_every: int = 50
     seed: int = 0
@@ -106,9 +106,8 @@ def load_base(base: str | os.PathLike | None, config: TrainConfig) -> tuple[Any,
     load: dict[str, Any] = dict(kwargs)
     if device.startswith("cuda") and config.quantize_4bit and "gguf_file" not in kwargs:
         try:
-            from transformers import BitsAndBytesConfig
-
             import bitsandbytes  # noqa: F401
+            from transformers import BitsAndBytesConfig
 
             load["quantization_config"] = BitsAndBytesConfig(
                 load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16
