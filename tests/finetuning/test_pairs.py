@@ -30,7 +30,9 @@ def test_pairs_are_valid_offered_and_from_training_people_only(task: Task) -> No
     assert heldout and not set(frame["person"]) & heldout
     assert set(frame["person"]) <= set(person_ids(train_rows))
     # every target flips the model, and each changed value is one its prompt offers
-    rows = np.vstack([_apply(task, json.loads(r), a) for r, a in zip(frame["row"], frame["answer"])])
+    rows = np.vstack(
+        [_apply(task, json.loads(r), a) for r, a in zip(frame["row"], frame["answer"])]
+    )
     assert (task.model.predict(rows) == task.data.spec.desired_class).all()
     for messages, answer in zip(frame["messages"], frame["answer"]):
         user = json.loads(messages)[-1]["content"]
@@ -44,7 +46,9 @@ def test_pairs_are_valid_offered_and_from_training_people_only(task: Task) -> No
     # distinct targets per query, and some queries have several
     assert not frame.duplicated(["origin", "query", "answer"]).any()
     assert frame.groupby("query").size().max() >= 2
-    assert pairs.counts["offered"] == len(frame) <= pairs.counts["valid"] <= pairs.counts["proposed"]
+    assert (
+        pairs.counts["offered"] == len(frame) <= pairs.counts["valid"] <= pairs.counts["proposed"]
+    )
 
 
 def test_more_people_are_added_under_their_own_ids(task: Task) -> None:
