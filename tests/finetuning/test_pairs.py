@@ -31,10 +31,10 @@ def test_pairs_are_valid_offered_and_from_training_people_only(task: Task) -> No
     assert set(frame["person"]) <= set(person_ids(train_rows))
     # every target flips the model, and each changed value is one its prompt offers
     rows = np.vstack(
-        [_apply(task, json.loads(r), a) for r, a in zip(frame["row"], frame["answer"])]
+        [_apply(task, json.loads(r), a) for r, a in zip(frame["row"], frame["answer"], strict=True)]
     )
     assert (task.model.predict(rows) == task.data.spec.desired_class).all()
-    for messages, answer in zip(frame["messages"], frame["answer"]):
+    for messages, answer in zip(frame["messages"], frame["answer"], strict=True):
         user = json.loads(messages)[-1]["content"]
         offered = {
             line.split()[0]: line.split(":", 1)[1].split()

@@ -3,7 +3,7 @@
 A prompt carries what the answer depends on and little else: the probability the model gives
 now and the one it needs, then one line per proposable feature *in play* — its current value
 and the values the answer may take for it, the ones that help most on their own first (the
-classifier's one-feature probe) — and, optionally, the nearest verified desired-class people
+classifier's one-feature probe), then the nearest admissible training quantiles — and, optionally, the nearest verified desired-class people
 as their changes from this person. The answer is the compact set of changes as JSON, features in
 prompt order, values written as in the schema (:func:`~sensecf.generators.llm.schema.plain_number`).
 
@@ -36,7 +36,7 @@ from sensecf.llm.base import Messages
 
 FORMAT_FILE = "format.json"
 FORMAT_VERSION = 1
-SYSTEM = "Propose the fewest changes that reach the goal. Answer JSON with the changed features."
+SYSTEM = "Fewest changes that reach the goal, as JSON."
 
 Number = int | float
 
@@ -58,13 +58,15 @@ class CompactFormat:
     """The fine-tune's prompt/answer format (saved as ``format.json`` in the model folder).
 
     ``target``: the flagged class's name as the prompt says it. ``examples``: nearest verified
-    desired-class people shown as changes (0: none). ``max_values``: helpful values offered per
-    feature besides the current one and the examples' values. ``system``: the system message.
+    desired-class people shown as changes (0: none). ``max_values``: helpful values listed first
+    for each feature (strongest first), then the nearest other grid values up to one more, then
+    the examples' values. Digits are one token each in SmolLM2's vocabulary, so every value
+    shown costs 3-5 tokens: the defaults keep a prompt near 200 tokens. ``system``: the system message.
     """
 
     target: str = "flagged"
-    examples: int = 1
-    max_values: int = 4
+    examples: int = 0
+    max_values: int = 3
     system: str = SYSTEM
     version: int = FORMAT_VERSION
 

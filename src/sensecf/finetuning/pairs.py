@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sensecf.data.constraints import changed, violations
+from sensecf.data.constraints import changed, recompute, violations
 from sensecf.data.dataset import Dataset
 from sensecf.errors import DataError, SensecfError
 from sensecf.finetuning.format import CompactFormat
@@ -68,6 +68,7 @@ def build_pairs(
     teacher: str = "oracle",
     per_query: int = 3,
     more: Dataset | None = None,
+    max_queries: int | None = None,
     teacher_options: dict[str, Any] | None = None,
     seed: int = 0,
     progress: bool = False,
@@ -75,7 +76,8 @@ def build_pairs(
     """Pairs from the training-split rows of ``data`` the model flags (and ``more`` people's).
 
     ``more`` must not share a person with ``data``'s held-out split; its person ids are
-    written with a ``more-`` prefix. ``teacher_options`` go to the teacher generator.
+    written with a ``more-`` prefix. ``max_queries``: a seeded sample of at most that many
+    flagged rows from each source. ``teacher_options`` go to the teacher generator.
     """
     from sensecf.generators.llm.finetuned import FineTunedGenerator
     from sensecf.generators.registry import make_generator
@@ -89,12 +91,11 @@ def build_pairs(
     train_rows, _ = model.split_data(data)
     heldout = heldout_people(model, data)
     desired = spec.desired_class
-    parts = [("train", _flagged(model, train_rows))]
+    parts = [("train", _flagged(model, train_rows, max_queries, seed))]
     if more is not None:
-        overlap = set(person_ids(more)) & heldout
-        if overlap and more is data:
+        if more is data:
             raise DataError("`more` must hold other people than `data`")
-        parts.append(("more", _flagged(model, more)))
+        parts.append(("more", _flagged(model, more, max_queries, seed)))
     counts = {"queries": 0, "proposed": 0, "valid": 0, "offered": 0}
     gen = FineTunedGenerator(format=fmt).fit(model, train_rows)
     records: list[dict[str, Any]] = []
@@ -140,7 +141,7 @@ def build_pairs(
             snapped_rows.append(row)
         if not kept:
             continue
-        S = np.vstack(snapped_rows)
+        S = recompute(spec, np.vstack(snapped_rows))  # derived features follow their inputs
         good = model.predict(S) == desired
         good &= violations(spec, X[[i for i, _ in kept]], S)["total"].to_numpy() == 0
         seen: set[tuple[int, str]] = set()
@@ -219,10 +220,15 @@ def snap(
     return out
 
 
-def _flagged(model: TrainedClassifier, rows: Dataset) -> Dataset:
+def _flagged(
+    model: TrainedClassifier, rows: Dataset, limit: int | None = None, seed: int = 0
+) -> Dataset:
+    """The rows the model flags; a seeded sample of ``limit`` of them (in row order) if given."""
     if not len(rows):
         return rows
-    keep = model.predict(rows.X) != rows.spec.desired_class
+    keep = np.flatnonzero(model.predict(rows.X) != rows.spec.desired_class)
+    if limit is not None and len(keep) > limit:
+        keep = np.sort(np.random.default_rng(seed).choice(keep, size=limit, replace=False))
     return rows.subset(keep)
 
 
@@ -230,8 +236,13 @@ def _changes(spec: Any, query: np.ndarray, cf: np.ndarray) -> dict[str, int | fl
     """The proposable features a CF changes, written as the prompt writes values."""
     proposable = {f.name for f in spec.proposable_features}
     moved = changed(query[None, :], cf[None, :])[0]
-    return {
-        f.name: plain_number(cf[j], float(f.step))
-        for j, f in enumerate(spec.features)
-        if moved[j] and f.name in proposable
-    }
+    out: dict[str, int | float] = {}
+    for j, f in enumerate(spec.features):
+        if not moved[j] or f.name not in proposable or not np.isfinite(cf[j]):
+            continue
+        value = plain_number(cf[j], float(f.step))
+        # a move within rounding of the current value (a search's grain) is no change to say
+        if np.isfinite(query[j]) and value == plain_number(query[j], float(f.step)):
+            continue
+        out[f.name] = value
+    return out

@@ -47,7 +47,7 @@ class Profile:
 
 
 PROFILES = {
-    "default": Profile(),
+    "default": Profile(train=TrainConfig(time_budget_s=420.0), max_queries=240),
     "quick": Profile(
         train=TrainConfig(steps=4, batch_size=2, save_every=2, max_length=320),
         per_query=2,
@@ -177,8 +177,6 @@ def _pairs(
     if path.is_file() and stamp.is_file() and stamp.read_text() == key:
         log(f"↺ reused the pairs in {path}")
         return pd.read_parquet(path)
-    if prof.max_queries is not None:
-        data = _limit(model, data, prof.max_queries, seed)
     options = {"time_limit": prof.teacher_seconds} if teacher == "oracle" else {}
     built = build_pairs(
         model,
@@ -186,6 +184,7 @@ def _pairs(
         fmt=fmt,
         teacher=teacher,
         per_query=prof.per_query,
+        max_queries=prof.max_queries,
         teacher_options=options,
         seed=seed,
         progress=progress,
@@ -199,21 +198,6 @@ def _pairs(
     built.frame.to_parquet(path, index=False)
     stamp.write_text(key)
     return built.frame
-
-
-def _limit(model: TrainedClassifier, data: Dataset, n: int, seed: int) -> Dataset:
-    """``data`` with its flagged training rows cut to a seeded sample of ``n`` (other rows kept)."""
-    train_rows, _ = model.split_data(data)
-    keys = [c for c in model.split_.columns if c != "split"] if model.split_ is not None else []
-    flagged = model.predict(data.X) != data.spec.desired_class
-    in_train = np.zeros(len(data), bool)
-    if keys and set(keys) <= set(data.frame.columns):
-        merged = data.frame[keys].merge(train_rows.frame[keys].assign(_t=True), on=keys, how="left")
-        in_train = merged["_t"].fillna(False).to_numpy(dtype=bool)
-    candidates = np.flatnonzero(flagged & in_train)
-    rng = np.random.default_rng(seed)
-    drop = set(rng.permutation(candidates)[n:].tolist()) if len(candidates) > n else set()
-    return data.subset(np.array([i not in drop for i in range(len(data))]))
 
 
 def evaluate_heldout(

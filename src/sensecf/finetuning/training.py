@@ -39,6 +39,8 @@ class TrainConfig:
     ``rank``/``alpha``/``dropout``/``target_modules``: the LoRA adapter. ``lr``, ``steps``
     (optimizer steps), ``batch_size``, ``max_length`` (tokens; longer pairs are dropped),
     ``warmup`` (share of steps), ``save_every`` (steps between checkpoints), ``seed``.
+    ``time_budget_s``: stop early (with a checkpoint) once training has run this long, so a
+    run on a shared CPU ends in time; the learning-rate schedule still spans ``steps``.
     ``device``: ``auto`` (CUDA when available), ``cpu`` or ``cuda``; ``quantize_4bit``: load a
     Hugging Face base in 4-bit (bitsandbytes, CUDA only).
     """
@@ -48,11 +50,12 @@ class TrainConfig:
     dropout: float = 0.0
     target_modules: tuple[str, ...] = ("q_proj", "v_proj")
     lr: float = 2e-3
-    steps: int = 300
-    batch_size: int = 8
-    max_length: int = 384
+    steps: int = 400
+    batch_size: int = 4
+    max_length: int = 320
     warmup: float = 0.05
-    save_every: int = 50
+    save_every: int = 25
+    time_budget_s: float | None = None
     seed: int = 0
     device: str = "auto"
     quantize_4bit: bool = True
@@ -75,7 +78,8 @@ class TrainConfig:
 
 @dataclass
 class TrainResult:
-    """What a run did: ``steps`` done, ``resumed_from`` (0 when fresh), the ``losses`` per step,
+    """What a run did: ``steps`` done (fewer than asked when the time budget ran out),
+    ``resumed_from`` (0 when fresh), the ``losses`` per step,
     seconds, and the number of training ``examples``."""
 
     steps: int
@@ -238,14 +242,19 @@ def train_lora(
         bar.update(1)
         bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}")
         done = step + 1
-        if done % config.save_every == 0 or done == config.steps:
+        out_of_time = (
+            config.time_budget_s is not None and time.perf_counter() - begun > config.time_budget_s
+        )
+        if done % config.save_every == 0 or done == config.steps or out_of_time:
             _checkpoint(ckpt, peft_model, optimizer, scheduler, rng, order, losses, done, config)
+        if out_of_time:
+            break
     bar.close()
     peft_model.eval()
     peft_model.save_pretrained(out / artifacts.ADAPTER)
     write_loss_curve(losses, out)
     result = TrainResult(
-        config.steps, start_step, losses, time.perf_counter() - begun, len(examples)
+        len(losses), start_step, losses, time.perf_counter() - begun, len(examples)
     )
     return peft_model, tokenizer, result
 

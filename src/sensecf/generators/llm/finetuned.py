@@ -125,9 +125,21 @@ class FineTunedGenerator(LLMGenerator):
             step = float(feature.step)
             if not np.isfinite(query[j]):
                 continue
-            best = list(helpful.get(int(j), np.empty(0))[: fmt.max_values])
-            own = admissible(examples[:, j], query[j], batch.lower[i, j], batch.upper[i, j], step)
-            values = [plain_number(v, step) for v in [*best, *own]]
+            lo, hi = batch.lower[i, j], batch.upper[i, j]
+            best = [plain_number(v, step) for v in helpful.get(int(j), np.empty(0))]
+            own = [
+                plain_number(v, step) for v in admissible(examples[:, j], query[j], lo, hi, step)
+            ]
+            if not best and not own:
+                continue  # neither helps alone nor moves in an example: not in play
+            grid = admissible(self.grid_[j], query[j], lo, hi, step)
+            grid = grid[np.argsort(np.abs(grid - query[j]), kind="stable")]
+            # the strongest helpful values, then the nearest other grid values, then the examples'
+            values = best[: fmt.max_values]
+            values += [v for v in (plain_number(g, step) for g in grid) if v not in values][
+                : max(0, fmt.max_values + 1 - len(values))
+            ]
+            values += own
             values = list(dict.fromkeys(values))
             current = plain_number(query[j], step)
             values = [v for v in values if v != current]
