@@ -68,7 +68,8 @@ def merged_tensors(peft_model: Any) -> dict[str, np.ndarray]:
         for name, module in peft_model.named_modules():
             if not isinstance(module, LoraLayer):
                 continue
-            weights = module.get_base_layer().weight.detach().float().cpu().numpy().copy()
+            base_layer: Any = module.get_base_layer()
+            weights = base_layer.weight.detach().float().cpu().numpy().copy()
             target = gguf_tensor_name(name)
             if ".attn_q." in target:
                 weights = permute_rows(weights, n_head)

@@ -69,7 +69,7 @@ class FineTunedGenerator(LLMGenerator):
         self.max_tokens = max_tokens
         self.grid_size = grid_size
 
-    name = "fine-tuned"  # type: ignore[assignment]
+    name = "fine-tuned"
     examples = "nearest"
     prompt = None
 
@@ -89,9 +89,11 @@ class FineTunedGenerator(LLMGenerator):
     def _fit(self) -> None:
         from sensecf.finetuning.format import CompactFormat
 
-        self.format_ = (
-            self.format if self.format is not None else CompactFormat.load(self.model_dir)
-        )
+        if self.format is not None:
+            self.format_ = self.format
+        else:
+            assert self.model_dir is not None  # _validate_params asks for one of the two
+            self.format_ = CompactFormat.load(self.model_dir)
         super()._fit()
         proposable = {f.name for f in self.spec_.proposable_features}
         self.proposable_ = np.array(
