@@ -141,3 +141,19 @@ def test_an_interrupted_run_resumes_where_it_stopped(tokenizer, tmp_path) -> Non
     other = TrainConfig(steps=8, batch_size=4, lr=5e-3, save_every=2, rank=4, alpha=8)
     with pytest.raises(SensecfError, match="other training settings"):
         train_lora(pairs, tmp_path / "b", config=other, model=_tiny(tokenizer), tokenizer=tokenizer)
+
+
+def test_last_layers_adapts_only_the_top_of_the_stack(tokenizer, tmp_path) -> None:
+    config = TrainConfig(steps=2, batch_size=4, save_every=2, rank=4, alpha=8, last_layers=1)
+    model, _, _ = train_lora(
+        _pairs(4),
+        tmp_path,
+        config=config,
+        model=_tiny(tokenizer),
+        tokenizer=tokenizer,
+        progress=False,
+    )
+    adapted = {
+        n.split(".layers.")[1].split(".")[0] for n, _ in model.named_parameters() if "lora_A" in n
+    }
+    assert adapted == {"1"}  # the tiny model has layers 0 and 1

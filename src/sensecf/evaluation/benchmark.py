@@ -178,7 +178,10 @@ def run_benchmark(
     names = config.generator_names()
     bases = list(dict.fromkeys(["oracle", *(split_name(n)[0] for n in names)]))
     for base in bases:  # every name and option checked at the door, before any work
-        make_generator(base, **config.options(base))
+        options = config.options(base)
+        if base == "fine-tuned":  # its folder comes with the LLM options
+            options = {"model_dir": llm.model, **options}
+        make_generator(base, **options)
     say = log or (lambda line: None)
     out = Path(out_dir) if out_dir is not None else None
     train_rows, test_rows = model.split_data(data)

@@ -81,7 +81,9 @@ class FineTunedGenerator(LLMGenerator):
 
     def _validate_params(self) -> None:
         if self.format is None and self.model_dir is None:
-            raise ValueError("give the fine-tuned model folder (model_dir=) or a format")
+            raise ValueError(
+                "give the fine-tuned model folder (--llm-model FT_DIR, or model_dir=) or a format"
+            )
         if self.model_dir is not None and not Path(self.model_dir).is_dir():
             raise ValueError(f"`model_dir` must be a fine-tuned model folder; got {self.model_dir}")
         super()._validate_params()
@@ -185,10 +187,14 @@ class FineTunedGenerator(LLMGenerator):
         first = chain.sample == 0 and rnd == 0
         return GenerationParams(
             temperature=float(self.temperature if first else self.sample_temperature),
-            max_tokens=self.max_tokens or 12 * max(asked, 1) + 8,
+            # room for a sparse answer; one listing every feature is wrong anyway (cut off)
+            max_tokens=self.max_tokens or 12 * min(max(asked, 1), MAX_CHANGES) + 16,
             seed=(batch.base_seed + 1009 * chain.sample + rnd) % (2**31 - 1),
         )
 
+
+# The most changes an answer has room for by default (a teacher target has 1-3).
+MAX_CHANGES = 4
 
 _EMPTY: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
 
