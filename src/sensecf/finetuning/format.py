@@ -11,7 +11,7 @@ The same values are the schema's ``enum`` at inference, so a grammar-constrained
 admissible by construction, and a teacher's target is kept only when every value it changes is
 one the prompt offers (:meth:`CompactFormat.fits`).
 
->>> fmt = CompactFormat(target="high stress")
+>>> fmt = CompactFormat(target="high stress", examples=1)
 >>> ctx = PromptInput(proba=0.81, needed=0.5, offered={"steps": [4200, 8000, 6500]},
 ...                   examples=[{"steps": 8000}])
 >>> print(fmt.user_text(ctx))
