@@ -49,7 +49,9 @@ def test_requests_are_compact_and_answers_are_verified(task: Task, tmp_path) -> 
     fmt.save(tmp_path)
     backend = Scripted(lambda r, n: _strongest(r))
     train_rows, _ = task.model.split_data(task.data)
-    gen = make_generator("fine-tuned", backend=backend, model_dir=tmp_path, repair_rounds=0)
+    gen = make_generator(
+        "fine-tuned", backend=backend, model_dir=tmp_path, repair_rounds=0, schema=True
+    )
     queries = _flagged(task)
     result = gen.fit(task.model, train_rows).generate(queries, n_cfs=1)
     first = backend.requests[0]
@@ -81,7 +83,7 @@ def test_a_failed_answer_is_asked_again_with_new_context_and_sampling(task: Task
     backend = Scripted(unchanged_then_near)
     train_rows, _ = task.model.split_data(task.data)
     fmt = CompactFormat(target="high risk", examples=1)
-    gen = FineTunedGenerator(backend, format=fmt, repair_rounds=2)
+    gen = FineTunedGenerator(backend, format=fmt, repair_rounds=2, schema=True)
     queries = _flagged(task).subset(range(3))
     result = gen.fit(task.model, train_rows).generate(queries, n_cfs=1)
     firsts = [r for r in backend.requests if r.params.temperature == 0]
@@ -94,3 +96,17 @@ def test_a_failed_answer_is_asked_again_with_new_context_and_sampling(task: Task
     valid = result.cfs[result.cfs["valid"]]
     assert len(valid) and (valid["source"] == "repair").all() and (valid["round"] >= 1).all()
     assert (result.queries["llm_calls"] >= 2).all()
+
+
+def test_without_a_schema_an_answer_outside_the_offer_is_rejected(task: Task) -> None:
+    def off_grid(request: ChatRequest, n: int) -> str:
+        line = request.messages[-1]["content"].splitlines()[1]
+        name, rest = line.split(" ", 1)
+        return json.dumps({name: float(rest.split(":")[0]) + 0.123})
+
+    backend = Scripted(off_grid)
+    train_rows, _ = task.model.split_data(task.data)
+    gen = FineTunedGenerator(backend, format=CompactFormat(), repair_rounds=0)
+    result = gen.fit(task.model, train_rows).generate(_flagged(task).subset(range(3)), n_cfs=1)
+    assert all(r.schema is None for r in backend.requests)
+    assert len(result.cfs) == 0 and (result.queries["rejected_answers"] == 1).all()

@@ -43,7 +43,10 @@ class FineTunedGenerator(LLMGenerator):
     ``backend``: any LLM backend serving the fine-tuned model (``None``: llama-cpp on
     ``model_dir/model.gguf``). ``model_dir``: the fine-tuned model folder, whose
     ``format.json`` gives the prompt format; ``format``: the format itself, instead of a folder
-    (pair building uses this). Other parameters as :class:`LLMGenerator`.
+    (pair building uses this). ``schema``: constrain decoding to the offered values (llama.cpp
+    grammars over a dozen optional ``enum`` properties cost seconds per answer on a busy CPU;
+    off by default, an answer outside the offer is rejected and repaired all the same).
+    Other parameters as :class:`LLMGenerator`.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class FineTunedGenerator(LLMGenerator):
         sample_temperature: float = 0.8,
         max_tokens: int | None = None,
         grid_size: int = 9,
+        schema: bool = False,
     ) -> None:
         self.backend = backend
         self.model_dir = model_dir
@@ -68,6 +72,7 @@ class FineTunedGenerator(LLMGenerator):
         self.sample_temperature = sample_temperature
         self.max_tokens = max_tokens
         self.grid_size = grid_size
+        self.schema = schema
 
     name = "fine-tuned"
     examples = "nearest"
@@ -173,14 +178,20 @@ class FineTunedGenerator(LLMGenerator):
         if not ctx.offered:  # nothing in play: an empty answer, read as "no change"
             ctx.offered = {}
         candidates = {name: list(values) for name, values in ctx.offered.items()}
+        schema = None
+        if self.schema:
+            schema = answer_schema(candidates, required=[]) if candidates else _EMPTY
         request = ChatRequest(
             self.format_.messages(ctx),
-            answer_schema(candidates, required=[]) if candidates else _EMPTY,
+            schema,
             self._params(batch, chain, rnd, len(candidates)),
         )
         examples = window(batch.shown[chain.query], self.shots, rnd + chain.sample)
         shown = [answer_row(self.spec_, r) for r in examples]
         return _Request(chain, request, shown, candidates, [])
+
+    def _enforces_schema(self) -> bool:
+        return self.schema and super()._enforces_schema()
 
     def _params(self, batch: _Batch, chain: _Chain, rnd: int, asked: int) -> GenerationParams:
         """Greedy first answers; repairs and further samples sample, each with its own seed."""
