@@ -81,9 +81,21 @@ def merged_tensors(peft_model: Any) -> dict[str, np.ndarray]:
     return out
 
 
-def export_gguf(peft_model: Any, base_gguf: str | os.PathLike, out_path: str | os.PathLike) -> Path:
-    """Write ``out_path``: ``base_gguf`` with the adapter's merged tensors in float32."""
+def export_gguf(
+    peft_model: Any,
+    base_gguf: str | os.PathLike,
+    out_path: str | os.PathLike,
+    *,
+    all_float32: bool = False,
+) -> Path:
+    """Write ``out_path``: ``base_gguf`` with the adapter's merged tensors in float32.
+
+    ``all_float32``: dequantise every other tensor too, so llama.cpp computes in float32 as
+    transformers does on the dequantised GGUF (a larger, slower file; used to check that the
+    merge itself is exact, apart from quantisation).
+    """
     import gguf
+    from gguf.quants import dequantize
 
     changed = merged_tensors(peft_model)
     reader = gguf.GGUFReader(str(base_gguf))
@@ -102,6 +114,12 @@ def export_gguf(peft_model: Any, base_gguf: str | os.PathLike, out_path: str | o
         kind = field.types[0]
         sub = field.types[-1] if kind == gguf.GGUFValueType.ARRAY else None
         writer.add_key_value(field.name, field.contents(), kind, sub_type=sub)
+    if all_float32:
+        for tensor in reader.tensors:
+            if tensor.name not in changed:
+                changed[tensor.name] = np.asarray(
+                    dequantize(tensor.data, tensor.tensor_type), dtype=np.float32
+                ).reshape(tuple(int(n) for n in reversed(tensor.shape.tolist())))
     for tensor in reader.tensors:
         if tensor.name in changed:
             data = changed[tensor.name]
