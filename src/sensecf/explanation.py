@@ -234,6 +234,8 @@ def explain(
             backend = options.make_backend()
             rounds = {"repair_rounds": options.repair_rounds, "fallback": options.fallback}
             settings = {"backend": backend, **rounds}
+            if base == "fine-tuned":  # its prompt format lives in the model folder
+                settings["model_dir"] = options.model
     elif not isinstance(generator, CounterfactualGenerator):
         raise SensecfError(
             f"generator must be a name or a CounterfactualGenerator; got {type(generator).__name__}"

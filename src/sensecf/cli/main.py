@@ -17,6 +17,7 @@ from sensecf.cli.benchmark import benchmark
 from sensecf.cli.demo import demo
 from sensecf.cli.explain import explain
 from sensecf.cli.features import features
+from sensecf.cli.finetune import finetune
 from sensecf.cli.report import report
 from sensecf.cli.spec import spec
 from sensecf.cli.synth import synth
@@ -49,6 +50,7 @@ def cli() -> None:
       sensecf spec      infer an editable spec for any CSV/Parquet table
       sensecf train     train and evaluate a classifier on a feature table
       sensecf explain   counterfactuals and intervention texts for flagged people
+      sensecf finetune  fine-tune a language model (LoRA) to write counterfactuals
       sensecf benchmark run counterfactual generators side by side, score them
       sensecf augment   counterfactuals as new rows of a scarce class: F1 recovery
       sensecf report    one HTML report (tables, plots, intervention cards) of a run folder
@@ -58,7 +60,7 @@ def cli() -> None:
     """
 
 
-for verb in (synth, features, spec, train, explain, benchmark, augment, report, demo):
+for verb in (synth, features, spec, train, finetune, explain, benchmark, augment, report, demo):
     cli.add_command(verb)
 
 

@@ -190,7 +190,10 @@ def run_benchmark(
     names = config.generator_names()
     bases = list(dict.fromkeys(["oracle", *(split_name(n)[0] for n in names)]))
     for base in bases:  # every name and option checked at the door, before any work
-        make_generator(base, **config.options(base))
+        options = config.options(base)
+        if base == "fine-tuned":  # its folder comes with the LLM options
+            options = {"model_dir": llm.model, **options}
+        make_generator(base, **options)
     if config.min_proba is not None:  # a margin below the decision rule's is refused here too
         margin_model(model, model.spec.desired_class, config.min_proba)
     say = log or (lambda line: None)
@@ -307,6 +310,8 @@ def _run_one(
         backend = llm.make_backend()
         rounds = {"repair_rounds": llm.repair_rounds, "fallback": llm.fallback}
         options = {"backend": backend, **rounds, **options}
+        if split_name(name)[0] == "fine-tuned":  # its prompt format lives in the model folder
+            options.setdefault("model_dir", llm.model)
     try:
         generator = make_generator(name, **options).fit(model, train_rows)
         result = generator.generate(

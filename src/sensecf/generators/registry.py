@@ -1,6 +1,7 @@
 """Generators by name, as the command line and benchmark configs spell them.
 
-``zero-shot``, ``few-shot`` (LLM), ``nearest-example`` (the few-shot examples, no LLM),
+``zero-shot``, ``few-shot`` (LLM), ``fine-tuned`` (a ``sensecf finetune`` folder, given as
+``model_dir`` or ``llm_model``), ``nearest-example`` (the few-shot examples, no LLM),
 ``oracle``, ``dice-random``, ``cfnow-greedy``,
 ``nice-sparsity`` and so on; any name may end in ``+sparsify`` to report the method after the
 sparsify post-step as well.
@@ -25,6 +26,12 @@ if TYPE_CHECKING:  # the packages load only when a generator is made
     from sensecf.generators.dice import Method
     from sensecf.generators.llm.generator import Examples
     from sensecf.generators.nice import Optimization
+
+
+def _finetuned(**options: Any) -> CounterfactualGenerator:
+    from sensecf.generators.llm.finetuned import make_finetuned
+
+    return make_finetuned(**options)
 
 
 def _oracle(**options: Any) -> CounterfactualGenerator:
@@ -93,6 +100,7 @@ GENERATORS: dict[str, Callable[..., CounterfactualGenerator]] = {
     "zero-shot": _llm(0, "nearest"),
     "few-shot": _llm(3, "nearest"),
     "few-shot-worked": _llm(3, "worked"),
+    "fine-tuned": _finetuned,
     "oracle": _oracle,
     "nearest-example": _nearest,
     "dice-random": _dice("random"),
@@ -105,7 +113,7 @@ GENERATORS: dict[str, Callable[..., CounterfactualGenerator]] = {
     "nice-plausibility": _nice("plausibility"),
 }
 
-LLM_GENERATORS = ("zero-shot", "few-shot", "few-shot-worked")
+LLM_GENERATORS = ("zero-shot", "few-shot", "few-shot-worked", "fine-tuned")
 BASELINES = tuple(
     name for name in GENERATORS if name not in ("oracle", "nearest-example", *LLM_GENERATORS)
 )

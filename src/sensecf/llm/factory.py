@@ -27,7 +27,9 @@ def make_backend(
     OpenAI's); the key comes from ``OPENAI_API_KEY``; ``concurrency=`` requests in flight.
     ``transformers``: ``model`` is a local Hugging Face folder or GGUF file; ``adapter=`` a PEFT
     adapter folder, ``device=``, ``dtype=``, ``batch_size=`` (see
-    :class:`~sensecf.llm.transformers_backend.Transformers`).
+    :class:`~sensecf.llm.transformers_backend.Transformers`). A folder written by
+    ``sensecf finetune`` works with both local backends: its merged GGUF, or its base and
+    adapter.
 
     >>> make_backend("gpt", cache=None)
     Traceback (most recent call last):
@@ -38,6 +40,12 @@ def make_backend(
         raise SensecfError(f"unknown LLM backend {kind!r}; choose from {', '.join(BACKENDS)}")
     if base_url is not None and kind != "openai":
         raise SensecfError(f"--llm-base-url is for the openai backend, not {kind}")
+    if model is not None and kind != "openai":
+        from sensecf.finetuning.artifacts import backend_source, is_finetuned_dir
+
+        if is_finetuned_dir(model):  # a `sensecf finetune` folder: its GGUF, or base + adapter
+            model, extra = backend_source(kind, model)
+            options = {**extra, **options}
     backend: LLMBackend
     if kind == "llama-cpp":
         from sensecf.llm.llama_cpp import LlamaCpp

@@ -1,0 +1,159 @@
+"""The fine-tune's own compact prompt and answer, saved with the model so inference uses exactly it.
+
+A prompt carries what the answer depends on and little else: the probability the model gives
+now and the one it needs, then one line per proposable feature *in play* — its current value
+and the values the answer may take for it, the ones that help most on their own first (the
+classifier's one-feature probe), then the nearest admissible training quantiles — and, optionally, the nearest verified desired-class people
+as their changes from this person. The answer is the compact set of changes as JSON, features in
+prompt order, values written as in the schema (:func:`~sensecf.generators.llm.schema.plain_number`).
+
+The same values are the schema's ``enum`` at inference, so a grammar-constrained answer is
+admissible by construction, and a teacher's target is kept only when every value it changes is
+one the prompt offers (:meth:`CompactFormat.fits`).
+
+>>> fmt = CompactFormat(target="high stress", examples=1)
+>>> ctx = PromptInput(proba=0.81, needed=0.5, offered={"steps": [4200, 8000, 6500]},
+...                   examples=[{"steps": 8000}])
+>>> print(fmt.user_text(ctx))
+P(high stress) 0.81, goal below 0.50
+steps 4200: 8000 6500
+near: {"steps": 8000}
+>>> fmt.answer_text({"steps": 8000})
+'{"steps": 8000}'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sensecf.errors import SensecfError
+from sensecf.llm.base import Messages
+
+FORMAT_FILE = "format.json"
+FORMAT_VERSION = 1
+SYSTEM = "Fewest changes that reach the goal, as JSON."
+
+Number = int | float
+
+
+@dataclass
+class PromptInput:
+    """One request's content: ``proba`` of the flagged class now, the probability it must go
+    below (``needed``), per feature in play its current value then its offered values
+    (``offered``, in prompt order), and examples as changes (name → value)."""
+
+    proba: float
+    needed: float
+    offered: dict[str, list[Number]]
+    examples: list[dict[str, Number | None]] = field(default_factory=list)
+
+
+@dataclass
+class CompactFormat:
+    """The fine-tune's prompt/answer format (saved as ``format.json`` in the model folder).
+
+    ``target``: the flagged class's name as the prompt says it. ``examples``: nearest verified
+    desired-class people shown as changes (0: none). ``max_values``: helpful values listed first
+    for each feature (strongest first), then the nearest other grid values up to one more, then
+    the examples' values. Digits are one token each in SmolLM2's vocabulary, so every value
+    shown costs 3-5 tokens: the defaults keep a prompt near 200 tokens. ``system``: the system message.
+    """
+
+    target: str = "flagged"
+    examples: int = 0
+    max_values: int = 3
+    system: str = SYSTEM
+    version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        for label, value, least in (
+            ("examples", self.examples, 0),
+            ("max_values", self.max_values, 1),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise SensecfError(f"format `{label}` must be an integer ≥ {least}; got {value!r}")
+
+    # ---- text ---------------------------------------------------------------------------------
+    def user_text(self, ctx: PromptInput) -> str:
+        """The user message: the goal, one line per feature in play, the examples."""
+        lines = [f"P({self.target}) {ctx.proba:.2f}, goal below {ctx.needed:.2f}"]
+        for name, values in ctx.offered.items():
+            current, *others = values
+            lines.append(f"{name} {_num(current)}: " + " ".join(_num(v) for v in others))
+        for row in ctx.examples[: self.examples]:
+            lines.append("near: " + _json(row))
+        return "\n".join(lines)
+
+    def messages(self, ctx: PromptInput) -> Messages:
+        """System and user messages of one request."""
+        return [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": self.user_text(ctx)},
+        ]
+
+    def answer_text(self, changes: Mapping[str, Number | None]) -> str:
+        """The target answer: the changes as one JSON object.
+
+        >>> CompactFormat().answer_text({"a": 1, "b": 2.5})
+        '{"a": 1, "b": 2.5}'
+        """
+        return _json(changes)
+
+    @staticmethod
+    def fits(changes: Mapping[str, Number | None], offered: Mapping[str, Sequence[Number]]) -> bool:
+        """Whether every changed value is one the prompt offers for its feature (not the current).
+
+        >>> CompactFormat.fits({"a": 3}, {"a": [1, 3]}), CompactFormat.fits({"a": 2}, {"a": [1, 3]})
+        (True, False)
+        """
+        return bool(changes) and all(
+            name in offered and value in list(offered[name])[1:] for name, value in changes.items()
+        )
+
+    # ---- files --------------------------------------------------------------------------------
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write ``format.json`` into ``folder``; its path."""
+        path = Path(folder) / FORMAT_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> CompactFormat:
+        """Read ``format.json`` from a fine-tuned model folder.
+
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = CompactFormat(target="x", examples=0).save(folder)
+        >>> CompactFormat.load(folder).examples
+        0
+        """
+        path = Path(folder) / FORMAT_FILE
+        if not path.is_file():
+            raise SensecfError(
+                f"{folder} is not a fine-tuned model folder: no {FORMAT_FILE} "
+                "(write one with `sensecf finetune`)"
+            )
+        data: dict[str, Any] = json.loads(path.read_text())
+        if data.get("version") != FORMAT_VERSION:
+            raise SensecfError(
+                f"{path}: format version {FORMAT_VERSION} expected; got {data.get('version')!r}"
+            )
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SensecfError(f"{path}: unknown keys {unknown}; expected {sorted(known)}")
+        return cls(**data)
+
+
+def _num(value: Number | None) -> str:
+    return "null" if value is None else json.dumps(value)
+
+
+def _json(row: Mapping[str, Number | None]) -> str:
+    return json.dumps(dict(row), separators=(", ", ": "))

@@ -1,0 +1,248 @@
+"""Supervised pairs (compact prompt → target changes) from a teacher, split by person.
+
+The queries are every training-split row the classifier flags, plus, when given, rows of more
+people (``more``: e.g. a further synthetic cohort; their rows the model flags). The teacher —
+the oracle by default (several distinct minimal CFs per person), ``dice`` (DiCE's genetic
+search) or ``llm`` (the few-shot LLM generator, verified) — proposes ``per_query`` CFs for each;
+only valid, violation-free targets are kept, each moved onto the values the compact prompt
+offers (:func:`snap`: the nearest offered value that goes at least as far) and verified by the
+classifier again, so what the model learns is what its prompt and schema let it say. No person of the model's held-out
+split ever becomes a pair (checked: :class:`~sensecf.errors.DataError` otherwise).
+
+>>> TEACHERS
+('oracle', 'dice', 'llm')
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sensecf.data.constraints import changed, recompute, violations
+from sensecf.data.dataset import Dataset
+from sensecf.errors import DataError, SensecfError
+from sensecf.finetuning.format import CompactFormat
+from sensecf.generators.llm.schema import plain_number
+from sensecf.models.classifier import TrainedClassifier
+
+TEACHERS = ("oracle", "dice", "llm")
+_TEACHER_GENERATOR = {"oracle": "oracle", "dice": "dice-genetic", "llm": "few-shot"}
+PAIR_COLUMNS = ("person", "origin", "query", "row", "messages", "answer", "n_changes", "teacher")
+
+
+@dataclass
+class PairSet:
+    """The pairs (one row each: ``person``, ``origin`` train|more, ``query`` row number,
+    ``row`` the query's feature values as JSON (spec order), ``messages`` JSON, ``answer``, ``n_changes``, ``teacher``) and the counts behind them."""
+
+    frame: pd.DataFrame
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def person_ids(data: Dataset) -> np.ndarray:
+    """Each row's person (the spec's group column; the row position when there is none)."""
+    column = data.spec.group_column
+    if column is None or column not in data.frame.columns:
+        return np.arange(len(data)).astype(str)
+    return data.frame[column].astype(str).to_numpy()
+
+
+def heldout_people(model: TrainedClassifier, data: Dataset) -> set[str]:
+    """The people of ``data`` in the model's held-out split."""
+    _, test_rows = model.split_data(data)
+    return set(person_ids(test_rows))
+
+
+def build_pairs(
+    model: TrainedClassifier,
+    data: Dataset,
+    *,
+    fmt: CompactFormat | None = None,
+    teacher: str = "oracle",
+    per_query: int = 3,
+    more: Dataset | None = None,
+    max_queries: int | None = None,
+    teacher_options: dict[str, Any] | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> PairSet:
+    """Pairs from the training-split rows of ``data`` the model flags (and ``more`` people's).
+
+    ``more`` must not share a person with ``data``'s held-out split; its person ids are
+    written with a ``more-`` prefix. ``max_queries``: a seeded sample of at most that many
+    flagged rows from each source. ``teacher_options`` go to the teacher generator.
+    """
+    from sensecf.generators.llm.finetuned import FineTunedGenerator
+    from sensecf.generators.registry import make_generator
+
+    if teacher not in TEACHERS:
+        raise SensecfError(f"teacher must be one of {', '.join(TEACHERS)}; got {teacher!r}")
+    if not isinstance(per_query, int) or per_query < 1:
+        raise SensecfError(f"per_query must be a positive integer; got {per_query!r}")
+    fmt = fmt or CompactFormat(target=model.spec.classes[model.spec.flagged_class])
+    spec = model.spec
+    train_rows, _ = model.split_data(data)
+    heldout = heldout_people(model, data)
+    desired = spec.desired_class
+    parts = [("train", _flagged(model, train_rows, max_queries, seed))]
+    if more is not None:
+        if more is data:
+            raise DataError("`more` must hold other people than `data`")
+        parts.append(("more", _flagged(model, more, max_queries, seed)))
+    counts = {"queries": 0, "proposed": 0, "valid": 0, "offered": 0}
+    gen = FineTunedGenerator(format=fmt).fit(model, train_rows)
+    records: list[dict[str, Any]] = []
+    for origin, rows in parts:
+        if not len(rows):
+            continue
+        people = person_ids(rows)
+        if origin == "more":
+            people = np.array([f"more-{p}" for p in people])
+        elif set(people) & heldout:  # cannot happen with a recorded split; guard the promise
+            raise DataError(
+                f"held-out people among the training pairs: {sorted(set(people) & heldout)[:5]}"
+            )
+        counts["queries"] += len(rows)
+        options = {**(teacher_options or {})}
+        teacher_gen = make_generator(_TEACHER_GENERATOR[teacher], **options).fit(model, train_rows)
+        result = teacher_gen.generate(rows, n_cfs=per_query, seed=seed, progress=progress)
+        X = rows.X.to_numpy(dtype=float)
+        inputs, _ = gen.prompt_inputs(X, desired)
+        cfs = result.cfs
+        counts["proposed"] += len(cfs)
+        if not len(cfs):
+            continue
+        query_ids = cfs["query_id"].to_numpy(dtype=int)
+        C = cfs[spec.feature_names].to_numpy(dtype=float)
+        ok = cfs["valid"].to_numpy(dtype=bool) & (
+            violations(spec, X[query_ids], C)["total"].to_numpy() == 0
+        )
+        counts["valid"] += int(ok.sum())
+        # Each target is moved onto the values its prompt offers, then verified again.
+        kept: list[tuple[int, dict[str, int | float]]] = []
+        snapped_rows = []
+        for k in np.flatnonzero(ok):
+            i = int(query_ids[k])
+            current = {name: values[0] for name, values in inputs[i].offered.items()}
+            changes = snap(_changes(spec, X[i], C[k]), inputs[i].offered, current)
+            if changes is None:
+                continue
+            row = X[i].copy()
+            for name, value in changes.items():
+                row[spec.feature_names.index(name)] = value
+            kept.append((i, changes))
+            snapped_rows.append(row)
+        if not kept:
+            continue
+        S = recompute(spec, np.vstack(snapped_rows))  # derived features follow their inputs
+        good = model.predict(S) == desired
+        good &= violations(spec, X[[i for i, _ in kept]], S)["total"].to_numpy() == 0
+        seen: set[tuple[int, str]] = set()
+        for (i, changes), fine in zip(kept, good, strict=True):
+            ctx = inputs[i]
+            if not fine or not fmt.fits(changes, ctx.offered):
+                continue
+            answer = fmt.answer_text({n: changes[n] for n in ctx.offered if n in changes})
+            if (i, answer) in seen:  # distinct targets only
+                continue
+            seen.add((i, answer))
+            records.append(
+                {
+                    "person": str(people[i]),
+                    "origin": origin,
+                    "query": i,
+                    "row": json.dumps([None if np.isnan(v) else float(v) for v in X[i]]),
+                    "messages": json.dumps(fmt.messages(ctx)),
+                    "answer": answer,
+                    "n_changes": len(changes),
+                    "teacher": teacher,
+                }
+            )
+    frame = pd.DataFrame(records, columns=list(PAIR_COLUMNS))
+    counts["offered"] = len(frame)
+    counts["people"] = int(frame["person"].nunique()) if len(frame) else 0
+    return PairSet(frame, counts)
+
+
+def split_pairs(
+    pairs: pd.DataFrame, heldout_share: float = 0.1, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training and held-out pairs, split by person (a person's pairs stay together).
+
+    >>> frame = pd.DataFrame({"person": list("aabbccddee"), "answer": list("0123456789")})
+    >>> fit, held = split_pairs(frame, 0.2, seed=0)
+    >>> sorted(set(fit.person) & set(held.person)), len(fit) + len(held)
+    ([], 10)
+    """
+    if not 0 <= heldout_share < 1:
+        raise SensecfError(f"heldout_share must be in [0, 1); got {heldout_share!r}")
+    people = np.array(sorted(pairs["person"].unique()))
+    rng = np.random.default_rng(seed)
+    n_held = int(round(heldout_share * len(people)))
+    held = set(rng.choice(people, size=n_held, replace=False)) if n_held else set()
+    mask = pairs["person"].isin(held).to_numpy()
+    return pairs[~mask].reset_index(drop=True), pairs[mask].reset_index(drop=True)
+
+
+def snap(
+    changes: dict[str, int | float],
+    offered: dict[str, list[int | float]],
+    current: dict[str, int | float],
+) -> dict[str, int | float] | None:
+    """Each change moved onto an offered value on the same side of the current one: the
+    nearest that goes at least as far, else the farthest; ``None`` when a changed feature is
+    not in play or nothing is offered on its side.
+
+    >>> snap({"a": 5}, {"a": [1, 3, 6, 9]}, {"a": 1}), snap({"a": 12}, {"a": [1, 3, 9]}, {"a": 1})
+    ({'a': 6}, {'a': 9})
+    >>> snap({"a": 0}, {"a": [1, 3]}, {"a": 1}) is None
+    True
+    """
+    out: dict[str, int | float] = {}
+    for name, value in changes.items():
+        if name not in offered:
+            return None
+        base = current[name]
+        side = [v for v in offered[name][1:] if (v - base) * (value - base) > 0]
+        if not side:
+            return None
+        far = [v for v in side if abs(v - base) >= abs(value - base)]
+        out[name] = (
+            min(far, key=lambda v: abs(v - base)) if far else max(side, key=lambda v: abs(v - base))
+        )
+    return out
+
+
+def _flagged(
+    model: TrainedClassifier, rows: Dataset, limit: int | None = None, seed: int = 0
+) -> Dataset:
+    """The rows the model flags; a seeded sample of ``limit`` of them (in row order) if given."""
+    if not len(rows):
+        return rows
+    keep = np.flatnonzero(model.predict(rows.X) != rows.spec.desired_class)
+    if limit is not None and len(keep) > limit:
+        keep = np.sort(np.random.default_rng(seed).choice(keep, size=limit, replace=False))
+    return rows.subset(keep)
+
+
+def _changes(spec: Any, query: np.ndarray, cf: np.ndarray) -> dict[str, int | float]:
+    """The proposable features a CF changes, written as the prompt writes values."""
+    proposable = {f.name for f in spec.proposable_features}
+    moved = changed(query[None, :], cf[None, :])[0]
+    out: dict[str, int | float] = {}
+    for j, f in enumerate(spec.features):
+        if not moved[j] or f.name not in proposable or not np.isfinite(cf[j]):
+            continue
+        value = plain_number(cf[j], float(f.step))
+        # a move within rounding of the current value (a search's grain) is no change to say
+        if np.isfinite(query[j]) and value == plain_number(query[j], float(f.step)):
+            continue
+        out[f.name] = value
+    return out

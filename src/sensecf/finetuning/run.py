@@ -1,0 +1,308 @@
+"""One fine-tuning run, start to end: pairs, LoRA, held-out check, GGUF export, model card.
+
+:func:`finetune` is what ``sensecf finetune`` runs. It writes the model folder (see
+:mod:`~sensecf.finetuning.artifacts`) step by step, so a rerun reuses the pairs it built and
+resumes training from the last checkpoint. Two profiles: ``default`` (sized for ≤ 15 minutes
+on a 2-core CPU with the packaged model) and ``quick`` (a handful of steps, for tests).
+
+>>> PROFILES["quick"].train.steps, PROFILES["default"].per_query
+(4, 3)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sensecf.data.dataset import Dataset
+from sensecf.errors import SensecfError
+from sensecf.finetuning import artifacts
+from sensecf.finetuning.format import CompactFormat
+from sensecf.finetuning.pairs import build_pairs, split_pairs
+from sensecf.finetuning.training import TrainConfig, TrainResult, train_lora
+from sensecf.models.classifier import TrainedClassifier
+
+
+@dataclass
+class Profile:
+    """How much a run does: ``train`` settings, teacher CFs ``per_query``, ``max_queries``
+    flagged training rows used (``None``: all), ``heldout_share`` of people kept out of
+    training for the check, ``heldout_max`` of their queries checked, ``teacher_seconds`` per
+    query for the oracle."""
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+    per_query: int = 3
+    max_queries: int | None = None
+    heldout_share: float = 0.1
+    heldout_max: int = 40
+    teacher_seconds: float = 5.0
+
+
+PROFILES = {
+    "default": Profile(train=TrainConfig(time_budget_s=420.0, last_layers=8), max_queries=240),
+    "quick": Profile(
+        train=TrainConfig(steps=4, batch_size=2, save_every=2, max_length=320),
+        per_query=2,
+        max_queries=12,
+        heldout_share=0.25,
+        heldout_max=4,
+        teacher_seconds=2.0,
+    ),
+}
+
+
+@dataclass
+class FinetuneRun:
+    """What a run wrote and measured."""
+
+    out_dir: Path
+    pairs: int
+    train_pairs: int
+    heldout: dict[str, Any]
+    train: TrainResult
+    seconds: dict[str, float]
+
+
+def finetune(
+    model: TrainedClassifier,
+    data: Dataset,
+    out_dir: str | os.PathLike,
+    *,
+    base: str | os.PathLike | None = None,
+    teacher: str = "oracle",
+    profile: str | Profile = "default",
+    seed: int = 0,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> FinetuneRun:
+    """Fine-tune ``base`` (default: the packaged SmolLM2 GGUF) to explain ``model``'s flags.
+
+    Pairs come from ``data``'s training split (``teacher``: oracle, dice or llm); a share of
+    their people is held out for the check; the adapter is trained, exported to GGUF when the
+    base is a GGUF, checked on the held-out people through the ``fine-tuned`` generator, and
+    described in ``README.md``.
+    """
+    from sensecf.llm.models import packaged_model_path
+
+    prof = PROFILES[profile] if isinstance(profile, str) else profile
+    if isinstance(profile, str) and profile not in PROFILES:
+        raise SensecfError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
+    prof = replace(prof, train=replace(prof.train, seed=seed))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    base_path = Path(base) if base is not None else packaged_model_path()
+    spec = model.spec
+    fmt = CompactFormat(target=spec.classes[spec.flagged_class])
+    fmt.save(out)
+    seconds: dict[str, float] = {}
+
+    start = time.perf_counter()
+    pairs = _pairs(model, data, out, fmt, teacher, prof, seed, progress, log)
+    seconds["pairs"] = time.perf_counter() - start
+    fit, held = split_pairs(pairs, prof.heldout_share, seed)
+    log(
+        f"pairs: {len(pairs)} from {pairs['person'].nunique()} people; "
+        f"{len(fit)} to train, {held['person'].nunique()} people held out"
+    )
+
+    start = time.perf_counter()
+    peft_model, _, result = train_lora(
+        fit, out, base=base_path, config=prof.train, progress=progress
+    )
+    seconds["train"] = time.perf_counter() - start
+    config = {
+        "base": str(base_path.resolve()) if base_path.exists() else str(base),
+        "teacher": teacher,
+        "seed": seed,
+        "train": asdict(prof.train),
+        "pairs": len(pairs),
+        "train_pairs": len(fit),
+        "heldout_people": int(held["person"].nunique()),
+        "classifier": model.estimator_name,
+        "dataset": model.dataset_source,
+    }
+    (out / artifacts.CONFIG).write_text(json.dumps(config, indent=2) + "\n")
+
+    start = time.perf_counter()
+    if base_path.suffix == ".gguf":
+        from sensecf.finetuning.export import export_gguf
+
+        export_gguf(peft_model, base_path, artifacts.gguf_path(out))
+    seconds["export"] = time.perf_counter() - start
+    del peft_model
+
+    start = time.perf_counter()
+    heldout = evaluate_heldout(model, data, out, held, prof.heldout_max, seed)
+    seconds["heldout"] = time.perf_counter() - start
+    (out / artifacts.HELDOUT).write_text(json.dumps(heldout, indent=2) + "\n")
+    run = FinetuneRun(out, len(pairs), len(fit), heldout, result, seconds)
+    write_card(run, config, fmt)
+    return run
+
+
+def _pairs(
+    model: TrainedClassifier,
+    data: Dataset,
+    out: Path,
+    fmt: CompactFormat,
+    teacher: str,
+    prof: Profile,
+    seed: int,
+    progress: bool,
+    log: Callable[[str], None],
+) -> pd.DataFrame:
+    """The pairs of ``out/pairs.parquet`` when made with these settings, else built anew."""
+    path = out / artifacts.PAIRS
+    key = json.dumps(
+        {
+            "teacher": teacher,
+            "per_query": prof.per_query,
+            "max_queries": prof.max_queries,
+            "format": asdict(fmt),
+            "seed": seed,
+            "model": model.created_at,
+            "rows": len(data),
+        },
+        sort_keys=True,
+    )
+    stamp = out / "pairs.key"
+    if path.is_file() and stamp.is_file() and stamp.read_text() == key:
+        log(f"↺ reused the pairs in {path}")
+        return pd.read_parquet(path)
+    options = {"time_limit": prof.teacher_seconds} if teacher == "oracle" else {}
+    built = build_pairs(
+        model,
+        data,
+        fmt=fmt,
+        teacher=teacher,
+        per_query=prof.per_query,
+        max_queries=prof.max_queries,
+        teacher_options=options,
+        seed=seed,
+        progress=progress,
+    )
+    if not len(built):
+        raise SensecfError(
+            f"the {teacher} teacher gave no usable pair ({built.counts}); "
+            "the model flags too few training rows, or none can be flipped"
+        )
+    log(f"pairs: {built.counts}")
+    built.frame.to_parquet(path, index=False)
+    stamp.write_text(key)
+    return built.frame
+
+
+def evaluate_heldout(
+    model: TrainedClassifier,
+    data: Dataset,
+    out: Path,
+    held: pd.DataFrame,
+    limit: int,
+    seed: int,
+) -> dict[str, Any]:
+    """The fine-tuned generator's first answers on held-out people's queries (no repair).
+
+    First-answer validity (over the queries), the admissible first answers, mean features
+    they change, and the share of distinct answers among them (a model that learned one template for
+    everyone scores near 0).
+    """
+    from sensecf.generators.llm.finetuned import FineTunedGenerator
+    from sensecf.llm.factory import make_backend
+
+    if not len(held):
+        return {"queries": 0}
+    spec = model.spec
+    rows = held.drop_duplicates(["origin", "query"])
+    rows = rows.sample(n=min(limit, len(rows)), random_state=seed) if len(rows) > limit else rows
+    X = np.array([json.loads(r) for r in rows["row"]], dtype=float)
+    frame = pd.DataFrame(X, columns=spec.feature_names)
+    kind = "llama-cpp" if artifacts.gguf_path(out).is_file() else "transformers"
+    backend = make_backend(kind, out)
+    train_rows, _ = model.split_data(data)
+    try:
+        gen = FineTunedGenerator(backend, model_dir=out, repair_rounds=0).fit(model, train_rows)
+        result = gen.generate(frame, n_cfs=1, seed=seed)
+    finally:
+        backend.close()
+    cfs = result.cfs
+    first = cfs[cfs["round"] == 0] if "round" in cfs else cfs
+    C = first[spec.feature_names].to_numpy(dtype=float)
+    Q = X[first["query_id"].to_numpy(dtype=int)]
+    moved = ~np.isclose(Q, C, equal_nan=True)
+    # an answer is its set of changes (feature and value), not the whole row
+    answers = {
+        tuple((n, float(v)) for n, v, m in zip(spec.feature_names, r, mk, strict=True) if m)
+        for r, mk in zip(C, moved, strict=True)
+    }
+    n = len(rows)
+    return {
+        "queries": n,
+        "backend": kind,
+        "first_answer_validity": float(first["valid"].sum()) / n if n else 0.0,
+        "answered": len(first),
+        "distinct_answer_share": len(answers) / max(1, len(first)),
+        "mean_changes": float(moved.sum(axis=1).mean()) if len(first) else None,
+        "target_changes": float(held["n_changes"].mean()),
+    }
+
+
+def write_card(run: FinetuneRun, config: dict[str, Any], fmt: CompactFormat) -> Path:
+    """``README.md``: base, data, teacher, steps, loss, the held-out figures, how to serve it."""
+    losses = run.train.losses
+    held = run.heldout
+    k = max(1, min(10, len(losses) // 2))
+    first = np.mean(losses[:k]) if losses else float("nan")
+    last = np.mean(losses[-k:]) if losses else float("nan")
+    tc = config["train"]
+    lines = [
+        "# Fine-tuned counterfactual model",
+        "",
+        f"- base: `{Path(config['base']).name}`",
+        f"- classifier explained: {config['classifier']} on {config['dataset'] or 'its table'}",
+        f"- teacher: {config['teacher']}; pairs: {run.pairs} ({run.train_pairs} trained on, "
+        f"{config['heldout_people']} people held out)",
+        f"- LoRA r={tc['rank']}, alpha={tc['alpha']} on {', '.join(tc['target_modules'])}; "
+        f"lr {tc['lr']}, {run.train.steps} steps of {tc['batch_size']} "
+        f"(resumed from step {run.train.resumed_from}), max {tc['max_length']} tokens, seed {tc['seed']}",
+        f"- loss (answer tokens, mean of the first and last {k} steps): {first:.3f} → {last:.3f}"
+        " (loss.csv, loss.png)",
+        "- seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in run.seconds.items()),
+        "",
+        "## Held-out people (first answers, no repair)",
+        "",
+        "| measure | value |",
+        "|---|---|",
+    ]
+    for key, value in held.items():
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        lines.append(f"| {key} | {shown} |")
+    lines += [
+        "",
+        "## Format",
+        "",
+        f"Compact prompt (format.json, version {fmt.version}): the flagged probability and the "
+        f"goal, one line per feature in play (current value: values it may take), "
+        f"{fmt.examples} nearest desired-class example(s) as changes. Answer: the changes as JSON.",
+        "",
+        "## Serving",
+        "",
+        "```bash",
+        "sensecf benchmark --model MODEL_DIR --data FEATURES --generators fine-tuned,oracle "
+        f"--llm-model {run.out_dir} --out OUT",
+        "```",
+        "",
+        "`model.gguf` is served by the llama-cpp backend (default); `--llm-backend transformers` "
+        "serves the base with `adapter/`.",
+        "",
+    ]
+    path = run.out_dir / artifacts.CARD
+    path.write_text("\n".join(lines))
+    return path

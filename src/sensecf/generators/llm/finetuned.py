@@ -1,0 +1,231 @@
+"""The fine-tuned generator: a LoRA-tuned model asked in its own compact format, then verified.
+
+It is the LLM generator with another prompt: the format saved with the model
+(:class:`~sensecf.finetuning.format.CompactFormat`) instead of the long prompted one, and the
+same round loop — schema-constrained answers, parsing, rule checks, the classifier's verdict,
+repair rounds and the optional oracle fallback — so its columns are those of the prompted
+generators. A fine-tuned model never saw feedback text, so a repair round changes its context
+instead: the next nearest examples in line, and sampling at ``sample_temperature`` with a
+fresh seed.
+
+The model folder (``model_dir``, written by ``sensecf finetune``) holds ``format.json`` and
+``model.gguf`` (served by llama-cpp, the default) and ``adapter/`` (for the transformers
+backend).
+
+>>> FineTunedGenerator().name
+'fine-tuned'
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sensecf.errors import SensecfError
+from sensecf.generators.llm.candidates import admissible
+from sensecf.generators.llm.examples import window
+from sensecf.generators.llm.generator import LLMGenerator, _Batch, _Chain, _changes, _Request
+from sensecf.generators.llm.prompts import answer_row
+from sensecf.generators.llm.schema import answer_schema, plain_number
+from sensecf.llm.base import ChatRequest, GenerationParams, LLMBackend
+from sensecf.llm.llama_cpp import LlamaCpp
+
+if TYPE_CHECKING:
+    from sensecf.finetuning.format import CompactFormat, PromptInput
+
+
+class FineTunedGenerator(LLMGenerator):
+    """Counterfactuals from a fine-tuned model in its compact format, verified and repaired.
+
+    ``backend``: any LLM backend serving the fine-tuned model (``None``: llama-cpp on
+    ``model_dir/model.gguf``). ``model_dir``: the fine-tuned model folder, whose
+    ``format.json`` gives the prompt format; ``format``: the format itself, instead of a folder
+    (pair building uses this). ``schema``: constrain decoding to the offered values (llama.cpp
+    grammars over a dozen optional ``enum`` properties cost seconds per answer on a busy CPU;
+    off by default, an answer outside the offer is rejected and repaired all the same).
+    Other parameters as :class:`LLMGenerator`.
+    """
+
+    def __init__(
+        self,
+        backend: LLMBackend | None = None,
+        *,
+        model_dir: str | os.PathLike | None = None,
+        format: CompactFormat | None = None,  # noqa: A002 - the public name of the concept
+        repair_rounds: int = 3,
+        fallback: bool = False,
+        temperature: float = 0.0,
+        sample_temperature: float = 0.8,
+        max_tokens: int | None = None,
+        grid_size: int = 9,
+        schema: bool = False,
+    ) -> None:
+        self.backend = backend
+        self.model_dir = model_dir
+        self.format = format
+        self.repair_rounds = repair_rounds
+        self.fallback = fallback
+        self.temperature = temperature
+        self.sample_temperature = sample_temperature
+        self.max_tokens = max_tokens
+        self.grid_size = grid_size
+        self.schema = schema
+
+    name = "fine-tuned"
+    examples = "nearest"
+    prompt = None
+
+    @property
+    def shots(self) -> int:  # type: ignore[override]
+        """Examples per prompt, as the format says."""
+        fmt = getattr(self, "format_", None) or self.format
+        return fmt.examples if fmt is not None else 1
+
+    def _validate_params(self) -> None:
+        if self.format is None and self.model_dir is None:
+            raise ValueError(
+                "give the fine-tuned model folder (--llm-model FT_DIR, or model_dir=) or a format"
+            )
+        if self.model_dir is not None and not Path(self.model_dir).is_dir():
+            raise ValueError(f"`model_dir` must be a fine-tuned model folder; got {self.model_dir}")
+        super()._validate_params()
+
+    def _fit(self) -> None:
+        from sensecf.finetuning.format import CompactFormat
+
+        if self.format is not None:
+            self.format_ = self.format
+        else:
+            assert self.model_dir is not None  # _validate_params asks for one of the two
+            self.format_ = CompactFormat.load(self.model_dir)
+        super()._fit()
+        proposable = {f.name for f in self.spec_.proposable_features}
+        self.proposable_ = np.array(
+            [j for j, f in enumerate(self.spec_.features) if f.name in proposable], int
+        )
+
+    def _default_backend(self) -> LlamaCpp | None:
+        if self.backend is not None:
+            return None
+        earlier = getattr(self, "default_backend_", None)
+        if earlier is not None:
+            return earlier
+        if self.model_dir is None:
+            return LlamaCpp()  # a format alone (pair building): nothing is asked
+        from sensecf.finetuning.artifacts import gguf_path
+
+        return LlamaCpp(gguf_path(self.model_dir))
+
+    # ---- the compact request ------------------------------------------------------------------
+    def prompt_input(self, batch: _Batch, i: int, index: int = 0) -> PromptInput:
+        """What query ``i``'s request shows, with the ``index``-th window of examples."""
+        from sensecf.finetuning.format import PromptInput
+
+        spec, fmt = self.spec_, self.format_
+        query = batch.X[i]
+        examples = window(batch.shown[i], self.shots, index)
+        helpful = batch.probe.helpful[i]
+        offered: dict[str, list[int | float]] = {}
+        for j in self.proposable_:
+            feature = spec.features[j]
+            step = float(feature.step)
+            if not np.isfinite(query[j]):
+                continue
+            lo, hi = batch.lower[i, j], batch.upper[i, j]
+            best = [plain_number(v, step) for v in helpful.get(int(j), np.empty(0))]
+            own = [
+                plain_number(v, step) for v in admissible(examples[:, j], query[j], lo, hi, step)
+            ]
+            if not best and not own:
+                continue  # neither helps alone nor moves in an example: not in play
+            grid = admissible(self.grid_[j], query[j], lo, hi, step)
+            grid = grid[np.argsort(np.abs(grid - query[j]), kind="stable")]
+            # the strongest helpful values, then the nearest other grid values, then the examples'
+            values = best[: fmt.max_values]
+            values += [v for v in (plain_number(g, step) for g in grid) if v not in values][
+                : max(0, fmt.max_values + 1 - len(values))
+            ]
+            values += own
+            values = list(dict.fromkeys(values))
+            current = plain_number(query[j], step)
+            values = [v for v in values if v != current]
+            if values:
+                offered[feature.name] = [current, *values]
+        base = answer_row(spec, query)
+        rows = [
+            {k: v for k, v in _changes(answer_row(spec, r), base, list(offered)).items()}
+            for r in examples
+        ]
+        flagged = 1.0 - float(batch.proba[i])
+        return PromptInput(flagged, 1.0 - batch.needed, offered, rows)
+
+    def prompt_inputs(
+        self, X: np.ndarray, desired: int | None = None
+    ) -> tuple[list[PromptInput], list[np.ndarray]]:
+        """The first request's content for each row of ``X`` (spec order), and the examples
+        each shows (for pair building: the prompts the generator will write)."""
+        desired = self.spec_.desired_class if desired is None else desired
+        batch = self._prepare(np.asarray(X, dtype=float), 1, desired, np.random.default_rng(0))
+        inputs = [self.prompt_input(batch, i) for i in range(len(X))]
+        shown = [window(batch.shown[i], self.shots, 0) for i in range(len(X))]
+        return inputs, shown
+
+    def _request(self, batch: _Batch, chain: _Chain, rnd: int) -> _Request:
+        ctx = self.prompt_input(batch, chain.query, rnd + chain.sample)
+        if not ctx.offered:  # nothing in play: an empty answer, read as "no change"
+            ctx.offered = {}
+        candidates = {name: list(values) for name, values in ctx.offered.items()}
+        schema = None
+        if self.schema:
+            schema = answer_schema(candidates, required=[]) if candidates else _EMPTY
+        request = ChatRequest(
+            self.format_.messages(ctx),
+            schema,
+            self._params(batch, chain, rnd, len(candidates)),
+        )
+        examples = window(batch.shown[chain.query], self.shots, rnd + chain.sample)
+        shown = [answer_row(self.spec_, r) for r in examples]
+        return _Request(chain, request, shown, candidates, [])
+
+    def _enforces_schema(self) -> bool:
+        return self.schema and super()._enforces_schema()
+
+    def _params(self, batch: _Batch, chain: _Chain, rnd: int, asked: int) -> GenerationParams:
+        """Greedy first answers; repairs and further samples sample, each with its own seed."""
+        first = chain.sample == 0 and rnd == 0
+        return GenerationParams(
+            temperature=float(self.temperature if first else self.sample_temperature),
+            # room for a sparse answer; one listing every feature is wrong anyway (cut off)
+            max_tokens=self.max_tokens or 12 * min(max(asked, 1), MAX_CHANGES) + 16,
+            seed=(batch.base_seed + 1009 * chain.sample + rnd) % (2**31 - 1),
+        )
+
+
+# The most changes an answer has room for by default (a teacher target has 1-3).
+MAX_CHANGES = 4
+
+_EMPTY: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+
+
+def make_finetuned(**options: Any) -> FineTunedGenerator:
+    """The registry's maker: ``model_dir`` (or ``llm_model``) names the fine-tuned folder; a
+    ``backend`` object, or ``llm_backend`` (``llama-cpp`` on its GGUF, default, or
+    ``transformers`` on its base and adapter) and ``llm_cache``, serve it."""
+    from sensecf.llm.factory import make_backend
+
+    settings = {k[len("llm_") :]: options.pop(k) for k in list(options) if k.startswith("llm_")}
+    model_dir = options.pop("model_dir", None) or settings.pop("model", None)
+    settings.pop("model", None)
+    backend = options.pop("backend", None)
+    if backend is None and model_dir is not None:
+        kind = settings.pop("backend", None) or "llama-cpp"
+        if settings.get("base_url") is not None:
+            raise SensecfError("a fine-tuned model folder is served locally; drop --llm-base-url")
+        settings.pop("base_url", None)
+        backend = make_backend(kind, model_dir, **settings)
+    elif backend is not None and settings:
+        raise SensecfError(f"give either backend= or llm_* settings, not both: {sorted(settings)}")
+    return FineTunedGenerator(backend, model_dir=model_dir, **options)

@@ -1,0 +1,52 @@
+"""The compact format: what a prompt shows, what an answer is, and the saved file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sensecf.errors import SensecfError
+from sensecf.finetuning.format import FORMAT_FILE, CompactFormat, PromptInput
+
+
+def test_prompt_lists_each_feature_in_play_with_its_values_and_the_examples() -> None:
+    fmt = CompactFormat(target="high risk", examples=2)
+    ctx = PromptInput(
+        proba=0.7,
+        needed=0.5,
+        offered={"sleep": [400, 480, 450], "hr": [72.5, 65.1]},
+        examples=[{"sleep": 450}, {"hr": 65.1}, {"sleep": 500}],
+    )
+    lines = fmt.user_text(ctx).splitlines()
+    assert lines == [
+        "P(high risk) 0.70, goal below 0.50",
+        "sleep 400: 480 450",
+        "hr 72.5: 65.1",
+        'near: {"sleep": 450}',
+        'near: {"hr": 65.1}',
+    ]
+    messages = fmt.messages(ctx)
+    assert [m["role"] for m in messages] == ["system", "user"]
+
+
+def test_a_target_fits_only_when_every_changed_value_is_offered() -> None:
+    offered = {"sleep": [400, 480, 450], "hr": [72.5, 65.1]}
+    assert CompactFormat.fits({"sleep": 450, "hr": 65.1}, offered)
+    assert not CompactFormat.fits({"sleep": 400}, offered)  # the current value is no change
+    assert not CompactFormat.fits({"steps": 9000}, offered)  # not in play
+    assert not CompactFormat.fits({}, offered)  # nothing changed
+
+
+def test_save_and_load_round_trip_and_refuse_a_foreign_file(tmp_path) -> None:
+    fmt = CompactFormat(target="x", examples=0, max_values=2)
+    fmt.save(tmp_path)
+    assert CompactFormat.load(tmp_path) == fmt
+    data = json.loads((tmp_path / FORMAT_FILE).read_text())
+    (tmp_path / FORMAT_FILE).write_text(json.dumps({**data, "version": 99}))
+    with pytest.raises(SensecfError, match="version 1 expected; got 99"):
+        CompactFormat.load(tmp_path)
+    with pytest.raises(SensecfError, match="no format.json"):
+        CompactFormat.load(tmp_path / "nowhere")
+    with pytest.raises(SensecfError, match="max_values"):
+        CompactFormat(max_values=0)

@@ -1,0 +1,75 @@
+"""Supervised pairs from the oracle: valid, offered by the prompt, and never a held-out person."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from conftest import Task, task_data
+
+from sensecf.finetuning.format import CompactFormat
+from sensecf.finetuning.pairs import build_pairs, heldout_people, person_ids, split_pairs
+from sensecf.generators.llm.parse import parse_answer
+
+
+def _apply(task: Task, row: list[float], answer: str) -> np.ndarray:
+    names = task.data.spec.feature_names
+    out = np.array(row, dtype=float)
+    for name, value in parse_answer(answer, names).values.items():
+        out[names.index(name)] = value
+    return out
+
+
+def test_pairs_are_valid_offered_and_from_training_people_only(task: Task) -> None:
+    pairs = build_pairs(task.model, task.data, per_query=2, teacher_options={"time_limit": 2.0})
+    frame = pairs.frame
+    assert len(frame) >= 10
+    heldout = heldout_people(task.model, task.data)
+    train_rows, _ = task.model.split_data(task.data)
+    assert heldout and not set(frame["person"]) & heldout
+    assert set(frame["person"]) <= set(person_ids(train_rows))
+    # every target flips the model, and each changed value is one its prompt offers
+    rows = np.vstack(
+        [_apply(task, json.loads(r), a) for r, a in zip(frame["row"], frame["answer"], strict=True)]
+    )
+    assert (task.model.predict(rows) == task.data.spec.desired_class).all()
+    for messages, answer in zip(frame["messages"], frame["answer"], strict=True):
+        user = json.loads(messages)[-1]["content"]
+        offered = {
+            line.split()[0]: line.split(":", 1)[1].split()
+            for line in user.splitlines()[1:]
+            if not line.startswith("near:")
+        }
+        for name, value in json.loads(answer).items():
+            assert json.dumps(value) in offered[name]
+    # distinct targets per query, and some queries have several
+    assert not frame.duplicated(["origin", "query", "answer"]).any()
+    assert frame.groupby("query").size().max() >= 2
+    assert (
+        pairs.counts["offered"] == len(frame) <= pairs.counts["valid"] <= pairs.counts["proposed"]
+    )
+
+
+def test_more_people_are_added_under_their_own_ids(task: Task) -> None:
+    more = task_data(n_people=10, days=4, seed=7)
+    pairs = build_pairs(
+        task.model,
+        task.data,
+        fmt=CompactFormat(target="high risk", examples=0),
+        per_query=1,
+        more=more,
+        teacher_options={"time_limit": 2.0},
+    )
+    extra = pairs.frame[pairs.frame["origin"] == "more"]
+    assert len(extra) and extra["person"].str.startswith("more-").all()
+    assert not set(pairs.frame["person"]) & heldout_people(task.model, task.data)
+    assert "near:" not in json.loads(extra["messages"].iloc[0])[-1]["content"]
+
+
+def test_split_keeps_each_person_on_one_side() -> None:
+    frame = pd.DataFrame({"person": np.repeat(list("abcdefghij"), 3), "answer": range(30)})
+    fit, held = split_pairs(frame, 0.3, seed=1)
+    assert held["person"].nunique() == 3
+    assert not set(fit["person"]) & set(held["person"])
+    assert len(fit) + len(held) == 30
