@@ -54,6 +54,7 @@ class ChatServer:
         self.max_in_flight = 0
         self.delay = 0.0  # seconds every normal answer takes (for concurrency tests)
         self.reject_json_schema = False  # answer 400 to response_format json_schema
+        self.reject_json_object_schema = False  # answer 400 to json_object carrying a schema
         self.reply: Callable[[dict[str, Any]], str] = echo_last_user
         self.usage = {"prompt_tokens": 11, "completion_tokens": 7}
         self._lock = threading.Lock()
@@ -148,6 +149,11 @@ class ChatServer:
                 h,
                 400,
                 json.dumps({"error": {"message": "response_format json_schema is not supported"}}),
+            )
+            return
+        if self.reject_json_object_schema and fmt.get("type") == "json_object" and "schema" in fmt:
+            self._send(
+                h, 400, json.dumps({"error": {"message": "unknown field response_format.schema"}})
             )
             return
         answer = {

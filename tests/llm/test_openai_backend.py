@@ -164,7 +164,7 @@ def test_other_client_errors_are_not_retried(chat_server: ChatServer) -> None:
     assert chat_server.attempts == 1
 
 
-def test_a_rejected_json_schema_falls_back_to_json_object_and_remembers(
+def test_a_rejected_json_schema_falls_back_to_llama_cpps_schema_form_and_remembers(
     chat_server: ChatServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     chat_server.reject_json_schema = True
@@ -172,20 +172,38 @@ def test_a_rejected_json_schema_falls_back_to_json_object_and_remembers(
     assert llm.supports_schema
     llm.complete(ASK, schema=SCHEMA)
     llm.complete(ASK, schema=SCHEMA)
-    formats = [r.get("response_format", {}).get("type") for r in chat_server.requests]
-    assert formats == ["json_schema", "json_object", "json_object"]
-    assert llm.stats()["schema_mode"] == "json_object" and not llm.supports_schema
+    formats = [r.get("response_format", {}) for r in chat_server.requests]
+    assert [f.get("type") for f in formats] == ["json_schema", "json_object", "json_object"]
+    assert formats[1] == formats[2] == {"type": "json_object", "schema": SCHEMA}
+    assert llm.stats()["schema_mode"] == "json_object_schema" and llm.supports_schema
     assert llm.stats()["retries"] == 0
     assert any("json_schema" in r.getMessage() for r in caplog.records)
     assert llm.identity()["schema_mode"] == "json_schema"  # cache keys stay put
 
 
+def test_a_server_refusing_both_schema_forms_falls_back_to_json_object_and_remembers(
+    chat_server: ChatServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    chat_server.reject_json_schema = True
+    chat_server.reject_json_object_schema = True
+    llm = backend(chat_server.url)
+    llm.complete(ASK, schema=SCHEMA)
+    llm.complete(ASK, schema=SCHEMA)
+    formats = [r.get("response_format", {}) for r in chat_server.requests]
+    assert [f.get("type") for f in formats] == ["json_schema"] + ["json_object"] * 3
+    assert "schema" in formats[1] and formats[2] == formats[3] == {"type": "json_object"}
+    assert llm.stats()["schema_mode"] == "json_object" and not llm.supports_schema
+    assert llm.stats()["retries"] == 0
+    assert any("json_object_schema" in r.getMessage() for r in caplog.records)
+    assert llm.identity()["schema_mode"] == "json_schema"  # cache keys stay put
+
+
 def test_a_server_rejecting_every_format_is_asked_without_one(chat_server: ChatServer) -> None:
     reject = Fault("status", status=400, body='{"error": {"message": "bad response_format"}}')
-    chat_server.queue(reject, reject)
+    chat_server.queue(reject, reject, reject)
     backend(chat_server.url).complete(ASK, schema=SCHEMA)
     formats = [r.get("response_format", {}).get("type") for r in chat_server.requests]
-    assert formats == ["json_schema", "json_object", None]
+    assert formats == ["json_schema", "json_object", "json_object", None]
 
 
 def test_a_500_naming_the_response_format_is_a_rejected_format_not_retried(
@@ -199,8 +217,10 @@ def test_a_500_naming_the_response_format_is_a_rejected_format_not_retried(
     chat_server.queue(Fault("status", status=500, body=body))
     llm = backend(chat_server.url)
     llm.complete(ASK, schema=SCHEMA)
-    formats = [r.get("response_format", {}).get("type") for r in chat_server.requests]
-    assert formats == ["json_schema", "json_object"] and llm.stats()["retries"] == 0
+    formats = [r.get("response_format", {}) for r in chat_server.requests]
+    assert [f.get("type") for f in formats] == ["json_schema", "json_object"]
+    assert formats[1]["schema"] == SCHEMA and llm.stats()["retries"] == 0
+    assert llm.supports_schema  # the schema is still enforced, in llama.cpp's form
 
 
 def test_a_bad_request_without_a_format_fails_at_once(chat_server: ChatServer) -> None:
@@ -214,6 +234,15 @@ def test_schema_modes_json_object_and_none(chat_server: ChatServer) -> None:
     backend(chat_server.url, schema_mode="json_object").complete(ASK, schema=SCHEMA)
     backend(chat_server.url, schema_mode="none").complete(ASK, schema=SCHEMA)
     assert chat_server.requests[0]["response_format"] == {"type": "json_object"}
+    assert "response_format" not in chat_server.requests[1]
+
+
+def test_schema_mode_json_object_schema_chosen_explicitly(chat_server: ChatServer) -> None:
+    llm = backend(chat_server.url, schema_mode="json_object_schema")
+    assert llm.supports_schema and llm.identity()["schema_mode"] == "json_object_schema"
+    llm.complete(ASK, schema=SCHEMA)
+    llm.complete(ASK)  # no schema: no format at all
+    assert chat_server.requests[0]["response_format"] == {"type": "json_object", "schema": SCHEMA}
     assert "response_format" not in chat_server.requests[1]
 
 

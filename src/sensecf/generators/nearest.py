@@ -1,8 +1,9 @@
 """The nearest-example generator: the few-shot prompt's examples, returned as they are, no LLM.
 
-Few-shot prompts show the nearest desired-class people, moved onto what this person may change
-and verified by the classifier (:class:`~sensecf.generators.llm.examples.ExampleBank`), so a copy
-of one is valid by construction. This generator returns exactly those examples, nearest first:
+Few-shot prompts show the nearest desired-class people, moved onto what this person may change,
+verified by the classifier and cut down to the changes it needs
+(:class:`~sensecf.generators.llm.examples.ExampleBank`), so a copy of one is valid by
+construction. This generator returns exactly those examples, nearest first:
 the control that tells what the language model itself adds. Every LLM result is reported beside
 it, with the share of its answers copied from the examples.
 

@@ -9,9 +9,12 @@ honouring ``Retry-After`` (up to ``max_backoff`` seconds); then an :class:`LLMEr
 backend, the URL and what to check. Other 4xx answers fail at once.
 
 Structured output: ``schema_mode="json_schema"`` sends the schema as a strict
-``response_format``; a server that rejects that (HTTP 400/422) is asked again with
-``json_object`` and then with no format, and the first mode that works is remembered for the
-rest of the run (with a warning in the log).
+``response_format`` (OpenAI, vLLM); a server that rejects that (HTTP 400/422, or a 500 naming
+``response_format``) is asked again with ``json_object_schema`` — llama.cpp's own form,
+``{"type": "json_object", "schema": ...}``, which llama-cpp-python's server takes and enforces
+as a grammar — then with plain ``json_object`` (JSON mode, schema not sent) and then with no
+format. The first mode that works is remembered by the backend for the rest of the run (with a
+warning in the log); any mode can also be chosen from the start.
 
 Keys come from the environment variable ``api_key_env`` and never reach logs, errors or
 ``identity()``. A local server with no key set gets the placeholder key ``"sk-no-key-required"``
@@ -42,8 +45,10 @@ from sensecf.llm.base import ChatRequest, Completion, LLMBackend, LLMError
 
 log = logging.getLogger(__name__)
 
-SchemaMode = Literal["json_schema", "json_object", "none"]
-_MODES: tuple[SchemaMode, ...] = ("json_schema", "json_object", "none")
+SchemaMode = Literal["json_schema", "json_object_schema", "json_object", "none"]
+# Tried in this order when a server refuses one; the first two send (and enforce) the schema.
+_MODES: tuple[SchemaMode, ...] = ("json_schema", "json_object_schema", "json_object", "none")
+_ENFORCING: tuple[SchemaMode, ...] = ("json_schema", "json_object_schema")
 OPENAI_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "sk-no-key-required"
 _RETRY_STATUS = {408, 409, 429}
@@ -112,7 +117,9 @@ class OpenAICompatible(LLMBackend):
         max_retries: further attempts after the first, for transient faults.
         concurrency: most requests in flight at once.
         schema_mode: how a JSON schema is sent: ``json_schema`` (strict structured output),
-            ``json_object`` (JSON mode, schema not sent) or ``none``.
+            ``json_object_schema`` (``{"type": "json_object", "schema": ...}``, llama.cpp's
+            server), ``json_object`` (JSON mode, schema not sent) or ``none``; a refused mode
+            falls back to the next one in that order.
         backoff_base: first backoff in seconds; it doubles per attempt, with jitter.
         max_backoff: longest pause between attempts, ``Retry-After`` included.
         retry_seed: seeds the jitter, so a run's pauses are reproducible.
@@ -155,7 +162,7 @@ class OpenAICompatible(LLMBackend):
         self.schema_mode: SchemaMode = schema_mode
         self.backoff_base = backoff_base
         self.max_backoff = max_backoff
-        self.supports_schema = schema_mode == "json_schema"
+        self.supports_schema = schema_mode in _ENFORCING
         self._mode: SchemaMode = schema_mode  # downgraded when the server rejects a format
         self._rng = random.Random(retry_seed)
         self._lock = threading.Lock()
@@ -224,6 +231,8 @@ class OpenAICompatible(LLMBackend):
             return None
         if mode == "json_object":
             return {"type": "json_object"}
+        if mode == "json_object_schema":
+            return {"type": "json_object", "schema": schema}
         return {
             "type": "json_schema",
             "json_schema": {"name": "counterfactual", "schema": schema, "strict": True},
@@ -286,7 +295,7 @@ class OpenAICompatible(LLMBackend):
                             mode,
                         )
                         self._mode = mode
-                        self.supports_schema = mode == "json_schema"
+                        self.supports_schema = mode in _ENFORCING
             return completion
 
     def _pause(self, failed: int, retry_after: float | None) -> float:

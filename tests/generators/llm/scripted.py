@@ -4,6 +4,7 @@ prompt it was sent."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 
@@ -48,9 +49,14 @@ def example(request: ChatRequest, label: str = "A") -> str:
 
 
 def current(request: ChatRequest) -> str:
-    match = re.search(r"changeable features now: (\{.*\})$", user_text(request), re.M)
+    """The current values the prompt states (``name value, ...``), as a JSON answer."""
+    match = re.search(r"changeable features now: (.*)$", user_text(request), re.M)
     assert match
-    return match.group(1)
+    values = {}
+    for pair in match.group(1).split(", "):
+        name, value = pair.split(" ", 2)[:2]
+        values[name] = None if value == "unknown" else json.loads(value)
+    return json.dumps(values)
 
 
 def copy_first(request: ChatRequest, n: int) -> str:

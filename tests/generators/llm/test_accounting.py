@@ -4,6 +4,7 @@ what was copied from the examples (also after sparsify)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ def test_a_cut_off_answer_is_a_repair_round_with_feedback(toy, queries):
     def cut_then_copy(request, n):
         if "did not work" in user_text(request):
             return example(request)
-        return example(request)[:-6]  # stopped by the token limit mid-object
+        return example(request)[:-1]  # stopped by the token limit before the closing brace
 
     assert parse_answer('{"sleep": 450, "steps": 80', ["sleep", "steps", "hr"]).cut_off
     backend, result = run(toy, queries, cut_then_copy)
@@ -84,7 +85,10 @@ def test_copy_shares_come_from_the_examples_each_query_was_shown(toy, queries):
 
 
 def test_sparsify_recomputes_what_was_copied(toy, queries):
-    _, result = run(toy, queries, copy_first)
+    # Whole projected neighbours as examples (not sparsified), so a copy has changes to undo.
+    generator = LLMGenerator(Scripted(copy_first)).fit(toy.model, toy.train)
+    generator.examples_ = replace(generator.examples_, sparse=False)
+    result = generator.generate(queries)
     assert result.cfs["copied_example"].all()
     sparse = sparsify_result(result, toy.model)
     untouched = np.all(sparse.cf_matrix() == result.cf_matrix(), axis=1)

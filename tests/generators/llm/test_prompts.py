@@ -71,13 +71,14 @@ def test_the_user_message_states_prediction_goal_values_and_helps():
     system, user = (m["content"] for m in render_messages(PromptTemplate(), context()))
     assert 'predicts "high stress"' in user and '"not high stress" is 0.23' in user
     assert "above 0.50" in user
-    current = json.loads(re.search(r"features now: (\{.*\})", user).group(1))
-    assert current == {"sleep_min": 321, "hr_rest": 64.9, "light_min": 200}  # mutable only
+    current = re.search(r"features now: (.*)$", user, re.M).group(1)
+    assert current == "sleep_min 321, hr_rest 64.9, light_min 200"  # mutable only
     assert "Fixed: age 61, group 1 (diabetes)" in user
     assert "strongest first: raise sleep_min, lower hr_rest" in user
     assert 'Person A: {"sleep_min": 420, "hr_rest": 60.1, "light_min": 250}' in user
     assert "as few features as possible" in user
-    assert user.rstrip().endswith("sleep_min, hr_rest, light_min.")
+    # Said once: the features asked are not listed again after the task.
+    assert user.rstrip().endswith("(a feature left out stays as it is).")
 
 
 def test_the_system_message_is_the_same_for_everyone():
@@ -87,16 +88,20 @@ def test_the_system_message_is_the_same_for_everyone():
     assert one == other
 
 
-def test_glossary_lines_give_meaning_unit_and_rule():
+def test_glossary_lines_give_meaning_unit_and_rule_of_the_mutable_features():
     lines = glossary(small_spec()).splitlines()
-    assert lines[0] == "- age: years; fixed"
-    assert lines[1] == "- group: fixed (0 = healthy, 1 = diabetes)"
-    assert (
-        lines[2]
-        == "- sleep_min: Total sleep last night; min; may only increase (plausible 0 to 960)"
-    )
-    assert lines[3] == "- hr_rest: bpm; may only decrease (plausible 30 to 130)"
-    assert lines[4] == "- light_min: min; may increase or decrease (plausible 0 to 900)"
+    assert lines == [
+        "- sleep_min: Total sleep last night; min; raise only",
+        "- hr_rest: bpm; lower only",
+        "- light_min: min; raise or lower",
+    ]  # the fixed age and group: their values are in the user message
+
+
+def test_glossary_meanings_are_first_clauses_without_remarks():
+    spec = aireadi_spec()
+    lines = dict(line[2:].split(": ", 1) for line in glossary(spec).splitlines())
+    assert lines["sleep_rem_min"] == "REM sleep in that night; min; raise only"
+    assert lines["cgm_cv"] == "Glucose variability, coefficient of variation; %; lower only"
 
 
 def test_the_aireadi_prompt_is_compact():
@@ -105,8 +110,9 @@ def test_the_aireadi_prompt_is_compact():
     ctx = PromptContext(spec, 0, query, proba=0.3, needed=0.5)
     system, user = (m["content"] for m in render_messages(PromptTemplate(), ctx))
     # About 4 characters a token: the fixed part fits well inside a 4k context.
-    assert len(system) < 4000 and len(user) < 2500
-    assert all(name in system for name in spec.feature_names)
+    assert len(system) < 2500 and len(user) < 2000
+    assert all(f.name in system for f in spec.mutable_features)
+    assert all(f.name in user for f in spec.features if not f.is_mutable)
 
 
 def test_zero_shot_and_feedback_blocks():
@@ -137,8 +143,8 @@ def test_a_user_template_replaces_the_texts():
         nearest="\nLike: {rows}",
     )
     system, user = (m["content"] for m in render_messages(template, context()))
-    assert system.startswith("Sleep coach.\n- age")
-    assert user.startswith('Now {"sleep_min": 321')
+    assert system.startswith("Sleep coach.\n- sleep_min")
+    assert user.startswith("Now sleep_min 321")
     assert "Like: Person A" in user
 
 

@@ -6,6 +6,10 @@ reference carries labels, that is labelled so), *projected* onto what this perso
 (fixed features copied, no move against a feature's direction, bounds, step) and verified again
 by the classifier, so copying one is a valid answer. They come nearest first, by the MAD-scaled
 distance of the change plus how far the example's own fixed features are from this person's.
+Each is then *sparsified* towards this person (``sparse``, the default): a whole neighbour
+differs in ten or more features, and a small model copies the length of what it is shown, so
+sparse examples make both the prompt and the answer several times shorter (measured:
+``benchmarks/bench_prompt.py``, ``benchmarks/bench_llm.py``).
 
 ``worked`` pairs instead show another flagged person and a verified counterfactual of theirs
 (their nearest projected desired-class row, sparsified): measured to be worse with a small
@@ -40,6 +44,8 @@ WORKED_NEIGHBOURS = 40
 CANDIDATES_PER_EXAMPLE = 4
 # The distance a differing fixed category adds: same-group people come first.
 OTHER_GROUP = 10.0
+# Verified candidates sparsified per example wanted (two may shrink to the same change).
+SPARSIFIED_PER_EXAMPLE = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +55,8 @@ class ExampleBank:
     ``X``: the rows (spec order); ``predicted``: the classifier's class for each; ``labels``:
     their true class, or ``None`` when the reference carries no target; ``scale``: the
     per-feature MAD scale of distances; ``least``: how many desired-class rows the labelled
-    pool must hold to be used (else the predicted ones are).
+    pool must hold to be used (else the predicted ones are); ``sparse``: whether an example
+    keeps only the changes it needs (:meth:`nearest`).
     """
 
     spec: DatasetSpec
@@ -59,10 +66,11 @@ class ExampleBank:
     labels: np.ndarray | None
     scale: np.ndarray
     least: int = 1
+    sparse: bool = True
 
     @classmethod
     def from_reference(
-        cls, model: TrainedClassifier, reference: Dataset, least: int = 1
+        cls, model: TrainedClassifier, reference: Dataset, least: int = 1, sparse: bool = True
     ) -> ExampleBank:
         """The bank of a fitted generator: the reference rows, their predicted and (where the
         reference carries them) true classes, and the MAD scale of distances."""
@@ -71,7 +79,7 @@ class ExampleBank:
         frame = reference.frame
         labels = frame[spec.target].to_numpy() if spec.target in frame.columns else None
         scale = FeatureScales.from_reference(spec, X).scale
-        return cls(spec, model, X, model.predict(X), labels, scale, least=least)
+        return cls(spec, model, X, model.predict(X), labels, scale, least=least, sparse=sparse)
 
     @cached_property
     def steps(self) -> np.ndarray:
@@ -117,7 +125,14 @@ class ExampleBank:
         return np.where(near_current(rows, query, self.steps), query, rows)
 
     def nearest(self, X: np.ndarray, desired: int, count: int) -> list[np.ndarray]:
-        """Per query, up to ``count`` distinct projected desired-class rows the model verifies."""
+        """Per query, up to ``count`` distinct projected desired-class rows the model verifies.
+
+        With ``sparse`` each row is then sparsified towards the query (changes the model does
+        not need are undone one at a time while it still grants the desired class), so an
+        example shows a few changes, not the ten or more a whole neighbour differs by: a small
+        model copies the length of what it sees, and every shown or written token costs time.
+        Rows that shrink to the same change are kept once, in the order of the nearest.
+        """
         spec = self.spec
         pool = self.pool(desired)
         d = X.shape[1]
@@ -139,7 +154,22 @@ class ExampleBank:
         stacked = np.vstack(candidates)
         verified = self.model.predict(stacked) == desired  # one call for every query
         owner = np.concatenate(owners)
-        return [stacked[(owner == i) & verified][:count] for i in range(len(X))]
+        if not self.sparse:
+            return [stacked[(owner == i) & verified][:count] for i in range(len(X))]
+        kept = [
+            stacked[(owner == i) & verified][: SPARSIFIED_PER_EXAMPLE * count]
+            for i in range(len(X))
+        ]
+        rows = np.vstack(kept)
+        owner = np.repeat(np.arange(len(X)), [len(k) for k in kept])
+        if len(rows):  # one batched reversion for every query
+            rows = sparsify(self.model, X[owner], rows, desired)
+        out = []
+        for i in range(len(X)):
+            mine = rows[owner == i]
+            _, first = np.unique(np.nan_to_num(mine, nan=np.inf), axis=0, return_index=True)
+            out.append(mine[np.sort(first)][:count])
+        return out
 
     def worked(
         self, X: np.ndarray, desired: int, count: int

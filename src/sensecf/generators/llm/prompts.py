@@ -3,8 +3,9 @@
 A prompt is two chat messages, laid out so that everything that is the same for every person
 comes first (llama.cpp then reuses its evaluation of that prefix from one call to the next):
 
-- the **system** message: the role, and a glossary with one line per feature — meaning, unit,
-  and what may change (fixed, or the allowed direction and plausible bounds);
+- the **system** message: the role, and a glossary with one short line per feature an answer
+  may change — meaning, unit and allowed direction (the values themselves are the schema's, or
+  listed in the user message for a backend without one);
 - the **user** message: the model's current prediction and the goal (class names from the
   spec); this person's current values of the features asked (those with more than one
   admissible value); the fixed ones; which changes help the prediction, strongest first
@@ -12,6 +13,10 @@ comes first (llama.cpp then reuses its evaluation of that prefix from one call t
   enforcement, the values each feature may take; examples; after a failed answer, what went
   wrong; the task. The answer is compact: only the features that change (one left out stays
   as it is), which is what the examples show too — their changes from this person's values.
+
+Every token of the user message is evaluated anew for each person, and a small model copies the
+length of what it is shown, so the user message says each thing once: the features asked are
+not listed again at the end (the schema, or the values offered, name them).
 
 A small model reasons little and copies what its context offers (stack notes, measured), so
 the examples carry the knowledge: by default people like this one whom the model puts in the
@@ -35,6 +40,7 @@ ValueError: PromptTemplate.user uses unknown placeholder(s) ['nonsense']; it may
 from __future__ import annotations
 
 import json
+import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -52,7 +58,7 @@ DEFAULT_SYSTEM = """\
 You are a health coach. You propose small, realistic changes to a person's daily behaviour so \
 that a health-risk model changes its prediction. You answer with one JSON object and nothing else.
 
-The features (name: meaning; unit; what may change):
+Features that may change (name: meaning; unit; direction):
 {features}"""
 
 DEFAULT_USER = """\
@@ -64,7 +70,7 @@ Changes that help, strongest first: {helps}
 {offered}{examples}{feedback}
 Task: make the model predict "{desired_class}". Change as few features as possible, only in \
 the allowed direction. Answer with one JSON object of the features you change and their new \
-values (a feature left out stays as it is), from: {answer_keys}."""
+values (a feature left out stays as it is)."""
 
 DEFAULT_NEAREST = (
     'Changes that made the model predict "{desired_class}" for people like this one:\n{rows}\n'
@@ -101,15 +107,16 @@ _FIELDS: dict[str, set[str]] = {
 class PromptTemplate:
     """The texts a prompt is made of; ``str.format`` placeholders in braces.
 
-    ``system`` takes ``features`` (the glossary, one line per feature). ``user`` takes
+    ``system`` takes ``features`` (the glossary, one line per mutable feature). ``user`` takes
     ``current_class``, ``desired_class``, ``proba`` (current probability of the desired class),
     ``needed`` (the probability to pass), ``current`` (the changeable features' values, as
-    JSON), ``fixed`` (the fixed features' values), ``helps`` (helpful changes, strongest
+    ``name value`` pairs: not JSON, so that a small model copies the examples' changes rather
+    than the whole row of current values), ``fixed`` (the fixed features' values), ``helps`` (helpful changes, strongest
     first), ``examples`` (the rendered ``nearest`` or ``worked`` block, or nothing zero-shot),
     ``feedback`` (the rendered ``feedback`` block, or nothing), ``offered`` (the rendered
     ``offered`` block: the values each feature may take and which must change, written out for
     a backend that cannot enforce a schema; else nothing) and ``answer_keys`` (the features
-    asked: those with more than one admissible value).
+    asked: those with more than one admissible value; the default text leaves it out).
 
     >>> PromptTemplate().system.startswith("You are a health coach")
     True
@@ -180,9 +187,9 @@ def render_messages(template: PromptTemplate, context: PromptContext) -> Message
     ...                     helps=[("sleep", "raise")], examples=[{"sleep": 450}])
     >>> system, user = (m["content"] for m in render_messages(PromptTemplate(), ctx))
     >>> print(system.splitlines()[-1])
-    - sleep: Sleep per night; min; may only increase (plausible 0 to 900)
+    - sleep: Sleep per night; min; raise only
     >>> print("\\n".join(user.splitlines()[1:5]))
-    This person's changeable features now: {"sleep": 380}
+    This person's changeable features now: sleep 380
     Fixed: age 40
     Changes that help, strongest first: raise sleep
     <BLANKLINE>
@@ -200,8 +207,8 @@ def render_messages(template: PromptTemplate, context: PromptContext) -> Message
     feedback = template.feedback.format(problems=context.problems) if context.problems else ""
     if feedback and not examples:
         feedback = "\n" + feedback
-    current = _json(
-        {f.name: _number(f, context.query[j]) for j, f in _mutable(spec) if f.name in asked}
+    current = ", ".join(
+        f"{f.name} {_value_text(f, context.query[j])}" for j, f in _mutable(spec) if f.name in asked
     )
     offered = ""
     if context.offered is not None:
@@ -235,31 +242,50 @@ def render_messages(template: PromptTemplate, context: PromptContext) -> Message
 
 
 def glossary(spec: DatasetSpec) -> str:
-    """One line per feature: meaning, unit, and what may change (the same for every person).
+    """One short line per mutable feature: meaning, unit, and the allowed direction.
+
+    The same for every person, so it heads the prompt and is evaluated once per run. The
+    meaning is the description's first clause without parenthetical remarks (the model needs
+    the name's sense, not the clinical targets); bounds are left to the schema.
+    Fixed features are not listed: the user message gives their values, and an answer never
+    changes them.
 
     >>> from sensecf.data.spec import FeatureSpec
     >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
+    ...     FeatureSpec(name="age", bounds=(18, 99), mutability="fixed"),
     ...     FeatureSpec(name="smoker", kind="binary", bounds=(0, 1), mutability="decrease",
-    ...                 level_names=("no", "yes"))])
-    >>> glossary(spec)
-    '- smoker: may only decrease (0 = no, 1 = yes)'
+    ...                 level_names=("no", "yes")),
+    ...     FeatureSpec(name="hr", description="Resting heart rate (lowest hour); target < 60",
+    ...                 unit="bpm", bounds=(30, 130))])
+    >>> print(glossary(spec))
+    - smoker: lower only (0 = no, 1 = yes)
+    - hr: Resting heart rate; bpm; raise or lower
     """
     lines = []
-    for feature in spec.features:
-        head = feature.description.strip().rstrip(".")
+    for _, feature in _mutable(spec):
+        head = _meaning(feature.description)
         if feature.unit:
             head = f"{head}; {feature.unit}" if head else feature.unit
         lines.append(f"- {feature.name}: " + (f"{head}; " if head else "") + _rule_text(feature))
     return "\n".join(lines)
 
 
+def _meaning(description: str) -> str:
+    """A description's first clause (up to the first ``;``), without parenthetical remarks.
+
+    >>> _meaning("REM (dreaming) sleep in that night; target 90 min")
+    'REM sleep in that night'
+    """
+    head = re.sub(r"\s*\([^()]*\)", "", description.split(";")[0])
+    return head.strip().rstrip(".")
+
+
 def _rule_text(feature: FeatureSpec) -> str:
-    step = float(feature.step)
     rule = {
         "fixed": "fixed",
-        "increase": "may only increase",
-        "decrease": "may only decrease",
-        "both": "may increase or decrease",
+        "increase": "raise only",
+        "decrease": "lower only",
+        "both": "raise or lower",
     }[feature.mutability]
     if feature.levels is not None:
         names = feature.level_names or tuple(str(plain_number(v)) for v in feature.levels)
@@ -268,10 +294,7 @@ def _rule_text(feature: FeatureSpec) -> str:
             for v, n in zip(feature.levels, names, strict=True)
         )
         return f"{rule} ({codes})"
-    if not feature.is_mutable:
-        return rule
-    lower, upper = (plain_number(b, step) for b in feature.bounds)
-    return f"{rule} (plausible {lower} to {upper})"
+    return rule
 
 
 def _mutable(spec: DatasetSpec) -> list[tuple[int, FeatureSpec]]:
