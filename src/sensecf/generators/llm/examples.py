@@ -163,7 +163,9 @@ class ExampleBank:
         rows = np.vstack(kept)
         owner = np.repeat(np.arange(len(X)), [len(k) for k in kept])
         if len(rows):  # one batched reversion for every query
-            rows = sparsify(self.model, X[owner], rows, desired)
+            # A missing current value is no value to go back to: the example's own one stays.
+            base = np.where(np.isnan(X[owner]), rows, X[owner])
+            rows = sparsify(self.model, base, rows, desired)
         out = []
         for i in range(len(X)):
             mine = rows[owner == i]
