@@ -11,7 +11,7 @@ import json
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import Task
+from finetune_task import Task
 
 from sensecf.cli.main import cli
 from sensecf.finetuning import artifacts

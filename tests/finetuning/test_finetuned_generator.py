@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import Task
+from finetune_task import Task
 
 from sensecf.finetuning.format import CompactFormat
 from sensecf.generators.llm.finetuned import FineTunedGenerator

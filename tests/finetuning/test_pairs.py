@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pandas as pd
-from conftest import Task, task_data
+from finetune_task import Task, task_data
 
 from sensecf.finetuning.format import CompactFormat
 from sensecf.finetuning.pairs import build_pairs, heldout_people, person_ids, split_pairs
