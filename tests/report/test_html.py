@@ -73,8 +73,12 @@ def test_the_best_value_of_each_metric_is_marked(run_dir):
     overall = summary[summary["label"].isna()].set_index("method")
     column = table.columns.index("L0 (features changed)")
     marked = {row[0].text for row in table.rows if row[column].best}
-    assert marked == {overall["l0"].round(2).idxmin()}
-    assert marked == {"oracle"}  # the oracle searches for the fewest changes
+    l0 = overall["l0"].round(2)
+    fewest = set(l0[l0 == l0.min()].index)
+    assert "oracle" in fewest  # the oracle searches for the fewest changes
+    # The fewest are marked, unless every method ties (sparse examples can match the oracle).
+    assert marked == (set() if fewest == set(l0.index) else fewest)
+    assert any(cell.best for row in table.rows for cell in row[1:])
     # Intervals sit beside the means, from the summary's own columns.
     oracle = next(row for row in table.rows if row[0].text == "oracle")
     low, high = overall.loc["oracle", ["l0_ci_low", "l0_ci_high"]]

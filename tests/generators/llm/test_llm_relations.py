@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from scripted import Scripted, user_text
+from scripted import Scripted, current, user_text
 
 from sensecf.data.constraints import violations
 from sensecf.generators import select_queries
@@ -29,7 +29,7 @@ def healthy(request: ChatRequest) -> dict[str, float]:
     while the very-low share stays within it."""
     offered = enums(request)
     answer = {name: max(offered[name]) for name in ("deep", "light") if name in offered}
-    very_low = json.loads(_current(request)).get("very_low")
+    very_low = json.loads(current(request)).get("very_low")
     kept = [v for v in offered.get("low", []) if very_low is not None and v >= very_low]
     if kept:
         answer["low"] = min(kept)
@@ -84,11 +84,11 @@ def test_an_answer_breaking_a_check_is_repaired_with_feedback_naming_the_relatio
         if "did not work" in user_text(request):
             return json.dumps(answer)  # very_low left as it is: the check holds again
         offered = enums(request)
-        low = answer.get("low", float(json.loads(_current(request))["low"]))
+        low = answer.get("low", float(json.loads(current(request))["low"]))
         above = [v for v in offered.get("very_low", []) if v > low]
         if above:  # the very-low share above the low one it is part of
             answer["very_low"] = max(above)
-            broke.append(_current(request))
+            broke.append(current(request))
         return json.dumps(answer)
 
     backend = Scripted(above_low_then_fixed)
@@ -106,10 +106,6 @@ def test_an_answer_breaking_a_check_is_repaired_with_feedback_naming_the_relatio
     X = result.query_matrix()[result.cfs["query_id"]]
     assert violations(data.spec, X, result.cf_matrix())["relations"].sum() == 0
     assert (result.queries["rejected_answers"].sum()) == len(broke)
-
-
-def _current(request: ChatRequest) -> str:
-    return user_text(request).split("changeable features now: ")[1].split("\n")[0]
 
 
 def test_coerce_recomputes_derived_features_and_names_a_broken_check(relation_task):
