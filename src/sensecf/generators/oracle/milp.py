@@ -168,28 +168,8 @@ class ProgramBuilder:
         """
         m = len(values)
         q = int(np.flatnonzero(values == self.query[j])[0])
-        y = self.add_vars(m - 1, 0.0, 1.0, integer=True)
-        if m > 2:  # y[k] >= y[k+1]
-            k = np.arange(m - 2)
-            rows = self.n_rows + k
-            self.add_rows_coo(
-                np.r_[rows, rows], np.r_[y + k, y + k + 1], np.r_[np.ones(m - 2), -np.ones(m - 2)]
-            )
-            self.close_rows(m - 2, 0.0, np.inf)
-        changed = self.add_vars(1, 0.0, 1.0, integer=True)
-        # changed = 1 - (y[q] - y[q+1]), with y[0] = 1 and y[m] = 0.
-        cols, vals = [changed], [1.0]
-        const = 1.0
-        if q >= 1:
-            cols.append(y + q - 1)
-            vals.append(1.0)
-        else:
-            const -= 1.0
-        if q + 1 <= m - 1:
-            cols.append(y + q)
-            vals.append(-1.0)
-        self.add_rows_coo(np.full(len(cols), self.n_rows), np.array(cols), np.array(vals))
-        self.close_rows(1, const, const)
+        y = self._ordered_binaries(m)
+        changed = self._changed_indicator(y, m, q)
         cost = np.abs(values - self.query[j]) / self.scale[j]
 
         def decode(v: np.ndarray) -> float:
@@ -225,6 +205,36 @@ class ProgramBuilder:
         return y
 
     # ---- a feature as intervals of its grain -----------------------------------------------
+    def _ordered_binaries(self, m: int) -> int:
+        """``m - 1`` binaries ``y[1..m-1]`` with ``y[k] >= y[k+1]`` (a value's position among
+        ``m`` ordered choices); returns the first column."""
+        y = self.add_vars(m - 1, 0.0, 1.0, integer=True)
+        if m > 2:
+            k = np.arange(m - 2)
+            rows = self.n_rows + k
+            self.add_rows_coo(
+                np.r_[rows, rows], np.r_[y + k, y + k + 1], np.r_[np.ones(m - 2), -np.ones(m - 2)]
+            )
+            self.close_rows(m - 2, 0.0, np.inf)
+        return y
+
+    def _changed_indicator(self, y: int, m: int, q: int) -> int:
+        """A binary that is 1 unless the ordered binaries at ``y`` pick position ``q`` (the
+        query's own): changed = 1 - (y[q] - y[q+1]), with y[0] = 1 and y[m] = 0."""
+        changed = self.add_vars(1, 0.0, 1.0, integer=True)
+        cols, vals, const = [changed], [1.0], 1.0
+        if q >= 1:
+            cols.append(y + q - 1)
+            vals.append(1.0)
+        else:
+            const -= 1.0
+        if q + 1 <= m - 1:
+            cols.append(y + q)
+            vals.append(-1.0)
+        self.add_rows_coo(np.full(len(cols), self.n_rows), np.array(cols), np.array(vals))
+        self.close_rows(1, const, const)
+        return changed
+
     def add_intervals(self, j: int, starts: np.ndarray, counts: np.ndarray) -> tuple[int, Expr]:
         """Feature ``j`` takes ``starts[k] + step * i`` for one interval ``k`` and ``i`` in
         ``0..counts[k]`` (``starts`` sorted, the query's value one of them with count 0).
@@ -238,14 +248,7 @@ class ProgramBuilder:
         q = float(self.query[j])
         m = len(starts)
         qi = int(np.flatnonzero(starts == q)[0])
-        y = self.add_vars(m - 1, 0.0, 1.0, integer=True)
-        if m > 2:  # y[k] >= y[k+1]
-            k = np.arange(m - 2)
-            rows = self.n_rows + k
-            self.add_rows_coo(
-                np.r_[rows, rows], np.r_[y + k, y + k + 1], np.r_[np.ones(m - 2), -np.ones(m - 2)]
-            )
-            self.close_rows(m - 2, 0.0, np.inf)
+        y = self._ordered_binaries(m)
         top = float(starts[-1] + step * counts[-1])
         x = Expr(float(starts[0]), y + np.arange(m - 1), np.diff(starts), float(starts[0]), top)
         if counts.max() > 0:
@@ -259,18 +262,7 @@ class ProgramBuilder:
             self.close_rows(1, -np.inf, float(counts[0]))
             x = x.plus(Expr(0.0, np.array([i]), np.array([step]), 0.0, 0.0))
             x = Expr(x.const, x.cols, x.vals, float(starts[0]), top)
-        changed = self.add_vars(1, 0.0, 1.0, integer=True)
-        cols, vals, const = [changed], [1.0], 1.0
-        if qi >= 1:
-            cols.append(y + qi - 1)
-            vals.append(1.0)
-        else:
-            const -= 1.0
-        if qi + 1 <= m - 1:
-            cols.append(y + qi)
-            vals.append(-1.0)
-        self.add_rows_coo(np.full(len(cols), self.n_rows), np.array(cols), np.array(vals))
-        self.close_rows(1, const, const)
+        changed = self._changed_indicator(y, m, qi)
         # |x - q| = p + n with p only above the query's interval, n only below it.
         up, down = max(top - q, 0.0), max(q - float(starts[0]), 0.0)
         p = self.add_vars(2, 0.0, np.array([up, down]), integer=False)
