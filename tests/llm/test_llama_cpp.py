@@ -97,3 +97,30 @@ def test_complete_many_keeps_order_and_reports_a_prompt_too_long(tmp_path: Path)
     )
     assert again.completion_tokens > 0
     backend.close()
+
+
+@pytest.mark.slow
+def test_a_compact_answer_keeps_to_its_cap_and_layout(llm: LlamaCpp) -> None:
+    from sensecf.generators.llm.schema import answer_schema
+    from sensecf.llm.constrained import admits
+
+    schema = answer_schema(
+        {"sleep": [420, 450], "steps": [6000, 9000], "water": [2.0, 2.5], "kcal": [300]},
+        required=[],
+        max_changes=2,
+    )
+    ask = [{"role": "user", "content": "Change sleep, steps, water and kcal. Answer in JSON."}]
+    for seed in range(4):
+        params = GenerationParams(temperature=1.2, max_tokens=48, seed=seed)
+        text = llm.complete(ask, schema=schema, params=params).text
+        assert admits(schema, text), text
+        assert text == json.dumps(json.loads(text))  # the one fixed layout
+
+
+def test_weights_are_widened_for_the_packaged_model_only(tmp_path: Path) -> None:
+    assert LlamaCpp().weights == "f16"
+    assert LlamaCpp(packaged_model_path()).weights == "file"
+    assert "weights" not in LlamaCpp(packaged_model_path()).identity()
+    assert LlamaCpp().identity()["weights"] == "f16"  # other numbers: other cache entries
+    with pytest.raises(SensecfError, match="weights must be"):
+        LlamaCpp(weights="q8")  # type: ignore[arg-type]

@@ -25,7 +25,9 @@ from sensecf.generators.llm.examples import ExampleBank, examples_json
 class NearestExample(CounterfactualGenerator):
     """The verified, projected desired-class people a few-shot prompt would show, nearest first.
 
-    Takes no parameters: its examples are chosen as the LLM generator chooses them. Rows carry
+    Its examples are chosen as the LLM generator chooses them: with ``max_changes`` (the LLM
+    generator's default, 3) the examples that change at most that many features come first,
+    as a few-shot prompt shows them. Rows carry
     ``source="search"``; the queries table records the rows returned (``examples_shown``), so
     the metric suite's copy shares read 1 for it.
     """
@@ -34,8 +36,13 @@ class NearestExample(CounterfactualGenerator):
     searches_margin = False  # its examples were verified once, at fit, by the decision rule
     query_info_columns: ClassVar[tuple[str, ...]] = ("examples_shown",)
 
-    def __init__(self) -> None:
-        pass
+    def __init__(self, max_changes: int | None = 3) -> None:
+        self.max_changes = max_changes
+
+    def _validate_params(self) -> None:
+        cap = self.max_changes
+        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+            raise ValueError(f"`max_changes` must be a positive integer or None; got {cap!r}")
 
     def _fit(self) -> None:
         self.examples_ = ExampleBank.from_reference(self.model_, self.reference_)
@@ -50,7 +57,7 @@ class NearestExample(CounterfactualGenerator):
     ) -> Sequence[Candidates]:
         if len(X) == 0:
             return []
-        found = self.examples_.nearest(X, desired, n_cfs)
+        found = self.examples_.nearest(X, desired, n_cfs, max_changes=self.max_changes)
         return [
             Candidates(rows, query_info={"examples_shown": examples_json(rows)}) for rows in found
         ]

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sensecf.errors import SensecfError
+from sensecf.llm.answer_grammar import answer_rules, to_lark
 
 _INSTALL = "pip install llguidance  (or: pip install 'sensecf[finetune]')"
 # The layout of every constrained answer: json.dumps' separators, no other whitespace.
@@ -54,30 +55,44 @@ def json_schema_grammar(schema: dict[str, Any]) -> str:
     {'enum': ['yes', 'no'], 'x-guidance': {'whitespace_flexible': False, 'item_separator': ', ', 'key_separator': ': '}}
     """
     llguidance = _llguidance()
+    rules = answer_rules(schema)
+    if rules is not None:  # an answer schema: its bounds on the number of keys kept
+        return llguidance.LLMatcher.grammar_from_lark(to_lark(rules))
     return llguidance.LLMatcher.grammar_from_json_schema(schema, overrides=dict(_LAYOUT))
 
 
 def admits(schema: dict[str, Any], text: str) -> bool:
     """Whether ``text`` is strict JSON that an :func:`~sensecf.generators.llm.schema.answer_schema` admits.
 
-    Checks what such a schema says: an object with exactly the required keys, in order, each
-    value one of its ``enum``; a check on what a decoder returned, not a JSON-schema validator.
+    Checks what such a schema says: an object whose keys come in the schema's order, each at
+    most once, the required ones among them, as many as ``minProperties``/``maxProperties``
+    allow, each value one of its ``enum``; a check on what a decoder returned, not a
+    JSON-schema validator.
 
-    >>> schema = {"properties": {"a": {"enum": [1, 2]}}, "required": ["a"]}
-    >>> admits(schema, '{"a": 2}'), admits(schema, '{"a": 3}'), admits(schema, '{"a": 1')
-    (True, False, False)
+    >>> schema = {"properties": {"a": {"enum": [1, 2]}, "b": {"enum": [3]}}, "required": ["a"],
+    ...           "maxProperties": 1}
+    >>> [admits(schema, t) for t in ('{"a": 2}', '{"a": 3}', '{"a": 1', '{"a": 1, "b": 3}')]
+    [True, False, False, False]
     """
     try:
         answer = json.loads(text)
     except ValueError:
         return False
-    if not isinstance(answer, dict) or list(answer) != list(schema.get("required", [])):
+    if not isinstance(answer, dict):
         return False
     properties = schema.get("properties", {})
-    return all(
-        name in properties and value in properties[name].get("enum", [value])
-        for name, value in answer.items()
-    )
+    order = [name for name in properties if name in answer]
+    if list(answer) != order or len(order) != len(answer):
+        return False  # a key the schema does not name, or keys out of order
+    if not set(schema.get("required", [])) <= set(answer):
+        return False
+    if (
+        not schema.get("minProperties", 0)
+        <= len(answer)
+        <= schema.get("maxProperties", len(answer))
+    ):
+        return False
+    return all(value in properties[name].get("enum", [value]) for name, value in answer.items())
 
 
 class Grammars:

@@ -50,7 +50,7 @@ def example(request: ChatRequest, label: str = "A") -> str:
 
 def current(request: ChatRequest) -> str:
     """The current values the prompt states (``name value, ...``), as a JSON answer."""
-    match = re.search(r"changeable features now: (.*)$", user_text(request), re.M)
+    match = re.search(r"^Now: (.*)$", user_text(request), re.M)
     assert match
     values = {}
     for pair in match.group(1).split(", "):

@@ -44,10 +44,10 @@ def test_a_cut_off_answer_is_a_repair_round_with_feedback(toy, queries):
 
 
 def test_failed_answers_stay_beside_the_fallback_that_fills_their_query(toy, queries):
-    def nudge(request, n):  # admissible, changes one feature, rarely enough
-        answer = json.loads(current(request))
-        answer["steps"] = sorted(request.schema["properties"]["steps"]["enum"])[1]
-        return json.dumps(answer)
+    def nudge(request, n):  # admissible, the smallest change of one feature, rarely enough
+        now = json.loads(current(request))
+        name, prop = next(iter(request.schema["properties"].items()))
+        return json.dumps({name: min(prop["enum"], key=lambda v: abs(v - now[name]))})
 
     _, result = run(toy, queries, nudge, repair_rounds=0, fallback=True)
     cfs = result.cfs

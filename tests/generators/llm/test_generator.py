@@ -31,6 +31,12 @@ def queries(toy):
     return select_queries(toy.model, toy.test, limit=6, seed=0)
 
 
+def _shown(request: ChatRequest) -> list[dict]:
+    """The examples a prompt shows, as answers."""
+    rows = re.findall(r"^Person [A-Z]+: (\{.*\})$", user_text(request), re.M)
+    return [json.loads(row) for row in rows]
+
+
 def run(toy, queries, policy: Policy, **options):
     backend = Scripted(policy)
     generator = LLMGenerator(backend, **options).fit(toy.model, toy.train)
@@ -135,10 +141,13 @@ def test_fixed_features_are_never_asked_and_always_copied(toy, queries):
         # Only the features in play are asked (a non-smoker's smoker may only stay 0), in
         # spec order; a compact answer gives the changes only, so none is required.
         in_play = [n for n in mutable if n != "smoker" or X[i, smoker] == 1]
-        assert list(schema["properties"]) == in_play
+        # A first few-shot answer: the features its examples move, no other.
+        moved = {k for shown in _shown(request) for k in shown}
+        assert list(schema["properties"]) == [n for n in in_play if n in moved]
         assert schema["required"] == [] and schema["additionalProperties"] is False
         assert not set(fixed) & set(schema["properties"])
-        assert ("smoker" in current(request)) == (X[i, smoker] == 1)
+        if X[i, smoker] == 0:  # a non-smoker's smoker is never in play
+            assert "smoker" not in current(request)
     merged = result.cfs.merge(result.queries, on="query_id", suffixes=("", "_q"))
     for name in fixed:
         assert (merged[name] == merged[f"{name}_q"]).all()
@@ -190,7 +199,8 @@ def test_repair_changes_the_context_and_records_the_round(toy, queries):
     # A new context: other examples, and no more candidate values than before.
     assert example(first) != example(second)
     for name, prop in second.schema["properties"].items():
-        assert len(prop["enum"]) <= len(first.schema["properties"][name]["enum"])
+        if name in first.schema["properties"]:
+            assert len(prop["enum"]) <= len(first.schema["properties"][name]["enum"])
 
 
 def test_unreadable_answers_are_repair_rounds_never_crashes(toy, queries):
@@ -223,16 +233,21 @@ def test_prompt_injection_in_a_field_is_just_an_invalid_value(toy, queries):
 def test_a_rule_broken_is_sent_back_not_projected(toy, queries):
     """Without a grammar a backend may lower an increase-only feature: feedback names it."""
 
+    lowered = []
+
     def lower_sleep(request: ChatRequest, n: int) -> str:
         answer = json.loads(example(request))
-        if "did not work" not in user_text(request):
+        if "did not work" not in user_text(request) and "sleep" in request.schema["properties"]:
             answer["sleep"] = 200  # below every query's current sleep, which may only increase
+            lowered.append(n)
         return json.dumps(answer)
 
     backend, result = run(toy, queries, lower_sleep)
-    second = user_text(backend.requests[len(queries)])
-    assert "sleep may only increase" in second
-    assert (result.cfs["round"] == 1).all() and result.validity == 1.0
+    assert lowered
+    repairs = [user_text(r) for r in backend.requests[len(queries) :]]
+    assert len(repairs) == len(lowered)
+    assert all("sleep may only increase" in text for text in repairs)
+    assert (result.cfs["round"] == 1).sum() == len(lowered) and result.validity == 1.0
     assert violations(toy.model.spec, result.query_matrix(), result.cf_matrix())["total"].sum() == 0
 
 
@@ -245,10 +260,10 @@ def test_fallback_fills_what_the_llm_could_not(toy, queries):
 
 
 def test_invalid_final_answers_are_returned_and_counted(toy, queries):
-    def nudge(request: ChatRequest, n: int) -> str:  # the smallest admissible step up in steps
-        answer = json.loads(current(request))
-        answer["steps"] = sorted(request.schema["properties"]["steps"]["enum"])[1]
-        return json.dumps(answer)
+    def nudge(request: ChatRequest, n: int) -> str:  # the smallest admissible change of one
+        now = json.loads(current(request))
+        name, prop = next(iter(request.schema["properties"].items()))
+        return json.dumps({name: min(prop["enum"], key=lambda v: abs(v - now[name]))})
 
     _, result = run(toy, queries, nudge, repair_rounds=0)
     assert result.coverage == 1.0 and not result.cfs["valid"].all()  # honest: counted invalid
@@ -345,22 +360,17 @@ def test_end_to_end_with_the_packaged_model(toy, queries):
     assert result.validity >= 0.5
 
 
-def grammar(request: ChatRequest, answer: str) -> str:
-    """What a schema-enforcing decoder would let through: each value one of its enum."""
-    values = json.loads(answer)
-    props = request.schema["properties"]
-    return json.dumps(
-        {k: v if v in props[k]["enum"] else props[k]["enum"][0] for k, v in values.items()}
-    )
-
-
 def test_the_last_round_obliges_the_strongest_helpful_features_to_move(toy, queries):
-    stubborn = lambda r, n: grammar(r, current(r))  # noqa: E731
+    def stubborn(request: ChatRequest, n: int) -> str:
+        """Changes nothing where it may; where a grammar obliges features, their first value."""
+        props = request.schema["properties"]
+        return json.dumps({k: props[k]["enum"][0] for k in request.schema["required"]})
+
     backend, result = run(toy, queries, stubborn, shots=0, repair_rounds=1)
     n = len(queries)
     X = result.queries[toy.model.spec.feature_names].to_numpy(dtype=float)
     for i, request in enumerate(backend.requests[n:]):
-        helps = re.search(r"strongest first: (.*)$", user_text(request), re.M).group(1)
+        helps = re.search(r"Helps most: (.*)$", user_text(request), re.M).group(1)
         strongest = [item.split()[1] for item in helps.split(", ")[:3]]
         assert strongest, "the toy task always has a helpful change"
         for name in strongest:
@@ -373,7 +383,7 @@ def test_the_last_round_obliges_the_strongest_helpful_features_to_move(toy, quer
 def test_helpful_directions_agree_with_the_classifier(toy, queries):
     backend, _ = run(toy, queries, copy_first)
     text = user_text(backend.requests[0])
-    helps = re.search(r"strongest first: (.*)$", text, re.M).group(1)
+    helps = re.search(r"Helps most: (.*)$", text, re.M).group(1)
     # The toy risk falls with more sleep and steps and rises with heart rate.
     assert "lower sleep" not in helps and "raise hr" not in helps
     assert "raise sleep" in helps or "raise steps" in helps

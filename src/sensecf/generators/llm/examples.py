@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from sensecf.data.constraints import changed, project
+from sensecf.data.constraints import changed, count_changes, project
 from sensecf.data.scales import FeatureScales
 from sensecf.data.spec import DatasetSpec
 from sensecf.generators.llm.candidates import near_current
@@ -124,7 +124,9 @@ class ExampleBank:
         """Values within half a step of the query's are the query's (as answers are read back)."""
         return np.where(near_current(rows, query, self.steps), query, rows)
 
-    def nearest(self, X: np.ndarray, desired: int, count: int) -> list[np.ndarray]:
+    def nearest(
+        self, X: np.ndarray, desired: int, count: int, max_changes: int | None = None
+    ) -> list[np.ndarray]:
         """Per query, up to ``count`` distinct projected desired-class rows the model verifies.
 
         With ``sparse`` each row is then sparsified towards the query (changes the model does
@@ -132,6 +134,8 @@ class ExampleBank:
         example shows a few changes, not the ten or more a whole neighbour differs by: a small
         model copies the length of what it sees, and every shown or written token costs time.
         Rows that shrink to the same change are kept once, in the order of the nearest.
+        With ``max_changes``, the rows that change at most that many features come first (an
+        answer capped at that many cannot copy the others).
         """
         spec = self.spec
         pool = self.pool(desired)
@@ -170,7 +174,11 @@ class ExampleBank:
         for i in range(len(X)):
             mine = rows[owner == i]
             _, first = np.unique(np.nan_to_num(mine, nan=np.inf), axis=0, return_index=True)
-            out.append(mine[np.sort(first)][:count])
+            mine = mine[np.sort(first)]
+            if max_changes is not None and len(mine):
+                over = count_changes(spec, X[i], mine) > max_changes
+                mine = mine[np.argsort(over, kind="stable")]
+            out.append(mine[:count])
         return out
 
     def worked(

@@ -77,6 +77,7 @@ class FineTunedGenerator(LLMGenerator):
     name = "fine-tuned"
     examples = "nearest"
     prompt = None
+    max_changes = None  # the compact format bounds its own answers
 
     @property
     def shots(self) -> int:  # type: ignore[override]

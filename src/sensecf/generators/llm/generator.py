@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 Examples = Literal["nearest", "worked"]
 
 # Helpful changes listed in a prompt, strongest first (the rest matter little).
-LISTED_HELPS = 8
+LISTED_HELPS = 4
 
 
 @dataclass
@@ -108,8 +108,11 @@ class LLMGenerator(CounterfactualGenerator):
     fills queries the LLM could not serve. ``temperature`` for the first answer,
     ``sample_temperature`` for the samples beyond it (``n_cfs`` > 1). ``prompt``: the texts
     (:class:`~sensecf.generators.llm.prompts.PromptTemplate`; ``None``: the default ones).
-    ``max_tokens``: per answer (``None``: enough for the schema, about 16 per mutable
-    feature). ``grid_size``: training quantiles offered per feature.
+    ``max_tokens``: per answer (``None``: enough for the schema, about 16 per feature it may
+    give). ``max_changes``: the most features an answer may change (``None``: any number);
+    the schema says so (``maxProperties``) and the local backends' grammars hold to it, which
+    keeps answers sparse and short (~11 tokens per change). ``grid_size``: training quantiles
+    offered per feature.
 
     Parameters are stored as given and checked by ``fit``; ``name`` follows from them.
     ``sklearn.base.clone`` gives an unfitted copy that shares the backend (a loaded model or
@@ -139,6 +142,7 @@ class LLMGenerator(CounterfactualGenerator):
         sample_temperature: float = 0.8,
         prompt: PromptTemplate | None = None,
         max_tokens: int | None = None,
+        max_changes: int | None = 3,
         grid_size: int = 9,
     ) -> None:
         self.backend = backend
@@ -150,6 +154,7 @@ class LLMGenerator(CounterfactualGenerator):
         self.sample_temperature = sample_temperature
         self.prompt = prompt
         self.max_tokens = max_tokens
+        self.max_changes = max_changes
         self.grid_size = grid_size
 
     @property
@@ -172,6 +177,9 @@ class LLMGenerator(CounterfactualGenerator):
         tokens = self.max_tokens
         if tokens is not None and (not isinstance(tokens, int) or tokens < 1):
             raise ValueError(f"`max_tokens` must be a positive integer or None; got {tokens!r}")
+        cap = self.max_changes
+        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+            raise ValueError(f"`max_changes` must be a positive integer or None; got {cap!r}")
         if self.backend is not None and not isinstance(self.backend, LLMBackend):
             raise TypeError(f"backend must be an LLMBackend; got {type(self.backend).__name__}")
         if self.prompt is not None and not isinstance(self.prompt, PromptTemplate):
@@ -298,7 +306,7 @@ class LLMGenerator(CounterfactualGenerator):
         count = self.shots * (self.repair_rounds + n_cfs)  # enough windows for every request
         factuals: list[np.ndarray] | None = None
         if self.shots and self.examples == "nearest":
-            shown = self.examples_.nearest(X, desired, count)
+            shown = self.examples_.nearest(X, desired, count, max_changes=self.max_changes)
         elif self.shots:
             factuals, shown = self.examples_.worked(X, desired, count)
         else:
@@ -395,10 +403,11 @@ class LLMGenerator(CounterfactualGenerator):
             asked=asked,
             offered=None if enforced else candidates,
             must_move=() if enforced else must_move,
+            max_changes=self.max_changes,
         )
         request = ChatRequest(
             render_messages(self.prompt_, context),
-            answer_schema(candidates, required=must_move),
+            answer_schema(candidates, required=must_move, max_changes=self.max_changes),
             self._params(batch, chain, rnd, len(asked)),
         )
         shown = [answer_row(spec, r) for r in examples]
@@ -420,7 +429,7 @@ class LLMGenerator(CounterfactualGenerator):
         first = chain.sample == 0
         return GenerationParams(
             temperature=float(self.temperature if first else self.sample_temperature),
-            max_tokens=self.max_tokens or 16 * asked + 24,
+            max_tokens=self.max_tokens or 16 * min(asked, self.max_changes or asked) + 24,
             seed=(batch.base_seed + 1009 * chain.sample + rnd) % (2**31 - 1),
         )
 

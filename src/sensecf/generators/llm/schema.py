@@ -53,17 +53,23 @@ def plain_number(value: float, step: float = 1.0) -> int | float:
 
 
 def answer_schema(
-    candidates: Mapping[str, Sequence[int | float]], required: Sequence[str] | None = None
+    candidates: Mapping[str, Sequence[int | float]],
+    required: Sequence[str] | None = None,
+    max_changes: int | None = None,
 ) -> dict[str, Any]:
     """JSON schema of an answer: each named feature one of its candidate values.
 
     ``candidates`` maps feature names (in the order the answer should list them) to their
     admissible values, already written with :func:`plain_number`. ``required``: the features
     the answer must give (``None``: all; a compact answer of changes requires only the
-    features that must move).
+    features that must move). A compact answer gives at least one feature (an empty one
+    changes nothing, and the person is flagged) and at most ``max_changes`` (``None``: no
+    bound; never fewer than the required features): ``minProperties``/``maxProperties``.
 
-    >>> answer_schema({"sleep": [400, 450], "steps": [3000, 8000]}, required=[])["required"]
-    []
+    >>> schema = answer_schema({"sleep": [400, 450], "steps": [3000, 8000]}, required=[],
+    ...                        max_changes=1)
+    >>> schema["required"], schema["minProperties"], schema["maxProperties"]
+    ([], 1, 1)
     """
     properties: dict[str, Any] = {}
     for name, values in candidates.items():
@@ -71,7 +77,7 @@ def answer_schema(
         if not unique:
             raise ValueError(f"feature {name!r} has no candidate values")
         properties[name] = {"enum": unique}
-    return {
+    schema: dict[str, Any] = {
         "type": "object",
         "properties": properties,
         "required": list(properties)
@@ -79,3 +85,8 @@ def answer_schema(
         else [n for n in required if n in properties],
         "additionalProperties": False,
     }
+    if required is not None and properties:
+        schema["minProperties"] = 1
+        if max_changes is not None:
+            schema["maxProperties"] = max(max_changes, len(schema["required"]), 1)
+    return schema
