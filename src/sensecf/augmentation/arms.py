@@ -117,6 +117,11 @@ class Augmentation:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+# The oracle's search time per person when it generates rows (its best row found so far is
+# returned when the time is up).
+ORACLE_SECONDS = 3.0
+
+
 def generated_rows(
     name: str,
     scarce: Dataset,
@@ -143,12 +148,17 @@ def generated_rows(
     asks each generator for a safety margin (see ``CounterfactualGenerator.generate``); rows
     are still accepted by the verifier's decision rule. ``source_rows``
     maps the scarce set's rows to positions in the full dataset (each row's ``source_row``).
+    The oracle gets :data:`ORACLE_SECONDS` per person unless ``options`` give a
+    ``time_limit``: a row needs to be valid, not certified minimal, and proving the minimum on
+    an unpruned forest often runs to the oracle's full 20 s a person.
     """
     spec = scarce.spec
     empty = _empty_rows(spec)
     if count <= 0:
         return Augmentation(empty)
     options = dict(options or {})
+    if name == "oracle":
+        options.setdefault("time_limit", ORACLE_SECONDS)
     if name in LLM_GENERATORS and llm_cache is not None:
         options.setdefault("llm_cache", str(llm_cache))
     start = time.perf_counter()
