@@ -63,6 +63,12 @@ QUICK = {
 )
 @click.option("--n-cfs", type=int, help="Counterfactuals asked per majority row [1].")
 @click.option(
+    "--max-queries",
+    type=click.IntRange(min=1),
+    help="Most majority rows a generator is asked about per cell (each may give --n-cfs rows); "
+    "an arm that runs out adds fewer rows, and the tables say how many [no limit].",
+)
+@click.option(
     "--min-proba",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     help="Safety margin for generated rows: keep only rows the verifier gives the scarce class "
@@ -92,6 +98,7 @@ def augment(
     max_generated: int | None,
     verifier: str | None,
     n_cfs: int | None,
+    max_queries: int | None,
     min_proba: float | None,
     quick: bool,
     config_path: Path | None,
@@ -127,6 +134,7 @@ def augment(
         "max_generated": max_generated,
         "verifier": verifier,
         "n_cfs": n_cfs,
+        "max_queries": max_queries,
         "min_proba": min_proba,
     }
     settings.update({k: v for k, v in overrides.items() if v is not None})

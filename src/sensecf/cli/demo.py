@@ -102,6 +102,9 @@ def demo(out_dir: Path, quick: bool, fresh: bool, seed: int) -> None:
             out_dir=out_dir / "augment",
             quick=True,
             seeds=2 if quick else 3,
+            # each oracle query may take seconds (proving a flip infeasible included): a cap
+            # keeps the stage to minutes on the 2-core machine
+            max_queries=40,
         ),
     )
     # The report is cheap and reads whatever is there: it is always written anew.
