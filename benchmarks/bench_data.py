@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def _peak_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024  # Linux reports KiB
+from sensecf.progress import peak_memory_mb
 
 
 def _stage(args: argparse.Namespace) -> dict:
@@ -44,7 +39,7 @@ def _stage(args: argparse.Namespace) -> dict:
 
         data = read_aireadi(args.root, workers=args.workers)
         note = f"{len(data)} person-day rows"
-    return {"seconds": time.perf_counter() - start, "peak_mb": _peak_mb(), "note": note}
+    return {"seconds": time.perf_counter() - start, "peak_mb": peak_memory_mb(), "note": note}
 
 
 def _run(stage: str, args: argparse.Namespace, workers: int | None = None) -> dict:

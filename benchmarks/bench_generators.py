@@ -10,12 +10,12 @@ model) for each method, printing seconds per query, CFs per second and validity.
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 import time
 
 import sensecf as scf
 from sensecf.evaluation.benchmark import DEFAULT_GENERATORS, BenchmarkConfig
+from sensecf.progress import peak_memory_mb
 
 
 def main() -> None:
@@ -57,7 +57,7 @@ def main() -> None:
         )
     for name, reason in result.failures.items():
         print(f"{name:<24} failed: {reason}")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_memory_mb()
     print(f"\npeak RSS {peak:.0f} MB")
 
 

@@ -1,4 +1,5 @@
-"""One progress bar for every long loop (persons read, cohorts written, queries explained)."""
+"""One progress bar for every long loop (persons read, cohorts written, queries explained), and
+what a run held in memory at most."""
 
 from __future__ import annotations
 
@@ -45,3 +46,20 @@ def track(items: Iterable[T], description: str, total: int, enabled: bool = True
         for item in items:
             yield item
             advance()
+
+
+def peak_memory_mb() -> float:
+    """The largest resident memory this process (or a finished child) has held, in MB.
+
+    >>> peak_memory_mb() > 0
+    True
+    """
+    import resource
+    import sys
+
+    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20
+    return max(
+        resource.getrusage(who).ru_maxrss * scale
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )

@@ -44,3 +44,11 @@ def test_a_stage_that_failed_is_run_again_with_every_later_one(tmp_path):
 def test_an_unreadable_record_is_a_fresh_start(tmp_path):
     (tmp_path / RECORD).write_text("{not json")
     assert run_all(tmp_path, {"quick": False, "seed": 0}, calls=[]) == list(_Stages.names)
+
+
+def test_durations_read_as_a_person_would_say_them() -> None:
+    from sensecf.cli.demo import _duration
+
+    assert _duration(9.84) == "9.8 s"
+    assert _duration(163.2) == "2 min 43 s"
+    assert _duration(3600) == "60 min 0 s"

@@ -20,6 +20,7 @@ from sensecf.cli.report import report
 from sensecf.cli.synth import write_cohort
 from sensecf.cli.train import train_model
 from sensecf.data.io import write_json
+from sensecf.progress import peak_memory_mb
 
 # Which stages a run finished, and with which settings: a rerun keeps what still matches.
 RECORD = "demo.json"
@@ -56,6 +57,7 @@ def demo(out_dir: Path, quick: bool, fresh: bool, seed: int) -> None:
     with the same settings goes straight to the stages still to do, with no LLM call for the
     finished ones. --fresh starts over.
     """
+    started = time.perf_counter()
     settings = {"quick": quick, "seed": seed}
     runner = _Stages(out_dir, settings, fresh=fresh)
     participants, days, interval = (40, 5, 15) if quick else (200, 10, 5)
@@ -109,6 +111,22 @@ def demo(out_dir: Path, quick: bool, fresh: bool, seed: int) -> None:
     )
     # The report is cheap and reads whatever is there: it is always written anew.
     runner.run("report", lambda: ctx.invoke(report, run_dir=out_dir, out_file=None), keep=False)
+    console.line(
+        f"demo finished in {_duration(time.perf_counter() - started)}; "
+        f"peak memory {peak_memory_mb():.0f} MB"
+    )
+
+
+def _duration(seconds: float) -> str:
+    """``2 min 43 s`` or ``9.8 s``.
+
+    >>> _duration(163.2), _duration(9.84)
+    ('2 min 43 s', '9.8 s')
+    """
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
 
 
 class _Stages:
