@@ -27,11 +27,11 @@ from sensecf.llm.models import packaged_model_path
 # A user-message line belongs to the part its opening words name.
 PARTS = {
     "The model predicts": "prediction and goal",
-    "This person's changeable": "current values",
+    "Now:": "current values",
     "Fixed:": "fixed features",
-    "Changes that help": "helpful changes",
+    "Helps most": "helpful changes",
     "Values you may give": "values offered",
-    "Changes that made": "examples",
+    "Changes that worked": "examples",
     "Person ": "examples",
     "Other people": "examples",
     "An earlier answer": "feedback",
