@@ -17,16 +17,19 @@ This room holds the counterfactual rules of the LLM generator; the language mode
 
 For each query the generator
 
-1. writes a prompt: the model's current prediction and the goal, every feature with its
-   meaning, unit, current value, what may change and which way helps (measured on the
+1. writes a prompt: the task and every changeable feature's meaning, unit and direction (a
+   system message shared by everyone in a run), then the model's current prediction, this
+   person's current values of the features in play, which changes help most (measured on the
    classifier, one feature at a time), and — few-shot — examples: by default the nearest
-   training rows of the desired class, moved onto what this person may change and verified by
-   the classifier, so that copying one is a valid answer ("the context carries the
-   knowledge": a small model copies what its context offers);
-2. asks for JSON over the *mutable* features only, with a per-query schema that offers each
-   feature an ``enum`` of admissible values: its current value, a grid of training quantiles
-   within its allowed range, and the examples' values. Fixed features are never asked; they
-   are copied back;
+   training rows of the desired class, moved onto what this person may change, verified by
+   the classifier and cut down to the changes they need, so that copying one is a valid
+   answer ("the context carries the knowledge": a small model copies what its context
+   offers);
+2. asks for a compact JSON object of changes (a feature left out stays as it is; at most
+   ``max_changes``, 3 by default), with a per-query schema that offers each feature in play an
+   ``enum`` of admissible new values: a grid of training quantiles within its allowed range
+   and the examples' values (a few-shot first answer: only the features its examples move).
+   Fixed and derived features are never asked; they are copied back or follow their inputs;
 3. parses the answer tolerantly, rounds it to each feature's step, checks bounds and
    directions (nothing is projected: a broken rule is a failed answer) and verifies it with
    the classifier;
@@ -36,8 +39,8 @@ For each query the generator
    examples in line and offers a narrower candidate set: round 1 only values that help on
    their own (the classifier's one-feature probe), round 2 only the examples' values
    (zero-shot: the single most helpful value per feature), and the last round (round 3 with
-   the default three) is the last resort: the three strongest helpful features lose their
-   current value, so they must move (three more with each further round);
+   the default three) is the last resort: the three strongest helpful features are required
+   keys, so they must move (three more with each further round);
 5. for several CFs per query, asks further samples at ``sample_temperature`` with their own
    seed and their own examples (the next ones in line), and repairs a repeated answer too;
 6. optionally lets the :class:`~sensecf.generators.oracle.Oracle` fill what the LLM could not
