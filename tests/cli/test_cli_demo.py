@@ -1,6 +1,7 @@
 """The quick demo, run once: its counterfactuals hold together, and it ends with a report that
 headless Chromium renders whole."""
 
+import re
 import shutil
 import subprocess
 
@@ -57,6 +58,7 @@ def test_the_demo_ends_with_the_path_of_its_report(quick_demo):
     assert result.exit_code == 0, result.output
     last = result.output.strip().splitlines()[-1]
     assert "wrote the report to" in last and str(out / "report.html") in last
+    assert re.search(r"demo finished in [\d.]+ (s|min)", last) and "peak memory" in last
     report = build_report(out)
     assert report.section_ids == [*DEMO_SECTIONS, "config"]
     assert report.problems == []

@@ -111,9 +111,10 @@ def demo(out_dir: Path, quick: bool, fresh: bool, seed: int) -> None:
     )
     # The report is cheap and reads whatever is there: it is always written anew.
     runner.run("report", lambda: ctx.invoke(report, run_dir=out_dir, out_file=None), keep=False)
+    # The last line: what the run cost, and where to look.
     console.line(
-        f"demo finished in {_duration(time.perf_counter() - started)}; "
-        f"peak memory {peak_memory_mb():.0f} MB"
+        f"demo finished in {_duration(time.perf_counter() - started)}, peak memory "
+        f"{peak_memory_mb():.0f} MB; wrote the report to {out_dir / 'report.html'}"
     )
 
 
