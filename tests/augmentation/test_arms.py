@@ -172,3 +172,29 @@ def test_llm_rows_carry_their_calls_and_a_rerun_is_served_by_the_cache(scarce, t
     pd.testing.assert_frame_equal(again.rows, first.rows)
     with sqlite3.connect(cache) as db:  # nothing new was asked of the model
         assert db.execute("SELECT COUNT(*) FROM completions").fetchone()[0] == stored
+
+
+def test_the_oracle_searches_briefly_for_rows_unless_told_otherwise(scarce, monkeypatch):
+    import sensecf.augmentation.arms as arms
+
+    _, split, rows, model = scarce
+    limits = []
+    real = arms.make_generator
+
+    def spy(name, **options):
+        generator = real(name, **options)
+        limits.append(generator.time_limit)
+        return generator
+
+    monkeypatch.setattr(arms, "make_generator", spy)
+    for options in (None, {"time_limit": 7.5}):
+        generated_rows(
+            "oracle",
+            rows,
+            model,
+            scarce_class=1,
+            count=1,
+            source_rows=split.kept,
+            options=options,
+        )
+    assert limits == [arms.ORACLE_SECONDS, 7.5]
