@@ -131,14 +131,7 @@ def _parts(alternative: list[str]) -> list[tuple[bool, str]]:
 
 def to_gbnf(rules: Rules) -> str:
     """The grammar in llama.cpp's GBNF (start rule ``root``)."""
-    lines = []
-    for name, alternatives in rules.items():
-        texts = [
-            " ".join(text if ref else _quoted(text) for ref, text in _parts(alt))
-            for alt in alternatives
-        ]
-        lines.append(f"{name} ::= " + " | ".join(texts))
-    return "\n".join(lines)
+    return _written(rules, start="root", arrow=" ::= ")
 
 
 def to_lark(rules: Rules) -> str:
@@ -152,13 +145,19 @@ def to_lark(rules: Rules) -> str:
     k1n1: ""
     v0: "1"
     """
+    return _written(rules, start="start", arrow=": ")
+
+
+def _written(rules: Rules, *, start: str, arrow: str) -> str:
+    """The rules one per line, ``name<arrow>alternative | ...``: the two dialects differ only
+    in the start rule's name and the arrow (literals are quoted alike)."""
     lines = []
     for name, alternatives in rules.items():
         texts = [
             " ".join(text if ref else _quoted(text) for ref, text in _parts(alt))
             for alt in alternatives
         ]
-        lines.append(f"{'start' if name == 'root' else name}: " + " | ".join(texts))
+        lines.append(f"{start if name == 'root' else name}{arrow}" + " | ".join(texts))
     return "\n".join(lines)
 
 
