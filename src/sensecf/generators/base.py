@@ -423,6 +423,20 @@ def _per_row_list(values: Sequence[Any], n: int, column: str) -> list[Any]:
     return out
 
 
+def check_change_cap(value: Any) -> None:
+    """Raise unless ``value`` is a ``max_changes`` a generator accepts: a positive integer or None.
+
+    >>> check_change_cap(3), check_change_cap(None)
+    (None, None)
+    >>> check_change_cap(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: `max_changes` must be a positive integer or None; got 0
+    """
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ValueError(f"`max_changes` must be a positive integer or None; got {value!r}")
+
+
 def is_number(value: Any) -> bool:
     """A real number (Python or numpy), not a bool: what a numeric parameter may be.
 

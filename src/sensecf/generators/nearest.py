@@ -18,7 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from sensecf.generators.base import Candidates, CounterfactualGenerator
+from sensecf.generators.base import Candidates, CounterfactualGenerator, check_change_cap
 from sensecf.generators.llm.examples import ExampleBank, examples_json
 
 
@@ -40,9 +40,7 @@ class NearestExample(CounterfactualGenerator):
         self.max_changes = max_changes
 
     def _validate_params(self) -> None:
-        cap = self.max_changes
-        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
-            raise ValueError(f"`max_changes` must be a positive integer or None; got {cap!r}")
+        check_change_cap(self.max_changes)
 
     def _fit(self) -> None:
         self.examples_ = ExampleBank.from_reference(self.model_, self.reference_)

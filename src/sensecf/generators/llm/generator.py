@@ -23,7 +23,12 @@ import pandas as pd
 from sklearn.base import clone
 
 from sensecf.data.constraints import allowed_ranges, changed
-from sensecf.generators.base import Candidates, CounterfactualGenerator, NotFittedError
+from sensecf.generators.base import (
+    Candidates,
+    CounterfactualGenerator,
+    NotFittedError,
+    check_change_cap,
+)
 from sensecf.generators.llm import feedback
 from sensecf.generators.llm.candidates import feature_grid, forced_features, round_candidates, stage
 from sensecf.generators.llm.examples import ExampleBank, examples_json, window
@@ -177,9 +182,7 @@ class LLMGenerator(CounterfactualGenerator):
         tokens = self.max_tokens
         if tokens is not None and (not isinstance(tokens, int) or tokens < 1):
             raise ValueError(f"`max_tokens` must be a positive integer or None; got {tokens!r}")
-        cap = self.max_changes
-        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
-            raise ValueError(f"`max_changes` must be a positive integer or None; got {cap!r}")
+        check_change_cap(self.max_changes)
         if self.backend is not None and not isinstance(self.backend, LLMBackend):
             raise TypeError(f"backend must be an LLMBackend; got {type(self.backend).__name__}")
         if self.prompt is not None and not isinstance(self.prompt, PromptTemplate):
