@@ -165,26 +165,32 @@ class LlamaCpp(LLMBackend):
                     "the llama-cpp backend needs llama-cpp-python: "
                     "pip install llama-cpp-python  (or: pip install 'sensecf[llm]')"
                 ) from exc
-            with tempfile.TemporaryDirectory(prefix="sensecf-gguf-") as folder:
-                path = self.model_path
-                if self.weights == "f16":
-                    path = _widened(llama_cpp, path, Path(folder) / "f16.gguf", self.verbose)
-                try:
-                    # Read into memory (no mapping), so the temporary copy can go at once.
-                    self._llm = llama_cpp.Llama(
-                        model_path=str(path),
-                        n_ctx=self.n_ctx,
-                        n_threads=self.n_threads,
-                        n_threads_batch=self.n_threads_batch,
-                        use_mmap=self.weights == "file",
-                        seed=0,
-                        verbose=self.verbose,
+            if self.weights == "file":
+                self._llm = self._load(llama_cpp, self.model_path, mapped=True)
+            else:
+                with tempfile.TemporaryDirectory(prefix="sensecf-gguf-") as folder:
+                    wide = _widened(
+                        llama_cpp, self.model_path, Path(folder) / "f16.gguf", self.verbose
                     )
-                except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
-                    raise SensecfError(
-                        f"llama-cpp: could not load {self.model_path} as a GGUF model ({exc})"
-                    ) from exc
+                    # Read into memory (no mapping), so the temporary copy can go at once.
+                    self._llm = self._load(llama_cpp, wide, mapped=False)
         return self._llm
+
+    def _load(self, llama_cpp: Any, path: Path, *, mapped: bool) -> Any:
+        try:
+            return llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads_batch,
+                use_mmap=mapped,
+                seed=0,
+                verbose=self.verbose,
+            )
+        except ValueError as exc:  # llama-cpp-python's "Failed to load model from file"
+            raise SensecfError(
+                f"llama-cpp: could not load {self.model_path} as a GGUF model ({exc})"
+            ) from exc
 
     def _complete(self, request: ChatRequest) -> Completion:
         params = request.params
