@@ -24,14 +24,15 @@ from collections.abc import Sequence
 import pandas as pd
 
 import sensecf as scf
+from sensecf.data.spec import DatasetSpec
 from sensecf.generators import select_queries
 from sensecf.generators.llm import LLMGenerator
 from sensecf.llm.base import ChatRequest, Completion, LLMBackend
 from sensecf.llm.constrained import admits
 
 
-class _Recorder(LLMBackend):
-    """Keeps the requests a generator sends and answers each with an empty object."""
+class Recorder(LLMBackend):
+    """Keeps every request and answers an empty change (so nothing else is computed)."""
 
     name = "recorder"
     supports_schema = True
@@ -44,17 +45,25 @@ class _Recorder(LLMBackend):
         return Completion(text="{}")
 
 
-def generator_requests(people: int, seed: int = 0) -> list[ChatRequest]:
-    """The few-shot generator's first requests for ``people`` flagged test rows."""
-    data = scf.datasets.synthetic_cohort(participants=200, days=10, seed=0)
+def generator_requests(
+    people: int,
+    seed: int = 0,
+    *,
+    participants: int = 200,
+    days: int = 10,
+    shots: int = 3,
+) -> tuple[list[ChatRequest], DatasetSpec]:
+    """The few-shot generator's first requests for ``people`` flagged test rows of the
+    synthetic cohort, and the spec they were written for."""
+    data = scf.datasets.synthetic_cohort(participants=participants, days=days, seed=0)
     clf = scf.train(data, "rf", seed=seed)
     train_rows, test_rows = clf.split_data(data)
     queries = select_queries(clf, test_rows, limit=people, seed=seed)
-    recorder = _Recorder()
-    LLMGenerator(recorder, shots=3, repair_rounds=0).fit(clf, train_rows).generate(
+    recorder = Recorder()
+    LLMGenerator(recorder, shots=shots, repair_rounds=0).fit(clf, train_rows).generate(
         queries, seed=seed
     )
-    return recorder.requests
+    return recorder.requests, clf.spec
 
 
 def measure(
@@ -98,7 +107,7 @@ def main() -> None:
     sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
     kinds = [k.strip() for k in args.backends.split(",") if k.strip()]
 
-    requests = generator_requests(args.people, args.seed)
+    requests, _ = generator_requests(args.people, args.seed)
     print(
         f"{len(requests)} requests from the few-shot generator; max_tokens "
         f"{requests[0].params.max_tokens}; every one with its own enum schema",

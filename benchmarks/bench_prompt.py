@@ -16,12 +16,9 @@ import argparse
 from collections import defaultdict
 
 import numpy as np
+from bench_backends import generator_requests  # the same recorded requests
 
-import sensecf as scf
-from sensecf.generators import select_queries
-from sensecf.generators.llm import LLMGenerator
 from sensecf.generators.llm.prompts import glossary
-from sensecf.llm.base import ChatRequest, Completion, LLMBackend
 from sensecf.llm.models import packaged_model_path
 
 # A user-message line belongs to the part its opening words name.
@@ -39,26 +36,12 @@ PARTS = {
 }
 
 
-class Recorder(LLMBackend):
-    """Keeps every request and answers an empty change (so nothing else is computed)."""
-
-    name = "recorder"
-    supports_schema = True
-
-    def __init__(self) -> None:
-        self.requests: list[ChatRequest] = []
-
-    def _complete(self, request: ChatRequest) -> Completion:
-        self.requests.append(request)
-        return Completion("{}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=200)
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--limit", type=int, default=20)
-    parser.add_argument("--shots", type=int, default=None, help="examples per prompt")
+    parser.add_argument("--shots", type=int, default=3, help="examples per prompt")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -69,18 +52,13 @@ def main() -> None:
     def tokens(text: str) -> int:
         return len(tokenizer.tokenize(text.encode(), add_bos=False, special=True))
 
-    data = scf.datasets.synthetic_cohort(participants=args.participants, days=args.days, seed=0)
-    clf = scf.train(data, "rf", seed=args.seed)
-    train_rows, test_rows = clf.split_data(data)
-    queries = select_queries(clf, test_rows, limit=args.limit, seed=args.seed)
-    recorder = Recorder()
-    options = {} if args.shots is None else {"shots": args.shots}
-    generator = LLMGenerator(recorder, repair_rounds=0, **options).fit(clf, train_rows)
-    generator.generate(queries, seed=args.seed)
+    requests, spec = generator_requests(
+        args.limit, args.seed, participants=args.participants, days=args.days, shots=args.shots
+    )
 
     parts: dict[str, list[int]] = defaultdict(list)
     asked, changes = [], []
-    for request in recorder.requests:
+    for request in requests:
         system, user = (m["content"] for m in request.messages)
         parts["system message (shared)"].append(tokens(system))
         counted: dict[str, int] = defaultdict(int)
@@ -93,7 +71,7 @@ def main() -> None:
             parts[part].append(n)
         parts["user message (per person)"].append(tokens(user))
         asked.append(len(request.schema["properties"]) if request.schema else 0)
-    print(f"{len(recorder.requests)} first requests; glossary {tokens(glossary(clf.spec))} tokens")
+    print(f"{len(requests)} first requests; glossary {tokens(glossary(spec))} tokens")
     width = max(len(p) for p in parts)
     for part, counts in parts.items():
         print(f"{part:<{width}}  {np.mean(counts):7.1f} tokens (max {max(counts)})")
