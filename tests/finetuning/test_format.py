@@ -44,7 +44,7 @@ def test_save_and_load_round_trip_and_refuse_a_foreign_file(tmp_path) -> None:
     assert CompactFormat.load(tmp_path) == fmt
     data = json.loads((tmp_path / FORMAT_FILE).read_text())
     (tmp_path / FORMAT_FILE).write_text(json.dumps({**data, "version": 99}))
-    with pytest.raises(SensecfError, match="version 1 expected; got 99"):
+    with pytest.raises(SensecfError, match="version 2 expected; got 99"):
         CompactFormat.load(tmp_path)
     with pytest.raises(SensecfError, match="no format.json"):
         CompactFormat.load(tmp_path / "nowhere")

@@ -1,25 +1,31 @@
 """The fine-tune's own compact prompt and answer, saved with the model so inference uses exactly it.
 
 A prompt carries what the answer depends on and little else: the probability the model gives
-now and the one it needs, then one line per proposable feature *in play* — its current value
-and the values the answer may take for it, the ones that help most on their own first (the
-classifier's one-feature probe), then the nearest admissible training quantiles — and, optionally, the nearest verified desired-class people
-as their changes from this person. The answer is the compact set of changes as JSON, features in
-prompt order, values written as in the schema (:func:`~sensecf.generators.llm.schema.plain_number`).
+now and the one it needs, then one line per feature in play — its current value and the values
+the answer may take for it. The first lines are the features that reach the goal *on their own*
+(:func:`~sensecf.generators.llm.probe.nearest_flips`), cheapest first (MAD-scaled distance of
+their smallest such move), each with that smallest move first and farther ones after it; then,
+after a ``together:`` line, features that only help (the classifier's one-feature probe,
+strongest values first), for people no single change serves. Optionally the nearest verified
+desired-class people follow as their changes from this person. The answer is the compact set
+of changes as JSON, features in prompt order, values written as in the schema
+(:func:`~sensecf.generators.llm.schema.plain_number`).
 
 The same values are the schema's ``enum`` at inference, so a grammar-constrained answer is
 admissible by construction, and a teacher's target is kept only when every value it changes is
 one the prompt offers (:meth:`CompactFormat.fits`).
 
 >>> fmt = CompactFormat(target="high stress", examples=1)
->>> ctx = PromptInput(proba=0.81, needed=0.5, offered={"steps": [4200, 8000, 6500]},
-...                   examples=[{"steps": 8000}])
+>>> ctx = PromptInput(proba=0.81, needed=0.5, offered={"sleep": [410, 445, 480], "steps": [4200, 8000]},
+...                   alone=1, examples=[{"steps": 8000}])
 >>> print(fmt.user_text(ctx))
 P(high stress) 0.81, goal below 0.50
-steps 4200: 8000 6500
+sleep 410: 445 480
+together:
+steps 4200: 8000
 near: {"steps": 8000}
->>> fmt.answer_text({"steps": 8000})
-'{"steps": 8000}'
+>>> fmt.answer_text({"sleep": 445})
+'{"sleep": 445}'
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from sensecf.errors import SensecfError
 from sensecf.llm.base import Messages
 
 FORMAT_FILE = "format.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SYSTEM = "Fewest changes that reach the goal, as JSON."
 
 Number = int | float
@@ -45,11 +51,14 @@ Number = int | float
 class PromptInput:
     """One request's content: ``proba`` of the flagged class now, the probability it must go
     below (``needed``), per feature in play its current value then its offered values
-    (``offered``, in prompt order), and examples as changes (name → value)."""
+    (``offered``, in prompt order), how many of those features come first because they reach
+    the goal on their own (``alone``; ``None``: all of them), and examples as changes
+    (name → value)."""
 
     proba: float
     needed: float
     offered: dict[str, list[Number]]
+    alone: int | None = None
     examples: list[dict[str, Number | None]] = field(default_factory=list)
 
 
@@ -58,15 +67,17 @@ class CompactFormat:
     """The fine-tune's prompt/answer format (saved as ``format.json`` in the model folder).
 
     ``target``: the flagged class's name as the prompt says it. ``examples``: nearest verified
-    desired-class people shown as changes (0: none). ``max_values``: helpful values listed first
-    for each feature (strongest first), then the nearest other grid values up to one more, then
-    the examples' values. Digits are one token each in SmolLM2's vocabulary, so every value
-    shown costs 3-5 tokens: the defaults keep a prompt near 200 tokens. ``system``: the system message.
+    desired-class people shown as changes (0: none). ``max_values``: values listed per feature
+    (besides the examples' own). ``max_features``: feature lines per prompt; those that reach
+    the goal alone come first, and the features that only help fill the lines left. Digits are
+    one token each in SmolLM2's vocabulary, so every value shown costs 3-5 tokens: the defaults
+    keep a prompt near 100 tokens. ``system``: the system message.
     """
 
     target: str = "flagged"
     examples: int = 0
     max_values: int = 3
+    max_features: int = 6
     system: str = SYSTEM
     version: int = FORMAT_VERSION
 
@@ -74,6 +85,7 @@ class CompactFormat:
         for label, value, least in (
             ("examples", self.examples, 0),
             ("max_values", self.max_values, 1),
+            ("max_features", self.max_features, 1),
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise SensecfError(f"format `{label}` must be an integer ≥ {least}; got {value!r}")
@@ -82,7 +94,10 @@ class CompactFormat:
     def user_text(self, ctx: PromptInput) -> str:
         """The user message: the goal, one line per feature in play, the examples."""
         lines = [f"P({self.target}) {ctx.proba:.2f}, goal below {ctx.needed:.2f}"]
-        for name, values in ctx.offered.items():
+        alone = len(ctx.offered) if ctx.alone is None else ctx.alone
+        for k, (name, values) in enumerate(ctx.offered.items()):
+            if k == alone:
+                lines.append("together:")
             current, *others = values
             lines.append(f"{name} {_num(current)}: " + " ".join(_num(v) for v in others))
         for row in ctx.examples[: self.examples]:

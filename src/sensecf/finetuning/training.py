@@ -244,9 +244,7 @@ def train_lora(
             order += list(rng.permutation(len(examples)))
         batch, order = order[: config.batch_size], order[config.batch_size :]
         input_ids, labels, mask = _collate([examples[int(k)] for k in batch], pad)
-        loss = peft_model(
-            input_ids=input_ids.to(device), attention_mask=mask.to(device), labels=labels.to(device)
-        ).loss
+        loss = answer_loss(peft_model, input_ids.to(device), labels.to(device), mask.to(device))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
@@ -274,7 +272,8 @@ def train_lora(
 
 
 def _collate(rows: list[tuple[list[int], list[int]]], pad: int) -> tuple[Any, Any, Any]:
-    """Right-padded ids, labels (padding ignored) and the attention mask."""
+    """Left-padded ids, labels (padding ignored) and the attention mask: every answer ends at
+    the last position, so the loss needs the logits of the last few positions only."""
     import torch
 
     width = max(len(ids) for ids, _ in rows)
@@ -282,10 +281,32 @@ def _collate(rows: list[tuple[list[int], list[int]]], pad: int) -> tuple[Any, An
     labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for r, (i, lab) in enumerate(rows):
-        ids[r, : len(i)] = torch.tensor(i)
-        labels[r, : len(lab)] = torch.tensor(lab)
-        mask[r, : len(i)] = 1
+        ids[r, width - len(i) :] = torch.tensor(i)
+        labels[r, width - len(lab) :] = torch.tensor(lab)
+        mask[r, width - len(i) :] = 1
     return ids, labels, mask
+
+
+def answer_loss(model: Any, input_ids: Any, labels: Any, mask: Any) -> Any:
+    """Mean cross-entropy over the answer tokens of a left-padded batch.
+
+    Positions count from each sequence's first real token (as when it is served alone), and
+    only the last positions — those that predict answer tokens — go through the output layer:
+    its 49k-word projection of every prompt token was a third of a training step on a CPU.
+    """
+    import torch
+
+    answer = labels != IGNORE
+    first = int(answer.float().argmax(dim=1).min())  # earliest answer token in the batch
+    keep = labels.shape[1] - first + 1  # the logits at position t predict token t + 1
+    positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+    logits = model(
+        input_ids=input_ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep
+    ).logits[:, :-1]
+    target = labels[:, first:]
+    return torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1), ignore_index=IGNORE
+    )
 
 
 def _checkpoint(

@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sensecf.data.scales import FeatureScales
 from sensecf.errors import SensecfError
 from sensecf.generators.llm.candidates import admissible
 from sensecf.generators.llm.examples import window
 from sensecf.generators.llm.generator import LLMGenerator, _Batch, _Chain, _changes, _Request
+from sensecf.generators.llm.probe import nearest_flips
 from sensecf.generators.llm.prompts import answer_row
 from sensecf.generators.llm.schema import answer_schema, plain_number
 from sensecf.llm.base import ChatRequest, GenerationParams, LLMBackend
@@ -103,6 +105,9 @@ class FineTunedGenerator(LLMGenerator):
             assert self.model_dir is not None  # _validate_params asks for one of the two
             self.format_ = CompactFormat.load(self.model_dir)
         super()._fit()
+        self.scales_ = FeatureScales.from_reference(
+            self.spec_, self.reference_.X.to_numpy(dtype=float)
+        )
         proposable = {f.name for f in self.spec_.proposable_features}
         self.proposable_ = np.array(
             [j for j, f in enumerate(self.spec_.features) if f.name in proposable], int
@@ -121,47 +126,73 @@ class FineTunedGenerator(LLMGenerator):
         return LlamaCpp(gguf_path(self.model_dir))
 
     # ---- the compact request ------------------------------------------------------------------
+    def _prepare(self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator) -> _Batch:
+        batch = super()._prepare(X, n_cfs, desired, rng)
+        batch.flips = nearest_flips(
+            self.model_,
+            batch.X,
+            batch.lower,
+            batch.upper,
+            desired,
+            grids=self.grid_,
+            steps=self.steps_,
+            mutable=self.mutable_,
+            spec=self.spec_,
+        )
+        return batch
+
     def prompt_input(self, batch: _Batch, i: int, index: int = 0) -> PromptInput:
-        """What query ``i``'s request shows, with the ``index``-th window of examples."""
+        """What query ``i``'s request shows, with the ``index``-th window of examples.
+
+        The features whose smallest move reaches the goal alone come first, cheapest first
+        (MAD-scaled), with that move and farther ones; then the features that only help,
+        strongest first, with their strongest values; then any feature an example moves.
+        """
         from sensecf.finetuning.format import PromptInput
 
         spec, fmt = self.spec_, self.format_
         query = batch.X[i]
         examples = window(batch.shown[i], self.shots, index)
+        flips = batch.flips[i] if batch.flips is not None else {}
         helpful = batch.probe.helpful[i]
+        alone = sorted(
+            (j for j in flips if np.isfinite(query[j])),
+            key=lambda j: (abs(flips[j][0] - query[j]) / self.scales_.scale[j], j),
+        )[: fmt.max_features]
+        names = spec.feature_names
+        helps = [names.index(name) for name, _ in batch.probe.helps[i]]
+        helpers = [j for j in helps if j not in flips and np.isfinite(query[j])]
+        helpers = helpers[: max(0, fmt.max_features - len(alone))]
+        listed = set(alone) | set(helpers)
+        moved = [
+            j
+            for j in self.proposable_
+            if j not in listed
+            and np.isfinite(query[j])
+            and len(examples)
+            and np.any(np.abs(examples[:, j] - query[j]) > self.steps_[j] / 2)
+        ]
         offered: dict[str, list[int | float]] = {}
-        for j in self.proposable_:
-            feature = spec.features[j]
-            step = float(feature.step)
-            if not np.isfinite(query[j]):
-                continue
+        kept_alone = 0
+        for rank, j in enumerate([*alone, *helpers, *moved]):
+            step = float(self.steps_[j])
             lo, hi = batch.lower[i, j], batch.upper[i, j]
-            best = [plain_number(v, step) for v in helpful.get(int(j), np.empty(0))]
-            own = [
-                plain_number(v, step) for v in admissible(examples[:, j], query[j], lo, hi, step)
-            ]
-            if not best and not own:
-                continue  # neither helps alone nor moves in an example: not in play
-            grid = admissible(self.grid_[j], query[j], lo, hi, step)
-            grid = grid[np.argsort(np.abs(grid - query[j]), kind="stable")]
-            # the strongest helpful values, then the nearest other grid values, then the examples'
-            values = best[: fmt.max_values]
-            values += [v for v in (plain_number(g, step) for g in grid) if v not in values][
-                : max(0, fmt.max_values + 1 - len(values))
-            ]
-            values += own
-            values = list(dict.fromkeys(values))
+            source = flips.get(j) if rank < len(alone) else helpful.get(int(j), np.empty(0))
+            own = admissible(examples[:, j], query[j], lo, hi, step) if len(examples) else []
+            values = [plain_number(v, step) for v in list(source)[: fmt.max_values]]
+            values += [plain_number(v, step) for v in own]
             current = plain_number(query[j], step)
-            values = [v for v in values if v != current]
+            values = [v for v in dict.fromkeys(values) if v != current]
             if values:
-                offered[feature.name] = [current, *values]
+                offered[names[j]] = [current, *values]
+                kept_alone += rank < len(alone)
         base = answer_row(spec, query)
         rows = [
             {k: v for k, v in _changes(answer_row(spec, r), base, list(offered)).items()}
             for r in examples
         ]
         flagged = 1.0 - float(batch.proba[i])
-        return PromptInput(flagged, 1.0 - batch.needed, offered, rows)
+        return PromptInput(flagged, 1.0 - batch.needed, offered, kept_alone, rows)
 
     def prompt_inputs(
         self, X: np.ndarray, desired: int | None = None

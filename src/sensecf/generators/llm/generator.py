@@ -97,6 +97,7 @@ class _Batch:
     factuals: list[np.ndarray] | None  # worked pairs: the people the examples came from
     base_seed: int
     chains: list[list[_Chain]] = field(default_factory=list)  # per query, one per CF asked
+    flips: list[dict[int, np.ndarray]] | None = None  # per query, moves that flip alone (if asked)
     seconds: dict[int, float] = field(default_factory=dict)  # per query, where timed alone
 
 

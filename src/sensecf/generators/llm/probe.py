@@ -120,3 +120,100 @@ def _moves(
     owner, feature, value = np.concatenate(owners), np.concatenate(features), np.concatenate(values)
     order = np.lexsort((feature, owner))  # stable: each feature's values stay in grid order
     return owner[order], feature[order], value[order]
+
+
+def nearest_flips(
+    model: Any,
+    X: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    desired: int,
+    *,
+    grids: Sequence[np.ndarray],
+    steps: np.ndarray,
+    mutable: np.ndarray,
+    spec: DatasetSpec | None = None,
+    refine: int = 8,
+) -> list[dict[int, np.ndarray]]:
+    """Per query, feature index → the values that reach the desired class on their own,
+    nearest first (only features with at least one).
+
+    The grid says where a single move starts to flip the prediction; the first value is then
+    refined by bisection (``refine`` classifier calls for all queries at once, on the feature's
+    step) between the nearest flipping grid value and the last one before it that does not
+    flip (or the current value), so it is the smallest such move the step allows — what a
+    minimal counterfactual changes. The farther flipping grid values on the same side follow.
+    ``model`` has ``predict_with_proba(rows, desired)``; other arguments as :func:`probe`.
+
+    >>> class Above:  # the desired class once x0 reaches 6.5
+    ...     def predict_with_proba(self, rows, desired):
+    ...         return (rows[:, 0] >= 6.5).astype(int), rows[:, 0] / 10
+    >>> flips = nearest_flips(Above(), np.array([[1.0]]), np.zeros((1, 1)), np.full((1, 1), 9.0),
+    ...                       1, grids=[np.array([0.0, 3.0, 8.0, 9.0])], steps=np.ones(1),
+    ...                       mutable=np.array([0]))
+    >>> flips[0][0].tolist()
+    [7.0, 8.0, 9.0]
+    """
+    n = len(X)
+    found: list[dict[int, np.ndarray]] = [{} for _ in range(n)]
+    owner, feature, value = _moves(X, lo, hi, grids, steps, mutable)
+    if not len(owner):
+        return found
+    flips = _reaches(model, X, owner, feature, value, desired, spec)
+    current = X[owner, feature]
+    dist = np.abs(value - current)
+    side = np.sign(value - current)
+
+    # Per (query, feature): the nearest flipping value and the nearest non-flip inside it.
+    pairs, inner, outer, farther = [], [], [], []
+    key = owner * X.shape[1] + feature
+    for k in np.unique(key[flips]):
+        mine = key == k
+        hit = np.flatnonzero(mine & flips)
+        best = hit[np.argmin(dist[hit])]
+        same = mine & (side == side[best])
+        below = np.flatnonzero(same & ~flips & (dist < dist[best]))
+        start = value[below[np.argmax(dist[below])]] if len(below) else current[best]
+        beyond = np.flatnonzero(same & flips & (dist > dist[best]))
+        pairs.append(best)
+        inner.append(start)
+        outer.append(value[best])
+        farther.append(value[beyond[np.argsort(dist[beyond], kind="stable")]])
+    idx = np.array(pairs)
+    a, b = np.array(inner, dtype=float), np.array(outer, dtype=float)
+    step = steps[feature[idx]]
+    for _ in range(refine):
+        mid = np.round((a + b) / 2 / step) * step
+        open_ = (np.abs(mid - a) >= step / 2) & (np.abs(mid - b) >= step / 2)
+        open_ &= np.abs(mid - current[idx]) > step / 2
+        if not open_.any():
+            break
+        sel = np.flatnonzero(open_)
+        ok = _reaches(model, X, owner[idx[sel]], feature[idx[sel]], mid[sel], desired, spec)
+        b[sel[ok]] = mid[sel[ok]]
+        a[sel[~ok]] = mid[sel[~ok]]
+    for t, k in enumerate(idx):
+        values = np.concatenate([[b[t], outer[t]], farther[t]])
+        found[int(owner[k])][int(feature[k])] = values[
+            np.sort(np.unique(values, return_index=True)[1])
+        ]
+    return found
+
+
+def _reaches(
+    model: Any,
+    X: np.ndarray,
+    owner: np.ndarray,
+    feature: np.ndarray,
+    value: np.ndarray,
+    desired: int,
+    spec: DatasetSpec | None,
+) -> np.ndarray:
+    """Whether each single move (query ``owner``, ``feature`` set to ``value``) is predicted
+    as the desired class (derived features recomputed first)."""
+    rows = X[owner].copy()
+    rows[np.arange(len(rows)), feature] = value
+    if spec is not None and spec.relations:
+        rows = recompute(spec, rows)
+    labels, _ = model.predict_with_proba(rows, desired)
+    return np.asarray(labels) == desired
