@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sensecf.data.constraints import count_changes
 from sensecf.results import CounterfactualResult
 
 
@@ -41,7 +42,10 @@ def answer_stats(result: CounterfactualResult) -> dict[str, float]:
         "distinct share": len(answers) / max(1, len(first)),
         "first-answer validity": float(first["valid"].sum()) / max(1, n),
         "median s/person": float(np.median(queries["seconds"])) if n else float("nan"),
-        "changes per first answer": float(moved.sum(axis=1).mean()) if len(first) else float("nan"),
+        # derived features follow their inputs: not changes a person makes
+        "changes per first answer": float(count_changes(result.spec, X, C).mean())
+        if len(first)
+        else float("nan"),
     }
 
 

@@ -14,6 +14,7 @@ import pytest
 import sensecf as scf
 from sensecf.evaluation.benchmark import BenchmarkConfig, data_digest, model_digest, run_benchmark
 from sensecf.explanation import LLMOptions
+from sensecf.finetuning.format import CompactFormat
 from sensecf.llm.base import ChatRequest, Completion, LLMBackend, LLMError
 
 
@@ -161,3 +162,25 @@ def test_a_margin_below_the_decision_rule_is_refused_before_any_work(cohort):
     assert said == []
     with pytest.raises(scf.SensecfError, match="min_proba"):
         BenchmarkConfig.build({"min_proba": 1.5})
+
+
+def test_prompted_methods_beside_a_fine_tuned_folder_run_the_packaged_model(
+    cohort, tmp_path, monkeypatch
+):
+    _, data, model = cohort
+    folder = tmp_path / "ft"
+    CompactFormat(target="high stress").save(folder)  # what marks the folder
+    made: list[object] = []
+
+    def record(options: LLMOptions) -> LLMBackend:
+        made.append(options.model)
+        return Down()
+
+    monkeypatch.setattr(LLMOptions, "make_backend", record)
+    config = BenchmarkConfig(generators=["few-shot", "nearest-example"], limit=2, n_cfs=1)
+    said, log = lines()
+    run_benchmark(
+        model, data, config, out_dir=tmp_path / "out", llm=LLMOptions(model=folder), log=log
+    )
+    assert made == [None]  # the packaged model, not the fine-tuned folder
+    assert any("prompted with the packaged model" in line for line in said)

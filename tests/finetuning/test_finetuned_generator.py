@@ -36,7 +36,7 @@ def _near(request: ChatRequest) -> str:
 def _strongest(request: ChatRequest) -> str:
     """Every feature in play at its first offered value (the one that helps most alone)."""
     props = request.schema["properties"]
-    return json.dumps({name: p["enum"][1] for name, p in props.items()})
+    return json.dumps({name: p["enum"][0] for name, p in props.items()})
 
 
 def _flagged(task: Task):
@@ -59,16 +59,15 @@ def test_requests_are_compact_and_answers_are_verified(task: Task, tmp_path) -> 
     user = first.messages[-1]["content"]
     assert user.startswith("P(high risk) ") and "goal below 0.50" in user
     assert "age" not in user  # fixed features are never in play
-    # the schema offers exactly what each prompt line lists, and requires nothing
+    # the schema offers exactly the values each prompt line lists after the current one,
+    # requires nothing and caps the changes
     for line in user.splitlines()[1:]:
         if line.startswith("near:") or line == "together:":
             continue
         name, rest = line.split(" ", 1)
-        current, values = rest.split(":")
-        assert first.schema["properties"][name]["enum"] == [
-            json.loads(v) for v in [current, *values.split()]
-        ]
-    assert first.schema["required"] == []
+        _, values = rest.split(":")
+        assert first.schema["properties"][name]["enum"] == [json.loads(v) for v in values.split()]
+    assert first.schema["required"] == [] and first.schema["maxProperties"] == 3
     assert result.method == "fine-tuned"
     for column in ("round", "sample", "copied_example", "llm_calls", "source"):
         assert column in result.cfs.columns
@@ -107,7 +106,39 @@ def test_without_a_schema_an_answer_outside_the_offer_is_rejected(task: Task) ->
 
     backend = Scripted(off_grid)
     train_rows, _ = task.model.split_data(task.data)
-    gen = FineTunedGenerator(backend, format=CompactFormat(), repair_rounds=0)
+    gen = FineTunedGenerator(backend, format=CompactFormat(), repair_rounds=0, schema=False)
     result = gen.fit(task.model, train_rows).generate(_flagged(task).subset(range(3)), n_cfs=1)
     assert all(r.schema is None for r in backend.requests)
     assert len(result.cfs) == 0 and (result.queries["rejected_answers"] == 1).all()
+
+
+def test_the_first_line_holds_the_cheapest_single_change_that_reaches_the_goal(task: Task) -> None:
+    def first_offer(request: ChatRequest, n: int) -> str:
+        line = request.messages[-1]["content"].splitlines()[1]
+        if line == "together:":
+            return "{}"
+        name, rest = line.split(" ", 1)
+        return json.dumps({name: json.loads(rest.split(": ")[1].split()[0])})
+
+    backend = Scripted(first_offer)
+    train_rows, _ = task.model.split_data(task.data)
+    gen = FineTunedGenerator(backend, format=CompactFormat(), repair_rounds=0)
+    queries = _flagged(task)
+    result = gen.fit(task.model, train_rows).generate(queries, n_cfs=1)
+    served = [
+        r for r in backend.requests if r.messages[-1]["content"].splitlines()[1] != "together:"
+    ]
+    assert served, "some people are served by one change"
+    assert len(result.cfs) == len(served) and result.cfs["valid"].all()
+    scale = gen.scales_.scale
+    names = task.data.spec.feature_names
+    for request in served:
+        lines = request.messages[-1]["content"].splitlines()[1:]
+        alone = lines[: lines.index("together:")] if "together:" in lines else lines
+        costs = []
+        for line in alone:
+            name, rest = line.split(" ", 1)
+            current, values = rest.split(": ")
+            j = names.index(name)
+            costs.append(abs(float(values.split()[0]) - float(current)) / scale[j])
+        assert costs == sorted(costs)

@@ -50,3 +50,14 @@ def test_save_and_load_round_trip_and_refuse_a_foreign_file(tmp_path) -> None:
         CompactFormat.load(tmp_path / "nowhere")
     with pytest.raises(SensecfError, match="max_values"):
         CompactFormat(max_values=0)
+
+
+def test_features_that_only_help_follow_a_together_line() -> None:
+    fmt = CompactFormat(target="high risk")
+    offered = {"sleep": [400, 445, 480], "hr": [72.5, 65.1], "steps": [4000, 9000]}
+    lines = fmt.user_text(PromptInput(0.7, 0.5, offered, alone=1)).splitlines()
+    assert lines[1:] == ["sleep 400: 445 480", "together:", "hr 72.5: 65.1", "steps 4000: 9000"]
+    nothing_alone = fmt.user_text(PromptInput(0.7, 0.5, offered, alone=0)).splitlines()
+    assert nothing_alone[1] == "together:"
+    all_alone = fmt.user_text(PromptInput(0.7, 0.5, offered)).splitlines()
+    assert "together:" not in all_alone

@@ -268,6 +268,25 @@ def run_benchmark(
     return bench
 
 
+def _is_finetuned(model: str | os.PathLike | None) -> bool:
+    from sensecf.finetuning.artifacts import is_finetuned_dir
+
+    return model is not None and is_finetuned_dir(model)
+
+
+def _folder_stamp(folder: Path) -> str:
+    """A digest of a fine-tuned folder's format, training config and model file sizes."""
+    digest = hashlib.sha256()
+    for name in ("format.json", "train_config.json", "model.gguf", "adapter"):
+        path = folder / name
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for item in files:
+            if item.is_file():
+                stat = item.stat()
+                digest.update(f"{item.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
 def _run_one(
     name: str,
     model: TrainedClassifier,
@@ -283,6 +302,11 @@ def _run_one(
     folder = out / "results" / name if out is not None else None
     options = config.options(name)
     uses_llm = name in LLM_GENERATORS and "backend" not in options
+    if uses_llm and split_name(name)[0] != "fine-tuned" and _is_finetuned(llm.model):
+        # A fine-tuned folder speaks its own compact format: the prompted methods beside it
+        # run the base model they were written for (the packaged one).
+        llm = replace(llm, model=None)
+        say(f"{name}: prompted with the packaged model (--llm-model is a fine-tuned folder)")
     if uses_llm:  # what changes an answer; the cache file does not
         settings = {
             "llm_backend": llm.backend,
@@ -295,6 +319,8 @@ def _run_one(
             "repair_rounds": llm.repair_rounds,
             "fallback": llm.fallback,
         }
+        if _is_finetuned(llm.model):  # retrained in the same folder: other answers
+            inputs["finetuned"] = _folder_stamp(Path(str(llm.model)))
     fingerprint = config.fingerprint(name, **inputs)
     if folder is not None and (folder / "result.json").is_file():
         saved = CounterfactualResult.load(folder)

@@ -4,9 +4,9 @@ A prompt carries what the answer depends on and little else: the probability the
 now and the one it needs, then one line per feature in play — its current value and the values
 the answer may take for it. The first lines are the features that reach the goal *on their own*
 (:func:`~sensecf.generators.llm.probe.nearest_flips`), cheapest first (MAD-scaled distance of
-their smallest such move), each with that smallest move first and farther ones after it; then,
-after a ``together:`` line, features that only help (the classifier's one-feature probe,
-strongest values first), for people no single change serves. Optionally the nearest verified
+their smallest such move), each with that smallest move first and farther ones after it. For a
+person no single change serves, a ``together:`` line introduces the features that only help
+(the classifier's one-feature probe, strongest values first). Optionally the nearest verified
 desired-class people follow as their changes from this person. The answer is the compact set
 of changes as JSON, features in prompt order, values written as in the schema
 (:func:`~sensecf.generators.llm.schema.plain_number`).
@@ -68,8 +68,8 @@ class CompactFormat:
 
     ``target``: the flagged class's name as the prompt says it. ``examples``: nearest verified
     desired-class people shown as changes (0: none). ``max_values``: values listed per feature
-    (besides the examples' own). ``max_features``: feature lines per prompt; those that reach
-    the goal alone come first, and the features that only help fill the lines left. Digits are
+    (besides the examples' own). ``max_features``: feature lines per prompt (those that reach
+    the goal alone; the features that only help when none does). Digits are
     one token each in SmolLM2's vocabulary, so every value shown costs 3-5 tokens: the defaults
     keep a prompt near 100 tokens. ``system``: the system message.
     """

@@ -7,7 +7,7 @@ import pytest
 
 from sensecf.data.constraints import allowed_ranges
 from sensecf.generators.llm.candidates import admissible, feature_grid
-from sensecf.generators.llm.probe import HELP_MIN_GAIN, probe
+from sensecf.generators.llm.probe import HELP_MIN_GAIN, nearest_flips, probe
 
 
 def probe_by_loops(model, X, lo, hi, proba, desired, grids, steps, mutable, names):
@@ -109,3 +109,25 @@ def test_nothing_to_try_gives_empty_helps(toy):
     args["hi"] = args["lo"] = np.full_like(args["X"], -1.0)  # no value lies in the range
     found = probe(**args)
     assert found.helps == [[], [], []] and found.helpful == [{}, {}, {}]
+
+
+def test_nearest_flips_are_the_smallest_single_moves_that_reach_the_desired_class(toy):
+    args = setting(toy, 12, 5)
+    for key in ("proba", "names"):
+        args.pop(key)
+    flips = nearest_flips(**args, refine=20)
+    model, X, desired, steps = args["model"], args["X"], args["desired"], args["steps"]
+    assert any(flips), "the toy task has queries one change serves"
+    for i, per_feature in enumerate(flips):
+        for j, values in per_feature.items():
+            rows = np.repeat(X[i][None, :], len(values), axis=0)
+            rows[:, j] = values
+            assert (model.predict(rows) == desired).all()  # every value listed flips alone
+            distance = np.abs(values - X[i, j])
+            assert distance[0] == distance.min()
+            # one step nearer on the same side does not flip (the logistic toy is monotone)
+            nearer = values[0] - np.sign(values[0] - X[i, j]) * steps[j]
+            if abs(nearer - X[i, j]) > steps[j] / 2:
+                row = X[i].copy()
+                row[j] = nearer
+                assert model.predict(row[None, :])[0] != desired

@@ -5,8 +5,9 @@ It is the LLM generator with another prompt: the format saved with the model
 same round loop — schema-constrained answers, parsing, rule checks, the classifier's verdict,
 repair rounds and the optional oracle fallback — so its columns are those of the prompted
 generators. A fine-tuned model never saw feedback text, so a repair round changes its context
-instead: the next nearest examples in line, and sampling at ``sample_temperature`` with a
-fresh seed.
+instead: the features of the answers that fell short are no longer offered (when none of the
+rest reaches the goal alone, the ones that help together are), the next nearest examples in
+line are shown, and it samples at ``sample_temperature`` with a fresh seed.
 
 The model folder (``model_dir``, written by ``sensecf finetune``) holds ``format.json`` and
 ``model.gguf`` (served by llama-cpp, the default) and ``adapter/`` (for the transformers
@@ -19,6 +20,7 @@ backend).
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,9 +47,10 @@ class FineTunedGenerator(LLMGenerator):
     ``backend``: any LLM backend serving the fine-tuned model (``None``: llama-cpp on
     ``model_dir/model.gguf``). ``model_dir``: the fine-tuned model folder, whose
     ``format.json`` gives the prompt format; ``format``: the format itself, instead of a folder
-    (pair building uses this). ``schema``: constrain decoding to the offered values (llama.cpp
-    grammars over a dozen optional ``enum`` properties cost seconds per answer on a busy CPU;
-    off by default, an answer outside the offer is rejected and repaired all the same).
+    (pair building uses this). ``schema``: constrain decoding to the offered values (on by
+    default: a 135M model fine-tuned for minutes still writes the current value or a feature
+    name of its own now and then; unconstrained, such an answer is rejected and repaired).
+    ``max_changes``: the most features an answer may change (the teacher's targets change 1-3).
     Other parameters as :class:`LLMGenerator`.
     """
 
@@ -63,7 +66,8 @@ class FineTunedGenerator(LLMGenerator):
         sample_temperature: float = 0.8,
         max_tokens: int | None = None,
         grid_size: int = 9,
-        schema: bool = False,
+        schema: bool = True,
+        max_changes: int | None = 3,
     ) -> None:
         self.backend = backend
         self.model_dir = model_dir
@@ -75,11 +79,11 @@ class FineTunedGenerator(LLMGenerator):
         self.max_tokens = max_tokens
         self.grid_size = grid_size
         self.schema = schema
+        self.max_changes = max_changes
 
     name = "fine-tuned"
     examples = "nearest"
     prompt = None
-    max_changes = None  # the compact format bounds its own answers
 
     @property
     def shots(self) -> int:  # type: ignore[override]
@@ -123,7 +127,7 @@ class FineTunedGenerator(LLMGenerator):
             return LlamaCpp()  # a format alone (pair building): nothing is asked
         from sensecf.finetuning.artifacts import gguf_path
 
-        return LlamaCpp(gguf_path(self.model_dir))
+        return LlamaCpp(gguf_path(self.model_dir), weights="f16")  # see backend_source
 
     # ---- the compact request ------------------------------------------------------------------
     def _prepare(self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator) -> _Batch:
@@ -141,11 +145,14 @@ class FineTunedGenerator(LLMGenerator):
         )
         return batch
 
-    def prompt_input(self, batch: _Batch, i: int, index: int = 0) -> PromptInput:
-        """What query ``i``'s request shows, with the ``index``-th window of examples.
+    def prompt_input(
+        self, batch: _Batch, i: int, index: int = 0, avoid: Collection[str] = ()
+    ) -> PromptInput:
+        """What query ``i``'s request shows, with the ``index``-th window of examples, leaving
+        out the features in ``avoid`` (those of answers that fell short).
 
-        The features whose smallest move reaches the goal alone come first, cheapest first
-        (MAD-scaled), with that move and farther ones; then the features that only help,
+        The features whose smallest move reaches the goal alone, cheapest first (MAD-scaled),
+        with that move and farther ones; when there is none, the features that only help,
         strongest first, with their strongest values; then any feature an example moves.
         """
         from sensecf.finetuning.format import PromptInput
@@ -155,19 +162,23 @@ class FineTunedGenerator(LLMGenerator):
         examples = window(batch.shown[i], self.shots, index)
         flips = batch.flips[i] if batch.flips is not None else {}
         helpful = batch.probe.helpful[i]
+        names = spec.feature_names
+        skip = {names.index(name) for name in avoid}
         alone = sorted(
-            (j for j in flips if np.isfinite(query[j])),
+            (j for j in flips if np.isfinite(query[j]) and j not in skip),
             key=lambda j: (abs(flips[j][0] - query[j]) / self.scales_.scale[j], j),
         )[: fmt.max_features]
-        names = spec.feature_names
         helps = [names.index(name) for name, _ in batch.probe.helps[i]]
-        helpers = [j for j in helps if j not in flips and np.isfinite(query[j])]
-        helpers = helpers[: max(0, fmt.max_features - len(alone))]
+        # Features that only help are shown when no single change reaches the goal: beside one
+        # that does, they only lead a small model astray (its minimal answer is one of those).
+        helpers = [j for j in helps if j not in flips and j not in skip and np.isfinite(query[j])]
+        helpers = helpers[: fmt.max_features] if not alone else []
         listed = set(alone) | set(helpers)
         moved = [
             j
             for j in self.proposable_
             if j not in listed
+            and j not in skip
             and np.isfinite(query[j])
             and len(examples)
             and np.any(np.abs(examples[:, j] - query[j]) > self.steps_[j] / 2)
@@ -206,13 +217,23 @@ class FineTunedGenerator(LLMGenerator):
         return inputs, shown
 
     def _request(self, batch: _Batch, chain: _Chain, rnd: int) -> _Request:
-        ctx = self.prompt_input(batch, chain.query, rnd + chain.sample)
+        # A fine-tuned model never saw feedback: a repair offers other features instead.
+        if chain.row is not None and not chain.done:
+            query = batch.X[chain.query]
+            moved = ~np.isclose(chain.row, query, equal_nan=True)
+            chain.tried |= {self.spec_.feature_names[j] for j in self.proposable_ if moved[j]}
+        ctx = self.prompt_input(batch, chain.query, rnd + chain.sample, chain.tried)
         if not ctx.offered:  # nothing in play: an empty answer, read as "no change"
             ctx.offered = {}
-        candidates = {name: list(values) for name, values in ctx.offered.items()}
+        # the current value is shown, never offered: writing it changes nothing
+        candidates = {name: list(values[1:]) for name, values in ctx.offered.items()}
         schema = None
         if self.schema:
-            schema = answer_schema(candidates, required=[]) if candidates else _EMPTY
+            schema = (
+                answer_schema(candidates, required=[], max_changes=self.max_changes)
+                if candidates
+                else _EMPTY
+            )
         request = ChatRequest(
             self.format_.messages(ctx),
             schema,
@@ -231,12 +252,13 @@ class FineTunedGenerator(LLMGenerator):
         return GenerationParams(
             temperature=float(self.temperature if first else self.sample_temperature),
             # room for a sparse answer; one listing every feature is wrong anyway (cut off)
-            max_tokens=self.max_tokens or 12 * min(max(asked, 1), MAX_CHANGES) + 16,
+            max_tokens=self.max_tokens
+            or 12 * min(max(asked, 1), self.max_changes or MAX_CHANGES) + 16,
             seed=(batch.base_seed + 1009 * chain.sample + rnd) % (2**31 - 1),
         )
 
 
-# The most changes an answer has room for by default (a teacher target has 1-3).
+# The most changes an answer has room for without a cap (a teacher target has 1-3).
 MAX_CHANGES = 4
 
 _EMPTY: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}

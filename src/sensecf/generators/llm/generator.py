@@ -71,6 +71,7 @@ class _Chain:
     copied: bool = False
     problems: str = ""  # what the next round's feedback says
     rejected: int = 0  # answers that could not be read or broke a rule
+    tried: set[str] = field(default_factory=set)  # features of answers that fell short
 
 
 @dataclass

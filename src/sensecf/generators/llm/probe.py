@@ -143,6 +143,7 @@ def nearest_flips(
     step) between the nearest flipping grid value and the last one before it that does not
     flip (or the current value), so it is the smallest such move the step allows — what a
     minimal counterfactual changes. The farther flipping grid values on the same side follow.
+    Features whose current value is missing are left out (no move is nearest).
     ``model`` has ``predict_with_proba(rows, desired)``; other arguments as :func:`probe`.
 
     >>> class Above:  # the desired class once x0 reaches 6.5
@@ -157,6 +158,8 @@ def nearest_flips(
     n = len(X)
     found: list[dict[int, np.ndarray]] = [{} for _ in range(n)]
     owner, feature, value = _moves(X, lo, hi, grids, steps, mutable)
+    known = np.isfinite(X[owner, feature])  # a missing value has no nearest move
+    owner, feature, value = owner[known], feature[known], value[known]
     if not len(owner):
         return found
     flips = _reaches(model, X, owner, feature, value, desired, spec)
