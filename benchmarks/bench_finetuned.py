@@ -5,7 +5,13 @@ share of distinct first answers among them (a model that learned one template fo
 scores near 1 / people), the first-answer validity, the median seconds per person, and the
 mean number of features a first answer changes.
 
-    python benchmarks/bench_finetuned.py runs/bench
+With ``--ft-dir`` (the fine-tuned folder the benchmark served) it also prints how much of the
+fine-tuned model's first answers is read off its prompt: the share that is exactly the first
+line's first value (the cheapest single change that reaches the goal), and the share that is
+some line's first value. A high share says the model learned to read its prompt, which is what
+its format asks of it; the rest is its own choice.
+
+    python benchmarks/bench_finetuned.py runs/bench --ft-dir runs/ft
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sensecf.data.constraints import count_changes
+from sensecf.generators.llm.schema import plain_number
 from sensecf.results import CounterfactualResult
 
 
@@ -49,15 +56,54 @@ def answer_stats(result: CounterfactualResult) -> dict[str, float]:
     }
 
 
+def prompt_reading(result: CounterfactualResult, bench_dir: Path, ft_dir: Path) -> dict[str, float]:
+    """Shares of the fine-tuned first answers that are the first line's first value, or some
+    line's first value, of the prompt the generator wrote for that person."""
+    import yaml
+
+    from sensecf.data.loaders import load_dataset
+    from sensecf.generators.llm.finetuned import FineTunedGenerator
+    from sensecf.models import load_model
+
+    config = yaml.safe_load((bench_dir / "config.yaml").read_text())
+    model = load_model(config["model"])
+    train_rows, _ = model.split_data(load_dataset(config["data"]))
+    gen = FineTunedGenerator(model_dir=ft_dir).fit(model, train_rows)
+    names = result.spec.feature_names
+    cfs = result.cfs
+    first = cfs[(cfs["round"] == 0) & (cfs["sample"] == 0)]
+    X = result.queries.set_index("query_id").loc[first["query_id"], names].to_numpy(dtype=float)
+    inputs, _ = gen.prompt_inputs(X)
+    top = some = 0
+    for ctx, x, c in zip(inputs, X, first[names].to_numpy(dtype=float), strict=True):
+        answer = {
+            n: plain_number(v, float(result.spec.feature(n).step))
+            for n, q, v in zip(names, x, c, strict=True)
+            if n in ctx.offered and not np.isclose(q, v, equal_nan=True)
+        }
+        leads = [(n, values[1]) for n, values in ctx.offered.items()]
+        top += bool(leads) and answer == dict(leads[:1])
+        some += len(answer) == 1 and next(iter(answer.items())) in leads
+    n = max(1, len(first))
+    return {"first line, first value": top / n, "a line's first value": some / n}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="a `sensecf benchmark --out` folder")
+    parser.add_argument("--ft-dir", type=Path, help="the fine-tuned folder it served")
     args = parser.parse_args()
     rows = []
     for folder in sorted((args.out / "results").iterdir()):
         if (folder / "result.json").is_file():
             rows.append({"method": folder.name, **answer_stats(CounterfactualResult.load(folder))})
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    tuned = args.out / "results" / "fine-tuned"
+    if args.ft_dir is not None and (tuned / "result.json").is_file():
+        shares = prompt_reading(CounterfactualResult.load(tuned), args.out, args.ft_dir)
+        print("\nfine-tuned first answers read off the prompt:")
+        for label, share in shares.items():
+            print(f"  {label}: {share:.2f}")
 
 
 if __name__ == "__main__":

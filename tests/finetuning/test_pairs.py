@@ -6,8 +6,11 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from finetune_task import Task, task_data
 
+from sensecf.data.dataset import Dataset
+from sensecf.errors import DataError
 from sensecf.finetuning.format import CompactFormat
 from sensecf.finetuning.pairs import build_pairs, heldout_people, person_ids, split_pairs
 from sensecf.generators.llm.parse import parse_answer
@@ -65,6 +68,12 @@ def test_more_people_are_added_under_their_own_ids(task: Task) -> None:
     assert len(extra) and extra["person"].str.startswith("more-").all()
     assert not set(pairs.frame["person"]) & heldout_people(task.model, task.data)
     assert "near:" not in json.loads(extra["messages"].iloc[0])[-1]["content"]
+
+
+def test_more_rows_of_held_out_people_are_refused(task: Task) -> None:
+    again = Dataset(task.data.frame.copy(), task.data.spec)  # the same people under a new name
+    with pytest.raises(DataError, match="held-out people"):
+        build_pairs(task.model, task.data, per_query=1, more=again, max_queries=2)
 
 
 def test_split_keeps_each_person_on_one_side() -> None:

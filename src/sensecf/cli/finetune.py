@@ -26,6 +26,13 @@ from sensecf.cli.options import data_option, model_option, out_option, seed_opti
     show_default=True,
     help="Where the target counterfactuals come from (only valid, violation-free ones are kept).",
 )
+@click.option(
+    "--more",
+    "more_path",
+    type=click.Path(exists=True, path_type=Path),
+    help="FEATURES of further people (same spec, none of the model's held-out people): their "
+    "flagged rows become pairs too, e.g. a second synthetic cohort.",
+)
 @click.option("--quick", is_flag=True, help="A few pairs and steps: a fast check of the flow.")
 @seed_option()
 def finetune(
@@ -34,6 +41,7 @@ def finetune(
     out_dir: Path,
     base: str | None,
     teacher: str,
+    more_path: Path | None,
     quick: bool,
     seed: int,
 ) -> None:
@@ -52,12 +60,14 @@ def finetune(
     start = time.perf_counter()
     model = load_model(model_dir)
     data = load_dataset(data_path)
+    more = load_dataset(more_path, spec=data.spec) if more_path is not None else None
     run = run_finetune(
         model,
         data,
         out_dir,
         base=base,
         teacher=teacher,
+        more=more,
         profile="quick" if quick else "default",
         seed=seed,
         progress=console.progress_enabled(),

@@ -95,6 +95,14 @@ def build_pairs(
     if more is not None:
         if more is data:
             raise DataError("`more` must hold other people than `data`")
+        _, test_rows = model.split_data(data)
+        held_rows = {r.tobytes() for r in test_rows.X.to_numpy(dtype=float)}
+        shared = [k for k, r in enumerate(more.X.to_numpy(dtype=float)) if r.tobytes() in held_rows]
+        if shared:  # the same table again, or rows of held-out people under other ids
+            raise DataError(
+                f"`more` holds {len(shared)} row(s) of the model's held-out people "
+                f"(row {shared[0]} first); give rows of other people"
+            )
         parts.append(("more", _flagged(model, more, max_queries, seed)))
     counts = {"queries": 0, "proposed": 0, "valid": 0, "offered": 0}
     gen = FineTunedGenerator(format=fmt).fit(model, train_rows)

@@ -81,6 +81,7 @@ def finetune(
     *,
     base: str | os.PathLike | None = None,
     teacher: str = "oracle",
+    more: Dataset | None = None,
     profile: str | Profile = "default",
     seed: int = 0,
     progress: bool = True,
@@ -88,7 +89,8 @@ def finetune(
 ) -> FinetuneRun:
     """Fine-tune ``base`` (default: the packaged SmolLM2 GGUF) to explain ``model``'s flags.
 
-    Pairs come from ``data``'s training split (``teacher``: oracle, dice or llm); a share of
+    Pairs come from ``data``'s training split and from ``more`` people's rows, when given
+    (``teacher``: oracle, dice or llm); a share of
     their people is held out for the check; the adapter is trained, exported to GGUF when the
     base is a GGUF, checked on the held-out people through the ``fine-tuned`` generator, and
     described in ``README.md``.
@@ -108,7 +110,7 @@ def finetune(
     seconds: dict[str, float] = {}
 
     start = time.perf_counter()
-    pairs = _pairs(model, data, out, fmt, teacher, prof, seed, progress, log)
+    pairs = _pairs(model, data, more, out, fmt, teacher, prof, seed, progress, log)
     seconds["pairs"] = time.perf_counter() - start
     fit, held = split_pairs(pairs, prof.heldout_share, seed)
     log(
@@ -154,6 +156,7 @@ def finetune(
 def _pairs(
     model: TrainedClassifier,
     data: Dataset,
+    more: Dataset | None,
     out: Path,
     fmt: CompactFormat,
     teacher: str,
@@ -173,6 +176,7 @@ def _pairs(
             "seed": seed,
             "model": model.created_at,
             "rows": len(data),
+            "more": len(more) if more is not None else 0,
         },
         sort_keys=True,
     )
@@ -187,6 +191,7 @@ def _pairs(
         fmt=fmt,
         teacher=teacher,
         per_query=prof.per_query,
+        more=more,
         max_queries=prof.max_queries,
         teacher_options=options,
         seed=seed,

@@ -188,8 +188,8 @@ class FineTunedGenerator(LLMGenerator):
         for rank, j in enumerate([*alone, *helpers, *moved]):
             step = float(self.steps_[j])
             lo, hi = batch.lower[i, j], batch.upper[i, j]
-            source = flips.get(j) if rank < len(alone) else helpful.get(int(j), np.empty(0))
-            own = admissible(examples[:, j], query[j], lo, hi, step) if len(examples) else []
+            source = flips[j] if rank < len(alone) else helpful.get(int(j), np.empty(0))
+            own = admissible(examples[:, j], query[j], lo, hi, step) if len(examples) else ()
             values = [plain_number(v, step) for v in list(source)[: fmt.max_values]]
             values += [plain_number(v, step) for v in own]
             current = plain_number(query[j], step)
