@@ -113,8 +113,22 @@ def test_cli_verb_is_registered_and_checks_its_options() -> None:
     runner = CliRunner()
     shown = runner.invoke(cli, ["finetune", "--help"])
     assert shown.exit_code == 0
-    for option in ("--model", "--data", "--out", "--base", "--teacher", "--quick"):
+    for option in (
+        "--model",
+        "--data",
+        "--out",
+        "--base",
+        "--teacher",
+        "--more",
+        "--max-queries",
+        "--steps",
+        "--quick",
+    ):
         assert option in shown.output
+    zero = runner.invoke(
+        cli, ["finetune", "--model", "m", "--data", "d", "--out", "o", "--steps", "0"]
+    )
+    assert zero.exit_code == 2 and "--steps" in zero.output
     bad = runner.invoke(
         cli, ["finetune", "--model", "m", "--data", "d", "--out", "o", "--teacher", "x"]
     )

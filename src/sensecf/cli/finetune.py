@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -33,6 +34,18 @@ from sensecf.cli.options import data_option, model_option, out_option, seed_opti
     help="FEATURES of further people (same spec, none of the model's held-out people): their "
     "flagged rows become pairs too, e.g. a second synthetic cohort.",
 )
+@click.option(
+    "--max-queries",
+    type=click.IntRange(min=1),
+    help="Flagged training rows the teacher explains (per source) [160; --quick: 12]. More pairs "
+    "cost teacher time (about a second a row with the oracle on 2 cores).",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    help="LoRA optimizer steps [160, about 2 s each on 2 cores; --quick: 4]. The default run "
+    "also stops training after 7 minutes (with a checkpoint: a rerun resumes).",
+)
 @click.option("--quick", is_flag=True, help="A few pairs and steps: a fast check of the flow.")
 @seed_option()
 def finetune(
@@ -42,6 +55,8 @@ def finetune(
     base: str | None,
     teacher: str,
     more_path: Path | None,
+    max_queries: int | None,
+    steps: int | None,
     quick: bool,
     seed: int,
 ) -> None:
@@ -54,6 +69,7 @@ def finetune(
     with `--generators fine-tuned --llm-model FT_DIR` in explain and benchmark.
     """
     from sensecf.data.loaders import load_dataset
+    from sensecf.finetuning.run import PROFILES
     from sensecf.finetuning.run import finetune as run_finetune
     from sensecf.models import load_model
 
@@ -61,6 +77,11 @@ def finetune(
     model = load_model(model_dir)
     data = load_dataset(data_path)
     more = load_dataset(more_path, spec=data.spec) if more_path is not None else None
+    profile = PROFILES["quick" if quick else "default"]
+    if max_queries is not None:
+        profile = replace(profile, max_queries=max_queries)
+    if steps is not None:
+        profile = replace(profile, train=replace(profile.train, steps=steps))
     run = run_finetune(
         model,
         data,
@@ -68,7 +89,7 @@ def finetune(
         base=base,
         teacher=teacher,
         more=more,
-        profile="quick" if quick else "default",
+        profile=profile,
         seed=seed,
         progress=console.progress_enabled(),
         log=console.line,

@@ -299,7 +299,9 @@ def write_card(run: FinetuneRun, config: dict[str, Any], fmt: CompactFormat) -> 
         "## Format",
         "",
         f"Compact prompt (format.json, version {fmt.version}): the flagged probability and the "
-        f"goal, one line per feature in play (current value: values it may take), "
+        "goal, then one line per feature whose smallest change reaches the goal alone, cheapest "
+        "first (current value: that change, then farther ones); for a person no single change "
+        "serves, the features that help together. "
         f"{fmt.examples} nearest desired-class example(s) as changes. Answer: the changes as JSON.",
         "",
         "## Serving",
