@@ -25,7 +25,11 @@ pytest.importorskip("llguidance")
 from sensecf.llm.cache import CachedBackend  # noqa: E402
 from sensecf.llm.constrained import admits  # noqa: E402
 from sensecf.llm.models import packaged_model_path  # noqa: E402
-from sensecf.llm.transformers_backend import Transformers  # noqa: E402
+from sensecf.llm.transformers_backend import (  # noqa: E402
+    MIN_SHARED_PREFIX,
+    Transformers,
+    shared_prefix,
+)
 
 TOPICS = ["sleep", "steps", "glucose", "stress", "heart rate", "screen time", "water"]
 
@@ -208,3 +212,23 @@ def test_defaults_follow_the_device(smol: Path) -> None:
     assert Transformers(smol, batch_size=3, device="cpu").batch_size == 3
     with pytest.raises(SensecfError, match="batch_size must be a positive integer"):
         Transformers(smol, batch_size=0)
+
+
+def test_a_shared_system_message_is_evaluated_once_and_answers_stay_the_same(smol: Path) -> None:
+    system = "Answer with one JSON object of the values asked, nothing else. " * 4
+    params = GenerationParams(max_tokens=12)
+    requests = [
+        ChatRequest([{"role": "system", "content": system}, _messages(i)[1]], params=params)
+        for i in range(6)
+    ]
+    batched = Transformers(smol, batch_size=6)
+    model, tokenizer = batched._load()
+    prompts = [Transformers._encode(tokenizer, r) for r in requests]
+    assert shared_prefix(prompts) >= MIN_SHARED_PREFIX  # the path under test is taken
+    calls = _count_generate(batched)
+    together = batched.complete_many(requests)
+    assert calls == [6]
+    single = Transformers(smol, batch_size=1)
+    alone = [single.complete(r.messages, params=params) for r in requests]
+    assert _texts(together) == [a.text for a in alone]
+    assert [a.prompt_tokens for a in together] == [len(p) for p in prompts]  # type: ignore[union-attr]

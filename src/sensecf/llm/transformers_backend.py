@@ -304,14 +304,24 @@ class Transformers(LLMBackend):
         device = next(model.parameters()).device
         config = self._generation_config(model, tokenizer, requests[batch[0]].params.max_tokens)
         eos = _eos_ids(config)
-        width = max(len(encoded[i]) for i in batch)
+        prompts = [encoded[i] for i in batch]
+        # The prompts' common start (a generator's shared system message) is evaluated once and
+        # its cache repeated for every row; each row's own part is padded on the left after it.
+        shared = shared_prefix(prompts) if len(batch) > 1 else 0
+        if shared < MIN_SHARED_PREFIX:
+            shared = 0
+        width = shared + max(len(p) - shared for p in prompts)
         ids = torch.full((len(batch), width), config.pad_token_id, dtype=torch.long)
         attention = torch.zeros((len(batch), width), dtype=torch.long)
         rows: list[RowSettings] = []
         for row, index in enumerate(batch):
             prompt = encoded[index]
-            ids[row, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
-            attention[row, width - len(prompt) :] = 1
+            ids[row, :shared] = torch.tensor(prompt[:shared], dtype=torch.long)
+            attention[row, :shared] = 1
+            ids[row, width - len(prompt) + shared :] = torch.tensor(
+                prompt[shared:], dtype=torch.long
+            )
+            attention[row, width - len(prompt) + shared :] = 1
             params = requests[index].params
             rows.append(
                 RowSettings(matchers.get(index), params.temperature, params.top_p, params.seed)
@@ -321,11 +331,22 @@ class Transformers(LLMBackend):
         start = time.perf_counter()
         try:
             with torch.inference_mode():
+                extra: dict[str, Any] = {}
+                if shared:
+                    from transformers import DynamicCache
+
+                    cache = DynamicCache(config=model.config)
+                    model(
+                        input_ids=ids[:1, :shared].to(device), past_key_values=cache, use_cache=True
+                    )
+                    cache.batch_repeat_interleave(len(batch))
+                    extra["past_key_values"] = cache
                 output = model.generate(
                     input_ids=ids.to(device),
                     attention_mask=attention.to(device),
                     generation_config=config,
                     logits_processor=LogitsProcessorList([control] if control.needed else []),
+                    **extra,
                 )
         except RuntimeError as exc:  # out of memory, most often: the rest of the run goes on
             return [
@@ -416,6 +437,26 @@ def _eos_ids(config: Any) -> list[int]:
     """The generation config's end-of-answer token ids, as a list."""
     eos = config.eos_token_id
     return [int(t) for t in eos] if isinstance(eos, list) else [int(eos)]
+
+
+# Shorter common starts are not worth a separate forward pass.
+MIN_SHARED_PREFIX = 16
+
+
+def shared_prefix(prompts: Sequence[Sequence[int]]) -> int:
+    """How many leading tokens all ``prompts`` share, leaving each at least one of its own.
+
+    >>> shared_prefix([[1, 2, 3, 4], [1, 2, 3, 9, 9], [1, 2, 5]]), shared_prefix([[1, 2], [1, 2]])
+    (2, 1)
+    """
+    if not prompts:
+        return 0
+    first = prompts[0]
+    limit = min(len(p) for p in prompts) - 1
+    n = 0
+    while n < limit and all(p[n] == first[n] for p in prompts):
+        n += 1
+    return n
 
 
 def _batches(
