@@ -26,6 +26,7 @@ bfloat16 on a GPU when the checkpoint names no dtype of its own (else the checkp
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 import time
@@ -335,12 +336,14 @@ class Transformers(LLMBackend):
                 if shared:
                     from transformers import DynamicCache
 
+                    # transformers 5 renamed `past_key_values` to `cache`
+                    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+                    named = inspect.signature(base.forward).parameters
+                    key = "cache" if "cache" in named else "past_key_values"
                     cache = DynamicCache(config=model.config)
-                    model(
-                        input_ids=ids[:1, :shared].to(device), past_key_values=cache, use_cache=True
-                    )
+                    model(input_ids=ids[:1, :shared].to(device), use_cache=True, **{key: cache})
                     cache.batch_repeat_interleave(len(batch))
-                    extra["past_key_values"] = cache
+                    extra[key] = cache
                 output = model.generate(
                     input_ids=ids.to(device),
                     attention_mask=attention.to(device),
