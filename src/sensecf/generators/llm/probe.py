@@ -169,15 +169,18 @@ def nearest_flips(
 
     # Per (query, feature): the nearest flipping value and the nearest non-flip inside it.
     pairs, inner, outer, farther = [], [], [], []
-    key = owner * X.shape[1] + feature
-    for k in np.unique(key[flips]):
-        mine = key == k
-        hit = np.flatnonzero(mine & flips)
+    key = owner * X.shape[1] + feature  # moves come grouped by query, then feature
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    for begin, end in zip(starts, [*starts[1:], len(key)], strict=True):
+        group = np.arange(begin, end)
+        hit = group[flips[group]]
+        if not len(hit):
+            continue
         best = hit[np.argmin(dist[hit])]
-        same = mine & (side == side[best])
-        below = np.flatnonzero(same & ~flips & (dist < dist[best]))
+        same = group[side[group] == side[best]]
+        below = same[~flips[same] & (dist[same] < dist[best])]
         start = value[below[np.argmax(dist[below])]] if len(below) else current[best]
-        beyond = np.flatnonzero(same & flips & (dist > dist[best]))
+        beyond = same[flips[same] & (dist[same] > dist[best])]
         pairs.append(best)
         inner.append(start)
         outer.append(value[best])
