@@ -72,11 +72,7 @@ def probe(
     helps: list[list[tuple[str, Help]]] = [[] for _ in range(n)]
     if not len(owner):
         return Probe(helps, [{} for _ in range(n)])
-    rows = X[owner].copy()
-    rows[np.arange(len(rows)), feature] = value
-    if spec is not None and spec.relations:
-        rows = recompute(spec, rows)
-    _, p = model.predict_with_proba(rows, desired)
+    _, p = _score_moves(model, X, owner, feature, value, desired, spec)
     gain = p - proba[owner]
 
     # Helpful moves grouped by (query, feature), best first; ties keep the grid's order.
@@ -206,6 +202,25 @@ def nearest_flips(
     return found
 
 
+def _score_moves(
+    model: Any,
+    X: np.ndarray,
+    owner: np.ndarray,
+    feature: np.ndarray,
+    value: np.ndarray,
+    desired: int,
+    spec: DatasetSpec | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The classifier's labels and probability of the desired class for each single move
+    (query ``owner`` with ``feature`` set to ``value``; derived features recomputed first)."""
+    rows = X[owner].copy()
+    rows[np.arange(len(rows)), feature] = value
+    if spec is not None and spec.relations:
+        rows = recompute(spec, rows)
+    labels, p = model.predict_with_proba(rows, desired)
+    return np.asarray(labels), np.asarray(p)
+
+
 def _reaches(
     model: Any,
     X: np.ndarray,
@@ -215,11 +230,6 @@ def _reaches(
     desired: int,
     spec: DatasetSpec | None,
 ) -> np.ndarray:
-    """Whether each single move (query ``owner``, ``feature`` set to ``value``) is predicted
-    as the desired class (derived features recomputed first)."""
-    rows = X[owner].copy()
-    rows[np.arange(len(rows)), feature] = value
-    if spec is not None and spec.relations:
-        rows = recompute(spec, rows)
-    labels, _ = model.predict_with_proba(rows, desired)
-    return np.asarray(labels) == desired
+    """Whether each single move is predicted as the desired class."""
+    labels, _ = _score_moves(model, X, owner, feature, value, desired, spec)
+    return labels == desired
