@@ -130,7 +130,7 @@ def test_the_first_line_holds_the_cheapest_single_change_that_reaches_the_goal(t
     ]
     assert served, "some people are served by one change"
     assert len(result.cfs) == len(served) and result.cfs["valid"].all()
-    scale = gen.scales_.scale
+    scale = gen.examples_.scale  # the MAD scales the generator ranks by
     names = task.data.spec.feature_names
     for request in served:
         lines = request.messages[-1]["content"].splitlines()[1:]

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sensecf.data.scales import FeatureScales
 from sensecf.errors import SensecfError
+from sensecf.generators.llm import feedback
 from sensecf.generators.llm.candidates import admissible
 from sensecf.generators.llm.examples import window
 from sensecf.generators.llm.generator import LLMGenerator, _Batch, _Chain, _changes, _Request
@@ -109,13 +109,6 @@ class FineTunedGenerator(LLMGenerator):
             assert self.model_dir is not None  # _validate_params asks for one of the two
             self.format_ = CompactFormat.load(self.model_dir)
         super()._fit()
-        self.scales_ = FeatureScales.from_reference(
-            self.spec_, self.reference_.X.to_numpy(dtype=float)
-        )
-        proposable = {f.name for f in self.spec_.proposable_features}
-        self.proposable_ = np.array(
-            [j for j, f in enumerate(self.spec_.features) if f.name in proposable], int
-        )
 
     def _default_backend(self) -> LlamaCpp | None:
         if self.backend is not None:
@@ -166,7 +159,7 @@ class FineTunedGenerator(LLMGenerator):
         skip = {names.index(name) for name in avoid}
         alone = sorted(
             (j for j in flips if np.isfinite(query[j]) and j not in skip),
-            key=lambda j: (abs(flips[j][0] - query[j]) / self.scales_.scale[j], j),
+            key=lambda j: (abs(flips[j][0] - query[j]) / self.examples_.scale[j], j),
         )[: fmt.max_features]
         helps = [names.index(name) for name, _ in batch.probe.helps[i]]
         # Features that only help are shown when no single change reaches the goal: beside one
@@ -176,7 +169,7 @@ class FineTunedGenerator(LLMGenerator):
         listed = set(alone) | set(helpers)
         moved = [
             j
-            for j in self.proposable_
+            for j in self.mutable_
             if j not in listed
             and j not in skip
             and np.isfinite(query[j])
@@ -219,9 +212,7 @@ class FineTunedGenerator(LLMGenerator):
     def _request(self, batch: _Batch, chain: _Chain, rnd: int) -> _Request:
         # A fine-tuned model never saw feedback: a repair offers other features instead.
         if chain.row is not None and not chain.done:
-            query = batch.X[chain.query]
-            moved = ~np.isclose(chain.row, query, equal_nan=True)
-            chain.tried |= {self.spec_.feature_names[j] for j in self.proposable_ if moved[j]}
+            chain.tried |= set(feedback.changed_names(self.spec_, batch.X[chain.query], chain.row))
         ctx = self.prompt_input(batch, chain.query, rnd + chain.sample, chain.tried)
         if not ctx.offered:  # nothing in play: an empty answer, read as "no change"
             ctx.offered = {}
