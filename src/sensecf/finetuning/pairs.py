@@ -88,14 +88,13 @@ def build_pairs(
         raise SensecfError(f"per_query must be a positive integer; got {per_query!r}")
     fmt = fmt or CompactFormat(target=model.spec.classes[model.spec.flagged_class])
     spec = model.spec
-    train_rows, _ = model.split_data(data)
-    heldout = heldout_people(model, data)
+    train_rows, test_rows = model.split_data(data)
+    heldout = set(person_ids(test_rows))  # the people of heldout_people(model, data)
     desired = spec.desired_class
     parts = [("train", _flagged(model, train_rows, max_queries, seed))]
     if more is not None:
         if more is data:
             raise DataError("`more` must hold other people than `data`")
-        _, test_rows = model.split_data(data)
         held_rows = {r.tobytes() for r in test_rows.X.to_numpy(dtype=float)}
         shared = [k for k, r in enumerate(more.X.to_numpy(dtype=float)) if r.tobytes() in held_rows]
         if shared:  # the same table again, or rows of held-out people under other ids
