@@ -105,6 +105,29 @@ def test_batched_greedy_equals_one_at_a_time(smol: Path) -> None:
     assert all(a.seconds > 0 for a in together)  # type: ignore[union-attr]
 
 
+def test_rows_with_their_own_budgets_decode_in_one_batch(smol: Path) -> None:
+    budgets = [2, 12, 5, 9, 3, 12]
+    requests = [
+        ChatRequest(
+            _messages(i),
+            SCHEMAS[0] if i == 4 else None,
+            GenerationParams(max_tokens=budget, temperature=1.0 if i == 3 else 0.0, seed=i),
+        )
+        for i, budget in enumerate(budgets)
+    ]
+    batched = Transformers(smol, batch_size=6)
+    calls = _count_generate(batched)
+    together = batched.complete_many(requests)
+    assert calls == [6]  # not one generate per budget
+    single = Transformers(smol, batch_size=1)
+    alone = [single.complete(r.messages, schema=r.schema, params=r.params) for r in requests]
+    assert _texts(together) == [a.text for a in alone]
+    counts = [a.completion_tokens for a in together]  # type: ignore[union-attr]
+    assert counts == [a.completion_tokens for a in alone]
+    assert all(n <= budget for n, budget in zip(counts, budgets, strict=True))
+    assert counts[0] == 2  # a short budget is spent, not stretched to the batch's longest
+
+
 def test_each_answer_is_cached_as_it_arrives(smol: Path, tmp_path: Path) -> None:
     params = GenerationParams(max_tokens=6)
     requests = [ChatRequest(_messages(i), params=params) for i in range(5)]
@@ -208,7 +231,7 @@ def test_defaults_follow_the_device(smol: Path) -> None:
     model, _ = backend._load()
     assert next(model.parameters()).device.type == "cpu"  # no GPU here
     assert next(model.parameters()).dtype == torch.float32
-    assert backend.default_batch_size_ == 8
+    assert backend.default_batch_size_ == 16
     assert Transformers(smol, batch_size=3, device="cpu").batch_size == 3
     with pytest.raises(SensecfError, match="batch_size must be a positive integer"):
         Transformers(smol, batch_size=0)

@@ -146,6 +146,8 @@ class RowSettings:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
+    # The row's own answer budget, when the batch's ``max_new_tokens`` is larger.
+    max_tokens: int | None = None
 
 
 class RowControl:
@@ -177,11 +179,18 @@ class RowControl:
         self.vocab_size = vocab_size
         self.prompt_length = prompt_length
         self.eos = set(int(t) for t in eos_token_ids)
+        self.end_token = int(eos_token_ids[0])
         self.device = torch.device(device)
         self.constrained = [i for i, r in enumerate(self.rows) if r.matcher is not None]
         self.sampled = [i for i, r in enumerate(self.rows) if r.temperature > 0]
+        budgets = [r.max_tokens for r in self.rows if r.max_tokens is not None]
+        self.capped = [
+            i
+            for i, r in enumerate(self.rows)
+            if r.max_tokens is not None and r.max_tokens < max(budgets)
+        ]
         # Plain greedy rows need nothing from it (and skipping it saves a device sync per step).
-        self.needed = bool(self.constrained or self.sampled)
+        self.needed = bool(self.constrained or self.sampled or self.capped)
         self.finished = [False] * len(self.rows)
         self.generators: dict[int, Any] = {}
         for i in self.sampled:
@@ -199,6 +208,23 @@ class RowControl:
             scores = self._apply_grammar(scores)
         if self.sampled:
             scores = self._apply_sampling(scores)
+        if self.capped:
+            scores = self._end_spent(scores, step)
+        return scores
+
+    def _end_spent(self, scores: Any, step: int) -> Any:
+        """End the rows whose own budget is spent: the batch decodes on for longer ones, and
+        the extra end token is cut off again by the caller."""
+        spent = [
+            i
+            for i in self.capped
+            if not self.finished[i] and step >= (self.rows[i].max_tokens or 0)
+        ]
+        if not spent:
+            return scores
+        scores = scores.clone()
+        scores[spent] = float("-inf")
+        scores[spent, self.end_token] = 0.0
         return scores
 
     def _advance(self, last: list[int]) -> None:

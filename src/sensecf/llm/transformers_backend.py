@@ -7,8 +7,11 @@ the base the fine-tuning step trains adapters on. The prompt is built by the tok
 template.
 
 Requests run in batches (:meth:`Transformers.complete_many`): grouped by prompt length, padded
-on the left, one ``generate`` per batch, ``batch_size`` rows at a time (default 8 on the CPU,
-32 on a GPU, where a single sequence leaves the device idle). A request's JSON schema is
+on the left, one ``generate`` per batch, ``batch_size`` rows at a time (default 16 on the CPU,
+32 on a GPU, where a single sequence leaves the device idle). The batch's common prompt start
+is evaluated once and read once per decoding step for all rows
+(:mod:`sensecf.llm.prefix_attention`); the rows' own parts follow it in a preallocated cache,
+and each row stops at its own ``max_tokens``. A request's JSON schema is
 enforced while decoding (``supports_schema = True``) by a grammar matcher of its own
 (llguidance, see :mod:`sensecf.llm.constrained`), so every answer parses and keeps to the
 schema's ``enum`` values. Temperature 0 is greedy decoding; above 0 each row samples with its
@@ -37,12 +40,14 @@ from typing import Any, cast
 from sensecf.errors import SensecfError
 from sensecf.llm.base import ChatRequest, Completion, LLMBackend, LLMError
 from sensecf.llm.models import file_digest, packaged_model_path
+from sensecf.llm.prefix_attention import install as install_prefix_attention
+from sensecf.llm.prefix_attention import shared_prefix as shared_prefix_attention
 
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 _INSTALL = (
     "pip install torch transformers peft gguf llguidance  (or: pip install 'sensecf[finetune]')"
 )
-DEFAULT_BATCH_SIZE = {"cpu": 8, "cuda": 32}  # by device type; others take the CPU's
+DEFAULT_BATCH_SIZE = {"cpu": 16, "cuda": 32}  # by device type; others take the CPU's
 
 
 def _weight_files(folder: Path) -> list[Path]:
@@ -61,7 +66,7 @@ class Transformers(LLMBackend):
         dtype: torch dtype name for the weights; ``None`` means float32 on the CPU, and
             elsewhere the checkpoint's own dtype, or bfloat16 when it names none.
         batch_size: most requests decoded together; ``None`` means
-            :data:`DEFAULT_BATCH_SIZE` for the device type (8 on the CPU, 32 on CUDA).
+            :data:`DEFAULT_BATCH_SIZE` for the device type (16 on the CPU, 32 on CUDA).
         revision: the Hub revision, for a Hub id.
         model_kwargs: more keyword arguments for ``from_pretrained`` (e.g. a quantisation
             config); they are part of the identity.
@@ -186,6 +191,7 @@ class Transformers(LLMBackend):
             )
         except (OSError, ValueError) as exc:
             raise SensecfError(f"transformers backend: could not load {where}: {exc}") from exc
+        install_prefix_attention(model)
         if self.adapter is not None:
             try:
                 from peft import PeftModel
@@ -227,8 +233,8 @@ class Transformers(LLMBackend):
     ) -> list[Completion | Exception]:
         """All requests in batches of ``batch_size``, grouped by prompt length.
 
-        Requests are sorted by prompt length (within each ``max_tokens``), padded on the left
-        and decoded by one ``generate`` per batch; each row keeps its own schema, temperature,
+        Requests are sorted by prompt length, padded on the left and decoded by one
+        ``generate`` per batch; each row keeps its own schema, ``max_tokens``, temperature,
         top_p and seed, so an answer is the one :meth:`complete` gives for that request alone
         (greedy: equal up to floating-point ties). ``on_result(index, answer)`` is called for
         each answer as its batch ends. A prompt that does not fit the context yields an
@@ -273,7 +279,7 @@ class Transformers(LLMBackend):
                     continue
                 encoded[index] = ids
             size = self.batch_size or self.default_batch_size_
-            for batch in _batches(encoded, requests, size):
+            for batch in _batches(encoded, size):
                 answers = self._generate(model, tokenizer, batch, encoded, matchers, requests)
                 for index, answer in zip(batch, answers, strict=True):
                     deliver(index, answer)
@@ -303,11 +309,12 @@ class Transformers(LLMBackend):
         from sensecf.llm.constrained import RowControl, RowSettings
 
         device = next(model.parameters()).device
-        config = self._generation_config(model, tokenizer, requests[batch[0]].params.max_tokens)
+        budgets = [requests[i].params.max_tokens for i in batch]
+        config = self._generation_config(model, tokenizer, max(budgets))
         eos = _eos_ids(config)
         prompts = [encoded[i] for i in batch]
-        # The prompts' common start (a generator's shared system message) is evaluated once and
-        # its cache repeated for every row; each row's own part is padded on the left after it.
+        # The prompts' common start (a generator's shared system message) is evaluated once;
+        # each row's own part follows it, padded on the left (see _prefilled).
         shared = shared_prefix(prompts) if len(batch) > 1 else 0
         if shared < MIN_SHARED_PREFIX:
             shared = 0
@@ -325,32 +332,29 @@ class Transformers(LLMBackend):
             attention[row, width - len(prompt) + shared :] = 1
             params = requests[index].params
             rows.append(
-                RowSettings(matchers.get(index), params.temperature, params.top_p, params.seed)
+                RowSettings(
+                    matchers.get(index),
+                    params.temperature,
+                    params.top_p,
+                    params.seed,
+                    max_tokens=params.max_tokens,
+                )
             )
         vocab = self._grammars_.vocab_size if self._grammars_ is not None else 0
         control = RowControl(rows, width, eos, device, vocab_size=vocab)
         start = time.perf_counter()
         try:
             with torch.inference_mode():
-                extra: dict[str, Any] = {}
-                if shared:
-                    from transformers import DynamicCache
-
-                    # transformers 5 renamed `past_key_values` to `cache`
-                    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-                    named = inspect.signature(base.forward).parameters
-                    key = "cache" if "cache" in named else "past_key_values"
-                    cache = DynamicCache(config=model.config)
-                    model(input_ids=ids[:1, :shared].to(device), use_cache=True, **{key: cache})
-                    cache.batch_repeat_interleave(len(batch))
-                    extra[key] = cache
-                output = model.generate(
-                    input_ids=ids.to(device),
-                    attention_mask=attention.to(device),
-                    generation_config=config,
-                    logits_processor=LogitsProcessorList([control] if control.needed else []),
-                    **extra,
-                )
+                length = width + config.max_new_tokens
+                cache = self._prefilled(model, prompts, shared, width, length)
+                with shared_prefix_attention(model, shared if cache is not None else 0):
+                    output = model.generate(
+                        input_ids=ids.to(device),
+                        attention_mask=attention.to(device),
+                        generation_config=config,
+                        logits_processor=LogitsProcessorList([control] if control.needed else []),
+                        **({} if cache is None else {_cache_keyword(model): cache}),
+                    )
         except RuntimeError as exc:  # out of memory, most often: the rest of the run goes on
             return [
                 LLMError(
@@ -362,7 +366,7 @@ class Transformers(LLMBackend):
         share = (time.perf_counter() - start) / len(batch)
         answers: list[Completion | Exception] = []
         for row, index in enumerate(batch):
-            new = output[row, width:].tolist()
+            new = output[row, width:].tolist()[: requests[index].params.max_tokens]
             ends = [k for k, token in enumerate(new) if token in eos]
             new = new[: ends[0] + 1] if ends else new
             answers.append(
@@ -374,6 +378,91 @@ class Transformers(LLMBackend):
                 )
             )
         return answers
+
+    @staticmethod
+    def _prefilled(
+        model: Any, prompts: list[list[int]], shared: int, width: int, length: int
+    ) -> Any:
+        """A preallocated cache of ``length`` positions holding every prompt but its last token,
+        laid out as the left-padded batch is (the ``shared`` common start first, each row's own
+        part ending at ``width - 1``); ``None`` where the model's cache layout does not allow it.
+
+        The common start is evaluated once; the own parts in groups of similar length
+        (:func:`length_groups`): padding them all to the longest (117 to 279 tokens in a batch
+        of 16 few-shot prompts) would spend 40% of the prompt work on padding, evaluating them
+        one by one leaves the matrix products too small to be efficient. Preallocated because
+        the default cache grows by concatenation, and at 16 rows of ~900 positions copying it
+        every decoding step took longer than the model's matrix products.
+        """
+        import torch
+        from transformers import DynamicCache, StaticCache
+
+        cache: Any = StaticCache(config=model.config, max_cache_len=length)
+        if any(getattr(layer, "is_sliding", False) for layer in cache.layers):
+            return None
+        device = next(model.parameters()).device
+        keyword = _cache_keyword(model)
+        named = inspect.signature(_base_model(model).forward).parameters
+        # Only the cache is wanted: skip the output projection of every prompt token.
+        keep = {"logits_to_keep": 1} if "logits_to_keep" in named else {}
+        start: Any = DynamicCache(config=model.config)
+        if shared:
+            ids = torch.tensor([prompts[0][:shared]], dtype=torch.long, device=device)
+            model(input_ids=ids, use_cache=True, **keep, **{keyword: start})
+        owns = [prompt[shared:-1] for prompt in prompts]
+        for group in length_groups([len(own) for own in owns]):
+            longest = max(len(owns[row]) for row in group)
+            if longest == 0:
+                continue
+            ids = torch.zeros((len(group), longest), dtype=torch.long)
+            attention = torch.zeros((len(group), shared + longest), dtype=torch.long)
+            attention[:, :shared] = 1
+            for j, row in enumerate(group):
+                n = len(owns[row])
+                if n:
+                    ids[j, longest - n :] = torch.tensor(owns[row], dtype=torch.long)
+                    attention[j, shared + longest - n :] = 1
+            positions = (attention.cumsum(-1) - 1).clamp(min=0)[:, shared:]
+            running: Any = DynamicCache(config=model.config)
+            for index, layer in enumerate(start.layers if shared else []):
+                shape = (len(group), *layer.keys.shape[1:])
+                running.update(layer.keys.expand(shape), layer.values.expand(shape), index)
+            model(
+                input_ids=ids.to(device),
+                attention_mask=attention.to(device),
+                position_ids=positions.to(device),
+                use_cache=True,
+                **keep,
+                **{keyword: running},
+            )
+            for layer, evaluated in zip(cache.layers, running.layers, strict=True):
+                if not layer.is_initialized:
+                    shape = (len(prompts), *evaluated.keys.shape[1:])
+                    first_keys, first_values = evaluated.keys[:1], evaluated.values[:1]
+                    layer.lazy_initialization(first_keys.expand(shape), first_values.expand(shape))
+                    layer.keys[:, :, :shared] = first_keys[:, :, :shared]
+                    layer.values[:, :, :shared] = first_values[:, :, :shared]
+                for j, row in enumerate(group):
+                    n = len(owns[row])
+                    if n:
+                        taken = slice(shared + longest - n, shared + longest)
+                        layer.keys[row, :, width - 1 - n : width - 1] = evaluated.keys[j, :, taken]
+                        layer.values[row, :, width - 1 - n : width - 1] = evaluated.values[
+                            j, :, taken
+                        ]
+        if not any(layer.is_initialized for layer in cache.layers):
+            if not shared:  # one-token prompts: generate evaluates them itself
+                return cache
+            for layer, evaluated in zip(cache.layers, start.layers, strict=True):
+                shape = (len(prompts), *evaluated.keys.shape[1:])
+                layer.lazy_initialization(
+                    evaluated.keys.expand(shape), evaluated.values.expand(shape)
+                )
+                layer.keys[:, :, :shared] = evaluated.keys
+                layer.values[:, :, :shared] = evaluated.values
+        for layer in cache.layers:
+            layer.cumulative_length.fill_(width - 1)
+        return cache
 
     def _matcher(self, model: Any, tokenizer: Any, schema: dict[str, Any] | None) -> Any:
         """A fresh grammar matcher for ``schema``, or None without one."""
@@ -436,6 +525,18 @@ def _checkpoint_dtype(config: Any) -> str | None:
     return None if value is None else str(value).removeprefix("torch.")
 
 
+def _base_model(model: Any) -> Any:
+    """The transformers model under a PEFT wrapper (or the model itself)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _cache_keyword(model: Any) -> str:
+    """The name the model's forward takes a cache under (transformers 5 renamed
+    ``past_key_values`` to ``cache``)."""
+    named = inspect.signature(_base_model(model).forward).parameters
+    return "cache" if "cache" in named else "past_key_values"
+
+
 def _eos_ids(config: Any) -> list[int]:
     """The generation config's end-of-answer token ids, as a list."""
     eos = config.eos_token_id
@@ -462,23 +563,40 @@ def shared_prefix(prompts: Sequence[Sequence[int]]) -> int:
     return n
 
 
-def _batches(
-    encoded: dict[int, list[int]], requests: Sequence[ChatRequest], size: int
-) -> list[list[int]]:
-    """Request indexes in batches of at most ``size``: same ``max_tokens``, similar lengths.
+# Own parts are grouped while padding wastes at most this share of a group's work.
+GROUP_PADDING = 0.15
+GROUP_ROWS = 8
 
-    Sorting by prompt length keeps the left padding (wasted work) of each batch small.
 
-    >>> from sensecf.llm.base import GenerationParams
-    >>> reqs = [ChatRequest([], params=GenerationParams(max_tokens=m)) for m in (8, 8, 8, 4)]
-    >>> _batches({0: [1] * 9, 1: [1] * 2, 2: [1] * 5, 3: [1] * 3}, reqs, 2)
-    [[3], [1, 2], [0]]
+def length_groups(lengths: Sequence[int]) -> list[list[int]]:
+    """Consecutive row indexes grouped so that padding each group to its longest wastes at
+    most :data:`GROUP_PADDING` of it, :data:`GROUP_ROWS` rows at most (``lengths`` ascending).
+
+    >>> length_groups([117, 118, 121, 144, 162, 172, 279])
+    [[0, 1, 2, 3], [4, 5], [6]]
     """
-    groups: dict[int, list[int]] = {}
-    for index in sorted(encoded, key=lambda i: (requests[i].params.max_tokens, len(encoded[i]), i)):
-        groups.setdefault(requests[index].params.max_tokens, []).append(index)
-    return [
-        members[start : start + size]
-        for members in groups.values()
-        for start in range(0, len(members), size)
-    ]
+    groups: list[list[int]] = []
+    for row, n in enumerate(lengths):
+        if groups:
+            group = groups[-1]
+            members = [lengths[r] for r in group] + [n]
+            padded = max(members) * len(members)
+            if len(group) < GROUP_ROWS and padded - sum(members) <= GROUP_PADDING * padded:
+                group.append(row)
+                continue
+        groups.append([row])
+    return groups
+
+
+def _batches(encoded: dict[int, list[int]], size: int) -> list[list[int]]:
+    """Request indexes in batches of at most ``size``, of similar prompt lengths.
+
+    Sorting by prompt length keeps the left padding (wasted work) of each batch small. Rows of
+    one batch may differ in ``max_tokens``: each is ended at its own budget, so the batch
+    decodes together (a batch per budget would repeat the shared prefix and the decode loop).
+
+    >>> _batches({0: [1] * 9, 1: [1] * 2, 2: [1] * 5, 3: [1] * 3}, 2)
+    [[1, 3], [2, 0]]
+    """
+    ordered = sorted(encoded, key=lambda i: (len(encoded[i]), i))
+    return [ordered[start : start + size] for start in range(0, len(ordered), size)]
