@@ -398,17 +398,32 @@ class Transformers(LLMBackend):
         from transformers import DynamicCache, StaticCache
 
         cache: Any = StaticCache(config=model.config, max_cache_len=length)
-        if any(getattr(layer, "is_sliding", False) for layer in cache.layers):
+        layers = getattr(cache, "layers", None)  # per-layer caches: transformers 4.56 and later
+        if not layers or any(
+            getattr(layer, "is_sliding", False) or not hasattr(layer, "lazy_initialization")
+            for layer in layers
+        ):
             return None
         device = next(model.parameters()).device
         keyword = _cache_keyword(model)
         named = inspect.signature(_base_model(model).forward).parameters
         # Only the cache is wanted: skip the output projection of every prompt token.
         keep = {"logits_to_keep": 1} if "logits_to_keep" in named else {}
+
+        def allocate(evaluated: Any) -> None:
+            """Size the cache after an evaluated one; copy the common start into every row."""
+            for layer, done in zip(layers, evaluated.layers, strict=True):
+                keys, values = done.keys[:1], done.values[:1]
+                shape = (len(prompts), *keys.shape[1:])
+                layer.lazy_initialization(keys.expand(shape), values.expand(shape))
+                layer.keys[:, :, :shared] = keys[:, :, :shared]
+                layer.values[:, :, :shared] = values[:, :, :shared]
+
         start: Any = DynamicCache(config=model.config)
         if shared:
             ids = torch.tensor([prompts[0][:shared]], dtype=torch.long, device=device)
             model(input_ids=ids, use_cache=True, **keep, **{keyword: start})
+            allocate(start)
         owns = [prompt[shared:-1] for prompt in prompts]
         for group in length_groups([len(own) for own in owns]):
             longest = max(len(owns[row]) for row in group)
@@ -435,33 +450,18 @@ class Transformers(LLMBackend):
                 **keep,
                 **{keyword: running},
             )
-            for layer, evaluated in zip(cache.layers, running.layers, strict=True):
-                if not layer.is_initialized:
-                    shape = (len(prompts), *evaluated.keys.shape[1:])
-                    first_keys, first_values = evaluated.keys[:1], evaluated.values[:1]
-                    layer.lazy_initialization(first_keys.expand(shape), first_values.expand(shape))
-                    layer.keys[:, :, :shared] = first_keys[:, :, :shared]
-                    layer.values[:, :, :shared] = first_values[:, :, :shared]
+            if not layers[0].is_initialized:
+                allocate(running)
+            for layer, done in zip(layers, running.layers, strict=True):
                 for j, row in enumerate(group):
                     n = len(owns[row])
-                    if n:
+                    if n:  # the row's own part ends just before its last prompt token
                         taken = slice(shared + longest - n, shared + longest)
-                        layer.keys[row, :, width - 1 - n : width - 1] = evaluated.keys[j, :, taken]
-                        layer.values[row, :, width - 1 - n : width - 1] = evaluated.values[
-                            j, :, taken
-                        ]
-        if not any(layer.is_initialized for layer in cache.layers):
-            if not shared:  # one-token prompts: generate evaluates them itself
-                return cache
-            for layer, evaluated in zip(cache.layers, start.layers, strict=True):
-                shape = (len(prompts), *evaluated.keys.shape[1:])
-                layer.lazy_initialization(
-                    evaluated.keys.expand(shape), evaluated.values.expand(shape)
-                )
-                layer.keys[:, :, :shared] = evaluated.keys
-                layer.values[:, :, :shared] = evaluated.values
-        for layer in cache.layers:
-            layer.cumulative_length.fill_(width - 1)
+                        layer.keys[row, :, width - 1 - n : width - 1] = done.keys[j, :, taken]
+                        layer.values[row, :, width - 1 - n : width - 1] = done.values[j, :, taken]
+        if layers[0].is_initialized:  # else one-token prompts: generate evaluates them itself
+            for layer in layers:
+                layer.cumulative_length.fill_(width - 1)
         return cache
 
     def _matcher(self, model: Any, tokenizer: Any, schema: dict[str, Any] | None) -> Any:
