@@ -28,7 +28,7 @@ import pandas as pd
 
 import sensecf as scf
 from sensecf.augmentation.measures import MIN_LOSS
-from sensecf.augmentation.tables import summary_table
+from sensecf.augmentation.tables import PLACEMENT_TITLE, placement_table, summary_table
 from sensecf.data.heart import read_uci_heart
 
 CF_ARMS = ("oracle", "dice-random", "nice-sparsity")
@@ -153,6 +153,9 @@ def main() -> None:
     )
     print("\ngeneration cost over all cells (rows added, seconds, LLM calls, tokens):")
     print(cost.to_string())
+    if len(study.placement):
+        print(f"\n{PLACEMENT_TITLE} (over all cells):")
+        print(placement_table(study.placement).to_string(index=False))
     print(f"\nwrote {args.out} ({time.perf_counter() - start:.0f} s)")
 
 

@@ -124,6 +124,9 @@ def test_a_killed_study_resumes_from_its_saved_cells(toy, tmp_path, study):
         assert (tmp_path / name).is_file(), name
     assert (tmp_path / "generated_rows.parquet").is_file()
     assert "| oracle |" in (tmp_path / "summary.md").read_text()
+    assert "Where the added rows sit" in (tmp_path / "summary.md").read_text()
+    placement = pd.read_csv(tmp_path / "row_placement.csv")
+    pd.testing.assert_frame_equal(placement, resumed.placement, check_dtype=False)
     # Other settings do not reuse the cells they change.
     lines.clear()
     augmentation_study(toy, out_dir=tmp_path, log=lines.append, **{**SETTINGS, "max_generated": 4})
@@ -193,3 +196,19 @@ def test_config_from_yaml_resolves_paths(tmp_path):
     assert config.options("oracle") == {"max_changes": 2} and config.seeds == 3
     with pytest.raises(SensecfError, match="not found"):
         AugmentationConfig.from_yaml(tmp_path / "missing.yaml")
+
+
+def test_placement_says_how_far_rows_moved_and_what_they_sit_among(study):
+    placement = study.placement.set_index("arm")
+    assert set(placement.index) == {"oracle", "random-oversampling", "smote"}
+    added = study.results.groupby("arm")["rows_added"].sum()
+    assert (placement["n_rows"] == added[placement.index]).all()
+    assert placement.loc["oracle", "features_changed"] >= 1
+    assert np.isnan(placement.loc["smote", "features_changed"])  # no source row
+    assert placement["scarce_neighbours"].between(0, 1).all()
+    # Copies of real scarce-class rows sit among them; minimal counterfactuals of the other
+    # class sit just across the boundary, nearer their sources' class.
+    assert (
+        placement.loc["random-oversampling", "scarce_neighbours"]
+        > placement.loc["oracle", "scarce_neighbours"]
+    )

@@ -26,6 +26,7 @@ def test_quick_study_writes_its_files_and_resumes(folders):
         "summary.md",
         "generated_rows.parquet",
         "feature_changes.csv",
+        "row_placement.csv",
         "config.yaml",
         "f1_by_scarcity.png",
         "embedding.png",

@@ -204,3 +204,11 @@ def test_a_bad_run_dir_is_a_clear_error(tmp_path, make, fragment):
 def test_the_report_is_not_written_over_a_folder(run_dir, tmp_path):
     with pytest.raises(DataError, match="it is a folder"):
         write_report(run_dir / "model", tmp_path)
+
+
+def test_the_augmentation_section_shows_where_added_rows_sit(run_dir):
+    report = build_report(run_dir / "augment")
+    section = next(s for s in report.sections if s.id == "augmentation")
+    titles = [table.title for table in section.tables]
+    assert titles[-1] == "Where the added rows sit"
+    assert len(titles) == 3  # two scenarios, then the placement

@@ -133,13 +133,15 @@ class AugmentationResult:
     ``results``: one row per (scenario, seed, arm) with the scores, gains and recoveries,
     rows added and their cost; ``summary``: means and 95% intervals over seeds per scenario
     and arm; ``rows``: every added row with its provenance; ``feature_changes``: per generator
-    and feature, the share of its rows that changed the feature from their source row.
+    and feature, the share of its rows that changed the feature from their source row;
+    ``placement``: per arm, where its rows sit among the real rows (:func:`row_placement`).
     """
 
     results: pd.DataFrame
     summary: pd.DataFrame
     rows: pd.DataFrame
     feature_changes: pd.DataFrame
+    placement: pd.DataFrame
     config: AugmentationConfig
     out_dir: Path | None = None
     plots: list[Path] = field(default_factory=list)
@@ -248,7 +250,8 @@ def augmentation_study(
     ).reset_index(drop=True)
     rows = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
     changes = _feature_changes(rows, data)
-    study = AugmentationResult(results, summary, rows, changes, config, out)
+    placement = row_placement(rows, data, scarce_class)
+    study = AugmentationResult(results, summary, rows, changes, placement, config, out)
     if out is not None:
         _write(study, data, out)
     return study
@@ -469,6 +472,77 @@ def _feature_changes(rows: pd.DataFrame, data: Dataset) -> pd.DataFrame:
     return table.assign(n_rows=table["arm"].map(frame.groupby("arm").size()))
 
 
+PLACEMENT_NEIGHBOURS = 5
+
+
+def row_placement(
+    rows: pd.DataFrame, data: Dataset, scarce_class: int, neighbours: int = PLACEMENT_NEIGHBOURS
+) -> pd.DataFrame:
+    """Per arm: how far its rows moved from their source rows, and which real rows they sit among.
+
+    ``features_changed``: the mean number of features a row changed from its source row (arms
+    with source rows only); ``scarce_neighbours``: the scarce class's share among each row's
+    ``neighbours`` nearest real rows of ``data`` (standardised features; a row's own source
+    row left out), averaged over the arm's rows. ``data_scarce_share`` is what rows placed at
+    random would score: a minimal counterfactual sits just across the boundary among rows of
+    its source's class and scores low, a SMOTE row among real scarce-class rows scores high.
+
+    >>> from sensecf.data.spec import infer_spec
+    >>> df = pd.DataFrame({"x": np.arange(20.0), "y": [0] * 10 + [1] * 10})
+    >>> data = Dataset(df, infer_spec(df, "y"))
+    >>> added = pd.DataFrame({"x": [9.4, 18.5], "y": 1, "arm": "cf", "source_row": [9, 3]})
+    >>> placed = row_placement(added, data, 1, neighbours=2)
+    >>> placed[["features_changed", "scarce_neighbours"]].iloc[0].tolist()
+    [1.0, 0.75]
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    columns = ["arm", "n_rows", "features_changed", "scarce_neighbours", "data_scarce_share"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    names = data.spec.feature_names
+    real = data.X.to_numpy(dtype=float)
+    median = np.nanmedian(real, axis=0)
+    std = np.nanstd(real, axis=0)
+    scale = np.where(std > 0, std, 1.0)
+
+    def standardised(X: np.ndarray) -> np.ndarray:
+        return (np.where(np.isnan(X), median, X) - median) / scale
+
+    k = min(neighbours, len(real) - 1)
+    index = NearestNeighbors(n_neighbors=k + 1).fit(standardised(real))
+    is_scarce = data.y.to_numpy() == scarce_class
+    records = []
+    for arm, part in rows.groupby("arm", sort=False):
+        X = part[names].to_numpy(dtype=float)
+        _, found = index.kneighbors(standardised(X))
+        source = (
+            part["source_row"].to_numpy(dtype=float)
+            if "source_row" in part
+            else np.full(len(part), np.nan)
+        )
+        shares = []
+        for near, own in zip(found, source, strict=True):
+            kept = near[near != own][:k]  # without its source row, else the k nearest
+            shares.append(is_scarce[kept].mean())
+        has_source = ~np.isnan(source)
+        moved = (
+            changed(real[source[has_source].astype(int)], X[has_source]).sum(axis=1).mean()
+            if has_source.any()
+            else np.nan
+        )
+        records.append(
+            {
+                "arm": arm,
+                "n_rows": len(part),
+                "features_changed": float(moved),
+                "scarce_neighbours": float(np.mean(shares)),
+                "data_scarce_share": float(is_scarce.mean()),
+            }
+        )
+    return pd.DataFrame.from_records(records, columns=columns)
+
+
 def _write(study: AugmentationResult, data: Dataset, out: Path) -> None:
     from sensecf.augmentation.plots import write_plots
     from sensecf.augmentation.tables import summary_markdown
@@ -479,6 +553,7 @@ def _write(study: AugmentationResult, data: Dataset, out: Path) -> None:
     if len(study.rows):
         write_table(study.rows, out / "generated_rows.parquet")
     write_table(study.feature_changes, out / "feature_changes.csv")
+    write_table(study.placement, out / "row_placement.csv")
     write_text(out / "summary.md", summary_markdown(study, data.spec))
     if study.config.plots:
         study.plots = write_plots(study, data, out)

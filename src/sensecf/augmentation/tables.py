@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from sensecf.augmentation.study import PLACEMENT_NEIGHBOURS
 from sensecf.data.spec import DatasetSpec
 
 # The benchmark's Markdown writer; one table format for every report.
@@ -63,6 +64,38 @@ def summary_table(summary: pd.DataFrame, scenario: str) -> pd.DataFrame:
     return table
 
 
+PLACEMENT_TITLE = "Where the added rows sit"
+PLACEMENT_NOTE = (
+    "Over all scenarios and seeds: features a generated row changed from its source row, and "
+    "the scarce class's share among its nearest real rows (standardised features, its own "
+    "source row left out). Rows among real scarce-class rows teach the classifier that region; "
+    "rows just across the boundary, next to their source, move the boundary only there."
+)
+
+
+def placement_table(placement: pd.DataFrame) -> pd.DataFrame:
+    """:func:`~sensecf.augmentation.study.row_placement` as text, one line per arm.
+
+    >>> p = pd.DataFrame({"arm": ["smote"], "n_rows": [50], "features_changed": [float("nan")],
+    ...                   "scarce_neighbours": [0.71], "data_scarce_share": [0.25]})
+    >>> placement_table(p).iloc[0].tolist()
+    ['smote', '50', '–', '0.71']
+    """
+    share = placement["data_scarce_share"].iloc[0] if len(placement) else float("nan")
+    return pd.DataFrame(
+        {
+            "arm": placement["arm"].to_numpy(),
+            "rows": [f"{n:.0f}" for n in placement["n_rows"]],
+            "features changed": [
+                "–" if pd.isna(v) else f"{v:.1f}" for v in placement["features_changed"]
+            ],
+            f"scarce share of {PLACEMENT_NEIGHBOURS} nearest real rows (data {share:.2f})": [
+                f"{v:.2f}" for v in placement["scarce_neighbours"]
+            ],
+        }
+    )
+
+
 def scenario_title(summary: pd.DataFrame, scenario: str, spec: DatasetSpec) -> str:
     """E.g. ``50% of 'high stress' training rows removed``."""
     row = summary[summary["scenario"] == scenario].iloc[0]
@@ -94,6 +127,15 @@ def summary_markdown(study: AugmentationResult, spec: DatasetSpec) -> str:
     for scenario in dict.fromkeys(summary["scenario"]):
         lines += ["", f"## {scenario_title(summary, scenario, spec)}", ""]
         lines.append(markdown(summary_table(summary, scenario)))
+    if len(study.placement):
+        lines += [
+            "",
+            f"## {PLACEMENT_TITLE}",
+            "",
+            PLACEMENT_NOTE,
+            "",
+            markdown(placement_table(study.placement)),
+        ]
     failed = study.results[study.results.get("error", pd.Series(dtype=str)).fillna("") != ""]
     if len(failed):
         lines += ["", "Arms that added nothing:", ""]

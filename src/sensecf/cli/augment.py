@@ -110,11 +110,18 @@ def augment(
     on the full set (ceiling), on the scarce set (floor), and on the scarce set plus
     counterfactuals of the other class's rows from each generator (verified, violation-free)
     or rows from random oversampling, SMOTE and ADASYN. Writes results.csv/.parquet,
-    summary.csv, summary.md, generated_rows.parquet, feature_changes.csv and PNG plots; each
+    summary.csv, summary.md, generated_rows.parquet, feature_changes.csv, row_placement.csv
+    (how far generated rows moved and whether they sit among real rows of the scarce class)
+    and PNG plots; each
     finished cell is kept under cells/, so a rerun resumes.
     """
     from sensecf.augmentation import AugmentationConfig, augmentation_study
-    from sensecf.augmentation.tables import scenario_title, summary_table
+    from sensecf.augmentation.tables import (
+        PLACEMENT_TITLE,
+        placement_table,
+        scenario_title,
+        summary_table,
+    )
     from sensecf.data.loaders import load_dataset
 
     config = AugmentationConfig.from_yaml(config_path) if config_path else AugmentationConfig()
@@ -149,6 +156,8 @@ def augment(
     for scenario in dict.fromkeys(study.summary["scenario"]):
         title = scenario_title(study.summary, scenario, data.spec)
         console.print_frame(summary_table(study.summary, scenario), title)
+    if len(study.placement):
+        console.print_frame(placement_table(study.placement), PLACEMENT_TITLE)
     if config.verifier == "full":
         console.line("generated rows were verified by the full classifier: these arms leak")
     console.done(f"wrote the augmentation study to {config.out}", time.perf_counter() - start)

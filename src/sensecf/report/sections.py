@@ -567,7 +567,12 @@ def _augmentation(data: RunData) -> Section | None:
     folder = data.run.augmentation
     if folder is None:
         return None
-    from sensecf.augmentation.tables import summary_table
+    from sensecf.augmentation.tables import (
+        PLACEMENT_NOTE,
+        PLACEMENT_TITLE,
+        placement_table,
+        summary_table,
+    )
 
     summary = pd.read_csv(folder / "summary.csv")
     section = Section(
@@ -586,6 +591,15 @@ def _augmentation(data: RunData) -> Section | None:
             name = spec.classes.get(cls, cls) if spec is not None else cls
             title = f"{rows['share'].iloc[0]:.0%} of '{name}' training rows removed"
         section.tables.append(Table.from_frame(summary_table(summary, scenario), title=title))
+    placement_path = folder / "row_placement.csv"
+    if placement_path.is_file():  # written by studies since the measure exists
+        placement = pd.read_csv(placement_path)
+        if len(placement):
+            section.tables.append(
+                Table.from_frame(
+                    placement_table(placement), title=PLACEMENT_TITLE, caption=PLACEMENT_NOTE
+                )
+            )
     for name, title, caption in STUDY_PLOTS:
         path: Path | None = folder / name
         if not (folder / name).is_file():
