@@ -38,7 +38,7 @@ from sensecf.augmentation.arms import (
 )
 from sensecf.augmentation.measures import add_recovery, score, summarise
 from sensecf.augmentation.scenarios import Scenario, check_share, make_scarce
-from sensecf.data.constraints import changed
+from sensecf.data.constraints import changed, count_changes
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import read_table_file, write_json, write_table, write_text
 from sensecf.errors import SensecfError
@@ -480,8 +480,8 @@ def row_placement(
 ) -> pd.DataFrame:
     """Per arm: how far its rows moved from their source rows, and which real rows they sit among.
 
-    ``features_changed``: the mean number of features a row changed from its source row (arms
-    with source rows only); ``scarce_neighbours``: the scarce class's share among each row's
+    ``features_changed``: the mean number of features a row changed from its source row, derived
+    features left out (arms with source rows only); ``scarce_neighbours``: the scarce class's share among each row's
     ``neighbours`` nearest real rows of ``data`` (standardised features; a row's own source
     row left out), averaged over the arm's rows. ``data_scarce_share`` is what rows placed at
     random would score: a minimal counterfactual sits just across the boundary among rows of
@@ -527,7 +527,7 @@ def row_placement(
             shares.append(is_scarce[kept].mean())
         has_source = ~np.isnan(source)
         moved = (
-            changed(real[source[has_source].astype(int)], X[has_source]).sum(axis=1).mean()
+            count_changes(data.spec, real[source[has_source].astype(int)], X[has_source]).mean()
             if has_source.any()
             else np.nan
         )
