@@ -206,6 +206,8 @@ def test_placement_says_how_far_rows_moved_and_what_they_sit_among(study):
     assert placement.loc["oracle", "features_changed"] >= 1
     assert np.isnan(placement.loc["smote", "features_changed"])  # no source row
     assert placement["scarce_neighbours"].between(0, 1).all()
+    assert placement.loc["random-oversampling", "copies_real"] == 1.0
+    assert placement.loc["smote", "copies_real"] < 0.5  # interpolated between real rows
     # Copies of real scarce-class rows sit among them; minimal counterfactuals of the other
     # class sit just across the boundary, nearer their sources' class.
     assert (

@@ -42,6 +42,7 @@ from sensecf.data.constraints import changed, count_changes
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import read_table_file, write_json, write_table, write_text
 from sensecf.errors import SensecfError
+from sensecf.generators.llm.candidates import near_current
 from sensecf.models import TrainedClassifier, split_rows
 from sensecf.settings import RunSettings
 
@@ -486,18 +487,28 @@ def row_placement(
     row left out), averaged over the arm's rows. ``data_scarce_share`` is what rows placed at
     random would score: a minimal counterfactual sits just across the boundary among rows of
     its source's class and scores low, a SMOTE row among real scarce-class rows scores high.
+    ``copies_real``: the share of rows whose mutable features all equal (within half a step)
+    those of a real row other than their source row — a few-shot prompt's examples are real
+    rows, so this is how often a language model handed back an example whole.
 
     >>> from sensecf.data.spec import infer_spec
     >>> df = pd.DataFrame({"x": np.arange(20.0), "y": [0] * 10 + [1] * 10})
     >>> data = Dataset(df, infer_spec(df, "y"))
-    >>> added = pd.DataFrame({"x": [9.4, 18.5], "y": 1, "arm": "cf", "source_row": [9, 3]})
+    >>> added = pd.DataFrame({"x": [9.4, 18.0], "y": 1, "arm": "cf", "source_row": [9, 3]})
     >>> placed = row_placement(added, data, 1, neighbours=2)
-    >>> placed[["features_changed", "scarce_neighbours"]].iloc[0].tolist()
-    [1.0, 0.75]
+    >>> placed[["features_changed", "copies_real", "scarce_neighbours"]].iloc[0].tolist()
+    [1.0, 0.5, 0.75]
     """
     from sklearn.neighbors import NearestNeighbors
 
-    columns = ["arm", "n_rows", "features_changed", "scarce_neighbours", "data_scarce_share"]
+    columns = [
+        "arm",
+        "n_rows",
+        "features_changed",
+        "copies_real",
+        "scarce_neighbours",
+        "data_scarce_share",
+    ]
     if rows.empty:
         return pd.DataFrame(columns=columns)
     names = data.spec.feature_names
@@ -512,6 +523,8 @@ def row_placement(
     k = min(neighbours, len(real) - 1)
     index = NearestNeighbors(n_neighbors=k + 1).fit(standardised(real))
     is_scarce = data.y.to_numpy() == scarce_class
+    steps = np.array([float(f.step) for f in data.spec.features])
+    mutable = np.array([f.is_mutable for f in data.spec.features])
     records = []
     for arm, part in rows.groupby("arm", sort=False):
         X = part[names].to_numpy(dtype=float)
@@ -521,10 +534,16 @@ def row_placement(
             if "source_row" in part
             else np.full(len(part), np.nan)
         )
-        shares = []
-        for near, own in zip(found, source, strict=True):
+        shares, copies = [], []
+        for row, near, own in zip(X, found, source, strict=True):
             kept = near[near != own][:k]  # without its source row, else the k nearest
             shares.append(is_scarce[kept].mean())
+            same = near_current(real[:, mutable], row[mutable], steps[mutable])
+            same |= np.isnan(real[:, mutable]) & np.isnan(row[mutable])
+            copy = same.all(axis=1)
+            if not np.isnan(own):
+                copy[int(own)] = False
+            copies.append(copy.any())
         has_source = ~np.isnan(source)
         moved = (
             count_changes(data.spec, real[source[has_source].astype(int)], X[has_source]).mean()
@@ -536,6 +555,7 @@ def row_placement(
                 "arm": arm,
                 "n_rows": len(part),
                 "features_changed": float(moved),
+                "copies_real": float(np.mean(copies)),
                 "scarce_neighbours": float(np.mean(shares)),
                 "data_scarce_share": float(is_scarce.mean()),
             }

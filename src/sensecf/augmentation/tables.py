@@ -66,8 +66,9 @@ def summary_table(summary: pd.DataFrame, scenario: str) -> pd.DataFrame:
 
 PLACEMENT_TITLE = "Where the added rows sit"
 PLACEMENT_NOTE = (
-    "Over all scenarios and seeds: features a generated row changed from its source row, and "
-    "the scarce class's share among its nearest real rows (standardised features, its own "
+    "Over all scenarios and seeds: features a generated row changed from its source row, how "
+    "often a row is a copy of a real row (other than its source), and the scarce class's share "
+    "among its nearest real rows (standardised features, its own "
     "source row left out). Rows among real scarce-class rows teach the classifier that region; "
     "rows just across the boundary, next to their source, move the boundary only there."
 )
@@ -77,9 +78,9 @@ def placement_table(placement: pd.DataFrame) -> pd.DataFrame:
     """:func:`~sensecf.augmentation.study.row_placement` as text, one line per arm.
 
     >>> p = pd.DataFrame({"arm": ["smote"], "n_rows": [50], "features_changed": [float("nan")],
-    ...                   "scarce_neighbours": [0.71], "data_scarce_share": [0.25]})
+    ...     "copies_real": [0.0], "scarce_neighbours": [0.71], "data_scarce_share": [0.25]})
     >>> placement_table(p).iloc[0].tolist()
-    ['smote', '50', '–', '0.71']
+    ['smote', '50', '–', '0.00', '0.71']
     """
     share = placement["data_scarce_share"].iloc[0] if len(placement) else float("nan")
     return pd.DataFrame(
@@ -89,6 +90,7 @@ def placement_table(placement: pd.DataFrame) -> pd.DataFrame:
             "features changed": [
                 "–" if pd.isna(v) else f"{v:.1f}" for v in placement["features_changed"]
             ],
+            "copies of real rows": [f"{v:.2f}" for v in placement["copies_real"]],
             f"scarce share of {PLACEMENT_NEIGHBOURS} nearest real rows (data {share:.2f})": [
                 f"{v:.2f}" for v in placement["scarce_neighbours"]
             ],
