@@ -540,10 +540,10 @@ def row_placement(
             shares.append(is_scarce[kept].mean())
             same = near_current(real[:, mutable], row[mutable], steps[mutable])
             same |= np.isnan(real[:, mutable]) & np.isnan(row[mutable])
-            copy = same.all(axis=1)
+            copy = np.asarray(same.all(axis=1))
             if not np.isnan(own):
                 copy[int(own)] = False
-            copies.append(copy.any())
+            copies.append(bool(copy.any()))
         has_source = ~np.isnan(source)
         moved = (
             count_changes(data.spec, real[source[has_source].astype(int)], X[has_source]).mean()
