@@ -15,6 +15,9 @@ and shares of its 13 features as published), written in the ``processed.clevelan
         --scenarios 0.5 --max-generated 20 --out runs/augment-heart-llm
 
 A rerun with the same --out reuses every finished cell (and every cached LLM call).
+``--saved-only`` prints the tables of the cells finished so far (a study still running, or
+stopped) without computing any; ``--paired`` keeps only the (scenario, seed) cells that every
+arm finished, so arms run over fewer seeds are compared on the same splits.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 import sensecf as scf
-from sensecf.augmentation.measures import MIN_LOSS
+from sensecf.augmentation.measures import MIN_LOSS, summarise
+from sensecf.augmentation.study import row_placement
 from sensecf.augmentation.tables import PLACEMENT_TITLE, placement_table, summary_table
 from sensecf.data.heart import read_uci_heart
 
@@ -79,6 +83,25 @@ def write_heart_like(path: Path, seed: int = 0) -> Path:
     return path
 
 
+def paired(study, data) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Results, summary and placement over the (scenario, seed) cells every arm finished."""
+    keys = ["scenario", "seed"]
+    results = study.results
+    arms = results["arm"].nunique()
+    complete = results.groupby(keys)["arm"].transform("nunique") == arms
+    results = results[complete]
+    kept = set(map(tuple, results[keys].drop_duplicates().to_numpy().tolist()))
+    rows = study.rows
+    if len(rows):
+        rows = rows[[(a, b) in kept for a, b in zip(rows["scenario"], rows["seed"], strict=True)]]
+    order = {name: i for i, name in enumerate(dict.fromkeys(study.summary["arm"]))}
+    summary = summarise(results).sort_values(
+        ["share", "arm"], key=lambda c: c.map(order) if c.name == "arm" else c, kind="stable"
+    )
+    scarce_class = int(results["scarce_class"].iloc[0])
+    return results, summary.reset_index(drop=True), row_placement(rows, data, scarce_class)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=["synthetic", "heart"], default="synthetic")
@@ -94,6 +117,8 @@ def main() -> None:
     parser.add_argument("--max-queries", type=int, help="queries per generator and cell")
     parser.add_argument("--min-proba", type=float, help="safety margin for generated rows")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--saved-only", action="store_true", help="finished cells only")
+    parser.add_argument("--paired", action="store_true", help="cells every arm finished")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -122,12 +147,21 @@ def main() -> None:
         max_queries=args.max_queries,
         min_proba=args.min_proba,
         log=lambda line: print(line, flush=True),
+        saved_only=args.saved_only,
     )
-    summary = study.summary
+    results, summary, placement = study.results, study.summary, study.placement
+    if args.paired:
+        results, summary, placement = paired(study, data)
+        print(f"\npaired: {results.groupby(['scenario', 'seed']).ngroups} (scenario, seed) cells")
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         for scenario in dict.fromkeys(summary["scenario"]):
             print(f"\n## {scenario}")
             print(summary_table(summary, scenario).to_string(index=False))
+    seeds = summary.groupby("arm", sort=False)["n_seeds"].agg(["min", "max"])
+    if summary["n_seeds"].nunique() > 1:
+        print("\nseeds per arm (fewest, most over the scenarios):")
+        for arm, row in seeds.iterrows():
+            print(f"  {arm:<22}{row['min']:.0f}–{row['max']:.0f}")
     cf_arms = [a for a in study.config.generators if a in set(summary["arm"])]
     per_arm = summary.groupby("arm")[["recovery_macro_f1", "pooled_recovery_macro_f1"]].mean()
     print(
@@ -142,21 +176,22 @@ def main() -> None:
     if "smote" in half.index:
         smote = half.loc["smote", "minority_f1"]
         print(f"\nat 50% removal, scarce-class F1 of SMOTE {smote:.3f}; counterfactual arms:")
-        for arm in cf_arms:
+        for arm in [a for a in cf_arms if a in half.index]:
             value = half.loc[arm, "minority_f1"]
             verdict = "beats" if value > smote else "does not beat"
             print(f"  {arm:<22}{value:.3f} ({verdict} SMOTE, {value - smote:+.3f})")
     cost = (
-        study.results[study.results["kind"] == "generator"]
+        results[results["kind"] == "generator"]
         .groupby("arm")[["rows_added", "seconds", "llm_calls", "tokens"]]
         .sum()
     )
     print("\ngeneration cost over all cells (rows added, seconds, LLM calls, tokens):")
     print(cost.to_string())
-    if len(study.placement):
+    if len(placement):
         print(f"\n{PLACEMENT_TITLE} (over all cells):")
-        print(placement_table(study.placement).to_string(index=False))
-    print(f"\nwrote {args.out} ({time.perf_counter() - start:.0f} s)")
+        print(placement_table(placement).to_string(index=False))
+    verb = "read" if args.saved_only else "wrote"
+    print(f"\n{verb} {args.out} ({time.perf_counter() - start:.0f} s)")
 
 
 if __name__ == "__main__":

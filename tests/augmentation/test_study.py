@@ -214,3 +214,33 @@ def test_placement_says_how_far_rows_moved_and_what_they_sit_among(study):
         placement.loc["random-oversampling", "scarce_neighbours"]
         > placement.loc["oracle", "scarce_neighbours"]
     )
+
+
+def test_saved_only_reads_the_finished_cells_and_computes_nothing(toy, tmp_path, study):
+    with pytest.raises(SensecfError, match="no cells/ folder"):
+        augmentation_study(toy, out_dir=tmp_path, saved_only=True, **SETTINGS)
+    finished = []
+
+    def die_after_five(line):
+        finished.append(line)
+        if len(finished) == 5:
+            raise Killed
+
+    with pytest.raises(Killed):
+        augmentation_study(toy, out_dir=tmp_path, log=die_after_five, **SETTINGS)
+    lines = []
+    partial = augmentation_study(
+        toy, out_dir=tmp_path, log=lines.append, saved_only=True, **SETTINGS
+    )
+    # seed 0's full cell, then the first scenario's floor and three arms
+    results = partial.results
+    assert len(results) == 5 and set(results["scenario"]) == {"class1-25pct"}
+    assert set(results["seed"]) == {0}
+    expected = study.results.set_index(["scenario", "seed", "arm"]).loc[
+        results.set_index(["scenario", "seed", "arm"]).index
+    ]
+    assert np.allclose(results["macro_f1"], expected["macro_f1"])
+    assert not any(line.startswith("✓") for line in lines)
+    assert sum("not finished" in line for line in lines) > 0
+    assert len(list((tmp_path / "cells").rglob("cell.json"))) == 5
+    assert not (tmp_path / "results.csv").exists()  # the killed run wrote only its config

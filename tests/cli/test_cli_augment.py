@@ -45,6 +45,15 @@ def test_quick_study_writes_its_files_and_resumes(folders):
     second = invoke(*args)
     assert second.exit_code == 0, second.output
     assert second.output.count("reused") == 2 * 4  # full, scarce, oracle, smote per seed
+    written = (out / "results.csv").stat().st_mtime_ns
+    saved = invoke(*args, "--saved-only")
+    assert saved.exit_code == 0, saved.output
+    assert "read 8 finished cells" in saved.output and "oracle" in saved.output
+    assert (out / "results.csv").stat().st_mtime_ns == written
+    empty = invoke(
+        "augment", "--data", folders / "features", "--out", folders / "none", "--saved-only"
+    )
+    assert empty.exit_code == 2 and "no cells/ folder" in empty.output
 
 
 def test_study_from_a_yaml_config(folders):

@@ -155,13 +155,17 @@ def augmentation_study(
     out_dir: str | os.PathLike | None = None,
     progress: bool = False,
     log: Any = None,
+    saved_only: bool = False,
     **settings: Any,
 ) -> AugmentationResult:
     """Run the study on ``data``; ``settings`` override fields of ``config``.
 
     ``log`` takes one line of text per finished cell. With ``out_dir`` every cell is saved as
     it finishes and reused on a rerun with the same settings, and the tables, the Markdown
-    summary and the plots are written there.
+    summary and the plots are written there. ``saved_only`` reads a study that is still
+    running or was stopped: only the cells already saved under ``out_dir`` with these settings
+    are used (a seed without its ``full`` cell, a scenario without its ``scarce`` cell are left
+    out), nothing is computed and nothing is written.
 
     >>> import sensecf as scf
     >>> from sensecf.data.spec import infer_spec
@@ -178,6 +182,8 @@ def augmentation_study(
     base = (config or AugmentationConfig()).model_dump()
     config = AugmentationConfig.build({**base, **settings}, source="augmentation study")
     out = Path(out_dir) if out_dir is not None else config.out
+    if saved_only and (out is None or not (out / CELLS).is_dir()):
+        raise SensecfError(f"saved_only reads finished cells; no {CELLS}/ folder under {out}")
     say = log or (lambda line: None)
     arms = config.arm_names()
     spec = augmentation_spec(data.spec)
@@ -185,7 +191,7 @@ def augmentation_study(
     scarce_class = _scarce_class(data, config)
     scenarios = [Scenario(share, scarce_class) for share in config.scenarios]
     data_key = _data_key(data)
-    if out is not None:
+    if out is not None and not saved_only:
         out.mkdir(parents=True, exist_ok=True)
         dumped = config.model_dump(mode="json")
         write_text(out / "config.yaml", yaml.safe_dump(dumped, sort_keys=False))
@@ -201,7 +207,10 @@ def augmentation_study(
             _fingerprint(data_key, config, "full", seed),
             partial(_reference_cell, full_model, test, "full"),
             say,
+            saved_only,
         )
+        if full is None:
+            continue
         for scenario in scenarios:
             split = make_scarce(train_rows, scenario, seed)
             scarce = train_rows.subset(split.kept)
@@ -218,7 +227,10 @@ def augmentation_study(
                 _fingerprint(data_key, config, "scarce", seed, scenario),
                 partial(_reference_cell, scarce_model, test, "scarce"),
                 say,
+                saved_only,
             )
+            if floor is None:
+                continue
             records += [{**cell_base, **full}, {**cell_base, **floor}]
             arm_run = _ArmRun(
                 scarce=scarce,
@@ -239,10 +251,15 @@ def augmentation_study(
                     _fingerprint(data_key, config, arm, seed, scenario),
                     partial(arm_run, arm),
                     say,
+                    saved_only,
                 )
+                if record is None:
+                    continue
                 records.append({**cell_base, **record})
                 if len(rows):
                     added.append(rows.assign(**cell_base))
+    if not records:
+        raise SensecfError(f"no finished cells under {out} / {CELLS} match these settings")
     results = add_recovery(pd.DataFrame.from_records(records))
     order = {name: i for i, name in enumerate(["full", "scarce", *arms])}
     summary = summarise(results)
@@ -253,7 +270,7 @@ def augmentation_study(
     changes = _feature_changes(rows, data)
     placement = row_placement(rows, data, scarce_class)
     study = AugmentationResult(results, summary, rows, changes, placement, config, out)
-    if out is not None:
+    if out is not None and not saved_only:
         _write(study, data, out)
     return study
 
@@ -434,8 +451,10 @@ def _cell(
     fingerprint: str,
     compute: Any,
     say: Any,
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """A saved cell when its fingerprint matches, else computed and saved (rows, then JSON)."""
+    saved_only: bool = False,
+) -> tuple[dict[str, Any] | None, pd.DataFrame]:
+    """A saved cell when its fingerprint matches, else computed and saved (rows, then JSON);
+    ``(None, empty)`` for a cell not saved yet when ``saved_only``."""
     label = "/".join(parts)
     folder = out.joinpath(CELLS, *parts) if out is not None else None
     if folder is not None and (folder / "cell.json").is_file():
@@ -445,6 +464,9 @@ def _cell(
             rows = read_table_file(rows_path) if rows_path.is_file() else pd.DataFrame()
             say(f"↺ {label}: reused")
             return saved["record"], rows
+    if saved_only:
+        say(f"· {label}: not finished")
+        return None, pd.DataFrame()
     start = time.perf_counter()
     record, rows = compute()
     record = {**record, "cell_seconds": time.perf_counter() - start}

@@ -60,7 +60,8 @@ def summary_table(summary: pd.DataFrame, scenario: str) -> pd.DataFrame:
         if column in LLM_COSTS:  # only where a language model was asked
             shown = shown.where(shown > 0)
         if shown.notna().any():
-            table[header] = [_cell(row, column, fmt) for _, row in rows.iterrows()]
+            cells = [_cell(row, column, fmt) for _, row in rows.iterrows()]
+            table[header] = [c if pd.notna(v) else "–" for c, v in zip(cells, shown, strict=True)]
     return table
 
 

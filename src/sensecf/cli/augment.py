@@ -78,6 +78,12 @@ QUICK = {
     "--quick", is_flag=True, help="Oracle only, the 50% scenario, 2 seeds, small forests."
 )
 @click.option(
+    "--saved-only",
+    is_flag=True,
+    help="Print the tables of the cells already finished under --out (a study still running, "
+    "or stopped) with the same settings; computes and writes nothing.",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
@@ -101,6 +107,7 @@ def augment(
     max_queries: int | None,
     min_proba: float | None,
     quick: bool,
+    saved_only: bool,
     config_path: Path | None,
 ) -> None:
     """Counterfactual data augmentation under label scarcity: how much lost F1 comes back?
@@ -152,7 +159,13 @@ def augment(
         raise click.UsageError("--out is required (on the command line or in --config)")
     start = time.perf_counter()
     data = load_dataset(config.data)
-    study = augmentation_study(data, config, progress=console.progress_enabled(), log=console.line)
+    study = augmentation_study(
+        data,
+        config,
+        progress=console.progress_enabled(),
+        log=None if saved_only else console.line,
+        saved_only=saved_only,
+    )
     for scenario in dict.fromkeys(study.summary["scenario"]):
         title = scenario_title(study.summary, scenario, data.spec)
         console.print_frame(summary_table(study.summary, scenario), title)
@@ -160,4 +173,8 @@ def augment(
         console.print_frame(placement_table(study.placement), PLACEMENT_TITLE)
     if config.verifier == "full":
         console.line("generated rows were verified by the full classifier: these arms leak")
-    console.done(f"wrote the augmentation study to {config.out}", time.perf_counter() - start)
+    if saved_only:
+        done = study.results.groupby(["scenario", "seed", "arm"]).ngroups
+        console.done(f"read {done} finished cells under {config.out}", time.perf_counter() - start)
+    else:
+        console.done(f"wrote the augmentation study to {config.out}", time.perf_counter() - start)
