@@ -104,7 +104,8 @@ class Killed(Exception):
     pass
 
 
-def test_a_killed_study_resumes_from_its_saved_cells(toy, tmp_path, study):
+def kill_after_five_cells(toy, out):
+    """Run the study into ``out`` and stop it as the fifth cell finishes."""
     finished = []
 
     def die_after_five(line):
@@ -113,7 +114,11 @@ def test_a_killed_study_resumes_from_its_saved_cells(toy, tmp_path, study):
             raise Killed
 
     with pytest.raises(Killed):
-        augmentation_study(toy, out_dir=tmp_path, log=die_after_five, **SETTINGS)
+        augmentation_study(toy, out_dir=out, log=die_after_five, **SETTINGS)
+
+
+def test_a_killed_study_resumes_from_its_saved_cells(toy, tmp_path, study):
+    kill_after_five_cells(toy, tmp_path)
     assert len(list((tmp_path / "cells").rglob("cell.json"))) == 5
     lines = []
     resumed = augmentation_study(toy, out_dir=tmp_path, log=lines.append, **SETTINGS)
@@ -219,15 +224,7 @@ def test_placement_says_how_far_rows_moved_and_what_they_sit_among(study):
 def test_saved_only_reads_the_finished_cells_and_computes_nothing(toy, tmp_path, study):
     with pytest.raises(SensecfError, match="no cells/ folder"):
         augmentation_study(toy, out_dir=tmp_path, saved_only=True, **SETTINGS)
-    finished = []
-
-    def die_after_five(line):
-        finished.append(line)
-        if len(finished) == 5:
-            raise Killed
-
-    with pytest.raises(Killed):
-        augmentation_study(toy, out_dir=tmp_path, log=die_after_five, **SETTINGS)
+    kill_after_five_cells(toy, tmp_path)
     lines = []
     partial = augmentation_study(
         toy, out_dir=tmp_path, log=lines.append, saved_only=True, **SETTINGS
