@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 import sensecf as scf
-from sensecf.augmentation.measures import MIN_LOSS, summarise
-from sensecf.augmentation.study import row_placement
+from sensecf.augmentation.measures import MIN_LOSS
+from sensecf.augmentation.study import ordered_summary, row_placement
 from sensecf.augmentation.tables import PLACEMENT_TITLE, placement_table, summary_table
 from sensecf.data.heart import read_uci_heart
 
@@ -94,12 +94,9 @@ def paired(study, data) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     rows = study.rows
     if len(rows):
         rows = rows[[(a, b) in kept for a, b in zip(rows["scenario"], rows["seed"], strict=True)]]
-    order = {name: i for i, name in enumerate(dict.fromkeys(study.summary["arm"]))}
-    summary = summarise(results).sort_values(
-        ["share", "arm"], key=lambda c: c.map(order) if c.name == "arm" else c, kind="stable"
-    )
+    summary = ordered_summary(results, study.config.arm_names())
     scarce_class = int(results["scarce_class"].iloc[0])
-    return results, summary.reset_index(drop=True), row_placement(rows, data, scarce_class)
+    return results, summary, row_placement(rows, data, scarce_class)
 
 
 def main() -> None:

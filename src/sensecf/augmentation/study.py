@@ -261,11 +261,7 @@ def augmentation_study(
     if not records:
         raise SensecfError(f"no finished cells under {out} / {CELLS} match these settings")
     results = add_recovery(pd.DataFrame.from_records(records))
-    order = {name: i for i, name in enumerate(["full", "scarce", *arms])}
-    summary = summarise(results)
-    summary = summary.sort_values(
-        ["share", "arm"], key=lambda s: s.map(order) if s.name == "arm" else s, kind="stable"
-    ).reset_index(drop=True)
+    summary = ordered_summary(results, arms)
     rows = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
     changes = _feature_changes(rows, data)
     placement = row_placement(rows, data, scarce_class)
@@ -273,6 +269,24 @@ def augmentation_study(
     if out is not None and not saved_only:
         _write(study, data, out)
     return study
+
+
+def ordered_summary(results: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
+    """:func:`summarise` of ``results``, by share, then ``full``, ``scarce`` and ``arms`` in order.
+
+    >>> rows = pd.DataFrame({"scenario": "s", "share": 0.5, "scarce_class": 1, "seed": 0,
+    ...     "arm": ["smote", "scarce", "full"], "macro_f1": [0.7, 0.6, 0.8]})
+    >>> ordered_summary(rows, ["smote"])["arm"].tolist()
+    ['full', 'scarce', 'smote']
+    """
+    order = {name: i for i, name in enumerate(["full", "scarce", *arms])}
+    return (
+        summarise(results)
+        .sort_values(
+            ["share", "arm"], key=lambda s: s.map(order) if s.name == "arm" else s, kind="stable"
+        )
+        .reset_index(drop=True)
+    )
 
 
 def _scarce_class(data: Dataset, config: AugmentationConfig) -> int:
@@ -503,10 +517,10 @@ def row_placement(
 ) -> pd.DataFrame:
     """Per arm: how far its rows moved from their source rows, and which real rows they sit among.
 
-    ``features_changed``: the mean number of features a row changed from its source row, derived
-    features left out (arms with source rows only); ``scarce_neighbours``: the scarce class's share among each row's
-    ``neighbours`` nearest real rows of ``data`` (standardised features; a row's own source
-    row left out), averaged over the arm's rows. ``data_scarce_share`` is what rows placed at
+    ``features_changed``: the mean number of features a row changed from its source row,
+    derived features left out (arms with source rows only); ``scarce_neighbours``: the scarce
+    class's share among each row's ``neighbours`` nearest real rows of ``data`` (standardised
+    features; a row's own source row left out), averaged over the arm's rows. ``data_scarce_share`` is what rows placed at
     random would score: a minimal counterfactual sits just across the boundary among rows of
     its source's class and scores low, a SMOTE row among real scarce-class rows scores high.
     ``copies_real``: the share of rows whose mutable features all equal (within half a step)

@@ -69,9 +69,9 @@ PLACEMENT_TITLE = "Where the added rows sit"
 PLACEMENT_NOTE = (
     "Over all scenarios and seeds: features a generated row changed from its source row, how "
     "often a row is a copy of a real row (other than its source), and the scarce class's share "
-    "among its nearest real rows (standardised features, its own "
-    "source row left out). Rows among real scarce-class rows teach the classifier that region; "
-    "rows just across the boundary, next to their source, move the boundary only there."
+    "among its nearest real rows (standardised features, its own source row left out). Rows "
+    "among real scarce-class rows teach the classifier that region; rows just across the "
+    "boundary, next to their source, move the boundary only there."
 )
 
 

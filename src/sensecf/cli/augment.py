@@ -119,8 +119,7 @@ def augment(
     or rows from random oversampling, SMOTE and ADASYN. Writes results.csv/.parquet,
     summary.csv, summary.md, generated_rows.parquet, feature_changes.csv, row_placement.csv
     (how far generated rows moved and whether they sit among real rows of the scarce class)
-    and PNG plots; each
-    finished cell is kept under cells/, so a rerun resumes.
+    and PNG plots; each finished cell is kept under cells/, so a rerun resumes.
     """
     from sensecf.augmentation import AugmentationConfig, augmentation_study
     from sensecf.augmentation.tables import (
