@@ -520,9 +520,10 @@ def row_placement(
     ``features_changed``: the mean number of features a row changed from its source row,
     derived features left out (arms with source rows only); ``scarce_neighbours``: the scarce
     class's share among each row's ``neighbours`` nearest real rows of ``data`` (standardised
-    features; a row's own source row left out), averaged over the arm's rows. ``data_scarce_share`` is what rows placed at
-    random would score: a minimal counterfactual sits just across the boundary among rows of
-    its source's class and scores low, a SMOTE row among real scarce-class rows scores high.
+    features; a row's own source row left out), averaged over the arm's rows.
+    ``data_scarce_share`` is what rows placed at random would score: a minimal counterfactual
+    sits just across the boundary among rows of its source's class and scores low, a SMOTE row
+    among real scarce-class rows scores high.
     ``copies_real``: the share of rows whose mutable features all equal (within half a step)
     those of a real row other than their source row — a few-shot prompt's examples are real
     rows, so this is how often a language model handed back an example whole.
