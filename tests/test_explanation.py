@@ -9,7 +9,8 @@ from sklearn.linear_model import LogisticRegression
 
 import sensecf as scf
 from sensecf.errors import DataError, SensecfError
-from sensecf.explanation import LLMOptions, reference_rows
+from sensecf.explanation import reference_rows
+from sensecf.generators.llm.options import LLMOptions
 
 FILES = {
     "cfs.parquet",

@@ -14,7 +14,7 @@ from sensecf.data.loaders import load_dataset
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError, SensecfError, SpecError
 from sensecf.evaluation import MetricSuite, evaluate, run_benchmark
-from sensecf.explanation import Explanation, LLMOptions, explain
+from sensecf.explanation import Explanation, explain
 from sensecf.generators import (
     CFNOW,
     NICE,
@@ -24,6 +24,7 @@ from sensecf.generators import (
     select_queries,
     sparsify_result,
 )
+from sensecf.generators.llm.options import LLMOptions
 from sensecf.models import TrainedClassifier, evaluate_classifier, load_model, train
 from sensecf.results import CounterfactualResult
 

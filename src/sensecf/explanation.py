@@ -36,50 +36,11 @@ from sensecf.generators import (
     select_queries,
     sparsify_result,
 )
-from sensecf.generators.registry import LLM_GENERATORS, make_generator, split_name
+from sensecf.generators.llm.options import LLMOptions
+from sensecf.generators.registry import make_generator, split_name
+from sensecf.interventions import intervention_table
 from sensecf.llm.base import LLMBackend
-from sensecf.llm.factory import BACKENDS, make_backend
 from sensecf.models import TrainedClassifier
-from sensecf.report import intervention_table
-
-
-@dataclass(frozen=True)
-class LLMOptions:
-    """The language model an LLM generator talks to, where its calls are cached, and its rounds.
-
-    ``backend``: ``llama-cpp`` (the embedded SmolLM2-135M, or the GGUF file ``model``),
-    ``openai`` (``model`` served at ``base_url``; key from ``OPENAI_API_KEY``) or
-    ``transformers`` (a Hugging Face model folder). ``cache``: a SQLite file holding every call,
-    so a rerun makes no new ones (``None``: no cache). ``repair_rounds``: further requests after
-    an answer fails. ``fallback``: the oracle search serves rows the LLM could not.
-
-    >>> LLMOptions(repair_rounds=1).backend
-    'llama-cpp'
-    >>> LLMOptions(backend="gpt")
-    Traceback (most recent call last):
-    ...
-    sensecf.errors.SensecfError: LLM backend must be one of llama-cpp, openai, transformers; got 'gpt'
-    """
-
-    backend: str = "llama-cpp"
-    model: str | os.PathLike[str] | None = None
-    base_url: str | None = None
-    cache: str | os.PathLike[str] | None = None
-    repair_rounds: int = 3
-    fallback: bool = False
-
-    def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise SensecfError(
-                f"LLM backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}"
-            )
-        rounds = self.repair_rounds
-        if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 0:
-            raise SensecfError(f"repair_rounds must be an integer ≥ 0; got {rounds!r}")
-
-    def make_backend(self) -> LLMBackend:
-        """A new backend as these options describe it (behind the cache when one is named)."""
-        return make_backend(self.backend, self.model, base_url=self.base_url, cache=self.cache)
 
 
 @dataclass
@@ -224,25 +185,21 @@ def explain(
         raise DataError(f"no rows to explain: {which} of the {len(data)} rows")
     reference = reference_rows(model, data)
 
-    backend: LLMBackend | None = None
     if isinstance(generator, str):
         base, suffixed = split_name(generator)
         sparsify = sparsify or suffixed
-        settings: dict[str, Any] = {}
-        if base in LLM_GENERATORS:
-            options = llm or LLMOptions()
-            backend = options.make_backend()
-            rounds = {"repair_rounds": options.repair_rounds, "fallback": options.fallback}
-            settings = {"backend": backend, **rounds}
-            if base == "fine-tuned":  # its prompt format lives in the model folder
-                settings["model_dir"] = options.model
     elif not isinstance(generator, CounterfactualGenerator):
         raise SensecfError(
             f"generator must be a name or a CounterfactualGenerator; got {type(generator).__name__}"
         )
+    backend: LLMBackend | None = None
     llm_stats: dict[str, Any] | None = None
     try:
-        gen = make_generator(base, **settings) if isinstance(generator, str) else generator
+        if isinstance(generator, str):
+            gen = make_generator(base, llm=llm)
+            backend = getattr(gen, "backend", None)  # built for it here, so closed here
+        else:
+            gen = generator
         gen.fit(model, reference)
         result = gen.generate(
             queries, n_cfs=n_cfs, seed=seed, progress=progress, min_proba=min_proba

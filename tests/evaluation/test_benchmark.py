@@ -13,8 +13,8 @@ import pytest
 
 import sensecf as scf
 from sensecf.evaluation.benchmark import BenchmarkConfig, data_digest, model_digest, run_benchmark
-from sensecf.explanation import LLMOptions
-from sensecf.finetuning.format import CompactFormat
+from sensecf.generators.llm.compact import CompactFormat
+from sensecf.generators.llm.options import LLMOptions
 from sensecf.llm.base import ChatRequest, Completion, LLMBackend, LLMError
 
 

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from finetune_task import Task
 
 from sensecf.cli.main import cli
-from sensecf.finetuning import artifacts
 from sensecf.finetuning.run import finetune
 from sensecf.generators.llm.parse import parse_answer
+from sensecf.llm import artifacts
 from sensecf.llm.base import ChatRequest, GenerationParams
 from sensecf.llm.models import packaged_model_path
 

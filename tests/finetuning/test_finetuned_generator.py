@@ -7,7 +7,7 @@ import re
 
 from finetune_task import Task
 
-from sensecf.finetuning.format import CompactFormat
+from sensecf.generators.llm.compact import CompactFormat
 from sensecf.generators.llm.finetuned import FineTunedGenerator
 from sensecf.generators.registry import make_generator
 from sensecf.llm.base import ChatRequest, Completion, LLMBackend

@@ -11,8 +11,8 @@ from finetune_task import Task, task_data
 
 from sensecf.data.dataset import Dataset
 from sensecf.errors import DataError
-from sensecf.finetuning.format import CompactFormat
 from sensecf.finetuning.pairs import build_pairs, heldout_people, person_ids, split_pairs
+from sensecf.generators.llm.compact import CompactFormat
 from sensecf.generators.llm.parse import parse_answer
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from sensecf.errors import SensecfError
-from sensecf.finetuning import artifacts
 from sensecf.finetuning.training import IGNORE, TrainConfig, encode_pair, train_lora
+from sensecf.llm import artifacts
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

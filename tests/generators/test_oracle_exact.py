@@ -20,7 +20,7 @@ from sensecf.data.scales import FeatureScales
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
 from sensecf.generators.oracle import Oracle
-from sensecf.generators.oracle.encoding import encode_model
+from sensecf.generators.oracle.encode import encode_model
 from sensecf.models import train
 
 SPEC = DatasetSpec.from_dict(

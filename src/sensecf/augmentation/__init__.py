@@ -7,14 +7,11 @@ random oversampling, SMOTE and ADASYN — and is scored on the untouched test sp
 """
 
 from sensecf.augmentation.arms import OVERSAMPLERS, augmentation_spec, fit_classifier
+from sensecf.augmentation.config import DEFAULT_GENERATORS, AugmentationConfig
 from sensecf.augmentation.measures import add_recovery, recovery, summarise
+from sensecf.augmentation.result import AugmentationResult
 from sensecf.augmentation.scenarios import ScarceSplit, Scenario, make_scarce
-from sensecf.augmentation.study import (
-    DEFAULT_GENERATORS,
-    AugmentationConfig,
-    AugmentationResult,
-    augmentation_study,
-)
+from sensecf.augmentation.study import augmentation_study
 
 __all__ = [
     "DEFAULT_GENERATORS",

@@ -20,7 +20,7 @@ import pandas as pd
 from sensecf.data.dataset import Dataset
 
 if TYPE_CHECKING:
-    from sensecf.augmentation.study import AugmentationResult
+    from sensecf.augmentation.result import AugmentationResult
 
 MAX_POINTS = 1500  # t-SNE is quadratic; a sample of this size shows the shape
 

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sensecf.augmentation.study import PLACEMENT_NEIGHBOURS
+from sensecf.augmentation.placement import PLACEMENT_NEIGHBOURS
 from sensecf.data.spec import DatasetSpec
 
 # The benchmark's Markdown writer; one table format for every report.
 from sensecf.evaluation.benchmark import markdown_table as markdown
 
 if TYPE_CHECKING:
-    from sensecf.augmentation.study import AugmentationResult
+    from sensecf.augmentation.result import AugmentationResult
 
 # (summary column, header, format); columns with intervals print as "mean [low, high]".
 COLUMNS = (

@@ -24,7 +24,7 @@ from sensecf.cli.spec import target_option
 from sensecf.generators.registry import GENERATORS, LLM_GENERATORS
 
 if TYPE_CHECKING:
-    from sensecf.explanation import LLMOptions
+    from sensecf.generators.llm.options import LLMOptions
 
 
 @click.command()

@@ -27,7 +27,7 @@ from sensecf.cli.options import (
 from sensecf.cli.spec import target_option
 
 if TYPE_CHECKING:
-    from sensecf.explanation import LLMOptions
+    from sensecf.generators.llm.options import LLMOptions
 
 
 @click.command()
@@ -85,8 +85,8 @@ def explain(
     """
     from sensecf.cli.spec import load_for_verb
     from sensecf.explanation import explain as explain_rows
+    from sensecf.interventions import intervention_table
     from sensecf.models import load_model
-    from sensecf.report import intervention_table
 
     start = time.perf_counter()
     model = load_model(model_dir)

@@ -62,7 +62,7 @@ min_proba_option = _shared(
 
 def llm_options(func: F) -> F:
     """The options of an LLM generator (``--llm-*``, ``--repair-rounds``, ``--fallback``),
-    handed to the verb as one ``llm`` argument: a :class:`sensecf.explanation.LLMOptions`.
+    handed to the verb as one ``llm`` argument: a :class:`sensecf.generators.llm.options.LLMOptions`.
 
     ``--llm-cache`` left out gives ``cache=None``; the verb chooses where the cache goes.
     """
@@ -78,7 +78,7 @@ def llm_options(func: F) -> F:
         fallback: bool,
         **kwargs: Any,
     ) -> Any:
-        from sensecf.explanation import LLMOptions
+        from sensecf.generators.llm.options import LLMOptions
 
         kwargs["llm"] = LLMOptions(
             backend=llm_backend,

@@ -50,6 +50,16 @@ def _umask() -> int:
     return mask
 
 
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically.
+
+    >>> import tempfile, pathlib
+    >>> write_bytes(pathlib.Path(tempfile.mkdtemp()) / "a" / "x.txt", b"hi").read_bytes()
+    b'hi'
+    """
+    return atomic_write(path, lambda p: p.write_bytes(data))
+
+
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (UTF-8)."""
     return atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))

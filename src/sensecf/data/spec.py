@@ -63,7 +63,7 @@ relations (optional, at the end):
 
 class Phrase(BaseModel):
     """How a feature reads in intervention text; a field left empty is generated from the
-    feature's unit and description (see :func:`sensecf.report.wording.feature_phrase`).
+    feature's unit and description (see :func:`sensecf.interventions.wording.feature_phrase`).
 
     - ``label``: a short noun phrase naming the feature ("average glucose");
     - ``increase`` / ``decrease``: the sentence for a rise / a fall, with its context ("a night",
@@ -606,6 +606,20 @@ def _infer_feature(name: str, values: pd.Series, fixed: bool, max_levels: int) -
         mutability=mutability,
         step=_decimal_grain(arr),
     )
+
+
+def step_decimals(step: float) -> int:
+    """Decimals needed to write multiples of ``step`` exactly (0.1 → 1, 0.25 → 2, 5 → 0): how
+    values on a feature's grain are written in prompts, schemas and intervention texts.
+
+    >>> step_decimals(0.1), step_decimals(0.25), step_decimals(5)
+    (1, 2, 0)
+    """
+    for decimals in range(7):
+        scaled = step * 10**decimals
+        if abs(scaled - round(scaled)) < 1e-9 * max(1.0, abs(scaled)):
+            return decimals
+    return 6
 
 
 def _decimal_grain(arr: np.ndarray) -> float:

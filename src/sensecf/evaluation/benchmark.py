@@ -5,7 +5,7 @@ model's training rows. The oracle always runs first, since its minimal number of
 query is the reference for every method's sparsity. Each method's counterfactuals are saved as
 soon as it finishes, so an interrupted run resumes where it stopped: a saved result is reused
 only when its settings, the model (a hash of its folder) and the data (a hash of the table) are
-the same. LLM methods talk to the backend :class:`~sensecf.explanation.LLMOptions` describes,
+the same. LLM methods talk to the backend :class:`~sensecf.generators.llm.options.LLMOptions` describes,
 through the SQLite call cache in the out folder, so a killed run makes only the missing calls
 again; a backend that fails is recorded for its method and the other methods go on.
 
@@ -28,7 +28,7 @@ import time
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
@@ -38,16 +38,19 @@ from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
 from sensecf.errors import SensecfError
 from sensecf.generators.base import margin_model, select_queries
-from sensecf.generators.registry import LLM_GENERATORS, make_generator, split_name
+from sensecf.generators.llm.options import LLMOptions
+from sensecf.generators.registry import (
+    LLM_GENERATORS,
+    check_generator,
+    make_generator,
+    split_name,
+)
 from sensecf.generators.sparsify import sparsify_result
 from sensecf.llm.base import LLMError
 from sensecf.llm.models import file_digest
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import CounterfactualResult
 from sensecf.settings import RunSettings
-
-if TYPE_CHECKING:
-    from sensecf.explanation import LLMOptions
 
 DEFAULT_GENERATORS = (
     "oracle",
@@ -180,7 +183,6 @@ def run_benchmark(
     calls are cached in ``llm.cache``, or ``out_dir/llm-cache.sqlite`` when it is not set.
     """
     from sensecf.evaluation.metrics import MetricSuite
-    from sensecf.explanation import LLMOptions
 
     llm = llm or LLMOptions()
     if not isinstance(llm, LLMOptions):
@@ -190,10 +192,7 @@ def run_benchmark(
     names = config.generator_names()
     bases = list(dict.fromkeys(["oracle", *(split_name(n)[0] for n in names)]))
     for base in bases:  # every name and option checked at the door, before any work
-        options = config.options(base)
-        if base == "fine-tuned":  # its folder comes with the LLM options
-            options = {"model_dir": llm.model, **options}
-        make_generator(base, **options)
+        check_generator(base, llm=llm, **config.options(base))
     if config.min_proba is not None:  # a margin below the decision rule's is refused here too
         margin_model(model, model.spec.desired_class, config.min_proba)
     say = log or (lambda line: None)
@@ -268,12 +267,6 @@ def run_benchmark(
     return bench
 
 
-def _is_finetuned(model: str | os.PathLike | None) -> bool:
-    from sensecf.finetuning.artifacts import is_finetuned_dir
-
-    return model is not None and is_finetuned_dir(model)
-
-
 def _folder_stamp(folder: Path) -> str:
     """A digest of a fine-tuned folder's format, training config and model file sizes."""
     digest = hashlib.sha256()
@@ -302,11 +295,11 @@ def _run_one(
     folder = out / "results" / name if out is not None else None
     options = config.options(name)
     uses_llm = name in LLM_GENERATORS and "backend" not in options
-    if uses_llm and split_name(name)[0] != "fine-tuned" and _is_finetuned(llm.model):
-        # A fine-tuned folder speaks its own compact format: the prompted methods beside it
-        # run the base model they were written for (the packaged one).
-        llm = replace(llm, model=None)
-        say(f"{name}: prompted with the packaged model (--llm-model is a fine-tuned folder)")
+    if uses_llm and name != "fine-tuned":
+        prompted = llm.for_prompting()
+        if prompted != llm:
+            say(f"{name}: prompted with the packaged model (--llm-model is a fine-tuned folder)")
+        llm = prompted
     if uses_llm:  # what changes an answer; the cache file does not
         settings = {
             "llm_backend": llm.backend,
@@ -319,7 +312,7 @@ def _run_one(
             "repair_rounds": llm.repair_rounds,
             "fallback": llm.fallback,
         }
-        if _is_finetuned(llm.model):  # retrained in the same folder: other answers
+        if llm.finetuned:  # retrained in the same folder: other answers
             inputs["finetuned"] = _folder_stamp(Path(str(llm.model)))
     fingerprint = config.fingerprint(name, **inputs)
     if folder is not None and (folder / "result.json").is_file():
@@ -329,17 +322,13 @@ def _run_one(
             return saved
         say(f"↻ {name}: the saved result was made with other settings, model or data; rerunning")
     start = time.perf_counter()
-    backend = None
-    if uses_llm:
-        if llm.cache is None and out is not None:
-            llm = replace(llm, cache=out / "llm-cache.sqlite")
-        backend = llm.make_backend()
-        rounds = {"repair_rounds": llm.repair_rounds, "fallback": llm.fallback}
-        options = {"backend": backend, **rounds, **options}
-        if split_name(name)[0] == "fine-tuned":  # its prompt format lives in the model folder
-            options.setdefault("model_dir", llm.model)
+    if uses_llm and llm.cache is None and out is not None:
+        llm = replace(llm, cache=out / "llm-cache.sqlite")
+    generator = make_generator(name, llm=llm if uses_llm else None, **options)
+    # A backend built from the LLM options is this run's to close; one given in options is not.
+    backend = getattr(generator, "backend", None) if uses_llm else None
     try:
-        generator = make_generator(name, **options).fit(model, train_rows)
+        generator.fit(model, train_rows)
         result = generator.generate(
             queries,
             n_cfs=config.n_cfs,

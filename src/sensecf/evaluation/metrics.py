@@ -75,6 +75,7 @@ from sensecf.data.scales import FeatureScales
 from sensecf.errors import DataError, SensecfError
 from sensecf.evaluation.stats import grouped_mean_ci
 from sensecf.generators.base import NotFittedError
+from sensecf.generators.provenance import result_copies
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import LLM_SOURCES, CounterfactualResult
 
@@ -446,7 +447,7 @@ class MetricSuite:
         if sample is not None:
             first &= (sample.fillna(0) == 0).to_numpy()
         table["first_answer"] = first
-        table["copied_example"], table["example_share"] = _copy_provenance(result, Q, C)
+        table["copied_example"], table["example_share"] = _copy_provenance(result, C)
         return table
 
     def _validity(
@@ -794,18 +795,12 @@ def _min_l0_status(min_l0: pd.Series | CounterfactualResult | None) -> pd.Series
     return pd.Series(status, index=queries.index, name="min_l0_status")
 
 
-def _copy_provenance(
-    result: CounterfactualResult, Q: np.ndarray, C: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _copy_provenance(result: CounterfactualResult, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whole-row copies and example-value shares, where the result records its examples."""
-    if "examples_shown" not in result.queries:
+    copies = result_copies(result, C)
+    if copies is None:
         return np.full(len(C), np.nan), np.full(len(C), np.nan)
-    from sensecf.generators.llm.examples import copy_provenance
-
-    shown = result.queries.set_index("query_id")["examples_shown"]
-    whole, share = copy_provenance(
-        result.spec, Q, C, shown.reindex(result.cfs["query_id"]).tolist()
-    )
+    whole, share = copies
     return whole.astype(float), share
 
 

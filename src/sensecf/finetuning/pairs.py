@@ -25,7 +25,7 @@ import pandas as pd
 from sensecf.data.constraints import changed, recompute, violations
 from sensecf.data.dataset import Dataset
 from sensecf.errors import DataError, SensecfError
-from sensecf.finetuning.format import CompactFormat
+from sensecf.generators.llm.compact import CompactFormat
 from sensecf.generators.llm.schema import plain_number
 from sensecf.models.classifier import TrainedClassifier
 

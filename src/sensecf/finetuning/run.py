@@ -1,7 +1,7 @@
 """One fine-tuning run, start to end: pairs, LoRA, held-out check, GGUF export, model card.
 
 :func:`finetune` is what ``sensecf finetune`` runs. It writes the model folder (see
-:mod:`~sensecf.finetuning.artifacts`) step by step, so a rerun reuses the pairs it built and
+:mod:`~sensecf.llm.artifacts`) step by step, so a rerun reuses the pairs it built and
 resumes training from the last checkpoint. Two profiles: ``default`` (sized for ≤ 15 minutes
 on a 2-core CPU with the packaged model) and ``quick`` (a handful of steps, for tests).
 
@@ -25,10 +25,10 @@ import pandas as pd
 from sensecf.data.constraints import count_changes
 from sensecf.data.dataset import Dataset
 from sensecf.errors import SensecfError
-from sensecf.finetuning import artifacts
-from sensecf.finetuning.format import CompactFormat
 from sensecf.finetuning.pairs import build_pairs, split_pairs
 from sensecf.finetuning.training import TrainConfig, TrainResult, train_lora
+from sensecf.generators.llm.compact import CompactFormat
+from sensecf.llm import artifacts
 from sensecf.models.classifier import TrainedClassifier
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sensecf.errors import SensecfError
-from sensecf.finetuning import artifacts
+from sensecf.llm import artifacts
 
 IGNORE = -100  # label of a token the loss skips (prompt and padding)
 

@@ -19,7 +19,8 @@ from typing import ClassVar
 import numpy as np
 
 from sensecf.generators.base import Candidates, CounterfactualGenerator, check_change_cap
-from sensecf.generators.llm.examples import ExampleBank, examples_json
+from sensecf.generators.llm.examples import ExampleBank
+from sensecf.generators.provenance import examples_json
 
 
 class NearestExample(CounterfactualGenerator):

@@ -1,7 +1,7 @@
 """Generators by name, as the command line and benchmark configs spell them.
 
-``zero-shot``, ``few-shot`` (LLM), ``fine-tuned`` (a ``sensecf finetune`` folder, given as
-``model_dir`` or ``llm_model``), ``nearest-example`` (the few-shot examples, no LLM),
+``zero-shot``, ``few-shot`` (LLM, built from one :class:`~sensecf.generators.llm.options.LLMOptions`),
+``fine-tuned`` (a ``sensecf finetune`` folder, given as ``model_dir`` or the LLM options' model), ``nearest-example`` (the few-shot examples, no LLM),
 ``oracle``, ``dice-random``, ``cfnow-greedy``,
 ``nice-sparsity`` and so on; any name may end in ``+sparsify`` to report the method after the
 sparsify post-step as well.
@@ -15,10 +15,12 @@ sparsify post-step as well.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sensecf.errors import SensecfError
 from sensecf.generators.base import CounterfactualGenerator
+from sensecf.generators.llm.options import LLM_PREFIX, LLMOptions
 from sensecf.generators.sparsify import SUFFIX
 
 if TYPE_CHECKING:  # the packages load only when a generator is made
@@ -29,9 +31,9 @@ if TYPE_CHECKING:  # the packages load only when a generator is made
 
 
 def _finetuned(**options: Any) -> CounterfactualGenerator:
-    from sensecf.generators.llm.finetuned import make_finetuned
+    from sensecf.generators.llm.finetuned import FineTunedGenerator
 
-    return make_finetuned(**options)
+    return FineTunedGenerator(**options)
 
 
 def _oracle(**options: Any) -> CounterfactualGenerator:
@@ -74,24 +76,11 @@ def _nearest(**options: Any) -> CounterfactualGenerator:
 
 
 def _llm(shots: int, examples: Examples) -> Callable[..., CounterfactualGenerator]:
-    """LLM generator options; ``llm_backend``, ``llm_model``, ``llm_base_url`` and ``llm_cache``
-    choose the backend (default: the embedded model), unless a ``backend`` object is given."""
-
     def make(**options: Any) -> CounterfactualGenerator:
         from sensecf.generators.llm import LLMGenerator
-        from sensecf.llm.factory import make_backend
 
-        settings = {k[len("llm_") :]: options.pop(k) for k in list(options) if k.startswith("llm_")}
-        backend = options.pop("backend", None)
-        if backend is None:
-            kind = settings.pop("backend", None) or "llama-cpp"
-            backend = make_backend(kind, **settings)
-        elif settings:
-            raise SensecfError(
-                f"give either backend= or llm_* settings, not both: {sorted(settings)}"
-            )
         options.setdefault("shots", shots)
-        return LLMGenerator(backend, examples=examples, **options)
+        return LLMGenerator(examples=examples, **options)
 
     return make
 
@@ -127,11 +116,20 @@ def split_name(name: str) -> tuple[str, bool]:
     return name, False
 
 
-def make_generator(name: str, **options: Any) -> CounterfactualGenerator:
+def make_generator(
+    name: str, *, llm: LLMOptions | None = None, **options: Any
+) -> CounterfactualGenerator:
     """A new, unfitted generator by name, with its options checked at once.
 
     An unknown option, or a value the generator refuses, is a :class:`SensecfError` here,
-    before any data is read.
+    before any data is read. An LLM generator (``zero-shot``, ``few-shot``, ``few-shot-worked``,
+    ``fine-tuned``) talks to the backend ``llm`` describes (default: the embedded model), with
+    its ``repair_rounds`` and ``fallback``; ``llm_*`` options (as a config file spells them:
+    ``llm_model``, ``llm_cache`` ...) refine it, and options given here win over ``llm``'s
+    rounds. The backend built here is the caller's to close (``generator.backend.close()``); a
+    ``backend=`` object given instead is used as it is. ``fine-tuned`` serves the folder
+    ``model_dir`` (default: ``llm.model``); the prompted methods run the packaged model when
+    ``llm.model`` is a fine-tuned folder (:meth:`LLMOptions.for_prompting`).
 
     >>> make_generator("cfnow-greedy", limit_seconds=1)
     CFNOW(limit_seconds=1)
@@ -139,13 +137,37 @@ def make_generator(name: str, **options: Any) -> CounterfactualGenerator:
     Traceback (most recent call last):
     ...
     sensecf.errors.SensecfError: DiCE option sample_size must be a positive integer; got 0
+    >>> make_generator("few-shot", llm=LLMOptions(repair_rounds=1)).repair_rounds
+    1
     """
+    return _make(name, llm, options, build_backend=True)
+
+
+def check_generator(name: str, *, llm: LLMOptions | None = None, **options: Any) -> None:
+    """Check a generator's name and options as :func:`make_generator` does, without building
+    a backend or loading any model (what a run checks at the door, before any work).
+
+    >>> check_generator("oracle", max_changes=0)
+    Traceback (most recent call last):
+    ...
+    sensecf.errors.SensecfError: bad options for generator 'oracle': `max_changes` must be a positive integer or None; got 0
+    """
+    _make(name, llm, options, build_backend=False)
+
+
+def _make(
+    name: str, llm: LLMOptions | None, options: dict[str, Any], *, build_backend: bool
+) -> CounterfactualGenerator:
     base, _ = split_name(name)
     if base not in GENERATORS:
         raise SensecfError(
             f"unknown generator {name!r}; choose from {', '.join(GENERATORS)} "
             f"(any may end in {SUFFIX!r})"
         )
+    if llm is not None and not isinstance(llm, LLMOptions):
+        raise SensecfError(f"llm must be an LLMOptions; got {type(llm).__name__}")
+    if base in LLM_GENERATORS:
+        options = _with_llm(base, llm, options, build_backend)
     try:
         generator = GENERATORS[base](**options)
         generator._validate_params()
@@ -154,3 +176,28 @@ def make_generator(name: str, **options: Any) -> CounterfactualGenerator:
     except (TypeError, ValueError) as exc:  # a constructor or check refusing a value
         raise SensecfError(f"bad options for generator {base!r}: {exc}") from None
     return generator
+
+
+def _with_llm(
+    base: str, llm: LLMOptions | None, options: dict[str, Any], build_backend: bool
+) -> dict[str, Any]:
+    """An LLM generator's options with its rounds and backend filled in from ``llm``."""
+    options = dict(options)
+    settings = {k: options.pop(k) for k in list(options) if k.startswith(LLM_PREFIX)}
+    if "backend" in options:
+        if settings or llm is not None:
+            named = sorted(settings) or ["llm"]
+            raise SensecfError(f"give either backend= or LLM settings, not both: {named}")
+        return options
+    llm = LLMOptions.from_settings(settings, base=llm)
+    if base == "fine-tuned":
+        model_dir = options.setdefault("model_dir", llm.model)
+        if llm.base_url is not None or llm.backend == "openai":
+            raise SensecfError("a fine-tuned model folder is served locally; drop --llm-base-url")
+        llm = replace(llm, model=model_dir)
+    else:
+        llm = llm.for_prompting()
+    options = {"repair_rounds": llm.repair_rounds, "fallback": llm.fallback, **options}
+    if not build_backend or (base == "fine-tuned" and llm.model is None):
+        return {"backend": None, **options}  # checked without a model; fine-tuned asks a folder
+    return {**options, "backend": llm.make_backend()}

@@ -18,6 +18,7 @@ import numpy as np
 from sensecf.data.constraints import changed, recompute, violations
 from sensecf.data.spec import DatasetSpec
 from sensecf.generators.base import margin_model
+from sensecf.generators.provenance import result_copies
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import CounterfactualResult
 
@@ -138,10 +139,5 @@ def sparsify_result(result: CounterfactualResult, model: TrainedClassifier) -> C
 
 def _copied(result: CounterfactualResult, values: np.ndarray) -> np.ndarray:
     """Whether each row copies an example its query was shown (False where none is known)."""
-    if "examples_shown" not in result.queries:
-        return np.zeros(len(values), dtype=bool)
-    from sensecf.generators.llm.examples import copy_provenance
-
-    shown = result.queries.set_index("query_id")["examples_shown"]
-    per_row = shown.reindex(result.cfs["query_id"]).tolist()
-    return copy_provenance(result.spec, result.query_matrix(), values, per_row)[0]
+    copies = result_copies(result, values)
+    return np.zeros(len(values), dtype=bool) if copies is None else copies[0]

@@ -41,7 +41,7 @@ def make_backend(
     if base_url is not None and kind != "openai":
         raise SensecfError(f"--llm-base-url is for the openai backend, not {kind}")
     if model is not None and kind != "openai":
-        from sensecf.finetuning.artifacts import backend_source, is_finetuned_dir
+        from sensecf.llm.artifacts import backend_source, is_finetuned_dir
 
         if is_finetuned_dir(model):  # a `sensecf finetune` folder: its GGUF, or base + adapter
             model, extra = backend_source(kind, model)

@@ -5,9 +5,15 @@ importance (:mod:`~sensecf.models.importance`), evaluate it (:mod:`~sensecf.mode
 and save and load its model folder (:mod:`~sensecf.models.persistence`).
 """
 
-from sensecf.models.classifier import TrainedClassifier, check_threshold, evaluate_classifier
+from sensecf.models.classifier import (
+    TrainedClassifier,
+    check_threshold,
+    evaluate_classifier,
+    load_model,
+    model_metadata,
+    save_model,
+)
 from sensecf.models.importance import permutation_importance
-from sensecf.models.persistence import load_model, model_metadata, save_model
 from sensecf.models.training import (
     ESTIMATORS,
     MIN_CLASS_ROWS,

@@ -3,7 +3,8 @@
 A :class:`TrainedClassifier` carries the spec, the decision rule (a row is in the positive class —
 class 1 — when P(class 1) ≥ ``threshold``), test metrics, permutation importances and the split
 it was trained on. :func:`~sensecf.models.training.train` makes one;
-:mod:`sensecf.models.persistence` saves and loads its model folder.
+:meth:`TrainedClassifier.save` and :meth:`TrainedClassifier.load` write and read its model
+folder (the files: :mod:`sensecf.models.persistence`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,26 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score
+from sklearn.pipeline import Pipeline
 
 from sensecf.data.dataset import Dataset
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError, ModelError
+from sensecf.models.persistence import (
+    FORMAT,
+    read_model_folder,
+    sensecf_version,
+    write_model_folder,
+)
 
-__all__ = ["TrainedClassifier", "check_threshold", "evaluate_classifier"]
+__all__ = [
+    "TrainedClassifier",
+    "check_threshold",
+    "evaluate_classifier",
+    "load_model",
+    "model_metadata",
+    "save_model",
+]
 
 
 def check_threshold(value: Any) -> float:
@@ -281,16 +296,70 @@ class TrainedClassifier:
         >>> load_model(clf.save(tempfile.mkdtemp())).predict([[38.0]]).tolist()
         [1]
         """
-        # Imported here: the persistence module builds TrainedClassifier objects when loading.
-        from sensecf.models.persistence import save_model
+        return write_model_folder(out_dir, self.pipeline_, self.spec, self.split_, self.metadata())
 
-        return save_model(self, out_dir)
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike) -> TrainedClassifier:
+        """Read a model folder written by :meth:`save` (or ``sensecf train``).
+
+        Warns when the model was trained with another scikit-learn version (predictions may
+        differ).
+        """
+        folder = read_model_folder(model_dir)
+        meta = folder.metadata
+        importance = meta.get("feature_importance")
+        return cls(
+            folder.spec,
+            folder.pipeline,
+            estimator_name=meta.get("estimator", "custom"),
+            seed=meta.get("seed", 0),
+            test_size=meta.get("test_size", 0.25),
+            threshold=meta.get("threshold", 0.5),
+            minority_class=meta.get("minority_class"),
+            metrics=meta.get("metrics") or {},
+            feature_importance=pd.DataFrame(importance) if importance else None,
+            split=folder.split,
+            created_at=meta.get("created_at"),
+            sklearn_version=meta.get("sklearn_version"),
+            dataset_source=(meta.get("dataset") or {}).get("source", ""),
+        )
 
     def metadata(self) -> dict[str, Any]:
-        """What ``metadata.json`` holds."""
-        from sensecf.models.persistence import model_metadata
+        """What ``metadata.json`` holds.
 
-        return model_metadata(self)
+        >>> from sensecf.data.spec import infer_spec
+        >>> from sensecf.models import train
+        >>> df = pd.DataFrame({"x": np.arange(40.0), "y": [0] * 20 + [1] * 20})
+        >>> meta = train(Dataset(df, infer_spec(df, "y")), "logreg").metadata()
+        >>> meta["format"], meta["estimator"], meta["feature_names"]
+        ('sensecf-classifier/1', 'logreg', ['x'])
+        """
+        pipeline = self.pipeline_
+        model = pipeline[-1] if isinstance(pipeline, Pipeline) else pipeline
+        params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
+        importance = (
+            self.feature_importance_.to_dict(orient="records")
+            if self.feature_importance_ is not None
+            else []
+        )
+        return {
+            "format": FORMAT,
+            "estimator": self.estimator_name,
+            "estimator_class": f"{type(model).__module__}.{type(model).__qualname__}",
+            "params": params,
+            "seed": self.seed,
+            "test_size": self.test_size,
+            "threshold": self.threshold,
+            "positive_class": self.positive_class,
+            "minority_class": self.minority_class,
+            "feature_names": self.feature_names,
+            "metrics": self.metrics_,
+            "feature_importance": importance,
+            "sklearn_version": self.sklearn_version,
+            "sensecf_version": sensecf_version(),
+            "created_at": self.created_at,
+            "dataset": {"name": self.spec.name, "source": self.dataset_source},
+        }
 
     def __repr__(self) -> str:
         auroc = self.metrics_.get("auroc")
@@ -307,12 +376,27 @@ _MOVED = {
     "make_estimator": "sensecf.models.training",
     "split_rows": "sensecf.models.training",
     "train": "sensecf.models.training",
-    "load_model": "sensecf.models.persistence",
 }
 
 
+def load_model(model_dir: str | os.PathLike) -> TrainedClassifier:
+    """Read a model folder written by :meth:`TrainedClassifier.save` (or ``sensecf train``);
+    see :meth:`TrainedClassifier.load`."""
+    return TrainedClassifier.load(model_dir)
+
+
+def save_model(clf: TrainedClassifier, out_dir: str | os.PathLike) -> Path:
+    """Write ``clf``'s model folder (:meth:`TrainedClassifier.save`)."""
+    return clf.save(out_dir)
+
+
+def model_metadata(clf: TrainedClassifier) -> dict[str, Any]:
+    """What ``metadata.json`` holds for ``clf`` (:meth:`TrainedClassifier.metadata`)."""
+    return clf.metadata()
+
+
 def __getattr__(name: str) -> Any:
-    """Names that lived here before training and persistence got modules of their own."""
+    """Names that lived here before training got a module of its own."""
     if name in _MOVED:
         import importlib
 

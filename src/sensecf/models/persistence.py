@@ -1,10 +1,14 @@
-"""Persistence: a trained classifier's model folder, written and read back.
+"""Persistence: a trained classifier's model folder, its files written and read back.
 
 - ``model.joblib``: the fitted pipeline;
 - ``spec.yaml``: the dataset spec;
 - ``split.parquet``: the dataset's id columns (or row positions) and ``split`` (train/test);
 - ``metadata.json``: estimator and parameters, seed, scikit-learn version, threshold, metrics,
   importances, creation time. Written last, so a folder without it is incomplete.
+
+This module knows the files; :class:`~sensecf.models.classifier.TrainedClassifier` builds
+itself from them (``TrainedClassifier.load``, ``save``), so the classifier sits above its
+storage and not the other way round.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import math
 import os
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -22,14 +27,12 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.pipeline import Pipeline
 
 from sensecf.data.io import atomic_write, read_table_file, write_json, write_table
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import ModelError
-from sensecf.models.classifier import TrainedClassifier
 
-__all__ = ["FORMAT", "load_model", "model_metadata", "save_model"]
+__all__ = ["FORMAT", "ModelFolder", "read_model_folder", "sensecf_version", "write_model_folder"]
 
 MODEL_FILE = "model.joblib"
 SPEC_FILE = "spec.yaml"
@@ -38,70 +41,49 @@ SPLIT_FILE = "split.parquet"
 FORMAT = "sensecf-classifier/1"
 
 
-def save_model(clf: TrainedClassifier, out_dir: str | os.PathLike) -> Path:
-    """Write ``clf``'s model folder (each file atomically; ``metadata.json`` last).
+@dataclass(frozen=True)
+class ModelFolder:
+    """What a model folder holds: the fitted pipeline, the spec, ``metadata.json`` and the
+    split (``None`` when the folder has none)."""
+
+    path: Path
+    pipeline: Any
+    spec: DatasetSpec
+    metadata: dict[str, Any]
+    split: pd.DataFrame | None
+
+
+def write_model_folder(
+    out_dir: str | os.PathLike,
+    pipeline: Any,
+    spec: DatasetSpec,
+    split: pd.DataFrame | None,
+    metadata: Mapping[str, Any],
+) -> Path:
+    """Write a model folder (each file atomically; ``metadata.json`` last).
 
     >>> import tempfile
-    >>> from sensecf.data.dataset import Dataset
-    >>> from sensecf.data.spec import infer_spec
-    >>> from sensecf.models import train
-    >>> df = pd.DataFrame({"x": np.arange(40.0), "y": [0] * 20 + [1] * 20})
-    >>> clf = train(Dataset(df, infer_spec(df, "y")), "logreg", importance_repeats=1)
-    >>> sorted(p.name for p in save_model(clf, tempfile.mkdtemp()).iterdir())
-    ['metadata.json', 'model.joblib', 'spec.yaml', 'split.parquet']
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0,
+    ...                    features=[FeatureSpec(name="x", bounds=(0, 1))])
+    >>> out = write_model_folder(tempfile.mkdtemp(), DummyClassifier(), spec, None, {"seed": 0})
+    >>> sorted(p.name for p in out.iterdir())
+    ['metadata.json', 'model.joblib', 'spec.yaml']
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ModelError(f"cannot write a model folder at {out}: a file is in the way")
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / MODEL_FILE, lambda p: joblib.dump(clf.pipeline_, p, compress=3))
-    clf.spec.to_yaml(out / SPEC_FILE)
-    if clf.split_ is not None:
-        write_table(clf.split_, out / SPLIT_FILE)
-    write_json(out / METADATA_FILE, _jsonable(model_metadata(clf)))
+    atomic_write(out / MODEL_FILE, lambda p: joblib.dump(pipeline, p, compress=3))
+    spec.to_yaml(out / SPEC_FILE)
+    if split is not None:
+        write_table(split, out / SPLIT_FILE)
+    write_json(out / METADATA_FILE, _jsonable(metadata))
     return out
 
 
-def model_metadata(clf: TrainedClassifier) -> dict[str, Any]:
-    """What ``metadata.json`` holds for ``clf``.
-
-    >>> from sensecf.data.dataset import Dataset
-    >>> from sensecf.data.spec import infer_spec
-    >>> from sensecf.models import train
-    >>> df = pd.DataFrame({"x": np.arange(40.0), "y": [0] * 20 + [1] * 20})
-    >>> meta = model_metadata(train(Dataset(df, infer_spec(df, "y")), "logreg"))
-    >>> meta["format"], meta["estimator"], meta["feature_names"]
-    ('sensecf-classifier/1', 'logreg', ['x'])
-    """
-    pipeline = clf.pipeline_
-    model = pipeline[-1] if isinstance(pipeline, Pipeline) else pipeline
-    params = model.get_params(deep=False) if hasattr(model, "get_params") else {}
-    importance = (
-        clf.feature_importance_.to_dict(orient="records")
-        if clf.feature_importance_ is not None
-        else []
-    )
-    return {
-        "format": FORMAT,
-        "estimator": clf.estimator_name,
-        "estimator_class": f"{type(model).__module__}.{type(model).__qualname__}",
-        "params": params,
-        "seed": clf.seed,
-        "test_size": clf.test_size,
-        "threshold": clf.threshold,
-        "positive_class": clf.positive_class,
-        "minority_class": clf.minority_class,
-        "feature_names": clf.feature_names,
-        "metrics": clf.metrics_,
-        "feature_importance": importance,
-        "sklearn_version": clf.sklearn_version,
-        "sensecf_version": _sensecf_version(),
-        "created_at": clf.created_at,
-        "dataset": {"name": clf.spec.name, "source": clf.dataset_source},
-    }
-
-
-def load_model(model_dir: str | os.PathLike) -> TrainedClassifier:
+def read_model_folder(model_dir: str | os.PathLike) -> ModelFolder:
     """Read a model folder written by :meth:`TrainedClassifier.save` (or ``sensecf train``).
 
     Warns when the model was trained with another scikit-learn version (predictions may differ).
@@ -129,7 +111,7 @@ def load_model(model_dir: str | os.PathLike) -> TrainedClassifier:
                 f"{path}: the model was trained with scikit-learn {trained_with}; this is "
                 f"{sklearn.__version__}, so its predictions may differ (retrain to be sure)",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
             # The same news from scikit-learn itself, once per pickled object, is noise.
             warnings.filterwarnings("ignore", message=".*Trying to unpickle estimator.*")
@@ -143,31 +125,18 @@ def load_model(model_dir: str | os.PathLike) -> TrainedClassifier:
             f"trained on {meta['feature_names']}"
         )
     split = read_table_file(path / SPLIT_FILE) if (path / SPLIT_FILE).is_file() else None
-    importance = meta.get("feature_importance")
     metrics = meta.get("metrics") or {}
     if isinstance(metrics.get("class_counts"), dict):  # JSON made the class labels strings
         metrics["class_counts"] = {
             side: {int(c): n for c, n in counts.items()}
             for side, counts in metrics["class_counts"].items()
         }
-    return TrainedClassifier(
-        spec,
-        pipeline,
-        estimator_name=meta.get("estimator", "custom"),
-        seed=meta.get("seed", 0),
-        test_size=meta.get("test_size", 0.25),
-        threshold=meta.get("threshold", 0.5),
-        minority_class=meta.get("minority_class"),
-        metrics=metrics,
-        feature_importance=pd.DataFrame(importance) if importance else None,
-        split=split,
-        created_at=meta.get("created_at"),
-        sklearn_version=trained_with,
-        dataset_source=(meta.get("dataset") or {}).get("source", ""),
-    )
+    meta["metrics"] = metrics
+    return ModelFolder(path, pipeline, spec, meta, split)
 
 
-def _sensecf_version() -> str:
+def sensecf_version() -> str:
+    """The installed package's version (``unknown`` when run from a source tree)."""
     try:
         return importlib_metadata.version("sensecf")
     except importlib_metadata.PackageNotFoundError:

@@ -13,10 +13,10 @@ from typing import Any
 import pandas as pd
 
 from sensecf.data.spec import DatasetSpec
-from sensecf.report.intervention import NO_CHANGE_TEXT, describe_changes, shown_values
+from sensecf.interventions.text import NO_CHANGE_TEXT, describe_changes, shown_values
+from sensecf.interventions.wording import feature_phrase
 from sensecf.report.parts import Card, Section
 from sensecf.report.run_folder import RunData
-from sensecf.report.wording import feature_phrase
 from sensecf.results import CounterfactualResult
 
 __all__ = ["MAX_CARDS", "intervention_cards", "interventions_section"]

@@ -13,8 +13,8 @@ from scripted import Scripted, copy_first, current, example, user_text
 from sensecf.evaluation import MetricSuite
 from sensecf.generators import select_queries, sparsify_result
 from sensecf.generators.llm import LLMGenerator
-from sensecf.generators.llm.examples import copy_provenance
 from sensecf.generators.llm.parse import parse_answer
+from sensecf.generators.provenance import copy_provenance
 
 
 @pytest.fixture(scope="module")

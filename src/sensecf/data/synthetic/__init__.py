@@ -24,6 +24,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from sensecf.data.io import write_bytes
 from sensecf.data.synthetic.physiology import (
     MAX_PER_SITE,
     SITES,
@@ -39,7 +40,6 @@ from sensecf.data.synthetic.writer import (
     GLUCOSE_DIR,
     QUIRK_KEYS,
     PersonWriter,
-    atomic_write,
     plan_quirks,
 )
 from sensecf.errors import DataError
@@ -210,8 +210,8 @@ def write_synthetic_cohort(
     days["high_stress"] = days["stress_mean"] > threshold
 
     _write_cohort_files(root, config, persons, cgm_rows, garmin_rows, counts)
-    atomic_write(root / "synthetic_truth" / "persons.csv", persons.to_csv(index=False).encode())
-    atomic_write(root / "synthetic_truth" / "days.csv", days.to_csv(index=False).encode())
+    write_bytes(root / "synthetic_truth" / "persons.csv", persons.to_csv(index=False).encode())
+    write_bytes(root / "synthetic_truth" / "days.csv", days.to_csv(index=False).encode())
     return SyntheticCohort(
         root=root,
         config=config,
@@ -246,14 +246,14 @@ def _write_cohort_files(
             "environment": _tf(False),
         }
     )
-    atomic_write(root / "participants.tsv", _tsv(participants))
+    write_bytes(root / "participants.tsv", _tsv(participants))
     meta: dict[str, dict[str, Any]] = {
         name: {"Description": text} for name, text in PARTICIPANT_COLUMNS.items()
     }
     meta["clinical_site"]["Levels"] = {s[0]: f"site with person ids {s[1]}xxx" for s in SITES}
     meta["study_group"]["Levels"] = {g: f"severity {k}" for k, g in enumerate(STUDY_GROUPS)}
     meta["recommended_split"]["Levels"] = {"train": "training", "val": "validation", "test": "test"}
-    atomic_write(root / "participants.json", orjson.dumps(meta, option=orjson.OPT_INDENT_2))
+    write_bytes(root / "participants.json", orjson.dumps(meta, option=orjson.OPT_INDENT_2))
     try:
         version = importlib.metadata.version("sensecf")
     except importlib.metadata.PackageNotFoundError:
@@ -266,10 +266,10 @@ def _write_cohort_files(
         "SyntheticConfig": asdict(config),
         "InjectedQuirks": counts,
     }
-    atomic_write(
+    write_bytes(
         root / "dataset_description.json", orjson.dumps(description, option=orjson.OPT_INDENT_2)
     )
     cgm = pd.DataFrame(cgm_rows).iloc[order]
-    atomic_write(root / GLUCOSE_DIR / "manifest.tsv", _tsv(cgm))
+    write_bytes(root / GLUCOSE_DIR / "manifest.tsv", _tsv(cgm))
     garmin = pd.DataFrame(garmin_rows).iloc[order]
-    atomic_write(root / ACTIVITY_DIR / "manifest.tsv", _tsv(garmin))
+    write_bytes(root / ACTIVITY_DIR / "manifest.tsv", _tsv(garmin))

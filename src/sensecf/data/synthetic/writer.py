@@ -7,9 +7,6 @@ Every file is written atomically (a temporary file in the same folder, then `os.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +15,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from sensecf.data.io import write_bytes
 from sensecf.data.synthetic.physiology import (
     ACTIVITY_NAMES,
     STAGE_NAMES,
@@ -147,27 +145,6 @@ def plan_quirks(index: int, enabled: bool, rng: np.random.Generator) -> QuirkPla
     )
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so readers never see a half-written file.
-
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a" / "x.txt"
-    >>> atomic_write(p, b"hi"); p.read_bytes()
-    b'hi'
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; data files should be readable
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _n_events(rng: np.random.Generator, n: int, p: float, at_least_one: bool) -> int:
     k = int(rng.binomial(n, p)) if n > 0 else 0
     return max(k, 1) if at_least_one and n > 0 else k
@@ -257,7 +234,7 @@ class PersonWriter:
                 b"\n]}}\n" if records else b"]}}\n",
             ]
         )
-        atomic_write(self.root / rel.lstrip("/"), text)
+        write_bytes(self.root / rel.lstrip("/"), text)
         return rel
 
     def _garmin_path(self, column: str) -> str:

@@ -20,15 +20,13 @@ Each round and each sample sees its own window of examples: the next ones in lin
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
-from sensecf.data.constraints import changed, count_changes, project
+from sensecf.data.constraints import count_changes, project
 from sensecf.data.scales import FeatureScales
 from sensecf.data.spec import DatasetSpec
 from sensecf.generators.llm.candidates import near_current
@@ -235,58 +233,3 @@ def window(rows: np.ndarray, size: int, index: int) -> np.ndarray:
     blocks = max(1, -(-len(rows) // size))
     start = (index % blocks) * size
     return rows[start : start + size]
-
-
-def examples_json(rows: np.ndarray) -> str:
-    """Examples as JSON (a list of rows in spec order, ``null`` for a missing value), the form
-    a result's ``examples_shown`` column keeps them in.
-
-    >>> examples_json(np.array([[1.0, np.nan]]))
-    '[[1.0, null]]'
-    """
-    return json.dumps([[None if np.isnan(v) else float(v) for v in row] for row in rows])
-
-
-def copy_provenance(
-    spec: DatasetSpec, queries: np.ndarray, cfs: np.ndarray, shown: pd.Series | list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per counterfactual: is it a whole-row copy of an example, and what share of its changed
-    values equal an example's value for that feature (NaN when it changed nothing or no
-    examples are known).
-
-    ``queries`` and ``cfs`` are row-aligned (spec order); ``shown`` holds, per row, the examples
-    its query's prompts showed (:func:`examples_json`; empty or missing: none). Values within
-    half a step are equal, as answers are read back. Only the mutable features count: the
-    fixed ones are always the person's own.
-
-    >>> from sensecf.data.spec import FeatureSpec
-    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
-    ...     FeatureSpec(name="sleep", bounds=(0, 900)), FeatureSpec(name="steps", bounds=(0, 9e4))])
-    >>> q = np.array([[400.0, 3000.0]] * 2)
-    >>> c = np.array([[450.0, 8000.0], [450.0, 5000.0]])
-    >>> copy_provenance(spec, q, c, [examples_json(np.array([[450.0, 8000.0]]))] * 2)
-    (array([ True, False]), array([1. , 0.5]))
-    """
-    queries = np.atleast_2d(np.asarray(queries, dtype=float))
-    cfs = np.atleast_2d(np.asarray(cfs, dtype=float))
-    steps = np.array([float(f.step) for f in spec.features])
-    mutable = np.array([f.is_mutable for f in spec.features])
-    whole = np.zeros(len(cfs), dtype=bool)
-    share = np.full(len(cfs), np.nan)
-    moved = changed(queries, cfs) & mutable
-    for k, text in enumerate(shown):
-        rows = _examples(text, cfs.shape[1])
-        if not len(rows):
-            continue
-        same = near_current(rows, cfs[k], steps) | (np.isnan(rows) & np.isnan(cfs[k]))
-        whole[k] = bool(same[:, mutable].all(axis=1).any())
-        if moved[k].any():
-            share[k] = float(same.any(axis=0)[moved[k]].mean())
-    return whole, share
-
-
-def _examples(text: object, width: int) -> np.ndarray:
-    if not isinstance(text, str) or not text:
-        return np.empty((0, width))
-    rows = json.loads(text)
-    return np.array(rows, dtype=float).reshape(-1, width)

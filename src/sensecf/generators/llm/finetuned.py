@@ -1,7 +1,7 @@
 """The fine-tuned generator: a LoRA-tuned model asked in its own compact format, then verified.
 
 It is the LLM generator with another prompt: the format saved with the model
-(:class:`~sensecf.finetuning.format.CompactFormat`) instead of the long prompted one, and the
+(:class:`~sensecf.generators.llm.compact.CompactFormat`) instead of the long prompted one, and the
 same round loop — schema-constrained answers, parsing, rule checks, the classifier's verdict,
 repair rounds and the optional oracle fallback — so its columns are those of the prompted
 generators. A fine-tuned model never saw feedback text, so a repair round changes its context
@@ -22,23 +22,27 @@ from __future__ import annotations
 import os
 from collections.abc import Collection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from sensecf.errors import SensecfError
 from sensecf.generators.llm import feedback
 from sensecf.generators.llm.candidates import admissible
+from sensecf.generators.llm.compact import CompactFormat, PromptInput
 from sensecf.generators.llm.examples import window
-from sensecf.generators.llm.generator import LLMGenerator, _Batch, _Chain, _changes, _Request
+from sensecf.generators.llm.generator import (
+    AnswerChain,
+    LLMGenerator,
+    QueryBatch,
+    RoundRequest,
+    changed_values,
+)
 from sensecf.generators.llm.probe import nearest_flips
 from sensecf.generators.llm.prompts import answer_row
 from sensecf.generators.llm.schema import answer_schema, plain_number
+from sensecf.llm.artifacts import gguf_path
 from sensecf.llm.base import ChatRequest, GenerationParams, LLMBackend
 from sensecf.llm.llama_cpp import LlamaCpp
-
-if TYPE_CHECKING:
-    from sensecf.finetuning.format import CompactFormat, PromptInput
 
 
 class FineTunedGenerator(LLMGenerator):
@@ -101,8 +105,6 @@ class FineTunedGenerator(LLMGenerator):
         super()._validate_params()
 
     def _fit(self) -> None:
-        from sensecf.finetuning.format import CompactFormat
-
         if self.format is not None:
             self.format_ = self.format
         else:
@@ -118,12 +120,12 @@ class FineTunedGenerator(LLMGenerator):
             return earlier
         if self.model_dir is None:
             return LlamaCpp()  # a format alone (pair building): nothing is asked
-        from sensecf.finetuning.artifacts import gguf_path
-
         return LlamaCpp(gguf_path(self.model_dir), weights="f16")  # see backend_source
 
     # ---- the compact request ------------------------------------------------------------------
-    def _prepare(self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator) -> _Batch:
+    def _prepare(
+        self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator
+    ) -> QueryBatch:
         batch = super()._prepare(X, n_cfs, desired, rng)
         batch.flips = nearest_flips(
             self.model_,
@@ -139,7 +141,7 @@ class FineTunedGenerator(LLMGenerator):
         return batch
 
     def prompt_input(
-        self, batch: _Batch, i: int, index: int = 0, avoid: Collection[str] = ()
+        self, batch: QueryBatch, i: int, index: int = 0, avoid: Collection[str] = ()
     ) -> PromptInput:
         """What query ``i``'s request shows, with the ``index``-th window of examples, leaving
         out the features in ``avoid`` (those of answers that fell short).
@@ -148,8 +150,6 @@ class FineTunedGenerator(LLMGenerator):
         with that move and farther ones; when there is none, the features that only help,
         strongest first, with their strongest values; then any feature an example moves.
         """
-        from sensecf.finetuning.format import PromptInput
-
         spec, fmt = self.spec_, self.format_
         query = batch.X[i]
         examples = window(batch.shown[i], self.shots, index)
@@ -192,7 +192,7 @@ class FineTunedGenerator(LLMGenerator):
                 kept_alone += rank < len(alone)
         base = answer_row(spec, query)
         rows = [
-            {k: v for k, v in _changes(answer_row(spec, r), base, list(offered)).items()}
+            {k: v for k, v in changed_values(answer_row(spec, r), base, list(offered)).items()}
             for r in examples
         ]
         flagged = 1.0 - float(batch.proba[i])
@@ -209,7 +209,7 @@ class FineTunedGenerator(LLMGenerator):
         shown = [window(batch.shown[i], self.shots, 0) for i in range(len(X))]
         return inputs, shown
 
-    def _request(self, batch: _Batch, chain: _Chain, rnd: int) -> _Request:
+    def _request(self, batch: QueryBatch, chain: AnswerChain, rnd: int) -> RoundRequest:
         # A fine-tuned model never saw feedback: a repair offers other features instead.
         if chain.row is not None and not chain.done:
             chain.tried |= set(feedback.changed_names(self.spec_, batch.X[chain.query], chain.row))
@@ -232,12 +232,14 @@ class FineTunedGenerator(LLMGenerator):
         )
         examples = window(batch.shown[chain.query], self.shots, rnd + chain.sample)
         shown = [answer_row(self.spec_, r) for r in examples]
-        return _Request(chain, request, shown, candidates, [])
+        return RoundRequest(chain, request, shown, candidates, [])
 
     def _enforces_schema(self) -> bool:
         return self.schema and super()._enforces_schema()
 
-    def _params(self, batch: _Batch, chain: _Chain, rnd: int, asked: int) -> GenerationParams:
+    def _params(
+        self, batch: QueryBatch, chain: AnswerChain, rnd: int, asked: int
+    ) -> GenerationParams:
         """Greedy first answers; repairs and further samples sample, each with its own seed."""
         first = chain.sample == 0 and rnd == 0
         return GenerationParams(
@@ -253,24 +255,3 @@ class FineTunedGenerator(LLMGenerator):
 MAX_CHANGES = 4
 
 _EMPTY: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
-
-
-def make_finetuned(**options: Any) -> FineTunedGenerator:
-    """The registry's maker: ``model_dir`` (or ``llm_model``) names the fine-tuned folder; a
-    ``backend`` object, or ``llm_backend`` (``llama-cpp`` on its GGUF, default, or
-    ``transformers`` on its base and adapter) and ``llm_cache``, serve it."""
-    from sensecf.llm.factory import make_backend
-
-    settings = {k[len("llm_") :]: options.pop(k) for k in list(options) if k.startswith("llm_")}
-    model_dir = options.pop("model_dir", None) or settings.pop("model", None)
-    settings.pop("model", None)
-    backend = options.pop("backend", None)
-    if backend is None and model_dir is not None:
-        kind = settings.pop("backend", None) or "llama-cpp"
-        if settings.get("base_url") is not None:
-            raise SensecfError("a fine-tuned model folder is served locally; drop --llm-base-url")
-        settings.pop("base_url", None)
-        backend = make_backend(kind, model_dir, **settings)
-    elif backend is not None and settings:
-        raise SensecfError(f"give either backend= or llm_* settings, not both: {sorted(settings)}")
-    return FineTunedGenerator(backend, model_dir=model_dir, **options)

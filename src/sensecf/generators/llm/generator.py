@@ -1,6 +1,6 @@
 """The LLM generator and its round loop: ask every query at once, read, verify, repair, assemble.
 
-One ``generate`` call prepares what every round shares (:class:`_Batch`: the allowed ranges,
+One ``generate`` call prepares what every round shares (:class:`QueryBatch`: the allowed ranges,
 the probe, the examples), then runs rounds: each round asks every unfinished *chain* (one line
 of requests for one CF of one query) in one ``backend.complete_many`` call, reads and checks
 the answers, verifies the admissible ones with the classifier and settles the chains they
@@ -31,7 +31,7 @@ from sensecf.generators.base import (
 )
 from sensecf.generators.llm import feedback
 from sensecf.generators.llm.candidates import feature_grid, forced_features, round_candidates, stage
-from sensecf.generators.llm.examples import ExampleBank, examples_json, window
+from sensecf.generators.llm.examples import ExampleBank, window
 from sensecf.generators.llm.parse import coerce_answer, offer_breaks, parse_answer
 from sensecf.generators.llm.probe import Probe, probe
 from sensecf.generators.llm.prompts import (
@@ -42,6 +42,7 @@ from sensecf.generators.llm.prompts import (
     render_messages,
 )
 from sensecf.generators.llm.schema import answer_schema
+from sensecf.generators.provenance import examples_json
 from sensecf.llm.base import ChatRequest, Completion, GenerationParams, LLMBackend
 from sensecf.llm.llama_cpp import LlamaCpp
 from sensecf.progress import progress_bar
@@ -56,7 +57,7 @@ LISTED_HELPS = 4
 
 
 @dataclass
-class _Chain:
+class AnswerChain:
     """One line of requests for one CF of one query: a first answer, then repair rounds."""
 
     query: int
@@ -75,8 +76,10 @@ class _Chain:
 
 
 @dataclass
-class _Request:
-    chain: _Chain
+class RoundRequest:
+    """One request of one round: the chain it continues, what was asked and offered."""
+
+    chain: AnswerChain
     request: ChatRequest
     shown: list[dict[str, int | float | None]]  # the examples as answers, to detect copies
     offered: dict[str, list[int | float]]  # per feature asked, the values it may take
@@ -84,7 +87,7 @@ class _Request:
 
 
 @dataclass
-class _Batch:
+class QueryBatch:
     """What one ``generate`` call knows about its queries, shared by every round."""
 
     X: np.ndarray
@@ -97,7 +100,7 @@ class _Batch:
     shown: list[np.ndarray]  # per query, the examples in the order they are shown
     factuals: list[np.ndarray] | None  # worked pairs: the people the examples came from
     base_seed: int
-    chains: list[list[_Chain]] = field(default_factory=list)  # per query, one per CF asked
+    chains: list[list[AnswerChain]] = field(default_factory=list)  # per query, one per CF asked
     flips: list[dict[int, np.ndarray]] | None = None  # per query, moves that flip alone (if asked)
     seconds: dict[int, float] = field(default_factory=dict)  # per query, where timed alone
 
@@ -288,7 +291,9 @@ class LLMGenerator(CounterfactualGenerator):
                 done()
         return self._assemble(batch, n_cfs)
 
-    def _prepare(self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator) -> _Batch:
+    def _prepare(
+        self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator
+    ) -> QueryBatch:
         """Allowed ranges, current probabilities, the probe and the examples of every query."""
         _, proba = self.model_.predict_with_proba(X, desired)
         lo, hi = allowed_ranges(self.spec_, X)
@@ -316,7 +321,7 @@ class LLMGenerator(CounterfactualGenerator):
             factuals, shown = self.examples_.worked(X, desired, count)
         else:
             shown = [np.empty((0, X.shape[1]))] * len(X)
-        return _Batch(
+        return QueryBatch(
             X,
             lo,
             hi,
@@ -327,7 +332,7 @@ class LLMGenerator(CounterfactualGenerator):
             shown,
             factuals,
             base_seed=int(rng.integers(0, 2**31 - 1)),
-            chains=[[_Chain(i, s) for s in range(n_cfs)] for i in range(len(X))],
+            chains=[[AnswerChain(i, s) for s in range(n_cfs)] for i in range(len(X))],
         )
 
     def _needed(self, desired: int) -> float:
@@ -336,7 +341,7 @@ class LLMGenerator(CounterfactualGenerator):
         return threshold if desired == self.model_.positive_class else 1.0 - threshold
 
     def _ask(
-        self, backend: LLMBackend, requests: list[_Request], rnd: int, progress: bool
+        self, backend: LLMBackend, requests: list[RoundRequest], rnd: int, progress: bool
     ) -> list[Completion]:
         """One round's requests for all queries at once, so a server can serve them together."""
         label = f"{self.name}: first answers" if rnd == 0 else f"{self.name}: repair {rnd}"
@@ -357,7 +362,7 @@ class LLMGenerator(CounterfactualGenerator):
         return completions
 
     # ---- one request ---------------------------------------------------------------------------
-    def _request(self, batch: _Batch, chain: _Chain, rnd: int) -> _Request:
+    def _request(self, batch: QueryBatch, chain: AnswerChain, rnd: int) -> RoundRequest:
         """The prompt, schema and sampling settings of one chain's request in round ``rnd``."""
         spec = self.spec_
         i = chain.query
@@ -386,12 +391,15 @@ class LLMGenerator(CounterfactualGenerator):
         )
         query = batch.X[i]
         if facts is None:  # an example is shown as its changes from this person's values
-            rows = [_changes(answer_row(spec, r), answer_row(spec, query), asked) for r in examples]
+            rows = [
+                changed_values(answer_row(spec, r), answer_row(spec, query), asked)
+                for r in examples
+            ]
             before = None
         else:  # a worked pair: the other person's values, and their changes
-            before = [_changes(answer_row(spec, f), {}, asked) for f in facts]
+            before = [changed_values(answer_row(spec, f), {}, asked) for f in facts]
             rows = [
-                _changes(answer_row(spec, r), answer_row(spec, f), asked)
+                changed_values(answer_row(spec, r), answer_row(spec, f), asked)
                 for r, f in zip(examples, facts, strict=True)
             ]
         enforced = self._enforces_schema()
@@ -416,7 +424,7 @@ class LLMGenerator(CounterfactualGenerator):
             self._params(batch, chain, rnd, len(asked)),
         )
         shown = [answer_row(spec, r) for r in examples]
-        return _Request(chain, request, shown, candidates, must_move)
+        return RoundRequest(chain, request, shown, candidates, must_move)
 
     def _forced(self, helps: Sequence[tuple[str, Help]], rnd: int) -> set[str]:
         """The features a last-resort round obliges to move (none in the other rounds)."""
@@ -428,7 +436,9 @@ class LLMGenerator(CounterfactualGenerator):
         """Whether the backend's decoder keeps to the schema (else the prompt spells it out)."""
         return bool(getattr(self.backend_for_run(), "supports_schema", False))
 
-    def _params(self, batch: _Batch, chain: _Chain, rnd: int, asked: int) -> GenerationParams:
+    def _params(
+        self, batch: QueryBatch, chain: AnswerChain, rnd: int, asked: int
+    ) -> GenerationParams:
         """Greedy-ish first answers, warmer samples, each with its own seed; room for ``asked``
         features in the answer."""
         first = chain.sample == 0
@@ -440,8 +450,8 @@ class LLMGenerator(CounterfactualGenerator):
 
     # ---- answers -------------------------------------------------------------------------------
     def _read(
-        self, batch: _Batch, requests: list[_Request], answers: Sequence[Completion]
-    ) -> list[tuple[_Request, np.ndarray]]:
+        self, batch: QueryBatch, requests: list[RoundRequest], answers: Sequence[Completion]
+    ) -> list[tuple[RoundRequest, np.ndarray]]:
         """Count each answer's cost and read it onto its query; the admissible rows.
 
         An unreadable answer or one that breaks a rule is counted as rejected, and its chain
@@ -451,7 +461,7 @@ class LLMGenerator(CounterfactualGenerator):
         """
         spec = self.spec_
         enforced = self._enforces_schema()
-        admissible: list[tuple[_Request, np.ndarray]] = []
+        admissible: list[tuple[RoundRequest, np.ndarray]] = []
         for req, answer in zip(requests, answers, strict=True):
             names = list(req.offered)
             chain = req.chain
@@ -481,7 +491,7 @@ class LLMGenerator(CounterfactualGenerator):
         return admissible
 
     def _verify(
-        self, batch: _Batch, admissible: list[tuple[_Request, np.ndarray]], rnd: int
+        self, batch: QueryBatch, admissible: list[tuple[RoundRequest, np.ndarray]], rnd: int
     ) -> None:
         """Score the admissible rows in one classifier call; settle the chains they complete.
 
@@ -515,7 +525,7 @@ class LLMGenerator(CounterfactualGenerator):
                 )
 
     # ---- results -------------------------------------------------------------------------------
-    def _assemble(self, batch: _Batch, n_cfs: int) -> list[Candidates]:
+    def _assemble(self, batch: QueryBatch, n_cfs: int) -> list[Candidates]:
         """Per query: its valid answers, then its last admissible invalid ones (or the fallback)."""
         fills: dict[int, np.ndarray] = {}
         answers: dict[int, str] = {}
@@ -535,7 +545,7 @@ class LLMGenerator(CounterfactualGenerator):
             for i, group in enumerate(batch.chains)
         ]
 
-    def _shown(self, batch: _Batch, i: int) -> np.ndarray:
+    def _shown(self, batch: QueryBatch, i: int) -> np.ndarray:
         """Every example any request of query ``i`` showed (the windows its chains reached)."""
         if not self.shots or not len(batch.shown[i]):
             return batch.shown[i][:0]
@@ -545,7 +555,7 @@ class LLMGenerator(CounterfactualGenerator):
 
     def _candidates(
         self,
-        group: list[_Chain],
+        group: list[AnswerChain],
         query: np.ndarray,
         filled: np.ndarray | None,
         shown: np.ndarray,
@@ -614,12 +624,12 @@ def _serves_concurrently(backend: LLMBackend) -> bool:
     return int(getattr(inner, "concurrency", 1) or 1) > 1
 
 
-def _changes(
+def changed_values(
     row: dict[str, int | float | None], base: dict[str, int | float | None], asked: list[str]
 ) -> dict[str, int | float | None]:
     """The asked features of ``row`` whose value differs from ``base`` (all, when base is empty).
 
-    >>> _changes({"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 5, "c": 3}, ["a", "b"])
+    >>> changed_values({"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 5, "c": 3}, ["a", "b"])
     {'b': 2}
     """
     return {n: row[n] for n in asked if n not in base or row[n] != base[n]}

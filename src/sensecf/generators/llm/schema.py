@@ -23,18 +23,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-
-def step_decimals(step: float) -> int:
-    """Decimals needed to write multiples of ``step`` (0.1 → 1, 0.25 → 2, 5 → 0).
-
-    >>> step_decimals(0.1), step_decimals(0.25), step_decimals(1.0)
-    (1, 2, 0)
-    """
-    for decimals in range(0, 7):
-        scaled = step * 10**decimals
-        if abs(scaled - round(scaled)) < 1e-9 * max(1.0, abs(scaled)):
-            return decimals
-    return 6
+from sensecf.data.spec import step_decimals
 
 
 def plain_number(value: float, step: float = 1.0) -> int | float:

@@ -11,8 +11,11 @@ leaves complete rows alone), maybe a scaler, then the estimator. The exact oracl
 - linear models (:mod:`.linear`) whose probability is the logistic function of
   ``decision_function`` (logistic regression, SGD with log loss).
 
-Every encoding is verified against ``predict_proba`` on the reference rows when it is built; a
-model that fails any of this raises :class:`UnsupportedModel`, and the oracle searches instead.
+Every encoding is verified against ``predict_proba`` on the reference rows when it is built
+(:func:`~sensecf.generators.oracle.encode.encode_model`); a model that fails any of this raises
+:class:`UnsupportedModel`, and the oracle searches instead. This module holds what the
+encodings share (the link, the preprocessing); the dispatcher over them is
+:mod:`~sensecf.generators.oracle.encode`.
 """
 
 from __future__ import annotations
@@ -26,9 +29,6 @@ from scipy.special import expit, logit
 from sklearn.pipeline import Pipeline
 
 from sensecf.models.classifier import TrainedClassifier
-
-# Probabilities of the encoding and of the model must agree this closely on reference rows.
-VERIFY_ATOL = 1e-7
 
 
 class UnsupportedModel(Exception):
@@ -153,45 +153,3 @@ def positive_column(estimator: Any, model: TrainedClassifier) -> int:
     if len(classes) != 2:
         raise UnsupportedModel(f"the estimator has classes {classes}; the oracle needs two")
     return classes.index(model.positive_class)
-
-
-def encode_model(model: TrainedClassifier, reference: np.ndarray) -> Any:
-    """The exact encoding of ``model`` (a tree ensemble or a linear model), verified.
-
-    Raises :class:`UnsupportedModel` with the reason when there is none.
-
-    >>> from sensecf.data.dataset import Dataset
-    >>> from sensecf.data.spec import infer_spec
-    >>> from sensecf.models import train
-    >>> df = pd.DataFrame({"x": np.arange(40.0), "y": [0] * 20 + [1] * 20})
-    >>> clf = train(Dataset(df, infer_spec(df, "y")), "logreg", importance_repeats=1)
-    >>> type(encode_model(clf, df[["x"]].to_numpy())).__name__
-    'LinearEncoding'
-    """
-    from sensecf.generators.oracle.linear import LinearEncoding, read_linear
-    from sensecf.generators.oracle.trees import TreeEnsemble, read_trees
-
-    preprocessing = read_preprocessing(model, reference)
-    _, estimator = split_pipeline(model)
-    encoding: TreeEnsemble | LinearEncoding | None = read_trees(estimator, model, preprocessing)
-    if encoding is None:
-        encoding = read_linear(estimator, model, preprocessing)
-    if encoding is None:
-        raise UnsupportedModel(f"{type(estimator).__name__} has no exact encoding")
-    verify(encoding, model, reference)
-    return encoding
-
-
-def verify(encoding: Any, model: TrainedClassifier, reference: np.ndarray) -> None:
-    """Check that the encoding reproduces the model's probabilities on complete reference rows."""
-    rows = reference[np.isfinite(reference).all(axis=1)][:2000]
-    if not len(rows):
-        return
-    mine = encoding.link.proba(encoding.score(rows))
-    theirs = model.proba_of(rows, model.positive_class)
-    worst = float(np.max(np.abs(mine - theirs)))
-    if worst > VERIFY_ATOL:
-        raise UnsupportedModel(
-            f"the encoding of {type(split_pipeline(model)[1]).__name__} differs from its "
-            f"predict_proba by up to {worst:.2g} on the reference rows"
-        )

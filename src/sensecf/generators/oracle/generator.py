@@ -16,7 +16,8 @@ from sensecf.errors import SensecfError
 from sensecf.generators.base import Candidates, CounterfactualGenerator
 from sensecf.generators.oracle.admissible import change_range
 from sensecf.generators.oracle.certificate import CERTIFICATE_COLUMNS, Certificate
-from sensecf.generators.oracle.encoding import UnsupportedModel, encode_model
+from sensecf.generators.oracle.encode import encode_model
+from sensecf.generators.oracle.encoding import UnsupportedModel
 from sensecf.generators.oracle.milp import NumericalTrouble, Outcome, solve
 from sensecf.generators.oracle.relations import RATIO_LEVELS, RelationProgram, plan_relations
 from sensecf.generators.oracle.search import (

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from sensecf.errors import SensecfError
-from sensecf.finetuning.format import FORMAT_FILE, CompactFormat, PromptInput
+from sensecf.generators.llm.compact import CompactFormat, PromptInput
+from sensecf.llm.artifacts import FORMAT as FORMAT_FILE
 
 
 def test_prompt_lists_each_feature_in_play_with_its_values_and_the_examples() -> None:

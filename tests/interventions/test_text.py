@@ -9,8 +9,7 @@ from sensecf.data.constraints import recompute
 from sensecf.data.heart import heart_spec
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError
-from sensecf.llm.base import Completion, LLMBackend, LLMError
-from sensecf.report import (
+from sensecf.interventions import (
     INFEASIBLE_TEXT,
     NO_CHANGE_TEXT,
     Change,
@@ -21,6 +20,7 @@ from sensecf.report import (
     intervention_text,
     paraphrase,
 )
+from sensecf.llm.base import Completion, LLMBackend, LLMError
 from sensecf.results import CounterfactualResult
 
 

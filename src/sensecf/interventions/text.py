@@ -15,7 +15,7 @@ disagree with the counterfactual it describes:
   42, "40 minutes" for 40), and the exact values follow in brackets, so nothing is hidden.
 - **Wording.** The feature's ``phrase`` in the spec (a label and the sentence for a rise and
   a fall: sleep, walk, be active, sit less, lower resting heart rate, time in range up by ...;
-  see :mod:`sensecf.report.wording` for the wording of features without one); a feature with
+  see :mod:`sensecf.interventions.wording` for the wording of features without one); a feature with
   no sentence of its own reads ``Raise/Lower <label> from X to Y <unit>``, a percentage
   ``<Label> up/down by N percentage points``.
 - **Order.** Behaviour first (the groups in :data:`BEHAVIOUR_GROUPS`: sleep, then activity, ...),
@@ -30,7 +30,7 @@ disagree with the counterfactual it describes:
   ``(changes a fixed feature: age, 54 → 50 years)``.
 - **No change.** An empty list, and :data:`NO_CHANGE_TEXT` from :func:`intervention_text`.
 
-Numbers are formatted by :mod:`sensecf.report.formatting`; :mod:`sensecf.report.paraphrasing`
+Numbers are formatted by :mod:`sensecf.interventions.formatting`; :mod:`sensecf.interventions.paraphrasing`
 rewrites a text warmly for a patient and keeps the rewrite only where it checks out.
 
 >>> from sensecf.data.spec import DatasetSpec, FeatureSpec
@@ -56,16 +56,14 @@ import pandas as pd
 from sensecf.data.constraints import changed, expand_inputs
 from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.errors import DataError
-from sensecf.report.formatting import (
+from sensecf.interventions.formatting import (
     format_change,
-    format_minutes,
     lower_first,
     plain_number,
     quantity_of,
     upper_first,
 )
-from sensecf.report.paraphrasing import PARAPHRASE_SYSTEM, Paraphrase, check_paraphrase, paraphrase
-from sensecf.report.wording import feature_phrase
+from sensecf.interventions.wording import feature_phrase
 
 if TYPE_CHECKING:
     from sensecf.results import CounterfactualResult
@@ -73,17 +71,13 @@ if TYPE_CHECKING:
 __all__ = [
     "ARROW",
     "BEHAVIOUR_GROUPS",
+    "INFEASIBLE_TEXT",
     "NO_CHANGE_TEXT",
-    "PARAPHRASE_SYSTEM",
     "Change",
-    "Paraphrase",
-    "check_paraphrase",
     "describe_changes",
-    "format_minutes",
-    "shown_values",
     "intervention_table",
     "intervention_text",
-    "paraphrase",
+    "shown_values",
 ]
 
 ARROW = "→"

@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from sensecf.errors import SensecfError
+from sensecf.llm.artifacts import FORMAT
 from sensecf.llm.base import Messages
 
-FORMAT_FILE = "format.json"
 FORMAT_VERSION = 2
 SYSTEM = "Fewest changes that reach the goal, as JSON."
 
@@ -133,7 +133,7 @@ class CompactFormat:
     # ---- files --------------------------------------------------------------------------------
     def save(self, folder: str | os.PathLike) -> Path:
         """Write ``format.json`` into ``folder``; its path."""
-        path = Path(folder) / FORMAT_FILE
+        path = Path(folder) / FORMAT
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(asdict(self), indent=2) + "\n")
         return path
@@ -148,10 +148,10 @@ class CompactFormat:
         >>> CompactFormat.load(folder).examples
         0
         """
-        path = Path(folder) / FORMAT_FILE
+        path = Path(folder) / FORMAT
         if not path.is_file():
             raise SensecfError(
-                f"{folder} is not a fine-tuned model folder: no {FORMAT_FILE} "
+                f"{folder} is not a fine-tuned model folder: no {FORMAT} "
                 "(write one with `sensecf finetune`)"
             )
         data: dict[str, Any] = json.loads(path.read_text())

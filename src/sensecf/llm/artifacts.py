@@ -3,7 +3,7 @@
 ::
 
     FT_DIR/
-      format.json        the prompt/answer format (sensecf.finetuning.format)
+      format.json        the prompt/answer format (sensecf.generators.llm.compact)
       train_config.json  the training settings, the base model, the teacher, the data
       adapter/           the LoRA adapter (PEFT save_pretrained)
       checkpoints/       the latest training state, for resuming

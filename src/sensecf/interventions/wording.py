@@ -21,7 +21,7 @@ import re
 from sensecf.data.aireadi import aireadi_spec
 from sensecf.data.heart import heart_spec
 from sensecf.data.spec import FeatureSpec, Phrase
-from sensecf.report.formatting import Quantity, quantity_of
+from sensecf.interventions.formatting import Quantity, quantity_of
 
 __all__ = ["default_phrase", "feature_phrase", "feature_terms", "generic_label"]
 

@@ -17,7 +17,7 @@ import pytest
 from sensecf.data.aireadi import aireadi_spec
 from sensecf.data.heart import heart_spec
 from sensecf.data.spec import DatasetSpec, FeatureSpec
-from sensecf.report import describe_changes
+from sensecf.interventions import describe_changes
 
 RECORDED = Path(__file__).with_name("shipped_spec_texts.json")
 SPECS = {"aireadi": aireadi_spec, "heart": heart_spec}

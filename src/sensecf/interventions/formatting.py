@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from sensecf.data.spec import FeatureSpec
+from sensecf.data.spec import FeatureSpec, step_decimals
 
 __all__ = [
     "HOUR_UNITS",
@@ -21,7 +21,6 @@ __all__ = [
     "PERCENT_UNITS",
     "FormattedChange",
     "Quantity",
-    "decimals_for",
     "format_change",
     "format_minutes",
     "lower_first",
@@ -91,19 +90,6 @@ def plain_number(value: float, decimals: int | None = None) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text == "-0" else text
-
-
-def decimals_for(step: float) -> int:
-    """Decimals that show multiples of ``step`` exactly (0.1 → 1, 0.25 → 2, 5 → 0).
-
-    >>> [decimals_for(s) for s in (0.1, 0.25, 5)]
-    [1, 2, 0]
-    """
-    for decimals in range(7):
-        scaled = step * 10**decimals
-        if abs(scaled - round(scaled)) < 1e-9 * max(1.0, scaled):
-            return decimals
-    return 6
 
 
 def round_figure(delta: float, quantity: Quantity | str, step: float) -> float:
@@ -193,7 +179,7 @@ def format_change(
     step = float(feature.step) * scale
     if quantity == "minutes":
         step = max(step, 1.0)  # minutes display whole
-    decimals = decimals_for(step)
+    decimals = step_decimals(step)
     b = _to_grain(before * scale, step, decimals)
     a = _to_grain(after * scale, step, decimals)
     while b == a and decimals < 6:  # changed, but below the grain: show what changed
@@ -203,7 +189,7 @@ def format_change(
     delta = round(abs(a - b), decimals)
     about = round_figure(delta, quantity, step)
     prefix = "about " if not math.isclose(about, delta, rel_tol=1e-9, abs_tol=1e-12) else ""
-    amount_decimals = max(decimals, decimals_for(about))
+    amount_decimals = max(decimals, step_decimals(about))
     unit = feature.unit.strip()
     if quantity == "minutes" and decimals == 0:
         shown_before, shown_after = format_minutes(b), format_minutes(a)

@@ -4,8 +4,8 @@ import pandas as pd
 
 from sensecf.data.heart import heart_spec
 from sensecf.data.spec import DatasetSpec, FeatureSpec, Phrase, infer_spec
-from sensecf.report import describe_changes, feature_phrase, intervention_text
-from sensecf.report.wording import default_phrase, feature_terms
+from sensecf.interventions import describe_changes, feature_phrase, intervention_text
+from sensecf.interventions.wording import default_phrase, feature_terms
 
 
 def make_spec(*features: FeatureSpec) -> DatasetSpec:

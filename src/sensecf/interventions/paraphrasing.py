@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sensecf.data.spec import DatasetSpec, FeatureSpec
+from sensecf.interventions.formatting import lower_first, plain_number
+from sensecf.interventions.wording import feature_phrase, feature_terms
 from sensecf.llm.base import GenerationParams, LLMError
-from sensecf.report.formatting import lower_first, plain_number
-from sensecf.report.wording import feature_phrase, feature_terms
 
 if TYPE_CHECKING:
+    from sensecf.interventions.text import Change
     from sensecf.llm.base import LLMBackend
-    from sensecf.report.intervention import Change
 
 __all__ = ["PARAPHRASE_SYSTEM", "Paraphrase", "check_paraphrase", "paraphrase"]
 
@@ -102,7 +102,7 @@ def check_paraphrase(
     template text is used instead.
 
     >>> from sensecf.data.spec import DatasetSpec, FeatureSpec
-    >>> from sensecf.report.intervention import describe_changes
+    >>> from sensecf.interventions.text import describe_changes
     >>> spec = DatasetSpec(target="y", classes={0: "well", 1: "ill"}, desired_class=0, features=[
     ...     FeatureSpec(name="steps", unit="steps", kind="integer", bounds=(0, 50000)),
     ...     FeatureSpec(name="hr_resting", unit="bpm", bounds=(30, 130))])
