@@ -41,6 +41,7 @@ from sensecf.generators.registry import make_generator, split_name
 from sensecf.interventions import intervention_table
 from sensecf.llm.base import LLMBackend
 from sensecf.models import TrainedClassifier
+from sensecf.runs import INTERVENTIONS_CSV
 
 
 @dataclass
@@ -101,7 +102,7 @@ class Explanation:
         cfs = self.result.cfs
         write_table(cfs, out / "cfs.csv")
         write_text(out / "cfs.json", cfs.to_json(orient="records", indent=1) + "\n")
-        write_table(self.interventions, out / "interventions.csv")
+        write_table(self.interventions, out / INTERVENTIONS_CSV)
         return out
 
 

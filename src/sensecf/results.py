@@ -59,9 +59,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sensecf.data.dataset import SPEC_FILE
 from sensecf.data.io import read_table_file, write_json, write_table
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError
+from sensecf.runs import CFS, QUERIES, RESULT_JSON
 
 __all__ = [
     "CF_KEY_COLUMNS",
@@ -167,26 +169,26 @@ class CounterfactualResult:
     def save(self, out_dir: str | os.PathLike) -> Path:
         """Write ``cfs.parquet``, ``queries.parquet`` and ``result.json`` (atomically)."""
         out = Path(out_dir)
-        write_table(self.cfs, out / "cfs.parquet")
-        write_table(self.queries, out / "queries.parquet")
-        self.spec.to_yaml(out / "spec.yaml")
+        write_table(self.cfs, out / CFS)
+        write_table(self.queries, out / QUERIES)
+        self.spec.to_yaml(out / SPEC_FILE)
         meta = {"method": self.method, "desired_class": self.desired_class, "info": self.info}
-        write_json(out / "result.json", meta)
+        write_json(out / RESULT_JSON, meta)
         return out
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CounterfactualResult:
         """Read a folder written by :meth:`save`."""
         path = Path(path)
-        meta_path = path / "result.json"
+        meta_path = path / RESULT_JSON
         if not meta_path.is_file():
             raise DataError(f"{path} is not a counterfactual result folder (no result.json)")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         return cls(
             method=meta["method"],
             desired_class=int(meta["desired_class"]),
-            spec=DatasetSpec.from_yaml(path / "spec.yaml"),
-            queries=read_table_file(path / "queries.parquet"),
-            cfs=read_table_file(path / "cfs.parquet"),
+            spec=DatasetSpec.from_yaml(path / SPEC_FILE),
+            queries=read_table_file(path / QUERIES),
+            cfs=read_table_file(path / CFS),
             info=meta.get("info", {}),
         )

@@ -7,8 +7,6 @@ its JSON record last, so a killed study resumes cell by cell.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -19,16 +17,14 @@ from sensecf.augmentation.arms import OVERSAMPLERS
 from sensecf.augmentation.config import AugmentationConfig
 from sensecf.augmentation.scenarios import Scenario
 from sensecf.data.dataset import Dataset
-from sensecf.data.io import read_table_file, write_json, write_table
+from sensecf.runs import CELLS, UnitStore, fingerprint, table_digest
 
 __all__ = ["CELLS", "cached_cell", "cell_fingerprint", "data_key"]
 
-CELLS = "cells"
-
 
 def data_key(data: Dataset) -> str:
-    hashed = pd.util.hash_pandas_object(data.frame, index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes() + data.spec.to_yaml().encode()).hexdigest()[:16]
+    """The data's part of a cell's fingerprint: its values and its spec."""
+    return table_digest(data.frame, after=data.spec.to_yaml().encode())
 
 
 def cell_fingerprint(
@@ -61,14 +57,13 @@ def cell_fingerprint(
         }
         if config.min_proba is not None:  # absent from older cells' keys, which stay valid
             key["min_proba"] = config.min_proba
-    text = json.dumps(key, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return fingerprint(key)
 
 
 def cached_cell(
     out: Path | None,
     parts: tuple[str, str, str],
-    fingerprint: str,
+    key: str,
     compute: Any,
     say: Any,
     saved_only: bool = False,
@@ -76,24 +71,18 @@ def cached_cell(
     """A saved cell when its fingerprint matches, else computed and saved (rows, then JSON);
     ``(None, empty)`` for a cell not saved yet when ``saved_only``."""
     label = "/".join(parts)
-    folder = out.joinpath(CELLS, *parts) if out is not None else None
-    if folder is not None and (folder / "cell.json").is_file():
-        saved = json.loads((folder / "cell.json").read_text(encoding="utf-8"))
-        if saved.get("fingerprint") == fingerprint:
-            rows_path = folder / "rows.parquet"
-            rows = read_table_file(rows_path) if rows_path.is_file() else pd.DataFrame()
-            say(f"↺ {label}: reused")
-            return saved["record"], rows
+    store = UnitStore(out, CELLS)
+    saved = store.load(parts, key)
+    if saved is not None:
+        say(f"↺ {label}: reused")
+        return saved
     if saved_only:
         say(f"· {label}: not finished")
         return None, pd.DataFrame()
     start = time.perf_counter()
     record, rows = compute()
     record = {**record, "cell_seconds": time.perf_counter() - start}
-    if folder is not None:
-        if len(rows):
-            write_table(rows, folder / "rows.parquet")
-        write_json(folder / "cell.json", {"fingerprint": fingerprint, "record": record})
+    store.save(parts, key, record, rows)
     added = f", {record['rows_added']} rows added" if record.get("rows_added") else ""
     failed = f" ({record['error']})" if record.get("error") else ""
     say(f"✓ {label}: macro-F1 {record['macro_f1']:.3f}{added}{failed}")

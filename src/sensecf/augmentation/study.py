@@ -29,7 +29,7 @@ from sensecf.augmentation.arms import (
     generated_rows,
     oversampled_rows,
 )
-from sensecf.augmentation.cells import CELLS, cached_cell, cell_fingerprint, data_key
+from sensecf.augmentation.cells import cached_cell, cell_fingerprint, data_key
 from sensecf.augmentation.config import DEFAULT_GENERATORS, AugmentationConfig
 from sensecf.augmentation.measures import add_recovery, score, summarise
 from sensecf.augmentation.placement import PLACEMENT_NEIGHBOURS, feature_changes, row_placement
@@ -40,6 +40,7 @@ from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_text
 from sensecf.errors import SensecfError
 from sensecf.models import TrainedClassifier, split_rows
+from sensecf.runs import CELLS, CONFIG_YAML, LLM_CACHE
 
 # Names other modules and scripts read from the study's home, where it ran.
 __all__ = [
@@ -99,7 +100,7 @@ def augmentation_study(
     if out is not None and not saved_only:
         out.mkdir(parents=True, exist_ok=True)
         dumped = config.model_dump(mode="json")
-        write_text(out / "config.yaml", yaml.safe_dump(dumped, sort_keys=False))
+        write_text(out / CONFIG_YAML, yaml.safe_dump(dumped, sort_keys=False))
     records: list[dict[str, Any]] = []
     added: list[pd.DataFrame] = []
     for seed in range(config.seeds):
@@ -146,7 +147,7 @@ def augmentation_study(
                 config=config,
                 seed=seed,
                 scarce_class=scarce_class,
-                llm_cache=out / "llm-cache.sqlite" if out is not None else None,
+                llm_cache=out / LLM_CACHE if out is not None else None,
                 progress=progress,
             )
             for arm in arms:

@@ -9,19 +9,28 @@ from sensecf.augmentation.result import AugmentationResult
 from sensecf.augmentation.tables import summary_markdown
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
+from sensecf.runs import (
+    FEATURE_CHANGES_CSV,
+    GENERATED_ROWS,
+    ROW_PLACEMENT_CSV,
+    STUDY_RESULTS_CSV,
+    STUDY_RESULTS_PARQUET,
+    SUMMARY_CSV,
+    SUMMARY_MD,
+)
 
 __all__ = ["write_study"]
 
 
 def write_study(study: AugmentationResult, data: Dataset, out: Path) -> None:
     """Write the study's tables, ``summary.md`` and (when asked) its plots to ``out``."""
-    write_table(study.results, out / "results.csv")
-    write_table(study.results, out / "results.parquet")
-    write_table(study.summary, out / "summary.csv")
+    write_table(study.results, out / STUDY_RESULTS_CSV)
+    write_table(study.results, out / STUDY_RESULTS_PARQUET)
+    write_table(study.summary, out / SUMMARY_CSV)
     if len(study.rows):
-        write_table(study.rows, out / "generated_rows.parquet")
-    write_table(study.feature_changes, out / "feature_changes.csv")
-    write_table(study.placement, out / "row_placement.csv")
-    write_text(out / "summary.md", summary_markdown(study, data.spec))
+        write_table(study.rows, out / GENERATED_ROWS)
+    write_table(study.feature_changes, out / FEATURE_CHANGES_CSV)
+    write_table(study.placement, out / ROW_PLACEMENT_CSV)
+    write_text(out / SUMMARY_MD, summary_markdown(study, data.spec))
     if study.config.plots:
         study.plots = write_plots(study, data, out)

@@ -21,7 +21,6 @@ validity at the decision rule and at the margin (``validity_margin``) side by si
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import pickle
 import time
@@ -50,6 +49,7 @@ from sensecf.llm.base import LLMError
 from sensecf.llm.models import file_digest
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import CounterfactualResult
+from sensecf.runs import LLM_CACHE, RESULTS, fingerprint, table_digest
 from sensecf.settings import RunSettings
 
 DEFAULT_GENERATORS = (
@@ -125,9 +125,7 @@ class BenchmarkConfig(RunSettings):
         }
         if self.min_proba is not None:  # absent otherwise: earlier results keep their key
             key["min_proba"] = self.min_proba
-        return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[
-            :16
-        ]
+        return fingerprint(key)
 
 
 @dataclass
@@ -160,9 +158,7 @@ def model_digest(model: TrainedClassifier, folder: str | os.PathLike | None = No
 def data_digest(data: Dataset) -> str:
     """A hash of the table's columns and values (row order included)."""
     frame = data.frame
-    h = hashlib.sha256(",".join(map(str, frame.columns)).encode())
-    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return h.hexdigest()[:16]
+    return table_digest(frame, before=",".join(map(str, frame.columns)).encode())
 
 
 def run_benchmark(
@@ -292,7 +288,7 @@ def _run_one(
     inputs: dict[str, Any],
     llm: LLMOptions,
 ) -> CounterfactualResult:
-    folder = out / "results" / name if out is not None else None
+    folder = out / RESULTS / name if out is not None else None
     options = config.options(name)
     uses_llm = name in LLM_GENERATORS and "backend" not in options
     if uses_llm and name != "fine-tuned":
@@ -323,7 +319,7 @@ def _run_one(
         say(f"↻ {name}: the saved result was made with other settings, model or data; rerunning")
     start = time.perf_counter()
     if uses_llm and llm.cache is None and out is not None:
-        llm = replace(llm, cache=out / "llm-cache.sqlite")
+        llm = replace(llm, cache=out / LLM_CACHE)
     generator = make_generator(name, llm=llm if uses_llm else None, **options)
     # A backend built from the LLM options is this run's to close; one given in options is not.
     backend = getattr(generator, "backend", None) if uses_llm else None

@@ -127,7 +127,7 @@ def make_generator(
     its ``repair_rounds`` and ``fallback``; ``llm_*`` options (as a config file spells them:
     ``llm_model``, ``llm_cache`` ...) refine it, and options given here win over ``llm``'s
     rounds. The backend built here is the caller's to close (``generator.backend.close()``); a
-    ``backend=`` object given instead is used as it is. ``fine-tuned`` serves the folder
+    ``backend=`` object given instead is used as it is, and ``llm`` is then ignored. ``fine-tuned`` serves the folder
     ``model_dir`` (default: ``llm.model``); the prompted methods run the packaged model when
     ``llm.model`` is a fine-tuned folder (:meth:`LLMOptions.for_prompting`).
 
@@ -184,10 +184,11 @@ def _with_llm(
     """An LLM generator's options with its rounds and backend filled in from ``llm``."""
     options = dict(options)
     settings = {k: options.pop(k) for k in list(options) if k.startswith(LLM_PREFIX)}
-    if "backend" in options:
-        if settings or llm is not None:
-            named = sorted(settings) or ["llm"]
-            raise SensecfError(f"give either backend= or LLM settings, not both: {named}")
+    if "backend" in options:  # a backend object given is used as it is; ``llm`` does not apply
+        if settings:
+            raise SensecfError(
+                f"give either backend= or llm_* settings, not both: {sorted(settings)}"
+            )
         return options
     llm = LLMOptions.from_settings(settings, base=llm)
     if base == "fine-tuned":

@@ -18,6 +18,7 @@ from sensecf.interventions.wording import feature_phrase
 from sensecf.report.parts import Card, Section
 from sensecf.report.run_folder import RunData
 from sensecf.results import CounterfactualResult
+from sensecf.runs import INTERVENTIONS_CSV
 
 __all__ = ["MAX_CARDS", "intervention_cards", "interventions_section"]
 
@@ -35,7 +36,7 @@ def interventions_section(data: RunData) -> Section | None:
     """
     sources: list[tuple[CounterfactualResult, pd.DataFrame | None]] = []
     for folder in data.run.explain:
-        texts = pd.read_csv(folder / "interventions.csv")
+        texts = pd.read_csv(folder / INTERVENTIONS_CSV)
         sources.append((CounterfactualResult.load(folder), texts))
     if not sources and data.counterfactuals is not None:
         sources.append((data.counterfactuals, None))

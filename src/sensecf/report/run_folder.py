@@ -41,7 +41,16 @@ import yaml
 from sensecf.data.dataset import FEATURES_FILE, SPEC_FILE, Dataset, read_feature_folder
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError, SensecfError
+from sensecf.llm.artifacts import LOSS_CSV
+from sensecf.models.persistence import METADATA_FILE, MODEL_FILE, SPLIT_FILE
 from sensecf.results import CounterfactualResult
+from sensecf.runs import (
+    CFS,
+    CONFIG_YAML,
+    INTERVENTIONS_CSV,
+    RESULT_JSON,
+    SUMMARY_CSV,
+)
 
 __all__ = ["MAX_DEPTH", "RunData", "RunFolder"]
 
@@ -123,17 +132,17 @@ def _kind(folder: Path) -> str | None:
     def has(*names: str) -> bool:
         return all((folder / n).is_file() for n in names)
 
-    if has("metadata.json", "model.joblib", SPEC_FILE):
+    if has(METADATA_FILE, MODEL_FILE, SPEC_FILE):
         return "model"
     if has(FEATURES_FILE, SPEC_FILE):
         return "features"
-    if has("interventions.csv", "result.json"):
+    if has(INTERVENTIONS_CSV, RESULT_JSON):
         return "explain"
-    if has("loss.csv"):
+    if has(LOSS_CSV):
         return "finetune"
-    if has("summary.csv"):
+    if has(SUMMARY_CSV):
         try:
-            columns = set(pd.read_csv(folder / "summary.csv", nrows=0).columns)
+            columns = set(pd.read_csv(folder / SUMMARY_CSV, nrows=0).columns)
         except (ValueError, OSError):  # unreadable or empty: not an output
             return None
         if "method" in columns:
@@ -155,7 +164,7 @@ class RunData:
         if self.run.model is not None:
             return self.run.model
         named = self.benchmark_config.get("model")
-        if named and (Path(named) / "metadata.json").is_file():
+        if named and (Path(named) / METADATA_FILE).is_file():
             return Path(named)
         return None
 
@@ -164,7 +173,7 @@ class RunData:
         """The model folder's ``metadata.json``."""
         if self.model_dir is None:
             return None
-        path = self.model_dir / "metadata.json"
+        path = self.model_dir / METADATA_FILE
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
@@ -177,8 +186,8 @@ class RunData:
         if self.run.benchmark is not None:
             candidates += sorted((self.run.benchmark / "results").glob("*"))
         for folder in candidates:
-            if folder is not None and (folder / "spec.yaml").is_file():
-                return DatasetSpec.from_yaml(folder / "spec.yaml")
+            if folder is not None and (folder / SPEC_FILE).is_file():
+                return DatasetSpec.from_yaml(folder / SPEC_FILE)
         return None
 
     @cached_property
@@ -200,7 +209,7 @@ class RunData:
         data = self.features
         if data is None:
             return None
-        if self.model_dir is not None and (self.model_dir / "split.parquet").is_file():
+        if self.model_dir is not None and (self.model_dir / SPLIT_FILE).is_file():
             from sensecf.models import load_model
 
             try:
@@ -212,16 +221,16 @@ class RunData:
     @cached_property
     def benchmark_config(self) -> dict[str, Any]:
         """The benchmark's ``config.yaml`` (empty without one)."""
-        if self.run.benchmark is None or not (self.run.benchmark / "config.yaml").is_file():
+        if self.run.benchmark is None or not (self.run.benchmark / CONFIG_YAML).is_file():
             return {}
-        return yaml.safe_load((self.run.benchmark / "config.yaml").read_text()) or {}
+        return yaml.safe_load((self.run.benchmark / CONFIG_YAML).read_text()) or {}
 
     @cached_property
     def summary(self) -> pd.DataFrame | None:
         """The benchmark's summary over all queries (one row per method)."""
         if self.run.benchmark is None:
             return None
-        summary = pd.read_csv(self.run.benchmark / "summary.csv")
+        summary = pd.read_csv(self.run.benchmark / SUMMARY_CSV)
         by = self.by
         if by is not None:
             summary = summary[summary[by].isna()]
@@ -232,7 +241,7 @@ class RunData:
         """The benchmark's breakdown column (e.g. ``label``), when its summary has one."""
         if self.run.benchmark is None:
             return None
-        columns = pd.read_csv(self.run.benchmark / "summary.csv", nrows=0).columns
+        columns = pd.read_csv(self.run.benchmark / SUMMARY_CSV, nrows=0).columns
         by = self.benchmark_config.get("by", "label")
         return by if by in columns else None
 
@@ -241,11 +250,11 @@ class RunData:
         """Every generator's CFs with their queries: the benchmark's, else the first explain
         folder's (``method`` tells the generators apart)."""
         bench = self.run.benchmark
-        if bench is not None and (bench / "cfs.parquet").is_file():
+        if bench is not None and (bench / CFS).is_file():
             folders = sorted(p for p in (bench / "results").glob("*") if p.is_dir())
             if folders:
                 first = CounterfactualResult.load(folders[0])
-                cfs = pd.read_parquet(bench / "cfs.parquet")
+                cfs = pd.read_parquet(bench / CFS)
                 return CounterfactualResult(
                     "benchmark", first.desired_class, first.spec, first.queries, cfs
                 )

@@ -1,0 +1,151 @@
+"""The home of runs: a run folder's file names, the fingerprints of what went in, finished units.
+
+Every verb writes plain files into a folder, and a rerun with the same inputs reuses what is
+finished. The writers (the benchmark, the augmentation study, ``explain``, the demo) and the
+readers (the report, ``--saved-only``) take the file names from here, so a name is spelled once.
+A finished unit — a generator's result in a benchmark, a (scenario, seed, arm) cell of a study —
+is kept with the fingerprint of everything that changes its numbers (:func:`fingerprint`), and
+reused only when a rerun's fingerprint is the same (:class:`UnitStore`).
+
+>>> fingerprint({"seed": 0, "arm": "smote"}) == fingerprint({"arm": "smote", "seed": 0})
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sensecf.data.io import read_table_file, write_json, write_table
+
+__all__ = [
+    "CELLS",
+    "CFS",
+    "CONFIG_YAML",
+    "FEATURE_CHANGES_CSV",
+    "GENERATED_ROWS",
+    "INTERVENTIONS_CSV",
+    "LLM_CACHE",
+    "PER_QUERY",
+    "QUERIES",
+    "RESULTS",
+    "RESULT_JSON",
+    "ROW_PLACEMENT_CSV",
+    "SCORES",
+    "STUDY_RESULTS_CSV",
+    "STUDY_RESULTS_PARQUET",
+    "SUMMARY_CSV",
+    "SUMMARY_MD",
+    "UnitStore",
+    "fingerprint",
+    "table_digest",
+]
+
+# ---- file names ----------------------------------------------------------------------------
+# Every run: what was asked for, the summary people read, the call cache of any LLM.
+CONFIG_YAML = "config.yaml"
+SUMMARY_CSV = "summary.csv"
+SUMMARY_MD = "summary.md"
+LLM_CACHE = "llm-cache.sqlite"
+# The benchmark: one result folder per generator under results/, the scores of every CF and query.
+RESULTS = "results"
+SCORES = "scores.parquet"
+PER_QUERY = "per_query.parquet"
+CFS = "cfs.parquet"
+# One generator's result (a benchmark's results/<name>/, an explain folder).
+RESULT_JSON = "result.json"
+QUERIES = "queries.parquet"
+# `explain`: the intervention text of each counterfactual.
+INTERVENTIONS_CSV = "interventions.csv"
+# The augmentation study: one folder per finished cell under cells/, then its tables.
+CELLS = "cells"
+STUDY_RESULTS_CSV = "results.csv"
+STUDY_RESULTS_PARQUET = "results.parquet"
+GENERATED_ROWS = "generated_rows.parquet"
+FEATURE_CHANGES_CSV = "feature_changes.csv"
+ROW_PLACEMENT_CSV = "row_placement.csv"
+
+
+# ---- fingerprints --------------------------------------------------------------------------
+def fingerprint(key: Mapping[str, Any]) -> str:
+    """A short hash of ``key`` (JSON with sorted keys; other objects by ``str``): what a saved
+    unit must match to be reused.
+
+    >>> fingerprint({"n_cfs": 3})
+    'f5d74fdbafe2c3b6'
+    """
+    text = json.dumps(dict(key), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def table_digest(frame: pd.DataFrame, *, before: bytes = b"", after: bytes = b"") -> str:
+    """A short hash of a table's values (row order included), between ``before`` and ``after``
+    (e.g. its column names, its spec).
+
+    >>> table_digest(pd.DataFrame({"x": [1, 2]})) == table_digest(pd.DataFrame({"y": [1, 2]}))
+    True
+    """
+    digest = hashlib.sha256(before)
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(after)
+    return digest.hexdigest()[:16]
+
+
+# ---- finished units ------------------------------------------------------------------------
+RECORD = "cell.json"
+ROWS = "rows.parquet"
+
+
+@dataclass(frozen=True)
+class UnitStore:
+    """Finished units kept under ``root/<folder>/<key parts>/``: the unit's rows first
+    (``rows.parquet``, when it has any), then its record with the fingerprint it was made with
+    (``cell.json``), so a unit without its record is unfinished and is computed again.
+
+    ``root`` ``None`` keeps nothing (every unit is computed).
+
+    >>> import tempfile
+    >>> store = UnitStore(Path(tempfile.mkdtemp()), "cells")
+    >>> store.save(("a", "seed0"), "f1", {"score": 0.5}, pd.DataFrame({"x": [1.0]}))
+    >>> store.load(("a", "seed0"), "f1")[0], store.load(("a", "seed0"), "other")
+    ({'score': 0.5}, None)
+    """
+
+    root: Path | None
+    folder: str
+
+    def path(self, parts: tuple[str, ...]) -> Path | None:
+        """Where the unit ``parts`` is kept (``None`` without a root)."""
+        return self.root.joinpath(self.folder, *parts) if self.root is not None else None
+
+    def exists(self) -> bool:
+        """Whether any unit was ever kept here."""
+        return self.root is not None and (self.root / self.folder).is_dir()
+
+    def load(self, parts: tuple[str, ...], key: str) -> tuple[dict[str, Any], pd.DataFrame] | None:
+        """The unit's record and rows when it was finished with fingerprint ``key``."""
+        folder = self.path(parts)
+        if folder is None or not (folder / RECORD).is_file():
+            return None
+        saved = json.loads((folder / RECORD).read_text(encoding="utf-8"))
+        if saved.get("fingerprint") != key:
+            return None
+        rows = read_table_file(folder / ROWS) if (folder / ROWS).is_file() else pd.DataFrame()
+        return saved["record"], rows
+
+    def save(
+        self, parts: tuple[str, ...], key: str, record: Mapping[str, Any], rows: pd.DataFrame
+    ) -> None:
+        """Keep a finished unit: its rows (if any), then its record."""
+        folder = self.path(parts)
+        if folder is None:
+            return
+        if len(rows):
+            write_table(rows, folder / ROWS)
+        write_json(folder / RECORD, {"fingerprint": key, "record": dict(record)})
