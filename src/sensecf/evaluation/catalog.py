@@ -28,7 +28,6 @@ averaged per query and summarised with an interval, and shows in the tables give
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -921,8 +920,3 @@ def rewrite_readme(path: str | Path, catalog: Catalog = CATALOG) -> bool:
     if new != text:
         path.write_text(new, encoding="utf-8")
     return new != text
-
-
-if __name__ == "__main__":  # python -m sensecf.evaluation.catalog README.md
-    for target in sys.argv[1:] or ["README.md"]:
-        print(f"{target}: {'rewritten' if rewrite_readme(target) else 'up to date'}")
