@@ -11,42 +11,20 @@ from sensecf.data.spec import DatasetSpec
 
 # The benchmark's Markdown writer; one table format for every report.
 from sensecf.evaluation.benchmark import markdown_table as markdown
+from sensecf.evaluation.catalog import CATALOG, Catalog
 
 if TYPE_CHECKING:
     from sensecf.augmentation.result import AugmentationResult
 
-# (summary column, header, format); columns with intervals print as "mean [low, high]".
-COLUMNS = (
-    ("rows_added", "rows added", ".0f"),
-    ("macro_f1", "macro-F1", ".3f"),
-    ("minority_f1", "scarce-class F1", ".3f"),
-    ("auroc", "AUROC", ".3f"),
-    ("accuracy", "accuracy", ".3f"),
-    ("gain_macro_f1", "macro-F1 gain", "+.3f"),
-    ("recovery_macro_f1", "macro-F1 recovery", ".2f"),
-    ("pooled_recovery_macro_f1", "pooled", ".2f"),
-    ("recovery_minority_f1", "class-F1 recovery", ".2f"),
-    ("seconds", "s", ".1f"),
-    ("llm_calls", "LLM calls", ".0f"),
-    ("tokens", "tokens", ".0f"),
-)
+# Cost columns are shown only where a language model was asked.
 LLM_COSTS = {"llm_calls", "tokens"}
-WITH_INTERVAL = {"macro_f1", "minority_f1", "gain_macro_f1", "recovery_macro_f1"}
 
 
-def _cell(row: pd.Series, column: str, fmt: str) -> str:
-    value = row.get(column)
-    if value is None or pd.isna(value):
-        return "–"
-    text = format(value, fmt)
-    low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
-    if column in WITH_INTERVAL and low is not None and pd.notna(low):
-        text += f" [{format(low, fmt)}, {format(high, fmt)}]"
-    return text
-
-
-def summary_table(summary: pd.DataFrame, scenario: str) -> pd.DataFrame:
-    """One scenario's rows of the summary as text: arm, then the headline measures.
+def summary_table(
+    summary: pd.DataFrame, scenario: str, *, catalog: Catalog = CATALOG
+) -> pd.DataFrame:
+    """One scenario's rows of the summary as text: arm, then the headline measures (the
+    catalog's ``study`` view; those with an interval print as ``mean [low, high]``).
 
     >>> s = pd.DataFrame({"scenario": "a", "arm": ["scarce"], "macro_f1": [0.61],
     ...                   "macro_f1_ci_low": [0.6], "macro_f1_ci_high": [0.62]})
@@ -55,13 +33,16 @@ def summary_table(summary: pd.DataFrame, scenario: str) -> pd.DataFrame:
     """
     rows = summary[summary["scenario"] == scenario]
     table = pd.DataFrame({"arm": rows["arm"].to_numpy()})
-    for column, header, fmt in COLUMNS:
+    for measure in catalog.view("study"):
+        column = measure.name
         shown = rows[column] if column in rows.columns else pd.Series(dtype=float)
         if column in LLM_COSTS:  # only where a language model was asked
             shown = shown.where(shown > 0)
         if shown.notna().any():
-            cells = [_cell(row, column, fmt) for _, row in rows.iterrows()]
-            table[header] = [c if pd.notna(v) else "–" for c, v in zip(cells, shown, strict=True)]
+            cells = [measure.cell(row) for _, row in rows.iterrows()]
+            table[measure.label] = [
+                c if pd.notna(v) else "–" for c, v in zip(cells, shown, strict=True)
+            ]
     return table
 
 

@@ -1,4 +1,5 @@
-"""Evaluation: one vectorised metric suite for every generator, with confidence intervals."""
+"""Evaluation: one vectorised metric suite for every generator, with confidence intervals, and
+the catalog that defines each measure once (:mod:`~sensecf.evaluation.catalog`)."""
 
 from sensecf.evaluation.benchmark import (
     BenchmarkConfig,
@@ -6,6 +7,7 @@ from sensecf.evaluation.benchmark import (
     run_benchmark,
     summary_table,
 )
+from sensecf.evaluation.catalog import CATALOG, Catalog, Measure, get_measure
 from sensecf.evaluation.metrics import (
     CF_COLUMNS,
     CF_METRICS,
@@ -18,14 +20,18 @@ from sensecf.evaluation.metrics import (
 from sensecf.evaluation.stats import grouped_mean_ci, mean_ci
 
 __all__ = [
+    "CATALOG",
     "BenchmarkConfig",
     "BenchmarkResult",
     "CF_COLUMNS",
     "CF_METRICS",
     "QUERY_COLUMNS",
     "SUMMARY_COLUMNS",
+    "Catalog",
+    "Measure",
     "MetricSuite",
     "evaluate",
+    "get_measure",
     "grouped_mean_ci",
     "mean_ci",
     "minimal_l0",

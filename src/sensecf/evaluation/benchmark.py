@@ -25,6 +25,7 @@ import os
 import pickle
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +37,7 @@ from pydantic import Field, field_validator
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
 from sensecf.errors import SensecfError
+from sensecf.evaluation.catalog import CATALOG, Catalog, Measure
 from sensecf.generators.base import margin_model, select_queries
 from sensecf.generators.llm.options import LLMOptions
 from sensecf.generators.registry import (
@@ -345,23 +347,6 @@ def _run_one(
     return result
 
 
-HEADLINE_COLUMNS = (
-    ("coverage", "coverage", ".2f"),
-    ("feasible_coverage", "cov. feasible", ".2f"),
-    ("validity", "validity", ".2f"),
-    ("validity_margin", "valid at margin", ".2f"),
-    ("l0", "L0", ".2f"),
-    ("min_l0_ratio", "L0/min", ".2f"),
-    ("mad_l1", "MAD-L1", ".2f"),
-    ("lof_inlier", "LOF in", ".2f"),
-    ("iforest_inlier", "IF in", ".2f"),
-    ("ynn", "yNN", ".2f"),
-    ("diversity", "divers.", ".2f"),
-    ("viol_total", "violations", ".0f"),
-    ("seconds", "s/query", ".2f"),
-)
-
-
 def feasibility_line(oracle_queries: pd.DataFrame) -> str:
     """What the oracle proved about the queries, in one line.
 
@@ -396,10 +381,17 @@ def coverage_lines(summary: pd.DataFrame, by: str | None = None) -> list[str]:
     ]
 
 
-def summary_table(summary: pd.DataFrame, by: str | None = None, group: Any = None) -> pd.DataFrame:
-    """The wide table people read: one row per method, the headline metrics, rounded.
+def summary_table(
+    summary: pd.DataFrame, by: str | None = None, group: Any = None, *, catalog: Catalog = CATALOG
+) -> pd.DataFrame:
+    """The wide table people read: one row per method, the headline metrics, rounded
+    (the catalog's ``headline`` view).
 
     With ``by``, the rows over all queries (``group`` None) or over one group's queries.
+
+    >>> s = pd.DataFrame({"method": ["a"], "l0": [2.0], "l0_ci_low": [1.0], "seconds": [None]})
+    >>> summary_table(s).to_dict("records")
+    [{'method': 'a', 'L0': '2.00', 's/query': '–'}]
     """
     if summary.empty:
         return summary
@@ -407,41 +399,42 @@ def summary_table(summary: pd.DataFrame, by: str | None = None, group: Any = Non
         rows = summary[summary[by].isna()] if group is None else summary[summary[by] == group]
     else:
         rows = summary
-    table = pd.DataFrame({"method": rows["method"]})
-    for column, label, fmt in HEADLINE_COLUMNS:
-        if column in rows.columns:
-            table[label] = [format(v, fmt) if pd.notna(v) else "–" for v in rows[column]]
-    return table.reset_index(drop=True)
+    return _text_table(rows, catalog.view("headline"))
 
 
-# What the language model adds: its own validity, and how much of its answers is the examples'.
-LLM_COLUMNS = (
-    ("validity_first", "1st answer valid", ".2f"),
-    ("validity_after_repair", "after repair", ".2f"),
-    ("fallback_share", "fallback share", ".2f"),
-    ("copied_example", "whole-row copies", ".2f"),
-    ("example_share", "changed values from examples", ".2f"),
-    ("llm_calls_per_valid_cf", "calls/valid CF", ".2f"),
-    ("tokens_per_valid_cf", "tokens/valid CF", ".0f"),
-)
+def llm_rows(summary: pd.DataFrame) -> pd.Series:
+    """Which rows are of a method that asked a language model or showed examples.
+
+    >>> llm_rows(pd.DataFrame({"example_share": [0.5, None]})).tolist()
+    [True, False]
+    """
+    shown = pd.Series(False, index=summary.index)
+    for column in ("validity_first", "example_share", "copied_example"):
+        if column in summary.columns:
+            shown |= summary[column].notna()
+    return shown
 
 
-def llm_table(summary: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+def llm_table(
+    summary: pd.DataFrame, by: str | None = None, *, catalog: Catalog = CATALOG
+) -> pd.DataFrame:
     """The LLM methods and the nearest-example control over all queries: first-answer validity
     (round 0, first sample), after repair, fallback share, copy shares, calls and tokens per
-    valid CF. Empty when no method asked a language model or showed examples."""
+    valid CF (the catalog's ``llm`` view). Empty when no method asked a language model or
+    showed examples."""
     if summary.empty:
         return summary
     rows = summary[summary[by].isna()] if by and by in summary.columns else summary
-    shown = pd.Series(False, index=rows.index)
-    for column in ("validity_first", "example_share", "copied_example"):
-        if column in rows.columns:
-            shown |= rows[column].notna()
-    rows = rows[shown]
+    return _text_table(rows[llm_rows(rows)], catalog.view("llm"))
+
+
+def _text_table(rows: pd.DataFrame, measures: Sequence[Measure]) -> pd.DataFrame:
+    """``method``, then each measure the rows have, as text under its console label."""
     table = pd.DataFrame({"method": rows["method"]})
-    for column, label, fmt in LLM_COLUMNS:
-        if column in rows.columns:
-            table[label] = [format(v, fmt) if pd.notna(v) else "–" for v in rows[column]]
+    records = rows.to_dict("records")
+    for measure in measures:
+        if measure.name in rows.columns:
+            table[measure.label] = [measure.cell(r, interval=False) for r in records]
     return table.reset_index(drop=True)
 
 

@@ -66,13 +66,13 @@ from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 from sensecf.data.constraints import (
     VIOLATION_KINDS,
     as_matrix,
-    changed,
     count_changes,
     violations,
 )
 from sensecf.data.dataset import Dataset
 from sensecf.data.scales import FeatureScales
 from sensecf.errors import DataError, SensecfError
+from sensecf.evaluation.catalog import CATALOG, SUITE_LEVELS, Catalog, CFBatch, Measure
 from sensecf.evaluation.stats import grouped_mean_ci
 from sensecf.generators.base import NotFittedError
 from sensecf.generators.provenance import result_copies
@@ -85,41 +85,30 @@ __all__ = [
     "QUERY_COLUMNS",
     "SUMMARY_COLUMNS",
     "MetricSuite",
+    "cf_columns",
     "evaluate",
     "minimal_l0",
+    "query_columns",
+    "summary_columns",
 ]
 
-# Per-CF metrics that describe a counterfactual's quality (averaged over valid CFs by default).
-CF_METRICS = (
-    "l0",
-    "min_l0_ratio",
-    "mad_l1",
-    "range_l1",
-    "l2_std",
-    "lof_inlier",
-    "iforest_inlier",
-    "ynn",
-    "nn_dist",
-)
+# Per-CF metrics that describe a counterfactual's quality (averaged over valid CFs by default):
+# the catalog's counterfactual-level measures.
+CF_METRICS = tuple(m.name for m in CATALOG.at("cf"))
 VIOLATION_COLUMNS = tuple(f"viol_{k}" for k in (*VIOLATION_KINDS, "total"))
 COST_COLUMNS = ("llm_calls", "prompt_tokens", "completion_tokens")
+# The suite computes these from its fitted detectors and the oracle's minimum; any other
+# counterfactual-level measure brings its own compute function.
+OWN_CF_METRICS = ("min_l0_ratio", "lof_inlier", "iforest_inlier", "ynn", "nn_dist")
 
-CF_COLUMNS: dict[str, str] = {
+_CF_KEYS: dict[str, str] = {
     "query_id": "the query this counterfactual answers",
     "method": "the generator that produced it",
     "rank": "its position among the query's CFs (0 first)",
     "valid": "the model puts it in the desired class under its decision rule (or `threshold`)",
-    "l0": "sparsity: number of features changed (derived features, which follow their inputs, "
-    "not counted)",
-    "min_l0": "the oracle's minimal number of changes for this query (NaN if not given)",
-    "min_l0_ratio": "l0 / min_l0, for valid CFs only (NaN if invalid or min_l0 is missing or 0)",
-    "mad_l1": "sum over features of |change| / MAD (std, then step, where MAD is 0)",
-    "range_l1": "sum over features of |change| / range (bounds width by default)",
-    "l2_std": "Euclidean distance to the query on standardised features",
-    "lof_inlier": "1 if LocalOutlierFactor (desired-class training rows) calls it an inlier, else 0",
-    "iforest_inlier": "1 if IsolationForest (desired-class training rows) calls it an inlier, else 0",
-    "ynn": "share of its nearest training rows that the model labels as the desired class",
-    "nn_dist": "standardised Euclidean distance to the nearest training row",
+}
+_MIN_L0 = "the oracle's minimal number of changes for this query (NaN if not given)"
+_CF_TAIL: dict[str, str] = {
     "viol_fixed": "fixed features changed",
     "viol_direction": "features moved against their allowed direction",
     "viol_bounds": "changed features outside their plausible bounds",
@@ -137,7 +126,57 @@ CF_COLUMNS: dict[str, str] = {
     "feature (NaN when it changed nothing or no examples are recorded)",
 }
 
-QUERY_COLUMNS: dict[str, str] = {
+
+def _metric_columns(catalog: Catalog) -> list[str]:
+    """The CF table's metric columns: the catalog's CF measures, ``min_l0`` before its ratio."""
+    names = [m.name for m in catalog.at("cf")]
+    at = names.index("min_l0_ratio") if "min_l0_ratio" in names else len(names)
+    return [*names[:at], "min_l0", *names[at:]]
+
+
+def cf_columns(catalog: Catalog = CATALOG) -> dict[str, str]:
+    """The CF table's columns and what each holds, for a catalog (:data:`CF_COLUMNS`: the
+    default one's).
+
+    >>> list(cf_columns())[3:7]
+    ['valid', 'l0', 'min_l0', 'min_l0_ratio']
+    """
+    meaning = {m.name: m.meaning for m in catalog.at("cf")}
+    metrics = {c: meaning.get(c, _MIN_L0) for c in _metric_columns(catalog)}
+    return {**_CF_KEYS, **metrics, **_CF_TAIL}
+
+
+def query_columns(catalog: Catalog = CATALOG) -> dict[str, str]:
+    """The per-query table's columns for a catalog (:data:`QUERY_COLUMNS`: the default one's).
+
+    >>> list(query_columns())[:3]
+    ['query_id', 'label', 'covered']
+    """
+    metrics = [m.name for m in catalog.at("cf")]
+    return {
+        **_QUERY_HEAD,
+        **{m: f"mean of the CFs' {m} (valid CFs only by default)" for m in metrics},
+        **_QUERY_TAIL,
+    }
+
+
+def summary_columns(catalog: Catalog = CATALOG) -> dict[str, str]:
+    """The summary's columns in order, for a catalog (:data:`SUMMARY_COLUMNS`: the default
+    one's); a measure with an interval also has ``<name>_ci_low`` and ``<name>_ci_high``.
+
+    >>> summary_columns()["l0"]
+    'mean over queries of the per-query mean l0 (+ CI)'
+    """
+
+    def doc(m: Measure) -> str:
+        if m.level == "cf":
+            return f"mean over queries of the per-query mean {m.name} (+ CI)"
+        return m.meaning + (" (+ CI)" if m.interval else "")
+
+    return {"method": "the generator", **{m.name: doc(m) for m in catalog.at(*SUITE_LEVELS)}}
+
+
+_QUERY_HEAD: dict[str, str] = {
     "query_id": "the query",
     "label": "its true class (when the queries carried the target)",
     "covered": "it got at least one CF",
@@ -152,7 +191,8 @@ QUERY_COLUMNS: dict[str, str] = {
     "min_l0_status": "certified (proven minimum), bounded (best found), infeasible (proven: no "
     "allowed change flips it), unknown (oracle gave no answer), or empty without an oracle",
     "clean_valid": "it has a valid CF that breaks no constraint",
-    **{m: f"mean of the CFs' {m} (valid CFs only by default)" for m in CF_METRICS},
+}
+_QUERY_TAIL: dict[str, str] = {
     "diversity": "mean pairwise MAD-L1 among its CFs (valid CFs only by default; NaN with <2)",
     "copied_example": "share of its CFs that copy an example whole (valid CFs only by default)",
     "example_share": "mean share of changed values taken from an example (valid CFs only by "
@@ -173,39 +213,9 @@ MARGIN_COLUMNS: dict[str, str] = {
     "n_valid_margin": "how many of the query's CFs reach the margin",
 }
 
-SUMMARY_COLUMNS: dict[str, str] = {
-    "method": "the generator",
-    "n_queries": "queries asked",
-    "n_cfs": "CFs returned",
-    "n_valid": "valid CFs returned",
-    "coverage": "share of queries with at least one CF (+ CI)",
-    "validity": "share of all CFs that are valid (pooled over CFs; no CI)",
-    "validity_margin": "share of all CFs with P(desired) >= margin (only when a margin is set)",
-    "query_validity": "mean over covered queries of the share of their CFs valid (+ CI)",
-    "any_valid": "share of queries with at least one valid CF (+ CI)",
-    "n_certified_infeasible": "queries the oracle proved no allowed change can flip",
-    "n_feasible": "queries not proven infeasible (n_queries - n_certified_infeasible)",
-    "covered_feasible": "feasible queries with a valid CF that breaks no constraint",
-    "feasible_coverage": "covered_feasible / n_feasible (coverage against feasible queries)",
-    "n_min_l0_certified": "queries whose minimal number of changes the oracle proved",
-    "n_min_l0_bounded": "queries with only the oracle's best-found number of changes",
-    "validity_first": "share of queries whose first LLM answer (round 0, first sample) is valid "
-    "(+ CI)",
-    "validity_after_repair": "share of queries with a valid CF of source llm or repair (+ CI)",
-    "fallback_share": "share of valid CFs that came from the fallback search",
-    **{m: f"mean over queries of the per-query mean {m} (+ CI)" for m in CF_METRICS},
-    "diversity": "mean over queries with 2+ (valid) CFs of their diversity (+ CI)",
-    "copied_example": "whole-row copy share: mean over queries of their share of (valid) CFs "
-    "equal to an example shown (+ CI)",
-    "example_share": "mean over queries of the share of changed values equal to an example's "
-    "value (+ CI)",
-    **{v: f"total {v} over all CFs (a count; the goal is 0)" for v in VIOLATION_COLUMNS},
-    "n_violating": "CFs with at least one violation",
-    "seconds": "mean seconds per query (+ CI)",
-    **{c: f"total {c}" for c in COST_COLUMNS},
-    **{f"{c}_per_valid_cf": f"total {c} / valid CFs (NaN without valid CFs)" for c in COST_COLUMNS},
-    "tokens_per_valid_cf": "(prompt + completion tokens) / valid CFs",
-}
+CF_COLUMNS = cf_columns()
+QUERY_COLUMNS = query_columns()
+SUMMARY_COLUMNS = summary_columns()
 
 
 class MetricSuite:
@@ -216,7 +226,8 @@ class MetricSuite:
     another decision threshold on P(positive class) (by default the ``valid`` column the
     generator wrote is used); ``seed`` seeds the IsolationForest; ``range_from`` picks the
     range of range-normalised L1 (``"bounds"``: the spec's plausible bounds; ``"data"``: the
-    training min-max).
+    training min-max). ``catalog``: the measures to score (by default :data:`CATALOG`); a
+    counterfactual-level measure with a compute function adds a column to every table.
 
     Fitted state: ``mad_``, ``mad_source_``, ``std_``, ``range_``, ``mean_``, ``scale_``
     (pandas Series indexed by feature), ``median_``, ``nn_`` (nearest-neighbour index on
@@ -239,6 +250,7 @@ class MetricSuite:
         seed: int = 0,
         range_from: Literal["bounds", "data"] = "bounds",
         margin: float | None = None,
+        catalog: Catalog = CATALOG,
     ) -> None:
         for name, value in (("lof_neighbors", lof_neighbors), ("ynn_neighbors", ynn_neighbors)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -257,6 +269,17 @@ class MetricSuite:
         self.seed = int(seed)
         self.range_from = range_from
         self.margin = None if margin is None else float(margin)
+        if not isinstance(catalog, Catalog):
+            raise SensecfError(f"catalog must be a Catalog; got {type(catalog).__name__}")
+        unknown = [
+            m.name for m in catalog.at("cf") if m.compute is None and m.name not in OWN_CF_METRICS
+        ]
+        if unknown:
+            raise SensecfError(
+                f"counterfactual-level measures {unknown} have no compute function; the suite "
+                f"computes only its own ({', '.join(OWN_CF_METRICS)})"
+            )
+        self.catalog = catalog
 
     # ---- fitting -----------------------------------------------------------------------------
     def fit(self, model: TrainedClassifier, reference: Dataset) -> MetricSuite:
@@ -375,7 +398,7 @@ class MetricSuite:
         n = len(cfs)
         spec = self.spec_
         if n == 0:
-            table = _empty(CF_COLUMNS)
+            table = _empty(cf_columns(self.catalog))
             if self.margin is not None:
                 table.insert(table.columns.get_loc("valid") + 1, "valid_margin", False)
             return table
@@ -383,13 +406,18 @@ class MetricSuite:
         finite = np.isfinite(C).all(axis=1)
         valid = self._validity(result, C, finite)
 
-        moved = changed(Q, C)
-        # Unchanged features add exactly 0; NaN (a missing value on either side) propagates.
-        delta = np.where(moved, np.abs(C - Q), 0.0)
-        l0 = count_changes(spec, Q, C)  # derived features follow their inputs: not counted
-        mad_l1 = (delta / self.mad_.to_numpy()).sum(axis=1)
-        range_l1 = (delta / self.range_.to_numpy()).sum(axis=1)
-        l2_std = np.sqrt(((delta / self.scale_.to_numpy()) ** 2).sum(axis=1))
+        batch = CFBatch(
+            spec,
+            Q,
+            C,
+            valid,
+            mad=self.mad_.to_numpy(),
+            ranges=self.range_.to_numpy(),
+            scale=self.scale_.to_numpy(),
+        )
+        computed = {m.name: m.compute(batch) for m in self.catalog.at("cf") if m.compute}
+        # The ratio needs L0 whether or not the catalog shows it.
+        l0 = computed["l0"] if "l0" in computed else count_changes(spec, Q, C)
 
         oracle = _as_min_l0(min_l0)
         qid = cfs["query_id"].to_numpy()
@@ -413,22 +441,24 @@ class MetricSuite:
             nn_dist[finite] = dist[:, 0]
 
         broken = violations(spec, Q, C)
+        own = {
+            "min_l0": best,
+            "min_l0_ratio": ratio,
+            "lof_inlier": lof_in,
+            "iforest_inlier": if_in,
+            "ynn": ynn,
+            "nn_dist": nn_dist,
+        }
         table = pd.DataFrame(
             {
                 "query_id": qid,
                 "method": cfs["method"].to_numpy() if "method" in cfs else result.method,
                 "rank": cfs["rank"].to_numpy() if "rank" in cfs else 0,
                 "valid": valid,
-                "l0": l0,
-                "min_l0": best,
-                "min_l0_ratio": ratio,
-                "mad_l1": mad_l1,
-                "range_l1": range_l1,
-                "l2_std": l2_std,
-                "lof_inlier": lof_in,
-                "iforest_inlier": if_in,
-                "ynn": ynn,
-                "nn_dist": nn_dist,
+                **{
+                    c: computed[c] if c in computed else own[c]
+                    for c in _metric_columns(self.catalog)
+                },
                 **{f"viol_{k}": broken[k].to_numpy() for k in (*VIOLATION_KINDS, "total")},
             }
         )
@@ -541,11 +571,12 @@ class MetricSuite:
         )
         clean = valid & (scored["viol_total"].to_numpy() == 0)
         table["clean_valid"] = _count(scored["query_id"], clean, qids) > 0
-        metrics = scored[list(CF_METRICS)].astype(float)
+        cf_metrics = [m.name for m in self.catalog.at("cf")]
+        metrics = scored[cf_metrics].astype(float)
         keep = valid if valid_only else np.ones(len(scored), dtype=bool)
         metrics = metrics.where(pd.Series(keep, index=metrics.index), np.nan)
         means = metrics.groupby(scored["query_id"], sort=False).mean().reindex(qids)
-        for m in CF_METRICS:
+        for m in cf_metrics:
             table[m] = means[m].to_numpy()
         copies = scored[["copied_example", "example_share"]].astype(float)
         copies = copies.where(pd.Series(keep, index=copies.index), np.nan)
@@ -628,18 +659,8 @@ class MetricSuite:
                 validity_first=queries["valid_first"],
                 validity_after_repair=queries["valid_after_repair"],
             ),
-            [
-                "coverage",
-                "query_validity",
-                "any_valid",
-                "validity_first",
-                "validity_after_repair",
-                *CF_METRICS,
-                "diversity",
-                "copied_example",
-                "example_share",
-                "seconds",
-            ],
+            # Per-CF metrics and per-query measures: means over queries, with their interval.
+            [m.name for m in self.catalog.at("cf", "query") if m.level == "cf" or m.interval],
             by=keys,
         )
         status = queries["min_l0_status"]
@@ -692,7 +713,7 @@ class MetricSuite:
         for column in ("n_queries", "n_cfs", "n_valid", *VIOLATION_COLUMNS, "n_violating", *counts):
             out[column] = out[column].astype(int)
         ordered = ["method", *keys, "n_queries", "n_cfs", "n_valid"]
-        for name in SUMMARY_COLUMNS:
+        for name in summary_columns(self.catalog):
             if name in ordered or name not in out:  # validity_margin only with a margin
                 continue
             ordered.append(name)

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sensecf.evaluation.catalog import CATALOG, Catalog
+
 __all__ = [
     "embedding_figure",
     "feature_change_figure",
@@ -76,28 +78,25 @@ def importance_figure(importance: pd.DataFrame, top: int = 15) -> bytes:
     return png(fig)
 
 
-# (summary column, panel title, x-axis label, fixed [0, 1] axis)
-QUALITY_PANELS = (
-    ("query_validity", "Validity", "share of a query's CFs the model accepts", True),
-    ("lof_inlier", "Plausibility", "share of CFs a LOF calls inliers", True),
-    ("l0", "Sparsity", "features changed (L0; fewer is sparser)", False),
-)
-
-
-def quality_figure(summary: pd.DataFrame, colours: dict[str, tuple[float, ...]]) -> bytes:
+def quality_figure(
+    summary: pd.DataFrame, colours: dict[str, tuple[float, ...]], catalog: Catalog = CATALOG
+) -> bytes:
     """Validity, plausibility and sparsity per method: the mean over queries and its 95%
-    interval, one panel each (``summary``: one row per method, the benchmark's columns).
+    interval, one panel per measure of the catalog's ``quality`` view (``summary``: one row
+    per method, the benchmark's columns). A panel is titled by its measure's family; a share's
+    axis stays in [0, 1].
 
     >>> s = pd.DataFrame({"method": ["a", "b"], "query_validity": [1.0, 0.5], "l0": [2.0, 4.0]})
     >>> quality_figure(s, method_colours(["a", "b"]))[:4]
     b'\\x89PNG'
     """
     methods = list(summary["method"])
-    panels = [p for p in QUALITY_PANELS if p[0] in summary.columns]
+    panels = [m for m in catalog.view("quality") if m.name in summary.columns]
     fig = Figure(figsize=(4.0 * len(panels), 0.45 * len(methods) + 1.6))
     axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
     y = np.arange(len(methods))[::-1]
-    for ax, (column, title, label, unit) in zip(axes, panels, strict=True):
+    for ax, measure in zip(axes, panels, strict=True):
+        column, unit = measure.name, measure.share
         mean = summary[column].to_numpy(dtype=float)
         low = summary.get(f"{column}_ci_low", pd.Series(np.nan, index=summary.index))
         high = summary.get(f"{column}_ci_high", pd.Series(np.nan, index=summary.index))
@@ -115,11 +114,11 @@ def quality_figure(summary: pd.DataFrame, colours: dict[str, tuple[float, ...]])
         )
         ends = np.fmax(np.nan_to_num(mean), np.nan_to_num(high))
         for yi, value, end in zip(y, mean, ends, strict=True):
-            text = "–" if np.isnan(value) else f"{value:.2f}"
+            text = "–" if np.isnan(value) else format(value, measure.fmt)
             ax.text(end, yi, f"  {text}", va="center", ha="left", fontsize=8, color="#222")
         ax.margins(x=0.18)
-        ax.set_title(title)
-        ax.set_xlabel(label, fontsize=8)
+        ax.set_title(measure.family.capitalize())
+        ax.set_xlabel(measure.axis or measure.title, fontsize=8)
         ax.set_xlim(left=0)
         if unit:
             ax.set_xlim(0, 1.25)  # room for the labels beyond 1
