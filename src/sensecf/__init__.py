@@ -8,12 +8,12 @@
 """
 
 from sensecf import datasets, llm, results
-from sensecf.augmentation import augmentation_study
+from sensecf.augmentation import AugmentationConfig, augmentation_study
 from sensecf.data.dataset import Dataset
 from sensecf.data.loaders import load_dataset
 from sensecf.data.spec import DatasetSpec, FeatureSpec, infer_spec
 from sensecf.errors import DataError, SensecfError, SpecError
-from sensecf.evaluation import MetricSuite, evaluate, run_benchmark
+from sensecf.evaluation import BenchmarkConfig, MetricSuite, evaluate, run_benchmark
 from sensecf.explanation import Explanation, explain
 from sensecf.generators import (
     CFNOW,
@@ -25,12 +25,15 @@ from sensecf.generators import (
     sparsify_result,
 )
 from sensecf.generators.llm.options import LLMOptions
+from sensecf.generators.registry import make_generator
 from sensecf.models import TrainedClassifier, evaluate_classifier, load_model, train
 from sensecf.results import CounterfactualResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AugmentationConfig",
+    "BenchmarkConfig",
     "CFNOW",
     "NICE",
     "CounterfactualResult",
@@ -56,6 +59,7 @@ __all__ = [
     "llm",
     "load_dataset",
     "load_model",
+    "make_generator",
     "results",
     "run_benchmark",
     "select_queries",

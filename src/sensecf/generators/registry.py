@@ -147,10 +147,10 @@ def check_generator(name: str, *, llm: LLMOptions | None = None, **options: Any)
     """Check a generator's name and options as :func:`make_generator` does, without building
     a backend or loading any model (what a run checks at the door, before any work).
 
-    >>> check_generator("oracle", max_changes=0)
+    >>> check_generator("few-shot", shots=-1)
     Traceback (most recent call last):
     ...
-    sensecf.errors.SensecfError: bad options for generator 'oracle': `max_changes` must be a positive integer or None; got 0
+    sensecf.errors.SensecfError: bad options for generator 'few-shot': `shots` must be an integer ≥ 0; got -1
     """
     _make(name, llm, options, build_backend=False)
 
