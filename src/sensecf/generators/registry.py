@@ -1,9 +1,9 @@
 """Generators by name, as the command line and benchmark configs spell them.
 
-``zero-shot``, ``few-shot`` (LLM, built from one :class:`~sensecf.generators.llm.options.LLMOptions`),
-``fine-tuned`` (a ``sensecf finetune`` folder, given as ``model_dir`` or the LLM options' model), ``nearest-example`` (the few-shot examples, no LLM),
-``oracle``, ``dice-random``, ``cfnow-greedy``,
-``nice-sparsity`` and so on; any name may end in ``+sparsify`` to report the method after the
+``zero-shot``, ``few-shot`` (LLM, built from one
+:class:`~sensecf.generators.llm.options.LLMOptions`), ``fine-tuned`` (a ``sensecf finetune``
+folder, given as ``model_dir`` or the LLM options' model), ``nearest-example`` (the few-shot
+examples, no LLM), ``oracle``, ``dice-random``, ``cfnow-greedy``, ``nice-sparsity`` and so on; any name may end in ``+sparsify`` to report the method after the
 sparsify post-step as well.
 
 >>> make_generator("oracle", max_changes=2).max_changes
@@ -127,9 +127,10 @@ def make_generator(
     its ``repair_rounds`` and ``fallback``; ``llm_*`` options (as a config file spells them:
     ``llm_model``, ``llm_cache`` ...) refine it, and options given here win over ``llm``'s
     rounds. The backend built here is the caller's to close (``generator.backend.close()``); a
-    ``backend=`` object given instead is used as it is, and ``llm`` is then ignored. ``fine-tuned`` serves the folder
-    ``model_dir`` (default: ``llm.model``); the prompted methods run the packaged model when
-    ``llm.model`` is a fine-tuned folder (:meth:`LLMOptions.for_prompting`).
+    ``backend=`` object given instead is used as it is, and ``llm`` is then ignored.
+    ``fine-tuned`` serves the folder ``model_dir`` (default: ``llm.model``). A run that gives one
+    ``llm`` to prompted and fine-tuned methods alike passes the prompted ones
+    :meth:`LLMOptions.for_prompting` (the benchmark does).
 
     >>> make_generator("cfnow-greedy", limit_seconds=1)
     CFNOW(limit_seconds=1)
@@ -196,8 +197,6 @@ def _with_llm(
         if llm.base_url is not None or llm.backend == "openai":
             raise SensecfError("a fine-tuned model folder is served locally; drop --llm-base-url")
         llm = replace(llm, model=model_dir)
-    else:
-        llm = llm.for_prompting()
     options = {"repair_rounds": llm.repair_rounds, "fallback": llm.fallback, **options}
     if not build_backend or (base == "fine-tuned" and llm.model is None):
         return {"backend": None, **options}  # checked without a model; fine-tuned asks a folder
