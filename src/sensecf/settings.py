@@ -67,3 +67,31 @@ class RunSettings(BaseModel):
             )
             where = source or f"{cls.kind} config"
             raise SensecfError(f"{where}: invalid {cls.kind} settings — {problems}") from None
+
+
+# A run's generators as a config file gives them: a list of names, a comma-separated string, or a
+# mapping of name -> that generator's options.
+GeneratorChoice = list[str] | dict[str, dict[str, Any]]
+
+
+def generator_choice(value: Any) -> Any:
+    """Read a ``generators`` setting: ``"a, b"`` → ``["a", "b"]``; a mapping's empty options
+    → ``{}``; anything else is left for the field's own validation.
+
+    >>> generator_choice("oracle, dice-random"), generator_choice({"oracle": None})
+    (['oracle', 'dice-random'], {'oracle': {}})
+    """
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, dict):
+        return {str(k): (v or {}) for k, v in value.items()}
+    return value
+
+
+def generator_options(generators: GeneratorChoice, name: str) -> dict[str, Any]:
+    """Options for one generator (empty unless the setting maps the name to some).
+
+    >>> generator_options({"oracle": {"time_limit": 3}}, "oracle"), generator_options(["a"], "a")
+    ({'time_limit': 3}, {})
+    """
+    return dict(generators.get(name, {})) if isinstance(generators, dict) else {}

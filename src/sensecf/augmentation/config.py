@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from sensecf.augmentation.arms import OVERSAMPLERS, check_arm
 from sensecf.augmentation.scenarios import check_share
-from sensecf.settings import RunSettings
+from sensecf.settings import GeneratorChoice, RunSettings, generator_choice, generator_options
 
 __all__ = ["DEFAULT_GENERATORS", "AugmentationConfig"]
 
@@ -41,9 +41,7 @@ class AugmentationConfig(RunSettings):
 
     data: Path | None = None
     out: Path | None = None
-    generators: list[str] | dict[str, dict[str, Any]] = Field(
-        default_factory=lambda: list(DEFAULT_GENERATORS)
-    )
+    generators: GeneratorChoice = Field(default_factory=lambda: list(DEFAULT_GENERATORS))
     oversamplers: list[str] = Field(default_factory=lambda: list(OVERSAMPLERS))
     scenarios: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75])
     scarce_class: int | None = None
@@ -63,11 +61,7 @@ class AugmentationConfig(RunSettings):
     @field_validator("generators", "oversamplers", mode="before")
     @classmethod
     def _names(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, dict):
-            return {str(k): (v or {}) for k, v in value.items()}
-        return value
+        return generator_choice(value)
 
     @field_validator("scenarios", mode="before")
     @classmethod
@@ -94,4 +88,4 @@ class AugmentationConfig(RunSettings):
 
     def options(self, name: str) -> dict[str, Any]:
         """Options for one generator (empty unless the config maps the name to some)."""
-        return dict(self.generators.get(name, {})) if isinstance(self.generators, dict) else {}
+        return generator_options(self.generators, name)

@@ -52,7 +52,7 @@ from sensecf.llm.models import file_digest
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import CounterfactualResult
 from sensecf.runs import LLM_CACHE, RESULTS, fingerprint, table_digest
-from sensecf.settings import RunSettings
+from sensecf.settings import GeneratorChoice, RunSettings, generator_choice, generator_options
 
 DEFAULT_GENERATORS = (
     "oracle",
@@ -83,9 +83,7 @@ class BenchmarkConfig(RunSettings):
     model: Path | None = None
     data: Path | None = None
     out: Path | None = None
-    generators: list[str] | dict[str, dict[str, Any]] = Field(
-        default_factory=lambda: list(DEFAULT_GENERATORS)
-    )
+    generators: GeneratorChoice = Field(default_factory=lambda: list(DEFAULT_GENERATORS))
     n_cfs: int = Field(default=3, ge=1)
     limit: int | None = Field(default=50, ge=1)
     rows: Literal["flagged", "all"] = "flagged"
@@ -98,11 +96,7 @@ class BenchmarkConfig(RunSettings):
     @field_validator("generators", mode="before")
     @classmethod
     def _names(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v.strip()]
-        if isinstance(value, dict):
-            return {str(k): (v or {}) for k, v in value.items()}
-        return value
+        return generator_choice(value)
 
     def generator_names(self) -> list[str]:
         """Requested generator names, in order."""
@@ -110,7 +104,7 @@ class BenchmarkConfig(RunSettings):
 
     def options(self, name: str) -> dict[str, Any]:
         """Options for one generator (empty unless the config maps the name to some)."""
-        return dict(self.generators.get(name, {})) if isinstance(self.generators, dict) else {}
+        return generator_options(self.generators, name)
 
     def fingerprint(self, name: str, **inputs: Any) -> str:
         """What a saved result must match to be reused: queries, n_cfs, seed and options, and
