@@ -17,7 +17,7 @@ from sensecf.data.aireadi import (
     read_aireadi,
     timezone_for,
 )
-from sensecf.data.aireadi.features import (
+from sensecf.data.aireadi.daily import (
     activity_daily,
     calorie_daily,
     cgm_daily,
@@ -450,7 +450,7 @@ def test_shipped_spec_bounds_and_directions():
 
 
 def test_features_are_the_modality_summaries_less_quality_measures_then_person_columns():
-    from sensecf.data.aireadi.features import PERSON_COLUMNS, QUALITY_COLUMNS, person_days
+    from sensecf.data.aireadi.daily import PERSON_COLUMNS, QUALITY_COLUMNS, person_days
 
     modalities = (
         "cgm",

@@ -5,16 +5,11 @@
 'high_stress'
 """
 
-from sensecf.data.aireadi.features import (
-    FEATURES,
-    STRESS_COLUMNS,
-    DayRules,
-    aireadi_spec,
-    extract_features,
-    read_aireadi,
-)
+from sensecf.data.aireadi.daily import FEATURES, STRESS_COLUMNS
+from sensecf.data.aireadi.features import aireadi_spec, extract_features, read_aireadi
 from sensecf.data.aireadi.layout import Layout, conventional_path, timezone_for
 from sensecf.data.aireadi.reader import ReadReport, read_participants
+from sensecf.data.aireadi.rules import DayRules
 
 __all__ = [
     "FEATURES",
