@@ -87,6 +87,7 @@ def explain(
     from sensecf.explanation import explain as explain_rows
     from sensecf.interventions import intervention_table
     from sensecf.models import load_model
+    from sensecf.runs import LLM_CACHE
 
     start = time.perf_counter()
     model = load_model(model_dir)
@@ -95,7 +96,7 @@ def explain(
         rows if rows in ("flagged", "all") else [r.strip() for r in rows.split(",") if r.strip()]
     )
     if llm.cache is None:
-        llm = replace(llm, cache=out_dir / "llm-cache.sqlite")
+        llm = replace(llm, cache=out_dir / LLM_CACHE)
     explanation = explain_rows(
         model,
         data,

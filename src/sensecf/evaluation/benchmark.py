@@ -51,7 +51,19 @@ from sensecf.llm.base import LLMError
 from sensecf.llm.models import file_digest
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import CounterfactualResult
-from sensecf.runs import LLM_CACHE, RESULTS, fingerprint, table_digest
+from sensecf.runs import (
+    CFS,
+    CONFIG_YAML,
+    LLM_CACHE,
+    PER_QUERY,
+    RESULT_JSON,
+    RESULTS,
+    SCORES,
+    SUMMARY_CSV,
+    SUMMARY_MD,
+    fingerprint,
+    table_digest,
+)
 from sensecf.settings import GeneratorChoice, RunSettings, generator_choice, generator_options
 
 DEFAULT_GENERATORS = (
@@ -307,7 +319,7 @@ def _run_one(
         if llm.finetuned:  # retrained in the same folder: other answers
             inputs["finetuned"] = _folder_stamp(Path(str(llm.model)))
     fingerprint = config.fingerprint(name, **inputs)
-    if folder is not None and (folder / "result.json").is_file():
+    if folder is not None and (folder / RESULT_JSON).is_file():
         saved = CounterfactualResult.load(folder)
         if saved.info.get("fingerprint") == fingerprint:
             say(f"↺ {name}: reused the saved result in {folder}")
@@ -433,12 +445,12 @@ def _text_table(rows: pd.DataFrame, measures: Sequence[Measure]) -> pd.DataFrame
 
 
 def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
-    write_table(bench.summary, out / "summary.csv")
-    write_table(bench.scores, out / "scores.parquet")
-    write_table(bench.per_query, out / "per_query.parquet")
+    write_table(bench.summary, out / SUMMARY_CSV)
+    write_table(bench.scores, out / SCORES)
+    write_table(bench.per_query, out / PER_QUERY)
     cfs = [r.cfs for r in bench.results if len(r.cfs)]
     if cfs:
-        write_table(pd.concat(cfs, ignore_index=True), out / "cfs.parquet")
+        write_table(pd.concat(cfs, ignore_index=True), out / CFS)
     spec = bench.results[0].spec if bench.results else None
     sections = [("All queries", summary_table(bench.summary, by=config.by))]
     if config.by and config.by in bench.summary.columns:
@@ -464,10 +476,10 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
         markdown += "\n\nFailed methods:\n" + "\n".join(
             f"- {name}: {reason}" for name, reason in bench.failures.items()
         )
-    write_text(out / "summary.md", markdown + "\n")
+    write_text(out / SUMMARY_MD, markdown + "\n")
     # A live object given as an option (a backend) is written by its repr, not refused.
     dumped = config.model_dump(mode="json", fallback=repr)
-    write_text(out / "config.yaml", yaml.safe_dump(dumped, sort_keys=False))
+    write_text(out / CONFIG_YAML, yaml.safe_dump(dumped, sort_keys=False))
 
 
 def margin_note(results: list[CounterfactualResult], margin: float) -> str:

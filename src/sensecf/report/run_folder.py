@@ -45,10 +45,12 @@ from sensecf.llm.artifacts import LOSS_CSV
 from sensecf.models.persistence import METADATA_FILE, MODEL_FILE, SPLIT_FILE
 from sensecf.results import CounterfactualResult
 from sensecf.runs import (
+    CELLS,
     CFS,
     CONFIG_YAML,
     INTERVENTIONS_CSV,
     RESULT_JSON,
+    RESULTS,
     SUMMARY_CSV,
 )
 
@@ -56,7 +58,7 @@ __all__ = ["MAX_DEPTH", "RunData", "RunFolder"]
 
 MAX_DEPTH = 3
 # Folders that hold raw inputs or a verb's internals, never an output of their own.
-_SKIPPED = {"cells", "results", "wearable_activity_monitor", "wearable_blood_glucose"}
+_SKIPPED = {CELLS, RESULTS, "wearable_activity_monitor", "wearable_blood_glucose"}
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ class RunData:
         """The spec of the run's data: the model's, the features', else a result's."""
         candidates = [self.model_dir, self.run.features, *self.run.explain]
         if self.run.benchmark is not None:
-            candidates += sorted((self.run.benchmark / "results").glob("*"))
+            candidates += sorted((self.run.benchmark / RESULTS).glob("*"))
         for folder in candidates:
             if folder is not None and (folder / SPEC_FILE).is_file():
                 return DatasetSpec.from_yaml(folder / SPEC_FILE)
@@ -251,7 +253,7 @@ class RunData:
         folder's (``method`` tells the generators apart)."""
         bench = self.run.benchmark
         if bench is not None and (bench / CFS).is_file():
-            folders = sorted(p for p in (bench / "results").glob("*") if p.is_dir())
+            folders = sorted(p for p in (bench / RESULTS).glob("*") if p.is_dir())
             if folders:
                 first = CounterfactualResult.load(folders[0])
                 cfs = pd.read_parquet(bench / CFS)

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from sensecf.augmentation.plots import plot_f1
+from sensecf.augmentation.tables import (
+    PLACEMENT_NOTE,
+    PLACEMENT_TITLE,
+    placement_table,
+    summary_table,
+)
 from sensecf.report.parts import Plot, Section, Table
 from sensecf.report.run_folder import RunData
+from sensecf.runs import ROW_PLACEMENT_CSV, SUMMARY_CSV
 
 __all__ = ["STUDY_PLOTS", "augmentation_section"]
 
@@ -39,14 +47,7 @@ def augmentation_section(data: RunData) -> Section | None:
     folder = data.run.augmentation
     if folder is None:
         return None
-    from sensecf.augmentation.tables import (
-        PLACEMENT_NOTE,
-        PLACEMENT_TITLE,
-        placement_table,
-        summary_table,
-    )
-
-    summary = pd.read_csv(folder / "summary.csv")
+    summary = pd.read_csv(folder / SUMMARY_CSV)
     section = Section(
         "augmentation",
         "Augmentation study",
@@ -63,7 +64,7 @@ def augmentation_section(data: RunData) -> Section | None:
             name = spec.classes.get(cls, cls) if spec is not None else cls
             title = f"{rows['share'].iloc[0]:.0%} of '{name}' training rows removed"
         section.tables.append(Table.from_frame(summary_table(summary, scenario), title=title))
-    placement_path = folder / "row_placement.csv"
+    placement_path = folder / ROW_PLACEMENT_CSV
     if placement_path.is_file():  # written by studies since the measure exists
         placement = pd.read_csv(placement_path)
         if len(placement):
@@ -84,8 +85,6 @@ def augmentation_section(data: RunData) -> Section | None:
 
 def _redrawn_f1(summary: pd.DataFrame) -> bytes | None:
     """The F1 curves as PNG bytes, drawn in a temporary folder that is removed afterwards."""
-    from sensecf.augmentation.plots import plot_f1
-
     needed = {"arm", "share", "macro_f1_ci_low", "minority_f1_ci_high"}
     if not needed <= set(summary.columns):
         return None

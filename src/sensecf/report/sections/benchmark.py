@@ -12,9 +12,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from sensecf.evaluation.benchmark import coverage_lines, feasibility_line, llm_rows
 from sensecf.evaluation.catalog import CATALOG, Catalog, Measure, format_parts
 from sensecf.report.parts import Cell, Section, Table
 from sensecf.report.run_folder import RunData
+from sensecf.runs import QUERIES, RESULTS, SUMMARY_CSV
 
 __all__ = ["all_metrics_table", "benchmark_section", "metric_table"]
 
@@ -25,8 +27,6 @@ def benchmark_section(data: RunData, catalog: Catalog = CATALOG) -> Section | No
     summary = data.summary
     if summary is None or summary.empty:
         return None
-    from sensecf.evaluation.benchmark import coverage_lines, feasibility_line, llm_rows
-
     section = Section(
         "benchmark",
         "Benchmark",
@@ -43,7 +43,7 @@ def benchmark_section(data: RunData, catalog: Catalog = CATALOG) -> Section | No
         section.facts.append(("counterfactuals asked per query", str(config["n_cfs"])))
     folder = data.run.benchmark
     assert folder is not None  # a summary comes from a benchmark folder
-    oracle = folder / "results" / "oracle" / "queries.parquet"
+    oracle = folder / RESULTS / "oracle" / QUERIES
     if oracle.is_file():
         line = feasibility_line(pd.read_parquet(oracle)).removeprefix("oracle: ")
         section.facts.append(("what the oracle proved", line))
@@ -65,7 +65,7 @@ def benchmark_section(data: RunData, catalog: Catalog = CATALOG) -> Section | No
         )
     by = data.by
     if by is not None:
-        full = pd.read_csv(folder / "summary.csv")
+        full = pd.read_csv(folder / SUMMARY_CSV)
         spec = data.spec
         groups = sorted(full[by].dropna().unique())
         for group in groups if len(groups) > 1 else []:  # one group repeats "All queries"

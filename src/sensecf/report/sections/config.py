@@ -12,6 +12,7 @@ import yaml
 from sensecf.report.parts import Cell, Section, Table
 from sensecf.report.run_folder import RunData
 from sensecf.report.sections.common import SECTION_ERRORS, relative_path
+from sensecf.runs import CONFIG_YAML, RESULT_JSON
 
 __all__ = ["MODEL_KEYS", "PACKAGES", "config_section"]
 
@@ -99,11 +100,11 @@ def _step_settings(data: RunData) -> list[tuple[str, str]]:
     run = data.run
     blocks = []
     for folder in run.explain:
-        meta = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+        meta = json.loads((folder / RESULT_JSON).read_text(encoding="utf-8"))
         blocks.append((f"Explain ({relative_path(folder, run.root)})", _yaml(meta)))
     for kind, step in (("Benchmark", run.benchmark), ("Augmentation study", run.augmentation)):
-        if step is not None and (step / "config.yaml").is_file():
-            text = (step / "config.yaml").read_text(encoding="utf-8")
+        if step is not None and (step / CONFIG_YAML).is_file():
+            text = (step / CONFIG_YAML).read_text(encoding="utf-8")
             blocks.append((f"{kind} ({relative_path(step, run.root)})", text))
     for folder in run.finetune:
         for name in ("config.yaml", "config.json", "train_config.json", "adapter_config.json"):
