@@ -4,6 +4,10 @@ One place for the rules every generator obeys and every metric counts: fixed fea
 a feature moves only in its allowed direction, values stay within plausible bounds, coded
 features take one of their levels (whole numbers for integers), and the spec's relations hold:
 derived features equal their formula, checks are met (see :mod:`sensecf.data.relations`).
+
+A missing value (NaN) in a query is a feature nobody measured for that person: its value is
+unknown, so it is not changeable. Every counterfactual keeps it missing; one that gives it a
+value has changed a feature it may not change (counted under ``fixed``).
 """
 
 from __future__ import annotations
@@ -32,12 +36,18 @@ def as_matrix(spec: DatasetSpec, rows: pd.DataFrame | np.ndarray) -> np.ndarray:
 def changed(query: np.ndarray, cf: np.ndarray) -> np.ndarray:
     """Boolean matrix: which features a counterfactual changed relative to its query.
 
-    >>> changed(np.array([[1.0, 2.0]]), np.array([[1.0, 2.5]])).tolist()
-    [[False, True]]
+    A value that stays missing is unchanged; a missing value given one, or a value dropped to
+    missing, is a change.
+
+    >>> changed(np.array([[1.0, 2.0, np.nan, np.nan]]), np.array([[1.0, 2.5, np.nan, 3.0]])).tolist()
+    [[False, True, False, True]]
     """
     query, cf = np.broadcast_arrays(np.asarray(query, float), np.asarray(cf, float))
     scale = np.maximum(1.0, np.abs(query))
-    return ~(np.abs(cf - query) <= CHANGE_RTOL * scale)  # written so that NaN counts as changed
+    with np.errstate(invalid="ignore"):
+        # Written so that a NaN on one side counts as changed.
+        same = np.abs(cf - query) <= CHANGE_RTOL * scale
+    return ~(same | (np.isnan(query) & np.isnan(cf)))
 
 
 def count_changes(spec: DatasetSpec, query: np.ndarray, cf: np.ndarray) -> np.ndarray:
@@ -64,6 +74,7 @@ def allowed_ranges(spec: DatasetSpec, query: np.ndarray) -> tuple[np.ndarray, np
     Fixed features are pinned to the query's value; ``increase`` allows from the query's value up
     to the upper bound, ``decrease`` from the lower bound up to it, ``both`` the whole bounds.
     The query's own value is always allowed, even where it lies outside the plausible bounds.
+    A feature the query is missing has no range (NaN at both ends): it stays missing.
 
     >>> from sensecf.data.spec import FeatureSpec
     >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
@@ -72,6 +83,8 @@ def allowed_ranges(spec: DatasetSpec, query: np.ndarray) -> tuple[np.ndarray, np
     >>> lo, hi = allowed_ranges(spec, np.array([[50.0, 4000.0]]))
     >>> lo.tolist(), hi.tolist()
     ([[50.0, 4000.0]], [[50.0, 50000.0]])
+    >>> allowed_ranges(spec, np.array([[50.0, np.nan]]))[1].tolist()
+    [[50.0, nan]]
     """
     query = np.atleast_2d(np.asarray(query, dtype=float))
     lower = np.array([f.bounds[0] for f in spec.features])
@@ -89,8 +102,8 @@ def allowed_ranges(spec: DatasetSpec, query: np.ndarray) -> tuple[np.ndarray, np
 def violations(spec: DatasetSpec, query: np.ndarray, cf: np.ndarray) -> pd.DataFrame:
     """Count, per counterfactual, the constraints it breaks (only changed features can break any).
 
-    Columns: ``fixed`` (fixed features changed), ``direction`` (moved against the allowed
-    direction), ``bounds`` (outside plausible bounds), ``grain`` (not a level of a binary or
+    Columns: ``fixed`` (fixed features changed, or a value given to a feature the query is
+    missing), ``direction`` (moved against the allowed direction), ``bounds`` (outside plausible bounds), ``grain`` (not a level of a binary or
     categorical feature, or not whole for an integer one), ``relations`` (relations of the
     spec broken: a derived feature that differs from its formula, a check not met, where the
     counterfactual changed one of the relation's features), and ``total``.
@@ -101,16 +114,18 @@ def violations(spec: DatasetSpec, query: np.ndarray, cf: np.ndarray) -> pd.DataF
     ...     FeatureSpec(name="steps", kind="integer", bounds=(0, 50000), mutability="increase")])
     >>> violations(spec, np.array([[0, 4000]]), np.array([[0.5, 3000.5]])).iloc[0].tolist()
     [1, 1, 0, 2, 0, 4]
+    >>> violations(spec, np.array([[0, np.nan]]), np.array([[0, 5000]])).iloc[0].tolist()
+    [1, 0, 0, 0, 0, 1]
     """
     query = np.atleast_2d(np.asarray(query, dtype=float))
     cf = np.atleast_2d(np.asarray(cf, dtype=float))
     moved = changed(query, cf)
     delta = cf - query
     counts = {kind: np.zeros(len(cf), dtype=int) for kind in VIOLATION_KINDS}
+    unmeasured = np.isnan(query)
     for j, feature in enumerate(spec.features):
         m = moved[:, j]
-        if feature.mutability == "fixed":
-            counts["fixed"] += m
+        counts["fixed"] += m & ((feature.mutability == "fixed") | unmeasured[:, j])
         if feature.mutability == "increase":
             counts["direction"] += m & (delta[:, j] < 0)
         if feature.mutability == "decrease":
@@ -144,6 +159,8 @@ def project(spec: DatasetSpec, query: np.ndarray, candidate: np.ndarray) -> np.n
     [[50.0, 4000.0]]
     >>> project(spec, np.array([[50.0, 4000.3]]), np.array([[50.0, 4000.3]])).tolist()  # kept
     [[50.0, 4000.3]]
+    >>> project(spec, np.array([[50.0, np.nan]]), np.array([[50.0, 5000.0]])).tolist()  # unmeasured
+    [[50.0, nan]]
     """
     query = np.atleast_2d(np.asarray(query, dtype=float))
     candidate = np.atleast_2d(np.asarray(candidate, dtype=float))

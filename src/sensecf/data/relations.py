@@ -262,8 +262,12 @@ class Relation(BaseModel):
     def holds(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
         """Per row: the relation holds (derived: the stored value equals the formula's).
 
-        >>> Relation(check="a <= b").holds({"a": np.array([1.0, 3.0]), "b": np.array([2.0, 2.0])}).tolist()
-        [True, False]
+        A row missing one of the relation's values (NaN) cannot be judged, and counts as
+        holding: an unmeasured stream breaks nothing.
+
+        >>> Relation(check="a <= b").holds({"a": np.array([1.0, 3.0, np.nan]),
+        ...                                 "b": np.array([2.0, 2.0, 2.0])}).tolist()
+        [True, False, True]
         """
         if self.derived is not None:
             left = np.asarray(values[self.derived], dtype=float)
@@ -275,12 +279,13 @@ class Relation(BaseModel):
         slack = self.tolerance + RELATION_RTOL * np.maximum(
             1.0, np.maximum(np.abs(left), np.abs(right))
         )
+        unknown = np.isnan(left) | np.isnan(right)
         with np.errstate(invalid="ignore"):
             if op == "<=":
-                return left - right <= slack
+                return unknown | (left - right <= slack)
             if op == ">=":
-                return right - left <= slack
-            return np.abs(left - right) <= slack
+                return unknown | (right - left <= slack)
+            return unknown | (np.abs(left - right) <= slack)
 
     def to_dict(self) -> dict[str, Any]:
         """The fields that are set, as plain YAML values."""
