@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console
@@ -93,6 +96,36 @@ def print_classifier(clf: Any, top: int = 8) -> None:
 def line(text: str) -> None:
     """One line of progress news."""
     _out.print(text)
+
+
+class _NewsHandler(logging.Handler):
+    """Prints each record of the library's loggers as one console line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line(record.getMessage())
+
+
+@contextlib.contextmanager
+def news(enabled: bool = True) -> Iterator[None]:
+    """While open, the library's progress news (its loggers' INFO lines) prints as console
+    lines; the loggers are as they were afterwards.
+
+    >>> with news():
+    ...     logging.getLogger("sensecf.evaluation.benchmark").info("✓ oracle: 3 CFs")
+    ✓ oracle: 3 CFs
+    """
+    if not enabled:
+        yield
+        return
+    root = logging.getLogger("sensecf")
+    handler, level = _NewsHandler(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def print_frame(frame: Any, title: str) -> None:
