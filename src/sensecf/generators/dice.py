@@ -31,8 +31,11 @@ dice-ml takes NaN in its data description but then has no MAD or range for the c
 (``genetic`` and ``kdtree`` fail with "Input contains NaN"), and it refuses a query with a
 missing value outright. So DiCE's data are the reference rows with each missing value replaced
 by a stand-in (:func:`~sensecf.generators.base.stand_ins`: the training median on the feature's
-grain, the most frequent level of a coded feature), which keeps every row. A query's missing
-feature gets the same stand-in and is left out of ``features_to_vary``, so DiCE never moves it;
+grain, the most frequent level of a coded feature), which keeps every row (a value ``kdtree`` or
+``genetic`` takes from a reference row may be such a stand-in). A query's missing
+feature gets the same stand-in and is left out of ``features_to_vary``, so DiCE never moves it
+(``kdtree`` excepted: it keeps only reference rows equal to the query in every feature it may
+not vary, so there it may vary over the reference rows' values, which are discarded);
 the model DiCE calls puts NaN back at those features before the classifier scores a row, so its
 search sees the verdict the finished counterfactual will get, and every row DiCE returns has
 NaN there again before the project judges it. A query with no mutable feature measured is
@@ -222,6 +225,13 @@ class DiCE(CounterfactualGenerator):
         continuous = [f.name for f in spec.features if not f.is_discrete]
         frame = _to_dice_frame(frame, self.categorical_)
         self.reference_levels_ = {name: set(frame[name]) for name in self.categorical_}
+        # What a missing feature may take where DiCE must vary it (kdtree): whatever rows hold.
+        self.reference_span_: dict[str, list[Any]] = {
+            f.name: sorted(self.reference_levels_[f.name])
+            if f.is_discrete
+            else [float(frame[f.name].min()), float(frame[f.name].max())]
+            for f in spec.features
+        }
         self.precision_ = _precisions(spec, frame, self.method)
         with _quiet():
             self.dice_data_ = dice_ml.Data(
@@ -244,7 +254,8 @@ class DiCE(CounterfactualGenerator):
         seed = int(rng.integers(0, 2**32 - 1))  # the range numpy.random.seed accepts
         missing = np.isnan(query)
         features_to_vary, permitted = self._permitted_range(query)
-        if not features_to_vary:
+        measured = [f.is_mutable for f, v in zip(spec.features, query, strict=True) if v == v]
+        if not any(measured):
             raise ValueError(
                 "this query is missing every mutable feature; DiCE has nothing it may vary"
             )
@@ -294,7 +305,14 @@ class DiCE(CounterfactualGenerator):
         features: list[str] = []
         permitted: dict[str, list[Any]] = {}
         for j, feature in enumerate(self.spec_.features):
-            if not feature.is_mutable or np.isnan(query[j]):
+            unknown = bool(np.isnan(query[j]))
+            if unknown and self.method == "kdtree":
+                # The KD-tree keeps only rows equal to the query where it may not vary; the
+                # value there goes back to NaN, so a neighbour need not match the stand-in.
+                features.append(feature.name)
+                permitted[feature.name] = self.reference_span_[feature.name]
+                continue
+            if not feature.is_mutable or unknown:
                 continue  # a missing value stays missing: DiCE must not vary its stand-in
             features.append(feature.name)
             if feature.is_discrete:
