@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from sensecf.data.constraints import as_matrix, project, recompute
+from sensecf.data.constraints import as_matrix, project, recompute_known
 from sensecf.data.dataset import Dataset
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError, SensecfError
@@ -343,7 +343,7 @@ class CounterfactualGenerator(BaseEstimator):
         asked = X[np.repeat(owner, counts)]
         if self.keeps_relations and spec.relations:
             values = project(spec, asked, values)
-        values = _recompute_measured(spec, asked, values)
+        values = recompute_known(spec, asked, values)
         query_ids = np.repeat(np.asarray(owner, dtype=np.int64), counts)
         # Identical proposals of one query are one counterfactual, not several.
         keys = pd.DataFrame(values).assign(_query=query_ids)
@@ -384,18 +384,6 @@ class CounterfactualGenerator(BaseEstimator):
             if key not in columns:
                 columns[key] = np.full(len(chosen), np.nan, dtype=object)
         return pd.DataFrame(columns)
-
-
-def _recompute_measured(spec: DatasetSpec, queries: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Derived features computed from their inputs, except where that cannot be known.
-
-    A derived feature the query is missing stays as proposed (a method that gives it a value
-    has it counted), and so does one whose formula reads a missing input (recomputing would
-    drop a measured value to NaN).
-    """
-    computed = recompute(spec, values)
-    keep = np.isnan(queries) | np.isnan(computed)
-    return np.where(keep, values, computed)
 
 
 def judgeable(queries: np.ndarray, cfs: np.ndarray) -> np.ndarray:

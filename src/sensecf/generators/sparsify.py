@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from sensecf.data.constraints import changed, recompute, violations
+from sensecf.data.constraints import changed, recompute_known, violations
 from sensecf.data.spec import DatasetSpec
 from sensecf.generators.base import judgeable, margin_model
 from sensecf.generators.provenance import result_copies
@@ -61,7 +61,7 @@ def sparsify(
             break
         trial = out[idx[rows]].copy()
         trial[np.arange(len(rows)), cols] = queries[idx[rows], cols]
-        trial = recompute(spec, trial)  # derived features follow the reverted input
+        trial = recompute_known(spec, queries[idx[rows]], trial)  # derived ones follow
         labels, proba = model.predict_with_proba(trial, desired_class)
         keeps = labels == desired_class
         if broken is not None:
@@ -81,7 +81,7 @@ def sparsify(
         apply = best[still_valid]
         out[group_rows[still_valid], cols[apply]] = queries[group_rows[still_valid], cols[apply]]
         if broken is not None:
-            out[group_rows] = recompute(spec, out[group_rows])
+            out[group_rows] = recompute_known(spec, queries[group_rows], out[group_rows])
             broken[group_rows] = _broken(spec, queries[group_rows], out[group_rows])
         active[:] = False
         active[group_rows[still_valid]] = True
