@@ -283,11 +283,13 @@ def select_features(
                 f"{[n for n in known if n in chosen]}; select them too"
             )
         dropped = [n for n in known if n not in chosen]
-        # Worth saying only where a relation loses some of its features, not all of them.
+        # Worth saying only where a kept feature loses a rule: a derived feature kept without
+        # its inputs, or a check over some kept features.
         left_out = [
             r.label
             for r in spec.relations
-            if set(dropped) & set(r.features) and chosen & set(r.features)
+            if set(dropped) & set(r.features)
+            and (r.derived in chosen if r.derived is not None else chosen & set(r.features))
         ]
         spec = spec.drop_features(dropped) if dropped else spec
     else:
