@@ -64,6 +64,13 @@ def print_dataset(data: Any) -> None:
     missing = report.get("missing_files") or []
     if missing:
         table.add_row("missing files", str(len(missing)))
+    rows = "persons" if info.get("unit") == "person" else "days"
+    for name, count in (info.get("missing_by_feature") or {}).items():
+        table.add_row(f"{name} missing", f"on {count:,} of {len(data):,} {rows}")
+    for relation in info.get("relations_left_out") or []:
+        table.add_row("relation left out", relation)
+    for warning in report.get("warnings") or []:
+        table.add_row("warning", warning)
     _out.print(table)
 
 
