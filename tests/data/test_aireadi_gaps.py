@@ -208,3 +208,61 @@ def test_selecting_features_leaves_out_the_relations_a_kept_feature_loses(airead
     assert [r.name for r in data.spec.relations] == ["total sleep"]
     assert data.info["relations_left_out"] == ["glucose management indicator"]
     assert data.info["day_rules"]["required"] == ["sleep_total_min"]
+
+
+# ---- through the command line ----------------------------------------------------------------
+def sensecf(*args: object):
+    from click.testing import CliRunner
+
+    from sensecf.cli.main import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+RELAXED = (
+    "--min-hr-hours",
+    0,
+    "--min-cgm-coverage",
+    0,
+    "--no-require-sleep",
+    "--no-require-stress",
+)
+
+
+@pytest.mark.parametrize("layout", ["v3", "older"])
+def test_features_cli_keeps_days_without_spo2_and_calories(aireadi, tmp_path, layout):
+    two_people_without_spo2_and_calories(aireadi, layout)
+    out = tmp_path / "features"
+    result = sensecf("features", aireadi.root, "--out", out, "--target", "diabetes", *RELAXED)
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 rows of features" in result.output
+    assert "active_kcal missing" in result.output and "on 2 of 2 days" in result.output
+    frame = pd.read_parquet(out / "features.parquet")
+    assert frame[["active_kcal", *SPO2]].isna().all().all()
+    assert frame["steps"].tolist() == [3000, 3000]
+
+
+def test_features_cli_require_and_select(aireadi, tmp_path):
+    from sensecf.data.spec import DatasetSpec
+
+    two_people_without_spo2_and_calories(aireadi, "v3")
+    result = sensecf("features", aireadi.root, "--out", tmp_path / "a", "--require", "active_kcal")
+    assert result.exit_code == 2
+    assert "no usable person-days" in result.output and "missing active_kcal: 2" in result.output
+
+    out = tmp_path / "b"
+    kept = "cgm_mean,cgm_gmi, steps,active_kcal,age"
+    result = sensecf(
+        "features", aireadi.root, "--out", out, "--features", kept, "--require", "steps"
+    )
+    assert result.exit_code == 0, result.output
+    spec = DatasetSpec.from_yaml(out / "spec.yaml")
+    assert spec.feature_names == ["cgm_mean", "cgm_gmi", "steps", "active_kcal", "age"]
+    assert spec.required_features == ["steps"]
+    assert "required: true" in (out / "spec.yaml").read_text()
+    frame = pd.read_parquet(out / "features.parquet")
+    assert frame.columns.tolist() == ["person_id", "date", *spec.feature_names, "high_stress"]
+
+    result = sensecf("features", aireadi.root, "--out", tmp_path / "c", "--features", "spo2,steps")
+    assert result.exit_code == 2
+    assert "unknown feature(s) ['spo2']" in result.output and "spo2_mean" in result.output
