@@ -40,6 +40,11 @@ def print_cohort(cohort: Any) -> None:
     table.add_row("seed", str(config.seed))
     for name, count in sorted(getattr(cohort, "quirks", {}).items()):
         table.add_row(f"quirk: {name}", str(count))
+    gaps = getattr(cohort, "gaps", None)
+    if gaps is not None and len(gaps):
+        for (stream, kind), count in gaps.groupby(["stream", "kind"]).size().items():
+            what = "persons without the file" if kind == "absent" else "persons whose file stops"
+            table.add_row(f"gap: {stream}", f"{count} {what}")
     _out.print(table)
 
 
