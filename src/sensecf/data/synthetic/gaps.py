@@ -76,10 +76,10 @@ def stream_shares(value: float | Mapping[str, float]) -> tuple[tuple[str, float]
     0.2
     >>> set(dict(stream_shares(0.1)).values())
     {0.1}
-    >>> stream_shares({"glucose": 0.1})
+    >>> stream_shares({"glucose": 0.1})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: missing_streams: unknown stream 'glucose'; the streams are cgm, heart_rate, oxygen_saturation (spo2), physical_activity (activity), calorie (calories), respiratory_rate (resp), sleep, stress
+    ValueError: missing_streams: unknown stream 'glucose'; the streams are cgm, heart_rate (hr), ...
     """
     if isinstance(value, Mapping):
         shares = dict.fromkeys(STREAMS, 0.0)
