@@ -233,7 +233,7 @@ RELAXED = (
 def test_features_cli_keeps_days_without_spo2_and_calories(aireadi, tmp_path, layout):
     two_people_without_spo2_and_calories(aireadi, layout)
     out = tmp_path / "features"
-    result = sensecf("features", aireadi.root, "--out", out, "--target", "diabetes", *RELAXED)
+    result = sensecf("features", aireadi.root, "--out", out, *RELAXED)
     assert result.exit_code == 0, result.output
     assert "wrote 2 rows of features" in result.output
     assert "active_kcal missing" in result.output and "on 2 of 2 days" in result.output
