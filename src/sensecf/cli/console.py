@@ -43,6 +43,11 @@ def print_cohort(cohort: Any) -> None:
     table.add_row("seed", str(config.seed))
     for name, count in sorted(getattr(cohort, "quirks", {}).items()):
         table.add_row(f"quirk: {name}", str(count))
+    gaps = getattr(cohort, "gaps", None)
+    if gaps is not None and len(gaps):
+        for (stream, kind), count in gaps.groupby(["stream", "kind"]).size().items():
+            what = "persons without the file" if kind == "absent" else "persons whose file stops"
+            table.add_row(f"gap: {stream}", f"{count} {what}")
     _out.print(table)
 
 
@@ -67,6 +72,13 @@ def print_dataset(data: Any) -> None:
     missing = report.get("missing_files") or []
     if missing:
         table.add_row("missing files", str(len(missing)))
+    rows = "persons" if info.get("unit") == "person" else "days"
+    for name, count in (info.get("missing_by_feature") or {}).items():
+        table.add_row(f"{name} missing", f"on {count:,} of {len(data):,} {rows}")
+    for relation in info.get("relations_left_out") or []:
+        table.add_row("relation left out", relation)
+    for warning in report.get("warnings") or []:
+        table.add_row("warning", warning)
     _out.print(table)
 
 
