@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+import sensecf as scf
+from sensecf.data.dataset import read_feature_folder
 from sensecf.errors import DataError
 from sensecf.report import build_report, write_report
 
@@ -212,3 +214,26 @@ def test_the_augmentation_section_shows_where_added_rows_sit(run_dir):
     titles = [table.title for table in section.tables]
     assert titles[-1] == "Where the added rows sit"
     assert len(titles) == 3  # two scenarios, then the placement
+
+
+def test_the_cohort_section_counts_what_was_not_measured(run_dir, tmp_path):
+    data = read_feature_folder(run_dir / "features")
+    frame = data.frame.copy()
+    frame.loc[frame.index[:9], "spo2_mean"] = float("nan")  # the most gaps of any feature
+    scf.Dataset(frame, data.spec, data.info).save(tmp_path / "features")
+    gaps = _table(build_report(tmp_path), "cohort", "Missing values")
+    n = len(frame)
+    counts = frame[data.spec.feature_names].isna().sum()
+    assert [row[0].text for row in gaps.rows][0] == "spo2_mean"
+    assert {row[0].text: row[1].text for row in gaps.rows} == {
+        name: f"{count} of {n:,} ({count / n:.0%})" for name, count in counts[counts > 0].items()
+    }
+    # A cohort with no gaps has no such table.
+    complete = frame.fillna(frame.median(numeric_only=True))
+    scf.Dataset(complete, data.spec, data.info).save(tmp_path / "complete" / "features")
+    assert _table(build_report(tmp_path / "complete"), "cohort", "Missing values") is None
+
+
+def _table(report, section_id, title):
+    section = next(s for s in report.sections if s.id == section_id)
+    return next((t for t in section.tables if t.title == title), None)
