@@ -345,7 +345,8 @@ class CounterfactualGenerator(BaseEstimator):
         rank = rank[rank < n_cfs]
 
         values = values[chosen]
-        finite = np.isfinite(values).all(axis=1)
+        # The model judges a row whose only missing values are its query's (kept missing).
+        finite = (np.isfinite(values) | np.isnan(X[query_ids[chosen]])).all(axis=1)
         proba = np.full(len(values), np.nan)
         predicted = np.full(len(values), -1)
         if finite.any():

@@ -48,7 +48,7 @@ def sparsify(
         raise ValueError(f"queries {queries.shape} and cfs {out.shape} must have the same shape")
     spec = model.spec
     derived = np.isin(spec.feature_names, spec.derived_features)
-    finite = np.isfinite(out).all(axis=1)
+    finite = (np.isfinite(out) | np.isnan(queries)).all(axis=1)  # missing only where the query is
     active = np.zeros(len(out), dtype=bool)
     if finite.any():
         active[finite] = model.predict(out[finite]) == desired_class
