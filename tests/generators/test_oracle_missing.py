@@ -189,3 +189,36 @@ def test_the_search_keeps_missing_values_missing():
         cfs = result.cfs[result.cfs["query_id"] == i][NAMES].to_numpy(dtype=float)
         assert np.isnan(cfs[:, np.isnan(query)]).all()
     assert violations(SPEC, result.query_matrix(), result.cf_matrix())["total"].sum() == 0
+
+
+def test_relations_with_a_missing_feature():
+    """A missing feature outside the relations leaves the program exact; one a relation reads
+    sends that query to the search (the relation's rows need its value)."""
+    from test_oracle_relations import _brute_force_min_l0, _data
+
+    data = _data()
+    frame = data.frame.copy()
+    frame.loc[frame.index % 6 == 0, "age"] = np.nan
+    data = Dataset(frame, data.spec)
+    spec = data.spec
+    model = train(data, "rf", seed=0, importance_repeats=1, params={"n_estimators": 20})
+    oracle = Oracle(time_limit=8).fit(model, data)
+    assert oracle.path_ == "milp"
+    X = data.X.to_numpy(dtype=float)
+    flagged = X[model.predict(X) == 1]
+    no_age = flagged[np.isnan(flagged[:, 0])][:5]
+    no_deep = flagged[~np.isnan(flagged[:, 0])][:2].copy()
+    no_deep[:, [spec.feature_names.index(n) for n in ("deep", "total", "efficiency")]] = np.nan
+    queries = np.vstack([no_age, no_deep])
+    result = oracle.generate(pd.DataFrame(queries, columns=spec.feature_names), n_cfs=2)
+    info = result.queries.set_index("query_id")
+    solvers = info["solver"].to_numpy()
+    assert (solvers[: len(no_age)] == "milp").all() and (solvers[len(no_age) :] == "search").all()
+    for i, query in enumerate(queries):
+        cfs = result.cfs[result.cfs["query_id"] == i][spec.feature_names].to_numpy(dtype=float)
+        assert np.isnan(cfs[:, np.isnan(query)]).all()
+        if i < len(no_age) and info.loc[i, "min_l0_certified"]:
+            assert info.loc[i, "min_l0"] == _brute_force_min_l0(model, spec, query, 0)
+    assert (info["min_l0_certified"].to_numpy()[: len(no_age)]).any()
+    assert violations(spec, result.query_matrix(), result.cf_matrix())["total"].sum() == 0
+    assert result.validity == 1.0
