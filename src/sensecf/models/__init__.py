@@ -10,6 +10,7 @@ from sensecf.models.classifier import (
     check_threshold,
     evaluate_classifier,
     load_model,
+    missing_value_handling,
     model_metadata,
     save_model,
 )
@@ -17,6 +18,8 @@ from sensecf.models.importance import permutation_importance
 from sensecf.models.training import (
     ESTIMATORS,
     MIN_CLASS_ROWS,
+    FillEmpty,
+    accepts_missing,
     fit_pipeline,
     make_estimator,
     split_rows,
@@ -24,6 +27,8 @@ from sensecf.models.training import (
 )
 
 __all__ = [
+    "FillEmpty",
+    "accepts_missing",
     "fit_pipeline",
     "ESTIMATORS",
     "MIN_CLASS_ROWS",
@@ -32,6 +37,7 @@ __all__ = [
     "evaluate_classifier",
     "load_model",
     "make_estimator",
+    "missing_value_handling",
     "model_metadata",
     "permutation_importance",
     "save_model",

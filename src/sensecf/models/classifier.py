@@ -36,6 +36,7 @@ __all__ = [
     "check_threshold",
     "evaluate_classifier",
     "load_model",
+    "missing_value_handling",
     "model_metadata",
     "save_model",
 ]
@@ -52,6 +53,44 @@ def check_threshold(value: Any) -> float:
     if not 0 <= float(value) <= 1:
         raise ModelError(f"threshold must lie in [0, 1]; got {value}")
     return float(value)
+
+
+def missing_value_handling(pipeline: Any, feature_names: list[str]) -> dict[str, Any]:
+    """How ``pipeline`` treats a missing (NaN) feature value.
+
+    ``handling`` is ``"median imputer"`` (or another imputer strategy: the value is replaced
+    before the estimator sees it; ``imputed_with`` gives the value per feature), ``"native"``
+    (the estimator takes NaN itself: a tree sends it down the branch it learned) or ``"none"``
+    (neither: a row with a missing value cannot be predicted).
+
+    >>> from sklearn.impute import SimpleImputer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> pipe = Pipeline([("impute", SimpleImputer(strategy="median")), ("model",
+    ...                  LogisticRegression())]).fit([[1.0], [np.nan], [3.0]], [0, 1, 1])
+    >>> missing_value_handling(pipe, ["x"])
+    {'handling': 'median imputer', 'imputed_with': {'x': 2.0}}
+    """
+    from sklearn.impute import SimpleImputer
+
+    steps = [s for _, s in pipeline.steps] if isinstance(pipeline, Pipeline) else [pipeline]
+    for step in steps[:-1]:
+        if isinstance(step, SimpleImputer) and hasattr(step, "statistics_"):
+            values = np.asarray(step.statistics_, dtype=float)
+            if len(values) != len(feature_names):  # empty columns dropped: names unknown
+                return {"handling": f"{step.strategy} imputer"}
+            return {
+                "handling": f"{step.strategy} imputer",
+                "imputed_with": {
+                    n: float(v) for n, v in zip(feature_names, values.tolist(), strict=True)
+                },
+            }
+    try:
+        from sklearn.utils import get_tags
+
+        native = bool(get_tags(steps[-1]).input_tags.allow_nan)
+    except Exception:  # no scikit-learn tags (or an older scikit-learn): not known to take NaN
+        native = False
+    return {"handling": "native" if native else "none"}
 
 
 # ---- evaluation ---------------------------------------------------------------------------
@@ -124,6 +163,7 @@ class TrainedClassifier:
         created_at: str | None = None,
         sklearn_version: str | None = None,
         dataset_source: str = "",
+        missing_in_training: dict[str, int] | None = None,
     ) -> None:
         if len(spec.classes) != 2:
             raise ModelError(f"the classifier needs a binary target; got {sorted(spec.classes)}")
@@ -140,6 +180,8 @@ class TrainedClassifier:
         self.created_at = created_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.sklearn_version = sklearn_version or sklearn.__version__
         self.dataset_source = dataset_source
+        # Per feature, how many training rows lacked it (None: not recorded, older models).
+        self.missing_in_training = missing_in_training
         fitted = [int(c) for c in getattr(pipeline, "classes_", sorted(spec.classes))]
         if sorted(fitted) != self.classes:
             raise ModelError(
@@ -322,10 +364,15 @@ class TrainedClassifier:
             created_at=meta.get("created_at"),
             sklearn_version=meta.get("sklearn_version"),
             dataset_source=(meta.get("dataset") or {}).get("source", ""),
+            missing_in_training=(meta.get("missing_values") or {}).get("missing_in_training"),
         )
 
     def metadata(self) -> dict[str, Any]:
         """What ``metadata.json`` holds.
+
+        ``missing_values`` says how the model treats a missing feature value
+        (:func:`missing_value_handling`) and, per feature, how many training rows lacked it
+        (``missing_in_training``; ``None`` for a model saved before this was recorded).
 
         >>> from sensecf.data.spec import infer_spec
         >>> from sensecf.models import train
@@ -333,6 +380,8 @@ class TrainedClassifier:
         >>> meta = train(Dataset(df, infer_spec(df, "y")), "logreg").metadata()
         >>> meta["format"], meta["estimator"], meta["feature_names"]
         ('sensecf-classifier/1', 'logreg', ['x'])
+        >>> meta["missing_values"]
+        {'handling': 'median imputer', 'imputed_with': {'x': 19.5}, 'missing_in_training': {'x': 0}}
         """
         pipeline = self.pipeline_
         model = pipeline[-1] if isinstance(pipeline, Pipeline) else pipeline
@@ -355,6 +404,10 @@ class TrainedClassifier:
             "feature_names": self.feature_names,
             "metrics": self.metrics_,
             "feature_importance": importance,
+            "missing_values": {
+                **missing_value_handling(pipeline, self.feature_names),
+                "missing_in_training": self.missing_in_training,
+            },
             "sklearn_version": self.sklearn_version,
             "sensecf_version": sensecf_version(),
             "created_at": self.created_at,

@@ -4,6 +4,7 @@
 - ``spec.yaml``: the dataset spec;
 - ``split.parquet``: the dataset's id columns (or row positions) and ``split`` (train/test);
 - ``metadata.json``: estimator and parameters, seed, scikit-learn version, threshold, metrics,
+  how missing values are handled (and how many each feature had in training),
   importances, creation time. Written last, so a folder without it is incomplete.
 
 This module knows the files; :class:`~sensecf.models.classifier.TrainedClassifier` builds

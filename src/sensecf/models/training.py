@@ -1,10 +1,15 @@
 """Training: the estimators by name, the train/test split, and :func:`train`.
 
-:func:`train` fits a scikit-learn pipeline (median imputation, then the estimator) on a training
-split of a :class:`~sensecf.data.dataset.Dataset` and measures it on the held-out test split. The
-split is by group when the spec names a ``group_column`` (no person has rows on both sides), else
-stratified by class. Only binary targets are supported (the project's decision rule is a
-threshold on one class).
+:func:`train` fits a scikit-learn pipeline on a training split of a
+:class:`~sensecf.data.dataset.Dataset` and measures it on the held-out test split. The split is by
+group when the spec names a ``group_column`` (no person has rows on both sides), else stratified
+by class. Only binary targets are supported (the project's decision rule is a threshold on one
+class).
+
+Missing values (a stream nobody recorded that day) reach the estimator as they are where it
+takes them: random forests and histogram gradient boosting learn where a missing value goes at
+each split. The logistic model (and any estimator that does not take NaN) gets a median imputer
+first. :func:`accepts_missing` decides.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -31,6 +36,8 @@ from sensecf.models.importance import permutation_importance
 __all__ = [
     "fit_pipeline",
     "ESTIMATORS",
+    "FillEmpty",
+    "accepts_missing",
     "MIN_CLASS_ROWS",
     "make_estimator",
     "split_rows",
@@ -81,19 +88,77 @@ def _set_params(model: Any, params: Mapping[str, Any] | None) -> Any:
     return model.set_params(**params)
 
 
+def accepts_missing(estimator: Any) -> bool:
+    """Whether ``estimator`` takes NaN feature values itself (scikit-learn's ``allow_nan`` tag).
+
+    An object without scikit-learn's tags counts as not taking them (it gets an imputer).
+
+    >>> accepts_missing(make_estimator("rf")), accepts_missing(make_estimator("logreg"))
+    (True, False)
+    """
+    try:
+        from sklearn.utils import get_tags  # scikit-learn >= 1.6
+    except ImportError:  # pragma: no cover - older scikit-learn
+        from sklearn.utils._tags import _safe_tags
+
+        try:
+            return bool(_safe_tags(estimator, key="allow_nan"))
+        except Exception:
+            return False
+    try:
+        return bool(get_tags(estimator).input_tags.allow_nan)
+    except Exception:  # not a scikit-learn estimator: its tags are unknown
+        return False
+
+
+class FillEmpty(TransformerMixin, BaseEstimator):
+    """Fills the columns that had no value at all in training with ``fill_value``; every other
+    value (missing ones included) passes through unchanged.
+
+    It stands in front of an estimator that takes NaN only when a training column is empty
+    (histogram gradient boosting cannot bin a column without values), so that ``predict_proba``
+    still takes the spec's full feature list.
+
+    >>> step = FillEmpty().fit(np.array([[1.0, np.nan], [np.nan, np.nan]]))
+    >>> step.transform(np.array([[np.nan, np.nan], [2.0, 5.0]])).tolist()
+    [[nan, 0.0], [2.0, 0.0]]
+    """
+
+    def __init__(self, fill_value: float = 0.0) -> None:
+        self.fill_value = fill_value
+
+    def fit(self, X: Any, y: Any = None) -> FillEmpty:
+        """Find the columns without a single value."""
+        arr = np.asarray(X, dtype=float)
+        self.empty_ = ~np.isfinite(arr).any(axis=0)
+        self.n_features_in_ = arr.shape[1]
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """The rows with the empty columns filled."""
+        arr = np.array(X, dtype=float, copy=True)
+        if arr.ndim != 2 or arr.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"expected rows of {self.n_features_in_} features; got shape {np.shape(X)}"
+            )
+        arr[:, self.empty_] = self.fill_value
+        return arr
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
 def _build_pipeline(
-    estimator: Any, seed: int, params: Mapping[str, Any] | None
+    estimator: Any, seed: int, params: Mapping[str, Any] | None, X: pd.DataFrame | None = None
 ) -> tuple[str, Pipeline]:
-    # keep_empty_features: a column that is all missing in training keeps its position (as 0),
-    # so predict_proba always takes the spec's full feature list.
-    steps: list[tuple[str, Any]] = [
-        ("impute", SimpleImputer(strategy="median", keep_empty_features=True))
-    ]
+    steps: list[tuple[str, Any]] = []
     if isinstance(estimator, str):
         name = estimator
         model = make_estimator(estimator, seed, params)
-        if name == "logreg":
-            steps.append(("scale", StandardScaler()))
     else:
         if not (hasattr(estimator, "fit") and hasattr(estimator, "predict_proba")):
             raise ModelError(
@@ -110,6 +175,15 @@ def _build_pipeline(
             and model.get_params(deep=False).get("random_state", 0) is None
         ):
             model.set_params(random_state=seed)
+    if accepts_missing(model):
+        if X is not None and X.isna().all(axis=0).any():
+            steps.append(("fill_empty", FillEmpty()))
+    else:
+        # keep_empty_features: a column that is all missing in training keeps its position
+        # (as 0), so predict_proba always takes the spec's full feature list.
+        steps.append(("impute", SimpleImputer(strategy="median", keep_empty_features=True)))
+    if name == "logreg":
+        steps.append(("scale", StandardScaler()))
     steps.append(("model", model))
     return name, Pipeline(steps)
 
@@ -268,6 +342,7 @@ def train(
         minority_class=minority,
         split=split,
         dataset_source=data.source,
+        missing_in_training={name: int(n) for name, n in X.iloc[train_idx].isna().sum().items()},
     )
     test = data.subset(test_idx)
     scores = evaluate_classifier(clf, test)
@@ -297,8 +372,9 @@ def fit_pipeline(
     seed: int = 0,
     params: Mapping[str, Any] | None = None,
 ) -> tuple[str, Pipeline]:
-    """The project's pipeline (imputation, scaling where the estimator needs it, the estimator)
-    fitted on exactly the rows given, with no split: for callers that choose the rows themselves.
+    """The project's pipeline (a median imputer where the estimator does not take missing
+    values, scaling where it needs it, the estimator) fitted on exactly the rows given, with no
+    split: for callers that choose the rows themselves.
 
     Returns the estimator's name and the fitted pipeline, set to predict in one thread.
 
@@ -307,7 +383,7 @@ def fit_pipeline(
     >>> name, pipe.predict(pd.DataFrame({"x": [0.0, 19.0]})).tolist()
     ('logreg', [0, 1])
     """
-    name, pipeline = _build_pipeline(estimator, int(seed), params)
+    name, pipeline = _build_pipeline(estimator, int(seed), params, X)
     pipeline.fit(X, y)
     _predict_in_one_thread(pipeline)
     return name, pipeline

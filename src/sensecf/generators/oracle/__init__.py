@@ -26,6 +26,11 @@ search, which projects every candidate (``unsupported_reason_`` names the relati
 derived features, which move as consequences, are left out, as in the metric suite's L0
 (:func:`sensecf.data.constraints.count_changes`).
 
+A query's missing feature (nobody measured it) stays missing in every counterfactual. The
+program holds it where the classifier puts a missing value: down each tree's missing-value
+branch, or at the imputer's value in front of a linear model; such a query is as exact as a
+complete one unless a relation reads the missing feature (then it is searched).
+
 Each query's answer (:mod:`.certificate`) says ``optimal``, ``feasible`` (with a bound),
 ``infeasible`` (no allowed change flips this prediction, proven) or ``time_limit``.
 """

@@ -1,17 +1,25 @@
 """Reading a fitted classifier as something a mixed-integer program can hold.
 
-A :class:`~sensecf.models.classifier.TrainedClassifier` is a pipeline: a median imputer (which
-leaves complete rows alone), maybe a scaler, then the estimator. The exact oracle supports:
+A :class:`~sensecf.models.classifier.TrainedClassifier` is a pipeline: maybe a median imputer
+and a scaler, then the estimator. The exact oracle supports:
 
-- preprocessing that maps each feature on its own by an increasing affine map (imputers on
-  complete rows, ``StandardScaler``, ``MinMaxScaler``, ``RobustScaler``, ``MaxAbsScaler``);
-  it is checked numerically on the reference rows rather than trusted by type;
+- preprocessing that maps each feature on its own by an increasing affine map (``StandardScaler``,
+  ``MinMaxScaler``, ``RobustScaler``, ``MaxAbsScaler``, imputers, which leave a value alone);
+  it is checked numerically on the reference rows rather than trusted by type. A missing value
+  becomes a constant per feature (an imputer's) or stays missing (for an estimator that takes
+  it);
 - tree ensembles (:mod:`.trees`): decision trees, random forests, extra trees, gradient
-  boosting and histogram gradient boosting without categorical splits;
+  boosting and histogram gradient boosting without categorical splits; a split on a missing
+  value goes the way the fitted tree sends it;
 - linear models (:mod:`.linear`) whose probability is the logistic function of
-  ``decision_function`` (logistic regression, SGD with log loss).
+  ``decision_function`` (logistic regression, SGD with log loss), behind an imputer where
+  values may be missing.
 
-Every encoding is verified against ``predict_proba`` on the reference rows when it is built
+A query's missing feature is nobody's measurement: it stays missing in every counterfactual, so
+the encodings hold it at what the estimator receives for it.
+
+Every encoding is verified against ``predict_proba`` on the reference rows, and on reference
+rows with values taken out, when it is built
 (:func:`~sensecf.generators.oracle.encode.encode_model`); a model that fails any of this raises
 :class:`UnsupportedModel`, and the oracle searches instead. This module holds what the
 encodings share (the link, the preprocessing); the dispatcher over them is
@@ -72,7 +80,8 @@ class Link:
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """The pipeline steps before the estimator: each feature ``x`` becomes ``slope * x + shift``.
+    """The pipeline steps before the estimator: each feature ``x`` becomes ``slope * x + shift``,
+    a missing one becomes ``missing`` (NaN: it reaches the estimator missing).
 
     ``transform`` applies the real steps (exact floating point); the affine form locates
     thresholds and folds linear weights.
@@ -82,9 +91,10 @@ class Preprocessing:
     slope: np.ndarray
     shift: np.ndarray
     feature_names: tuple[str, ...]
+    missing: np.ndarray | None = None  # None: every missing value reaches the estimator as NaN
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        """Rows in spec order (complete) → what the estimator receives, as floats."""
+        """Rows in spec order (missing values as NaN) → what the estimator receives, as floats."""
         X = np.asarray(X, dtype=float)
         if self.steps is None:
             return X
@@ -108,18 +118,25 @@ def read_preprocessing(model: TrainedClassifier, reference: np.ndarray) -> Prepr
     """The preprocessing as a per-feature increasing affine map, checked on ``reference``.
 
     Raises :class:`UnsupportedModel` when a step mixes features, is not affine or reverses
-    the order of a feature's values.
+    the order of a feature's values. What a missing value becomes is probed too (a row of NaN)
+    and checked on the reference rows' own missing values: one constant per feature (an
+    imputer's), or NaN where it passes through.
     """
     steps, _ = split_pipeline(model)
     names = tuple(model.feature_names)
     d = len(names)
     if steps is None:
-        return Preprocessing(None, np.ones(d), np.zeros(d), names)
+        return Preprocessing(None, np.ones(d), np.zeros(d), names, np.full(d, np.nan))
     try:
         base = np.asarray(steps.transform(_input(steps, np.zeros((1, d)), names)), float)
         unit = np.asarray(steps.transform(_input(steps, np.ones((1, d)), names)), float)
     except Exception as exc:  # any transformer may refuse a probe
         raise UnsupportedModel(f"the preprocessing could not be probed: {exc}") from exc
+    try:
+        gap = np.asarray(steps.transform(_input(steps, np.full((1, d), np.nan), names)), float)
+        missing = gap[0] if gap.shape == (1, d) else np.full(d, np.nan)
+    except Exception:  # a step that refuses NaN: the model cannot take a missing value
+        missing = np.full(d, np.nan)
     if base.shape != (1, d):
         raise UnsupportedModel(
             f"the preprocessing turns {d} features into {base.shape[1]} columns; the exact "
@@ -128,13 +145,20 @@ def read_preprocessing(model: TrainedClassifier, reference: np.ndarray) -> Prepr
     slope, shift = (unit - base)[0], base[0]
     if not (np.all(np.isfinite(slope)) and np.all(slope > 0)):
         raise UnsupportedModel("the preprocessing is not increasing in every feature")
-    rows = reference[np.isfinite(reference).all(axis=1)][:500]
+    reference = np.asarray(reference, dtype=float)
+    complete = np.isfinite(reference).all(axis=1)
+    # The complete rows as before, then rows with gaps: each value on its own is checked.
+    rows = np.vstack([reference[complete][:500], reference[~complete][:500]])
     if len(rows):
-        seen = np.asarray(steps.transform(_input(steps, rows, names)), float)
-        expected = slope * rows + shift
-        if not np.allclose(seen, expected, rtol=1e-9, atol=1e-9):
+        try:
+            seen = np.asarray(steps.transform(_input(steps, rows, names)), float)
+        except Exception as exc:
+            raise UnsupportedModel(f"the preprocessing refused a reference row: {exc}") from exc
+        gaps = np.isnan(rows)
+        expected = np.where(gaps, missing, slope * rows + shift)
+        if not np.allclose(seen, expected, rtol=1e-9, atol=1e-9, equal_nan=True):
             raise UnsupportedModel("the preprocessing is not a per-feature affine map")
-    return Preprocessing(steps, slope, shift, names)
+    return Preprocessing(steps, slope, shift, names, missing)
 
 
 def _input(steps: Any, X: np.ndarray, names: tuple[str, ...]) -> Any:

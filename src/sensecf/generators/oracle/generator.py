@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+import pandas as pd
 
 from sensecf.data.constraints import changed, count_changes, recompute, relations_kept
 from sensecf.data.scales import FeatureScales
@@ -48,6 +49,10 @@ class Oracle(CounterfactualGenerator):
     Search settings: ``grid_size`` training quantiles per feature, ``grid_size_large`` for the
     beam, ``beam_width`` rows kept per subset size, ``max_rows`` the largest exhaustive size
     (rows per subset size), ``neighbors`` projected desired-class training rows per query.
+
+    A query's missing feature (NaN: nobody measured it) stays missing in every counterfactual;
+    the program holds it where the classifier puts a missing value (a tree's missing-value
+    branch, an imputer's value), so its answers are as exact as for complete queries.
 
     Per query (``query_info_columns``): ``status`` (optimal, feasible, infeasible, time_limit,
     not_found), ``solver`` (milp or search), ``min_l0``, ``min_l0_bound``,
@@ -177,15 +182,30 @@ class Oracle(CounterfactualGenerator):
         with progress_bar(self.name, len(X), progress) as advance:
             for query, near in zip(X, neighbours, strict=True):
                 start = time.perf_counter()
-                if self.encoding_ is not None and np.isfinite(query).all():
-                    rows, certificate = self._exact(query.copy(), near, n_cfs, desired)
-                else:
-                    rows, certificate = self._search(query.copy(), near, desired, start)
-                    rows = self._rank(query, rows)
+                answer: tuple[np.ndarray, Certificate] | None = None
+                if self.encoding_ is not None and self._encodable(query):
+                    try:
+                        answer = self._exact(query.copy(), near, n_cfs, desired)
+                    except UnsupportedModel:  # the model cannot score this query's gaps
+                        answer = None
+                if answer is None:
+                    found, certificate = self._search(query.copy(), near, desired, start)
+                    answer = self._rank(query, found), certificate
+                rows, certificate = answer
                 info = {**certificate.query_info(), "solve_seconds": time.perf_counter() - start}
                 out.append(Candidates(rows[:n_cfs], source="search", query_info=info))
                 advance()
         return out
+
+    def _encodable(self, query: np.ndarray) -> bool:
+        """Whether the program can hold this query: a missing feature (kept missing) may not
+        enter an encoded relation, whose rows need its value."""
+        gaps = np.isnan(query)
+        if not gaps.any():
+            return True
+        plan = self.relations_
+        involved = list(plan.linked | set(plan.order))
+        return not gaps[involved].any()
 
     def _search(
         self, query: np.ndarray, near: np.ndarray, desired: int, start: float
@@ -435,8 +455,10 @@ def _one_per_support(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) -> 
 
 
 def _unique_rows(rows: np.ndarray) -> np.ndarray:
-    """The rows without repeats, in their first order."""
+    """The rows without repeats, in their first order (missing values equal each other)."""
     if not len(rows):
         return rows
-    _, first = np.unique(rows, axis=0, return_index=True)
-    return rows[np.sort(first)]
+    if not np.isnan(rows).any():
+        _, first = np.unique(rows, axis=0, return_index=True)
+        return rows[np.sort(first)]
+    return rows[~pd.DataFrame(rows).duplicated().to_numpy()]

@@ -22,7 +22,12 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, SGDCl
 
 from sensecf.data.spec import DatasetSpec
 from sensecf.generators.oracle.admissible import GRAIN_EPS, grain_near, interval_starts
-from sensecf.generators.oracle.encoding import Link, Preprocessing, positive_column
+from sensecf.generators.oracle.encoding import (
+    Link,
+    Preprocessing,
+    UnsupportedModel,
+    positive_column,
+)
 from sensecf.generators.oracle.milp import Expr, ProgramBuilder, _Feature
 from sensecf.generators.oracle.relations import RATIO_LEVELS, RelationProgram
 from sensecf.models.classifier import TrainedClassifier
@@ -71,7 +76,7 @@ class LinearEncoding:
         builder = ProgramBuilder(spec, query, scale)
         score_cols: list[int] = []
         score_vals: list[float] = []
-        constant = self.intercept + float(self.weights @ query)
+        constant = self._constant(query)
         linked = relations.plan.linked if relations is not None else frozenset()
         handles: dict[int, Expr] = {}
         for j, feature in enumerate(spec.features):
@@ -138,6 +143,28 @@ class LinearEncoding:
         rhs = target - constant
         builder.close_rows(1, -np.inf if sense == "<=" else rhs, rhs if sense == "<=" else np.inf)
         return builder
+
+    def _constant(self, query: np.ndarray) -> float:
+        """The query's score in raw units; a missing feature (kept missing in every
+        counterfactual) counts with the value the preprocessing gives it (an imputer's)."""
+        gaps = np.isnan(query)
+        if not gaps.any():
+            return self.intercept + float(self.weights @ query)
+        missing = self.preprocessing.missing
+        filled = np.full(int(gaps.sum()), np.nan) if missing is None else missing[gaps]
+        if not np.isfinite(filled).all():
+            names = [self.preprocessing.feature_names[j] for j in np.flatnonzero(gaps)]
+            raise UnsupportedModel(
+                f"the query is missing {names} and the linear model has no imputer to fill "
+                "them; it cannot score the query"
+            )
+        present = ~gaps
+        return (
+            self.model_intercept
+            + float(self.weights[present] @ query[present])
+            + float(self.model_weights[present] @ self.preprocessing.shift[present])
+            + float(self.model_weights[gaps] @ filled)
+        )
 
     @staticmethod
     def _steps(

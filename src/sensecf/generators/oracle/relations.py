@@ -159,7 +159,9 @@ class RelationProgram:
                     self.lo[j], self.hi[j] = min(ends[0], query[j]), max(ends[1], query[j])
         allowed_lo, allowed_hi = (a[0] for a in allowed_ranges(spec, query[None, :]))
         self.usable = bool(
-            np.allclose(recompute(spec, query[None, :])[0], query, rtol=1e-9, atol=1e-9)
+            np.allclose(
+                recompute(spec, query[None, :])[0], query, rtol=1e-9, atol=1e-9, equal_nan=True
+            )
             and not unmet_relations(spec, query[None, :]).any()
         )
         names = spec.feature_names

@@ -18,7 +18,8 @@ relation undone) before the model judges it:
 
 Its answer is ``optimal`` only when every smaller size was searched exhaustively (on the grid;
 certified when the grid holds every admissible value), ``infeasible`` only when the whole
-admissible space was enumerated.
+admissible space was enumerated. A query's missing feature is never one of the features moved:
+it stays missing in every row.
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ def neighbour_candidates(
         distance = np.nansum(np.abs(projected - Q[:, None, :]) / scale, axis=2)
         nearest = np.argsort(distance, axis=1, kind="stable")[:, :keep]
         rows = projected[np.arange(b)[:, None], nearest].reshape(b * keep, d)
-        finite = np.isfinite(rows).all(axis=1)
+        # Projection keeps a query's missing values missing, and only those.
+        gaps = np.repeat(np.isnan(Q), keep, axis=0)
+        finite = (np.isfinite(rows) | gaps).all(axis=1)
         valid = np.zeros(len(rows), dtype=bool)
         if finite.any():
             valid[finite] = model.predict(rows[finite]) == desired
@@ -245,13 +248,24 @@ def _beam(
         rows = np.vstack(children)
         if spec.relations:
             rows = project(spec, query, rows)
-        rows = np.unique(rows, axis=0)
+        rows = _unique(rows)
         labels, proba = model.predict_with_proba(rows, desired)
         hits = rows[labels == desired]
         if level >= size and len(hits):
             return hits, False
         beam = rows[np.argsort(-proba, kind="stable")[: settings.beam_width]]
     return np.empty((0, len(query))), False
+
+
+def _unique(rows: np.ndarray) -> np.ndarray:
+    """Distinct rows, sorted; a query's missing values (in every row alike) set aside."""
+    gaps = np.isnan(rows).all(axis=0)
+    if not gaps.any():
+        return np.unique(rows, axis=0)
+    distinct = np.unique(rows[:, ~gaps], axis=0)
+    out = np.full((len(distinct), rows.shape[1]), np.nan)
+    out[:, ~gaps] = distinct
+    return out
 
 
 def subset_rows(

@@ -15,7 +15,10 @@ number of trees; a boosted tree's value). Per query, :meth:`TreeEnsemble.program
    constraint on the leaves.
 
 Splits compare the value as the estimator does: scikit-learn's trees cast to float32, the
-histogram booster compares float64.
+histogram booster compares float64. A missing value goes where the fitted tree sends it
+(``missing_go_to_left`` of each node: learned where training had gaps there, else the child
+that had more training rows); a query's missing feature stays missing in every counterfactual,
+so each split on it is decided before the program is written.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ class TreeEnsemble:
     link: Link
     dtype: Any
     preprocessing: Preprocessing
+    missing_left: np.ndarray  # per node: a missing value goes left
 
     @property
     def n_trees(self) -> int:
@@ -83,7 +87,8 @@ class TreeEnsemble:
             inner = self.feature[node] >= 0
             if not inner.any():
                 return node
-            go_left = Z[rows, np.maximum(self.feature[node], 0)] <= self.threshold[node]
+            z = Z[rows, np.maximum(self.feature[node], 0)]
+            go_left = np.where(np.isnan(z), self.missing_left[node], z <= self.threshold[node])
             step = np.where(go_left, self.left[node], self.right[node])
             node = np.where(inner, step, node)
 
@@ -119,8 +124,11 @@ class TreeEnsemble:
         z_max = self.model_space(np.where(np.isnan(ends[1]), query, ends[1]))[0]
         inner = self.feature >= 0
         f = np.maximum(self.feature, 0)
-        always_left = inner & (z_max[f] <= self.threshold)
-        always_right = inner & (z_min[f] > self.threshold)
+        # A feature the estimator receives missing (the query's, kept missing) takes the
+        # tree's missing-value branch at every split on it.
+        gap = np.isnan(z_min)[f]
+        always_left = inner & np.where(gap, self.missing_left, z_max[f] <= self.threshold)
+        always_right = inner & np.where(gap, ~self.missing_left, z_min[f] > self.threshold)
         reach = self._reachable(always_left, always_right)
         open_node = reach & inner & ~always_left & ~always_right
         open_tree = np.zeros(self.n_trees, dtype=bool)
@@ -378,6 +386,7 @@ def read_trees(
                     np.where(leaf, -1, nodes["left"].astype(int)),
                     np.where(leaf, -1, nodes["right"].astype(int)),
                     np.where(leaf, nodes["value"].astype(float), 0.0),
+                    nodes["missing_go_to_left"].astype(bool) & ~leaf,
                 )
             )
         encoding = _assemble(parts, 0.0, Link("logistic"), np.float64, preprocessing)
@@ -393,12 +402,16 @@ def _leaf_proba(tree: Any, column: int) -> np.ndarray:
 
 def _sklearn_tree(tree: Any, leaf_value: np.ndarray) -> tuple[np.ndarray, ...]:
     leaf = tree.children_left < 0
+    # Before scikit-learn 1.3 trees took no missing values (and have no such array).
+    to_left = getattr(tree, "missing_go_to_left", None)
+    to_left = np.zeros(len(leaf), bool) if to_left is None else np.asarray(to_left, bool)
     return (
         np.where(leaf, -1, tree.feature),
         tree.threshold.astype(float),
         tree.children_left.astype(int),
         tree.children_right.astype(int),
         np.where(leaf, leaf_value, 0.0),
+        to_left & ~leaf,
     )
 
 
@@ -420,6 +433,7 @@ def _assemble(
         [np.where(p[3] >= 0, p[3] + s, -1) for p, s in zip(parts, starts, strict=True)]
     )
     value = np.concatenate([p[4] for p in parts])
+    missing_left = np.concatenate([p[5] for p in parts])
     tree = np.repeat(np.arange(len(parts)), sizes)
     n = len(feature)
     parent = np.full(n, -1)
@@ -451,6 +465,7 @@ def _assemble(
         link=link,
         dtype=dtype,
         preprocessing=preprocessing,
+        missing_left=missing_left,
     )
 
 
