@@ -472,3 +472,25 @@ def test_a_repeated_answer_with_an_unmeasured_feature_is_still_a_repeat(gapped):
     result = LLMGenerator(backend).fit(gapped.model, gapped.train).generate(queries, n_cfs=2)
     assert any("already given" in user_text(r) for r in backend.requests)
     assert len(result.cfs) == 2 and set(result.cfs["source"]) == {"llm", "repair"}
+
+
+@pytest.mark.slow
+def test_the_packaged_model_keeps_unmeasured_features_missing(gapped):
+    pytest.importorskip("llama_cpp")
+    spec = gapped.model.spec
+    queries = gapped.queries.iloc[[0, 1]]  # no sleep; no steps nor hr
+    X = queries[spec.feature_names].to_numpy(dtype=float)
+    with LlamaCpp() as backend:
+        for shots in (0, 3):
+            generator = LLMGenerator(backend, shots=shots, repair_rounds=1)
+            result = generator.fit(gapped.model, gapped.train).generate(queries)
+            assert len(result.cfs), f"{generator.name} gave no counterfactual"
+            # judged by the model itself (the gapped rows are what it is asked about)
+            predicted = gapped.model.predict(result.cf_matrix())
+            assert (predicted == spec.desired_class).mean() >= 0.5
+            assert (result.queries["llm_calls"] >= 1).all()
+            for i, query in enumerate(X):
+                rows = result.cfs.loc[result.cfs["query_id"] == i, spec.feature_names]
+                assert np.isnan(rows.to_numpy(float)[:, np.isnan(query)]).all()
+            asked = X[result.cfs["query_id"].to_numpy()]
+            assert violations(spec, asked, result.cf_matrix())["total"].sum() == 0

@@ -224,7 +224,10 @@ def _num(value: Number | None) -> str:
 def _read_num(text: str) -> Number:
     if text == MISSING:
         return math.nan
-    value = json.loads(text)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SensecfError(f"a compact value is a number or {MISSING}; got {text!r}")
     return value

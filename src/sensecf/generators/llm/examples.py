@@ -138,8 +138,8 @@ class ExampleBank:
         total = np.where(compared, terms, 0.0).sum(axis=1)
         count = compared.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.isfinite(query).sum() / count
-        return np.where(count > 0, total * share, np.inf)
+            scaled = total * (np.isfinite(query).sum() / count)
+        return np.where(count > 0, scaled, np.inf)
 
     def snap(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Values within half a step of the query's are the query's (as answers are read back)."""
