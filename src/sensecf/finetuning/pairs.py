@@ -16,6 +16,7 @@ split ever becomes a pair (checked: :class:`~sensecf.errors.DataError` otherwise
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +38,8 @@ PAIR_COLUMNS = ("person", "origin", "query", "row", "messages", "answer", "n_cha
 @dataclass
 class PairSet:
     """The pairs (one row each: ``person``, ``origin`` train|more, ``query`` row number,
-    ``row`` the query's feature values as JSON (spec order), ``messages`` JSON, ``answer``, ``n_changes``, ``teacher``) and the counts behind them."""
+    ``row`` the query's feature values as JSON (spec order, ``null`` where nobody measured one:
+    :func:`read_rows`), ``messages`` JSON, ``answer``, ``n_changes``, ``teacher``) and the counts behind them."""
 
     frame: pd.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
@@ -165,7 +167,7 @@ def build_pairs(
                     "person": str(people[i]),
                     "origin": origin,
                     "query": i,
-                    "row": json.dumps([None if np.isnan(v) else float(v) for v in X[i]]),
+                    "row": row_json(X[i]),
                     "messages": json.dumps(fmt.messages(ctx)),
                     "answer": answer,
                     "n_changes": len(changes),
@@ -176,6 +178,26 @@ def build_pairs(
     counts["offered"] = len(frame)
     counts["people"] = int(frame["person"].nunique()) if len(frame) else 0
     return PairSet(frame, counts)
+
+
+def row_json(values: np.ndarray) -> str:
+    """A query's feature values (spec order) as a pair's ``row``: JSON, ``null`` for a value
+    nobody measured; :func:`read_rows` reads it back.
+
+    >>> row_json(np.array([420.0, np.nan]))
+    '[420.0, null]'
+    """
+    return json.dumps([None if np.isnan(v) else float(v) for v in np.asarray(values, float)])
+
+
+def read_rows(texts: Sequence[str] | pd.Series) -> np.ndarray:
+    """Pairs' ``row`` texts as a matrix (rows × features, spec order), NaN where ``null``.
+
+    >>> read_rows([row_json(np.array([420.0, np.nan])), "[400.0, 61.5]"]).tolist()
+    [[420.0, nan], [400.0, 61.5]]
+    """
+    rows = [[np.nan if v is None else float(v) for v in json.loads(t)] for t in texts]
+    return np.array(rows, dtype=float)
 
 
 def split_pairs(
