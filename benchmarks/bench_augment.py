@@ -23,6 +23,8 @@ arm finished, so arms run over fewer seeds are compared on the same splits.
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 import time
 from pathlib import Path
 
@@ -143,7 +145,6 @@ def main() -> None:
         max_generated=args.max_generated,
         max_queries=args.max_queries,
         min_proba=args.min_proba,
-        log=lambda line: print(line, flush=True),
         saved_only=args.saved_only,
     )
     results, summary, placement = study.results, study.summary, study.placement
@@ -192,4 +193,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # The library reports each finished unit on its loggers: print them as they come.
+    logging.basicConfig(format="%(message)s", stream=sys.stdout)
+    logging.getLogger("sensecf").setLevel(logging.INFO)
     main()

@@ -10,6 +10,8 @@ model) for each method, printing seconds per query, CFs per second and validity.
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 import tempfile
 import time
 
@@ -41,7 +43,7 @@ def main() -> None:
         generators=args.generators, limit=args.limit, n_cfs=args.n_cfs, seed=args.seed
     )
     with tempfile.TemporaryDirectory() as out:
-        result = scf.run_benchmark(model, data, config, out_dir=out, log=print)
+        result = scf.run_benchmark(model, data, config, out_dir=out)
     summary = (
         result.summary[result.summary["label"].isna()]
         if "label" in result.summary
@@ -62,4 +64,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # The library reports each finished unit on its loggers: print them as they come.
+    logging.basicConfig(format="%(message)s", stream=sys.stdout)
+    logging.getLogger("sensecf").setLevel(logging.INFO)
     main()

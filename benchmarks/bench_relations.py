@@ -16,6 +16,8 @@ it reaches the margin (the benchmark's ``min_proba``).
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 import time
 
 import sensecf as scf
@@ -63,7 +65,7 @@ def main() -> None:
         by=None,
         min_proba=args.margin if args.search_margin else None,
     )
-    bench = run_benchmark(model, data, config, log=print, out_dir=args.out)
+    bench = run_benchmark(model, data, config, out_dir=args.out)
     train_rows, _ = model.split_data(data)
     suite = MetricSuite(seed=args.seed, margin=args.margin).fit(model, train_rows)
     header = (
@@ -83,4 +85,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # The library reports each finished unit on its loggers: print them as they come.
+    logging.basicConfig(format="%(message)s", stream=sys.stdout)
+    logging.getLogger("sensecf").setLevel(logging.INFO)
     main()

@@ -8,7 +8,20 @@ from __future__ import annotations
 
 
 class SensecfError(Exception):
-    """Base class for errors caused by the user's input, with a message that names the culprit."""
+    """Base class for errors caused by the user's input, with a message that names the culprit.
+
+    ``option`` names the library parameter at fault where there is one (``"llm.base_url"``: a
+    field of :class:`~sensecf.generators.llm.options.LLMOptions`), so a front end can name its
+    own spelling of it (the command line adds the flag) while the message speaks the library's.
+
+    >>> error = SensecfError("base_url is for the openai backend", option="llm.base_url")
+    >>> str(error), error.option
+    ('base_url is for the openai backend', 'llm.base_url')
+    """
+
+    def __init__(self, *args: object, option: str | None = None) -> None:
+        super().__init__(*args)
+        self.option = option
 
 
 class SpecError(SensecfError, ValueError):

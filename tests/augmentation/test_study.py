@@ -1,5 +1,7 @@
 """The study end to end on the small task: cells, the untouched test split, seeds, resume."""
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,22 +108,34 @@ class Killed(Exception):
 
 def kill_after_five_cells(toy, out):
     """Run the study into ``out`` and stop it as the fifth cell finishes."""
-    finished = []
 
-    def die_after_five(line):
-        finished.append(line)
-        if len(finished) == 5:
-            raise Killed
+    class DieAfterFive(logging.Handler):
+        finished = 0
 
-    with pytest.raises(Killed):
-        augmentation_study(toy, out_dir=out, log=die_after_five, **SETTINGS)
+        def emit(self, record):
+            self.finished += 1
+            if self.finished == 5:
+                raise Killed
+
+    news = logging.getLogger("sensecf")
+    handler, level = DieAfterFive(), news.level
+    news.addHandler(handler)
+    news.setLevel(logging.INFO)
+    try:
+        with pytest.raises(Killed):
+            augmentation_study(toy, out_dir=out, **SETTINGS)
+    finally:
+        news.removeHandler(handler)
+        news.setLevel(level)
 
 
-def test_a_killed_study_resumes_from_its_saved_cells(toy, tmp_path, study):
+def test_a_killed_study_resumes_from_its_saved_cells(toy, tmp_path, study, caplog):
     kill_after_five_cells(toy, tmp_path)
     assert len(list((tmp_path / "cells").rglob("cell.json"))) == 5
-    lines = []
-    resumed = augmentation_study(toy, out_dir=tmp_path, log=lines.append, **SETTINGS)
+    caplog.set_level(logging.INFO, logger="sensecf")
+    caplog.clear()  # the killed run's lines
+    resumed = augmentation_study(toy, out_dir=tmp_path, **SETTINGS)
+    lines = caplog.messages
     assert sum("reused" in line for line in lines) == 5
     assert sum(line.startswith("✓") for line in lines) == 2 * (1 + 2 * 4) - 5
     pd.testing.assert_frame_equal(timeless(resumed.results), timeless(study.results))
@@ -133,9 +147,9 @@ def test_a_killed_study_resumes_from_its_saved_cells(toy, tmp_path, study):
     placement = pd.read_csv(tmp_path / "row_placement.csv")
     pd.testing.assert_frame_equal(placement, resumed.placement, check_dtype=False)
     # Other settings do not reuse the cells they change.
-    lines.clear()
-    augmentation_study(toy, out_dir=tmp_path, log=lines.append, **{**SETTINGS, "max_generated": 4})
-    reused = [line for line in lines if "reused" in line]
+    caplog.clear()
+    augmentation_study(toy, out_dir=tmp_path, **{**SETTINGS, "max_generated": 4})
+    reused = [line for line in caplog.messages if "reused" in line]
     assert len(reused) == 2 * (1 + 2)  # full and scarce per seed and scenario (full once)
 
 
@@ -221,14 +235,14 @@ def test_placement_says_how_far_rows_moved_and_what_they_sit_among(study):
     )
 
 
-def test_saved_only_reads_the_finished_cells_and_computes_nothing(toy, tmp_path, study):
+def test_saved_only_reads_the_finished_cells_and_computes_nothing(toy, tmp_path, study, caplog):
     with pytest.raises(SensecfError, match="no cells/ folder"):
         augmentation_study(toy, out_dir=tmp_path, saved_only=True, **SETTINGS)
     kill_after_five_cells(toy, tmp_path)
-    lines = []
-    partial = augmentation_study(
-        toy, out_dir=tmp_path, log=lines.append, saved_only=True, **SETTINGS
-    )
+    caplog.set_level(logging.INFO, logger="sensecf")
+    caplog.clear()  # the killed run's lines
+    partial = augmentation_study(toy, out_dir=tmp_path, saved_only=True, **SETTINGS)
+    lines = caplog.messages
     # seed 0's full cell, then the first scenario's floor and three arms
     results = partial.results
     assert len(results) == 5 and set(results["scenario"]) == {"class1-25pct"}

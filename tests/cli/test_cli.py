@@ -137,9 +137,16 @@ def test_features_day_rules_are_options_recorded_in_info(flow, invoke):
         "min_hr_hours": 0.0,
         "require_sleep": False,
         "require_stress": True,
+        "required": [],
     }
+    # Nights without a sleep record keep their day, the sleep features empty and counted.
     spec = DatasetSpec.from_yaml(out / "spec.yaml")
-    assert "sleep_total_min" not in spec.feature_names
+    assert "sleep_total_min" in spec.feature_names
+    frame = pd.read_parquet(out / "features.parquet")
+    assert (
+        info["missing_by_feature"].get("sleep_total_min", 0)
+        == frame["sleep_total_min"].isna().sum()
+    )
     default = json.loads((root / "features" / "info.json").read_text())
     assert default["day_rules"]["min_hr_hours"] == 18
     relaxed_rows = len(pd.read_parquet(out / "features.parquet"))

@@ -178,7 +178,10 @@ def test_benchmark_takes_the_llm_options_and_lists_the_llm_generators(invoke):
     [
         (["--repair-rounds", "-1"], "--repair-rounds"),
         (["--llm-backend", "gpt"], "--llm-backend"),
-        (["--llm-base-url", "http://127.0.0.1:9/v1"], "--llm-base-url is for the openai backend"),
+        (
+            ["--llm-base-url", "http://127.0.0.1:9/v1"],
+            "base_url is for the openai backend, not llama-cpp (set by --llm-base-url)",
+        ),
     ],
 )
 def test_bad_llm_options_are_one_line_and_exit_2(folders, extra, fragment, invoke):

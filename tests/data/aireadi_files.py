@@ -204,6 +204,8 @@ class AireadiFiles:
         hr: float = 70.0,
         glucose: Sequence[float] = (100.0, 150.0, 60.0, 200.0),
         skip: Sequence[str] = (),
+        form: str = "v2",
+        old_format: bool = False,
     ) -> None:
         """Write every modality for ``days`` local days from ``start``, all passing the rules.
 
@@ -213,8 +215,15 @@ class AireadiFiles:
         (total 450, light 270, efficiency 93.75%); steps 3,000 in one walking hour
         (12:00-13:00), sedentary 60 + 600 min; calorie counter +10 kcal per hour (230/day);
         SpO2 95% 01:00-05:00; respiration 14/min; stress ``stress`` every 30 min with a -1
-        sentinel at minute 15 of each hour. Modalities in ``skip`` are not written.
+        sentinel at minute 15 of each hour. Modalities in ``skip`` are not written. ``form``
+        and ``old_format`` write the files as older releases did (see ``write`` and
+        ``utc_strings``).
         """
+        kw: dict[str, Any] = {"form": form}
+
+        def stamp(times: pd.DatetimeIndex) -> list[str]:
+            return utc_strings(times, old_format)
+
         tz_days = pd.date_range(start, periods=days, freq="D")
         first, end = tz_days[0], tz_days[-1] + pd.Timedelta(days=1)
         stress_values = [float(stress)] * days if isinstance(stress, int | float) else list(stress)
@@ -222,21 +231,26 @@ class AireadiFiles:
         if "cgm" not in skip:
             values = [glucose[i % len(glucose)] for i in range(len(grid))]
             self.write(
-                pid, "cgm", [cgm(t, v) for t, v in zip(utc_strings(grid), values, strict=True)]
+                pid,
+                "cgm",
+                [cgm(t, v) for t, v in zip(stamp(grid), values, strict=True)],
+                **kw,
             )
         grid = local_grid(pid, str(first.date()), str(end.date()), "10min")
         if "heart_rate" not in skip:
             self.write(
                 pid,
                 "heart_rate",
-                [point("heart_rate", t, hr, "beats/min") for t in utc_strings(grid)],
+                [point("heart_rate", t, hr, "beats/min") for t in stamp(grid)],
+                **kw,
             )
         grid = local_grid(pid, str(first.date()), str(end.date()), "30min")
         if "respiratory_rate" not in skip:
             self.write(
                 pid,
                 "respiratory_rate",
-                [point("respiratory_rate", t, 14.0, "breaths/min") for t in utc_strings(grid)],
+                [point("respiratory_rate", t, 14.0, "breaths/min") for t in stamp(grid)],
+                **kw,
             )
         if "stress" not in skip:
             recs = []
@@ -244,10 +258,10 @@ class AireadiFiles:
                 g = local_grid(
                     pid, str(day.date()), str((day + pd.Timedelta(days=1)).date()), "30min"
                 )
-                recs += [point("stress", t, stress_values[i]) for t in utc_strings(g)]
+                recs += [point("stress", t, stress_values[i]) for t in stamp(g)]
                 g15 = g + pd.Timedelta(minutes=15)
-                recs += [point("stress", t, -1) for t in utc_strings(g15)]
-            self.write(pid, "stress", recs)
+                recs += [point("stress", t, -1) for t in stamp(g15)]
+            self.write(pid, "stress", recs, **kw)
         sleep_recs, spo2_recs, act_recs, cal_recs = [], [], [], []
         tz = timezone_for(pid)
         for day in tz_days:
@@ -255,22 +269,22 @@ class AireadiFiles:
             plan = [("light", 120), ("deep", 90), ("awake", 30), ("rem", 90), ("light", 150)]
             t = eve
             for stage, minutes in plan:
-                s, e = utc_strings(pd.DatetimeIndex([t, t + pd.Timedelta(minutes=minutes)]))
+                s, e = stamp(pd.DatetimeIndex([t, t + pd.Timedelta(minutes=minutes)]))
                 sleep_recs.append(sleep(s, e, stage))
                 t += pd.Timedelta(minutes=minutes)
             midnight = pd.Timestamp(day, tz=tz)
             spo2_grid = pd.date_range(midnight + pd.Timedelta(hours=1), periods=16, freq="15min")
-            spo2_recs += [point("oxygen_saturation", s, 95.0, "%") for s in utc_strings(spo2_grid)]
+            spo2_recs += [point("oxygen_saturation", s, 95.0, "%") for s in stamp(spo2_grid)]
             blocks = [(7, 12, "sedentary", 0), (12, 13, "walking", 3000), (13, 23, "sedentary", 0)]
             for h0, h1, name, steps in blocks:
-                s, e = utc_strings(
+                s, e = stamp(
                     pd.DatetimeIndex(
                         [midnight + pd.Timedelta(hours=h0), midnight + pd.Timedelta(hours=h1)]
                     )
                 )
                 act_recs.append(activity(s, e, steps, name))
             hours = pd.date_range(midnight, periods=24, freq="1h")
-            cal_recs += [calorie(s, 10.0 * i) for i, s in enumerate(utc_strings(hours))]
+            cal_recs += [calorie(s, 10.0 * i) for i, s in enumerate(stamp(hours))]
         for modality, recs in (
             ("sleep", sleep_recs),
             ("oxygen_saturation", spo2_recs),
@@ -278,7 +292,7 @@ class AireadiFiles:
             ("calorie", cal_recs),
         ):
             if modality not in skip:
-                self.write(pid, modality, recs)
+                self.write(pid, modality, recs, **kw)
 
     def cohort(
         self, people: Sequence[dict[str, Any]], id_column: str = "person_id", **kw: Any

@@ -304,22 +304,45 @@ def test_day_rules_drop_and_count_each_day_once(aireadi):
 
     frame, report = extract_features(aireadi.root)
     assert report.candidate_days == 18
-    assert report.dropped_rows == {
+    quality = {
         "CGM below 70% of the expected readings": 1,
         "heart rate in fewer than 18 hours": 1,
         "no sleep record for the night": 1,
         "no valid stress values": 1,
-        "missing spo2_mean": 3,
-        "missing sleep_deep_min": 3,
     }
+    assert report.dropped_rows == quality
     kept = frame.groupby("person_id")["date"].apply(list).to_dict()
+    every = ["2023-08-01", "2023-08-02", "2023-08-03"]
     assert kept == {
         1001: ["2023-08-01", "2023-08-03"],
         1002: ["2023-08-02", "2023-08-03"],
         1003: ["2023-08-01", "2023-08-02"],
         1004: ["2023-08-01", "2023-08-03"],
+        1005: every,
+        1006: every,
     }
-    assert not frame[list(FEATURES)].isna().any().any()
+    # Without SpO2 (1005) or sleep stages (1006) the days stay, those features empty.
+    stages = ["sleep_deep_min", "sleep_light_min", "sleep_rem_min", "sleep_awake_min"]
+    assert report.missing_by_feature == {
+        **dict.fromkeys(stages, 3),
+        "sleep_efficiency": 3,
+        "spo2_mean": 3,
+        "spo2_below90_pct": 3,
+    }
+    by_person = frame.set_index("person_id")
+    assert by_person.loc[1005, "spo2_mean"].isna().all()
+    assert by_person.loc[1006, stages].isna().all().all()
+    assert by_person.loc[1006, "sleep_total_min"].tolist() == [450.0] * 3
+    assert not frame[frame["person_id"] <= 1004][list(FEATURES)].isna().any().any()
+    # Required features drop the days without them, counted as before.
+    _, report = extract_features(
+        aireadi.root, rules=DayRules(required=("spo2_mean", "sleep_deep_min"))
+    )
+    assert report.dropped_rows == {
+        **quality,
+        "missing spo2_mean": 3,
+        "missing sleep_deep_min": 3,
+    }
 
 
 def test_unit_person_averages_kept_days(aireadi):
@@ -496,6 +519,7 @@ def test_relaxed_rules_keep_short_recordings_and_are_recorded(short_recordings):
         "min_hr_hours": 12,
         "require_sleep": True,
         "require_stress": True,
+        "required": [],
     }
     # Features come from what is there: 12 hours of readings, the same values as a full day.
     assert data.frame["hr_mean"].tolist() == pytest.approx([70.0] * 4)
@@ -511,18 +535,26 @@ def test_relaxed_rules_keep_short_recordings_and_are_recorded(short_recordings):
     assert len(everything) == 4
 
 
-def test_without_sleep_the_night_features_are_left_out(aireadi):
+def test_without_sleep_required_a_night_without_a_record_has_empty_sleep_features(aireadi):
     aireadi.participants([{"person_id": 1001, "age": 50}])
-    aireadi.good_person(1001, days=2, skip=("sleep",))
-    with pytest.raises(DataError, match="no sleep record for the night: 2"):
-        read_aireadi(aireadi.root)
-    data = read_aireadi(aireadi.root, require_sleep=False)
-    assert len(data) == 2
-    night = {"hr_sleep", "sleep_total_min", "sleep_efficiency", "sleep_awake_min"}
-    assert not night & set(data.spec.feature_names)
-    assert not night & set(data.frame.columns)
-    assert all(not night & set(r.features) for r in data.spec.relations)
-    assert data.info["day_rules"]["require_sleep"] is False
+    aireadi.good_person(1001, days=3)
+    lt = aireadi.local_time
+    # No sleep record for the night ending on Aug 2 (the other two nights are whole).
+    aireadi.edit(1001, "sleep", lambda r: (lt(1001, r) + pd.Timedelta(hours=12)).day != 2)
+    night = ["hr_sleep", "sleep_total_min", "sleep_deep_min", "sleep_light_min",
+             "sleep_rem_min", "sleep_awake_min", "sleep_efficiency"]  # fmt: skip
+    data = read_aireadi(aireadi.root)
+    assert data.ids["date"].tolist() == ["2023-08-01", "2023-08-03"]
+    assert data.info["report"]["dropped_rows"] == {"no sleep record for the night": 1}
+    relaxed = read_aireadi(aireadi.root, require_sleep=False)
+    assert relaxed.ids["date"].tolist() == ["2023-08-01", "2023-08-02", "2023-08-03"]
+    assert set(night) <= set(relaxed.spec.feature_names)
+    frame = relaxed.frame.set_index(relaxed.ids["date"])
+    assert frame.loc["2023-08-02", night].isna().all()
+    assert frame.loc["2023-08-01", night].tolist() == [70.0, 450, 90, 270, 90, 30, 93.75]
+    assert frame.loc["2023-08-02", "steps"] == 3000  # the day's own streams are all there
+    assert relaxed.info["missing_by_feature"] == dict.fromkeys(night, 1)
+    assert relaxed.info["day_rules"]["require_sleep"] is False
 
 
 def test_without_stress_a_row_is_kept_only_when_the_target_does_not_need_it(aireadi):

@@ -277,8 +277,10 @@ def test_malformed_json_is_skipped_and_counted(aireadi):
     assert report.skipped_records["respiratory_rate: file unreadable"] == 1
     assert report.unreadable_files == [str(bad)]
     assert report.files_read == 7
-    assert frame.empty  # resp_rate_mean is unknown, so the day is dropped
-    assert report.dropped_rows == {"missing resp_rate_mean": 1}
+    # resp_rate_mean is unknown: the day stays, that feature empty.
+    assert len(frame) == 1 and pd.isna(frame["resp_rate_mean"].iloc[0])
+    assert report.missing_by_feature == {"resp_rate_mean": 1}
+    assert report.dropped_rows == {}
 
 
 def test_bad_records_are_skipped_and_counted_by_reason(aireadi):

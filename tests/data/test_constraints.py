@@ -70,3 +70,27 @@ def test_project_leaves_unchanged_values_as_measured(spec):
     out = project(spec, query, candidate)
     assert out.tolist() == [[50, 450, 70.123, 1, 5000]]
     assert changed(query, out).sum() == 1
+
+
+def test_project_moves_what_was_measured_when_a_derived_feature_cannot_be_known():
+    from sensecf.data.relations import Relation
+
+    sleep = DatasetSpec(
+        target="y",
+        classes={0: "a", 1: "b"},
+        desired_class=0,
+        features=[
+            FeatureSpec(name=n, bounds=(0, 900)) for n in ("deep", "light", "total", "steps")
+        ],
+        relations=[Relation(derived="total", formula="deep + light")],
+    )
+    # An input of the derived feature missing; then the derived feature itself missing.
+    query = np.array([[60.0, np.nan, 400.0, 100.0], [60.0, 300.0, np.nan, 100.0]])
+    proposal = np.array([[90.0, 50.0, 500.0, 200.0], [90.0, 300.0, 5.0, 200.0]])
+    out = project(sleep, query, proposal)
+    # The measured, free features move; what nobody measured stays missing; a derived value
+    # whose formula reads a missing input stays as measured.
+    np.testing.assert_array_equal(
+        out, np.array([[90.0, np.nan, 400.0, 200.0], [90.0, 300.0, np.nan, 200.0]])
+    )
+    assert violations(sleep, query, out)["total"].tolist() == [0, 0]

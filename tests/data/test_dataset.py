@@ -63,3 +63,12 @@ def test_bad_rows_are_named(data):
     frame = data.frame.assign(x=[0.5, "n/a", 1.0, 2.0])
     with pytest.raises(DataError, match="feature 'x' must be numeric; row 1 holds 'n/a'"):
         Dataset(frame, data.spec, source="cohort.csv")
+
+
+def test_feature_folder_keeps_rows_with_missing_values(tmp_path):
+    df = pd.DataFrame({"x": [0.5, None, 2.5], "z": [1.0, 2.0, None], "y": [0, 1, 0]})
+    spec = infer_spec(df, "y")
+    folder = Dataset(df, spec).save(tmp_path / "features")
+    data = load_dataset(folder)
+    assert len(data) == 3
+    assert data.X.isna().sum().to_dict() == {"x": 1, "z": 1}

@@ -56,6 +56,21 @@ def test_yaml_round_trip(tmp_path):
     assert DatasetSpec.from_yaml(path.read_text()) == spec
 
 
+def test_required_round_trips_through_yaml_and_is_left_out_when_false(tmp_path):
+    spec = DatasetSpec.from_dict(make_spec())
+    assert spec.required_features == []
+    assert "required" not in spec.to_yaml()
+    required = spec.update_feature("sleep_min", required=True)
+    assert required.required_features == ["sleep_min"]
+    text = required.to_yaml(tmp_path / "spec.yaml")
+    assert text.count("required: true") == 1
+    assert DatasetSpec.from_yaml(tmp_path / "spec.yaml") == required
+    with pytest.raises(SpecError, match="feature 'age': required"):
+        DatasetSpec.from_dict(
+            make_spec(features=[{"name": "age", "bounds": [18, 100], "required": "maybe"}])
+        )
+
+
 @pytest.mark.parametrize(
     ("feature", "fragment"),
     [

@@ -564,3 +564,113 @@ def test_high_stress_is_predictable_from_behaviour(cohort_days: pd.DataFrame) ->
 def test_progress_bar_runs(tmp_path: Path) -> None:
     cohort = write_synthetic_cohort(tmp_path, CohortConfig(participants=2, days=1), progress=True)
     assert len(cohort.days) == 2
+
+
+# ---- gaps: streams left out, a CGM that stops -----------------------------------------------
+GAPS = {"missing_streams": {"spo2": 0.4, "calories": 0.3}, "cgm_stops": 0.4}
+
+
+@pytest.fixture(scope="module")
+def gapped(tmp_path_factory: pytest.TempPathFactory) -> tuple[SyntheticCohort, SyntheticCohort]:
+    """The same 10 persons x 3 days with and without gaps."""
+    out = tmp_path_factory.mktemp("gaps")
+    config = CohortConfig(participants=10, days=3, interval_min=30, seed=4)
+    plain = write_synthetic_cohort(out / "plain", config)
+    return plain, write_synthetic_cohort(out / "gaps", dataclasses.replace(config, **GAPS))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"missing_streams": 1.0}, "missing_streams must be a share from 0 to below 1; got 1.0"),
+        ({"missing_streams": -0.1}, "missing_streams must be a share from 0 to below 1"),
+        ({"missing_streams": {"spo2": 2}}, "missing_streams['spo2'] must be a share"),
+        ({"missing_streams": {"glucose": 0.1}}, "unknown stream 'glucose'; the streams are cgm"),
+        ({"missing_streams": "0.1"}, "missing_streams must be a share"),
+        ({"cgm_stops": 1}, "cgm_stops must be a share from 0 to below 1; got 1"),
+    ],
+)
+def test_gap_shares_are_checked(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        CohortConfig(**kwargs)
+
+
+def test_without_gaps_the_config_and_files_are_as_before(gapped) -> None:
+    plain, _ = gapped
+    description = _load(plain.root, "dataset_description.json")
+    assert "missing_streams" not in description["SyntheticConfig"]
+    assert "cgm_stops" not in description["SyntheticConfig"]
+    assert not (plain.root / "synthetic_truth" / "gaps.csv").exists()
+    assert plain.gaps.empty
+    zero = CohortConfig(participants=10, days=3, interval_min=30, seed=4, missing_streams=0)
+    assert zero == plain.config and not zero.has_gaps
+
+
+def test_gaps_leave_out_only_the_gapped_files(gapped) -> None:
+    plain, gaps = gapped
+    table = gaps.gaps
+    absent = table[table["kind"] == "absent"]
+    assert set(absent["stream"]) == {"oxygen_saturation", "calorie"}
+    assert (table["kind"] == "stops").sum() >= 1 and set(
+        table[table["kind"] == "stops"]["stream"]
+    ) == {"cgm"}
+    manifest = _manifest(gaps.root, "wearable_activity_monitor").set_index("person_id")
+    column = {
+        "oxygen_saturation": "oxygen_saturation_filepath",
+        "calorie": "physical_activity_calorie_filepath",
+    }
+    for row in absent.itertuples():
+        assert manifest.loc[str(row.person_id), column[row.stream]] == "None"
+    ha, hb = _hashes(plain.root), _hashes(gaps.root)
+    stopped = {str(p) for p in table.loc[table["kind"] == "stops", "person_id"]}
+    changed = {k for k in ha if hb.get(k) != ha[k]}
+    left_out = set(ha) - set(hb)
+    assert len(left_out) == len(absent)
+    for name in changed - left_out:
+        # Besides the absent files, only the stopped CGM files, manifests and records differ.
+        assert (
+            name.endswith("manifest.tsv")
+            or name in ("dataset_description.json", "synthetic_truth/days.csv")
+            or (name.endswith("_DEX.json") and name.split("/")[-2] in stopped)
+        ), name
+    stop = table[table["kind"] == "stops"].iloc[0]
+    cgm = _load(
+        gaps.root,
+        f"wearable_blood_glucose/continuous_glucose_monitoring/dexcom_g6/{stop.person_id}/{stop.person_id}_DEX.json",
+    )
+    last = max(
+        r["effective_time_frame"]["time_interval"]["start_date_time"] for r in cgm["body"]["cgm"]
+    )
+    assert last < stop.stop_utc
+
+
+def test_same_seed_same_gaps(gapped, tmp_path: Path) -> None:
+    _, gaps = gapped
+    again = write_synthetic_cohort(tmp_path / "again", gaps.config)
+    assert _hashes(again.root) == _hashes(gaps.root)
+    pd.testing.assert_frame_equal(again.gaps, gaps.gaps)
+
+
+def test_features_of_a_gapped_cohort_are_empty_where_streams_are_absent(gapped) -> None:
+    from sensecf.data.aireadi import DayRules, extract_features
+
+    plain, gaps = gapped
+    rules = DayRules(min_cgm_coverage=0)
+    before, _ = extract_features(plain.root, rules=rules)
+    after, report = extract_features(gaps.root, rules=rules)
+    table = gaps.gaps
+    no_spo2 = set(table.loc[table["stream"] == "oxygen_saturation", "person_id"])
+    no_kcal = set(table.loc[table["stream"] == "calorie", "person_id"])
+    assert after.loc[after["person_id"].isin(no_spo2), "spo2_mean"].isna().all()
+    assert after.loc[after["person_id"].isin(no_kcal), "active_kcal"].isna().all()
+    # Everything the gaps do not touch is as before.
+    keys = ["person_id", "date"]
+    merged = before.merge(after, on=keys, suffixes=("", "_gap"))
+    assert len(merged) == len(before)
+    untouched = [c for c in before.columns if c not in keys and not c.startswith(("cgm_", "spo2_"))]
+    untouched.remove("active_kcal")
+    for column in untouched:
+        pd.testing.assert_series_equal(
+            merged[column], merged[f"{column}_gap"], check_names=False, obj=column
+        )
+    assert report.missing_by_feature["spo2_mean"] >= len(no_spo2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -83,15 +84,33 @@ def test_inferred_spec_warns_and_uses_the_options(table):
     assert data.groups.tolist() == [1, 2, 3, 4]
 
 
-def test_rows_with_missing_values_are_dropped_and_counted(tmp_path):
+def test_rows_keep_missing_features_and_drop_missing_labels(tmp_path):
     path = tmp_path / "gaps.csv"
     path.write_text("pid,age,smoker,sleep_h,y\n1,41,0,,1\n2,62,1,7.25,0\n3,,0,8.0,\n4,38,1,5.5,1\n")
-    with pytest.warns(UserWarning, match=r"dropped 2 of 4 rows"):
+    with pytest.warns(UserWarning, match=r"dropped 1 of 4 rows with a missing label"):
         data = read_table(path, _spec())
-    assert data.frame["pid"].tolist() == [2, 4]
-    assert data.info["dropped_rows"] == 2
+    assert data.frame["pid"].tolist() == [1, 2, 4]
+    assert np.isnan(data.frame["sleep_h"].iloc[0])
+    assert data.info["dropped_rows"] == 1
     assert data.info["rows_read"] == 4
     assert data.info["missing_by_column"] == {"age": 1, "sleep_h": 1, "y": 1}
+
+
+def test_rows_missing_a_required_feature_are_dropped(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("pid,age,smoker,sleep_h,y\n1,41,0,,1\n2,62,1,7.25,0\n3,50,0,8.0,0\n")
+    spec = _spec().update_feature("sleep_h", required=True)
+    with pytest.warns(UserWarning, match=r"dropped 1 of 3 rows with a missing label or required"):
+        data = read_table(path, spec)
+    assert data.frame["pid"].tolist() == [2, 3]
+    assert data.info["missing_by_column"] == {"sleep_h": 1}
+
+
+def test_no_row_with_a_label_is_a_data_error(tmp_path):
+    path = tmp_path / "nolabels.csv"
+    path.write_text("pid,age,smoker,sleep_h,y\n1,41,0,6.5,\n")
+    with pytest.warns(UserWarning), pytest.raises(DataError, match="no usable rows.*label 'y'"):
+        read_table(path, _spec())
 
 
 def test_non_numeric_value_names_file_row_and_column(tmp_path):
@@ -148,12 +167,13 @@ def test_inference_errors_name_the_file(tmp_path):
         read_table(path, target="y")
 
 
-def test_every_row_incomplete(tmp_path):
+def test_every_row_misses_a_required_feature(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("pid,age,smoker,sleep_h,y\n1,,0,6.5,1\n")
-    with pytest.raises(DataError, match="no complete rows"), warnings.catch_warnings():
+    spec = _spec().update_feature("age", required=True)
+    with pytest.raises(DataError, match=r"no usable rows.*\['age'\]"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        read_table(path, _spec())
+        read_table(path, spec)
 
 
 def test_missing_file(tmp_path):

@@ -4,6 +4,7 @@ method, LLM calls go through the call cache in the out folder, the model's contr
 from __future__ import annotations
 
 import importlib.util
+import logging
 import re
 import sys
 from pathlib import Path
@@ -47,32 +48,35 @@ class Down(LLMBackend):
         raise LLMError("openai: server at http://x unreachable after 5 retries")
 
 
-def lines():
-    said: list[str] = []
-    return said, said.append
+@pytest.fixture
+def news(caplog):
+    """The benchmark's progress lines (its logger's INFO records)."""
+    caplog.set_level(logging.INFO, logger="sensecf")
+    return caplog
 
 
-def test_a_changed_model_or_data_reruns_instead_of_reusing(cohort, tmp_path):
+def test_a_changed_model_or_data_reruns_instead_of_reusing(cohort, tmp_path, news):
     root, data, model = cohort
     config = BenchmarkConfig(generators=["oracle"], limit=3, n_cfs=1, model=root / "model")
-    said, log = lines()
-    run_benchmark(model, data, config, out_dir=tmp_path, log=log)
-    run_benchmark(model, data, config, out_dir=tmp_path, log=log)
-    assert sum("reused the saved result" in line for line in said) == 1
+    run_benchmark(model, data, config, out_dir=tmp_path)
+    run_benchmark(model, data, config, out_dir=tmp_path)
+    assert sum("reused the saved result" in line for line in news.messages) == 1
     retrained = scf.train(data, "rf", seed=1, params={"n_estimators": 40})
     retrained.save(tmp_path / "model2")
     assert model_digest(retrained, tmp_path / "model2") != model_digest(model, root / "model")
     moved = config.model_copy(update={"model": tmp_path / "model2"})
-    said.clear()
-    run_benchmark(retrained, data, moved, out_dir=tmp_path, log=log)
-    assert any("rerunning" in line for line in said) and not any("reused" in s for s in said)
+    news.clear()
+    run_benchmark(retrained, data, moved, out_dir=tmp_path)
+    assert any("rerunning" in line for line in news.messages) and not any(
+        "reused" in s for s in news.messages
+    )
     frame = data.frame.copy()
     frame.loc[frame.index[0], data.spec.feature_names[3]] += 1.0
     changed = scf.Dataset(frame, data.spec)
     assert data_digest(changed) != data_digest(data)
-    said.clear()
-    run_benchmark(retrained, changed, moved, out_dir=tmp_path, log=log)
-    assert any("rerunning" in line for line in said)
+    news.clear()
+    run_benchmark(retrained, changed, moved, out_dir=tmp_path)
+    assert any("rerunning" in line for line in news.messages)
 
 
 def test_a_backend_outage_fails_its_method_and_the_others_go_on(cohort, tmp_path):
@@ -120,7 +124,7 @@ def test_llm_methods_use_the_call_cache_in_the_out_folder(cohort, tmp_path):
     assert "whole-row copies" in section and "tokens/valid CF" in section
 
 
-def test_a_margin_is_searched_by_every_method_and_reported_beside_validity(cohort, tmp_path):
+def test_a_margin_is_searched_by_every_method_and_reported_beside_validity(cohort, tmp_path, news):
     _, data, model = cohort
     generators = ["oracle", "oracle+sparsify", "nearest-example"]
     config = BenchmarkConfig(generators=generators, limit=4, n_cfs=1, min_proba=0.6, by=None)
@@ -146,26 +150,25 @@ def test_a_margin_is_searched_by_every_method_and_reported_beside_validity(cohor
     assert "Measured only (their search keeps its own rule): nearest-example." in text
     assert "validity_margin" in pd.read_csv(tmp_path / "summary.csv").columns
     # Searched at another margin, a saved result is not reused.
-    said, log = lines()
+    news.clear()
     plain = config.model_copy(update={"min_proba": None})
-    run_benchmark(model, data, plain, out_dir=tmp_path, log=log)
-    assert not any("reused" in line for line in said)
+    run_benchmark(model, data, plain, out_dir=tmp_path)
+    assert not any("reused" in line for line in news.messages)
     assert "validity_margin" not in pd.read_csv(tmp_path / "summary.csv").columns
 
 
-def test_a_margin_below_the_decision_rule_is_refused_before_any_work(cohort):
+def test_a_margin_below_the_decision_rule_is_refused_before_any_work(cohort, news):
     _, data, model = cohort
     config = BenchmarkConfig(generators=["oracle"], limit=2, min_proba=0.3)
-    said, log = lines()
     with pytest.raises(scf.SensecfError, match="min_proba 0.3 is below"):
-        run_benchmark(model, data, config, log=log)
-    assert said == []
+        run_benchmark(model, data, config)
+    assert news.messages == []
     with pytest.raises(scf.SensecfError, match="min_proba"):
         BenchmarkConfig.build({"min_proba": 1.5})
 
 
 def test_prompted_methods_beside_a_fine_tuned_folder_run_the_packaged_model(
-    cohort, tmp_path, monkeypatch
+    cohort, tmp_path, monkeypatch, news
 ):
     _, data, model = cohort
     folder = tmp_path / "ft"
@@ -178,9 +181,6 @@ def test_prompted_methods_beside_a_fine_tuned_folder_run_the_packaged_model(
 
     monkeypatch.setattr(LLMOptions, "make_backend", record)
     config = BenchmarkConfig(generators=["few-shot", "nearest-example"], limit=2, n_cfs=1)
-    said, log = lines()
-    run_benchmark(
-        model, data, config, out_dir=tmp_path / "out", llm=LLMOptions(model=folder), log=log
-    )
+    run_benchmark(model, data, config, out_dir=tmp_path / "out", llm=LLMOptions(model=folder))
     assert made == [None]  # the packaged model, not the fine-tuned folder
-    assert any("prompted with the packaged model" in line for line in said)
+    assert any("prompted with the packaged model" in line for line in news.messages)

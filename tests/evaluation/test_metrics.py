@@ -415,3 +415,68 @@ def test_copy_shares_from_the_examples_a_query_was_shown(suite):
     assert table["example_share"].iloc[0] == pytest.approx(0.75)
     plain = suite.summarise(make_result()).iloc[0]
     assert math.isnan(plain["copied_example"]) and math.isnan(plain["example_share"])
+
+
+# ---- a query's missing values ----------------------------------------------------------------
+def missing_b_result() -> CounterfactualResult:
+    """One query missing b; three CFs: two keep b missing, one gives it a value (and moves c)."""
+    queries = pd.DataFrame(
+        {"query_id": [0], "a": [6.0], "b": [np.nan], "c": [2.0], "label": [1], "n_cfs": [3]}
+    )
+    cfs = pd.DataFrame(
+        {
+            "query_id": [0, 0, 0],
+            "method": "hand",
+            "rank": [0, 1, 2],
+            "a": [1.0, 2.5, 1.0],
+            "b": [np.nan, np.nan, 3.0],
+            "c": [2.0, 2.0, 4.0],
+            "valid": True,
+        }
+    )
+    return CounterfactualResult("hand", 0, SPEC, queries, cfs)
+
+
+def test_a_querys_missing_feature_adds_no_distance(suite, model):
+    result = missing_b_result()
+    scored = suite.score_cfs(result)
+    kept, given = scored.iloc[0], scored.iloc[2]
+    assert kept["l0"] == 1 and kept["viol_total"] == 0
+    assert kept["mad_l1"] == pytest.approx(5 / 1.5)
+    assert kept["range_l1"] == pytest.approx(5 / 10)
+    assert kept["l2_std"] == pytest.approx(5 / STD_A)
+    # A value given to the missing b is a change and a violation, but has no size.
+    assert given["l0"] == 3 and given["viol_fixed"] == 2  # a; b given a value; fixed c moved
+    assert given["mad_l1"] == pytest.approx(5 / 1.5 + 2 / 2.0)
+    # Judged by the model on the row with NaN, as the generators judge it.
+    expected = model.predict(result.cf_matrix()) == 0
+    assert scored["valid"].tolist() == expected.tolist() and expected[:2].all()
+
+
+def test_plausibility_is_finite_for_cfs_keeping_a_missing_value(suite):
+    scored = suite.score_cfs(missing_b_result())
+    for column in ("lof_inlier", "iforest_inlier", "ynn", "nn_dist"):
+        assert scored[column].notna().all(), column
+    # The detectors see b at the training median (0), as the reference rows had it filled.
+    filled = missing_b_result()
+    filled.cfs["b"] = [0.0, 0.0, 3.0]
+    filled.queries["b"] = 0.0
+    twin = suite.score_cfs(filled)
+    assert twin["nn_dist"].iloc[:2].tolist() == pytest.approx(scored["nn_dist"].iloc[:2].tolist())
+
+
+def test_diversity_ignores_a_feature_missing_in_both_cfs(suite):
+    table = suite.score_queries(missing_b_result(), valid_only=False)
+    # Pairs: (0, 1) |1 - 2.5| / 1.5; (0, 2) b missing in one, c: 2/2; (1, 2) 1.5/1.5 + 1.
+    expected = np.mean([1.0, 1.0, 2.0])
+    assert table["diversity"].iloc[0] == pytest.approx(expected)
+
+
+def test_reference_rows_with_missing_values_are_scaled_and_indexed_without_them(model):
+    holey = REFERENCE.copy()
+    holey.loc[[0, 5], "a"] = np.nan  # a: 2, 3, 4, 5 -> MAD 1.0
+    fitted = MetricSuite().fit(model, Dataset(holey, SPEC))
+    assert fitted.mad_["a"] == pytest.approx(1.0) and fitted.median_["a"] == pytest.approx(3.5)
+    assert np.isfinite(fitted.reference_z_).all()
+    scored = fitted.score_cfs(missing_b_result())
+    assert scored[["mad_l1", "lof_inlier", "nn_dist"]].notna().all().all()

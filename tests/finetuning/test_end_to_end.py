@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::FutureWarnin
 @pytest.fixture(scope="module")
 def quick_run(task: Task, tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("ft")
-    run = finetune(task.model, task.data, out, profile="quick", progress=False, log=lambda _: None)
+    run = finetune(task.model, task.data, out, profile="quick", progress=False)
     return run, out
 
 

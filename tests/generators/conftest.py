@@ -182,3 +182,39 @@ def relation_task() -> tuple[Dataset, TrainedClassifier]:
     data = Dataset(frame, relation_spec())
     model = train(data, "logreg", importance_repeats=1)
     return data, model
+
+
+@dataclass
+class Gappy:
+    """A task whose rows miss values, and flagged queries that each miss at least one."""
+
+    model: TrainedClassifier
+    train: Dataset
+    queries: Dataset
+
+
+def with_gaps(data: Dataset, seed: int = 0) -> Dataset:
+    """``risk_table`` rows with gaps as real downloads have them: no sleep for a fifth of the
+    rows, no heart rate for a sixth, and the coded group unknown for a tenth."""
+    rng = np.random.default_rng(seed)
+    frame = data.frame.copy()
+    n = len(frame)
+    for name, share in (("sleep_min", 0.2), ("hr_rest", 0.15), ("group", 0.1)):
+        frame.loc[rng.random(n) < share, name] = np.nan
+    return Dataset(frame, data.spec)
+
+
+@pytest.fixture(scope="session")
+def gappy() -> Gappy:
+    """A logistic model trained on :func:`with_gaps` rows (its imputer fills the gaps) and up to
+    eight flagged held-out queries, each missing at least one feature."""
+    from sensecf.generators.base import select_queries
+
+    data = with_gaps(risk_table(n=400))
+    model = train(data, "logreg", importance_repeats=1)
+    train_rows, test_rows = model.split_data(data)
+    flagged = select_queries(model, test_rows)
+    lacking = flagged.frame[data.spec.feature_names].isna().any(axis=1).to_numpy()
+    queries = flagged.subset(lacking)
+    queries = queries.subset(np.arange(min(8, len(queries))))
+    return Gappy(model, train_rows, queries)

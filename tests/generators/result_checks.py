@@ -33,3 +33,52 @@ def check_columns(result: CounterfactualResult, generator: CounterfactualGenerat
     assert dtypes[["query_id", "rank", "llm_calls"]].tolist() == ["int64"] * 3
     assert dtypes[["proba_desired", "seconds"]].tolist() == ["float64"] * 2
     assert dtypes["valid"] == "bool"
+
+
+def check_missing_kept(
+    result: CounterfactualResult, model: TrainedClassifier, desired: int = 0
+) -> None:
+    """Every CF is missing exactly what its query is missing, and is judged by the real model
+    on that row (NaN included)."""
+    Q, C = result.query_matrix(), result.cf_matrix()
+    assert np.isnan(Q).any()
+    assert (np.isnan(C) == np.isnan(Q)).all()
+    proba = model.proba_of(C, desired)
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(result.cfs["proba_desired"], proba)
+    assert result.cfs["valid"].tolist() == (model.predict(C) == desired).tolist()
+
+
+class Spy:
+    """A fitted estimator that records every row it is asked to score (as floats)."""
+
+    def __init__(self, estimator: object) -> None:
+        self.estimator = estimator
+        self.seen: list[np.ndarray] = []
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return self.estimator.classes_
+
+    def predict_proba(self, X: object) -> np.ndarray:
+        self.seen.append(np.asarray(X, dtype=float))
+        return self.estimator.predict_proba(X)
+
+    def rows(self) -> np.ndarray:
+        return np.vstack(self.seen)
+
+
+def check_package_sees_missing(make: object, gappy: object) -> None:
+    """Fitted on a spying model, a generator asked about one query with missing values: every
+    row the model scores while it generates is missing what the query is missing."""
+    spy = Spy(gappy.model.pipeline_)
+    generator = make().fit(spy, gappy.train)
+    query = gappy.queries.subset(np.arange(1))
+    missing = np.isnan(query.X.to_numpy(dtype=float)[0])
+    spy.seen.clear()
+    result = generator.generate(query)
+    rows = spy.rows()
+    assert missing.any() and len(rows) > 2
+    assert np.isnan(rows[:, missing]).all()
+    assert not np.isnan(rows[:, ~missing]).any()
+    assert (np.isnan(result.cf_matrix()) == missing).all()

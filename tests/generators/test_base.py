@@ -3,6 +3,8 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
+from sensecf.data.constraints import violations
+from sensecf.data.io import read_table_file, write_table
 from sensecf.errors import DataError, SensecfError
 from sensecf.generators import (
     Candidates,
@@ -11,6 +13,8 @@ from sensecf.generators import (
     NotFittedError,
     select_queries,
 )
+from sensecf.generators.base import fill_missing, stand_ins
+from sensecf.generators.sparsify import sparsify
 
 
 class HalfStep(CounterfactualGenerator):
@@ -210,3 +214,90 @@ def test_parameters_are_stored_as_given_and_clone_works():
     assert gen.get_params() == {"timed": False} and repr(gen) == "Batched(timed=False)"
     twin = clone(gen.set_params(timed=True))
     assert twin.timed is True and not hasattr(twin, "model_")
+
+
+# ---- missing values --------------------------------------------------------------------------
+class Answers(CounterfactualGenerator):
+    """Three answers per query: steps up (missing values kept), steps up with every missing
+    value given 1, and steps up with a measured value dropped to NaN."""
+
+    name = "answers"
+
+    def _propose(self, query, n_cfs, desired, rng):
+        kept = query.copy()
+        kept[3] += 20000
+        filled = np.where(np.isnan(kept), 1.0, kept)
+        dropped = kept.copy()
+        dropped[0] = np.nan
+        return Candidates(np.vstack([kept, filled, dropped]))
+
+
+def test_a_cf_is_judged_with_its_querys_missing_values(gappy, tmp_path):
+    result = Answers().fit(gappy.model, gappy.train).generate(gappy.queries, n_cfs=3)
+    Q, C = result.query_matrix(), result.cf_matrix()
+    kept, filled, dropped = (result.cfs["rank"].to_numpy() == r for r in range(3))
+    assert np.isnan(result.queries[gappy.model.feature_names].to_numpy()).any()
+    # Kept missing: judged by the model on the row with NaN.
+    assert (np.isnan(C[kept]) == np.isnan(Q[kept])).all()
+    np.testing.assert_allclose(result.cfs["proba_desired"][kept], gappy.model.proba_of(C[kept], 0))
+    # A value given to a missing feature stays in the table, and counts as a violation.
+    assert not np.isnan(C[filled]).any()
+    broken = violations(result.spec, Q[filled], C[filled])["fixed"].to_numpy()
+    assert (broken == np.isnan(Q[filled]).sum(axis=1)).all()
+    # A measured value dropped to NaN is not judged: not valid, no probability.
+    assert np.isnan(result.cfs["proba_desired"][dropped]).all()
+    assert not result.cfs["valid"][dropped].any()
+    # The tables keep NaN through Parquet and CSV.
+    back = CounterfactualResult.load(result.save(tmp_path / "run"))
+    pd.testing.assert_frame_equal(back.cfs, result.cfs)
+    pd.testing.assert_frame_equal(back.queries, result.queries)
+    write_table(result.cfs, tmp_path / "cfs.csv")
+    again = read_table_file(tmp_path / "cfs.csv")
+    np.testing.assert_array_equal(
+        np.isnan(again[gappy.model.feature_names].to_numpy()), np.isnan(C)
+    )
+
+
+def test_sparsify_keeps_missing_values_missing(gappy):
+    result = Answers().fit(gappy.model, gappy.train).generate(gappy.queries, n_cfs=2)
+    Q = result.query_matrix()
+    out = sparsify(gappy.model, Q, result.cf_matrix(), desired_class=0)
+    valid = result.cfs["valid"].to_numpy()
+    kept = result.cfs["rank"].to_numpy() == 0
+    assert valid.any() and (gappy.model.predict(out[valid]) == 0).all()
+    # A value that stays missing is no change, so nothing is reverted into or out of it.
+    assert (np.isnan(out[kept]) == np.isnan(Q[kept])).all()
+    assert not np.isnan(out[~np.isnan(Q)]).any()
+
+
+def test_derived_features_are_not_recomputed_into_or_out_of_a_missing_value(relation_task):
+    data, model = relation_task
+    queries = data.frame.iloc[:2].copy()
+    queries.loc[queries.index[0], "deep"] = np.nan  # total measured, one input not
+    queries.loc[queries.index[1], "total"] = np.nan  # total not measured, inputs are
+
+    class Longer(CounterfactualGenerator):
+        name = "longer"
+
+        def _propose(self, query, n_cfs, desired, rng):
+            row = query.copy()
+            row[1] += 60  # light
+            return Candidates(row)
+
+    result = Longer().fit(model, data).generate(queries)
+    C = result.cf_matrix()
+    assert C[0, 2] == queries["total"].iloc[0]  # kept, not dropped to NaN
+    assert np.isnan(C[1, 2])  # still missing, not filled in
+    assert np.isfinite(result.cfs["proba_desired"]).all()
+
+
+def test_stand_ins_fill_missing_values_on_the_grain(gappy):
+    X = gappy.train.X.to_numpy(dtype=float)
+    values = stand_ins(gappy.train.spec, X)
+    filled = fill_missing(X, values)
+    assert not np.isnan(filled).any()
+    assert (filled[~np.isnan(X)] == X[~np.isnan(X)]).all()
+    assert values[2] in (1.0, 2.0, 3.0) and values[4] == round(float(np.nanmedian(X[:, 4])), 1)
+    # A column with no value at all: the middle of its bounds.
+    X[:, 5] = np.nan
+    assert stand_ins(gappy.train.spec, X)[5] == 80.0

@@ -11,7 +11,12 @@ from importlib.util import find_spec
 import numpy as np
 import pandas as pd
 import pytest
-from result_checks import check_columns, check_table
+from result_checks import (
+    check_columns,
+    check_missing_kept,
+    check_package_sees_missing,
+    check_table,
+)
 from sklearn.base import clone
 
 from sensecf.data.constraints import violations
@@ -227,3 +232,33 @@ def test_leaves_global_state_as_it_found_it(
     assert after[0] == state[0] and np.array_equal(after[1], state[1]) and after[2] == state[2]
     assert logging.getLogger().handlers == handlers
     assert not [r for r in caplog.records if "cfnow" in r.pathname]
+
+
+# ---- missing values --------------------------------------------------------------------------
+def test_a_querys_missing_values_stay_missing_and_the_real_model_judges(gappy):
+    queries = gappy.queries.subset(np.arange(4))
+    generator = CFNOW("random", limit_seconds=0.1, search_seconds=5.0)
+    result = generator.fit(gappy.model, gappy.train).generate(queries, n_cfs=2)
+    assert (result.queries["error"] == "").all()
+    assert result.coverage == 1.0
+    check_missing_kept(result, gappy.model)
+    check_columns(result, generator)
+
+
+def test_cfnow_scores_every_row_with_the_querys_missing_values(gappy):
+    check_package_sees_missing(lambda: CFNOW("random", limit_seconds=0.1), gappy)
+
+
+def test_a_missing_number_stands_in_as_zero_which_cfnow_never_moves(gappy):
+    generator = CFNOW("greedy").fit(gappy.model, gappy.train)
+    # age, steps, sleep and heart rate: 0; sex and group: their most frequent level.
+    reference = gappy.train.frame
+    assert generator.stand_ins_[[0, 3, 4, 5]].tolist() == [0.0] * 4
+    assert generator.stand_ins_[2] == reference["group"].mode()[0]
+    # With six features and one numerical one missing, cfnow can move five: the greedy search
+    # could loop forever, so the query is refused with the reason, not run.
+    frame = gappy.queries.frame.iloc[:1].copy()
+    frame[["group", "steps", "hr_rest"]] = [1.0, 4000.0, 70.0]
+    frame["sleep_min"] = np.nan
+    result = generator.generate(frame)
+    assert "can move only 5 feature(s)" in result.queries["error"].iloc[0]

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import random
 
 import numpy as np
 import pandas as pd
 import pytest
-from result_checks import check_columns
+from result_checks import check_columns, check_missing_kept, check_package_sees_missing
 from sklearn.base import clone
 
 from sensecf.data.constraints import changed, violations
@@ -340,3 +341,47 @@ def test_fit_needs_a_mutable_feature_and_generate_needs_fit(setup):
         DiCE().fit(frozen, train_rows)
     with pytest.raises(NotFittedError):
         DiCE().generate(queries)
+
+
+# ---- missing values --------------------------------------------------------------------------
+def free_to_move(model: TrainedClassifier) -> TrainedClassifier:
+    """The model with every feature mutable both ways: the KD-tree keeps only reference rows
+    equal to the query where it may not vary, and a fixed age of 25 to 75 leaves it none."""
+    features = tuple(f.model_copy(update={"mutability": "both"}) for f in model.spec.features)
+    free = copy.copy(model)
+    free.spec = model.spec.model_copy(update={"features": features})
+    return free
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_querys_missing_values_stay_missing_and_the_real_model_judges(gappy, method):
+    options = {"genetic": {"max_iterations": 30}, "kdtree": {"posthoc_sparsity": 0.0}}
+    model = free_to_move(gappy.model) if method == "kdtree" else gappy.model
+    generator = DiCE(method, **options.get(method, {}))
+    result = generator.fit(model, gappy.train).generate(gappy.queries, n_cfs=2)
+    assert (result.queries["error"] == "").all()
+    assert result.coverage >= 0.5
+    check_missing_kept(result, gappy.model)
+    check_columns(result, DiCE(method))
+    # DiCE never varies the stand-ins: no value given to a missing feature.
+    assert violations(result.spec, result.query_matrix(), result.cf_matrix())["fixed"].sum() == 0
+
+
+def test_dice_scores_every_row_with_the_querys_missing_values(gappy):
+    check_package_sees_missing(lambda: DiCE("random"), gappy)
+
+
+def test_reference_rows_with_missing_values_get_stand_ins_on_the_grain(gappy):
+    gen = DiCE("kdtree").fit(gappy.model, gappy.train)
+    frame = gen.dice_data_.data_df
+    assert len(frame) == len(gappy.train)  # no row dropped for a gap
+    assert not frame[gappy.train.spec.feature_names].isna().any().any()
+    assert set(frame["group"]) <= {"1.0", "2.0", "3.0"}
+
+
+def test_a_query_missing_every_mutable_feature_is_recorded(gappy):
+    frame = gappy.queries.frame.iloc[:1].copy()
+    frame[["group", "steps", "sleep_min", "hr_rest"]] = np.nan
+    result = DiCE("random").fit(gappy.model, gappy.train).generate(frame)
+    assert result.queries["n_cfs"].tolist() == [0]
+    assert "missing every mutable feature" in result.queries["error"].iloc[0]

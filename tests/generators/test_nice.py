@@ -8,7 +8,12 @@ from importlib.util import find_spec
 import numpy as np
 import pandas as pd
 import pytest
-from result_checks import check_columns, check_table
+from result_checks import (
+    check_columns,
+    check_missing_kept,
+    check_package_sees_missing,
+    check_table,
+)
 from sklearn.base import clone
 
 from sensecf.data.constraints import changed, violations
@@ -198,14 +203,18 @@ def test_its_own_decision_rule_is_re_checked_not_hidden(
     assert short.any() and not found.loc[short, "valid"].any()
 
 
-def test_reference_rows_with_missing_values_are_left_out(
+def test_reference_rows_with_missing_values_are_kept_with_stand_ins(
     setup: tuple[TrainedClassifier, Dataset, Dataset], flagged: Dataset
 ) -> None:
     clf, train_rows, _ = setup
     frame = train_rows.frame.copy()
     frame.loc[: len(frame) // 2, "sleep_min"] = np.nan
     holey = Dataset(frame, train_rows.spec)
-    result = NICE().fit(clf, holey).generate(flagged)
+    gen = NICE().fit(clf, holey)
+    neighbours = gen.explainer_.data.X_train
+    assert len(neighbours) == len(frame) and not np.isnan(neighbours.astype(float)).any()
+    assert gen.stand_ins_[4] == np.nanmedian(frame["sleep_min"]).round(1)
+    result = gen.generate(flagged)
     check_table(result, clf, desired=0)
     assert result.coverage == 1.0 and np.isfinite(result.cf_matrix()).all()
 
@@ -223,3 +232,19 @@ def test_reconstruction_error_is_seeded_and_copes_with_missing_values(
     holey = test_rows.X.to_numpy().copy()
     holey[0, 3] = np.nan
     assert np.isfinite(ReconstructionError(seed=1).fit(X)(holey)).all()
+
+
+# ---- missing values --------------------------------------------------------------------------
+@pytest.mark.parametrize("optimization", OPTIMIZATIONS)
+def test_a_querys_missing_values_stay_missing_and_the_real_model_judges(gappy, optimization):
+    result = NICE(optimization).fit(gappy.model, gappy.train).generate(gappy.queries)
+    assert result.coverage >= 0.5
+    # A query NICE cannot flip without its missing values says so; nothing else fails.
+    failed = result.queries.loc[result.queries["n_cfs"] == 0, "error"]
+    assert failed.str.contains("copied every value of its nearest neighbour").all()
+    check_missing_kept(result, gappy.model)
+    check_columns(result, NICE(optimization))
+
+
+def test_nice_scores_every_row_with_the_querys_missing_values(gappy):
+    check_package_sees_missing(NICE, gappy)

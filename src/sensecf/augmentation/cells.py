@@ -7,6 +7,7 @@ its JSON record last, so a killed study resumes cell by cell.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from sensecf.augmentation.config import AugmentationConfig
 from sensecf.augmentation.scenarios import Scenario
 from sensecf.data.dataset import Dataset
 from sensecf.runs import CELLS, UnitStore, fingerprint, table_digest
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["CELLS", "cached_cell", "cell_fingerprint", "data_key"]
 
@@ -65,7 +68,6 @@ def cached_cell(
     parts: tuple[str, str, str],
     key: str,
     compute: Any,
-    say: Any,
     saved_only: bool = False,
 ) -> tuple[dict[str, Any] | None, pd.DataFrame]:
     """A saved cell when its fingerprint matches, else computed and saved (rows, then JSON);
@@ -74,10 +76,10 @@ def cached_cell(
     store = UnitStore(out, CELLS)
     saved = store.load(parts, key)
     if saved is not None:
-        say(f"↺ {label}: reused")
+        logger.info(f"↺ {label}: reused")
         return saved
     if saved_only:
-        say(f"· {label}: not finished")
+        logger.info(f"· {label}: not finished")
         return None, pd.DataFrame()
     start = time.perf_counter()
     record, rows = compute()
@@ -85,5 +87,5 @@ def cached_cell(
     store.save(parts, key, record, rows)
     added = f", {record['rows_added']} rows added" if record.get("rows_added") else ""
     failed = f" ({record['error']})" if record.get("error") else ""
-    say(f"✓ {label}: macro-F1 {record['macro_f1']:.3f}{added}{failed}")
+    logger.info(f"✓ {label}: macro-F1 {record['macro_f1']:.3f}{added}{failed}")
     return record, rows

@@ -60,13 +60,13 @@ def augmentation_study(
     *,
     out_dir: str | os.PathLike | None = None,
     progress: bool = False,
-    log: Any = None,
     saved_only: bool = False,
     **settings: Any,
 ) -> AugmentationResult:
     """Run the study on ``data``; ``settings`` override fields of ``config``.
 
-    ``log`` takes one line of text per finished cell. With ``out_dir`` every cell is saved as
+    Progress news (a line a finished cell) goes to the logger of :mod:`sensecf.augmentation.cells`
+    (the CLI prints it). With ``out_dir`` every cell is saved as
     it finishes and reused on a rerun with the same settings, and the tables, the Markdown
     summary and the plots are written there. ``saved_only`` reads a study that is still
     running or was stopped: only the cells already saved under ``out_dir`` with these settings
@@ -90,7 +90,6 @@ def augmentation_study(
     out = Path(out_dir) if out_dir is not None else config.out
     if saved_only and (out is None or not (out / CELLS).is_dir()):
         raise SensecfError(f"saved_only reads finished cells; no {CELLS}/ folder under {out}")
-    say = log or (lambda line: None)
     arms = config.arm_names()
     spec = augmentation_spec(data.spec)
     data = data.with_spec(spec)
@@ -112,7 +111,6 @@ def augmentation_study(
             ("full", f"seed{seed}", "full"),
             cell_fingerprint(key, config, "full", seed),
             partial(_reference_cell, full_model, test, "full"),
-            say,
             saved_only,
         )
         if full is None:
@@ -132,7 +130,6 @@ def augmentation_study(
                 (scenario.name, f"seed{seed}", "scarce"),
                 cell_fingerprint(key, config, "scarce", seed, scenario),
                 partial(_reference_cell, scarce_model, test, "scarce"),
-                say,
                 saved_only,
             )
             if floor is None:
@@ -156,7 +153,6 @@ def augmentation_study(
                     (scenario.name, f"seed{seed}", arm),
                     cell_fingerprint(key, config, arm, seed, scenario),
                     partial(arm_run, arm),
-                    say,
                     saved_only,
                 )
                 if record is None:

@@ -158,13 +158,10 @@ def augment(
         raise click.UsageError("--out is required (on the command line or in --config)")
     start = time.perf_counter()
     data = load_dataset(config.data)
-    study = augmentation_study(
-        data,
-        config,
-        progress=console.progress_enabled(),
-        log=None if saved_only else console.line,
-        saved_only=saved_only,
-    )
+    with console.news(enabled=not saved_only):
+        study = augmentation_study(
+            data, config, progress=console.progress_enabled(), saved_only=saved_only
+        )
     for scenario in dict.fromkeys(study.summary["scenario"]):
         title = scenario_title(study.summary, scenario, data.spec)
         console.print_frame(summary_table(study.summary, scenario), title)

@@ -111,15 +111,10 @@ def benchmark(
     start = time.perf_counter()
     model = load_model(model_dir)
     data = load_for_verb(data_path, config.target, model.spec)
-    result = run_benchmark(
-        model,
-        data,
-        config,
-        out_dir=out_dir,
-        progress=console.progress_enabled(),
-        log=console.line,
-        llm=llm,
-    )
+    with console.news():
+        result = run_benchmark(
+            model, data, config, out_dir=out_dir, progress=console.progress_enabled(), llm=llm
+        )
     console.print_frame(summary_table(result.summary, by=config.by), "Benchmark summary")
     console.done(f"wrote the benchmark to {out_dir}", time.perf_counter() - start)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console
@@ -40,6 +43,11 @@ def print_cohort(cohort: Any) -> None:
     table.add_row("seed", str(config.seed))
     for name, count in sorted(getattr(cohort, "quirks", {}).items()):
         table.add_row(f"quirk: {name}", str(count))
+    gaps = getattr(cohort, "gaps", None)
+    if gaps is not None and len(gaps):
+        for (stream, kind), count in gaps.groupby(["stream", "kind"]).size().items():
+            what = "persons without the file" if kind == "absent" else "persons whose file stops"
+            table.add_row(f"gap: {stream}", f"{count} {what}")
     _out.print(table)
 
 
@@ -64,6 +72,13 @@ def print_dataset(data: Any) -> None:
     missing = report.get("missing_files") or []
     if missing:
         table.add_row("missing files", str(len(missing)))
+    rows = "persons" if info.get("unit") == "person" else "days"
+    for name, count in (info.get("missing_by_feature") or {}).items():
+        table.add_row(f"{name} missing", f"on {count:,} of {len(data):,} {rows}")
+    for relation in info.get("relations_left_out") or []:
+        table.add_row("relation left out", relation)
+    for warning in report.get("warnings") or []:
+        table.add_row("warning", warning)
     _out.print(table)
 
 
@@ -93,6 +108,36 @@ def print_classifier(clf: Any, top: int = 8) -> None:
 def line(text: str) -> None:
     """One line of progress news."""
     _out.print(text)
+
+
+class _NewsHandler(logging.Handler):
+    """Prints each record of the library's loggers as one console line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line(record.getMessage())
+
+
+@contextlib.contextmanager
+def news(enabled: bool = True) -> Iterator[None]:
+    """While open, the library's progress news (its loggers' INFO lines) prints as console
+    lines; the loggers are as they were afterwards.
+
+    >>> with news():
+    ...     logging.getLogger("sensecf.evaluation.benchmark").info("✓ oracle: 3 CFs")
+    ✓ oracle: 3 CFs
+    """
+    if not enabled:
+        yield
+        return
+    root = logging.getLogger("sensecf")
+    handler, level = _NewsHandler(), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def print_frame(frame: Any, title: str) -> None:

@@ -69,6 +69,24 @@ Target = Literal["high_stress", "diabetes"]
     help="A day needs valid stress values (a day without them is kept only when the target "
     "does not need them).",
 )
+@click.option(
+    "--features",
+    "selected",
+    default=None,
+    metavar="FEAT[,FEAT...]",
+    help="Keep only these features in the table and the spec (e.g. leave out spo2_mean,"
+    "spo2_below90_pct for a study without SpO2). Relations over a left-out feature are left "
+    "out too. Default: every feature.",
+)
+@click.option(
+    "--require",
+    "required",
+    default=None,
+    metavar="FEAT[,FEAT...]",
+    help="Features a day must have a value for: marked required in the spec, and a day "
+    "without one is dropped ('missing FEAT'). Default: none; a day missing a stream keeps its "
+    "row with that stream's features empty.",
+)
 def features(
     aireadi_dir: Path,
     out_dir: Path,
@@ -79,6 +97,8 @@ def features(
     min_hr_hours: float,
     require_sleep: bool,
     require_stress: bool,
+    selected: str | None,
+    required: str | None,
 ) -> None:
     """Extract a feature table from an AI-READI dataset root (real or synthetic).
 
@@ -86,7 +106,8 @@ def features(
     records are skipped and counted), converts UTC to each site's local time, and writes one
     row per person-day (or person) with the feature spec beside it. The day rules (CGM
     coverage, heart-rate hours, sleep, stress) can be relaxed for short recordings; info.json
-    records the rules used.
+    records the rules used. A day without some stream keeps its row with that stream's
+    features empty, and the summary counts the missing values of each feature.
     """
     data = extract_features(
         aireadi_dir,
@@ -100,8 +121,17 @@ def features(
             "require_sleep": require_sleep,
             "require_stress": require_stress,
         },
+        features=_names(selected),
+        required=_names(required) or (),
     )
     console.print_dataset(data)
+
+
+def _names(text: str | None) -> list[str] | None:
+    """Feature names from a comma list (``None`` when not given)."""
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def extract_features(
@@ -111,11 +141,14 @@ def extract_features(
     target: Target = "high_stress",
     stress_quantile: float = 0.75,
     day_rules: dict[str, Any] | None = None,
+    features: list[str] | None = None,
+    required: list[str] | tuple[str, ...] = (),
 ) -> Any:
     """Read the files, write the feature folder and say where (the demo's second step too).
 
     ``day_rules`` are keyword arguments of :func:`~sensecf.data.aireadi.read_aireadi`
-    (``min_cgm_coverage``, ``min_hr_hours``, ``require_sleep``, ``require_stress``).
+    (``min_cgm_coverage``, ``min_hr_hours``, ``require_sleep``, ``require_stress``);
+    ``features`` and ``required`` are its feature selection and required features.
     """
     from sensecf.data.aireadi import read_aireadi
 
@@ -125,6 +158,8 @@ def extract_features(
         unit=unit,
         target=target,
         stress_quantile=stress_quantile,
+        features=features,
+        required=required,
         progress=console.progress_enabled(),
         **(day_rules or {}),
     )

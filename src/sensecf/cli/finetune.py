@@ -82,18 +82,18 @@ def finetune(
         profile = replace(profile, max_queries=max_queries)
     if steps is not None:
         profile = replace(profile, train=replace(profile.train, steps=steps))
-    run = run_finetune(
-        model,
-        data,
-        out_dir,
-        base=base,
-        teacher=teacher,
-        more=more,
-        profile=profile,
-        seed=seed,
-        progress=console.progress_enabled(),
-        log=console.line,
-    )
+    with console.news():
+        run = run_finetune(
+            model,
+            data,
+            out_dir,
+            base=base,
+            teacher=teacher,
+            more=more,
+            profile=profile,
+            seed=seed,
+            progress=console.progress_enabled(),
+        )
     held = run.heldout
     if held.get("queries"):
         console.line(

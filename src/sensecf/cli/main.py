@@ -18,6 +18,7 @@ from sensecf.cli.demo import demo
 from sensecf.cli.explain import explain
 from sensecf.cli.features import features
 from sensecf.cli.finetune import finetune
+from sensecf.cli.options import error_line
 from sensecf.cli.report import report
 from sensecf.cli.spec import spec
 from sensecf.cli.synth import synth
@@ -34,7 +35,7 @@ class _Verbs(click.Group):
         try:
             return super().invoke(ctx)
         except SensecfError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(error_line(exc), err=True)
             sys.exit(2)
 
 

@@ -23,6 +23,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from sensecf.errors import SensecfError
 from sensecf.llm.factory import BACKENDS
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,6 +59,28 @@ min_proba_option = _shared(
     metavar="P",
     help="Safety margin: search until P(desired class) reaches P [the decision threshold].",
 )
+
+
+# The flag that sets each library option an error may name (SensecfError.option).
+FLAGS = {
+    "llm.backend": "--llm-backend",
+    "llm.model": "--llm-model",
+    "llm.base_url": "--llm-base-url",
+    "llm.cache": "--llm-cache",
+    "llm.repair_rounds": "--repair-rounds",
+    "llm.fallback": "--fallback",
+}
+
+
+def error_line(exc: SensecfError) -> str:
+    """An input error as the command line prints it: the library's message, and the flag that
+    sets the option it names.
+
+    >>> error_line(SensecfError("base_url is for the openai backend", option="llm.base_url"))
+    'error: base_url is for the openai backend (set by --llm-base-url)'
+    """
+    flag = FLAGS.get(exc.option or "")
+    return f"error: {exc}" + (f" (set by {flag})" if flag else "")
 
 
 def llm_options(func: F) -> F:

@@ -193,7 +193,7 @@ def _repair_relations(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) ->
 
     behind_derived = {d: columns_of(expand_inputs(spec, [d])) for d in derived}
     behind_relation = [columns_of(expand_inputs(spec, r.features)) for r in spec.relations]
-    out = recompute(spec, rows)
+    out = recompute_known(spec, query, rows, otherwise=query)
     for _ in range(len(spec.relations) + 1):
         breaks = broken_relations(spec, query, out)
         outside = _derived_outside(spec, query, out)
@@ -206,7 +206,7 @@ def _repair_relations(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) ->
         for k, name in enumerate(derived):
             hit = outside[:, k]
             out[np.ix_(hit, behind_derived[name])] = query[np.ix_(hit, behind_derived[name])]
-        out = recompute(spec, out)
+        out = recompute_known(spec, query, out, otherwise=query)
     # Still broken (the query itself may not meet a relation): keep the query's own values.
     bad = broken_relations(spec, query, out).any(axis=1) | _derived_outside(spec, query, out).any(
         axis=1
@@ -265,6 +265,33 @@ def recompute(spec: DatasetSpec, X: np.ndarray) -> np.ndarray:
     for relation in derivation_order(spec.relations):
         out[:, index[str(relation.derived)]] = relation.compute(_columns(spec, out))
     return out
+
+
+def recompute_known(
+    spec: DatasetSpec, query: np.ndarray, rows: np.ndarray, otherwise: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`recompute` where it can be known: a derived feature the query is missing, or one
+    whose formula reads a missing input, takes ``otherwise``'s value instead (default: the
+    rows' own, as proposed; :func:`project` passes the query's, so nothing moves there).
+
+    >>> from sensecf.data.relations import Relation
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0,
+    ...     features=[FeatureSpec(name=n, bounds=(0, 900)) for n in ("deep", "light", "total")],
+    ...     relations=[Relation(derived="total", formula="deep + light")])
+    >>> query = np.array([[60.0, np.nan, 400.0], [60.0, 300.0, np.nan]])
+    >>> recompute_known(spec, query, np.array([[90.0, np.nan, 999.0], [90.0, 300.0, 5.0]])).tolist()
+    [[90.0, nan, 999.0], [90.0, 300.0, 5.0]]
+    >>> recompute_known(spec, query, np.array([[90.0, np.nan, 999.0], [90.0, 300.0, 5.0]]),
+    ...                 otherwise=query).tolist()
+    [[90.0, nan, 400.0], [90.0, 300.0, nan]]
+    """
+    rows = np.atleast_2d(np.asarray(rows, dtype=float))
+    query = np.broadcast_to(np.atleast_2d(np.asarray(query, dtype=float)), rows.shape)
+    fallback = rows if otherwise is None else np.broadcast_to(otherwise, rows.shape)
+    computed = recompute(spec, rows)
+    unknown = np.isnan(query) | np.isnan(computed)
+    return np.where(unknown, fallback, computed)
 
 
 def unmet_relations(spec: DatasetSpec, X: np.ndarray) -> np.ndarray:

@@ -116,6 +116,8 @@ class Dataset:
 def read_feature_folder(path: str | os.PathLike, spec: DatasetSpec | None = None) -> Dataset:
     """Read a feature folder written by :meth:`Dataset.save` (its own spec unless ``spec`` is given).
 
+    Rows are read as written: missing feature values stay missing (NaN), none is dropped.
+
     >>> import tempfile
     >>> from sensecf.data.spec import infer_spec
     >>> df = pd.DataFrame({"x": [0.5, 1.5], "y": [0, 1]})

@@ -53,6 +53,8 @@ Each feature:
                       rate may only be lowered ...)
   step                the grain of generated values (1 step, 1 minute, 0.1 %)
   phrase              optional wording for intervention text (label, increase, decrease, terms)
+  required            true: a row without a value for this feature is dropped when the table is
+                      read (by default a row may miss values, which stay empty)
 relations (optional, at the end):
   - derived: FEATURE, formula: arithmetic over feature names (+ - * / **, abs, min, max);
     the feature is computed from the others, never proposed
@@ -121,6 +123,12 @@ class FeatureSpec(BaseModel):
     (1.0, True)
     >>> f.round([1234.6]).tolist()
     [1235.0]
+
+    ``required``: a row must have a value for this feature (rows without one are dropped when
+    a table is read); by default a row may miss it.
+
+    >>> FeatureSpec(name="spo2", bounds=(70, 100), required=True).required
+    True
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -139,6 +147,7 @@ class FeatureSpec(BaseModel):
     # so ``step`` is always a number.
     step: float = 0.01
     phrase: Phrase | None = None
+    required: bool = False
 
     @model_validator(mode="before")
     @classmethod
@@ -281,6 +290,16 @@ class DatasetSpec(BaseModel):
     def feature_names(self) -> list[str]:
         """Names of all features, in spec order."""
         return [f.name for f in self.features]
+
+    @property
+    def required_features(self) -> list[str]:
+        """Names of the features every row must have a value for, in spec order.
+
+        >>> spec = infer_spec(pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0], "y": [0, 1]}), "y")
+        >>> spec.update_feature("b", required=True).required_features
+        ['b']
+        """
+        return [f.name for f in self.features if f.required]
 
     @property
     def mutable_features(self) -> list[FeatureSpec]:
@@ -648,6 +667,8 @@ def _feature_to_dict(feature: FeatureSpec) -> dict[str, Any]:
     data["step"] = _plain_number(feature.step)
     if feature.phrase is not None:
         data["phrase"] = feature.phrase.to_dict()
+    if feature.required:  # written only when set, so specs without it read as before
+        data["required"] = True
     return data
 
 

@@ -10,9 +10,10 @@ The spec comes from one of three places, in this order:
    (``cohort.spec.yaml`` or ``spec.yaml`` next to ``cohort.csv``).
 
 The table must hold exactly the spec's columns (id columns, features, target; any order). A row
-with a missing feature value or a missing label cannot train or query a classifier, so it is
-dropped, counted in ``info["dropped_rows"]`` (per column in ``info["missing_by_column"]``) and
-reported in a warning. Everything else that is wrong — a column missing or unknown, a value that is
+keeps its missing feature values (real recordings have gaps: a stream absent for some people or
+days), unless the feature is ``required`` in the spec; a row without a label, or without a
+required feature, is dropped, counted in ``info["dropped_rows"]`` and reported in a warning.
+Missing values are counted per column in ``info["missing_by_column"]`` either way. Everything else that is wrong — a column missing or unknown, a value that is
 not a number, a code that is not a level of a categorical feature, a label that is not a class — is
 a :class:`DataError` naming the file, the row and the column. Rows are counted from 0, the first
 data row after the header, as pandas counts them.
@@ -44,7 +45,8 @@ def read_table(
     group_column: str | None = None,
     fixed: Iterable[str] = (),
 ) -> Dataset:
-    """Read a CSV/Parquet table with its spec; drop (and count) rows with missing values.
+    """Read a CSV/Parquet table with its spec; drop (and count) rows without a label or a
+    required feature, keep the other missing values.
 
     ``target``, ``id_columns``, ``group_column`` and ``fixed`` are for inferring a spec; they
     cannot be combined with a given or found spec (edit the spec instead). ``group_column`` (e.g. a
@@ -52,12 +54,14 @@ def read_table(
 
     >>> import tempfile, warnings, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
-    >>> _ = path.write_text("pid,age,steps,y\\n1,40,5000,0\\n2,61,,1\\n3,55,12000,0\\n")
+    >>> _ = path.write_text("pid,age,steps,y\\n1,40,5000,0\\n2,61,,1\\n3,55,12000,\\n")
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     data = read_table(path, target="y", id_columns=["pid"], fixed=["age"])
-    >>> len(data), data.info["dropped_rows"], data.spec.feature("age").mutability
-    (2, 1, 'fixed')
+    >>> len(data), data.info["dropped_rows"], data.info["missing_by_column"]
+    (2, 1, {'steps': 1, 'y': 1})
+    >>> data.spec.feature("age").mutability
+    'fixed'
     """
     path = Path(path)
     inference_args = target is not None or bool(id_columns) or group_column is not None
@@ -117,35 +121,60 @@ def read_table(
     _check_target(frame, spec, source)
     frame, info = drop_incomplete_rows(frame, spec, source=source, stacklevel=3)
     if frame.empty:
-        raise DataError(f"{source}: no complete rows (every row has a missing value)")
+        raise DataError(
+            f"{source}: no usable rows: every row misses its label {spec.target!r}"
+            + (f" or a required feature {spec.required_features}" if spec.required_features else "")
+        )
     info = {"source": source, "spec": origin, **info}
     return Dataset(frame, spec, info, source=source)
 
 
 def drop_incomplete_rows(
-    frame: pd.DataFrame, spec: DatasetSpec, *, source: str = "table", stacklevel: int = 2
+    frame: pd.DataFrame,
+    spec: DatasetSpec,
+    *,
+    source: str = "table",
+    stacklevel: int = 2,
+    required: Iterable[str] | None = None,
 ) -> tuple[pd.DataFrame, dict]:
-    """Drop rows with a missing feature value or label; return the rest and what was dropped.
+    """Drop rows without a label or a required feature; return the rest and what was dropped.
 
-    The second value holds ``rows_read``, ``dropped_rows`` and ``missing_by_column`` (missing
-    values per column, only for columns that have any). A warning says how many rows went.
+    ``required`` names the features a row must have (default: the spec's
+    :attr:`~sensecf.data.spec.DatasetSpec.required_features`); other missing feature values are
+    kept. The second value holds ``rows_read``, ``dropped_rows`` and ``missing_by_column``
+    (missing values per column, label included, only for columns that have any, counted before
+    rows are dropped). A warning says how many rows went.
 
-    >>> spec = infer_spec(pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]}), "y")
+    >>> spec = infer_spec(pd.DataFrame({"x": [1.0, 2.0], "z": [1.0, 2.0], "y": [0, 1]}), "y")
+    >>> frame = pd.DataFrame({"x": [1.0, None, 3.0], "z": [None, 2.0, 3.0], "y": [0, 1, None]})
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
-    ...     kept, info = drop_incomplete_rows(pd.DataFrame({"x": [1.0, None], "y": [0, 1]}), spec)
+    ...     kept, info = drop_incomplete_rows(frame, spec)
     >>> len(kept), info["dropped_rows"], info["missing_by_column"]
-    (1, 1, {'x': 1})
+    (2, 1, {'x': 1, 'z': 1, 'y': 1})
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     kept, info = drop_incomplete_rows(frame, spec, required=["x"])
+    >>> len(kept), info["dropped_rows"]
+    (1, 2)
     """
+    required = spec.required_features if required is None else list(required)
+    unknown = [c for c in required if c not in spec.feature_names]
+    if unknown:
+        raise SpecError(
+            f"required features {unknown} are not in the spec; its features are "
+            f"{spec.feature_names}"
+        )
     columns = [*spec.feature_names, spec.target]
     missing = frame[columns].isna()
     per_column = {c: int(n) for c, n in missing.sum().items() if n}
-    incomplete = missing.any(axis=1).to_numpy()
+    incomplete = missing[[*required, spec.target]].any(axis=1).to_numpy()
     dropped = int(incomplete.sum())
     if dropped:
         detail = ", ".join(f"{c}: {n}" for c, n in per_column.items())
+        what = "a missing label or required feature" if required else "a missing label"
         warnings.warn(
-            f"{source}: dropped {dropped} of {len(frame)} rows with a missing value "
+            f"{source}: dropped {dropped} of {len(frame)} rows with {what} "
             f"(missing values per column: {detail})",
             UserWarning,
             stacklevel=stacklevel,

@@ -21,6 +21,7 @@ validity at the decision rule and at the margin (``validity_margin``) side by si
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
 import time
@@ -65,6 +66,8 @@ from sensecf.runs import (
     table_digest,
 )
 from sensecf.settings import GeneratorChoice, RunSettings, generator_choice, generator_options
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_GENERATORS = (
     "oracle",
@@ -176,12 +179,12 @@ def run_benchmark(
     *,
     out_dir: str | os.PathLike | None = None,
     progress: bool = False,
-    log: Any = None,
     llm: LLMOptions | None = None,
 ) -> BenchmarkResult:
     """Run the configured generators on the same queries and score them with one metric suite.
 
-    ``log`` is a callable taking one line of text (the CLI prints them); with ``out_dir`` every
+    Progress news goes to this module's logger, a line a finished method (the CLI prints
+    them; ``logging.basicConfig(level=logging.INFO)`` shows them in a script). With ``out_dir`` every
     result is written there and reused on a rerun with the same settings, model and data.
     ``llm`` configures the LLM methods (default: the embedded model, 3 repair rounds); their
     calls are cached in ``llm.cache``, or ``out_dir/llm-cache.sqlite`` when it is not set.
@@ -199,7 +202,6 @@ def run_benchmark(
         check_generator(base, llm=llm, **config.options(base))
     if config.min_proba is not None:  # a margin below the decision rule's is refused here too
         margin_model(model, model.spec.desired_class, config.min_proba)
-    say = log or (lambda line: None)
     out = Path(out_dir) if out_dir is not None else None
     train_rows, test_rows = model.split_data(data)
     pool = test_rows if config.queries_from == "test" else data
@@ -208,7 +210,7 @@ def run_benchmark(
         raise SensecfError(
             f"no queries: the model flags none of the {len(pool)} {config.queries_from} rows"
         )
-    say(
+    logger.info(
         f"{len(queries)} queries ({config.rows} {config.queries_from} rows), "
         f"{len(train_rows)} reference rows, {config.n_cfs} CFs per query"
     )
@@ -219,16 +221,16 @@ def run_benchmark(
     for base in bases:
         try:
             plain[base] = _run_one(
-                base, model, train_rows, queries, config, out, progress, say, inputs, llm
+                base, model, train_rows, queries, config, out, progress, inputs, llm
             )
         except LLMError as exc:  # a backend down: this method fails, the others go on
             failures[base] = f"{type(exc).__name__}: {exc}"
-            say(f"✗ {base} failed: {failures[base]}")
+            logger.info(f"✗ {base} failed: {failures[base]}")
         except SensecfError:
             raise
         except Exception as exc:  # one method failing must not stop the benchmark
             failures[base] = f"{type(exc).__name__}: {exc}"
-            say(f"✗ {base} failed: {failures[base]}")
+            logger.info(f"✗ {base} failed: {failures[base]}")
             if os.environ.get("SENSECF_DEBUG"):
                 traceback.print_exc()
 
@@ -245,7 +247,7 @@ def run_benchmark(
     # The oracle's result itself: its certified minimum and which queries are proven infeasible.
     min_l0 = plain.get("oracle")
     if min_l0 is not None:
-        say(feasibility_line(min_l0.queries))
+        logger.info(feasibility_line(min_l0.queries))
     suite = MetricSuite(seed=config.seed, margin=config.min_proba).fit(model, train_rows)
     by = config.by if config.by in queries.frame.columns or config.by == "label" else None
     summaries, scores, per_query = [], [], []
@@ -292,7 +294,6 @@ def _run_one(
     config: BenchmarkConfig,
     out: Path | None,
     progress: bool,
-    say: Any,
     inputs: dict[str, Any],
     llm: LLMOptions,
 ) -> CounterfactualResult:
@@ -302,7 +303,9 @@ def _run_one(
     if uses_llm and name != "fine-tuned":
         prompted = llm.for_prompting()
         if prompted != llm:
-            say(f"{name}: prompted with the packaged model (--llm-model is a fine-tuned folder)")
+            logger.info(
+                f"{name}: prompted with the packaged model (the LLM model is a fine-tuned folder)"
+            )
         llm = prompted
     if uses_llm:  # what changes an answer; the cache file does not
         settings = {
@@ -322,9 +325,11 @@ def _run_one(
     if folder is not None and (folder / RESULT_JSON).is_file():
         saved = CounterfactualResult.load(folder)
         if saved.info.get("fingerprint") == fingerprint:
-            say(f"↺ {name}: reused the saved result in {folder}")
+            logger.info(f"↺ {name}: reused the saved result in {folder}")
             return saved
-        say(f"↻ {name}: the saved result was made with other settings, model or data; rerunning")
+        logger.info(
+            f"↻ {name}: the saved result was made with other settings, model or data; rerunning"
+        )
     start = time.perf_counter()
     if uses_llm and llm.cache is None and out is not None:
         llm = replace(llm, cache=out / LLM_CACHE)
@@ -346,7 +351,7 @@ def _run_one(
     result.info["fingerprint"] = fingerprint
     if folder is not None:
         result.save(folder)
-    say(
+    logger.info(
         f"✓ {name}: {len(result.cfs)} CFs for {len(result.queries)} queries, "
         f"validity {result.validity:.2f} ({time.perf_counter() - start:.1f} s)"
     )

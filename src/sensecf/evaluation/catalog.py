@@ -95,8 +95,11 @@ class CFBatch:
 
     @cached_property
     def delta(self) -> np.ndarray:
-        """|change| per feature: exactly 0 where unchanged; NaN where a value is missing."""
-        return np.where(self.changed, np.abs(self.cfs - self.queries), 0.0)
+        """|change| per feature: exactly 0 where unchanged and where the query is missing the
+        value (the CF keeps it missing; a value given to it has no size); NaN where the CF
+        dropped a measured value."""
+        moved = self.changed & ~np.isnan(self.queries)
+        return np.where(moved, np.abs(self.cfs - self.queries), 0.0)
 
 
 Compute = Callable[[CFBatch], np.ndarray]
@@ -478,7 +481,8 @@ def _suite_measures() -> tuple[Measure, ...]:
             higher_is_better=False,
             interval=True,
             meaning="sparsity: number of features changed (derived features, which follow "
-            "their inputs, not counted)",
+            "their inputs, not counted; a feature the query is missing counts only if the CF "
+            "gives it a value)",
             family="sparsity",
             axis="features changed (L0; fewer is sparser)",
             compute=_l0,
@@ -500,7 +504,8 @@ def _suite_measures() -> tuple[Measure, ...]:
             "MAD-L1",
             higher_is_better=False,
             interval=True,
-            meaning="sum over features of |change| / MAD (std, then step, where MAD is 0)",
+            meaning="sum over features of |change| / MAD (std, then step, where MAD is 0; "
+            "MADs ignore missing training values; a feature the query is missing adds 0)",
             family="proximity",
             compute=_mad_l1,
         ),
@@ -510,7 +515,8 @@ def _suite_measures() -> tuple[Measure, ...]:
             "range-L1",
             higher_is_better=False,
             interval=True,
-            meaning="sum over features of |change| / range (bounds width by default)",
+            meaning="sum over features of |change| / range (bounds width by default; a feature "
+            "the query is missing adds 0)",
             family="proximity",
             compute=_range_l1,
         ),
@@ -521,7 +527,8 @@ def _suite_measures() -> tuple[Measure, ...]:
             "L2 (standardised)",
             higher_is_better=False,
             interval=True,
-            meaning="Euclidean distance to the query on standardised features",
+            meaning="Euclidean distance to the query on standardised features (a feature the "
+            "query is missing adds 0)",
             family="proximity",
             compute=_l2_std,
         ),
@@ -533,7 +540,7 @@ def _suite_measures() -> tuple[Measure, ...]:
             higher_is_better=True,
             interval=True,
             meaning="1 if LocalOutlierFactor (desired-class training rows) calls it an inlier, "
-            "else 0",
+            "else 0 (missing values, in training rows and CFs, filled by training medians)",
             family="plausibility",
             axis="share of CFs a LOF calls inliers",
             share=True,
@@ -545,7 +552,8 @@ def _suite_measures() -> tuple[Measure, ...]:
             "IF inliers",
             higher_is_better=True,
             interval=True,
-            meaning="1 if IsolationForest (desired-class training rows) calls it an inlier, else 0",
+            meaning="1 if IsolationForest (desired-class training rows) calls it an inlier, "
+            "else 0 (missing values filled by training medians)",
             family="plausibility",
             share=True,
         ),
@@ -555,7 +563,8 @@ def _suite_measures() -> tuple[Measure, ...]:
             "yNN",
             higher_is_better=True,
             interval=True,
-            meaning="share of its nearest training rows that the model labels as the desired class",
+            meaning="share of its nearest training rows that the model labels as the desired "
+            "class (neighbours found with missing values filled by training medians)",
             family="plausibility",
             share=True,
         ),
@@ -566,7 +575,8 @@ def _suite_measures() -> tuple[Measure, ...]:
             "distance to the nearest row",
             higher_is_better=False,
             interval=True,
-            meaning="standardised Euclidean distance to the nearest training row",
+            meaning="standardised Euclidean distance to the nearest training row (missing "
+            "values filled by training medians)",
             family="plausibility",
         ),
         Measure(
@@ -577,7 +587,7 @@ def _suite_measures() -> tuple[Measure, ...]:
             higher_is_better=True,
             interval=True,
             meaning="mean over queries with 2+ (valid) CFs of their diversity, the mean "
-            "pairwise MAD-L1 among a query's CFs",
+            "pairwise MAD-L1 among a query's CFs (a feature missing in either CF adds 0)",
             family="diversity",
         ),
         Measure(
@@ -867,7 +877,8 @@ def readme_block(catalog: Catalog = CATALOG, width: int = 100) -> str:
     <BLANKLINE>
     - `l0` (L0 (features changed); per CF, mean over valid CFs with a 95%
       interval; lower is better): sparsity: number of features changed
-      (derived features, which follow their inputs, not counted).
+      (derived features, which follow their inputs, not counted; a feature
+      the query is missing counts only if the CF gives it a value).
     <BLANKLINE>
     <!-- /measures -->
     """

@@ -30,6 +30,13 @@ Choices the contract in DESIGN.md leaves open, made here:
   min-max range instead (the bounds' width where that is 0).
 - A feature counts as changed by :func:`sensecf.data.constraints.changed` (relative tolerance);
   an unchanged feature adds exactly 0 to every distance.
+- Missing values (NaN: a feature nobody measured). A feature the query is missing adds 0 to
+  every distance (the CF keeps it missing; a value given to it has no size to measure, and is
+  counted in L0 and as a ``fixed`` violation); scales, means and medians ignore missing values.
+  A CF is judged by the model as it stands, NaN at its query's missing features included; one
+  that drops a measured value to NaN is not judged (not valid). The plausibility detectors
+  (LOF, IsolationForest, nearest neighbours) cannot take NaN: reference rows and CFs alike have
+  each missing value filled with the training median before they are standardised.
 
 >>> import numpy as np, pandas as pd
 >>> from sensecf import Dataset, infer_spec, train
@@ -74,7 +81,7 @@ from sensecf.data.scales import FeatureScales
 from sensecf.errors import DataError, SensecfError
 from sensecf.evaluation.catalog import CATALOG, SUITE_LEVELS, Catalog, CFBatch, Measure
 from sensecf.evaluation.stats import grouped_mean_ci
-from sensecf.generators.base import NotFittedError
+from sensecf.generators.base import NotFittedError, fill_missing, judgeable
 from sensecf.generators.provenance import result_copies
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import LLM_SOURCES, CounterfactualResult
@@ -385,8 +392,9 @@ class MetricSuite:
         Metrics are computed for every CF, valid or not (the aggregates choose); the
         minimal-L0 ratio only for valid ones. ``min_l0`` is the oracle's minimal L0 per query,
         indexed by ``query_id`` (or the oracle's result, see :func:`minimal_l0`). Plausibility
-        columns are NaN for a CF with missing values, or when the desired class has fewer than
-        two training rows.
+        columns are computed with missing values filled by the training medians; they are NaN
+        for a CF that drops a measured value to NaN (or holds an infinity), or when the desired
+        class has fewer than two training rows.
 
         >>> clf, data, result = _example()
         >>> scored = MetricSuite().fit(clf, data).score_cfs(result, min_l0=pd.Series({0: 1}))
@@ -403,7 +411,8 @@ class MetricSuite:
                 table.insert(table.columns.get_loc("valid") + 1, "valid_margin", False)
             return table
         Q, C = result.query_matrix(), result.cf_matrix()
-        finite = np.isfinite(C).all(axis=1)
+        # Judged as it stands: NaN where the query lacks a value; a dropped value is not judged.
+        finite = judgeable(Q, C)
         valid = self._validity(result, C, finite)
 
         batch = CFBatch(
@@ -431,7 +440,8 @@ class MetricSuite:
 
         lof_in, if_in, ynn, nn_dist = (np.full(n, np.nan) for _ in range(4))
         if finite.any():
-            Z = self._standardise(C[finite])
+            # The detectors cannot take NaN: missing values as the reference rows had them.
+            Z = self._standardise(fill_missing(C[finite], self.median_.to_numpy()))
             lof, forest = self._detectors(result.desired_class)
             if lof is not None and forest is not None:
                 lof_in[finite] = lof.predict(Z) == 1
@@ -834,15 +844,19 @@ def _count(query_id: pd.Series, mask: np.ndarray, qids: np.ndarray) -> np.ndarra
 
 
 def _diversity(query_id: np.ndarray, C: np.ndarray, scale: np.ndarray) -> pd.Series:
-    """Mean pairwise scaled L1 among each query's rows, vectorised per group size.
+    """Mean pairwise scaled L1 among each query's rows, vectorised per group size; a feature
+    missing in either row of a pair adds nothing.
 
     >>> _diversity(np.array([0, 0, 0, 1]), np.array([[0.0], [1.0], [3.0], [5.0]]), np.ones(1))
     0    2.0
     1    NaN
     dtype: float64
+    >>> _diversity(np.array([0, 0]), np.array([[0.0, np.nan], [2.0, np.nan]]), np.ones(2)).tolist()
+    [2.0]
     """
     if len(query_id) == 0:
         return pd.Series(dtype=float)
+    # A feature missing in a CF (its query's unmeasured one) adds nothing to a pair's distance.
     order = np.argsort(query_id, kind="stable")
     X = C[order] / scale
     groups, start, size = np.unique(query_id[order], return_index=True, return_counts=True)
@@ -853,7 +867,7 @@ def _diversity(query_id: np.ndarray, C: np.ndarray, scale: np.ndarray) -> pd.Ser
         g = np.flatnonzero(size == k)
         i, j = np.triu_indices(int(k), 1)
         a, b = start[g][:, None] + i, start[g][:, None] + j
-        out[g] = np.abs(X[a] - X[b]).sum(axis=-1).mean(axis=1)
+        out[g] = np.nansum(np.abs(X[a] - X[b]), axis=-1).mean(axis=1)
     return pd.Series(out, index=groups)
 
 

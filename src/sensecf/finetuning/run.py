@@ -12,9 +12,9 @@ on a 2-core CPU with the packaged model) and ``quick`` (a handful of steps, for 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from sensecf.finetuning.training import TrainConfig, TrainResult, train_lora
 from sensecf.generators.llm.compact import CompactFormat
 from sensecf.llm import artifacts
 from sensecf.models.classifier import TrainedClassifier
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -85,7 +87,6 @@ def finetune(
     profile: str | Profile = "default",
     seed: int = 0,
     progress: bool = True,
-    log: Callable[[str], None] = print,
 ) -> FinetuneRun:
     """Fine-tune ``base`` (default: the packaged SmolLM2 GGUF) to explain ``model``'s flags.
 
@@ -93,7 +94,7 @@ def finetune(
     (``teacher``: oracle, dice or llm); a share of
     their people is held out for the check; the adapter is trained, exported to GGUF when the
     base is a GGUF, checked on the held-out people through the ``fine-tuned`` generator, and
-    described in ``README.md``.
+    described in ``README.md``. Progress news goes to this module's logger (the CLI prints it).
     """
     from sensecf.llm.models import packaged_model_path
 
@@ -110,10 +111,10 @@ def finetune(
     seconds: dict[str, float] = {}
 
     start = time.perf_counter()
-    pairs = _pairs(model, data, more, out, fmt, teacher, prof, seed, progress, log)
+    pairs = _pairs(model, data, more, out, fmt, teacher, prof, seed, progress)
     seconds["pairs"] = time.perf_counter() - start
     fit, held = split_pairs(pairs, prof.heldout_share, seed)
-    log(
+    logger.info(
         f"pairs: {len(pairs)} from {pairs['person'].nunique()} people; "
         f"{len(fit)} to train, {held['person'].nunique()} people held out"
     )
@@ -163,7 +164,6 @@ def _pairs(
     prof: Profile,
     seed: int,
     progress: bool,
-    log: Callable[[str], None],
 ) -> pd.DataFrame:
     """The pairs of ``out/pairs.parquet`` when made with these settings, else built anew."""
     path = out / artifacts.PAIRS
@@ -182,7 +182,7 @@ def _pairs(
     )
     stamp = out / "pairs.key"
     if path.is_file() and stamp.is_file() and stamp.read_text() == key:
-        log(f"↺ reused the pairs in {path}")
+        logger.info(f"↺ reused the pairs in {path}")
         return pd.read_parquet(path)
     options = {"time_limit": prof.teacher_seconds} if teacher == "oracle" else {}
     built = build_pairs(
@@ -202,7 +202,7 @@ def _pairs(
             f"the {teacher} teacher gave no usable pair ({built.counts}); "
             "the model flags too few training rows, or none can be flipped"
         )
-    log(f"pairs: {built.counts}")
+    logger.info(f"pairs: {built.counts}")
     built.frame.to_parquet(path, index=False)
     stamp.write_text(key)
     return built.frame
@@ -218,9 +218,11 @@ def evaluate_heldout(
 ) -> dict[str, Any]:
     """The fine-tuned generator's first answers on held-out people's queries (no repair).
 
-    First-answer validity (over the queries), the admissible first answers, mean features
-    they change, and the share of distinct answers among them (a model that learned one template for
-    everyone scores near 0).
+    logger = logging.getLogger(__name__)
+
+        First-answer validity (over the queries), the admissible first answers, mean features
+        they change, and the share of distinct answers among them (a model that learned one template for
+        everyone scores near 0).
     """
     from sensecf.generators.llm.finetuned import FineTunedGenerator
     from sensecf.llm.factory import make_backend

@@ -11,6 +11,12 @@ asked for counterfactuals of a batch of query rows:
 A query that gets no counterfactual keeps its row in ``queries`` (``n_cfs`` = 0) so coverage
 counts it; a query on which a method fails is recorded with its error and the run goes on.
 The result tables are the contract of :mod:`sensecf.results` (re-exported here).
+
+Queries and reference rows may miss values (NaN: a feature nobody measured). A query's missing
+value stays NaN in the tables, and a counterfactual is judged by the model as it stands, NaN
+included (:func:`judgeable`); one that gives the missing feature a value keeps it, and the
+metrics count it as a violation. A package that cannot take NaN gets a stand-in
+(:func:`stand_ins`) and its adapter puts NaN back before the base class judges the answer.
 """
 
 from __future__ import annotations
@@ -26,8 +32,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from sensecf.data.constraints import as_matrix, project, recompute
+from sensecf.data.constraints import as_matrix, project, recompute_known
 from sensecf.data.dataset import Dataset
+from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError, SensecfError
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.progress import progress_bar
@@ -40,8 +47,11 @@ __all__ = [
     "CounterfactualGenerator",
     "CounterfactualResult",
     "NotFittedError",
+    "fill_missing",
+    "judgeable",
     "margin_model",
     "select_queries",
+    "stand_ins",
 ]
 
 
@@ -330,9 +340,10 @@ class CounterfactualGenerator(BaseEstimator):
 
         counts = np.asarray(sizes)
         values = np.vstack(blocks)
+        asked = X[np.repeat(owner, counts)]
         if self.keeps_relations and spec.relations:
-            values = project(spec, X[np.repeat(owner, counts)], values)
-        values = recompute(spec, values)
+            values = project(spec, asked, values)
+        values = recompute_known(spec, asked, values)
         query_ids = np.repeat(np.asarray(owner, dtype=np.int64), counts)
         # Identical proposals of one query are one counterfactual, not several.
         keys = pd.DataFrame(values).assign(_query=query_ids)
@@ -345,12 +356,13 @@ class CounterfactualGenerator(BaseEstimator):
         rank = rank[rank < n_cfs]
 
         values = values[chosen]
-        finite = np.isfinite(values).all(axis=1)
+        # The model judges a row as it stands, NaN where the query is missing a value included.
+        judged = judgeable(asked[chosen], values)
         proba = np.full(len(values), np.nan)
         predicted = np.full(len(values), -1)
-        if finite.any():
-            predicted[finite], proba[finite] = self.model_.predict_with_proba(
-                values[finite], desired
+        if judged.any():
+            predicted[judged], proba[judged] = self.model_.predict_with_proba(
+                values[judged], desired
             )
         columns: dict[str, Any] = {
             "query_id": query_ids[chosen],
@@ -372,6 +384,58 @@ class CounterfactualGenerator(BaseEstimator):
             if key not in columns:
                 columns[key] = np.full(len(chosen), np.nan, dtype=object)
         return pd.DataFrame(columns)
+
+
+def judgeable(queries: np.ndarray, cfs: np.ndarray) -> np.ndarray:
+    """Per counterfactual: the model can judge it, i.e. every value is a finite number except
+    where its query (row-aligned) is missing one (NaN there: the feature nobody measured).
+
+    A row that drops a measured value to NaN, or holds an infinity, is not judged (not valid).
+
+    >>> judgeable(np.array([[1.0, np.nan]] * 3), np.array([[2.0, np.nan], [np.nan, 1.0], [2.0, 5.0]]))
+    array([ True, False,  True])
+    """
+    queries = np.atleast_2d(np.asarray(queries, dtype=float))
+    cfs = np.atleast_2d(np.asarray(cfs, dtype=float))
+    return np.asarray((np.isfinite(cfs) | (np.isnan(cfs) & np.isnan(queries))).all(axis=1))
+
+
+def stand_ins(spec: DatasetSpec, reference: np.ndarray) -> np.ndarray:
+    """Per feature (spec order), the value a package that cannot take NaN gets for a missing
+    one: the reference rows' median on the feature's grain, for a coded feature its most
+    frequent level, and the middle of the bounds (on the grain) where a column has no value.
+
+    >>> from sensecf.data.spec import DatasetSpec, FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
+    ...     FeatureSpec(name="x", bounds=(0, 10), step=0.5),
+    ...     FeatureSpec(name="g", kind="categorical", levels=(0, 1, 2), bounds=(0, 2)),
+    ...     FeatureSpec(name="z", kind="integer", bounds=(0, 9))])
+    >>> stand_ins(spec, np.array([[1.0, 2, np.nan], [2.0, 2, np.nan], [np.nan, 0, np.nan]])).tolist()
+    [1.5, 2.0, 4.0]
+    """
+    X = np.atleast_2d(np.asarray(reference, dtype=float))
+    out = np.empty(len(spec.features))
+    for j, feature in enumerate(spec.features):
+        column = X[:, j][~np.isnan(X[:, j])]
+        if not len(column):
+            value = float(np.mean(feature.bounds))
+        elif feature.levels is not None:
+            levels, counts = np.unique(column, return_counts=True)
+            value = float(levels[np.argmax(counts)])  # first of the most frequent, for ties
+        else:
+            value = float(np.median(column))
+        out[j] = float(feature.round([value])[0])
+    return out
+
+
+def fill_missing(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A copy of ``rows`` with each missing value replaced by its column's ``values``.
+
+    >>> fill_missing(np.array([[1.0, np.nan], [np.nan, 4.0]]), np.array([9.0, 8.0])).tolist()
+    [[1.0, 8.0], [9.0, 4.0]]
+    """
+    rows = np.atleast_2d(np.array(rows, dtype=float, copy=True))
+    return np.where(np.isnan(rows), np.asarray(values, dtype=float), rows)
 
 
 def margin_model(model: TrainedClassifier, desired: int, min_proba: float) -> TrainedClassifier:

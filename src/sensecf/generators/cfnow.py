@@ -17,6 +17,15 @@ What the package does, and how it is adapted here:
 - **Constraints.** cfnow has no immutable features, bounds or directions, and no way to exclude
   a feature from its search. Its answers are not repaired: fixed features it changed, values
   outside bounds and moves against the allowed direction are left for the metrics to count.
+- **Missing values.** Handed NaN, cfnow carries it through its arithmetic (a missing number
+  never moves, as ``NaN * 10%`` is NaN) into its distances and objective, which then compare
+  NaN. So a query's missing feature gets a stand-in instead, chosen by cfnow's own notion of
+  an unmovable feature: 0 for a numerical one (cfnow moves a number by a share of its value,
+  so 0 stays 0 and adds no distance); a coded one, which cfnow flips or swaps whatever its
+  value, gets the training stand-in (:func:`~sensecf.generators.base.stand_ins`, its most
+  frequent level). The model cfnow calls puts NaN back at the query's missing features, so a
+  flip there gains nothing, and every CF has NaN there again before the project judges it.
+  cfnow sees no reference rows.
 - **Target class.** cfnow always flips the query's class under its own rule: it is handed the
   model's probability of the desired class and counts a row with probability ``>= 0.50`` as a
   counterfactual (if the query already scores above 0.5, it searches *down*). The project's
@@ -58,7 +67,13 @@ import pandas as pd
 
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
-from sensecf.generators.base import Candidates, CounterfactualGenerator, is_number
+from sensecf.generators.base import (
+    Candidates,
+    CounterfactualGenerator,
+    fill_missing,
+    is_number,
+    stand_ins,
+)
 
 Strategy = Literal["greedy", "random"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -114,6 +129,9 @@ class CFNOW(CounterfactualGenerator):
     def _fit(self) -> None:
         self.cfnow_ = _import_cfnow()
         self.coder_ = _Coder(self.spec_)
+        # A numerical feature's stand-in is 0, the value cfnow never moves (module docstring).
+        coded = np.array([f.levels is not None for f in self.spec_.features])
+        self.stand_ins_ = np.where(coded, stand_ins(self.spec_, self.reference_.X.to_numpy()), 0.0)
 
     def _propose(
         self, query: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator
@@ -132,10 +150,11 @@ class CFNOW(CounterfactualGenerator):
                 f"(threshold {model.threshold:g}) does not put the query in that class; cfnow "
                 "would search for P <= 0.5, away from the desired class"
             )
-        factual = coder.encode(query)
+        missing = np.isnan(query)
+        factual = coder.encode(fill_missing(query, self.stand_ins_)[0])
         if self.strategy == "greedy":
             _check_greedy_can_stop(coder, factual)
-        predict = _Predictor(model, coder, desired, self.search_seconds)
+        predict = _Predictor(model, coder, desired, self.search_seconds, missing)
         with _global_numpy_seed(int(rng.integers(2**32))), _quiet(self.cfnow_):
             found = self.cfnow_.find_tabular(
                 factual=factual,
@@ -148,7 +167,9 @@ class CFNOW(CounterfactualGenerator):
             )
         if len(found.cfs) == 0:
             return Candidates.empty(len(self.spec_.features))
-        return Candidates(coder.decode(np.asarray(found.cfs, dtype=float)))
+        values = coder.decode(np.asarray(found.cfs, dtype=float))
+        values[:, missing] = np.nan  # the stand-ins were never cfnow's to give
+        return Candidates(values)
 
 
 def _check_greedy_can_stop(coder: _Coder, factual: pd.Series) -> None:
@@ -182,14 +203,21 @@ class _Predictor:
     cfnow counts a row scoring ``>= 0.5`` as a counterfactual; until one has been scored, a
     call more than ``search_seconds`` after the first raises, which ends cfnow's search. (The
     first call never does: cfnow replaces any error there with a bare "Error when using the
-    model_predict_proba function".)
+    model_predict_proba function".) The query's ``missing`` features are NaN again in every
+    row the model scores (cfnow holds stand-ins there).
     """
 
     def __init__(
-        self, model: Any, coder: _Coder, desired: int, search_seconds: float | None
+        self,
+        model: Any,
+        coder: _Coder,
+        desired: int,
+        search_seconds: float | None,
+        missing: np.ndarray | None = None,
     ) -> None:
         self.model, self.coder, self.desired = model, coder, desired
         self.search_seconds = search_seconds
+        self.missing = missing
         self.start: float | None = None
         self.seen_cf = False
 
@@ -206,7 +234,10 @@ class _Predictor:
                 f"cfnow found no counterfactual within search_seconds={self.search_seconds:g}"
             )
         # cfnow passes a one-row DataFrame or a matrix, in its own columns.
-        scores = self.model.proba_of(self.coder.decode(np.asarray(rows, dtype=float)), self.desired)
+        values = self.coder.decode(np.asarray(rows, dtype=float))
+        if self.missing is not None:
+            values[:, self.missing] = np.nan
+        scores = self.model.proba_of(values, self.desired)
         self.seen_cf = self.seen_cf or bool((scores >= 0.5).any())
         return scores
 

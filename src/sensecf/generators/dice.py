@@ -25,6 +25,22 @@ How the spec reaches DiCE
   data's own decimals (at most 6) and leaves unchanged values unchanged. Fixed features always
   get 6 decimals: DiCE never varies them, but its final rounding would otherwise move them.
 
+Missing values
+--------------
+dice-ml takes NaN in its data description but then has no MAD or range for the column
+(``genetic`` and ``kdtree`` fail with "Input contains NaN"), and it refuses a query with a
+missing value outright. So DiCE's data are the reference rows with each missing value replaced
+by a stand-in (:func:`~sensecf.generators.base.stand_ins`: the training median on the feature's
+grain, the most frequent level of a coded feature), which keeps every row (a value ``kdtree`` or
+``genetic`` takes from a reference row may be such a stand-in). A query's missing
+feature gets the same stand-in and is left out of ``features_to_vary``, so DiCE never moves it
+(``kdtree`` excepted: it keeps only reference rows equal to the query in every feature it may
+not vary, so there it may vary over the reference rows' values, which are discarded);
+the model DiCE calls puts NaN back at those features before the classifier scores a row, so its
+search sees the verdict the finished counterfactual will get, and every row DiCE returns has
+NaN there again before the project judges it. A query with no mutable feature measured is
+recorded with an error.
+
 What differs from the project
 -----------------------------
 - DiCE decides validity by its own rule: for desired class index 0 it accepts P(class 1) <= 0.5,
@@ -63,10 +79,16 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from sensecf.data.constraints import allowed_ranges
+from sensecf.data.constraints import allowed_ranges, as_matrix
 from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.errors import SensecfError
-from sensecf.generators.base import Candidates, CounterfactualGenerator, is_number
+from sensecf.generators.base import (
+    Candidates,
+    CounterfactualGenerator,
+    fill_missing,
+    is_number,
+    stand_ins,
+)
 from sensecf.models.classifier import TrainedClassifier
 
 __all__ = ["DiCE", "DiceTimeLimitError", "METHODS"]
@@ -191,15 +213,25 @@ class DiCE(CounterfactualGenerator):
             raise SensecfError(
                 f"DiCE needs a mutable feature; every feature of {spec.name!r} is fixed"
             )
-        frame = self.reference_.frame[[*spec.feature_names, spec.target]]
-        # DiCE's ranges, MADs and KD-tree cannot take missing values.
-        frame = frame.dropna(subset=spec.feature_names).reset_index(drop=True)
+        frame = self.reference_.frame[[*spec.feature_names, spec.target]].reset_index(drop=True)
         if frame.empty:
-            raise SensecfError("DiCE needs reference rows without missing feature values")
+            raise SensecfError("DiCE needs reference rows; the reference data has none")
+        # DiCE's ranges, MADs and KD-tree cannot take missing values: stand-ins keep every row.
+        X = as_matrix(spec, frame)
+        self.stand_ins_ = stand_ins(spec, X)
+        filled = fill_missing(X, self.stand_ins_)
+        frame = frame.assign(**{name: filled[:, j] for j, name in enumerate(spec.feature_names)})
         self.categorical_ = [f.name for f in spec.features if f.is_discrete]
         continuous = [f.name for f in spec.features if not f.is_discrete]
         frame = _to_dice_frame(frame, self.categorical_)
         self.reference_levels_ = {name: set(frame[name]) for name in self.categorical_}
+        # What a missing feature may take where DiCE must vary it (kdtree): whatever rows hold.
+        self.reference_span_: dict[str, list[Any]] = {
+            f.name: sorted(self.reference_levels_[f.name])
+            if f.is_discrete
+            else [float(frame[f.name].min()), float(frame[f.name].max())]
+            for f in spec.features
+        }
         self.precision_ = _precisions(spec, frame, self.method)
         with _quiet():
             self.dice_data_ = dice_ml.Data(
@@ -220,14 +252,22 @@ class DiCE(CounterfactualGenerator):
 
         spec = self.spec_
         seed = int(rng.integers(0, 2**32 - 1))  # the range numpy.random.seed accepts
+        missing = np.isnan(query)
         features_to_vary, permitted = self._permitted_range(query)
+        measured = [f.is_mutable for f, v in zip(spec.features, query, strict=True) if v == v]
+        if not any(measured):
+            raise ValueError(
+                "this query is missing every mutable feature; DiCE has nothing it may vary"
+            )
         query_frame = _to_dice_frame(
-            pd.DataFrame([query], columns=spec.feature_names), self.categorical_
+            pd.DataFrame(fill_missing(query, self.stand_ins_), columns=spec.feature_names),
+            self.categorical_,
         )
         kwargs = self._method_kwargs(seed)
         adapter = self.dice_model_adapter_
         adapter.deadline = time.perf_counter() + self.time_limit
         adapter.time_limit = self.time_limit
+        adapter.missing = missing
         try:
             with _quiet(), _seeded_global_random(seed):
                 # A fresh explainer per query: DiCE keeps per-query state on the explainer.
@@ -247,6 +287,7 @@ class DiCE(CounterfactualGenerator):
             raise
         finally:
             adapter.deadline = None
+            adapter.missing = None
         examples = explanation.cf_examples_list[0]
         # With post-hoc sparsity on, DiCE's answer is the sparse table (what it displays).
         table = examples.final_cfs_df_sparse
@@ -255,6 +296,7 @@ class DiCE(CounterfactualGenerator):
         if table is None or len(table) == 0:
             return Candidates.empty(len(spec.features))
         values = _from_dice_frame(table, spec)
+        values[:, missing] = np.nan  # the stand-ins were never DiCE's to give
         return Candidates(values, source="search", extra={"dice_class": self._dice_class(table)})
 
     def _permitted_range(self, query: np.ndarray) -> tuple[list[str], dict[str, list[Any]]]:
@@ -263,8 +305,15 @@ class DiCE(CounterfactualGenerator):
         features: list[str] = []
         permitted: dict[str, list[Any]] = {}
         for j, feature in enumerate(self.spec_.features):
-            if not feature.is_mutable:
+            unknown = bool(np.isnan(query[j]))
+            if unknown and self.method == "kdtree":
+                # The KD-tree keeps only rows equal to the query where it may not vary; the
+                # value there goes back to NaN, so a neighbour need not match the stand-in.
+                features.append(feature.name)
+                permitted[feature.name] = self.reference_span_[feature.name]
                 continue
+            if not feature.is_mutable or unknown:
+                continue  # a missing value stays missing: DiCE must not vary its stand-in
             features.append(feature.name)
             if feature.is_discrete:
                 # Only levels DiCE saw are accepted; the query's own level is among them if it
@@ -306,13 +355,15 @@ class _DiceModel:
     """What ``dice_ml.Model(backend="sklearn")`` calls: ``predict_proba`` on DiCE's frames.
 
     DiCE hands over frames whose categorical columns hold level strings; they go back to floats
-    in spec order before the classifier sees them. Each call checks the query's deadline.
+    in spec order before the classifier sees them. Each call checks the query's deadline, and
+    puts NaN back at the query's ``missing`` features (DiCE holds stand-ins there).
     """
 
     def __init__(self, model: TrainedClassifier) -> None:
         self.model = model
         self.deadline: float | None = None
         self.time_limit = math.inf
+        self.missing: np.ndarray | None = None
 
     def predict_proba(self, X: Any) -> np.ndarray:
         if self.deadline is not None and time.perf_counter() > self.deadline:
@@ -323,6 +374,8 @@ class _DiceModel:
         names = self.model.feature_names
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X), columns=names)
         values = np.column_stack([_as_float(frame[name]) for name in names])
+        if self.missing is not None:
+            values[:, self.missing] = np.nan
         return self.model.predict_proba(values)
 
     def predict(self, X: Any) -> np.ndarray:

@@ -13,8 +13,17 @@ What the package does, and how it is adapted here:
 - **Inputs.** NICE is fitted on the reference rows (writable float arrays in spec order: it
   casts columns in place), their labels, and the model's ``predict_proba``. Binary and
   categorical features are its ``cat_feat``; the rest ``num_feat``. With ``justified_cf`` a
-  neighbour must be a reference row the model classifies as labelled. Reference rows with
-  missing values are left out (a copied missing value is no counterfactual).
+  neighbour must be a reference row the model classifies as labelled.
+- **Missing values.** NICE cannot take NaN: its min-max scale and every HEOM distance become
+  NaN (the "nearest" neighbour is then just the first candidate), and a neighbour with NaN
+  keeps its column different from the query forever. So its reference rows have each missing
+  value replaced by a stand-in (:func:`~sensecf.generators.base.stand_ins`: the training
+  median on the feature's grain, the most frequent level of a coded feature), keeping every
+  row; a value NICE copies from a neighbour may therefore be such a stand-in. A query's missing
+  feature gets the stand-in too; NICE has no immutable features, so it may copy a neighbour's
+  value there, but the model it calls puts NaN back at the query's missing features (and at a
+  reference row's own, when it classifies the reference rows), so that copy gains nothing, and
+  the counterfactual has NaN there again before the project judges it.
 - **Target class.** By default NICE flips the query's predicted class (argmax of the
   probabilities); here it is given the desired class explicitly (its ``target_class``). It
   decides by argmax, i.e. a threshold of 0.5 with a tie going to class 0, while the project's
@@ -45,7 +54,12 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.preprocessing import StandardScaler
 
 from sensecf.errors import SensecfError
-from sensecf.generators.base import Candidates, CounterfactualGenerator
+from sensecf.generators.base import (
+    Candidates,
+    CounterfactualGenerator,
+    fill_missing,
+    stand_ins,
+)
 
 Optimization = Literal["sparsity", "proximity", "plausibility"]
 OPTIMIZATIONS: tuple[str, ...] = get_args(Optimization)
@@ -113,36 +127,38 @@ class NICE(CounterfactualGenerator):
                 f"NICE needs the nicex package: pip install --no-deps nicex==0.2.3 ({exc})"
             ) from None
         spec, model = self.spec_, self.model_
-        # NICE casts columns of the arrays it is given in place: hand it a writable copy.
         X = self.reference_.X.to_numpy(dtype=float, copy=True)
         labels = self.reference_.y.to_numpy()
-        complete = ~np.isnan(X).any(axis=1)
-        X, labels = X[complete], labels[complete]
         if not len(X):
-            raise SensecfError("NICE needs reference rows without missing values; there are none")
+            raise SensecfError("NICE needs reference rows; the reference data has none")
+        self.stand_ins_ = stand_ins(spec, X)
+        # NICE casts columns of the arrays it is given in place: a writable copy, no NaN.
+        filled = fill_missing(X, self.stand_ins_)
         # NICE compares labels with the argmax column of predict_proba: labels as column indices.
         y = np.searchsorted(model.classes, labels)
         cat = [j for j, f in enumerate(spec.features) if f.levels is not None]
         num = [j for j in range(len(spec.features)) if j not in cat]
         auto_encoder = None
         if self.optimization == "plausibility":
-            auto_encoder = self.auto_encoder or ReconstructionError(seed=int(self.seed)).fit(X)
-
-        def predict_fn(rows: np.ndarray) -> np.ndarray:
-            return model.predict_proba(np.asarray(rows, dtype=float))
-
-        self.explainer_ = NiceExplainer(
-            predict_fn,
-            X,
-            cat_feat=cat,
-            num_feat=num,
-            y_train=y,
-            optimization=self.optimization,
-            justified_cf=True,
-            auto_encoder=auto_encoder,
-        )
-        # Reference rows NICE may copy from, per class: predicted (argmax) as labelled.
-        predicted = predict_fn(X).argmax(axis=1)
+            auto_encoder = self.auto_encoder or ReconstructionError(seed=int(self.seed)).fit(filled)
+        self.predict_fn_ = _MissingKept(model)
+        # While NICE classifies the reference rows, each keeps its own missing values.
+        self.predict_fn_.missing = np.isnan(X)
+        try:
+            self.explainer_ = NiceExplainer(
+                self.predict_fn_,
+                filled,
+                cat_feat=cat,
+                num_feat=num,
+                y_train=y,
+                optimization=self.optimization,
+                justified_cf=True,
+                auto_encoder=auto_encoder,
+            )
+            # Reference rows NICE may copy from, per class: predicted (argmax) as labelled.
+            predicted = self.predict_fn_(filled).argmax(axis=1)
+        finally:
+            self.predict_fn_.missing = None
         self.neighbours_ = {
             c: int(((predicted == i) & (y == i)).sum()) for i, c in enumerate(model.classes)
         }
@@ -163,8 +179,43 @@ class NICE(CounterfactualGenerator):
                 "no neighbour to copy from"
             )
         target = model.classes.index(desired)
-        cf = self.explainer_.explain(row.copy(), target_class=[target])
-        return Candidates(np.asarray(cf, dtype=float).reshape(1, -1))
+        missing = np.isnan(query)
+        self.predict_fn_.missing = missing
+        try:
+            cf = self.explainer_.explain(fill_missing(row, self.stand_ins_), target_class=[target])
+        except _NothingLeft:
+            raise ValueError(
+                "NICE copied every value of its nearest neighbour of the desired class, and the "
+                "model still does not put the result in that class: the query's missing values "
+                "stay missing, and without them the neighbour's values do not flip it"
+            ) from None
+        finally:
+            self.predict_fn_.missing = None
+        values = np.array(cf, dtype=float).reshape(1, -1)
+        values[:, missing] = np.nan  # whatever NICE copied there, the value is still unknown
+        return Candidates(values)
+
+
+class _NothingLeft(Exception):
+    """NICE's search ran out of values to copy without reaching the desired class."""
+
+
+class _MissingKept:
+    """The model's ``predict_proba`` as NICE calls it, with NaN put back where values are
+    ``missing`` (a mask broadcast over the rows; ``None``: rows as given)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.missing: np.ndarray | None = None
+
+    def __call__(self, rows: Any) -> np.ndarray:
+        values = np.array(rows, dtype=float)
+        if not len(values):
+            # NICE asks for no rows once its candidate equals the neighbour: nothing left to copy.
+            raise _NothingLeft
+        if self.missing is not None:
+            values[np.broadcast_to(self.missing, values.shape)] = np.nan
+        return np.asarray(self.model.predict_proba(values))
 
 
 class ReconstructionError:

@@ -41,7 +41,8 @@ def copy_provenance(
     ``queries`` and ``cfs`` are row-aligned (spec order); ``shown`` holds, per row, the examples
     its query's prompts showed (:func:`examples_json`; empty or missing: none). Values within
     half a step are equal, as answers are read back. Only the mutable features count: the
-    fixed ones are always the person's own.
+    fixed ones are always the person's own; nor do the features a query is missing (they stay
+    missing, so there is nothing to copy).
 
     >>> from sensecf.data.spec import FeatureSpec
     >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
@@ -58,12 +59,14 @@ def copy_provenance(
     whole = np.zeros(len(cfs), dtype=bool)
     share = np.full(len(cfs), np.nan)
     moved = changed(queries, cfs) & mutable
+    # A feature the query is missing stays missing: it cannot be copied, so it is not compared.
+    compared = mutable & ~np.isnan(queries)
     for k, text in enumerate(shown):
         rows = _examples(text, cfs.shape[1])
         if not len(rows):
             continue
         same = near_current(rows, cfs[k], steps) | (np.isnan(rows) & np.isnan(cfs[k]))
-        whole[k] = bool(same[:, mutable].all(axis=1).any())
+        whole[k] = bool(same[:, compared[k]].all(axis=1).any())
         if moved[k].any():
             share[k] = float(same.any(axis=0)[moved[k]].mean())
     return whole, share

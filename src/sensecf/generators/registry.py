@@ -195,7 +195,10 @@ def _with_llm(
     if base == "fine-tuned":
         model_dir = options.setdefault("model_dir", llm.model)
         if llm.base_url is not None or llm.backend == "openai":
-            raise SensecfError("a fine-tuned model folder is served locally; drop --llm-base-url")
+            raise SensecfError(
+                "a fine-tuned model folder is served locally, not from base_url",
+                option="llm.base_url",
+            )
         llm = replace(llm, model=model_dir)
     options = {"repair_rounds": llm.repair_rounds, "fallback": llm.fallback, **options}
     if not build_backend or (base == "fine-tuned" and llm.model is None):

@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-from sensecf.data.constraints import changed, recompute, violations
+from sensecf.data.constraints import changed, recompute_known, violations
 from sensecf.data.spec import DatasetSpec
-from sensecf.generators.base import margin_model
+from sensecf.generators.base import judgeable, margin_model
 from sensecf.generators.provenance import result_copies
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import CounterfactualResult
@@ -48,10 +48,10 @@ def sparsify(
         raise ValueError(f"queries {queries.shape} and cfs {out.shape} must have the same shape")
     spec = model.spec
     derived = np.isin(spec.feature_names, spec.derived_features)
-    finite = np.isfinite(out).all(axis=1)
+    judged = judgeable(queries, out)  # NaN where the query is missing a value is judged
     active = np.zeros(len(out), dtype=bool)
-    if finite.any():
-        active[finite] = model.predict(out[finite]) == desired_class
+    if judged.any():
+        active[judged] = model.predict(out[judged]) == desired_class
     broken = _broken(spec, queries, out).copy() if derived.any() or spec.relations else None
     while active.any():
         idx = np.flatnonzero(active)
@@ -61,7 +61,7 @@ def sparsify(
             break
         trial = out[idx[rows]].copy()
         trial[np.arange(len(rows)), cols] = queries[idx[rows], cols]
-        trial = recompute(spec, trial)  # derived features follow the reverted input
+        trial = recompute_known(spec, queries[idx[rows]], trial)  # derived ones follow
         labels, proba = model.predict_with_proba(trial, desired_class)
         keeps = labels == desired_class
         if broken is not None:
@@ -81,7 +81,7 @@ def sparsify(
         apply = best[still_valid]
         out[group_rows[still_valid], cols[apply]] = queries[group_rows[still_valid], cols[apply]]
         if broken is not None:
-            out[group_rows] = recompute(spec, out[group_rows])
+            out[group_rows] = recompute_known(spec, queries[group_rows], out[group_rows])
             broken[group_rows] = _broken(spec, queries[group_rows], out[group_rows])
         active[:] = False
         active[group_rows[still_valid]] = True
@@ -112,7 +112,14 @@ def sparsify_result(result: CounterfactualResult, model: TrainedClassifier) -> C
     if len(cfs):
         values = sparsify(judge, result.query_matrix(), result.cf_matrix(), result.desired_class)
         cfs[spec.feature_names] = values
-        labels, cfs["proba_desired"] = model.predict_with_proba(values, result.desired_class)
+        judged = judgeable(result.query_matrix(), values)
+        labels = np.full(len(values), -1)
+        proba = np.full(len(values), np.nan)
+        if judged.any():
+            labels[judged], proba[judged] = model.predict_with_proba(
+                values[judged], result.desired_class
+            )
+        cfs["proba_desired"] = proba
         cfs["valid"] = labels == result.desired_class
         if margin is not None:
             cfs["valid_margin"] = cfs["proba_desired"].to_numpy(dtype=float) >= margin

@@ -67,7 +67,7 @@ def backend_source(kind: str, model_dir: str | os.PathLike) -> tuple[Path, dict[
         if not path.is_file():
             raise SensecfError(
                 f"{folder} holds no {GGUF}: the export step did not run (rerun `sensecf finetune`)"
-                " or serve the adapter with --llm-backend transformers"
+                " or serve the adapter with the transformers backend"
             )
         return path, {"weights": "f16"}
     if kind == "transformers":

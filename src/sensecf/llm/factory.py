@@ -39,7 +39,7 @@ def make_backend(
     if kind not in BACKENDS:
         raise SensecfError(f"unknown LLM backend {kind!r}; choose from {', '.join(BACKENDS)}")
     if base_url is not None and kind != "openai":
-        raise SensecfError(f"--llm-base-url is for the openai backend, not {kind}")
+        raise SensecfError(f"base_url is for the openai backend, not {kind}", option="llm.base_url")
     if model is not None and kind != "openai":
         from sensecf.llm.artifacts import backend_source, is_finetuned_dir
 
@@ -55,7 +55,7 @@ def make_backend(
         from sensecf.llm.openai_backend import OpenAICompatible
 
         if model is None:
-            raise SensecfError("the openai backend needs a model name (--llm-model)")
+            raise SensecfError("the openai backend needs a model name", option="llm.model")
         backend = OpenAICompatible(str(model), base_url, **options)
     else:
         from sensecf.llm.transformers_backend import Transformers

@@ -12,7 +12,7 @@ import gc
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -98,7 +98,10 @@ def extract_features(
 
     Returns all feature columns plus the label-only ``stress_mean`` and ``stress_high_pct``
     (no target), with ``person_id`` and (for ``unit="day"``) ``date`` first, sorted, and the
-    :class:`ReadReport` of what was read, skipped and dropped. ``workers`` processes read
+    :class:`ReadReport` of what was read, skipped and dropped, and how many values each
+    feature misses (``missing_by_feature``). A day keeps its row when a stream has no data for
+    it (an absent file, a CGM that stopped): that stream's features are NaN, unless ``rules``
+    require them. A person's mean (``unit="person"``) is over the days that have the value. ``workers`` processes read
     persons in parallel (default: up to 4 when there are many persons; 1 reads in-process);
     the output does not depend on it.
 
@@ -115,7 +118,6 @@ def extract_features(
     rules = DayRules() if rules is None else rules
     if not isinstance(rules, DayRules):
         raise SpecError(f"rules must be a DayRules; got {type(rules).__name__}")
-    features = rules.features()
     started = time.perf_counter()
     root = Path(root)
     participants, warnings = read_participants(root)
@@ -165,20 +167,21 @@ def extract_features(
     out.insert(
         1, "date", day_strings(out["day"].to_numpy()) if len(out) else np.array([], dtype=object)
     )
-    out = out[["person_id", "date", *features, *STRESS_COLUMNS]]
+    out = out[["person_id", "date", *FEATURES, *STRESS_COLUMNS]]
     out["person_id"] = out["person_id"].astype("int64")
     if unit == "person":
         out = out.drop(columns="date").groupby("person_id", sort=True).mean().reset_index()
         out["steps"] = out["steps"].round()  # steps are whole numbers in the spec
         # A mean of ratios is not the ratio of the means: derived features (efficiency, CV)
         # are computed again from the person's means, so the spec's relations hold.
-        spec = _spec_for(aireadi_spec("person"), rules)
+        spec = aireadi_spec("person")
         if len(out):
             out[spec.feature_names] = recompute(spec, out[spec.feature_names].to_numpy())
     out = out.sort_values(list(out.columns[: 2 if unit == "day" else 1]), kind="stable")
     out = out.reset_index(drop=True)
     report.rows = len(out)
     report.persons_with_rows = int(out["person_id"].nunique())
+    report.missing_by_feature = missing_by_feature(out, FEATURES)
     report.seconds = time.perf_counter() - started
     return out, report
 
@@ -229,10 +232,71 @@ def aireadi_spec(unit: Unit = "day", target: Target = "high_stress") -> DatasetS
     return spec
 
 
-def _spec_for(spec: DatasetSpec, rules: DayRules) -> DatasetSpec:
-    """The spec without the features these rules leave out."""
-    left_out = [n for n in spec.feature_names if n in FEATURES and n not in rules.features()]
-    return spec.drop_features(left_out) if left_out else spec
+def missing_by_feature(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, int]:
+    """Missing (NaN) values per feature, for the features that miss any, in ``names`` order.
+
+    >>> missing_by_feature(pd.DataFrame({"a": [1.0, None], "b": [1.0, 2.0]}), ["a", "b"])
+    {'a': 1}
+    """
+    counts = frame[list(names)].isna().sum()
+    return {str(name): int(n) for name, n in counts.items() if n}
+
+
+def select_features(
+    spec: DatasetSpec,
+    features: Sequence[str] | None = None,
+    required: Sequence[str] = (),
+) -> tuple[DatasetSpec, list[str]]:
+    """The spec with only ``features`` (all when ``None``), ``required`` ones marked required.
+
+    Also returns the names of the relations left out over some selected features: a relation
+    over a feature that is not selected no longer applies (a derived feature whose inputs are gone becomes an ordinary
+    feature with the values it was read with), so it is dropped rather than refused, which
+    would force a study without, say, a sleep-stage stream to keep features it cannot have.
+    Unknown names, an empty selection and a required feature that is not selected are
+    :class:`SpecError`\\ s that list the known features.
+
+    >>> spec, left_out = select_features(aireadi_spec(), ["cgm_mean", "cgm_gmi", "age"], ["age"])
+    >>> spec.feature_names, spec.required_features, left_out
+    (['cgm_mean', 'cgm_gmi', 'age'], ['age'], [])
+    >>> select_features(aireadi_spec(), ["cgm_gmi", "age"])[1]
+    ['glucose management indicator']
+    """
+    known = spec.feature_names
+    for what, names in (("features", features or ()), ("required", required)):
+        if isinstance(names, str):
+            raise SpecError(f"{what} must be a list of feature names; got {names!r}")
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise SpecError(
+                f"{what}: unknown feature(s) {unknown}; the {spec.name} features are "
+                + ", ".join(known)
+            )
+    if features is not None:
+        chosen = set(features)
+        if not chosen:
+            raise SpecError(f"features: select at least one of {', '.join(known)}")
+        outside = [n for n in required if n not in chosen]
+        if outside:
+            raise SpecError(
+                f"required feature(s) {outside} are not among the selected features "
+                f"{[n for n in known if n in chosen]}; select them too"
+            )
+        dropped = [n for n in known if n not in chosen]
+        # Worth saying only where a kept feature loses a rule: a derived feature kept without
+        # its inputs, or a check over some kept features.
+        left_out = [
+            r.label
+            for r in spec.relations
+            if set(dropped) & set(r.features)
+            and (r.derived in chosen if r.derived is not None else chosen & set(r.features))
+        ]
+        spec = spec.drop_features(dropped) if dropped else spec
+    else:
+        left_out = []
+    for name in dict.fromkeys(required):
+        spec = spec.update_feature(name, required=True)
+    return spec, left_out
 
 
 def read_aireadi(
@@ -246,6 +310,8 @@ def read_aireadi(
     min_hr_hours: float = HR_MIN_HOURS,
     require_sleep: bool = True,
     require_stress: bool = True,
+    features: Sequence[str] | None = None,
+    required: Sequence[str] = (),
     progress: bool = False,
     workers: int | None = None,
 ) -> Dataset:
@@ -256,8 +322,15 @@ def read_aireadi(
     ``target="diabetes"``: 1 when the study group is not healthy (prediabetes included).
     ``info`` holds the read report (``info["report"]``), ``info["stress_threshold"]`` and the
     day rules used (``info["day_rules"]``): ``min_cgm_coverage``, ``min_hr_hours``,
-    ``require_sleep`` and ``require_stress``, see :class:`DayRules` (relax them for short
-    recordings).
+    ``require_sleep``, ``require_stress`` and ``required``, see :class:`DayRules` (relax them
+    for short recordings).
+
+    A day without data of some stream keeps its row, that stream's features NaN;
+    ``info["missing_by_feature"]`` counts them. ``features`` keeps only those features in the
+    table and the spec (a study without SpO2 leaves the feature out, not the people; relations
+    over a left-out feature go too, listed in ``info["relations_left_out"]``); ``required``
+    features must have a value: they are marked ``required`` in the spec and a day without one
+    is dropped (``missing <feature>``). Names are checked against the spec's features.
 
     >>> import tempfile
     >>> from sensecf.data.synthetic import CohortConfig, write_synthetic_cohort
@@ -266,8 +339,8 @@ def read_aireadi(
     >>> data.spec.classes, data.spec.id_columns
     ({0: 'no diabetes', 1: 'diabetes'}, ('person_id', 'date'))
     """
-    rules = DayRules(min_cgm_coverage, min_hr_hours, require_sleep, require_stress)
-    spec = _spec_for(aireadi_spec(unit, target), rules)
+    spec, relations_left_out = select_features(aireadi_spec(unit, target), features, required)
+    rules = DayRules(min_cgm_coverage, min_hr_hours, require_sleep, require_stress, tuple(required))
     if not 0.0 < stress_quantile < 1.0:
         raise SpecError(f"stress_quantile must lie between 0 and 1; got {stress_quantile}")
     frame, report = extract_features(
@@ -281,6 +354,13 @@ def read_aireadi(
             frame = frame[~unlabelled].reset_index(drop=True)
             report.rows = len(frame)
             report.persons_with_rows = int(frame["person_id"].nunique())
+    report.missing_by_feature = missing_by_feature(frame, spec.feature_names)
+    empty = [n for n in spec.feature_names if len(frame) and frame[n].isna().all()]
+    if empty:
+        report.warnings.append(
+            f"no values at all for {', '.join(empty)} (a stream absent for everyone?); leave "
+            "them out with features= (`sensecf features --features ...`)"
+        )
     if frame.empty:
         reasons = "; ".join(f"{k}: {v}" for k, v in report.to_dict()["dropped_rows"].items())
         raise DataError(
@@ -292,6 +372,11 @@ def read_aireadi(
                 "; for short recordings relax the day rules (min_cgm_coverage, min_hr_hours, "
                 "require_sleep, require_stress; `sensecf features --min-cgm-coverage F "
                 "--min-hr-hours H --no-require-sleep --no-require-stress`)"
+                + (
+                    f" or require fewer features (required: {list(rules.required)})"
+                    if rules.required
+                    else ""
+                )
                 if reasons
                 else ""
             )
@@ -323,6 +408,9 @@ def read_aireadi(
         "stress_quantile": stress_quantile if stress_threshold is None else None,
         "stress_threshold": threshold,
         "day_rules": rules.to_dict(),
+        "missing_by_feature": dict(report.missing_by_feature),
         "report": report.to_dict(),
     }
+    if relations_left_out:
+        info["relations_left_out"] = relations_left_out
     return Dataset(frame, spec, info, source=str(root))

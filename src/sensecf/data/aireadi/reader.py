@@ -82,6 +82,7 @@ class ReadReport:
     unreadable_files: list[str] = field(default_factory=list)
     skipped_records: dict[str, int] = field(default_factory=dict)
     dropped_rows: dict[str, int] = field(default_factory=dict)
+    missing_by_feature: dict[str, int] = field(default_factory=dict)
     candidate_days: int = 0
     rows: int = 0
     persons_with_rows: int = 0
@@ -103,6 +104,7 @@ class ReadReport:
             "unreadable_files": list(self.unreadable_files),
             "skipped_records": _sorted_counts(self.skipped_records),
             "dropped_rows": _sorted_counts(self.dropped_rows),
+            "missing_by_feature": {k: int(v) for k, v in self.missing_by_feature.items() if v},
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }
@@ -122,12 +124,25 @@ class ReadReport:
             )
         for reason, n in _sorted_counts(self.dropped_rows).items():
             lines.append(f"  dropped {n} days: {reason}")
+        lines.extend(
+            f"  {line}" for line in missing_lines(self.missing_by_feature, self.rows, self.unit)
+        )
         for reason, n in _sorted_counts(self.skipped_records).items():
             lines.append(f"  skipped {n} records: {reason}")
         lines.extend(f"  warning: {w}" for w in self.warnings)
         if self.seconds:
             lines.append(f"took {self.seconds:.1f} s")
         return lines
+
+
+def missing_lines(missing: dict[str, int], rows: int, unit: str = "day") -> list[str]:
+    """One line per feature with missing values: ``spo2_mean missing on 212 of 1,970 days``.
+
+    >>> missing_lines({"spo2_mean": 212, "steps": 0}, 1970)
+    ['spo2_mean missing on 212 of 1,970 days']
+    """
+    what = "days" if unit == "day" else "persons"
+    return [f"{name} missing on {n:,} of {rows:,} {what}" for name, n in missing.items() if n]
 
 
 def _sorted_counts(counts: dict[str, int]) -> dict[str, int]:

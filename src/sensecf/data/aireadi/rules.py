@@ -1,7 +1,9 @@
 """Which person-days are kept: :class:`DayRules` and :func:`apply_day_rules`.
 
 A day is kept only with enough CGM, heart-rate, sleep and stress data (each rule relaxable for
-short recordings), and then only if every feature is known; the rest are counted by reason.
+short recordings) and a value for each feature named ``required``; the rest are counted by
+reason. Any other feature a day has no data for (a stream absent for that person, a night
+without a sleep record when sleep is not required) stays in its row as NaN.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sensecf.data.aireadi.daily import FEATURES, HR_SLEEP_COLUMNS, QUALITY_COLUMNS, SLEEP_COLUMNS
+from sensecf.data.aireadi.daily import FEATURES
 from sensecf.errors import SpecError
 
 CGM_MIN_COVERAGE = 0.70  # share of the expected CGM readings a kept day needs
@@ -24,11 +26,6 @@ DROP_HR = "heart rate in fewer than 18 hours"
 DROP_SLEEP = "no sleep record for the night"
 DROP_STRESS = "no valid stress values"
 DROP_UNLABELLED = "no valid stress values (the high_stress target needs them)"
-# Night-time features that exist only with a sleep record (left out when sleep is not required).
-NIGHT_FEATURES: tuple[str, ...] = (
-    *HR_SLEEP_COLUMNS,
-    *(c for c in SLEEP_COLUMNS if c not in QUALITY_COLUMNS),
-)
 
 
 @dataclass(frozen=True)
@@ -37,14 +34,16 @@ class DayRules:
 
     - ``min_cgm_coverage``: share (0-1) of the expected CGM readings a day needs;
     - ``min_hr_hours``: clock hours (0-24) with heart-rate data a day needs;
-    - ``require_sleep``: a day needs a sleep record for its night; ``False`` leaves the
-      night-time features (sleep stages, efficiency, heart rate during sleep) out of the table
-      and the spec, so days without one are kept;
+    - ``require_sleep``: a day needs a sleep record for its night; ``False`` keeps a day
+      without one, its night-time features (sleep stages, efficiency, heart rate during sleep)
+      empty (NaN);
     - ``require_stress``: a day needs valid stress values; ``False`` keeps a day without them
-      unless the target needs them (``high_stress`` is labelled from stress).
+      unless the target needs them (``high_stress`` is labelled from stress);
+    - ``required``: features a day must have a value for (``missing <feature>`` otherwise);
+      any other feature may be NaN, e.g. for a person without an SpO2 file.
 
-    ``DayRules(min_cgm_coverage=0, min_hr_hours=0)`` keeps every day that has data of each
-    kind, with features computed from what is there.
+    ``DayRules(min_cgm_coverage=0, min_hr_hours=0)`` keeps every day that has CGM and heart
+    rate, with features computed from what is there.
 
     >>> DayRules().reasons()[:2]
     ['CGM below 70% of the expected readings', 'heart rate in fewer than 18 hours']
@@ -52,12 +51,15 @@ class DayRules:
     Traceback (most recent call last):
     ...
     sensecf.errors.SpecError: min_hr_hours must be a number of hours from 0 to 24; got -1
+    >>> DayRules(required=("spo2_mean",)).reasons()[-1]
+    'missing spo2_mean'
     """
 
     min_cgm_coverage: float = CGM_MIN_COVERAGE
     min_hr_hours: float = HR_MIN_HOURS
     require_sleep: bool = True
     require_stress: bool = True
+    required: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         coverage, hours = self.min_cgm_coverage, self.min_hr_hours
@@ -72,9 +74,19 @@ class DayRules:
         for name in ("require_sleep", "require_stress"):
             if not isinstance(getattr(self, name), bool):
                 raise SpecError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        if isinstance(self.required, str):
+            raise SpecError(f"required must be a list of feature names; got {self.required!r}")
+        required = tuple(dict.fromkeys(self.required))  # listed once each, in the given order
+        unknown = [n for n in required if n not in FEATURES]
+        if unknown:
+            raise SpecError(
+                f"required names unknown feature(s) {unknown}; the features are {list(FEATURES)}"
+            )
+        object.__setattr__(self, "required", required)
 
     def reasons(self) -> list[str]:
-        """The drop reasons of the four rules, worded with these values."""
+        """The drop reasons of the rules, worded with these values (the four quality rules,
+        then ``missing <feature>`` for each required feature)."""
         cgm = (
             DROP_CGM
             if self.min_cgm_coverage == CGM_MIN_COVERAGE
@@ -85,31 +97,37 @@ class DayRules:
             if self.min_hr_hours == HR_MIN_HOURS
             else f"heart rate in fewer than {self.min_hr_hours:g} hours"
         )
-        return [cgm, hr, DROP_SLEEP, DROP_STRESS]
+        return [cgm, hr, DROP_SLEEP, DROP_STRESS, *(f"missing {c}" for c in self.required)]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, as recorded in a feature folder's ``info.json``."""
-        return asdict(self)
-
-    def features(self) -> tuple[str, ...]:
-        """The feature columns a table read under these rules has."""
-        if self.require_sleep:
-            return FEATURES
-        return tuple(c for c in FEATURES if c not in NIGHT_FEATURES)
+        data = asdict(self)
+        data["required"] = list(self.required)
+        return data
 
 
 def apply_day_rules(
     days: pd.DataFrame, rules: DayRules | None = None
 ) -> tuple[pd.DataFrame, Counter]:
-    """Keep the days with enough data and every feature known; count the rest by reason.
+    """Keep the days with enough data and every required feature; count the rest by reason.
 
     Each dropped day is counted once, under the first rule it fails, in this order (the
     defaults of :class:`DayRules`): CGM ≥ 70% of the expected readings, heart rate in ≥ 18
     clock hours, a sleep record for the night, valid stress values, then ``missing <feature>``
-    for the first feature that is NaN. A rule that ``rules`` switches off is not applied.
+    for the first required feature that is NaN. A rule that ``rules`` switches off is not
+    applied; features that are not required may be NaN in a kept day.
+
+    >>> days = pd.DataFrame({"cgm_coverage": [1.0, 1.0], "hr_hours": [24, 24],
+    ...                      "sleep_records": [3, 3], "stress_n": [40, 40],
+    ...                      "spo2_mean": [95.0, np.nan]})
+    >>> kept, dropped = apply_day_rules(days, DayRules(required=("spo2_mean",)))
+    >>> len(kept), dict(dropped)
+    (1, {'missing spo2_mean': 1})
+    >>> len(apply_day_rules(days)[0])
+    2
     """
     rules = DayRules() if rules is None else rules
-    cgm, hr, sleep, stress = rules.reasons()
+    cgm, hr, sleep, stress, *missing = rules.reasons()
     dropped: Counter = Counter()
     keep = np.ones(len(days), dtype=bool)
     never = np.zeros(len(days), dtype=bool)
@@ -118,7 +136,10 @@ def apply_day_rules(
         (hr, days["hr_hours"].to_numpy() < rules.min_hr_hours),
         (sleep, days["sleep_records"].to_numpy() < 1 if rules.require_sleep else never),
         (stress, days["stress_n"].to_numpy() < 1 if rules.require_stress else never),
-        *((f"missing {c}", days[c].isna().to_numpy()) for c in rules.features()),
+        *(
+            (reason, days[c].isna().to_numpy())
+            for reason, c in zip(missing, rules.required, strict=True)
+        ),
     ]
     for reason, fails in checks:
         hit = keep & fails

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import numbers
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,12 @@ import orjson
 import pandas as pd
 
 from sensecf.data.io import write_bytes
+from sensecf.data.synthetic.gaps import (
+    STREAMS,
+    check_share,
+    plan_gaps,
+    stream_shares,
+)
 from sensecf.data.synthetic.physiology import (
     MAX_PER_SITE,
     SITES,
@@ -49,6 +56,7 @@ __all__ = [
     "CohortConfig",
     "SyntheticCohort",
     "QUIRK_KEYS",
+    "STREAMS",
     "write_synthetic_cohort",
 ]
 
@@ -61,7 +69,10 @@ HIGH_STRESS_QUANTILE = 0.75
 
 # Streams of the seed: one SeedSequence per (purpose, person index), so a person's data depends
 # only on the seed and their index, never on how many persons the cohort has.
-_TRAITS, _PHYSIOLOGY, _MEASURE, _QUIRKS = 0, 1, 2, 3
+_TRAITS, _PHYSIOLOGY, _MEASURE, _QUIRKS, _GAPS = 0, 1, 2, 3, 4
+# Config fields that real downloads' gaps add; left out of the written description at their
+# defaults, so a cohort without gaps is written byte for byte as before they existed.
+_GAP_FIELDS = ("missing_streams", "cgm_stops")
 
 
 def _check_int(name: str, value: object, lo: int, hi: int, what: str) -> int:
@@ -80,6 +91,15 @@ class CohortConfig:
 
     >>> CohortConfig(participants=6, days=3, interval_min=15).interval_min
     15
+
+    Gaps, as real downloads have them: ``missing_streams`` is the share of persons without a
+    stream's file, one share for every stream (``0.1``) or per stream (``{"spo2": 0.2,
+    "cgm": 0.1}``, names from :data:`STREAMS` or their aliases); ``cgm_stops`` is the share of
+    persons whose CGM stops partway through the study (a quarter to three quarters of the way).
+    Shares lie in [0, 1).
+
+    >>> dict(CohortConfig(missing_streams={"spo2": 0.2}).missing_streams)["oxygen_saturation"]
+    0.2
     >>> CohortConfig(participants=-3)
     Traceback (most recent call last):
     ...
@@ -91,6 +111,8 @@ class CohortConfig:
     interval_min: int = 5  # Garmin sampling interval (minutes); CGM is always every 5 minutes
     seed: int = 0
     quirks: bool = True  # inject the real files' quirks
+    missing_streams: float | Mapping[str, float] | tuple[tuple[str, float], ...] = 0.0
+    cgm_stops: float = 0.0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen: normalise numpy integers to int
@@ -111,6 +133,16 @@ class CohortConfig:
         if not isinstance(self.quirks, bool | np.bool_):
             raise ValueError(f"quirks must be True or False; got {self.quirks!r}")
         set_(self, "quirks", bool(self.quirks))
+        shares = self.missing_streams
+        if isinstance(shares, tuple):  # already normalised (e.g. dataclasses.replace)
+            shares = dict(shares)
+        set_(self, "missing_streams", stream_shares(shares))
+        set_(self, "cgm_stops", check_share("cgm_stops", self.cgm_stops))
+
+    @property
+    def has_gaps(self) -> bool:
+        """Whether any stream may be left out or stop early."""
+        return self.cgm_stops > 0 or any(share > 0 for _, share in self.missing_streams)
 
 
 @dataclass
@@ -120,7 +152,8 @@ class SyntheticCohort:
     `persons` has one row per person (latent traits); `days` one row per person and study day
     (local calendar day 1..days) with behaviour, outcomes as a clean file would give them, and
     the cohort-level `high_stress` label (daily mean valid stress in the top quarter).
-    `quirks` counts every injected quirk (keys: `QUIRK_KEYS`).
+    `quirks` counts every injected quirk (keys: `QUIRK_KEYS`). `gaps` has one row per gap
+    (`person_id`, `stream`, `kind`: `absent` or `stops`, and `stop_utc`, where a stream stops).
     """
 
     root: Path
@@ -129,6 +162,9 @@ class SyntheticCohort:
     days: pd.DataFrame
     quirks: dict[str, int] = field(default_factory=dict)
     high_stress_threshold: float = float("nan")
+    gaps: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["person_id", "stream", "kind", "stop_utc"])
+    )
 
 
 def _seed(config: CohortConfig, purpose: int, index: int) -> np.random.Generator:
@@ -163,7 +199,8 @@ def write_synthetic_cohort(
     """Write a synthetic AI-READI-style cohort under `out_dir` and return its ground truth.
 
     The same config always writes byte-identical files. Files are written atomically; the
-    ground truth is also saved as `synthetic_truth/persons.csv` and `synthetic_truth/days.csv`.
+    ground truth is also saved as `synthetic_truth/persons.csv` and `synthetic_truth/days.csv`
+    (and, for a config with gaps, `synthetic_truth/gaps.csv`).
 
     >>> import tempfile
     >>> c = write_synthetic_cohort(tempfile.mkdtemp(), CohortConfig(participants=2, days=1))
@@ -182,17 +219,23 @@ def write_synthetic_cohort(
     day_tables: list[pd.DataFrame] = []
     cgm_rows: list[dict] = []
     garmin_rows: list[dict] = []
+    gap_rows: list[dict] = []
     for i in track(range(config.participants), "synthetic cohort", config.participants, progress):
         traits = draw_traits(i, _seed(config, _TRAITS, i), config.days)
         series = simulate_person(traits, config.days, _seed(config, _PHYSIOLOGY, i))
         meas = measure(series, config.interval_min, _seed(config, _MEASURE, i))
         qrng = _seed(config, _QUIRKS, i)
         plan = plan_quirks(i, config.quirks, qrng)
-        paths = PersonWriter(root, series, meas, plan, qrng, counts).write_all()
+        gaps = plan_gaps(config.missing_streams, config.cgm_stops, _seed(config, _GAPS, i))
+        writer = PersonWriter(root, series, meas, plan, qrng, counts, gaps)
+        paths = writer.write_all()
+        gap_rows += writer.gap_rows()
 
         truth = pd.DataFrame(day_truth(series, meas, config.days))
         truth["activity_observed"] = not plan.missing_activity
-        truth["stress_observed"] = not (plan.missing_activity or plan.empty_stress)
+        truth["stress_observed"] = not (
+            plan.missing_activity or plan.empty_stress or "stress" in gaps.absent
+        )
         day_tables.append(truth)
         row = asdict(traits)
         row["visit_date"] = traits.visit_date.isoformat()
@@ -212,6 +255,9 @@ def write_synthetic_cohort(
     _write_cohort_files(root, config, persons, cgm_rows, garmin_rows, counts)
     write_bytes(root / "synthetic_truth" / "persons.csv", persons.to_csv(index=False).encode())
     write_bytes(root / "synthetic_truth" / "days.csv", days.to_csv(index=False).encode())
+    gap_table = pd.DataFrame(gap_rows, columns=["person_id", "stream", "kind", "stop_utc"])
+    if config.has_gaps:
+        write_bytes(root / "synthetic_truth" / "gaps.csv", gap_table.to_csv(index=False).encode())
     return SyntheticCohort(
         root=root,
         config=config,
@@ -219,7 +265,19 @@ def write_synthetic_cohort(
         days=days,
         quirks=counts,
         high_stress_threshold=threshold,
+        gaps=gap_table,
     )
+
+
+def _config_record(config: CohortConfig) -> dict[str, Any]:
+    """The config as written in dataset_description.json (gap fields only when set)."""
+    record = asdict(config)
+    if config.has_gaps:
+        record["missing_streams"] = {k: v for k, v in config.missing_streams if v}
+    else:
+        for name in _GAP_FIELDS:
+            record.pop(name)
+    return record
 
 
 def _write_cohort_files(
@@ -263,7 +321,7 @@ def _write_cohort_files(
         "DatasetType": "synthetic",
         "License": "CC0-1.0",
         "GeneratedBy": [{"Name": "sensecf", "Version": version}],
-        "SyntheticConfig": asdict(config),
+        "SyntheticConfig": _config_record(config),
         "InjectedQuirks": counts,
     }
     write_bytes(

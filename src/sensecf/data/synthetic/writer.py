@@ -16,6 +16,7 @@ import numpy as np
 import orjson
 
 from sensecf.data.io import write_bytes
+from sensecf.data.synthetic.gaps import MANIFEST_COLUMNS, GapPlan
 from sensecf.data.synthetic.physiology import (
     ACTIVITY_NAMES,
     STAGE_NAMES,
@@ -174,8 +175,11 @@ class PersonWriter:
         plan: QuirkPlan,
         rng: np.random.Generator,
         counts: dict[str, int],
+        gaps: GapPlan | None = None,
     ) -> None:
         self.root = root
+        self.gaps = GapPlan() if gaps is None else gaps
+        self.cgm_stop_utc = ""  # where the CGM stops, when it does (set by write_cgm)
         self.s = series
         self.m = meas
         self.plan = plan
@@ -223,6 +227,10 @@ class PersonWriter:
         return orjson.dumps(header)
 
     def _write(self, rel: str, header: bytes, body_key: str, records: list[str]) -> str:
+        if rel in self._absent:
+            # The file is made (the generators draw as always, so the other files keep their
+            # bytes) but not written: the manifest marks it absent.
+            return "None"
         text = b"".join(
             [
                 b'{"header":',
@@ -271,6 +279,34 @@ class PersonWriter:
         return [pre + v + mid + t + post for v, t in zip(tokens, times, strict=True)]
 
     # ---------------------------------------------------------------- files
+    @property
+    def _absent(self) -> set[str]:
+        return {
+            self._cgm_path() if stream == "cgm" else self._garmin_path(MANIFEST_COLUMNS[stream])
+            for stream in self.gaps.absent
+        }
+
+    def _cgm_path(self) -> str:
+        return f"/{GLUCOSE_DIR}/{CGM_SUBDIR}/{self.pid}/{self.pid}_DEX.json"
+
+    def gap_rows(self) -> list[dict[str, Any]]:
+        """This person's gaps as rows of the cohort's gap table (streams in file order)."""
+        rows: list[dict[str, Any]] = [
+            {"person_id": self.pid, "stream": stream, "kind": "absent", "stop_utc": ""}
+            for stream in MANIFEST_COLUMNS
+            if stream in self.gaps.absent
+        ]
+        if self.cgm_stop_utc:
+            rows.append(
+                {
+                    "person_id": self.pid,
+                    "stream": "cgm",
+                    "kind": "stops",
+                    "stop_utc": self.cgm_stop_utc,
+                }
+            )
+        return rows
+
     def write_all(self) -> dict[str, str]:
         """Write every file of this person; return manifest paths (`None` where absent)."""
         paths = {"glucose_filepath": self.write_cgm()}
@@ -331,6 +367,12 @@ class PersonWriter:
             pre + s + mid1 + s + mid2 + v + mid3 + x + post
             for s, v, x in zip(times, tokens, tx, strict=True)
         ]
+        if self.gaps.cgm_stop is not None:
+            # The sensor stops for good partway: its later readings are never recorded.
+            keep = max(1, int(len(records) * self.gaps.cgm_stop))
+            if keep < len(records):
+                self.cgm_stop_utc = times[keep]
+            records, times = records[:keep], times[:keep]
         self._malform_cgm(records, times)
         if self.plan.cgm_duplicates:
             picked = _pick(rng, len(records), int(rng.integers(1, 4))).tolist()
@@ -348,8 +390,7 @@ class PersonWriter:
         if self.plan.cgm_unknown_header:
             header["acquistion_rate"] = 5  # sic: one real writer misspells this key
             self.counts["cgm_unknown_header_key"] += 1
-        rel = f"/{GLUCOSE_DIR}/{CGM_SUBDIR}/{self.pid}/{self.pid}_DEX.json"
-        return self._write(rel, orjson.dumps(header), "cgm", records)
+        return self._write(self._cgm_path(), orjson.dumps(header), "cgm", records)
 
     def _malform_cgm(self, records: list[str], times: list[str]) -> None:
         kind = self.malformed_files.get("glucose_filepath")

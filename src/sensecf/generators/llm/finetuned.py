@@ -98,7 +98,7 @@ class FineTunedGenerator(LLMGenerator):
     def _validate_params(self) -> None:
         if self.format is None and self.model_dir is None:
             raise ValueError(
-                "give the fine-tuned model folder (--llm-model FT_DIR, or model_dir=) or a format"
+                "give the fine-tuned model folder (model_dir=, or the LLM options' model) or a format"
             )
         if self.model_dir is not None and not Path(self.model_dir).is_dir():
             raise ValueError(f"`model_dir` must be a fine-tuned model folder; got {self.model_dir}")

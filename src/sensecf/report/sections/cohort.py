@@ -1,4 +1,5 @@
-"""The cohort and the model: sizes, class balance, held-out scores, feature importances."""
+"""The cohort and the model: sizes, class balance, missing values, held-out scores, feature
+importances."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sensecf.report import plots
 from sensecf.report.parts import Cell, Plot, Section, Table, text_of
 from sensecf.report.run_folder import RunData
 
-__all__ = ["cohort_section"]
+__all__ = ["cohort_section", "missing_values_table"]
 
 SCORE_NAMES = (
     ("auroc", "AUROC"),
@@ -45,6 +46,10 @@ def cohort_section(data: RunData) -> Section | None:
     balance = _class_balance(spec, features, meta)
     if balance is not None:
         section.tables.append(balance)
+    if features is not None:
+        gaps = missing_values_table(features)
+        if gaps is not None:
+            section.tables.append(gaps)
     if meta is not None:
         metrics = meta.get("metrics") or {}
         facts.append(("model", f"{meta.get('estimator')} ({meta.get('estimator_class', '')})"))
@@ -98,6 +103,35 @@ def cohort_section(data: RunData) -> Section | None:
                 )
             )
     return section
+
+
+def missing_values_table(features: Dataset) -> Table | None:
+    """Per feature with any gap, on how many rows it was not measured (``None`` when no row
+    has a gap): a reader sees at once which streams a download lacked.
+
+    >>> from sensecf.data.spec import infer_spec
+    >>> frame = pd.DataFrame({"spo2": [97.0, None, None, 95.0], "steps": [1.0, 2.0, 3.0, 4.0],
+    ...                       "y": [0, 1, 0, 1]})
+    >>> table = missing_values_table(Dataset(frame, infer_spec(frame, "y")))
+    >>> [[cell.text for cell in row] for row in table.rows]
+    [['spo2', '2 of 4 (50%)']]
+    """
+    counts = features.X.isna().sum()
+    counts = counts[counts > 0]
+    if counts.empty:
+        return None
+    total = len(features)
+    rows = [
+        [Cell(name), Cell(f"{int(n):,} of {total:,} ({n / total:.0%})")]
+        for name, n in counts.sort_values(ascending=False, kind="stable").items()
+    ]
+    return Table(
+        ["feature", "not measured"],
+        rows,
+        title="Missing values",
+        caption="Rows on which a feature was not measured (a stream absent that day). Its "
+        "value is unknown: no counterfactual changes it, and no text mentions it.",
+    )
 
 
 def _class_balance(
