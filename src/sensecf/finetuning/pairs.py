@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sensecf.data.constraints import changed, recompute, violations
+from sensecf.data.constraints import changed, recompute_known, violations
 from sensecf.data.dataset import Dataset
 from sensecf.errors import DataError, SensecfError
 from sensecf.generators.llm.compact import CompactFormat
@@ -150,9 +150,11 @@ def build_pairs(
             snapped_rows.append(row)
         if not kept:
             continue
-        S = recompute(spec, np.vstack(snapped_rows))  # derived features follow their inputs
+        asked = X[[i for i, _ in kept]]
+        # derived features follow their inputs, where they can be known
+        S = recompute_known(spec, asked, np.vstack(snapped_rows), otherwise=asked)
         good = model.predict(S) == desired
-        good &= violations(spec, X[[i for i, _ in kept]], S)["total"].to_numpy() == 0
+        good &= violations(spec, asked, S)["total"].to_numpy() == 0
         seen: set[tuple[int, str]] = set()
         for (i, changes), fine in zip(kept, good, strict=True):
             ctx = inputs[i]

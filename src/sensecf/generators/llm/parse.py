@@ -36,7 +36,7 @@ from sensecf.data.constraints import (
     broken_relations,
     changed,
     expand_inputs,
-    recompute,
+    recompute_known,
     violations,
 )
 from sensecf.data.spec import DatasetSpec, FeatureSpec
@@ -245,10 +245,9 @@ def coerce_answer(spec: DatasetSpec, query: np.ndarray, answer: ParsedAnswer) ->
             continue  # within half a step of the current value: read as "unchanged"
         row[j] = round(round(value / step) * step, step_decimals(step) + 2)
     if derived:  # judged as the base class judges every proposal: derived features recomputed
-        computed = recompute(spec, row)[0]
         # A derived value the query is missing stays missing, and one over an unmeasured
         # input cannot be computed: both keep the query's value.
-        row = np.where(np.isnan(computed) | np.isnan(query), query, computed)
+        row = recompute_known(spec, query, row, otherwise=query)[0]
     problems.update(rule_breaks(spec, query, row))
     return CoercedAnswer(row, problems=problems, relations=relation_breaks(spec, query, row))
 

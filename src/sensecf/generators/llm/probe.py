@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sensecf.data.constraints import recompute
+from sensecf.data.constraints import recompute_known
 from sensecf.data.spec import DatasetSpec
 from sensecf.generators.llm.candidates import admissible_mask
 from sensecf.generators.llm.prompts import Help
@@ -219,8 +219,8 @@ def _score_moves(
     (query ``owner`` with ``feature`` set to ``value``; derived features recomputed first)."""
     rows = X[owner].copy()
     rows[np.arange(len(rows)), feature] = value
-    if spec is not None and spec.relations:
-        rows = recompute(spec, rows)
+    if spec is not None and spec.relations:  # a derived value that cannot be known stays put
+        rows = recompute_known(spec, X[owner], rows)
     labels, p = model.predict_with_proba(rows, desired)
     return np.asarray(labels), np.asarray(p)
 
