@@ -494,3 +494,25 @@ def test_the_packaged_model_keeps_unmeasured_features_missing(gapped):
                 assert np.isnan(rows.to_numpy(float)[:, np.isnan(query)]).all()
             asked = X[result.cfs["query_id"].to_numpy()]
             assert violations(spec, asked, result.cf_matrix())["total"].sum() == 0
+
+
+def test_repair_rounds_never_ask_to_change_an_unmeasured_feature(gapped):
+    def timid(request: ChatRequest, n: int) -> str:
+        """The obliged features at their first value, else one feature at its first value."""
+        props = request.schema["properties"]
+        names = request.schema["required"] or list(props)[:1]
+        return json.dumps({k: props[k]["enum"][0] for k in names})
+
+    backend = Scripted(timid)
+    generator = LLMGenerator(backend, shots=0, repair_rounds=3)
+    generator.fit(gapped.model, gapped.train).generate(gapped.queries)
+    repairs = [r for r in backend.requests if "did not work" in user_text(r)]
+    assert repairs, "some first answer fell short"
+    for request in repairs:
+        user = user_text(request)
+        found = re.search(r"^Not measured \(leave out\): (.*)$", user, re.M)
+        missing = found.group(1).split(", ") if found else []
+        problems = re.search(r"did not work: (.*)\. Give", user).group(1)
+        assert not any(name in problems for name in missing)
+        assert not set(missing) & set(request.schema["required"])
+        assert not set(missing) & set(request.schema["properties"])
