@@ -179,3 +179,26 @@ def test_the_embedded_llm_closed_after_use_and_a_free_rerun(cohort, tmp_path, bu
     pd.testing.assert_frame_equal(
         again.cfs.drop(columns="seconds"), first.cfs.drop(columns="seconds")
     )
+
+
+def test_the_texts_of_gapped_rows_never_name_what_was_not_measured(cohort):
+    _, data = cohort
+    frame = data.frame.copy()
+    people = frame["person_id"].unique()
+    sleep = [f.name for f in data.spec.features if f.group == "sleep"]
+    frame.loc[frame["person_id"].isin(people[::2]), sleep] = np.nan  # no sleep stream at all
+    frame.loc[frame.index[::3], "active_kcal"] = np.nan  # no calories on some days
+    gapped = scf.Dataset(frame, data.spec)
+    model = scf.train(gapped, "rf", seed=0, params={"n_estimators": 40}, importance_repeats=1)
+    explanation = scf.explain(model, gapped, "nearest-example", limit=6, n_cfs=2, seed=0)
+    spec, queries = gapped.spec, explanation.queries
+    assert queries[sleep].isna().all(axis=1).any(), "some person explained has no sleep"
+    assert len(explanation.cfs)
+    for row in explanation.interventions.itertuples():
+        query = queries.set_index("query_id").loc[row.query_id, spec.feature_names]
+        cf = explanation.cfs.query(f"query_id == {row.query_id} and rank == {row.rank}")
+        missing = {n for n in spec.feature_names if np.isnan(query[n])}
+        assert cf[sorted(missing)].isna().all(axis=None)
+        named = {c.feature for c in scf.interventions.describe_changes(spec, query, cf.iloc[0])}
+        assert named and not named & missing
+        assert "not measured" not in row.text and "missing" not in row.text

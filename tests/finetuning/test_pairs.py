@@ -11,7 +11,14 @@ from finetune_task import Task, task_data
 
 from sensecf.data.dataset import Dataset
 from sensecf.errors import DataError
-from sensecf.finetuning.pairs import build_pairs, heldout_people, person_ids, split_pairs
+from sensecf.finetuning.pairs import (
+    build_pairs,
+    heldout_people,
+    person_ids,
+    read_rows,
+    row_json,
+    split_pairs,
+)
 from sensecf.generators.llm.compact import CompactFormat
 from sensecf.generators.llm.parse import parse_answer
 
@@ -82,3 +89,10 @@ def test_split_keeps_each_person_on_one_side() -> None:
     assert held["person"].nunique() == 3
     assert not set(fit["person"]) & set(held["person"])
     assert len(fit) + len(held) == 30
+
+
+def test_a_pairs_row_keeps_a_value_nobody_measured_missing() -> None:
+    X = np.array([[61.0, np.nan, 6000.0], [40.0, 420.0, np.nan]])
+    texts = [row_json(x) for x in X]
+    assert texts[0] == "[61.0, null, 6000.0]"
+    np.testing.assert_array_equal(read_rows(texts), X)

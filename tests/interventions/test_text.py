@@ -19,6 +19,7 @@ from sensecf.interventions import (
     intervention_table,
     intervention_text,
     paraphrase,
+    shown_values,
 )
 from sensecf.llm.base import Completion, LLMBackend, LLMError
 from sensecf.results import CounterfactualResult
@@ -586,3 +587,64 @@ def test_a_derived_feature_changed_alone_keeps_its_own_sentence():
     cf[j] += 40
     (change,) = describe_changes(spec, query, cf)
     assert change.consequence_of == () and change.sentence.startswith("Sleep 40 minutes more")
+
+
+# ---- features nobody measured ---------------------------------------------------------------
+def test_a_feature_nobody_measured_is_never_named_while_it_stays_missing():
+    spec = make_spec(SLEEP, STEPS, HR)
+    nan = float("nan")
+    changes = describe_changes(spec, [nan, 4200, nan], [nan, 7150, nan])
+    assert [c.feature for c in changes] == ["steps"]
+    text = intervention_text(spec, [nan, 4200, nan], [nan, 7150, nan])
+    assert text == "Walk about 3,000 more steps a day (4,200 → 7,150)"
+    assert intervention_text(spec, [nan, 4200, 68], [nan, 4200, 68]) == NO_CHANGE_TEXT
+
+
+def test_a_value_given_to_a_feature_nobody_measured_is_reported_last_never_advised():
+    spec = make_spec(SLEEP, STEPS, HR)
+    nan = float("nan")
+    changes = describe_changes(spec, [nan, 4200, nan], [480, 7150, 61.04])
+    assert [c.sentence for c in changes] == [
+        "Walk about 3,000 more steps a day (4,200 → 7,150)",
+        "(assumes a value that was not measured: sleep 8 h)",
+        "(assumes a value that was not measured: resting heart rate 61 bpm)",
+    ]
+    assert [c.unmeasured for c in changes] == [False, True, True]
+    assert all(c.fixed for c in changes[1:]) and np.isnan(changes[1].before)
+    assert "missing" not in " ".join(c.sentence for c in changes)
+    assert shown_values(SLEEP, nan, 480) == ("not measured", "8 h")
+    smoker = FeatureSpec(name="smoker", kind="binary", bounds=(0, 1), level_names=("no", "yes"))
+    assert shown_values(smoker, nan, 0) == ("not measured", "no")
+    # a paraphrase has nothing to turn round in a reported change
+    assert check_paraphrase(changes[2].sentence, changes[2].sentence, changes[2:], spec) == []
+
+
+def test_the_table_of_a_gapped_result_names_only_what_each_person_has():
+    spec = make_spec(SLEEP, STEPS, HR)
+    nan = np.nan
+    queries = pd.DataFrame(
+        {
+            "query_id": [0, 1],
+            "sleep_total_min": [nan, 400.0],
+            "steps": [4200.0, 3000.0],
+            "hr_resting": [70.0, nan],
+        }
+    )
+    cfs = pd.DataFrame(
+        {
+            "query_id": [0, 1],
+            "method": ["m", "m"],
+            "rank": [0, 0],
+            "valid": [True, True],
+            "sleep_total_min": [nan, 450.0],
+            "steps": [8000.0, 3000.0],
+            "hr_resting": [66.0, nan],
+        }
+    )
+    table = intervention_table(CounterfactualResult("m", 0, spec, queries, cfs))
+    assert table["text"].tolist() == [
+        "Walk about 4,000 more steps a day (4,200 → 8,000); "
+        "Lower resting heart rate by 4 bpm (70 → 66)",
+        "Sleep 50 minutes more a night (6 h 40 min → 7 h 30 min)",
+    ]
+    assert table["n_changes"].tolist() == [2, 1]

@@ -16,13 +16,14 @@ split ever becomes a pair (checked: :class:`~sensecf.errors.DataError` otherwise
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sensecf.data.constraints import changed, recompute, violations
+from sensecf.data.constraints import changed, recompute_known, violations
 from sensecf.data.dataset import Dataset
 from sensecf.errors import DataError, SensecfError
 from sensecf.generators.llm.compact import CompactFormat
@@ -37,7 +38,8 @@ PAIR_COLUMNS = ("person", "origin", "query", "row", "messages", "answer", "n_cha
 @dataclass
 class PairSet:
     """The pairs (one row each: ``person``, ``origin`` train|more, ``query`` row number,
-    ``row`` the query's feature values as JSON (spec order), ``messages`` JSON, ``answer``, ``n_changes``, ``teacher``) and the counts behind them."""
+    ``row`` the query's feature values as JSON (spec order, ``null`` where nobody measured one:
+    :func:`read_rows`), ``messages`` JSON, ``answer``, ``n_changes``, ``teacher``) and the counts behind them."""
 
     frame: pd.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
@@ -148,9 +150,11 @@ def build_pairs(
             snapped_rows.append(row)
         if not kept:
             continue
-        S = recompute(spec, np.vstack(snapped_rows))  # derived features follow their inputs
+        asked = X[[i for i, _ in kept]]
+        # derived features follow their inputs, where they can be known
+        S = recompute_known(spec, asked, np.vstack(snapped_rows), otherwise=asked)
         good = model.predict(S) == desired
-        good &= violations(spec, X[[i for i, _ in kept]], S)["total"].to_numpy() == 0
+        good &= violations(spec, asked, S)["total"].to_numpy() == 0
         seen: set[tuple[int, str]] = set()
         for (i, changes), fine in zip(kept, good, strict=True):
             ctx = inputs[i]
@@ -165,7 +169,7 @@ def build_pairs(
                     "person": str(people[i]),
                     "origin": origin,
                     "query": i,
-                    "row": json.dumps([None if np.isnan(v) else float(v) for v in X[i]]),
+                    "row": row_json(X[i]),
                     "messages": json.dumps(fmt.messages(ctx)),
                     "answer": answer,
                     "n_changes": len(changes),
@@ -176,6 +180,26 @@ def build_pairs(
     counts["offered"] = len(frame)
     counts["people"] = int(frame["person"].nunique()) if len(frame) else 0
     return PairSet(frame, counts)
+
+
+def row_json(values: np.ndarray) -> str:
+    """A query's feature values (spec order) as a pair's ``row``: JSON, ``null`` for a value
+    nobody measured; :func:`read_rows` reads it back.
+
+    >>> row_json(np.array([420.0, np.nan]))
+    '[420.0, null]'
+    """
+    return json.dumps([None if np.isnan(v) else float(v) for v in np.asarray(values, float)])
+
+
+def read_rows(texts: Sequence[str] | pd.Series) -> np.ndarray:
+    """Pairs' ``row`` texts as a matrix (rows × features, spec order), NaN where ``null``.
+
+    >>> read_rows([row_json(np.array([420.0, np.nan])), "[400.0, 61.5]"]).tolist()
+    [[420.0, nan], [400.0, 61.5]]
+    """
+    rows = [[np.nan if v is None else float(v) for v in json.loads(t)] for t in texts]
+    return np.array(rows, dtype=float)
 
 
 def split_pairs(

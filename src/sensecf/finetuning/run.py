@@ -25,7 +25,7 @@ import pandas as pd
 from sensecf.data.constraints import count_changes
 from sensecf.data.dataset import Dataset
 from sensecf.errors import SensecfError
-from sensecf.finetuning.pairs import build_pairs, split_pairs
+from sensecf.finetuning.pairs import build_pairs, read_rows, split_pairs
 from sensecf.finetuning.training import TrainConfig, TrainResult, train_lora
 from sensecf.generators.llm.compact import CompactFormat
 from sensecf.llm import artifacts
@@ -232,7 +232,7 @@ def evaluate_heldout(
     spec = model.spec
     rows = held.drop_duplicates(["origin", "query"])
     rows = rows.sample(n=min(limit, len(rows)), random_state=seed) if len(rows) > limit else rows
-    X = np.array([json.loads(r) for r in rows["row"]], dtype=float)
+    X = read_rows(rows["row"])
     frame = pd.DataFrame(X, columns=spec.feature_names)
     kind = "llama-cpp" if artifacts.gguf_path(out).is_file() else "transformers"
     backend = make_backend(kind, out)

@@ -23,6 +23,7 @@ __all__ = [
     "Quantity",
     "format_change",
     "format_minutes",
+    "format_value",
     "lower_first",
     "plain_number",
     "quantity_of",
@@ -230,6 +231,32 @@ def format_change(
         number + suffix,
         number,
     )
+
+
+def format_value(feature: FeatureSpec, value: float) -> str:
+    """One value of a numeric ``feature`` as a sentence shows it, on its step, with its unit.
+
+    >>> format_value(FeatureSpec(name="sleep", unit="min", bounds=(0, 960)), 412.4)
+    '6 h 52 min'
+    >>> format_value(FeatureSpec(name="hr", unit="bpm", bounds=(30, 130), step=0.1), 61.04)
+    '61 bpm'
+    >>> format_value(FeatureSpec(name="tir", unit="%", bounds=(0, 100), step=0.1), 71.24)
+    '71.2%'
+    """
+    quantity = quantity_of(feature)
+    scale = 60.0 if feature.unit.strip().lower() in HOUR_UNITS else 1.0
+    step = float(feature.step) * scale
+    if quantity == "minutes":
+        step = max(step, 1.0)
+    decimals = step_decimals(step)
+    shown = _to_grain(value * scale, step, decimals)
+    if quantity == "minutes" and decimals == 0:
+        return format_minutes(shown)
+    text = plain_number(shown, decimals)
+    if quantity == "percent":
+        return f"{text}%"
+    unit = "min" if quantity == "minutes" else "steps" if quantity == "steps" else feature.unit
+    return f"{text} {unit.strip()}" if unit.strip() else text
 
 
 def _to_grain(value: float, step: float, decimals: int) -> float:

@@ -28,6 +28,15 @@ disagree with the counterfactual it describes:
 - **Fixed features.** Never offered as something to do. A counterfactual that changed one breaks
   a constraint (the metrics count it), but the text still says so, last:
   ``(changes a fixed feature: age, 54 → 50 years)``.
+- **Features nobody measured.** A value the person has no measurement of (NaN in the query)
+  is never named: not as something to do, not as a current value. Every counterfactual of the
+  project's own generators keeps it missing, so it is no change. One that gives it a value
+  anyway (a baseline's; the metrics count it as changing what may not change) is reported
+  last, like a fixed feature, with the value it assumed and no "before":
+  ``(assumes a value that was not measured: resting heart rate 68 bpm)``; left out, the text
+  would disagree with the counterfactual (a person doing what it says may not reach the
+  prediction). Where a current value is shown beside a change (:func:`shown_values`), a
+  missing one reads ``not measured``: why there is no number, not a number of zero.
 - **No change.** An empty list, and :data:`NO_CHANGE_TEXT` from :func:`intervention_text`.
 
 Numbers are formatted by :mod:`sensecf.interventions.formatting`; :mod:`sensecf.interventions.paraphrasing`
@@ -58,6 +67,7 @@ from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.errors import DataError
 from sensecf.interventions.formatting import (
     format_change,
+    format_value,
     lower_first,
     plain_number,
     quantity_of,
@@ -73,6 +83,7 @@ __all__ = [
     "BEHAVIOUR_GROUPS",
     "INFEASIBLE_TEXT",
     "NO_CHANGE_TEXT",
+    "NOT_MEASURED",
     "Change",
     "describe_changes",
     "intervention_table",
@@ -82,6 +93,8 @@ __all__ = [
 
 ARROW = "→"
 NO_CHANGE_TEXT = "No change: every feature stays at its current value."
+# How a value the person has no measurement of reads where a current value would be shown.
+NOT_MEASURED = "not measured"
 # A person the oracle proved no allowed change flips (its certificate says "infeasible").
 INFEASIBLE_TEXT = (
     "No allowed change flips this prediction: the model keeps it for every change the fixed "
@@ -109,7 +122,9 @@ class Change:
     them rounded to the feature's step. ``fixed`` marks a change to a fixed feature, which the
     sentence reports instead of recommending. ``consequence_of`` names the changed inputs of a
     derived feature; its sentence is then a clause (``so total sleep rises from … to …``) that
-    follows theirs.
+    follows theirs. ``unmeasured`` marks a value given to a feature the person has no
+    measurement of (``before`` is NaN); it is reported like a fixed feature's change
+    (``fixed`` too), never recommended.
     """
 
     feature: str
@@ -120,6 +135,7 @@ class Change:
     sentence: str
     fixed: bool = False
     consequence_of: tuple[str, ...] = ()
+    unmeasured: bool = False
 
 
 def describe_changes(
@@ -144,6 +160,14 @@ def describe_changes(
     Spend 45 minutes less sitting a day (11 h 5 min → 10 h 20 min)
     Lower resting heart rate by 4 bpm (68 → 64)
     (changes a fixed feature: age, 54 → 50 years)
+
+    A feature nobody measured for the person is no change while it stays missing:
+
+    >>> nan = float("nan")
+    >>> [c.sentence for c in describe_changes(spec,
+    ...     {"hr_resting": nan, "age": 54, "sedentary_min": 665},
+    ...     {"hr_resting": nan, "age": 54, "sedentary_min": 620})]
+    ['Spend 45 minutes less sitting a day (11 h 5 min → 10 h 20 min)']
     """
     query = _row_values(spec, query_row, "query_row")
     cf = _row_values(spec, cf_row, "cf_row")
@@ -156,6 +180,19 @@ def describe_changes(
     for j in np.flatnonzero(moved):
         feature = spec.features[j]
         before, after = float(query[j]), float(cf[j])
+        if math.isnan(before):  # nobody measured it: reported, never advised
+            change = Change(
+                feature=feature.name,
+                before=before,
+                after=after,
+                delta=math.nan,
+                unit=feature.unit,
+                sentence=_unmeasured(feature, after),
+                fixed=True,
+                unmeasured=True,
+            )
+            entries.append(((True, group_rank[feature.group], j), change))
+            continue
         causes = tuple(
             n for n in expand_inputs(spec, [feature.name]) if n in moved_names and n != feature.name
         )
@@ -218,7 +255,11 @@ def shown_values(feature: FeatureSpec, before: float, after: float) -> tuple[str
     ('6 h 10 min', '6 h 52 min')
     >>> shown_values(FeatureSpec(name="smoker", kind="binary", bounds=(0, 1)), 1, 0)
     ('yes', 'no')
+    >>> shown_values(FeatureSpec(name="hr", unit="bpm", bounds=(30, 130)), float("nan"), 68)
+    ('not measured', '68 bpm')
     """
+    if math.isnan(before):
+        return NOT_MEASURED, _assumed(feature, after)
     quantity = quantity_of(feature)
     if quantity == "coded" or not (math.isfinite(before) and math.isfinite(after)):
         return _coded(feature, before), _coded(feature, after)
@@ -377,6 +418,19 @@ def _sentence(feature: FeatureSpec, before: float, after: float) -> str:
         return f"{upper_first(label)} {direction} by {v.amount} ({v.before} {ARROW} {v.after})"
     verb = "Raise" if v.rising else "Lower"
     return f"{verb} {lower_first(label)} from {v.before} to {v.after_full}"
+
+
+def _unmeasured(feature: FeatureSpec, after: float) -> str:
+    """A value given to a feature nobody measured: reported, never advised."""
+    label = lower_first(feature_phrase(feature).label)
+    return f"(assumes a value that was not measured: {label} {_assumed(feature, after)})"
+
+
+def _assumed(feature: FeatureSpec, value: float) -> str:
+    """One value with its unit (level names for coded features)."""
+    if feature.levels is not None or not math.isfinite(value):
+        return _coded(feature, value)
+    return format_value(feature, value)
 
 
 def _coded(feature: FeatureSpec, value: float) -> str:

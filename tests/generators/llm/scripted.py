@@ -55,7 +55,7 @@ def current(request: ChatRequest) -> str:
     values = {}
     for pair in match.group(1).split(", "):
         name, value = pair.split(" ", 2)[:2]
-        values[name] = None if value == "unknown" else json.loads(value)
+        values[name] = json.loads(value)
     return json.dumps(values)
 
 

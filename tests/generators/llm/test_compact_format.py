@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -62,3 +63,50 @@ def test_features_that_only_help_follow_a_together_line() -> None:
     assert nothing_alone[1] == "together:"
     all_alone = fmt.user_text(PromptInput(0.7, 0.5, offered)).splitlines()
     assert "together:" not in all_alone
+
+
+def test_a_missing_value_is_written_NA_and_read_back() -> None:
+    fmt = CompactFormat(target="high risk", examples=2)
+    ctx = PromptInput(
+        proba=0.7,
+        needed=0.5,
+        offered={"sleep": [None, 450], "hr": [72.5, 65.1]},
+        alone=1,
+        examples=[{"hr": 65.1, "spo2": None}, {"sleep": float("nan")}],
+    )
+    text = fmt.user_text(ctx)
+    assert text.splitlines()[1:] == [
+        "sleep NA: 450",
+        "together:",
+        "hr 72.5: 65.1",
+        'near: {"hr": 65.1, "spo2": NA}',
+        'near: {"sleep": NA}',
+    ]
+    back = fmt.read_user_text(text)
+    assert fmt.user_text(back) == text
+    assert back.alone == 1 and back.offered["hr"] == [72.5, 65.1]
+    assert math.isnan(back.offered["sleep"][0]) and math.isnan(back.examples[0]["spo2"])
+
+
+def test_a_complete_prompt_reads_back_to_the_same_text() -> None:
+    fmt = CompactFormat(target="high risk", examples=1)
+    ctx = PromptInput(
+        0.81, 0.5, {"sleep": [410, 445, 480], "steps": [4200, 8000]}, 1, [{"steps": 8000}]
+    )
+    text = fmt.user_text(ctx)
+    assert "NA" not in text and "null" not in text
+    back = fmt.read_user_text(text)
+    assert back == ctx and fmt.user_text(back) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("P(other) 0.70, goal below 0.50", r"starts 'P\(high risk\)"),
+        ("P(high risk) 0.70, goal below 0.50\nsleep", "'<name> <current>: <values>'"),
+        ("P(high risk) 0.70, goal below 0.50\nsleep 400: lots", "a number or NA; got 'lots'"),
+    ],
+)
+def test_a_text_not_in_the_format_is_refused(text, message) -> None:
+    with pytest.raises(SensecfError, match=message):
+        CompactFormat(target="high risk").read_user_text(text)

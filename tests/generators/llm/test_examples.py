@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from gaps import gapped_task
 
 from sensecf.data.constraints import violations
 from sensecf.data.scales import FeatureScales
@@ -56,3 +57,53 @@ def test_worked_pairs_are_flagged_people_and_their_verified_counterfactuals(toy,
         assert (toy.model.predict(people) != desired).all()
         assert (toy.model.predict(rows) == desired).all()
         assert violations(toy.model.spec, people, rows)["total"].sum() == 0
+
+
+@pytest.fixture(scope="module")
+def gapped(toy):
+    return gapped_task(toy)
+
+
+def test_examples_for_a_gapped_query_keep_its_gaps_and_come_from_gapped_people(gapped):
+    bank = ExampleBank.from_reference(gapped.model, gapped.train)
+    assert np.isnan(bank.pool(0)).any()  # the people examples come from have gaps too
+    spec, X = gapped.model.spec, gapped.X
+    for query, rows in zip(X, bank.nearest(X, 0, count=4, max_changes=3), strict=True):
+        assert 0 < len(rows) <= 4
+        missing = np.isnan(query)
+        assert np.isnan(rows[:, missing]).all() and np.isfinite(rows[:, ~missing]).all()
+        assert (gapped.model.predict(rows) == 0).all()
+        assert (
+            violations(spec, np.repeat(query[None, :], len(rows), axis=0), rows)["total"].sum() == 0
+        )
+
+
+def test_a_person_missing_values_is_not_nearer_for_it(toy, bank, flagged):
+    query = flagged[0]
+    near = bank.pool(0)[:20].copy()
+    gapped = near.copy()
+    gapped[:, 1:4] = np.nan  # the same people without sleep, steps and hr
+    mine = bank.distance(query, near, near)
+    partial = bank.distance(query, gapped, gapped)
+    known = mine - _terms(bank, query, near)  # the sum over the features both have
+    d = len(query)
+    # compared over what both have, scaled to the whole row: not the smaller sum it would be
+    # if a missing value counted as no difference
+    np.testing.assert_allclose(partial, known * d / (d - 3))
+    assert (partial[known > 0] > known[known > 0]).all()
+    nothing = np.full((1, d), np.nan)
+    assert bank.distance(query, nothing, nothing)[0] == np.inf
+
+
+def _terms(bank, query, rows):
+    """The scaled differences of sleep, steps and hr (the features left out)."""
+    return (np.abs(rows[:, 1:4] - query[1:4]) / bank.scale[1:4]).sum(axis=1)
+
+
+def test_worked_pairs_for_gapped_queries_show_people_whose_values_may_be_missing(gapped):
+    bank = ExampleBank.from_reference(gapped.model, gapped.train)
+    factuals, cfs = bank.worked(gapped.X, 0, count=3)
+    for people, rows in zip(factuals, cfs, strict=True):
+        assert len(people) == len(rows) and len(rows)
+        assert (gapped.model.predict(rows) == 0).all()
+        assert np.array_equal(np.isnan(people), np.isnan(rows))  # their gaps stay theirs

@@ -13,6 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from gaps import gapped_task
 from scripted import Policy, Scripted, copy_first, current, example, stubborn_then_copy, user_text
 from sklearn.base import clone
 
@@ -29,6 +30,11 @@ from sensecf.llm.llama_cpp import LlamaCpp
 @pytest.fixture(scope="module")
 def queries(toy):
     return select_queries(toy.model, toy.test, limit=6, seed=0)
+
+
+@pytest.fixture(scope="module")
+def gapped(toy):
+    return gapped_task(toy)
 
 
 def _shown(request: ChatRequest) -> list[dict]:
@@ -389,13 +395,124 @@ def test_helpful_directions_agree_with_the_classifier(toy, queries):
     assert "raise sleep" in helps or "raise steps" in helps
 
 
-def test_a_missing_current_value_gets_a_value_not_a_crash(toy, queries):
-    frame = queries.frame.copy()
-    frame.loc[frame.index[0], "sleep"] = np.nan
+def test_a_feature_nobody_measured_is_named_never_asked_and_stays_missing(gapped):
     backend = Scripted(copy_first)
-    result = LLMGenerator(backend).fit(toy.model, toy.train).generate(frame)
-    first = backend.requests[0]
-    assert '"sleep": null' in current(first)
-    assert np.isfinite(json.loads(example(first))["sleep"])
-    row = result.cfs[result.cfs["query_id"] == 0]
-    assert len(row) == 1 and np.isfinite(row["sleep"]).all() and row["valid"].all()
+    generator = LLMGenerator(backend)
+    result = generator.fit(gapped.model, gapped.train).generate(gapped.queries, n_cfs=2)
+    spec, X = gapped.model.spec, gapped.X
+    for request in backend.requests:
+        user = user_text(request)
+        i = int(np.flatnonzero([_is_prompt_of(user, query, spec) for query in X])[0])
+        missing = [spec.feature_names[j] for j in np.flatnonzero(np.isnan(X[i]))]
+        assert not set(missing) & set(request.schema["properties"])  # never asked
+        now = re.search(r"^Now: (.*)$", user, re.M).group(1)
+        assert not any(name in now for name in missing)  # no value stated
+        if missing:
+            line = re.search(r"^Not measured \(leave out\): (.*)$", user, re.M).group(1)
+            assert line.split(", ") == missing
+        else:
+            assert "Not measured" not in user
+    assert set(result.cfs["query_id"]) == set(range(len(X)))
+    for i, query in enumerate(X):
+        rows = result.cfs.loc[result.cfs["query_id"] == i, spec.feature_names].to_numpy(float)
+        assert np.isnan(rows[:, np.isnan(query)]).all()  # every CF keeps it missing
+        assert np.isfinite(rows[:, ~np.isnan(query)]).all()
+        assert (gapped.model.predict(rows) == spec.desired_class).all()
+    queries = np.repeat(X, result.cfs.groupby("query_id").size().to_numpy(), axis=0)
+    assert violations(spec, queries, result.cf_matrix())["total"].sum() == 0
+
+
+def _is_prompt_of(user: str, query: np.ndarray, spec) -> bool:
+    """Whether a prompt states this query's values (its ``Now:`` and not-measured lines)."""
+    now = dict(
+        pair.split(" ", 1) for pair in re.search(r"^Now: (.*)$", user, re.M).group(1).split(", ")
+    )
+    found = re.search(r"^Not measured \(leave out\): (.*)$", user, re.M)
+    missing = set(found.group(1).split(", ")) if found else set()
+    for j, f in enumerate(spec.features):
+        if not f.is_mutable:
+            continue
+        if np.isnan(query[j]) != (f.name in missing):
+            return False
+        if f.name in now and abs(float(now[f.name].split()[0]) - query[j]) > f.step / 2:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("schema", [True, False])
+def test_an_answer_that_names_an_unmeasured_feature_leaves_it_missing_without_repair(
+    gapped, schema
+):
+    def naming_them(request: ChatRequest, n: int) -> str:
+        """An example, and a value for every feature the prompt says was not measured."""
+        missing = re.search(r"^Not measured \(leave out\): (.*)$", user_text(request), re.M)
+        extra = {name: 20000 for name in missing.group(1).split(", ")}
+        return json.dumps({**json.loads(example(request)), **extra})
+
+    class Backend(Scripted):
+        supports_schema = schema
+
+    backend = Backend(naming_them)
+    queries = gapped.queries.iloc[[0, 3]]  # neither has sleep; the second has no steps either
+    result = LLMGenerator(backend).fit(gapped.model, gapped.train).generate(queries)
+    assert len(backend.requests) == 2  # one answer each: nothing sent back for repair
+    assert (result.queries["rejected_answers"] == 0).all() and (result.cfs["round"] == 0).all()
+    assert result.cfs["sleep"].isna().all() and np.isnan(result.cfs["steps"].iloc[-1])
+
+
+def test_a_repeated_answer_with_an_unmeasured_feature_is_still_a_repeat(gapped):
+    def same(request: ChatRequest, n: int) -> str:  # both samples copy one fixed answer
+        if "already given" in user_text(request):
+            return example(request)
+        return first.setdefault("answer", example(request))
+
+    first: dict[str, str] = {}
+    backend = Scripted(same)
+    queries = gapped.queries.iloc[[0]]  # no sleep: NaN in both answers
+    result = LLMGenerator(backend).fit(gapped.model, gapped.train).generate(queries, n_cfs=2)
+    assert any("already given" in user_text(r) for r in backend.requests)
+    assert len(result.cfs) == 2 and set(result.cfs["source"]) == {"llm", "repair"}
+
+
+@pytest.mark.slow
+def test_the_packaged_model_keeps_unmeasured_features_missing(gapped):
+    pytest.importorskip("llama_cpp")
+    spec = gapped.model.spec
+    queries = gapped.queries.iloc[[0, 1]]  # no sleep; no steps nor hr
+    X = queries[spec.feature_names].to_numpy(dtype=float)
+    with LlamaCpp() as backend:
+        for shots in (0, 3):
+            generator = LLMGenerator(backend, shots=shots, repair_rounds=1)
+            result = generator.fit(gapped.model, gapped.train).generate(queries)
+            assert len(result.cfs), f"{generator.name} gave no counterfactual"
+            # judged by the model itself (the gapped rows are what it is asked about)
+            predicted = gapped.model.predict(result.cf_matrix())
+            assert (predicted == spec.desired_class).mean() >= 0.5
+            assert (result.queries["llm_calls"] >= 1).all()
+            for i, query in enumerate(X):
+                rows = result.cfs.loc[result.cfs["query_id"] == i, spec.feature_names]
+                assert np.isnan(rows.to_numpy(float)[:, np.isnan(query)]).all()
+            asked = X[result.cfs["query_id"].to_numpy()]
+            assert violations(spec, asked, result.cf_matrix())["total"].sum() == 0
+
+
+def test_repair_rounds_never_ask_to_change_an_unmeasured_feature(gapped):
+    def timid(request: ChatRequest, n: int) -> str:
+        """The obliged features at their first value, else one feature at its first value."""
+        props = request.schema["properties"]
+        names = request.schema["required"] or list(props)[:1]
+        return json.dumps({k: props[k]["enum"][0] for k in names})
+
+    backend = Scripted(timid)
+    generator = LLMGenerator(backend, shots=0, repair_rounds=3)
+    generator.fit(gapped.model, gapped.train).generate(gapped.queries)
+    repairs = [r for r in backend.requests if "did not work" in user_text(r)]
+    assert repairs, "some first answer fell short"
+    for request in repairs:
+        user = user_text(request)
+        found = re.search(r"^Not measured \(leave out\): (.*)$", user, re.M)
+        missing = found.group(1).split(", ") if found else []
+        problems = re.search(r"did not work: (.*)\. Give", user).group(1)
+        assert not any(name in problems for name in missing)
+        assert not set(missing) & set(request.schema["required"])
+        assert not set(missing) & set(request.schema["properties"])

@@ -211,3 +211,41 @@ def test_an_admissible_coercion_breaks_no_rule(values):
     elif not coerced.error:
         assert count > 0 or any("not a" in why for why in coerced.problems.values())
     assert set(rule_breaks(s, QUERY, coerced.row)) <= set(coerced.problems)
+
+
+@pytest.mark.parametrize("name", ["sleep", "smoker", "shift"])
+def test_a_value_for_a_feature_nobody_measured_is_read_back_as_missing(name):
+    s = spec()
+    j = s.feature_names.index(name)
+    query = QUERY.copy()
+    query[j] = np.nan
+    answer = parse_answer(json.dumps({name: 1, "steps": 9000}), MUTABLE)
+    coerced = coerce_answer(s, query, answer)
+    assert coerced.admissible and not coerced.problems  # not an error: nothing to repair
+    assert np.isnan(coerced.row[j]) and coerced.row[2] == 9000
+    assert violations(s, query[None, :], coerced.row[None, :])["total"].iloc[0] == 0
+    given_one = coerced.row.copy()
+    given_one[j] = 1.0  # a row that did give it a value breaks a rule, and says which
+    assert rule_breaks(s, query, given_one) == {
+        name: f"{name} was not measured and must stay unknown"
+    }
+
+
+def test_a_derived_feature_over_an_unmeasured_input_keeps_the_querys_value():
+    from sensecf.data.relations import Relation
+
+    s = DatasetSpec(
+        target="y",
+        classes={0: "well", 1: "ill"},
+        desired_class=0,
+        features=[
+            FeatureSpec(name="deep", bounds=(0, 300), mutability="increase"),
+            FeatureSpec(name="light", bounds=(0, 600), mutability="both"),
+            FeatureSpec(name="total", bounds=(0, 900), mutability="increase"),
+        ],
+        relations=[Relation(derived="total", formula="deep + light")],
+    )
+    for query in (np.array([np.nan, 300.0, 380.0]), np.array([np.nan, 300.0, np.nan])):
+        coerced = coerce_answer(s, query, parse_answer('{"light": 320}', ["deep", "light"]))
+        assert coerced.admissible
+        np.testing.assert_array_equal(coerced.row, [np.nan, 320.0, query[2]])

@@ -53,13 +53,10 @@ def setting(toy, n: int, seed: int, grid_size: int = 9):
     spec, model = toy.model.spec, toy.model
     rng = np.random.default_rng(seed)
     X = toy.test.X.to_numpy(dtype=float)[rng.choice(len(toy.test), n, replace=False)]
-    X[rng.random(X.shape) < 0.1] = np.nan  # missing values: every grid value is far from them
+    X[rng.random(X.shape) < 0.1] = np.nan  # not measured: no range, never tried
     reference = toy.train.X.to_numpy(dtype=float)
     grids = [feature_grid(f, reference[:, j], grid_size) for j, f in enumerate(spec.features)]
     lo, hi = allowed_ranges(spec, X)
-    bounds = np.array([f.bounds for f in spec.features], dtype=float)
-    lo = np.where(np.isnan(lo), bounds[:, 0], lo)
-    hi = np.where(np.isnan(hi), bounds[:, 1], hi)
     desired = spec.desired_class
     _, proba = model.predict_with_proba(X, desired)
     return dict(
@@ -131,3 +128,19 @@ def test_nearest_flips_are_the_smallest_single_moves_that_reach_the_desired_clas
                 row = X[i].copy()
                 row[j] = nearer
                 assert model.predict(row[None, :])[0] != desired
+
+
+def test_a_feature_nobody_measured_is_never_tried_even_within_open_bounds(toy):
+    args = setting(toy, 12, 6)
+    X = args["X"]
+    X[:, 1] = np.nan  # sleep, for everyone
+    bounds = np.array([f.bounds for f in toy.model.spec.features], dtype=float)
+    args["lo"] = np.where(np.isnan(args["lo"]), bounds[:, 0], args["lo"])
+    args["hi"] = np.where(np.isnan(args["hi"]), bounds[:, 1], args["hi"])
+    found = probe(**args)
+    assert all(name != "sleep" for helps in found.helps for name, _ in helps)
+    assert all(not len(h.get(1, ())) for h in found.helpful)
+    for key in ("proba", "names"):
+        args.pop(key)
+    assert all(1 not in per_query for per_query in nearest_flips(**args))
+    assert any(found.helps), "the other features still help"

@@ -180,3 +180,47 @@ def test_answer_rows_use_the_schema_spelling():
         "hr_rest": 60,
         "light_min": 250,
     }
+
+
+def test_a_feature_nobody_measured_is_named_apart_with_no_value():
+    query = np.array([61.0, np.nan, np.nan, 64.93, 200.0])  # no group, no sleep
+    ctx = context(query=query, examples=[{"hr_rest": 60.1}], asked=["hr_rest", "light_min"])
+    user = render_messages(PromptTemplate(), ctx)[1]["content"]
+    lines = user.splitlines()
+    assert lines[1] == "Now: hr_rest 64.9, light_min 200"
+    assert lines[2] == "Not measured (leave out): sleep_min"  # mutable ones; the fixed group not
+    assert "nan" not in user.lower() and "null" not in user
+    fixed = render_messages(PromptTemplate(user="Fixed: {fixed}"), ctx)[1]["content"]
+    assert fixed == "Fixed: age 61, group not measured"
+    # asked anyway (a caller's own list): still no value and not among the answer's keys
+    keys = render_messages(PromptTemplate(user="{current} | {answer_keys}"), context(query=query))
+    assert keys[1]["content"] == "hr_rest 64.9, light_min 200 | hr_rest, light_min"
+
+
+def test_a_person_measured_in_full_gets_the_prompt_without_the_line():
+    user = render_messages(PromptTemplate(), context())[1]["content"]
+    assert "Not measured" not in user
+    assert user.splitlines()[1:3] == [
+        "Now: sleep_min 321, hr_rest 64.9, light_min 200",
+        "Helps most: raise sleep_min, lower hr_rest",
+    ]
+
+
+def test_a_worked_example_shows_its_persons_missing_values_as_not_measured():
+    ctx = context(
+        examples=[{"sleep_min": 420}],
+        factuals=[{"sleep_min": 300, "hr_rest": None, "light_min": 250}],
+    )
+    user = render_messages(PromptTemplate(), ctx)[1]["content"]
+    assert (
+        'Person A before: {"sleep_min": 300, "hr_rest": "not measured", "light_min": 250}' in user
+    )
+    assert 'Person A after: {"sleep_min": 420}' in user
+
+
+def test_the_unmeasured_line_is_a_template_of_its_own():
+    ctx = context(query=np.array([61.0, 1.0, np.nan, 64.93, 200.0]))
+    template = PromptTemplate(unmeasured="No data for {names}.\n")
+    assert "No data for sleep_min." in render_messages(template, ctx)[1]["content"]
+    with pytest.raises(ValueError, match="unknown placeholder"):
+        PromptTemplate(unmeasured="{current}")

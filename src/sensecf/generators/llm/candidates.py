@@ -17,7 +17,9 @@ features to move (:func:`forced_features`). A feature is in play when a value of
 its own or an example shown moves it; the others are not asked (every token of the request
 and the answer costs time, and a change that neither helps alone nor appears in an example is
 not one a small model finds). Candidate lists hold changes only: an answer is compact (a
-feature left out stays as it is), so the current value is never offered.
+feature left out stays as it is), so the current value is never offered. A feature nobody
+measured for this person (NaN) is never in play: its value is unknown, so every counterfactual
+keeps it missing, as a fixed feature keeps its value.
 
 >>> grid = np.array([300.0, 400.0, 420.0, 500.0])
 >>> admissible(grid, current=400.4, lo=400.4, hi=900.0, step=1.0)   # sleep may only increase
@@ -132,7 +134,8 @@ def round_candidates(
     feature is never asked, it follows from its inputs. ``lo``/``hi``: the query's allowed range per feature; ``examples``: the rows shown (spec
     order); ``grids``: per feature its grid; ``helpful``: feature index → values that help on
     their own, best first. A feature with nothing admissible besides its current value is left
-    out: it is not in play, so it is not asked and stays as it is.
+    out: it is not in play, so it is not asked and stays as it is. So is a feature the query is
+    missing (NaN), whatever ``lo``/``hi`` say: it stays missing.
 
     >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0,
     ...     features=[FeatureSpec(name="sleep", bounds=(0, 900), mutability="increase")])
@@ -141,11 +144,14 @@ def round_candidates(
     >>> [round_candidates(spec, np.array([400.0]), np.array([400.0]), np.array([900.0]),
     ...                   stage=s, **kwargs)["sleep"] for s in (0, 1, 2)]
     [[420, 450, 480], [450, 480], [450]]
+    >>> round_candidates(spec, np.array([np.nan]), np.array([0.0]), np.array([900.0]),
+    ...                  stage=0, **kwargs)
+    {}
     """
     candidates: dict[str, list[int | float]] = {}
     proposable = {f.name for f in spec.proposable_features}
     for j, feature in enumerate(spec.features):
-        if feature.name not in proposable:
+        if feature.name not in proposable or not np.isfinite(query[j]):
             continue
         step = float(feature.step)
         own = admissible(examples[:, j], query[j], lo[j], hi[j], step)

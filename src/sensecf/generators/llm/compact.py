@@ -11,6 +11,11 @@ desired-class people follow as their changes from this person. The answer is the
 of changes as JSON, features in prompt order, values written as in the schema
 (:func:`~sensecf.generators.llm.schema.plain_number`).
 
+A missing value is written ``NA`` (in a feature line and in an example), and
+:meth:`CompactFormat.read_user_text` reads it back as NaN. A feature nobody measured for the
+person is not in play, so a prompt the generator writes never lists one; a complete row's
+prompt is the same text as before ``NA`` existed.
+
 The same values are the schema's ``enum`` at inference, so a grammar-constrained answer is
 admissible by construction, and a teacher's target is kept only when every value it changes is
 one the prompt offers (:meth:`CompactFormat.fits`).
@@ -31,7 +36,9 @@ near: {"steps": 8000}
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +50,11 @@ from sensecf.llm.base import Messages
 
 FORMAT_VERSION = 2
 SYSTEM = "Fewest changes that reach the goal, as JSON."
+# How a missing value is written: short, one token or two, and not a number a model copies.
+MISSING = "NA"
+_HEAD = re.compile(r"^P\((?P<target>.*)\) (?P<proba>\S+), goal below (?P<needed>\S+)$")
+# A JSON value that stands for a missing one (as ``json.dumps`` writes it, or as written here).
+_MISSING_VALUE = re.compile(r"(?<=: )(?:null|NaN|NA)(?=, |\})")
 
 Number = int | float
 
@@ -103,6 +115,43 @@ class CompactFormat:
         for row in ctx.examples[: self.examples]:
             lines.append("near: " + _json(row))
         return "\n".join(lines)
+
+    def read_user_text(self, text: str) -> PromptInput:
+        """A user message read back into what it shows (to inspect saved pairs): the inverse
+        of :meth:`user_text` up to its two-decimal probabilities; ``NA`` reads as NaN.
+
+        >>> fmt = CompactFormat(target="high stress", examples=1)
+        >>> ctx = fmt.read_user_text("P(high stress) 0.81, goal below 0.50\\nhr NA: 60\\n"
+        ...                          'near: {"hr": 60, "spo2": NA}')
+        >>> ctx.offered, ctx.examples
+        ({'hr': [nan, 60]}, [{'hr': 60, 'spo2': nan}])
+        >>> fmt.user_text(ctx).splitlines()[1:]
+        ['hr NA: 60', 'near: {"hr": 60, "spo2": NA}']
+        """
+        lines = text.splitlines()
+        head = _HEAD.match(lines[0]) if lines else None
+        if head is None or head["target"] != self.target:
+            first = lines[0] if lines else ""
+            raise SensecfError(
+                f"a compact prompt starts 'P({self.target}) <p>, goal below <p>'; got {first!r}"
+            )
+        offered: dict[str, list[Number]] = {}
+        alone: int | None = None
+        examples: list[dict[str, Number | None]] = []
+        for line in lines[1:]:
+            if line == "together:":
+                alone = len(offered)
+            elif line.startswith("near: "):
+                examples.append(json.loads(_MISSING_VALUE.sub("NaN", line[len("near: ") :])))
+            else:
+                name_and_current, sep, rest = line.partition(":")
+                name, _, current = name_and_current.rpartition(" ")
+                if not sep or not name:
+                    raise SensecfError(
+                        f"a compact feature line reads '<name> <current>: <values>'; got {line!r}"
+                    )
+                offered[name] = [_read_num(v) for v in [current, *rest.split()]]
+        return PromptInput(float(head["proba"]), float(head["needed"]), offered, alone, examples)
 
     def messages(self, ctx: PromptInput) -> Messages:
         """System and user messages of one request."""
@@ -167,8 +216,22 @@ class CompactFormat:
 
 
 def _num(value: Number | None) -> str:
-    return "null" if value is None else json.dumps(value)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    return json.dumps(value)
+
+
+def _read_num(text: str) -> Number:
+    if text == MISSING:
+        return math.nan
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SensecfError(f"a compact value is a number or {MISSING}; got {text!r}")
+    return value
 
 
 def _json(row: Mapping[str, Number | None]) -> str:
-    return json.dumps(dict(row), separators=(", ", ": "))
+    return _MISSING_VALUE.sub(MISSING, json.dumps(dict(row), separators=(", ", ": ")))

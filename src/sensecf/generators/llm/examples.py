@@ -5,7 +5,9 @@ knowledge: each is a training row that the classifier puts in the desired class 
 reference carries labels, that is labelled so), *projected* onto what this person may change
 (fixed features copied, no move against a feature's direction, bounds, step) and verified again
 by the classifier, so copying one is a valid answer. They come nearest first, by the MAD-scaled
-distance of the change plus how far the example's own fixed features are from this person's.
+distance of the change plus how far the example's own fixed features are from this person's,
+over the features both have measured (:meth:`ExampleBank.distance`). What this person is
+missing stays missing in every example, as in every counterfactual.
 Each is then *sparsified* towards this person (``sparse``, the default): a whole neighbour
 differs in ten or more features, and a small model copies the length of what it is shown, so
 sparse examples make both the prompt and the answer several times shorter (measured:
@@ -108,15 +110,36 @@ class ExampleBank:
 
         A person whose fixed features (age, diabetes status) differ is a worse example; a
         differing category counts as a large distance, so same-group people come first.
+
+        ``rows`` are the candidates (projected onto the query), ``originals`` the people they
+        came from. Missing values: only the features both the query and the original have are
+        compared, and their sum is scaled by how many the query has over how many were
+        compared (the mean difference of a compared feature stands in for the others, as in
+        a NaN-aware Euclidean distance). Counting a missing value as no difference would
+        make a person nearer the less of them was measured, and a projected row carries the
+        query's own value where its person has none; a row with nothing to compare is
+        infinitely far. Complete rows get the plain sum.
+
+        >>> from sensecf.data.spec import DatasetSpec, FeatureSpec
+        >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0,
+        ...     features=[FeatureSpec(name=n, bounds=(0, 10)) for n in ("a", "b")])
+        >>> bank = ExampleBank(spec, None, np.empty((0, 2)), np.empty(0), None, np.ones(2))
+        >>> rows = np.array([[2.0, 2.0], [1.0, 4.0], [np.nan, 4.0]])
+        >>> bank.distance(np.array([1.0, 2.0]), rows, rows).tolist()
+        [1.0, 2.0, 4.0]
         """
-        change = np.nansum(np.abs(rows - query) / self.scale, axis=1)
+        terms = np.abs(rows - query) / self.scale
         fixed = self.fixed
-        if not len(fixed):
-            return change
-        apart = np.abs(originals[:, fixed] - query[fixed]) / self.scale[fixed]
-        discrete = np.array([self.spec.features[j].levels is not None for j in fixed])
-        apart = np.where(discrete & (apart > 0), OTHER_GROUP, apart)
-        return change + np.nansum(apart, axis=1)
+        if len(fixed):
+            apart = np.abs(originals[:, fixed] - query[fixed]) / self.scale[fixed]
+            discrete = np.array([self.spec.features[j].levels is not None for j in fixed])
+            terms[:, fixed] += np.where(discrete & (apart > 0), OTHER_GROUP, apart)
+        compared = np.isfinite(originals) & np.isfinite(query)
+        total = np.where(compared, terms, 0.0).sum(axis=1)
+        count = compared.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = total * (np.isfinite(query).sum() / count)
+        return np.where(count > 0, scaled, np.inf)
 
     def snap(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Values within half a step of the query's are the query's (as answers are read back)."""
@@ -140,16 +163,15 @@ class ExampleBank:
         d = X.shape[1]
         if not len(pool):
             return [np.empty((0, d)) for _ in X]
-        own = np.column_stack([f.round(pool[:, j]) for j, f in enumerate(spec.features)])
-        mutable = np.isin(np.arange(d), self.mutable)
         candidates, owners = [], []
         for i, query in enumerate(X):
+            # Projection keeps what this person is missing missing (nobody measured it), and
+            # where the example's person is missing a value, this person's own one stands.
             projected = self.snap(query, project(spec, np.broadcast_to(query, pool.shape), pool))
-            # Where this person's value is missing, the example's own value stands.
-            projected = np.where(np.isnan(projected) & mutable, own, projected)
             order = np.argsort(self.distance(query, projected, pool), kind="stable")
             picked = projected[order[: CANDIDATES_PER_EXAMPLE * count]]
-            _, first = np.unique(picked, axis=0, return_index=True)
+            # NaN (what this person is missing) never equals itself: compare it as a number
+            _, first = np.unique(np.nan_to_num(picked, nan=np.inf), axis=0, return_index=True)
             picked = picked[np.sort(first)]
             candidates.append(picked)
             owners.append(np.full(len(picked), i))
@@ -165,9 +187,7 @@ class ExampleBank:
         rows = np.vstack(kept)
         owner = np.repeat(np.arange(len(X)), [len(k) for k in kept])
         if len(rows):  # one batched reversion for every query
-            # A missing current value is no value to go back to: the example's own one stays.
-            base = np.where(np.isnan(X[owner]), rows, X[owner])
-            rows = sparsify(self.model, base, rows, desired)
+            rows = sparsify(self.model, X[owner], rows, desired)
         out = []
         for i in range(len(X)):
             mine = rows[owner == i]

@@ -208,8 +208,6 @@ class LLMGenerator(CounterfactualGenerator):
             self.model_, self.reference_, max(self.shots, 1)
         )
         self.steps_ = np.array([float(f.step) for f in spec.features])
-        self.lower_ = np.array([f.bounds[0] for f in spec.features], dtype=float)
-        self.upper_ = np.array([f.bounds[1] for f in spec.features], dtype=float)
         self.mutable_ = np.array(
             [spec.feature_names.index(f.name) for f in spec.proposable_features], int
         )
@@ -296,10 +294,9 @@ class LLMGenerator(CounterfactualGenerator):
     ) -> QueryBatch:
         """Allowed ranges, current probabilities, the probe and the examples of every query."""
         _, proba = self.model_.predict_with_proba(X, desired)
+        # A feature the query is missing has no range (NaN at both ends): nothing is tried or
+        # offered for it, and every answer keeps it missing.
         lo, hi = allowed_ranges(self.spec_, X)
-        # A missing current value leaves nothing to compare with: its whole bounds are open.
-        lo = np.where(np.isnan(lo), self.lower_, lo)
-        hi = np.where(np.isnan(hi), self.upper_, hi)
         found = probe(
             self.model_,
             X,
@@ -510,7 +507,8 @@ class LLMGenerator(CounterfactualGenerator):
                 for c in batch.chains[chain.query]
                 if c.done and c is not chain and c.row is not None
             ]
-            repeated = any(np.array_equal(row, other) for other in taken)
+            # an unmeasured feature is NaN in every answer of the query: equal, not different
+            repeated = any(np.array_equal(row, other, equal_nan=True) for other in taken)
             chain.row, chain.round = row, rnd
             chain.valid = bool(label == desired)
             chain.copied = answer_row(spec, row) in req.shown

@@ -7,10 +7,11 @@ guessed; a value that is not a finite number (NaN, infinity, free text — a pro
 string is just such a value) is rejected with its reason.
 
 :func:`coerce_answer` assembles a full feature row for the query: fixed features copied from
-the query, missing features kept at their current value, values within half a step of the
-current one read as "unchanged", others rounded to the feature's step; derived features are
-then computed from their inputs (a value the answer gives for one is ignored: it is never
-asked). Nothing is clipped or projected: a value out of bounds or moved the wrong way stays as
+the query, features the answer leaves out kept at their current value, values within half a
+step of the current one read as "unchanged", others rounded to the feature's step; derived
+features are then computed from their inputs (a value the answer gives for one is ignored: it
+is never asked). So is a value for a feature nobody measured for this person (missing in the
+query): it is never asked either, and it stays missing — not an error, nothing to repair. Nothing is clipped or projected: a value out of bounds or moved the wrong way stays as
 it is, and :func:`rule_breaks` names it, as :func:`relation_breaks` names a relation the row
 breaks (``cgm_tbr54 must stay ≤ cgm_tbr70``), so the generator can send it back for repair.
 
@@ -35,7 +36,7 @@ from sensecf.data.constraints import (
     broken_relations,
     changed,
     expand_inputs,
-    recompute,
+    recompute_known,
     violations,
 )
 from sensecf.data.spec import DatasetSpec, FeatureSpec
@@ -216,6 +217,10 @@ def coerce_answer(spec: DatasetSpec, query: np.ndarray, answer: ParsedAnswer) ->
     [50.0, 450.0]
     >>> coerce_answer(spec, query, parse_answer('{"sleep": 380}', ["sleep"])).problems
     {'sleep': '380 is below the current 400 and sleep may only increase'}
+    >>> unmeasured = coerce_answer(spec, np.array([50.0, np.nan]),
+    ...                            parse_answer('{"sleep": 450}', ["sleep"]))
+    >>> unmeasured.row.tolist(), unmeasured.admissible
+    ([50.0, nan], True)
     """
     query = np.asarray(query, dtype=float)
     row = query.copy()
@@ -228,17 +233,21 @@ def coerce_answer(spec: DatasetSpec, query: np.ndarray, answer: ParsedAnswer) ->
             continue
         value = answer.values[feature.name]
         current = query[j]
+        if not np.isfinite(current):
+            continue  # nobody measured it: it stays missing, whatever the answer says
         step = float(feature.step)
         if feature.levels is not None:  # a code is a code: no rounding onto a level
             levels = np.asarray(feature.levels, dtype=float)
             near = np.abs(levels - value) <= 1e-6
             row[j] = levels[near][0] if near.any() else value
             continue
-        if np.isfinite(current) and abs(value - current) <= step / 2 + 1e-9 * abs(current):
+        if abs(value - current) <= step / 2 + 1e-9 * abs(current):
             continue  # within half a step of the current value: read as "unchanged"
         row[j] = round(round(value / step) * step, step_decimals(step) + 2)
     if derived:  # judged as the base class judges every proposal: derived features recomputed
-        row = recompute(spec, row)[0]
+        # A derived value the query is missing stays missing, and one over an unmeasured
+        # input cannot be computed: both keep the query's value.
+        row = recompute_known(spec, query, row, otherwise=query)[0]
     problems.update(rule_breaks(spec, query, row))
     return CoercedAnswer(row, problems=problems, relations=relation_breaks(spec, query, row))
 
@@ -251,6 +260,8 @@ def rule_breaks(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> dict[s
     ...     FeatureSpec(name="smoker", kind="binary", bounds=(0, 1), mutability="decrease")])
     >>> rule_breaks(spec, np.array([0.0]), np.array([1.0]))
     {'smoker': '1 is above the current 0 and smoker may only decrease'}
+    >>> rule_breaks(spec, np.array([np.nan]), np.array([0.0]))
+    {'smoker': 'smoker was not measured and must stay unknown'}
     """
     query = np.atleast_2d(np.asarray(query, dtype=float))
     row = np.atleast_2d(np.asarray(row, dtype=float))
@@ -278,7 +289,9 @@ def rule_breaks(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> dict[s
         step = float(feature.step)
         shown = _fmt(value, step)
         lower, upper = feature.bounds
-        if feature.mutability == "fixed":
+        if not math.isfinite(current):
+            out[feature.name] = f"{feature.name} was not measured and must stay unknown"
+        elif feature.mutability == "fixed":
             out[feature.name] = f"{feature.name} is fixed and cannot change"
         elif feature.mutability == "increase" and value < current:
             out[feature.name] = (

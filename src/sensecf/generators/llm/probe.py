@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sensecf.data.constraints import recompute
+from sensecf.data.constraints import recompute_known
 from sensecf.data.spec import DatasetSpec
 from sensecf.generators.llm.candidates import admissible_mask
 from sensecf.generators.llm.prompts import Help
@@ -50,6 +50,8 @@ def probe(
     spec: DatasetSpec | None = None,
 ) -> Probe:
     """Try each admissible grid value of each mutable feature alone; keep the ones that help.
+
+    A feature a query is missing is not tried (it stays missing in every counterfactual).
 
     ``model`` has ``predict_with_proba(rows, desired)``; ``X`` holds the queries and ``lo``/
     ``hi`` their allowed ranges (spec order); ``proba`` their current probability of the desired
@@ -102,11 +104,15 @@ def _moves(
     steps: np.ndarray,
     mutable: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every (query, feature, value) to try, query by query, features and values in order."""
+    """Every (query, feature, value) to try, query by query, features and values in order.
+
+    A feature a query is missing is never tried: nobody measured it, so it stays missing.
+    """
     owners, features, values = [], [], []
     for j in mutable:  # one array operation per feature covers every query
         grid = np.asarray(grids[j], dtype=float)
         ok = admissible_mask(grid[None, :], X[:, j, None], lo[:, j, None], hi[:, j, None], steps[j])
+        ok &= np.isfinite(X[:, j, None])
         i, k = np.nonzero(ok)
         owners.append(i)
         features.append(np.full(len(i), int(j)))
@@ -139,7 +145,7 @@ def nearest_flips(
     step) between the nearest flipping grid value and the last one before it that does not
     flip (or the current value), so it is the smallest such move the step allows — what a
     minimal counterfactual changes. The farther flipping grid values on the same side follow.
-    Features whose current value is missing are left out (no move is nearest).
+    Features whose current value is missing are left out (they stay missing).
     ``model`` has ``predict_with_proba(rows, desired)``; other arguments as :func:`probe`.
 
     >>> class Above:  # the desired class once x0 reaches 6.5
@@ -154,8 +160,6 @@ def nearest_flips(
     n = len(X)
     found: list[dict[int, np.ndarray]] = [{} for _ in range(n)]
     owner, feature, value = _moves(X, lo, hi, grids, steps, mutable)
-    known = np.isfinite(X[owner, feature])  # a missing value has no nearest move
-    owner, feature, value = owner[known], feature[known], value[known]
     if not len(owner):
         return found
     flips = _reaches(model, X, owner, feature, value, desired, spec)
@@ -215,8 +219,8 @@ def _score_moves(
     (query ``owner`` with ``feature`` set to ``value``; derived features recomputed first)."""
     rows = X[owner].copy()
     rows[np.arange(len(rows)), feature] = value
-    if spec is not None and spec.relations:
-        rows = recompute(spec, rows)
+    if spec is not None and spec.relations:  # a derived value that cannot be known stays put
+        rows = recompute_known(spec, X[owner], rows)
     labels, p = model.predict_with_proba(rows, desired)
     return np.asarray(labels), np.asarray(p)
 

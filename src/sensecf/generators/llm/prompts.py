@@ -8,7 +8,9 @@ comes first (llama.cpp then reuses its evaluation of that prefix from one call t
   unit and allowed direction (the values themselves are the schema's, or listed in the user
   message for a backend without one);
 - the **user** message: the model's current prediction and the probability to pass; this
-  person's current values of the features asked (those in play); which changes help the
+  person's current values of the features asked (those in play), and the features nobody
+  measured for them (``Not measured: …``: no value, nothing to move; the line is left out for
+  a person measured in full); which changes help the
   prediction most (measured on the classifier, one feature at a time); for a backend without
   schema enforcement, the values each feature may take; examples; after a failed answer, what
   went wrong. The answer is compact: only the features that change (one left out stays as it
@@ -36,7 +38,7 @@ Placeholders are checked when the template is built:
 >>> PromptTemplate(user="{current}\\n{nonsense}")
 Traceback (most recent call last):
 ...
-ValueError: PromptTemplate.user uses unknown placeholder(s) ['nonsense']; it may use ['answer_keys', 'current', 'current_class', 'desired_class', 'examples', 'feedback', 'fixed', 'helps', 'needed', 'offered', 'proba']
+ValueError: PromptTemplate.user uses unknown placeholder(s) ['nonsense']; it may use ['answer_keys', 'current', 'current_class', 'desired_class', 'examples', 'feedback', 'fixed', 'helps', 'needed', 'offered', 'proba', 'unmeasured']
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ DEFAULT_USER = """\
 The model predicts "{current_class}" (probability of "{desired_class}" {proba}; it must pass \
 {needed}).
 Now: {current}
-Helps most: {helps}
+{unmeasured}Helps most: {helps}
 {offered}{examples}{feedback}"""
 
 DEFAULT_NEAREST = "Changes that worked for people like this one:\n{rows}\n"
@@ -78,6 +80,11 @@ DEFAULT_WORKED = (
     'Other people, and changes that made the model predict "{desired_class}" for them:\n{rows}\n'
 )
 DEFAULT_FEEDBACK = "An earlier answer did not work: {problems}. Give a different answer.\n"
+# A feature nobody measured for this person: named, never given a value or a range. It is not
+# asked (the schema leaves it out), and every counterfactual keeps it missing.
+DEFAULT_UNMEASURED = "Not measured (leave out): {names}\n"
+# How a missing value reads wherever a prompt would show one (an example's, a fixed feature's).
+NOT_MEASURED = "not measured"
 
 _FIELDS: dict[str, set[str]] = {
     "system": {"features", "desired_class"},
@@ -93,11 +100,13 @@ _FIELDS: dict[str, set[str]] = {
         "examples",
         "feedback",
         "answer_keys",
+        "unmeasured",
     },
     "nearest": {"desired_class", "rows"},
     "worked": {"desired_class", "rows"},
     "feedback": {"problems"},
     "offered": {"values"},
+    "unmeasured": {"names"},
 }
 
 
@@ -113,8 +122,10 @@ class PromptTemplate:
     first), ``examples`` (the rendered ``nearest`` or ``worked`` block, or nothing zero-shot),
     ``feedback`` (the rendered ``feedback`` block, or nothing), ``offered`` (the rendered
     ``offered`` block: the values each feature may take and which must change, written out for
-    a backend that cannot enforce a schema; else nothing) and ``answer_keys`` (the features
-    asked: those with more than one admissible value; the default text leaves it out).
+    a backend that cannot enforce a schema; else nothing), ``unmeasured`` (the rendered
+    ``unmeasured`` block naming the features that may change but were not measured for this
+    person; nothing when every one was) and ``answer_keys`` (the features asked: those with
+    more than one admissible value; the default text leaves it out).
 
     >>> PromptTemplate().system.startswith("You are a health coach")
     True
@@ -126,6 +137,7 @@ class PromptTemplate:
     worked: str = DEFAULT_WORKED
     feedback: str = DEFAULT_FEEDBACK
     offered: str = DEFAULT_OFFERED
+    unmeasured: str = DEFAULT_UNMEASURED
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -158,6 +170,8 @@ class PromptContext:
     mutable one); ``offered``: feature → the values it may take, written into the prompt for a
     backend without schema enforcement, with ``must_move`` the features that must change and
     ``max_changes`` the most features an answer may change (``None``: any number).
+    A missing value (NaN) in ``query`` is a feature nobody measured: the prompt names it as
+    not measured and states no value for it.
     """
 
     spec: DatasetSpec
@@ -193,6 +207,12 @@ def render_messages(template: PromptTemplate, context: PromptContext) -> Message
     Helps most: raise sleep
     <BLANKLINE>
     Changes that worked for people like this one:
+
+    A feature nobody measured for this person is named apart, with no value:
+
+    >>> ctx.query = np.array([40.0, np.nan])
+    >>> print(render_messages(PromptTemplate(), ctx)[1]["content"].splitlines()[2])
+    Not measured (leave out): sleep
     """
     spec = context.spec
     mutable = [f.name for f in spec.mutable_features]
@@ -207,9 +227,16 @@ def render_messages(template: PromptTemplate, context: PromptContext) -> Message
     feedback = template.feedback.format(problems=context.problems) if context.problems else ""
     if feedback and not examples:
         feedback = "\n" + feedback
+    # A feature nobody measured has no value to state and none to move to: it is named once,
+    # apart, and never asked (a small model copies a value it sees, and there is none).
+    measured = np.isfinite(np.asarray(context.query, dtype=float))
     current = ", ".join(
-        f"{f.name} {_value_text(f, context.query[j])}" for j, f in _mutable(spec) if f.name in asked
+        f"{f.name} {_value_text(f, context.query[j])}"
+        for j, f in _mutable(spec)
+        if f.name in asked and measured[j]
     )
+    missing = [f.name for j, f in _mutable(spec) if not measured[j]]
+    unmeasured = template.unmeasured.format(names=", ".join(missing)) if missing else ""
     offered = ""
     if context.offered is not None:
         values = "; ".join(
@@ -237,7 +264,8 @@ def render_messages(template: PromptTemplate, context: PromptContext) -> Message
         examples=examples,
         feedback=feedback,
         offered=offered,
-        answer_keys=", ".join(n for n in mutable if n in asked),
+        unmeasured=unmeasured,
+        answer_keys=", ".join(n for n in mutable if n in asked and n not in missing),
     )
     system = template.system.format(features=glossary(spec), desired_class=desired_name)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -309,7 +337,7 @@ def _number(feature: FeatureSpec, value: float) -> int | float | None:
 
 def _value_text(feature: FeatureSpec, value: float) -> str:
     if not np.isfinite(value):
-        return "unknown"
+        return NOT_MEASURED
     number = plain_number(value, float(feature.step))
     if feature.level_names is not None and feature.levels is not None and value in feature.levels:
         return f"{number} ({feature.level_names[feature.levels.index(value)]})"
@@ -317,7 +345,13 @@ def _value_text(feature: FeatureSpec, value: float) -> str:
 
 
 def _json(row: Mapping[str, int | float | None]) -> str:
-    return json.dumps(dict(row), separators=(", ", ": "))
+    """A row as JSON; a missing value (``None``) reads ``"not measured"``, not ``null``.
+
+    >>> _json({"sleep": 420, "spo2": None})
+    '{"sleep": 420, "spo2": "not measured"}'
+    """
+    shown = {k: NOT_MEASURED if v is None else v for k, v in row.items()}
+    return json.dumps(shown, separators=(", ", ": "))
 
 
 def _example_rows(
