@@ -26,6 +26,13 @@ from sensecf.progress import peak_memory_mb
 RECORD = "demo.json"
 
 
+# Gaps as a real download has them, so every stage shows how it handles a feature nobody
+# measured: a tenth of the people without an SpO2, calorie or respiration file, a twentieth
+# without sleep records, and a twentieth whose CGM stops partway.
+DEMO_GAPS = {"spo2": 0.1, "calories": 0.1, "resp": 0.1, "sleep": 0.05}
+DEMO_CGM_STOPS = 0.05
+
+
 @click.command()
 @out_option(
     required=False,
@@ -47,7 +54,7 @@ RECORD = "demo.json"
 def demo(out_dir: Path, quick: bool, fresh: bool, seed: int) -> None:
     """Run the whole flow on the embedded synthetic cohort.
 
-    synth -> features -> train -> explain (few-shot with the embedded LLM) -> benchmark (the
+    synth (with gaps: some people lack a stream's file) -> features -> train -> explain (few-shot with the embedded LLM) -> benchmark (the
     LLM beside the nearest-example control, the oracle, DiCE and NICE) -> augment (oracle rows
     against SMOTE, ADASYN and random oversampling under label scarcity) -> report. No network,
     no keys, no GPU. Writes cohort/, features/, model/, explain/, benchmark/, augment/ and
@@ -58,14 +65,23 @@ def demo(out_dir: Path, quick: bool, fresh: bool, seed: int) -> None:
     finished ones. --fresh starts over.
     """
     started = time.perf_counter()
-    settings = {"quick": quick, "seed": seed}
+    settings = {"quick": quick, "seed": seed, "gaps": {**DEMO_GAPS, "cgm_stops": DEMO_CGM_STOPS}}
     runner = _Stages(out_dir, settings, fresh=fresh)
     participants, days, interval = (40, 5, 15) if quick else (200, 10, 5)
     ctx = click.get_current_context()
     common = {"model_dir": out_dir / "model", "data_path": out_dir / "features", "seed": seed}
 
     runner.run(
-        "cohort", lambda: write_cohort(out_dir / "cohort", participants, days, interval, seed)
+        "cohort",
+        lambda: write_cohort(
+            out_dir / "cohort",
+            participants,
+            days,
+            interval,
+            seed,
+            missing_streams=DEMO_GAPS,
+            cgm_stops=DEMO_CGM_STOPS,
+        ),
     )
     runner.run(
         "features",

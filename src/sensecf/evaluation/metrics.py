@@ -23,8 +23,9 @@ Choices the contract in DESIGN.md leaves open, made here:
   :attr:`MetricSuite.mad_source_` says which one each feature uses.
 - Standardisation (L2, LOF, IsolationForest, nearest neighbours) centres on the training mean and
   divides by the population standard deviation, or the step where that is 0 (scikit-learn's
-  ``StandardScaler`` would divide by 1, in the feature's own unit). Missing reference values
-  are filled with the training median, as the classifier's imputer does.
+  ``StandardScaler`` would divide by 1, in the feature's own unit). Missing values (in the
+  reference rows and in counterfactuals) are filled with the training median: the detectors
+  need complete rows.
 - The range of range-normalised L1 is the spec's plausible bounds (``upper - lower``, always
   positive and the same for every sample of the data); ``range_from="data"`` uses the training
   min-max range instead (the bounds' width where that is 0).
