@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from sensecf.data.aireadi import FEATURES, DayRules, extract_features, read_aireadi
-from sensecf.data.aireadi.layout import conventional_path
+from sensecf.data.aireadi.layout import MODALITIES, conventional_path
 from sensecf.errors import DataError, SpecError
 
 SPO2 = ("spo2_mean", "spo2_below90_pct")
@@ -65,15 +65,7 @@ def two_people_without_spo2_and_calories(files, layout: str) -> None:
                 for p in people
             ],
         )
-        columns = {
-            "heart_rate": "heart_rate_filepath",
-            "oxygen_saturation": "oxygen_saturation_filepath",
-            "physical_activity": "physical_activity_filepath",
-            "calorie": "physical_activity_calorie_filepath",
-            "respiratory_rate": "respiratory_rate_filepath",
-            "sleep": "sleep_filepath",
-            "stress": "stress_filepath",
-        }
+        columns = {n: m.manifest_column for n, m in MODALITIES.items() if n != "cgm"}
         files.manifest(
             "wearable_activity_monitor",
             [

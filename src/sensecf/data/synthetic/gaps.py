@@ -14,17 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sensecf.data.aireadi.layout import MODALITIES
+
 #: The streams a cohort writes, by the names the AI-READI reader gives them.
-STREAMS: tuple[str, ...] = (
-    "cgm",
-    "heart_rate",
-    "oxygen_saturation",
-    "physical_activity",
-    "calorie",
-    "respiratory_rate",
-    "sleep",
-    "stress",
-)
+STREAMS: tuple[str, ...] = tuple(MODALITIES)
 #: Shorter names accepted for some streams.
 STREAM_ALIASES: dict[str, str] = {
     "spo2": "oxygen_saturation",
@@ -33,17 +26,8 @@ STREAM_ALIASES: dict[str, str] = {
     "calories": "calorie",
     "resp": "respiratory_rate",
 }
-#: The manifest column of each stream's file.
-MANIFEST_COLUMNS: dict[str, str] = {
-    "cgm": "glucose_filepath",
-    "heart_rate": "heart_rate_filepath",
-    "oxygen_saturation": "oxygen_saturation_filepath",
-    "physical_activity": "physical_activity_filepath",
-    "calorie": "physical_activity_calorie_filepath",
-    "respiratory_rate": "respiratory_rate_filepath",
-    "sleep": "sleep_filepath",
-    "stress": "stress_filepath",
-}
+#: The manifest column of each stream's file (the reader's layout names them).
+MANIFEST_COLUMNS: dict[str, str] = {name: m.manifest_column for name, m in MODALITIES.items()}
 # Where a stopping CGM stops: between these shares of its readings.
 STOP_RANGE = (0.25, 0.75)
 
