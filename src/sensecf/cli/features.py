@@ -53,8 +53,7 @@ Target = Literal["high_stress", "diabetes"]
     "--require-cgm/--no-require-cgm",
     default=False,
     show_default=True,
-    help="Drop a day below --min-cgm-coverage instead of keeping it with its CGM features "
-    "empty.",
+    help="Drop a day below --min-cgm-coverage instead of keeping it with its CGM features empty.",
 )
 @click.option(
     "--min-hr-hours",

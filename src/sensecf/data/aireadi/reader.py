@@ -156,8 +156,8 @@ def emptied_lines(emptied: dict[str, int]) -> list[str]:
     ['CGM features emptied on 12 days (CGM below 70% of the expected readings)', 'sleep features emptied on 3 days (no sleep record for the night)']
     """
     return [
-        f"{'CGM' if reason.startswith('CGM') else 'sleep'} features emptied on {n:,} days "
-        f"({reason})"
+        f"{'CGM' if reason.startswith('CGM') else 'sleep'} features emptied on {n:,} "
+        f"day{'s' * (n != 1)} ({reason})"
         for reason, n in _sorted_counts(emptied).items()
     ]
 

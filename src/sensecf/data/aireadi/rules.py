@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sensecf.data.aireadi.daily import CGM_COLUMNS, FEATURES, QUALITY_COLUMNS, SLEEP_COLUMNS
+from sensecf.data.aireadi.daily import CGM_COLUMNS, FEATURES, QUALITY_COLUMNS
 from sensecf.errors import SpecError
 
 CGM_MIN_COVERAGE = 0.70  # share of the expected CGM readings a kept day needs
