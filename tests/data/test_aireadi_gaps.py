@@ -303,3 +303,34 @@ def test_features_cli_require_and_select(aireadi, tmp_path):
     result = sensecf("features", aireadi.root, "--out", tmp_path / "c", "--features", "spo2,steps")
     assert result.exit_code == 2
     assert "unknown feature(s) ['spo2']" in result.output and "spo2_mean" in result.output
+
+
+def test_features_cli_empties_cgm_and_sleep_by_default_and_drops_them_when_required(
+    aireadi, tmp_path
+):
+    aireadi.participants([{"person_id": 1001, "age": 50}])
+    aireadi.good_person(1001, days=3)
+    lt = aireadi.local_time
+    # The CGM stops at the end of day 2; the night ending on day 2 has no sleep record.
+    stop = pd.Timestamp("2023-08-03 00:00", tz="America/Los_Angeles")
+    aireadi.edit(1001, "cgm", lambda r: lt(1001, r) < stop)
+    aireadi.edit(1001, "sleep", lambda r: (lt(1001, r) + pd.Timedelta(hours=12)).day != 2)
+
+    result = sensecf("features", aireadi.root, "--out", tmp_path / "a", "--target", "diabetes")
+    assert result.exit_code == 0, result.output
+    assert "wrote 3 rows of features" in result.output
+    assert "CGM features emptied on 1 day (CGM below 70% of the expected readings)" in (
+        result.output
+    )
+    assert "sleep features emptied on 1 day (no sleep record for the night)" in result.output
+
+    result = sensecf(
+        "features", aireadi.root, "--out", tmp_path / "b", "--target", "diabetes",
+        "--require-cgm", "--require-sleep",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "wrote 1 rows of features" in result.output
+    assert "dropped rows: CGM below 70% of the expected readings" in result.output
+    assert "dropped rows: no sleep record for the night" in result.output
+    assert "emptied" not in result.output
+    assert "--require-cgm / --no-require-cgm" in sensecf("features", "--help").output
