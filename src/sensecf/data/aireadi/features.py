@@ -387,8 +387,10 @@ def read_aireadi(
             + (
                 "; for short recordings relax the day rules (min_cgm_coverage, min_hr_hours, "
                 "require_cgm, require_sleep, require_stress; `sensecf features "
-                "--min-cgm-coverage F --min-hr-hours H --no-require-cgm --no-require-sleep "
-                "--no-require-stress`)"
+                "--min-cgm-coverage F --min-hr-hours H"
+                + " --no-require-cgm" * rules.require_cgm
+                + " --no-require-sleep" * rules.require_sleep
+                + " --no-require-stress`)"
                 + (
                     f" or require fewer features (required: {list(rules.required)})"
                     if rules.required

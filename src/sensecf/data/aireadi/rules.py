@@ -28,7 +28,7 @@ import pandas as pd
 from sensecf.data.aireadi.daily import CGM_COLUMNS, FEATURES, QUALITY_COLUMNS
 from sensecf.errors import SpecError
 
-CGM_MIN_COVERAGE = 0.70  # share of the expected CGM readings a kept day needs
+CGM_MIN_COVERAGE = 0.70  # share of the expected CGM readings a day's CGM features need
 HR_MIN_HOURS = 18  # clock hours with heart-rate data a kept day needs
 
 DROP_CGM = "CGM below 70% of the expected readings"
@@ -75,10 +75,10 @@ class DayRules:
 
     min_cgm_coverage: float = CGM_MIN_COVERAGE
     min_hr_hours: float = HR_MIN_HOURS
-    # require_cgm comes last so that positional construction of the older fields still works.
     require_sleep: bool = False
     require_stress: bool = True
     required: tuple[str, ...] = ()
+    # Last, so that positional construction of the older fields still works.
     require_cgm: bool = False
 
     def __post_init__(self) -> None:
