@@ -129,6 +129,7 @@ def test_features_day_rules_are_options_recorded_in_info(flow, invoke):
         "--min-hr-hours",
         "0",
         "--no-require-sleep",
+        "--require-cgm",
     )
     assert result.exit_code == 0, result.output
     info = json.loads((out / "info.json").read_text())
@@ -138,6 +139,7 @@ def test_features_day_rules_are_options_recorded_in_info(flow, invoke):
         "require_sleep": False,
         "require_stress": True,
         "required": [],
+        "require_cgm": True,
     }
     # Nights without a sleep record keep their day, the sleep features empty and counted.
     spec = DatasetSpec.from_yaml(out / "spec.yaml")
@@ -149,6 +151,8 @@ def test_features_day_rules_are_options_recorded_in_info(flow, invoke):
     )
     default = json.loads((root / "features" / "info.json").read_text())
     assert default["day_rules"]["min_hr_hours"] == 18
+    assert default["day_rules"]["require_sleep"] is False
+    assert default["day_rules"]["require_cgm"] is False
     relaxed_rows = len(pd.read_parquet(out / "features.parquet"))
     assert relaxed_rows >= len(pd.read_parquet(root / "features" / "features.parquet"))
     bad = invoke("features", str(root / "cohort"), "--out", str(out), "--min-hr-hours", "30")

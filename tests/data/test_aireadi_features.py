@@ -302,7 +302,9 @@ def test_day_rules_drop_and_count_each_day_once(aireadi):
         bouts.append(aireadi.sleep_bout(s, e, 7.5))
     aireadi.write(1006, "sleep", bouts)
 
-    frame, report = extract_features(aireadi.root)
+    # The CGM and sleep rules drop here (they empty by default, see below).
+    strict = DayRules(require_cgm=True, require_sleep=True)
+    frame, report = extract_features(aireadi.root, rules=strict)
     assert report.candidate_days == 18
     quality = {
         "CGM below 70% of the expected readings": 1,
@@ -336,13 +338,27 @@ def test_day_rules_drop_and_count_each_day_once(aireadi):
     assert not frame[frame["person_id"] <= 1004][list(FEATURES)].isna().any().any()
     # Required features drop the days without them, counted as before.
     _, report = extract_features(
-        aireadi.root, rules=DayRules(required=("spo2_mean", "sleep_deep_min"))
+        aireadi.root,
+        rules=DayRules(
+            require_cgm=True, require_sleep=True, required=("spo2_mean", "sleep_deep_min")
+        ),
     )
     assert report.dropped_rows == {
         **quality,
         "missing spo2_mean": 3,
         "missing sleep_deep_min": 3,
     }
+    # By default 1001's Aug 2 falls to its heart-rate hours instead, and 1003's Aug 3 stays
+    # with its night-time features empty.
+    frame, report = extract_features(aireadi.root)
+    assert report.dropped_rows == {
+        "heart rate in fewer than 18 hours": 2,
+        "no valid stress values": 1,
+    }
+    assert report.emptied_days == {"no sleep record for the night": 1}
+    aug3 = frame[(frame["person_id"] == 1003) & (frame["date"] == "2023-08-03")].iloc[0]
+    assert aug3[["hr_sleep", "sleep_total_min", "sleep_efficiency"]].isna().all()
+    assert aug3["cgm_mean"] > 0 and aug3["steps"] > 0
 
 
 def test_unit_person_averages_kept_days(aireadi):
@@ -507,7 +523,8 @@ def test_short_recordings_fail_under_the_default_rules_with_a_clear_message(shor
         read_aireadi(short_recordings.root)
     message = str(err.value)
     assert "no usable person-days" in message
-    assert "CGM below 70% of the expected readings: 4" in message
+    # Half a day of heart rate drops the day; its half-day CGM would only have been emptied.
+    assert "heart rate in fewer than 18 hours: 4" in message
     assert "--min-cgm-coverage" in message and "min_hr_hours" in message
 
 
@@ -517,9 +534,10 @@ def test_relaxed_rules_keep_short_recordings_and_are_recorded(short_recordings):
     assert data.info["day_rules"] == {
         "min_cgm_coverage": 0.4,
         "min_hr_hours": 12,
-        "require_sleep": True,
+        "require_sleep": False,
         "require_stress": True,
         "required": [],
+        "require_cgm": False,
     }
     # Features come from what is there: 12 hours of readings, the same values as a full day.
     assert data.frame["hr_mean"].tolist() == pytest.approx([70.0] * 4)
@@ -529,6 +547,14 @@ def test_relaxed_rules_keep_short_recordings_and_are_recorded(short_recordings):
         short_recordings.root, rules=DayRules(min_cgm_coverage=0.4, min_hr_hours=13)
     )
     assert report.dropped_rows == {"heart rate in fewer than 13 hours": 4}
+    # Half the CGM readings: under the default coverage the CGM features are emptied...
+    data = read_aireadi(short_recordings.root, min_hr_hours=12)
+    assert len(data) == 4 and data.frame["cgm_mean"].isna().all()
+    assert data.frame["hr_mean"].notna().all()
+    assert data.info["emptied_days"] == {"CGM below 70% of the expected readings": 4}
+    # ...and with the CGM required, the days are dropped.
+    with pytest.raises(DataError, match="CGM below 70% of the expected readings: 4"):
+        read_aireadi(short_recordings.root, min_hr_hours=12, require_cgm=True)
     everything, _ = extract_features(
         short_recordings.root, rules=DayRules(min_cgm_coverage=0, min_hr_hours=0)
     )
@@ -543,10 +569,11 @@ def test_without_sleep_required_a_night_without_a_record_has_empty_sleep_feature
     aireadi.edit(1001, "sleep", lambda r: (lt(1001, r) + pd.Timedelta(hours=12)).day != 2)
     night = ["hr_sleep", "sleep_total_min", "sleep_deep_min", "sleep_light_min",
              "sleep_rem_min", "sleep_awake_min", "sleep_efficiency"]  # fmt: skip
-    data = read_aireadi(aireadi.root)
+    data = read_aireadi(aireadi.root, require_sleep=True)
     assert data.ids["date"].tolist() == ["2023-08-01", "2023-08-03"]
     assert data.info["report"]["dropped_rows"] == {"no sleep record for the night": 1}
-    relaxed = read_aireadi(aireadi.root, require_sleep=False)
+    assert data.info["emptied_days"] == {}
+    relaxed = read_aireadi(aireadi.root)  # the default keeps the day
     assert relaxed.ids["date"].tolist() == ["2023-08-01", "2023-08-02", "2023-08-03"]
     assert set(night) <= set(relaxed.spec.feature_names)
     frame = relaxed.frame.set_index(relaxed.ids["date"])
@@ -555,6 +582,8 @@ def test_without_sleep_required_a_night_without_a_record_has_empty_sleep_feature
     assert frame.loc["2023-08-02", "steps"] == 3000  # the day's own streams are all there
     assert relaxed.info["missing_by_feature"] == dict.fromkeys(night, 1)
     assert relaxed.info["day_rules"]["require_sleep"] is False
+    assert relaxed.info["emptied_days"] == {"no sleep record for the night": 1}
+    assert relaxed.info["report"]["dropped_rows"] == {}
 
 
 def test_without_stress_a_row_is_kept_only_when_the_target_does_not_need_it(aireadi):

@@ -147,11 +147,48 @@ def test_a_cgm_that_stops_mid_study_empties_the_later_days_only(aireadi):
     assert_day(frame.iloc[2], {k: v for k, v in expected.items() if k not in CGM})
     assert report.missing_by_feature == dict.fromkeys(CGM, 1)
 
-    # Under the default CGM rule (70% of the readings) the day without CGM goes, as before.
+    # Under the default CGM rule (70% of the readings) the day without CGM stays, its CGM
+    # features empty; day 2 has 75% of its readings and keeps its CGM features.
     frame, report = extract_features(aireadi.root)
+    assert frame["date"].tolist() == ["2023-08-01", "2023-08-02", "2023-08-03"]
+    assert frame.iloc[2][list(CGM)].isna().all() and frame.iloc[1][list(CGM)].notna().all()
+    assert report.dropped_rows == {}
+    assert report.emptied_days == {"CGM below 70% of the expected readings": 1}
+    assert report.missing_by_feature == dict.fromkeys(CGM, 1)
+    assert "  CGM features emptied on 1 day (CGM below 70% of the expected readings)" in (
+        report.summary_lines()
+    )
+
+    # With the CGM required the day goes, as the rule did before it emptied.
+    frame, report = extract_features(aireadi.root, rules=DayRules(require_cgm=True))
     assert frame["date"].tolist() == ["2023-08-01", "2023-08-02"]
     assert report.dropped_rows == {"CGM below 70% of the expected readings": 1}
-    assert report.missing_by_feature == {}
+    assert report.emptied_days == {} and report.missing_by_feature == {}
+
+
+def test_partial_cgm_coverage_empties_the_cgm_features_not_the_day(aireadi):
+    aireadi.participants([{"person_id": 1001, "age": 50}])
+    aireadi.good_person(1001, days=2)
+    # Day 2 has CGM only before noon: 48 of 96 readings (50%).
+    noon = pd.Timestamp("2023-08-02 12:00", tz="America/Los_Angeles")
+    aireadi.edit(1001, "cgm", lambda r: aireadi.local_time(1001, r) < noon)
+
+    data = read_aireadi(aireadi.root, target="diabetes")
+    frame = data.frame.set_index(data.ids["date"])
+    assert frame.loc["2023-08-02", list(CGM)].isna().all()
+    assert frame.loc["2023-08-01", list(CGM)].notna().all()
+    assert frame.loc["2023-08-02", "steps"] == 3000  # the Garmin streams are all there
+    assert data.info["emptied_days"] == {"CGM below 70% of the expected readings": 1}
+    assert data.info["missing_by_feature"] == dict.fromkeys(CGM, 1)
+    # A lower coverage computes them from the half day; requiring them drops the day.
+    half = read_aireadi(aireadi.root, target="diabetes", min_cgm_coverage=0.5)
+    assert half.frame[list(CGM)].notna().all().all() and half.info["emptied_days"] == {}
+    strict = read_aireadi(aireadi.root, target="diabetes", require_cgm=True)
+    assert strict.ids["date"].tolist() == ["2023-08-01"]
+    assert strict.info["report"]["dropped_rows"] == {"CGM below 70% of the expected readings": 1}
+    # Requiring one CGM feature drops the emptied day too, as a missing feature.
+    required = read_aireadi(aireadi.root, target="diabetes", required=["cgm_mean"])
+    assert required.info["report"]["dropped_rows"] == {"missing cgm_mean": 1}
 
 
 def test_a_person_mean_is_over_the_days_that_have_the_value(aireadi):
@@ -258,3 +295,34 @@ def test_features_cli_require_and_select(aireadi, tmp_path):
     result = sensecf("features", aireadi.root, "--out", tmp_path / "c", "--features", "spo2,steps")
     assert result.exit_code == 2
     assert "unknown feature(s) ['spo2']" in result.output and "spo2_mean" in result.output
+
+
+def test_features_cli_empties_cgm_and_sleep_by_default_and_drops_them_when_required(
+    aireadi, tmp_path
+):
+    aireadi.participants([{"person_id": 1001, "age": 50}])
+    aireadi.good_person(1001, days=3)
+    lt = aireadi.local_time
+    # The CGM stops at the end of day 2; the night ending on day 2 has no sleep record.
+    stop = pd.Timestamp("2023-08-03 00:00", tz="America/Los_Angeles")
+    aireadi.edit(1001, "cgm", lambda r: lt(1001, r) < stop)
+    aireadi.edit(1001, "sleep", lambda r: (lt(1001, r) + pd.Timedelta(hours=12)).day != 2)
+
+    result = sensecf("features", aireadi.root, "--out", tmp_path / "a", "--target", "diabetes")
+    assert result.exit_code == 0, result.output
+    assert "wrote 3 rows of features" in result.output
+    assert "CGM features emptied on 1 day (CGM below 70% of the expected readings)" in (
+        result.output
+    )
+    assert "sleep features emptied on 1 day (no sleep record for the night)" in result.output
+
+    result = sensecf(
+        "features", aireadi.root, "--out", tmp_path / "b", "--target", "diabetes",
+        "--require-cgm", "--require-sleep",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "wrote 1 rows of features" in result.output
+    assert "dropped rows: CGM below 70% of the expected readings" in result.output
+    assert "dropped rows: no sleep record for the night" in result.output
+    assert "emptied" not in result.output
+    assert "--require-cgm / --no-require-cgm" in sensecf("features", "--help").output

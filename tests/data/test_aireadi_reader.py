@@ -7,7 +7,13 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from sensecf.data.aireadi import Layout, ReadReport, extract_features, read_participants
+from sensecf.data.aireadi import (
+    DayRules,
+    Layout,
+    ReadReport,
+    extract_features,
+    read_participants,
+)
 from sensecf.data.aireadi.layout import conventional_path, timezone_for
 from sensecf.data.aireadi.reader import parse_utc, read_modality
 from sensecf.errors import DataError
@@ -126,7 +132,12 @@ def test_missing_file_is_counted_not_fatal(aireadi):
     frame, report = extract_features(aireadi.root)
     assert report.missing_files == [(1001, "sleep")]
     assert report.files_read == 7
-    assert frame.empty
+    # Without a sleep file the days stay, their night-time features empty.
+    assert len(frame) == 2 and frame["sleep_total_min"].isna().all()
+    assert report.dropped_rows == {}
+    assert report.emptied_days == {"no sleep record for the night": 2}
+    strict, report = extract_features(aireadi.root, rules=DayRules(require_sleep=True))
+    assert strict.empty
     assert report.dropped_rows == {"no sleep record for the night": 2}
 
 

@@ -75,6 +75,10 @@ def print_dataset(data: Any) -> None:
     rows = "persons" if info.get("unit") == "person" else "days"
     for name, count in (info.get("missing_by_feature") or {}).items():
         table.add_row(f"{name} missing", f"on {count:,} of {len(data):,} {rows}")
+    from sensecf.data.aireadi.reader import emptied_lines  # keeps console imports light
+
+    for text in emptied_lines(report.get("emptied_days") or {}):
+        table.add_row("emptied", text)
     for relation in info.get("relations_left_out") or []:
         table.add_row("relation left out", relation)
     for warning in report.get("warnings") or []:

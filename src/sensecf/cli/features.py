@@ -46,7 +46,14 @@ Target = Literal["high_stress", "diabetes"]
     show_default=True,
     type=click.FloatRange(0, 1),
     metavar="FRACTION",
-    help="Share of the expected CGM readings a day needs (0 keeps any day with CGM).",
+    help="Share of the expected CGM readings a day's CGM features need: below it they are "
+    "emptied (or the day dropped with --require-cgm); 0 computes them from any reading.",
+)
+@click.option(
+    "--require-cgm/--no-require-cgm",
+    default=False,
+    show_default=True,
+    help="Drop a day below --min-cgm-coverage instead of keeping it with its CGM features empty.",
 )
 @click.option(
     "--min-hr-hours",
@@ -58,9 +65,10 @@ Target = Literal["high_stress", "diabetes"]
 )
 @click.option(
     "--require-sleep/--no-require-sleep",
-    default=True,
+    default=False,
     show_default=True,
-    help="A day needs a sleep record; without it the night-time features are left out.",
+    help="Drop a day without a sleep record for its night instead of keeping it with its "
+    "night-time features empty.",
 )
 @click.option(
     "--require-stress/--no-require-stress",
@@ -95,6 +103,7 @@ def features(
     stress_quantile: float,
     min_cgm_coverage: float,
     min_hr_hours: float,
+    require_cgm: bool,
     require_sleep: bool,
     require_stress: bool,
     selected: str | None,
@@ -104,10 +113,13 @@ def features(
 
     Reads participants.tsv, the CGM and the Garmin files, survives the real files' quirks (bad
     records are skipped and counted), converts UTC to each site's local time, and writes one
-    row per person-day (or person) with the feature spec beside it. The day rules (CGM
-    coverage, heart-rate hours, sleep, stress) can be relaxed for short recordings; info.json
+    row per person-day (or person) with the feature spec beside it. A day the watch was not
+    worn (too few heart-rate hours) or without stress values is dropped; a day with too little
+    CGM or without a sleep record keeps its row with those features empty, unless
+    --require-cgm / --require-sleep. The rules can be relaxed for short recordings; info.json
     records the rules used. A day without some stream keeps its row with that stream's
-    features empty, and the summary counts the missing values of each feature.
+    features empty, and the summary counts the missing values of each feature and the days
+    each rule emptied.
     """
     data = extract_features(
         aireadi_dir,
@@ -118,6 +130,7 @@ def features(
         day_rules={
             "min_cgm_coverage": min_cgm_coverage,
             "min_hr_hours": min_hr_hours,
+            "require_cgm": require_cgm,
             "require_sleep": require_sleep,
             "require_stress": require_stress,
         },
@@ -147,7 +160,8 @@ def extract_features(
     """Read the files, write the feature folder and say where (the demo's second step too).
 
     ``day_rules`` are keyword arguments of :func:`~sensecf.data.aireadi.read_aireadi`
-    (``min_cgm_coverage``, ``min_hr_hours``, ``require_sleep``, ``require_stress``);
+    (``min_cgm_coverage``, ``min_hr_hours``, ``require_cgm``, ``require_sleep``,
+    ``require_stress``);
     ``features`` and ``required`` are its feature selection and required features.
     """
     from sensecf.data.aireadi import read_aireadi

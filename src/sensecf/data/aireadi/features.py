@@ -36,6 +36,7 @@ from sensecf.data.aireadi.rules import (
     HR_MIN_HOURS,
     DayRules,
     apply_day_rules,
+    emptied_days,
 )
 from sensecf.data.constraints import recompute
 from sensecf.data.dataset import Dataset
@@ -100,10 +101,11 @@ def extract_features(
     (no target), with ``person_id`` and (for ``unit="day"``) ``date`` first, sorted, and the
     :class:`ReadReport` of what was read, skipped and dropped, and how many values each
     feature misses (``missing_by_feature``). A day keeps its row when a stream has no data for
-    it (an absent file, a CGM that stopped): that stream's features are NaN, unless ``rules``
-    require them. A person's mean (``unit="person"``) is over the days that have the value. ``workers`` processes read
-    persons in parallel (default: up to 4 when there are many persons; 1 reads in-process);
-    the output does not depend on it.
+    it (an absent file, a CGM that stopped) or fails the CGM or sleep rule: that stream's
+    features are NaN, unless ``rules`` require them; ``emptied_days`` counts the days each of
+    those two rules emptied. A person's mean (``unit="person"``) is over the days that have the
+    value. ``workers`` processes read persons in parallel (default: up to 4 when there are many
+    persons; 1 reads in-process); the output does not depend on it.
 
     >>> import tempfile
     >>> from sensecf.data.synthetic import CohortConfig, write_synthetic_cohort
@@ -163,6 +165,7 @@ def extract_features(
     kept, dropped = apply_day_rules(days, rules)
     report.skipped_records = dict(skipped)
     report.dropped_rows = dict(dropped)
+    report.emptied_days = dict(emptied_days(kept, rules))
     out = kept.reset_index()
     out.insert(
         1, "date", day_strings(out["day"].to_numpy()) if len(out) else np.array([], dtype=object)
@@ -308,8 +311,9 @@ def read_aireadi(
     stress_threshold: float | None = None,
     min_cgm_coverage: float = CGM_MIN_COVERAGE,
     min_hr_hours: float = HR_MIN_HOURS,
-    require_sleep: bool = True,
+    require_sleep: bool = False,
     require_stress: bool = True,
+    require_cgm: bool = False,
     features: Sequence[str] | None = None,
     required: Sequence[str] = (),
     progress: bool = False,
@@ -322,11 +326,14 @@ def read_aireadi(
     ``target="diabetes"``: 1 when the study group is not healthy (prediabetes included).
     ``info`` holds the read report (``info["report"]``), ``info["stress_threshold"]`` and the
     day rules used (``info["day_rules"]``): ``min_cgm_coverage``, ``min_hr_hours``,
-    ``require_sleep``, ``require_stress`` and ``required``, see :class:`DayRules` (relax them
-    for short recordings).
+    ``require_sleep``, ``require_stress``, ``required`` and ``require_cgm``, see
+    :class:`DayRules` (relax them for short recordings).
 
     A day without data of some stream keeps its row, that stream's features NaN;
-    ``info["missing_by_feature"]`` counts them. ``features`` keeps only those features in the
+    ``info["missing_by_feature"]`` counts them. So does, by default, a day below
+    ``min_cgm_coverage`` (its CGM features emptied) or without a sleep record (its night-time
+    features empty); ``info["emptied_days"]`` counts those by rule, and ``require_cgm`` or
+    ``require_sleep`` drop such days instead. ``features`` keeps only those features in the
     table and the spec (a study without SpO2 leaves the feature out, not the people; relations
     over a left-out feature go too, listed in ``info["relations_left_out"]``); ``required``
     features must have a value: they are marked ``required`` in the spec and a day without one
@@ -340,7 +347,14 @@ def read_aireadi(
     ({0: 'no diabetes', 1: 'diabetes'}, ('person_id', 'date'))
     """
     spec, relations_left_out = select_features(aireadi_spec(unit, target), features, required)
-    rules = DayRules(min_cgm_coverage, min_hr_hours, require_sleep, require_stress, tuple(required))
+    rules = DayRules(
+        min_cgm_coverage=min_cgm_coverage,
+        min_hr_hours=min_hr_hours,
+        require_sleep=require_sleep,
+        require_stress=require_stress,
+        required=tuple(required),
+        require_cgm=require_cgm,
+    )
     if not 0.0 < stress_quantile < 1.0:
         raise SpecError(f"stress_quantile must lie between 0 and 1; got {stress_quantile}")
     frame, report = extract_features(
@@ -352,6 +366,8 @@ def read_aireadi(
         if unlabelled.any():
             report.dropped_rows[DROP_UNLABELLED] = int(unlabelled.sum())
             frame = frame[~unlabelled].reset_index(drop=True)
+            if unit == "day":  # the emptied days count the rows that are left
+                report.emptied_days = dict(emptied_days(frame, rules))
             report.rows = len(frame)
             report.persons_with_rows = int(frame["person_id"].nunique())
     report.missing_by_feature = missing_by_feature(frame, spec.feature_names)
@@ -370,8 +386,11 @@ def read_aireadi(
             + (f"; dropped days: {reasons}" if reasons else "")
             + (
                 "; for short recordings relax the day rules (min_cgm_coverage, min_hr_hours, "
-                "require_sleep, require_stress; `sensecf features --min-cgm-coverage F "
-                "--min-hr-hours H --no-require-sleep --no-require-stress`)"
+                "require_cgm, require_sleep, require_stress; `sensecf features "
+                "--min-cgm-coverage F --min-hr-hours H"
+                + " --no-require-cgm" * rules.require_cgm
+                + " --no-require-sleep" * rules.require_sleep
+                + " --no-require-stress`)"
                 + (
                     f" or require fewer features (required: {list(rules.required)})"
                     if rules.required
@@ -409,6 +428,7 @@ def read_aireadi(
         "stress_threshold": threshold,
         "day_rules": rules.to_dict(),
         "missing_by_feature": dict(report.missing_by_feature),
+        "emptied_days": report.to_dict()["emptied_days"],
         "report": report.to_dict(),
     }
     if relations_left_out:

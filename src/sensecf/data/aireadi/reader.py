@@ -83,6 +83,7 @@ class ReadReport:
     skipped_records: dict[str, int] = field(default_factory=dict)
     dropped_rows: dict[str, int] = field(default_factory=dict)
     missing_by_feature: dict[str, int] = field(default_factory=dict)
+    emptied_days: dict[str, int] = field(default_factory=dict)
     candidate_days: int = 0
     rows: int = 0
     persons_with_rows: int = 0
@@ -105,6 +106,7 @@ class ReadReport:
             "skipped_records": _sorted_counts(self.skipped_records),
             "dropped_rows": _sorted_counts(self.dropped_rows),
             "missing_by_feature": {k: int(v) for k, v in self.missing_by_feature.items() if v},
+            "emptied_days": _sorted_counts(self.emptied_days),
             "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }
@@ -124,6 +126,7 @@ class ReadReport:
             )
         for reason, n in _sorted_counts(self.dropped_rows).items():
             lines.append(f"  dropped {n} days: {reason}")
+        lines.extend(f"  {line}" for line in emptied_lines(self.emptied_days))
         lines.extend(
             f"  {line}" for line in missing_lines(self.missing_by_feature, self.rows, self.unit)
         )
@@ -143,6 +146,20 @@ def missing_lines(missing: dict[str, int], rows: int, unit: str = "day") -> list
     """
     what = "days" if unit == "day" else "persons"
     return [f"{name} missing on {n:,} of {rows:,} {what}" for name, n in missing.items() if n]
+
+
+def emptied_lines(emptied: dict[str, int]) -> list[str]:
+    """One line per stream rule that emptied kept days, largest count first.
+
+    >>> emptied_lines({"no sleep record for the night": 3,
+    ...                "CGM below 70% of the expected readings": 12})
+    ['CGM features emptied on 12 days (CGM below 70% of the expected readings)', 'sleep features emptied on 3 days (no sleep record for the night)']
+    """
+    return [
+        f"{'CGM' if reason.startswith('CGM') else 'sleep'} features emptied on {n:,} "
+        f"day{'s' * (n != 1)} ({reason})"
+        for reason, n in _sorted_counts(emptied).items()
+    ]
 
 
 def _sorted_counts(counts: dict[str, int]) -> dict[str, int]:
