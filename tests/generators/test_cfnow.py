@@ -262,3 +262,21 @@ def test_a_missing_number_stands_in_as_zero_which_cfnow_never_moves(gappy):
     frame["sleep_min"] = np.nan
     result = generator.generate(frame)
     assert "can move only 5 feature(s)" in result.queries["error"].iloc[0]
+
+
+def test_cfnows_fine_tuning_crash_keeps_its_searchs_answers(gappy, monkeypatch):
+    generator = CFNOW("random", limit_seconds=0.1, search_seconds=5.0).fit(gappy.model, gappy.train)
+    real = generator.cfnow_.find_tabular
+    calls = []
+
+    def crashing_fine_tuning(**kwargs):
+        calls.append(kwargs.get("ft_it_max"))
+        if "ft_it_max" not in kwargs:  # what cfnow raises when a tuning step finds nothing new
+            raise ValueError("all the input arrays must have same number of dimensions")
+        return real(**kwargs)
+
+    monkeypatch.setattr(generator.cfnow_, "find_tabular", crashing_fine_tuning)
+    result = generator.generate(gappy.queries.subset(np.arange(2)), n_cfs=1)
+    assert calls == [None, 0, None, 0]
+    assert (result.queries["error"] == "").all() and result.coverage == 1.0
+    check_missing_kept(result, gappy.model)

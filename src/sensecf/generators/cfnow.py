@@ -155,16 +155,29 @@ class CFNOW(CounterfactualGenerator):
         if self.strategy == "greedy":
             _check_greedy_can_stop(coder, factual)
         predict = _Predictor(model, coder, desired, self.search_seconds, missing)
-        with _global_numpy_seed(int(rng.integers(2**32))), _quiet(self.cfnow_):
-            found = self.cfnow_.find_tabular(
-                factual=factual,
-                model_predict_proba=predict,
-                count_cf=n_cfs,
-                feat_types=coder.feat_types,
-                cf_strategy=self.strategy,
-                limit_seconds=float(self.limit_seconds),
-                has_ohe=coder.has_ohe,
-            )
+        seed = int(rng.integers(2**32))
+
+        def find(**tuning: Any) -> Any:
+            with _global_numpy_seed(seed), _quiet(self.cfnow_):
+                return self.cfnow_.find_tabular(
+                    factual=factual,
+                    model_predict_proba=predict,
+                    count_cf=n_cfs,
+                    feat_types=coder.feat_types,
+                    cf_strategy=self.strategy,
+                    limit_seconds=float(self.limit_seconds),
+                    has_ohe=coder.has_ohe,
+                    **tuning,
+                )
+
+        try:
+            found = find()
+        except ValueError as exc:
+            # cfnow's fine-tuning fails when a step finds only counterfactuals it has seen
+            # (it concatenates an empty list); its search's own answers, untuned, still stand.
+            if "same number of dimensions" not in str(exc):
+                raise
+            found = find(ft_it_max=0)
         if len(found.cfs) == 0:
             return Candidates.empty(len(self.spec_.features))
         values = coder.decode(np.asarray(found.cfs, dtype=float))
