@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,8 @@ PER_QUERY = "per_query.parquet"
 CFS = "cfs.parquet"
 # One generator's result (a benchmark's results/<name>/, an explain folder).
 RESULT_JSON = "result.json"
+# A benchmark's finished result: the fingerprint of the settings, model and data it was made with.
+UNIT_JSON = "unit.json"
 QUERIES = "queries.parquet"
 # `explain`: the intervention text of each counterfactual.
 INTERVENTIONS_CSV = "interventions.csv"
@@ -104,21 +106,28 @@ ROWS = "rows.parquet"
 
 @dataclass(frozen=True)
 class UnitStore:
-    """Finished units kept under ``root/<folder>/<key parts>/``: the unit's rows first
-    (``rows.parquet``, when it has any), then its record with the fingerprint it was made with
-    (``cell.json``), so a unit without its record is unfinished and is computed again.
+    """Finished units kept under ``root/<folder>/<key parts>/``: what the unit made first, then
+    its record with the fingerprint it was made with (``record``, ``cell.json`` by default), so
+    a unit without its record is unfinished and is computed again.
 
-    ``root`` ``None`` keeps nothing (every unit is computed).
+    A unit is either rows and a record (:meth:`save` / :meth:`load`: ``rows.parquet`` beside
+    the record, as the augmentation study's cells) or whatever a writer puts in its folder
+    (:meth:`keep` / :meth:`finished`: a benchmark's result folder). ``root`` ``None`` keeps
+    nothing (every unit is computed).
 
     >>> import tempfile
     >>> store = UnitStore(Path(tempfile.mkdtemp()), "cells")
     >>> store.save(("a", "seed0"), "f1", {"score": 0.5}, pd.DataFrame({"x": [1.0]}))
     >>> store.load(("a", "seed0"), "f1")[0], store.load(("a", "seed0"), "other")
     ({'score': 0.5}, None)
+    >>> folder = store.keep(("b",), "f2", lambda path: (path / "notes.txt").write_text("done"))
+    >>> store.finished(("b",), "f2") == folder, store.finished(("b",), "f1")
+    (True, None)
     """
 
     root: Path | None
     folder: str
+    record: str = RECORD
 
     def path(self, parts: tuple[str, ...]) -> Path | None:
         """Where the unit ``parts`` is kept (``None`` without a root)."""
@@ -128,13 +137,34 @@ class UnitStore:
         """Whether any unit was ever kept here."""
         return self.root is not None and (self.root / self.folder).is_dir()
 
+    def finished(self, parts: tuple[str, ...], key: str) -> Path | None:
+        """The unit's folder when it was finished with fingerprint ``key``, else ``None``."""
+        saved = self._record(parts)
+        if saved is None or saved.get("fingerprint") != key:
+            return None
+        return self.path(parts)
+
+    def keep(
+        self,
+        parts: tuple[str, ...],
+        key: str,
+        write: Callable[[Path], Any],
+        record: Mapping[str, Any] | None = None,
+    ) -> Path | None:
+        """Keep a finished unit: ``write(folder)`` puts its outputs there, then the record."""
+        folder = self.path(parts)
+        if folder is None:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        write(folder)
+        write_json(folder / self.record, {"fingerprint": key, "record": dict(record or {})})
+        return folder
+
     def load(self, parts: tuple[str, ...], key: str) -> tuple[dict[str, Any], pd.DataFrame] | None:
         """The unit's record and rows when it was finished with fingerprint ``key``."""
+        saved = self._record(parts)
         folder = self.path(parts)
-        if folder is None or not (folder / RECORD).is_file():
-            return None
-        saved = json.loads((folder / RECORD).read_text(encoding="utf-8"))
-        if saved.get("fingerprint") != key:
+        if saved is None or folder is None or saved.get("fingerprint") != key:
             return None
         rows = read_table_file(folder / ROWS) if (folder / ROWS).is_file() else pd.DataFrame()
         return saved["record"], rows
@@ -143,9 +173,15 @@ class UnitStore:
         self, parts: tuple[str, ...], key: str, record: Mapping[str, Any], rows: pd.DataFrame
     ) -> None:
         """Keep a finished unit: its rows (if any), then its record."""
+
+        def write_rows(folder: Path) -> None:
+            if len(rows):
+                write_table(rows, folder / ROWS)
+
+        self.keep(parts, key, write_rows, record)
+
+    def _record(self, parts: tuple[str, ...]) -> dict[str, Any] | None:
         folder = self.path(parts)
-        if folder is None:
-            return
-        if len(rows):
-            write_table(rows, folder / ROWS)
-        write_json(folder / RECORD, {"fingerprint": key, "record": dict(record)})
+        if folder is None or not (folder / self.record).is_file():
+            return None
+        return json.loads((folder / self.record).read_text(encoding="utf-8"))

@@ -37,7 +37,7 @@ from pydantic import Field, field_validator
 
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
-from sensecf.errors import SensecfError
+from sensecf.errors import DataError, SensecfError
 from sensecf.evaluation.catalog import CATALOG, Catalog, Measure
 from sensecf.generators.base import margin_model, select_queries
 from sensecf.generators.llm.options import LLMOptions
@@ -62,6 +62,8 @@ from sensecf.runs import (
     SCORES,
     SUMMARY_CSV,
     SUMMARY_MD,
+    UNIT_JSON,
+    UnitStore,
     fingerprint,
     table_digest,
 )
@@ -322,11 +324,17 @@ def _run_one(
         if llm.finetuned:  # retrained in the same folder: other answers
             inputs["finetuned"] = _folder_stamp(Path(str(llm.model)))
     fingerprint = config.fingerprint(name, **inputs)
-    if folder is not None and (folder / RESULT_JSON).is_file():
-        saved = CounterfactualResult.load(folder)
-        if saved.info.get("fingerprint") == fingerprint:
-            logger.info(f"↺ {name}: reused the saved result in {folder}")
+    store = UnitStore(out, RESULTS, record=UNIT_JSON)
+    finished = store.finished((name,), fingerprint)
+    if finished is not None:
+        try:
+            saved = CounterfactualResult.load(finished)
+        except DataError:  # its record outlived its files (removed by hand): made again
+            saved = None
+        if saved is not None:
+            logger.info(f"↺ {name}: reused the saved result in {finished}")
             return saved
+    elif folder is not None and (folder / RESULT_JSON).is_file():
         logger.info(
             f"↻ {name}: the saved result was made with other settings, model or data; rerunning"
         )
@@ -348,9 +356,8 @@ def _run_one(
     finally:
         if backend is not None:
             backend.close()
-    result.info["fingerprint"] = fingerprint
-    if folder is not None:
-        result.save(folder)
+    result.info["fingerprint"] = fingerprint  # provenance, beside the unit's record
+    store.keep((name,), fingerprint, result.save)
     logger.info(
         f"✓ {name}: {len(result.cfs)} CFs for {len(result.queries)} queries, "
         f"validity {result.validity:.2f} ({time.perf_counter() - start:.1f} s)"
