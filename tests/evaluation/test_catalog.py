@@ -130,7 +130,7 @@ def test_a_counterfactual_measure_defined_once_reaches_every_table(tmp_path):
     assert float(summary.loc[0, "l0_twice"]) == pytest.approx(
         ((2 + 4) / 2 + 4) / 2
     )  # of per-query means
-    assert {"l0_twice_ci_low", "l0_twice_ci_high"} <= set(summary.columns)
+    assert {"l0_twice_ci_low", "l0_twice_ci_high", "l0_twice_n"} <= set(summary.columns)
     # The default suite does not grow it.
     assert "l0_twice" not in MetricSuite().fit(model, data).score_cfs(result)
 
@@ -146,5 +146,6 @@ def test_a_counterfactual_measure_defined_once_reaches_every_table(tmp_path):
     section = next(s for s in sections if s.id == "benchmark")
     table = next(t for t in section.tables if t.title == "All queries")
     cell = table.rows[0][table.columns.index("twice the features changed")]
-    low, high = summary.loc[0, ["l0_twice_ci_low", "l0_twice_ci_high"]]
-    assert (cell.text, cell.interval) == ("3.50", f"[{low:.2f}, {high:.2f}]")
+    # Two queries are too few clusters for an interval: the table says so.
+    assert summary.loc[0, "l0_twice_n"] == 2
+    assert (cell.text, cell.interval) == ("3.50", "(n = 2: no interval)")

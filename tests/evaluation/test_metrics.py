@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from sensecf import Dataset, DatasetSpec, FeatureSpec, train
 from sensecf.errors import DataError, SensecfError
@@ -16,10 +15,9 @@ from sensecf.evaluation import (
     QUERY_COLUMNS,
     MetricSuite,
     evaluate,
-    grouped_mean_ci,
-    mean_ci,
     minimal_l0,
 )
+from sensecf.evaluation.stats import grouped_intervals, share_interval
 from sensecf.generators import CounterfactualResult, NotFittedError
 
 SPEC = DatasetSpec(
@@ -238,14 +236,80 @@ def test_summary_coverage_validity_and_ci(suite):
     assert row["validity"] == pytest.approx(3 / 5)  # pooled over CFs
     assert row["any_valid"] == pytest.approx(2 / 3)
     assert row["query_validity"] == pytest.approx((2 / 3 + 1 / 2) / 2)
-    # l0 over queries: 1.5 and 1.0 (query 2 has no valid CF, so no value).
-    low, high = stats.t.interval(0.95, 1, loc=1.25, scale=stats.sem([1.5, 1.0]))
-    assert (row["l0"], row["l0_ci_low"], row["l0_ci_high"]) == pytest.approx((1.25, low, high))
+    # l0 over queries: 1.5 and 1.0 (query 2 has no valid CF, so no value). Two queries, three
+    # for coverage: too few clusters for an interval, and the summary says how many there were.
+    assert row["l0"] == pytest.approx(1.25) and row["l0_n"] == 2
+    assert math.isnan(row["l0_ci_low"]) and math.isnan(row["l0_ci_high"])
+    assert row["coverage_n"] == 3 and math.isnan(row["coverage_ci_low"])
     assert row["min_l0_ratio"] == pytest.approx(1.25)
     assert math.isnan(row["diversity_ci_low"])  # a single query has a diversity
     assert row["viol_total"] == 5 and row["viol_fixed"] == 2 and row["n_violating"] == 2
     assert row["seconds"] == pytest.approx(3.0)
     assert math.isnan(row["validity_first"]) and math.isnan(row["fallback_share"])
+
+
+def people_result(n_people: int = 6, days: int = 3) -> CounterfactualResult:
+    """One query per person-day, each with one CF; a person's CFs change their own number of
+    features (person p: b moves by p), and every third person's CF is not valid."""
+    n = n_people * days
+    person = np.repeat(np.arange(n_people), days)
+    queries = pd.DataFrame(
+        {
+            "query_id": np.arange(n),
+            "pid": person,
+            "a": 5.0,
+            "b": 4.0,
+            "c": 2.0,
+            "n_cfs": 1,
+            "seconds": 1.0 + person,
+            "error": "",
+        }
+    )
+    cfs = pd.DataFrame(
+        {
+            "query_id": np.arange(n),
+            "method": "people",
+            "rank": 0,
+            "a": np.where(person % 3 == 2, 5.0, 2.0),
+            "b": 4.0 + person % 3,
+            "c": 2.0,
+            "valid": person % 3 != 2,
+        }
+    )
+    spec = SPEC.model_copy(update={"id_columns": ("pid",), "group_column": "pid"})
+    return CounterfactualResult("people", 0, spec, queries, cfs)
+
+
+def test_summary_intervals_resample_people_when_the_queries_say_who_they_are(suite):
+    result = people_result()
+    row = suite.summarise(result).iloc[0]
+    assert row["n_queries"] == 18 and row["seconds_n"] == 6 and row["any_valid_n"] == 6
+    assert row["any_valid"] == pytest.approx(2 / 3)
+    # The suite's seed, its people: the same numbers as the statistics module gives.
+    by_person = grouped_intervals(
+        suite.score_queries(result).assign(person=result.queries["pid"]),
+        ["seconds"],
+        clusters="person",
+        seed=suite.seed,
+    ).iloc[0]
+    assert (row["seconds_ci_low"], row["seconds_ci_high"]) == pytest.approx(
+        (by_person["seconds_ci_low"], by_person["seconds_ci_high"])
+    )
+    assert 1.0 <= row["seconds_ci_low"] < row["seconds"] < row["seconds_ci_high"] <= 6.0
+    # A share stays in [0, 1]; without person ids each query is its own cluster (Wilson).
+    assert row["any_valid_ci_low"] >= 0.0 and row["any_valid_ci_high"] <= 1.0
+    anonymous = CounterfactualResult(
+        "people", 0, SPEC, result.queries.drop(columns="pid"), result.cfs
+    )
+    flat = suite.summarise(anonymous).iloc[0]
+    assert flat["any_valid_n"] == 18
+    low, high = share_interval(12, 18)
+    assert (flat["any_valid_ci_low"], flat["any_valid_ci_high"]) == pytest.approx(
+        (float(low), float(high))
+    )
+    # Treating a person's days as independent gives a narrower (overconfident) interval.
+    width = row["any_valid_ci_high"] - row["any_valid_ci_low"]
+    assert flat["any_valid_ci_high"] - flat["any_valid_ci_low"] < width
 
 
 def test_summary_llm_provenance_and_tokens_per_valid_cf(suite):
@@ -342,27 +406,6 @@ def test_plausibility_sanity(clusters):
     assert scored["nn_dist"].iloc[0] == pytest.approx(0.0, abs=1e-9)
     assert scored["nn_dist"].iloc[1] > 10
     assert scored["ynn"].iloc[0] == 1.0 and scored["ynn"].iloc[2] == 0.0
-
-
-# ---- confidence intervals --------------------------------------------------------------------
-def test_mean_ci_matches_scipy():
-    sample = [1.0, 2.0, 4.0, 7.0]
-    low, high = stats.t.interval(0.95, 3, loc=np.mean(sample), scale=stats.sem(sample))
-    assert mean_ci([*sample, np.nan]) == pytest.approx((3.5, low, high))
-    mean, low1, high1 = mean_ci([3.0])
-    assert mean == 3.0 and math.isnan(low1) and math.isnan(high1)
-    assert all(math.isnan(x) for x in mean_ci([np.nan]))
-
-
-def test_grouped_mean_ci_matches_mean_ci():
-    df = pd.DataFrame({"g": [0, 0, 0, 0, 1], "x": [1.0, 2.0, 4.0, 7.0, 5.0]})
-    table = grouped_mean_ci(df, ["x"], by=["g"])
-    assert table.iloc[0][["x", "x_ci_low", "x_ci_high"]].tolist() == pytest.approx(
-        mean_ci([1.0, 2.0, 4.0, 7.0])
-    )
-    assert table.iloc[1]["x"] == 5.0 and math.isnan(table.iloc[1]["x_ci_low"])
-    overall = grouped_mean_ci(df, ["x"])
-    assert overall.iloc[0].tolist() == pytest.approx(mean_ci(df["x"]))
 
 
 def test_missing_values_do_not_crash(suite):

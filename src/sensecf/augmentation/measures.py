@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from sensecf.data.dataset import Dataset
-from sensecf.evaluation.stats import grouped_mean_ci
+from sensecf.evaluation.catalog import CATALOG
+from sensecf.evaluation.stats import grouped_intervals
 from sensecf.models import TrainedClassifier, evaluate_classifier
 
 SCORES = ("macro_f1", "minority_f1", "auroc", "accuracy")
@@ -77,8 +78,13 @@ def add_recovery(results: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def summarise(results: pd.DataFrame) -> pd.DataFrame:
+def summarise(results: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Means over seeds with 95% confidence intervals, per scenario and arm.
+
+    Each seed is its own cluster of :func:`~sensecf.evaluation.stats.grouped_intervals`
+    (bootstrap seeded with ``seed``; F1, AUROC and accuracy are shares, so their intervals stay
+    in [0, 1]); ``<measure>_n`` counts the seeds with a value, and with fewer than
+    :data:`~sensecf.evaluation.stats.MIN_CLUSTERS` there is no interval.
 
     Also ``pooled_recovery_<f1>``: the mean gain over the mean loss (steadier than the mean of
     per-seed ratios when a seed lost little), and the rows added and their cost per arm.
@@ -104,7 +110,9 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
         if c in results.columns
     ]
     by = ["scenario", "share", "scarce_class", "arm"]
-    table = grouped_mean_ci(results, measures, by=by)
+    study = {m.name: m for m in CATALOG.at("study")}
+    kinds = {c: study[c].interval_kind for c in measures if c in study}
+    table = grouped_intervals(results, measures, by=by, kinds=kinds, seed=seed)
     table.insert(len(by), "n_seeds", results.groupby(by, sort=True).size().to_numpy())
     for metric in RECOVERED:
         if f"gain_{metric}" not in results.columns:

@@ -17,7 +17,16 @@ from sensecf.evaluation.metrics import (
     evaluate,
     minimal_l0,
 )
-from sensecf.evaluation.stats import grouped_mean_ci, mean_ci
+from sensecf.evaluation.stats import (
+    MIN_CLUSTERS,
+    PairedDifference,
+    bootstrap_mean,
+    grouped_intervals,
+    holm,
+    paired_difference,
+    runs_needed,
+    share_interval,
+)
 
 __all__ = [
     "CATALOG",
@@ -25,16 +34,22 @@ __all__ = [
     "BenchmarkResult",
     "CF_COLUMNS",
     "CF_METRICS",
+    "MIN_CLUSTERS",
     "QUERY_COLUMNS",
     "SUMMARY_COLUMNS",
     "Catalog",
     "Measure",
     "MetricSuite",
+    "PairedDifference",
+    "bootstrap_mean",
     "evaluate",
     "get_measure",
-    "grouped_mean_ci",
-    "mean_ci",
+    "grouped_intervals",
+    "holm",
     "minimal_l0",
+    "paired_difference",
+    "runs_needed",
+    "share_interval",
     "run_benchmark",
     "summary_table",
 ]

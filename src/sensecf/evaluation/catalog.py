@@ -42,6 +42,7 @@ from sensecf.data.constraints import VIOLATION_KINDS, changed, count_changes
 from sensecf.data.io import write_text
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
+from sensecf.evaluation.stats import MIN_CLUSTERS, Kind
 
 __all__ = [
     "CATALOG",
@@ -133,7 +134,8 @@ class Measure:
     ``higher_is_better``: ``None`` for a diagnostic that is never ranked. ``interval``: shown
     with its 95% interval (``<name>_ci_low`` / ``<name>_ci_high``). ``meaning``: one line for
     readers. ``family``: what it is about (the README groups by it; a plot panel's title).
-    ``axis``: a plot axis's wording; ``share``: a share in [0, 1]. ``compute``: for a
+    ``axis``: a plot axis's wording; ``share``: a share in [0, 1], which also makes its
+    interval a share's (:attr:`interval_kind`). ``compute``: for a
     ``"cf"`` measure, its values from a :class:`CFBatch` (``None``: the metric suite computes
     it from its fitted detectors and the oracle's minimum).
 
@@ -181,6 +183,16 @@ class Measure:
         if not self.title:
             object.__setattr__(self, "title", self.label)  # frozen: set once, here
 
+    @property
+    def interval_kind(self) -> Kind:
+        """How :func:`~sensecf.evaluation.stats.grouped_intervals` treats it: ``"share"``
+        (values in [0, 1]; Wilson for independent yes/no rows) or ``"mean"``.
+
+        >>> get_measure("coverage").interval_kind, get_measure("l0").interval_kind
+        ('share', 'mean')
+        """
+        return "share" if self.share else "mean"
+
     def cell(self, row: Mapping[str, Any], *, interval: bool | None = None) -> str:
         """This measure's cell of one row, ``value [low, high]`` when it has an interval.
 
@@ -197,10 +209,14 @@ def format_parts(
 ) -> tuple[str, str]:
     """A column's value in ``row`` and its 95% interval as text: ``("0.61", "[0.60, 0.62]")``.
 
-    A missing value reads ``–``; the interval is empty without both ends (or ``interval``).
+    A missing value reads ``–``. Without both ends the interval is empty, or, where the row
+    says there were fewer than :data:`~sensecf.evaluation.stats.MIN_CLUSTERS` clusters
+    (``<column>_n``), says so: ``(n = 3: no interval)``. ``interval=False`` shows the value only.
 
     >>> format_parts({"a": 0.5, "a_ci_low": 0.25, "a_ci_high": float("nan")}, "a", ".2f")
     ('0.50', '')
+    >>> format_parts({"a": 0.5, "a_ci_low": None, "a_ci_high": None, "a_n": 3}, "a", ".2f")
+    ('0.50', '(n = 3: no interval)')
     >>> format_parts({}, "a", ".2f")
     ('–', '')
     """
@@ -208,20 +224,28 @@ def format_parts(
     if value is None or pd.isna(value):
         return MISSING, ""
     text = format(value, fmt)
+    if not interval:
+        return text, ""
     low, high = row.get(f"{column}_ci_low"), row.get(f"{column}_ci_high")
-    if not interval or low is None or pd.isna(low) or high is None or pd.isna(high):
+    if low is None or pd.isna(low) or high is None or pd.isna(high):
+        n = row.get(f"{column}_n")
+        if n is not None and not pd.isna(n) and n < MIN_CLUSTERS:
+            return text, f"(n = {int(n)}: no interval)"
         return text, ""
     return text, f"[{format(low, fmt)}, {format(high, fmt)}]"
 
 
 def format_cell(row: Mapping[str, Any], column: str, fmt: str, *, interval: bool = True) -> str:
-    """One table cell as text: ``value [low, high]``, ``value``, or ``–`` when missing.
+    """One table cell as text: ``value [low, high]``, ``value (n = 3: no interval)``, ``value``,
+    or ``–`` when missing.
 
     Every table writer uses it (the console, summary.md, the study's tables; the HTML report
     keeps the two parts apart, see :func:`format_parts`).
 
     >>> format_cell({"gain": 0.0312, "gain_ci_low": -0.01, "gain_ci_high": 0.07}, "gain", "+.3f")
     '+0.031 [-0.010, +0.070]'
+    >>> format_cell({"gain": 0.0312, "gain_n": 2}, "gain", "+.3f")
+    '+0.031 (n = 2: no interval)'
     >>> format_cell({"gain": None}, "gain", "+.3f")
     '–'
     """
@@ -707,6 +731,7 @@ _COSTS = ("llm_calls", "prompt_tokens", "completion_tokens")
 
 def _study_measures() -> tuple[Measure, ...]:
     f1: dict[str, Any] = {"higher_is_better": True, "family": "augmentation"}
+    score: dict[str, Any] = {**f1, "share": True}  # F1, AUROC and accuracy lie in [0, 1]
     return (
         Measure(
             "rows_added",
@@ -723,7 +748,7 @@ def _study_measures() -> tuple[Measure, ...]:
             fmt=".3f",
             interval=True,
             meaning="macro-F1 on the untouched test split",
-            **f1,
+            **score,
         ),
         Measure(
             "minority_f1",
@@ -732,11 +757,16 @@ def _study_measures() -> tuple[Measure, ...]:
             fmt=".3f",
             interval=True,
             meaning="the scarce class's F1 on the untouched test split",
-            **f1,
+            **score,
         ),
-        Measure("auroc", "study", "AUROC", fmt=".3f", meaning="AUROC on the test split", **f1),
+        Measure("auroc", "study", "AUROC", fmt=".3f", meaning="AUROC on the test split", **score),
         Measure(
-            "accuracy", "study", "accuracy", fmt=".3f", meaning="accuracy on the test split", **f1
+            "accuracy",
+            "study",
+            "accuracy",
+            fmt=".3f",
+            meaning="accuracy on the test split",
+            **score,
         ),
         Measure(
             "gain_macro_f1",

@@ -7,7 +7,8 @@ A :class:`MetricSuite` is fitted once on the classifier and its training rows, t
 - :meth:`MetricSuite.score_queries`: one row per query, with or without a counterfactual
   (:data:`QUERY_COLUMNS`);
 - :meth:`MetricSuite.summarise`: one row per method (and group, e.g. ``by="label"``), means
-  with 95% t-intervals over queries (:data:`SUMMARY_COLUMNS`).
+  over queries with 95% intervals that resample people (:data:`SUMMARY_COLUMNS`; see
+  :func:`~sensecf.evaluation.stats.grouped_intervals`).
 
 **Valid CFs only, by default.** Sparsity, proximity, plausibility and diversity describe
 counterfactuals that work: per query they are averaged over its *valid* CFs
@@ -81,7 +82,7 @@ from sensecf.data.dataset import Dataset
 from sensecf.data.scales import FeatureScales
 from sensecf.errors import DataError, SensecfError
 from sensecf.evaluation.catalog import CATALOG, SUITE_LEVELS, Catalog, CFBatch, Measure
-from sensecf.evaluation.stats import grouped_mean_ci
+from sensecf.evaluation.stats import grouped_intervals
 from sensecf.generators.base import NotFittedError, fill_missing, judgeable
 from sensecf.generators.provenance import result_copies
 from sensecf.models.classifier import TrainedClassifier
@@ -170,7 +171,8 @@ def query_columns(catalog: Catalog = CATALOG) -> dict[str, str]:
 
 def summary_columns(catalog: Catalog = CATALOG) -> dict[str, str]:
     """The summary's columns in order, for a catalog (:data:`SUMMARY_COLUMNS`: the default
-    one's); a measure with an interval also has ``<name>_ci_low`` and ``<name>_ci_high``.
+    one's); a measure with an interval also has ``<name>_ci_low``, ``<name>_ci_high`` and
+    ``<name>_n`` (the clusters it was computed over: people, or queries without person ids).
 
     >>> summary_columns()["l0"]
     'mean over queries of the per-query mean l0 (+ CI)'
@@ -232,7 +234,7 @@ class MetricSuite:
     ``lof_neighbors`` and ``ynn_neighbors`` are the neighbourhood sizes of LocalOutlierFactor
     and yNN (fewer where a class has fewer rows); ``threshold`` recomputes validity with
     another decision threshold on P(positive class) (by default the ``valid`` column the
-    generator wrote is used); ``seed`` seeds the IsolationForest; ``range_from`` picks the
+    generator wrote is used); ``seed`` seeds the IsolationForest and the intervals' bootstrap; ``range_from`` picks the
     range of range-normalised L1 (``"bounds"``: the spec's plausible bounds; ``"data"``: the
     training min-max). ``catalog``: the measures to score (by default :data:`CATALOG`); a
     counterfactual-level measure with a compute function adds a column to every table.
@@ -640,10 +642,15 @@ class MetricSuite:
         ``validity_after_repair`` (a valid CF of source llm or repair) and ``fallback_share``
         (share of valid CFs from the fallback search), so ``any_valid - validity_after_repair``
         is the share of queries only the fallback answered; the mean of each per-query metric
-        with its 95% t-interval (``<m>``, ``<m>_ci_low``, ``<m>_ci_high``) — sparsity,
+        with its 95% interval (``<m>``, ``<m>_ci_low``, ``<m>_ci_high``, ``<m>_n``) — sparsity,
         proximity, plausibility and diversity over valid CFs unless ``valid_only=False``;
         violation totals (counts over all CFs); seconds per query; LLM calls and tokens, in
         total and per valid CF.
+
+        Intervals (:func:`~sensecf.evaluation.stats.grouped_intervals`, seeded with the
+        suite's ``seed``) resample people where the queries carry the spec's
+        ``group_column``, else queries; ``<m>_n`` counts them, and below
+        :data:`~sensecf.evaluation.stats.MIN_CLUSTERS` there is no interval.
 
         >>> clf, data, result = _example()
         >>> row = MetricSuite().fit(clf, data).summarise(result).iloc[0]
@@ -662,7 +669,16 @@ class MetricSuite:
                 queries[by] = result.queries[by].to_numpy()
         llm = np.isin(scored["source"].astype(str), LLM_SOURCES).any()
 
-        means = grouped_mean_ci(
+        # A person's queries (days) are not independent: resample people where the queries
+        # say who they are, else each query on its own.
+        person = result.spec.group_column
+        clusters = None
+        if person is not None and person in result.queries.columns:
+            clusters = "__person"
+            queries[clusters] = result.queries[person].to_numpy()
+        # Per-CF metrics and per-query measures: means over queries, with their interval.
+        summarised = [m for m in self.catalog.at("cf", "query") if m.level == "cf" or m.interval]
+        means = grouped_intervals(
             queries.assign(
                 coverage=queries["covered"].astype(float),
                 any_valid=queries["any_valid"].astype(float),
@@ -670,9 +686,11 @@ class MetricSuite:
                 validity_first=queries["valid_first"],
                 validity_after_repair=queries["valid_after_repair"],
             ),
-            # Per-CF metrics and per-query measures: means over queries, with their interval.
-            [m.name for m in self.catalog.at("cf", "query") if m.level == "cf" or m.interval],
+            [m.name for m in summarised],
             by=keys,
+            clusters=clusters,
+            kinds={m.name: m.interval_kind for m in summarised},
+            seed=self.seed,
         )
         status = queries["min_l0_status"]
         infeasible = (status == "infeasible").to_numpy()
@@ -729,7 +747,7 @@ class MetricSuite:
                 continue
             ordered.append(name)
             if f"{name}_ci_low" in out:
-                ordered += [f"{name}_ci_low", f"{name}_ci_high"]
+                ordered += [f"{name}_ci_low", f"{name}_ci_high", f"{name}_n"]
         return out[ordered]
 
 

@@ -100,7 +100,8 @@ def quality_figure(
         mean = summary[column].to_numpy(dtype=float)
         low = summary.get(f"{column}_ci_low", pd.Series(np.nan, index=summary.index))
         high = summary.get(f"{column}_ci_high", pd.Series(np.nan, index=summary.index))
-        # A t-interval on few queries can leave the metric's range; the whiskers do not.
+        # Intervals stay in range now; a summary written by an older version (t-intervals) may
+        # not, and its whiskers must not leave the metric's range either.
         low = np.clip(low.to_numpy(dtype=float), 0, 1 if unit else None)
         high = np.clip(high.to_numpy(dtype=float), 0, 1 if unit else None)
         err = np.vstack([np.nan_to_num(mean - low), np.nan_to_num(high - mean)])

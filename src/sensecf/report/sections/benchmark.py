@@ -138,6 +138,7 @@ def all_metrics_table(summary: pd.DataFrame) -> Table:
         for c in summary.columns
         if c not in skip
         and not c.endswith(("_ci_low", "_ci_high"))
+        and not (c.endswith("_n") and c[:-2] in summary.columns)  # an interval's cluster count
         and pd.api.types.is_numeric_dtype(summary[c])
         and summary[c].notna().any()
     ]
