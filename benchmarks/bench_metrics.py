@@ -104,7 +104,8 @@ def main() -> None:
         moved = changed(Qm, Cm)
         delta = np.where(moved, np.abs(Cm - Qm), 0.0)
         _ = (delta / suite.mad_.to_numpy()).sum(1), (delta / suite.range_.to_numpy()).sum(1)
-    Z = (Cm - suite.mean_.to_numpy()) / suite.scale_.to_numpy()
+    # The detectors take complete rows: gaps filled with the training medians, as the suite does.
+    Z = suite._standardise(np.where(np.isnan(Cm), suite.median_.to_numpy(), Cm))
     with _timed("  part: LOF predict", n, rows):
         lof.predict(Z)
     with _timed("  part: IsolationForest predict", n, rows):
