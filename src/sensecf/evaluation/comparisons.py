@@ -33,7 +33,7 @@ import pandas as pd
 
 from sensecf.errors import SensecfError
 from sensecf.evaluation.catalog import CATALOG, Catalog, Measure
-from sensecf.evaluation.stats import holm, paired_difference, runs_needed
+from sensecf.evaluation.stats import holm, paired_difference, runs_needed, smallest_p_value
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -216,6 +216,9 @@ def _compare(
         nan = float("nan")
         return {c: nan for c in COMPARISON_COLUMNS[3:-1]} | {"n": 0}
     d = paired_difference(a, b, clusters, confidence=confidence, seed=seed)
+    # The normal approximation forgets that the sign-flip test needs enough clusters to reach
+    # the level at all (6 for 5%): never ask for fewer.
+    fewest = next(n for n in range(2, 64) if smallest_p_value(n) < 1 - confidence)
     # d_z = mean / SD of the clusters' differences, so the SD is mean / d_z (0 when d_z is ±inf).
     sd = abs(d.mean_diff / d.effect_size) if d.effect_size and not np.isnan(d.effect_size) else 0.0
     sized = d.mean_diff != 0 and not np.isnan(d.effect_size)
@@ -230,7 +233,9 @@ def _compare(
         "p_holm": float("nan"),
         "effect_size": d.effect_size,
         "detectable": d.detectable,
-        "n_needed": float(runs_needed(sd, d.mean_diff, confidence=confidence)) if sized else np.nan,
+        "n_needed": float(max(runs_needed(sd, d.mean_diff, confidence=confidence), fewest))
+        if sized
+        else np.nan,
     }
 
 
