@@ -66,15 +66,6 @@ def augmentation_section(data: RunData) -> Section | None:
             name = spec.classes.get(cls, cls) if spec is not None else cls
             title = f"{rows['share'].iloc[0]:.0%} of '{name}' training rows removed"
         section.tables.append(Table.from_frame(summary_table(summary, scenario), title=title))
-    placement_path = folder / ROW_PLACEMENT_CSV
-    if placement_path.is_file():  # written by studies since the measure exists
-        placement = pd.read_csv(placement_path)
-        if len(placement):
-            section.tables.append(
-                Table.from_frame(
-                    placement_table(placement), title=PLACEMENT_TITLE, caption=PLACEMENT_NOTE
-                )
-            )
     comparisons_path = folder / COMPARISONS_CSV
     if comparisons_path.is_file():  # written by studies since the comparisons exist
         comparisons = pd.read_csv(comparisons_path)
@@ -84,6 +75,15 @@ def augmentation_section(data: RunData) -> Section | None:
                     comparisons_table(comparisons),
                     title="Paired comparisons",
                     caption=f"{COMPARISONS_NOTE} {power_note(comparisons)}",
+                )
+            )
+    placement_path = folder / ROW_PLACEMENT_CSV
+    if placement_path.is_file():  # written by studies since the measure exists
+        placement = pd.read_csv(placement_path)
+        if len(placement):
+            section.tables.append(
+                Table.from_frame(
+                    placement_table(placement), title=PLACEMENT_TITLE, caption=PLACEMENT_NOTE
                 )
             )
     for name, title, caption in STUDY_PLOTS:
