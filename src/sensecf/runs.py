@@ -27,6 +27,7 @@ from sensecf.data.io import read_table_file, write_json, write_table
 __all__ = [
     "CELLS",
     "CFS",
+    "COMPARISONS_CSV",
     "CONFIG_YAML",
     "FEATURE_CHANGES_CSV",
     "GENERATED_ROWS",
@@ -52,6 +53,8 @@ __all__ = [
 CONFIG_YAML = "config.yaml"
 SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
+# The benchmark's and the study's paired comparisons (method against reference, arm against arm).
+COMPARISONS_CSV = "comparisons.csv"
 LLM_CACHE = "llm-cache.sqlite"
 # The benchmark: one result folder per generator under results/, the scores of every CF and query.
 RESULTS = "results"

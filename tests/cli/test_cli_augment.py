@@ -27,6 +27,7 @@ def test_quick_study_writes_its_files_and_resumes(folders):
         "generated_rows.parquet",
         "feature_changes.csv",
         "row_placement.csv",
+        "comparisons.csv",
         "config.yaml",
         "f1_by_scarcity.png",
         "embedding.png",
@@ -46,10 +47,23 @@ def test_quick_study_writes_its_files_and_resumes(folders):
     assert second.exit_code == 0, second.output
     assert second.output.count("reused") == 2 * 4  # full, scarce, oracle, smote per seed
     written = (out / "results.csv").stat().st_mtime_ns
+    cells = sorted((p, p.stat().st_mtime_ns) for p in (out / "cells").rglob("*") if p.is_file())
+    (out / "comparisons.csv").unlink()
     saved = invoke(*args, "--saved-only")
     assert saved.exit_code == 0, saved.output
     assert "read 8 finished cells" in saved.output and "oracle" in saved.output
     assert (out / "results.csv").stat().st_mtime_ns == written
+    # The comparisons print; every cell is finished, so comparisons.csv (only it) is written.
+    assert "Paired comparisons over seeds" in saved.output
+    assert "smote" in saved.output and "With 2 seeds the sign-flip test" in saved.output
+    compared = pd.read_csv(out / "comparisons.csv")
+    assert {("oracle", "smote"), ("oracle", "scarce"), ("smote", "scarce")} == set(
+        zip(compared["arm"], compared["reference"], strict=True)
+    )
+    assert (compared["verdict"] == "indistinguishable").all()  # 2 seeds cannot decide
+    assert cells == sorted(
+        (p, p.stat().st_mtime_ns) for p in (out / "cells").rglob("*") if p.is_file()
+    )
     empty = invoke(
         "augment", "--data", folders / "features", "--out", folders / "none", "--saved-only"
     )

@@ -13,6 +13,8 @@ from PIL import Image
 import sensecf as scf
 from sensecf.data.dataset import read_feature_folder
 from sensecf.errors import DataError
+from sensecf.evaluation.benchmark import benchmark_best
+from sensecf.evaluation.catalog import CATALOG
 from sensecf.evaluation.stats import MIN_CLUSTERS
 from sensecf.report import build_report, write_report
 
@@ -68,20 +70,29 @@ def test_the_report_is_self_contained_and_no_plot_is_blank(full_report):
         assert colours(png) > 1
 
 
-def test_the_best_value_of_each_metric_is_marked(run_dir):
+def test_a_star_marks_only_a_method_better_than_every_other(run_dir):
     report = build_report(run_dir)
     bench = next(s for s in report.sections if s.id == "benchmark")
     table = next(t for t in bench.tables if t.title == "All queries")
     summary = pd.read_csv(run_dir / "benchmark" / "summary.csv")
     overall = summary[summary["label"].isna()].set_index("method")
+    per_query = pd.read_parquet(run_dir / "benchmark" / "per_query.parquet")
+    best = benchmark_best(per_query, CATALOG.view("report_headline"))
     column = table.columns.index("L0 (features changed)")
     marked = {row[0].text for row in table.rows if row[column].best}
-    l0 = overall["l0"].round(2)
-    fewest = set(l0[l0 == l0.min()].index)
-    assert "oracle" in fewest  # the oracle searches for the fewest changes
-    # The fewest are marked, unless every method ties (sparse examples can match the oracle).
-    assert marked == (set() if fewest == set(l0.index) else fewest)
-    assert any(cell.best for row in table.rows for cell in row[1:])
+    l0 = overall["l0"]
+    assert best["l0"].leader in set(l0[l0 == l0.min()].index)  # the lowest mean leads
+    # The leader is marked exactly when it beats every other method, query by query.
+    assert marked == ({best["l0"].leader} if best["l0"].marked else set())
+    for name, mark in best.items():
+        col = table.columns.index(CATALOG.get(name).title)
+        starred = {row[0].text for row in table.rows if row[col].best}
+        assert starred == ({mark.leader} if mark.marked else set()), name
+    ties = [m for m in best.values() if not m.marked]
+    assert ties  # the small run has too few people to tell most methods apart ...
+    note = next(n for n in bench.notes if n.startswith("No ★"))
+    for mark in ties:  # ... and the report says from whom the leader is indistinguishable
+        assert f"{mark.leader}, indistinguishable from {', '.join(mark.tied_with)}" in note
     # Intervals sit beside the means, from the summary's own columns.
     oracle = next(row for row in table.rows if row[0].text == "oracle")
     # The small run has too few people for an interval: the cell says how many there were.
@@ -91,6 +102,32 @@ def test_the_best_value_of_each_metric_is_marked(run_dir):
     # A metric on which every method ties marks nobody.
     violations = table.columns.index("violations")
     assert not any(row[violations].best for row in table.rows)
+
+
+def test_the_paired_comparisons_tables_come_from_comparisons_csv(run_dir):
+    report = build_report(run_dir)
+    bench = next(s for s in report.sections if s.id == "benchmark")
+    paired = next(t for t in bench.tables if t.title.startswith("Paired comparisons against"))
+    compared = pd.read_csv(run_dir / "benchmark" / "comparisons.csv")
+    assert len(paired.rows) == len(compared)
+    assert {row[0].text for row in paired.rows} == set(compared["method"])
+    assert {row[paired.columns.index("verdict")].text for row in paired.rows} <= {
+        "better", "worse", "indistinguishable", "no pairs"
+    }  # fmt: skip
+    study = next(s for s in report.sections if s.id == "augmentation")
+    table = next(t for t in study.tables if t.title == "Paired comparisons")
+    assert len(table.rows) == len(pd.read_csv(run_dir / "augment" / "comparisons.csv"))
+    assert "seeds needed" in table.columns
+
+
+def test_no_comparisons_file_no_table(run_dir, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    (copy / "benchmark" / "comparisons.csv").unlink()
+    (copy / "augment" / "comparisons.csv").unlink()
+    report = build_report(copy)
+    titles = [t.title for s in report.sections for t in s.tables]
+    assert not any(t.startswith("Paired comparisons") for t in titles)
 
 
 def test_the_llm_table_holds_the_nearest_example_control(run_dir):
@@ -215,8 +252,8 @@ def test_the_augmentation_section_shows_where_added_rows_sit(run_dir):
     report = build_report(run_dir / "augment")
     section = next(s for s in report.sections if s.id == "augmentation")
     titles = [table.title for table in section.tables]
-    assert titles[-1] == "Where the added rows sit"
-    assert len(titles) == 3  # two scenarios, then the placement
+    assert titles[-2:] == ["Paired comparisons", "Where the added rows sit"]
+    assert len(titles) == 4  # two scenarios, the comparisons, then the placement
 
 
 def test_the_cohort_section_counts_what_was_not_measured(run_dir, tmp_path):

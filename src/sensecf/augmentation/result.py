@@ -20,6 +20,8 @@ class AugmentationResult:
     rows added and their cost; ``summary``: means and 95% intervals over seeds per scenario
     and arm; ``rows``: every added row with its provenance; ``feature_changes``: per generator
     and feature, the share of its rows that changed the feature from their source row;
+    ``comparisons``: each arm against SMOTE and the scarce floor per scenario, paired over
+    seeds (:func:`~sensecf.augmentation.comparisons.study_comparisons`);
     ``placement``: per arm, where its rows sit among the real rows (:func:`~sensecf.augmentation.placement.row_placement`).
     """
 
@@ -31,3 +33,4 @@ class AugmentationResult:
     config: AugmentationConfig
     out_dir: Path | None = None
     plots: list[Path] = field(default_factory=list)
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -30,6 +30,7 @@ from sensecf.augmentation.arms import (
     oversampled_rows,
 )
 from sensecf.augmentation.cells import cached_cell, cell_fingerprint, data_key
+from sensecf.augmentation.comparisons import study_comparisons
 from sensecf.augmentation.config import DEFAULT_GENERATORS, AugmentationConfig
 from sensecf.augmentation.measures import add_recovery, score, summarise
 from sensecf.augmentation.placement import PLACEMENT_NEIGHBOURS, feature_changes, row_placement
@@ -37,10 +38,10 @@ from sensecf.augmentation.result import AugmentationResult
 from sensecf.augmentation.scenarios import Scenario, make_scarce
 from sensecf.augmentation.writer import write_study
 from sensecf.data.dataset import Dataset
-from sensecf.data.io import write_text
+from sensecf.data.io import write_table, write_text
 from sensecf.errors import SensecfError
 from sensecf.models import TrainedClassifier, split_rows
-from sensecf.runs import CELLS, CONFIG_YAML, LLM_CACHE
+from sensecf.runs import CELLS, COMPARISONS_CSV, CONFIG_YAML, LLM_CACHE
 
 # Names other modules and scripts read from the study's home, where it ran.
 __all__ = [
@@ -71,7 +72,9 @@ def augmentation_study(
     summary and the plots are written there. ``saved_only`` reads a study that is still
     running or was stopped: only the cells already saved under ``out_dir`` with these settings
     are used (a seed without its ``full`` cell, a scenario without its ``scarce`` cell are left
-    out), nothing is computed and nothing is written.
+    out) and nothing is computed; the cells are never written, and the only file written is
+    ``comparisons.csv``, and only once every cell of the study is finished (then it is the
+    file the full run writes; from a study still running it would pass for the final one).
 
     >>> import sensecf as scf
     >>> from sensecf.data.spec import infer_spec
@@ -168,8 +171,12 @@ def augmentation_study(
     changes = feature_changes(rows, data)
     placement = row_placement(rows, data, scarce_class)
     study = AugmentationResult(results, summary, rows, changes, placement, config, out)
+    study.comparisons = study_comparisons(results)
     if out is not None and not saved_only:
         write_study(study, data, out)
+    finished = len(results) == config.seeds * len(scenarios) * (len(arms) + 2)
+    if out is not None and saved_only and finished and len(study.comparisons):
+        write_table(study.comparisons, out / COMPARISONS_CSV)
     return study
 
 

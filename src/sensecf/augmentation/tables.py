@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from sensecf.augmentation.comparisons import comparison_lines, power_note
 from sensecf.augmentation.placement import PLACEMENT_NEIGHBOURS
 from sensecf.data.spec import DatasetSpec
 
@@ -80,6 +81,16 @@ def placement_table(placement: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+COMPARISONS_TITLE = "Paired comparisons"
+COMPARISONS_NOTE = (
+    "Per scenario, each arm against SMOTE (macro-F1, scarce-class F1 and their recovery) and "
+    "against the scarce floor (the two F1s), paired over seeds: the mean difference with its "
+    "95% paired bootstrap interval, the sign-flip p-value Holm-adjusted across the study "
+    "(p_holm), and the verdict at the adjusted 5% level; where a difference does not hold, "
+    "how many seeds would detect it with 80% power (comparisons.csv: n_needed)."
+)
+
+
 def scenario_title(summary: pd.DataFrame, scenario: str, spec: DatasetSpec) -> str:
     """E.g. ``50% of 'high stress' training rows removed``."""
     row = summary[summary["scenario"] == scenario].iloc[0]
@@ -120,6 +131,20 @@ def summary_markdown(study: AugmentationResult, spec: DatasetSpec) -> str:
             "",
             markdown(placement_table(study.placement)),
         ]
+    if len(study.comparisons):
+        lines += [
+            "",
+            f"## {COMPARISONS_TITLE}",
+            "",
+            COMPARISONS_NOTE,
+            "",
+            power_note(study.comparisons),
+        ]
+        held = study.comparisons["verdict"].isin(["better", "worse"])
+        lines += ["", f"Differences that hold ({int(held.sum())} of {len(held)}):", ""]
+        lines += [f"- {line}" for line in comparison_lines(study.comparisons[held])] or ["- none"]
+        lines += ["", "Every comparison:", ""]
+        lines += [f"- {line}" for line in comparison_lines(study.comparisons)]
     failed = study.results[study.results.get("error", pd.Series(dtype=str)).fillna("") != ""]
     if len(failed):
         lines += ["", "Arms that added nothing:", ""]

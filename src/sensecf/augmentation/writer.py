@@ -10,6 +10,7 @@ from sensecf.augmentation.tables import summary_markdown
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
 from sensecf.runs import (
+    COMPARISONS_CSV,
     FEATURE_CHANGES_CSV,
     GENERATED_ROWS,
     ROW_PLACEMENT_CSV,
@@ -31,6 +32,8 @@ def write_study(study: AugmentationResult, data: Dataset, out: Path) -> None:
         write_table(study.rows, out / GENERATED_ROWS)
     write_table(study.feature_changes, out / FEATURE_CHANGES_CSV)
     write_table(study.placement, out / ROW_PLACEMENT_CSV)
+    if len(study.comparisons):
+        write_table(study.comparisons, out / COMPARISONS_CSV)
     write_text(out / SUMMARY_MD, summary_markdown(study, data.spec))
     if study.config.plots:
         study.plots = write_plots(study, data, out)

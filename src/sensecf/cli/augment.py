@@ -80,8 +80,9 @@ QUICK = {
 @click.option(
     "--saved-only",
     is_flag=True,
-    help="Print the tables of the cells already finished under --out (a study still running, "
-    "or stopped) with the same settings; computes and writes nothing.",
+    help="Print the tables and paired comparisons of the cells already finished under --out (a "
+    "study still running, or stopped) with the same settings; computes nothing and writes "
+    "only comparisons.csv, once every cell is finished.",
 )
 @click.option(
     "--config",
@@ -122,6 +123,7 @@ def augment(
     and PNG plots; each finished cell is kept under cells/, so a rerun resumes.
     """
     from sensecf.augmentation import AugmentationConfig, augmentation_study
+    from sensecf.augmentation.comparisons import comparisons_table, power_note
     from sensecf.augmentation.tables import (
         PLACEMENT_TITLE,
         placement_table,
@@ -167,6 +169,12 @@ def augment(
         console.print_frame(summary_table(study.summary, scenario), title)
     if len(study.placement):
         console.print_frame(placement_table(study.placement), PLACEMENT_TITLE)
+    if len(study.comparisons):
+        console.print_frame(
+            comparisons_table(study.comparisons),
+            "Paired comparisons over seeds (Holm-adjusted across the study)",
+        )
+        console.line(power_note(study.comparisons))
     if config.verifier == "full":
         console.line("generated rows were verified by the full classifier: these arms leak")
     if saved_only:

@@ -52,13 +52,18 @@ if TYPE_CHECKING:
     "validity at the decision rule [the decision threshold]."
 )
 @target_option
+@click.option(
+    "--reference",
+    help="Method every other is compared with, query by query (paired over the same queries, "
+    "by person; Holm-adjusted): it must be one of the run's methods [oracle].",
+)
 @llm_options
 @click.option(
     "--config",
     "config_path",
     type=PATH,
     help="YAML file with any of: model, data, out, generators (list, or name -> options), "
-    "n_cfs, limit, rows, queries_from, seed, by, min_proba, target. Options given on the command "
+    "n_cfs, limit, rows, queries_from, seed, by, min_proba, target, reference. Options given on the command "
     "line win.",
 )
 def benchmark(
@@ -71,6 +76,7 @@ def benchmark(
     out_dir: Path | None,
     min_proba: float | None,
     target: str | None,
+    reference: str | None,
     llm: LLMOptions,
     config_path: Path | None,
 ) -> None:
@@ -85,10 +91,20 @@ def benchmark(
     OUT/llm-cache.sqlite, so a killed run makes only the missing calls again; the summary shows
     what the language model adds (first-answer validity, copies of the examples, cost).
     With --min-proba every method whose search can searches to that margin, and the summary
-    reports validity at it beside validity at the decision rule.
+    reports validity at it beside validity at the decision rule. Every method is compared
+    with the --reference on each headline measure over the queries both were asked
+    (comparisons.csv); a ★ marks a method only where it beats every other at the
+    Holm-adjusted level.
     """
     from sensecf.cli.spec import load_for_verb
-    from sensecf.evaluation.benchmark import BenchmarkConfig, run_benchmark, summary_table
+    from sensecf.evaluation.benchmark import (
+        CATALOG,
+        BenchmarkConfig,
+        benchmark_best,
+        run_benchmark,
+        summary_table,
+    )
+    from sensecf.evaluation.comparisons import comparisons_text
     from sensecf.models import load_model
 
     saved = BenchmarkConfig.from_yaml(config_path).model_dump() if config_path else {}
@@ -102,9 +118,11 @@ def benchmark(
         "seed": seed,
         "min_proba": min_proba,
         "target": target,
+        "reference": reference,
     }
     merged = {**saved, **{k: v for k, v in overrides.items() if v is not None}}
     config = BenchmarkConfig.build(merged, source="sensecf benchmark")
+    config.reference_name()  # a reference that is not one of the methods: refused before any work
     model_dir = _required(config.model, "--model")
     data_path = _required(config.data, "--data")
     out_dir = _required(config.out, "--out")
@@ -115,7 +133,17 @@ def benchmark(
         result = run_benchmark(
             model, data, config, out_dir=out_dir, progress=console.progress_enabled(), llm=llm
         )
-    console.print_frame(summary_table(result.summary, by=config.by), "Benchmark summary")
+    best = benchmark_best(result.per_query, CATALOG.view("headline"), seed=config.seed)
+    console.print_frame(
+        summary_table(result.summary, by=config.by, best=best),
+        "Benchmark summary (★: better than every other method, Holm-adjusted)",
+    )
+    if not result.comparisons.empty:
+        shown = comparisons_text(result.comparisons)
+        console.print_frame(
+            shown.drop(columns=["p", "needed"]),
+            f"Paired comparisons against {result.comparisons['reference'].iloc[0]}",
+        )
     console.done(f"wrote the benchmark to {out_dir}", time.perf_counter() - start)
 
 

@@ -26,7 +26,7 @@ import os
 import pickle
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +39,14 @@ from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
 from sensecf.errors import DataError, SensecfError
 from sensecf.evaluation.catalog import CATALOG, Catalog, Measure
+from sensecf.evaluation.comparisons import (
+    PERSON,
+    Best,
+    best_marks,
+    comparisons_text,
+    measure_frame,
+    paired_comparisons,
+)
 from sensecf.generators.base import margin_model, select_queries
 from sensecf.generators.llm.options import LLMOptions
 from sensecf.generators.registry import (
@@ -54,6 +62,7 @@ from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import CounterfactualResult
 from sensecf.runs import (
     CFS,
+    COMPARISONS_CSV,
     CONFIG_YAML,
     LLM_CACHE,
     PER_QUERY,
@@ -92,6 +101,8 @@ class BenchmarkConfig(RunSettings):
     probability of the desired class every generator searches for and the suite measures
     (``None``: the decision rule's). ``target``: the label column when ``data`` is a plain table
     without a spec beside it (the model's spec is used; see ``sensecf benchmark --target``).
+    ``reference``: the method every other is compared with, query by query (``None``: the
+    oracle, when it is among the methods; a name given must be one of them).
     """
 
     kind = "benchmark"
@@ -109,6 +120,7 @@ class BenchmarkConfig(RunSettings):
     by: str | None = "label"
     min_proba: float | None = Field(default=None, gt=0, lt=1)
     target: str | None = None
+    reference: str | None = None
 
     @field_validator("generators", mode="before")
     @classmethod
@@ -118,6 +130,40 @@ class BenchmarkConfig(RunSettings):
     def generator_names(self) -> list[str]:
         """Requested generator names, in order."""
         return list(self.generators)
+
+    def method_names(self) -> list[str]:
+        """The methods the summary reports: each generator, and its ``+sparsify`` variant
+        where one is asked for.
+
+        >>> BenchmarkConfig(generators=["oracle", "dice-random+sparsify"]).method_names()
+        ['oracle', 'dice-random', 'dice-random+sparsify']
+        """
+        names: list[str] = []
+        for name in self.generator_names():
+            base, sparse = split_name(name)
+            names += [base, name] if sparse else [base]
+        return list(dict.fromkeys(names))
+
+    def reference_name(self) -> str | None:
+        """The method the comparisons are against: ``reference``, checked to be one of
+        :meth:`method_names`, or the oracle when it is reported (else ``None``: none).
+
+        >>> BenchmarkConfig(generators=["dice-random"]).reference_name() is None
+        True
+        >>> BenchmarkConfig(generators=["dice-random"], reference="oracle").reference_name()
+        Traceback (most recent call last):
+        ...
+        sensecf.errors.SensecfError: the reference must be one of the run's methods (dice-random); got 'oracle'
+        """
+        methods = self.method_names()
+        if self.reference is None:
+            return "oracle" if "oracle" in methods else None
+        if self.reference not in methods:
+            raise SensecfError(
+                f"the reference must be one of the run's methods ({', '.join(methods)}); got "
+                f"{self.reference!r}"
+            )
+        return self.reference
 
     def options(self, name: str) -> dict[str, Any]:
         """Options for one generator (empty unless the config maps the name to some)."""
@@ -146,8 +192,11 @@ class BenchmarkResult:
     """Everything a benchmark produced.
 
     ``summary``: one row per method (and per class when ``by`` is set) with every metric.
-    ``scores``: one row per counterfactual; ``per_query``: one row per method and query.
-    ``failures``: methods that could not run at all, with the reason.
+    ``scores``: one row per counterfactual; ``per_query``: one row per method and query
+    (with the query's person, where the data have people).
+    ``failures``: methods that could not run at all, with the reason. ``comparisons``: each
+    method against the reference, per headline measure, paired over the queries both were
+    asked (:func:`benchmark_comparisons`).
     """
 
     results: list[CounterfactualResult]
@@ -156,6 +205,7 @@ class BenchmarkResult:
     per_query: pd.DataFrame
     failures: dict[str, str] = field(default_factory=dict)
     out_dir: Path | None = None
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def model_digest(model: TrainedClassifier, folder: str | os.PathLike | None = None) -> str:
@@ -199,6 +249,7 @@ def run_benchmark(
 
     config = config or BenchmarkConfig()
     names = config.generator_names()
+    reference = config.reference_name()  # a reference that is not a method: refused at once
     bases = list(dict.fromkeys(["oracle", *(split_name(n)[0] for n in names)]))
     for base in bases:  # every name and option checked at the door, before any work
         check_generator(base, llm=llm, **config.options(base))
@@ -258,7 +309,7 @@ def run_benchmark(
         if by is not None:
             summaries.append(suite.summarise(result, min_l0=min_l0, by=by))
         scores.append(suite.score_cfs(result, min_l0=min_l0))
-        per_query.append(suite.score_queries(result, min_l0=min_l0))
+        per_query.append(_query_rows(suite.score_queries(result, min_l0=min_l0), result))
     summary = pd.concat(summaries, ignore_index=True) if summaries else pd.DataFrame()
     if by is not None and by in summary.columns:  # the class beside the method, for reading
         summary.insert(1, by, summary.pop(by))
@@ -270,9 +321,85 @@ def run_benchmark(
         failures,
         out,
     )
+    if reference is not None and reference not in {r.method for r in reported}:
+        logger.info(f"no comparisons: the reference {reference} failed")
+    elif reference is not None:
+        bench.comparisons = benchmark_comparisons(bench.per_query, reference, seed=config.seed)
     if out is not None:
         _write(bench, config, out)
     return bench
+
+
+def _query_rows(per_query: pd.DataFrame, result: CounterfactualResult) -> pd.DataFrame:
+    """One method's per-query table as the benchmark keeps it: its ``method`` first (the
+    methods' tables are stacked), then the person each query belongs to (:data:`PERSON`)
+    where the queries carry the spec's group column: the comparisons' clusters."""
+    per_query.insert(0, "method", result.method)
+    person = result.spec.group_column
+    if person is not None and person in result.queries.columns:
+        per_query.insert(2, PERSON, result.queries[person].to_numpy())
+    return per_query
+
+
+def benchmark_comparisons(
+    per_query: pd.DataFrame,
+    reference: str,
+    *,
+    seed: int = 0,
+    catalog: Catalog = CATALOG,
+) -> pd.DataFrame:
+    """Every other method against ``reference`` on each headline measure with a direction,
+    paired over the queries both were asked (clustered by person where the per-query table
+    has them), the p-values Holm-adjusted across the table
+    (:func:`~sensecf.evaluation.comparisons.paired_comparisons`).
+
+    >>> q = pd.DataFrame({"method": ["a"] * 8 + ["oracle"] * 8, "query_id": list(range(8)) * 2,
+    ...                   "covered": [True] * 16, "l0": [3.0] * 8 + [1.0] * 8})
+    >>> table = benchmark_comparisons(q, "oracle")
+    >>> table[["method", "measure", "mean_diff", "verdict"]].values.tolist()
+    [['a', 'coverage', 0.0, 'indistinguishable'], ['a', 'l0', 2.0, 'worse']]
+    """
+    if reference not in set(per_query.get("method", ())):
+        raise SensecfError(
+            f"the reference must be one of the compared methods "
+            f"({', '.join(map(str, dict.fromkeys(per_query.get('method', ()))))}); got {reference!r}"
+        )
+    headline = catalog.view("headline")
+    frame = measure_frame(per_query, headline)
+    others = [m for m in dict.fromkeys(frame["method"]) if m != reference]
+    return paired_comparisons(
+        frame,
+        [(m, reference) for m in others],
+        headline,
+        item="method",
+        unit="query_id",
+        clusters=PERSON if PERSON in frame.columns else None,
+        seed=seed,
+    )
+
+
+def benchmark_best(
+    per_query: pd.DataFrame,
+    measures: Sequence[Measure],
+    *,
+    by: str | None = None,
+    group: Any = None,
+    seed: int = 0,
+) -> dict[str, Best]:
+    """The ★ of each measure over all queries (``group`` None) or over one group of ``by``:
+    the best mean, marked only when better than every other method at the Holm-adjusted
+    level on their shared queries (:func:`~sensecf.evaluation.comparisons.best_marks`)."""
+    if per_query.empty:
+        return {}
+    rows = per_query if group is None or by not in per_query else per_query[per_query[by] == group]
+    frame = measure_frame(rows, measures)
+    return best_marks(
+        frame,
+        measures,
+        unit="query_id",
+        clusters=PERSON if PERSON in frame.columns else None,
+        seed=seed,
+    )
 
 
 def _folder_stamp(folder: Path) -> str:
@@ -400,12 +527,18 @@ def coverage_lines(summary: pd.DataFrame, by: str | None = None) -> list[str]:
 
 
 def summary_table(
-    summary: pd.DataFrame, by: str | None = None, group: Any = None, *, catalog: Catalog = CATALOG
+    summary: pd.DataFrame,
+    by: str | None = None,
+    group: Any = None,
+    *,
+    catalog: Catalog = CATALOG,
+    best: Mapping[str, Best] | None = None,
 ) -> pd.DataFrame:
     """The wide table people read: one row per method, the headline metrics, rounded
     (the catalog's ``headline`` view).
 
     With ``by``, the rows over all queries (``group`` None) or over one group's queries.
+    ``best`` (:func:`benchmark_best`) puts a ★ after each measure's marked method.
 
     >>> s = pd.DataFrame({"method": ["a"], "l0": [2.0], "l0_ci_low": [1.0], "seconds": [None]})
     >>> summary_table(s).to_dict("records")
@@ -417,7 +550,7 @@ def summary_table(
         rows = summary[summary[by].isna()] if group is None else summary[summary[by] == group]
     else:
         rows = summary
-    return _text_table(rows, catalog.view("headline"))
+    return _text_table(rows, catalog.view("headline"), best)
 
 
 def llm_rows(summary: pd.DataFrame) -> pd.Series:
@@ -446,13 +579,21 @@ def llm_table(
     return _text_table(rows[llm_rows(rows)], catalog.view("llm"))
 
 
-def _text_table(rows: pd.DataFrame, measures: Sequence[Measure]) -> pd.DataFrame:
-    """``method``, then each measure the rows have, as text under its console label."""
+def _text_table(
+    rows: pd.DataFrame, measures: Sequence[Measure], best: Mapping[str, Best] | None = None
+) -> pd.DataFrame:
+    """``method``, then each measure the rows have, as text under its console label, a ★
+    after the marked method's value."""
     table = pd.DataFrame({"method": rows["method"]})
     records = rows.to_dict("records")
     for measure in measures:
         if measure.name in rows.columns:
-            table[measure.label] = [measure.cell(r, interval=False) for r in records]
+            mark = best.get(measure.name) if best else None
+            starred = mark.leader if mark is not None and mark.marked else None
+            table[measure.label] = [
+                measure.cell(r, interval=False) + (" ★" if r["method"] == starred else "")
+                for r in records
+            ]
     return table.reset_index(drop=True)
 
 
@@ -463,8 +604,18 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
     cfs = [r.cfs for r in bench.results if len(r.cfs)]
     if cfs:
         write_table(pd.concat(cfs, ignore_index=True), out / CFS)
+    if not bench.comparisons.empty:
+        write_table(bench.comparisons, out / COMPARISONS_CSV)
     spec = bench.results[0].spec if bench.results else None
-    sections = [("All queries", summary_table(bench.summary, by=config.by))]
+    headline = CATALOG.view("headline")
+
+    def table(group: Any = None) -> pd.DataFrame:
+        best = benchmark_best(
+            bench.per_query, headline, by=config.by, group=group, seed=config.seed
+        )
+        return summary_table(bench.summary, by=config.by, group=group, best=best)
+
+    sections = [("All queries", table())]
     if config.by and config.by in bench.summary.columns:
         for group in sorted(bench.summary[config.by].dropna().unique()):
             label = spec.classes.get(int(group), group) if spec and config.by == "label" else group
@@ -473,11 +624,18 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
                 if config.by == "label"
                 else (f"{config.by} = {label}")
             )
-            sections.append((title, summary_table(bench.summary, by=config.by, group=group)))
+            sections.append((title, table(group)))
     model_part = llm_table(bench.summary, by=config.by)
     if not model_part.empty:
         sections.insert(1, ("What the language model adds (all queries)", model_part))
     markdown = "\n\n".join(f"## {title}\n\n{markdown_table(table)}" for title, table in sections)
+    markdown = f"{STAR_NOTE}\n\n{markdown}"
+    if not bench.comparisons.empty:
+        reference = bench.comparisons["reference"].iloc[0]
+        markdown += (
+            f"\n\n## {COMPARISONS_TITLE} ({reference})\n\n{COMPARISONS_NOTE}\n\n"
+            + markdown_table(comparisons_text(bench.comparisons))
+        )
     if config.min_proba is not None:
         markdown = f"{margin_note(bench.results, config.min_proba)}\n\n{markdown}"
     covered = coverage_lines(bench.summary, by=config.by)
@@ -492,6 +650,21 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
     # A live object given as an option (a backend) is written by its repr, not refused.
     dumped = config.model_dump(mode="json", fallback=repr)
     write_text(out / CONFIG_YAML, yaml.safe_dump(dumped, sort_keys=False))
+
+
+STAR_NOTE = (
+    "★ marks a method only where it is better than every other method on that measure, "
+    "query by query, at the Holm-adjusted 5% level; no ★: the best mean is indistinguishable "
+    "from another method's."
+)
+COMPARISONS_TITLE = "Paired comparisons against the reference"
+COMPARISONS_NOTE = (
+    "Each method minus the reference on the queries both were asked (clustered by person "
+    "where the data have people): the mean difference with its 95% paired bootstrap interval, "
+    "the sign-flip permutation p-value and its Holm adjustment across the table, the units "
+    "(people or queries) needed to detect the difference with 80% power, and the verdict at "
+    "the adjusted 5% level by the measure's direction."
+)
 
 
 def margin_note(results: list[CounterfactualResult], margin: float) -> str:

@@ -50,6 +50,7 @@ __all__ = [
     "paired_difference",
     "runs_needed",
     "share_interval",
+    "smallest_p_value",
 ]
 
 # Below 5 clusters a bootstrap has too few distinct resamples to have tails (4 clusters give 35
@@ -332,6 +333,22 @@ def runs_needed(sd: float, difference: float, power: float = 0.8, confidence: fl
         raise SensecfError(f"difference must be a finite non-zero number; got {difference}")
     needed = (_z_sum(power, confidence) * sd / abs(difference)) ** 2
     return max(2, math.ceil(needed - 1e-9))  # float noise must not add a run
+
+
+def smallest_p_value(n: int, permutations: int = 10_000) -> float:
+    """The smallest two-sided p-value :func:`paired_difference`'s sign-flip test can give with
+    ``n`` clusters: ``2 / 2^n`` when it runs all sign patterns, else ``1 / (1 + permutations)``.
+
+    Below the level tested, no comparison of ``n`` clusters can come out significant.
+
+    >>> smallest_p_value(5), smallest_p_value(6), smallest_p_value(20)
+    (0.0625, 0.03125, 9.999000099990002e-05)
+    """
+    if n < 1:
+        return float("nan")
+    if 2**n <= permutations:
+        return 2.0 / 2**n
+    return 1.0 / (1 + permutations)
 
 
 # ---- internals ---------------------------------------------------------------------------------

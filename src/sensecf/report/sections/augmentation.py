@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from sensecf.augmentation.comparisons import comparisons_table, power_note
 from sensecf.augmentation.plots import plot_f1
 from sensecf.augmentation.tables import (
+    COMPARISONS_NOTE,
     PLACEMENT_NOTE,
     PLACEMENT_TITLE,
     placement_table,
@@ -16,7 +18,7 @@ from sensecf.augmentation.tables import (
 )
 from sensecf.report.parts import Plot, Section, Table
 from sensecf.report.run_folder import RunData
-from sensecf.runs import ROW_PLACEMENT_CSV, SUMMARY_CSV
+from sensecf.runs import COMPARISONS_CSV, ROW_PLACEMENT_CSV, SUMMARY_CSV
 
 __all__ = ["STUDY_PLOTS", "augmentation_section"]
 
@@ -64,6 +66,17 @@ def augmentation_section(data: RunData) -> Section | None:
             name = spec.classes.get(cls, cls) if spec is not None else cls
             title = f"{rows['share'].iloc[0]:.0%} of '{name}' training rows removed"
         section.tables.append(Table.from_frame(summary_table(summary, scenario), title=title))
+    comparisons_path = folder / COMPARISONS_CSV
+    if comparisons_path.is_file():  # written by studies since the comparisons exist
+        comparisons = pd.read_csv(comparisons_path)
+        if len(comparisons):
+            section.tables.append(
+                Table.from_frame(
+                    comparisons_table(comparisons),
+                    title="Paired comparisons",
+                    caption=f"{COMPARISONS_NOTE} {power_note(comparisons)}",
+                )
+            )
     placement_path = folder / ROW_PLACEMENT_CSV
     if placement_path.is_file():  # written by studies since the measure exists
         placement = pd.read_csv(placement_path)

@@ -1,5 +1,6 @@
-"""The benchmark's tables: headline measures with intervals and the best marked, what the
-language model adds, the per-class breakdown, and every metric.
+"""The benchmark's tables: headline measures with intervals and a ★ where a method is better
+than every other (paired, Holm-adjusted), what the language model adds, the per-class
+breakdown, the paired comparisons against the reference, and every metric.
 
 Which measures, under which headers and formats, comes from the catalog
 (:mod:`sensecf.evaluation.catalog`): its ``report_headline`` and ``llm`` views.
@@ -7,18 +8,24 @@ Which measures, under which headers and formats, comes from the catalog
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
-from sensecf.evaluation.benchmark import coverage_lines, feasibility_line, llm_rows
+from sensecf.evaluation.benchmark import (
+    COMPARISONS_NOTE,
+    benchmark_best,
+    coverage_lines,
+    feasibility_line,
+    llm_rows,
+)
 from sensecf.evaluation.catalog import CATALOG, Catalog, Measure, format_parts
+from sensecf.evaluation.comparisons import Best, comparisons_text
 from sensecf.report.parts import Cell, Section, Table
 from sensecf.report.run_folder import RunData
-from sensecf.runs import QUERIES, RESULTS, SUMMARY_CSV
+from sensecf.runs import COMPARISONS_CSV, PER_QUERY, QUERIES, RESULTS, SUMMARY_CSV
 
-__all__ = ["all_metrics_table", "benchmark_section", "metric_table"]
+__all__ = ["all_metrics_table", "benchmark_section", "metric_table", "tie_lines"]
 
 
 def benchmark_section(data: RunData, catalog: Catalog = CATALOG) -> Section | None:
@@ -33,7 +40,8 @@ def benchmark_section(data: RunData, catalog: Catalog = CATALOG) -> Section | No
         "Every generator explained the same flagged rows of the same model and was scored by "
         "one metric suite. Means over queries, with 95% intervals in brackets where the "
         "queries vary; sparsity, proximity and plausibility are over valid counterfactuals. "
-        "The best value of each metric is marked ★.",
+        "★ marks a method only where it is better than every other method on that metric, "
+        "query by query, at the Holm-adjusted 5% level.",
     )
     n = summary["n_queries"].max() if "n_queries" in summary else None
     if n is not None:
@@ -48,7 +56,16 @@ def benchmark_section(data: RunData, catalog: Catalog = CATALOG) -> Section | No
         line = feasibility_line(pd.read_parquet(oracle)).removeprefix("oracle: ")
         section.facts.append(("what the oracle proved", line))
     headline = catalog.view("report_headline")
-    section.tables.append(metric_table(summary, headline, title="All queries"))
+    per_query_path = folder / PER_QUERY
+    per_query = pd.read_parquet(per_query_path) if per_query_path.is_file() else pd.DataFrame()
+    if "method" not in per_query.columns:  # written before the table named its methods
+        per_query = pd.DataFrame()
+    seed = int(config.get("seed") or 0)
+    best = benchmark_best(per_query, headline, seed=seed)
+    section.tables.append(metric_table(summary, headline, title="All queries", best=best))
+    ties = tie_lines(best, headline)
+    if ties:
+        section.notes.append("No ★ where the best mean is not a clear lead: " + "; ".join(ties))
     llm = summary[llm_rows(summary)]
     if len(llm):
         section.tables.append(
@@ -60,7 +77,6 @@ def benchmark_section(data: RunData, catalog: Catalog = CATALOG) -> Section | No
                 "copies measure how much of an answer is the prompt's examples. The "
                 "nearest-example control returns the examples without a language model. "
                 "Diagnostics, not rankings: no best is marked.",
-                mark_best=False,
             )
         )
     by = data.by
@@ -72,15 +88,43 @@ def benchmark_section(data: RunData, catalog: Catalog = CATALOG) -> Section | No
             rows = full[full[by] == group].reset_index(drop=True)
             label = spec.classes.get(int(group), group) if spec and by == "label" else group
             title = f"Queries whose true class is {label}" if by == "label" else f"{by} = {label}"
-            section.tables.append(metric_table(rows, headline, title=title))
+            marks = benchmark_best(per_query, headline, by=by, group=group, seed=seed)
+            section.tables.append(metric_table(rows, headline, title=title, best=marks))
     lines = coverage_lines(summary)
     if lines:
         section.notes.append(
             "Coverage against feasible queries (a valid counterfactual that breaks no "
             "constraint): " + "; ".join(lines)
         )
+    comparisons_path = folder / COMPARISONS_CSV
+    if comparisons_path.is_file():  # written by benchmarks since the comparisons exist
+        comparisons = pd.read_csv(comparisons_path)
+        if len(comparisons):
+            reference = comparisons["reference"].iloc[0]
+            section.tables.append(
+                Table.from_frame(
+                    comparisons_text(comparisons, catalog=catalog),
+                    title=f"Paired comparisons against {reference}",
+                    caption=COMPARISONS_NOTE,
+                )
+            )
     section.tables.append(all_metrics_table(summary))
     return section
+
+
+def tie_lines(best: Mapping[str, Best], measures: Sequence[Measure]) -> list[str]:
+    """Where the best mean earns no ★: ``L0: oracle, indistinguishable from dice-random``.
+
+    >>> b = {"l0": Best("l0", "oracle", False, ("dice-random",))}
+    >>> tie_lines(b, [CATALOG.get("l0")])
+    ['L0 (features changed): oracle, indistinguishable from dice-random']
+    """
+    return [
+        f"{m.title}: {best[m.name].leader}, indistinguishable from "
+        + ", ".join(best[m.name].tied_with)
+        for m in measures
+        if m.name in best and not best[m.name].marked
+    ]
 
 
 def metric_table(
@@ -88,37 +132,32 @@ def metric_table(
     measures: Sequence[Measure],
     title: str = "",
     caption: str = "",
-    mark_best: bool = True,
+    best: Mapping[str, Best] | None = None,
 ) -> Table:
     """One row per method: each measure as ``mean [low, high]`` under its report title, the
-    best per column marked (unless ``mark_best`` is false, the measure has no direction, or
-    every method ties).
+    method ``best`` marks per measure (:func:`~sensecf.evaluation.benchmark.benchmark_best`:
+    better than every other method at the Holm-adjusted level) flagged; nothing without it.
 
     >>> from sensecf.evaluation.catalog import Measure
     >>> s = pd.DataFrame({"method": ["a", "b"], "l0": [2.0, 3.0],
     ...                   "l0_ci_low": [1.0, 2.5], "l0_ci_high": [3.0, 3.5]})
-    >>> t = metric_table(s, [Measure("l0", "cf", "L0", fmt=".1f", higher_is_better=False)])
+    >>> l0 = Measure("l0", "cf", "L0", fmt=".1f", higher_is_better=False)
+    >>> t = metric_table(s, [l0], best={"l0": Best("l0", "a", True, ())})
     >>> [(c.text, c.interval, c.best) for c in t.rows[0]]
     [('a', '', False), ('2.0', '[1.0, 3.0]', True)]
+    >>> metric_table(s, [l0], best={"l0": Best("l0", "a", False, ("b",))}).rows[0][1].best
+    False
     """
     present = [m for m in measures if m.name in rows.columns and rows[m.name].notna().any()]
-    best: dict[str, set[int]] = {}
-    for m in present if mark_best else []:
-        if m.higher_is_better is None:  # a diagnostic: never ranked
-            continue
-        # Ranked as shown: values that print the same tie.
-        shown = [float(format(v, m.fmt)) if pd.notna(v) else np.nan for v in rows[m.name]]
-        values = np.array(shown, dtype=float)
-        finite = values[np.isfinite(values)]
-        if len(finite) >= 2 and finite.min() < finite.max():  # a tie of all marks nothing
-            target = finite.max() if m.higher_is_better else finite.min()
-            best[m.name] = set(np.flatnonzero(values == target).tolist())
+    starred = {
+        name: mark.leader for name, mark in (best or {}).items() if mark.marked
+    }  # a diagnostic never has a mark: best_marks ranks only measures with a direction
     table_rows = []
-    for i, row in enumerate(rows.to_dict("records")):
+    for row in rows.to_dict("records"):
         cells = [Cell(str(row["method"]))]
         for m in present:
             text, interval = format_parts(row, m.name, m.fmt)
-            cells.append(Cell(text, i in best.get(m.name, set()), interval))
+            cells.append(Cell(text, starred.get(m.name) == row["method"], interval))
         table_rows.append(cells)
     header = ["method", *(m.title for m in present)]
     return Table(header, table_rows, title, caption)
