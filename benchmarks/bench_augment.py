@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,7 +42,10 @@ from sensecf.augmentation.comparisons import (
 from sensecf.augmentation.measures import MIN_LOSS
 from sensecf.augmentation.study import ordered_summary, row_placement
 from sensecf.augmentation.tables import PLACEMENT_TITLE, placement_table, summary_table
+from sensecf.data.aireadi import read_aireadi
+from sensecf.data.aireadi.daily import FEATURES
 from sensecf.data.heart import read_uci_heart
+from sensecf.data.synthetic import CohortConfig, write_synthetic_cohort
 
 CF_ARMS = ("oracle", "dice-random", "nice-sparsity")
 HEART_SIZES = {0: 164, 1: 139}
@@ -107,6 +111,20 @@ def paired(study, data) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return results, summary, row_placement(rows, data, scarce_class)
 
 
+def complete_days_cohort(participants: int, days: int) -> scf.Dataset:
+    """The synthetic cohort on its complete days: every feature measured, as the saved cells
+    under benchmarks/results/augment-synthetic were computed (before the reader kept days with
+    gaps), so they stay readable; the spec is the reader's default."""
+    config = CohortConfig(participants=participants, days=days, interval_min=15, seed=0)
+    with tempfile.TemporaryDirectory(prefix="sensecf-cohort-") as tmp:
+        write_synthetic_cohort(Path(tmp), config)
+        # Requiring every feature at read time drops the days before the stress threshold is
+        # set, as the old reader did; the spec is then the default one (nothing required).
+        data = read_aireadi(tmp, require_sleep=True, require_cgm=True, required=tuple(FEATURES))
+    features = tuple(f.model_copy(update={"required": False}) for f in data.spec.features)
+    return data.with_spec(data.spec.model_copy(update={"features": features}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=["synthetic", "heart"], default="synthetic")
@@ -133,9 +151,7 @@ def main() -> None:
     elif (args.out / "features").is_dir():  # the cohort of an earlier run into this folder
         data = scf.load_dataset(args.out / "features")
     else:
-        data = scf.datasets.synthetic_cohort(
-            participants=args.participants, days=args.days, interval_min=15, seed=0
-        )
+        data = complete_days_cohort(args.participants, args.days)
         data.save(args.out / "features")
     counts = ", ".join(f"{data.spec.classes[c]}: {n}" for c, n in data.class_counts().items())
     print(f"data: {len(data)} rows ({counts}) ({time.perf_counter() - start:.0f} s)")
