@@ -18,7 +18,8 @@ relation undone) before the model judges it:
 
 Its answer is ``optimal`` only when every smaller size was searched exhaustively (on the grid;
 certified when the grid holds every admissible value), ``infeasible`` only when the whole
-admissible space was enumerated. A query's missing feature is never one of the features moved:
+admissible space was enumerated. Its work is counted in candidate rows (the query's
+:class:`.budget.Budget`), never in seconds unless a time limit is asked for. A query's missing feature is never one of the features moved:
 it stays missing in every row.
 """
 
