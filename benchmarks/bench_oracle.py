@@ -89,6 +89,7 @@ def report(table: str, model_name: str, model: scf.TrainedClassifier, bench, sec
     oracle = next(r for r in bench.results if r.method == "oracle").queries.set_index("query_id")
     n = len(oracle)
     status = oracle["status"].value_counts().to_dict()
+    budget = oracle["budget"].value_counts().to_dict() if "budget" in oracle else {}
     infeasible = oracle.index[oracle["status"] == "infeasible"]
     feasible = oracle.index.difference(infeasible)
     certified = int(oracle["min_l0_certified"].astype(bool).sum())
@@ -97,6 +98,7 @@ def report(table: str, model_name: str, model: scf.TrainedClassifier, bench, sec
     )
     print(
         f"oracle answers: {status}; minimal L0 certified for {certified}/{n} ({certified / n:.0%})"
+        f"; budget {budget}"
     )
     print(
         f"oracle min L0 (certified people): mean {oracle.loc[oracle['min_l0_certified'].astype(bool), 'min_l0'].mean():.2f}"
@@ -131,7 +133,12 @@ def main() -> None:
     parser.add_argument("--models", default="rf,logreg")
     parser.add_argument("--limit", type=int, default=30)
     parser.add_argument("--n-cfs", type=int, default=3)
-    parser.add_argument("--time-limit", type=float, default=40.0, help="oracle seconds per person")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="oracle seconds per person on top of its work budget (default: none, reproducible)",
+    )
     parser.add_argument("--rf-params", default="{}", help="JSON overrides of the forest's defaults")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

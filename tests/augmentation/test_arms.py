@@ -183,7 +183,7 @@ def test_the_oracle_searches_briefly_for_rows_unless_told_otherwise(scarce, monk
 
     def spy(name, **options):
         generator = real(name, **options)
-        limits.append(generator.time_limit)
+        limits.append((generator.node_limit, generator.max_candidates, generator.time_limit))
         return generator
 
     monkeypatch.setattr(arms, "make_generator", spy)
@@ -197,7 +197,12 @@ def test_the_oracle_searches_briefly_for_rows_unless_told_otherwise(scarce, monk
             source_rows=split.kept,
             options=options,
         )
-    assert limits == [arms.ORACLE_SECONDS, 7.5]
+    work = arms.ORACLE_WORK
+    # The arm's budget is counted work; a time limit given by the caller comes on top of it.
+    assert limits == [
+        (work["node_limit"], work["max_candidates"], None),
+        (work["node_limit"], work["max_candidates"], 7.5),
+    ]
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -117,9 +118,11 @@ class Augmentation:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-# The oracle's search time per person when it generates rows (its best row found so far is
-# returned when the time is up).
-ORACLE_SECONDS = 3.0
+# The oracle's work per person when it generates rows: a row needs to be valid, not proven
+# minimal, so each solve stops after this many branch-and-bound nodes and the search after
+# this many candidate rows (its best row found so far is returned). Counted, not timed, so
+# an arm adds the same rows on any machine.
+ORACLE_WORK = MappingProxyType({"node_limit": 50, "max_candidates": 200_000})
 
 
 def generated_rows(
@@ -148,9 +151,10 @@ def generated_rows(
     asks each generator for a safety margin (see ``CounterfactualGenerator.generate``); rows
     are still accepted by the verifier's decision rule. ``source_rows``
     maps the scarce set's rows to positions in the full dataset (each row's ``source_row``).
-    The oracle gets :data:`ORACLE_SECONDS` per person unless ``options`` give a
-    ``time_limit``: a row needs to be valid, not certified minimal, and proving the minimum on
-    an unpruned forest often runs to the oracle's full 20 s a person.
+    The oracle gets the work budget :data:`ORACLE_WORK` per person unless ``options`` give
+    its own (``node_limit``, ``max_candidates``; a ``time_limit`` adds a cap in seconds): a
+    row needs to be valid, not certified minimal, and proving the minimum on an unpruned
+    forest takes far more work.
     """
     spec = scarce.spec
     empty = _empty_rows(spec)
@@ -158,7 +162,8 @@ def generated_rows(
         return Augmentation(empty)
     options = dict(options or {})
     if name == "oracle":
-        options.setdefault("time_limit", ORACLE_SECONDS)
+        for key, value in ORACLE_WORK.items():
+            options.setdefault(key, value)
     if name in LLM_GENERATORS and llm_cache is not None:
         options.setdefault("llm_cache", str(llm_cache))
     start = time.perf_counter()

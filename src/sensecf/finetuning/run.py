@@ -28,6 +28,7 @@ from sensecf.errors import SensecfError
 from sensecf.finetuning.pairs import build_pairs, read_rows, split_pairs
 from sensecf.finetuning.training import TrainConfig, TrainResult, train_lora
 from sensecf.generators.llm.compact import CompactFormat
+from sensecf.generators.oracle.generator import NODE_LIMIT
 from sensecf.llm import artifacts
 from sensecf.models.classifier import TrainedClassifier
 
@@ -38,15 +39,16 @@ logger = logging.getLogger(__name__)
 class Profile:
     """How much a run does: ``train`` settings, teacher CFs ``per_query``, ``max_queries``
     flagged training rows used (``None``: all), ``heldout_share`` of people kept out of
-    training for the check, ``heldout_max`` of their queries checked, ``teacher_seconds`` per
-    query for the oracle."""
+    training for the check, ``heldout_max`` of their queries checked, ``teacher_nodes`` the
+    oracle teacher's branch-and-bound nodes per solve (counted work, not seconds: the same
+    pairs on any machine)."""
 
     train: TrainConfig = field(default_factory=TrainConfig)
     per_query: int = 3
     max_queries: int | None = None
     heldout_share: float = 0.1
     heldout_max: int = 40
-    teacher_seconds: float = 5.0
+    teacher_nodes: int = NODE_LIMIT
 
 
 PROFILES = {
@@ -59,7 +61,7 @@ PROFILES = {
         max_queries=12,
         heldout_share=0.25,
         heldout_max=4,
-        teacher_seconds=2.0,
+        teacher_nodes=200,
     ),
 }
 
@@ -171,6 +173,7 @@ def _pairs(
         {
             "teacher": teacher,
             "per_query": prof.per_query,
+            "teacher_nodes": prof.teacher_nodes,  # the teacher's answers depend on its budget
             "max_queries": prof.max_queries,
             "format": asdict(fmt),
             "seed": seed,
@@ -184,7 +187,7 @@ def _pairs(
     if path.is_file() and stamp.is_file() and stamp.read_text() == key:
         logger.info(f"↺ reused the pairs in {path}")
         return pd.read_parquet(path)
-    options = {"time_limit": prof.teacher_seconds} if teacher == "oracle" else {}
+    options = {"node_limit": prof.teacher_nodes} if teacher == "oracle" else {}
     built = build_pairs(
         model,
         data,

@@ -32,7 +32,9 @@ branch, or at the imputer's value in front of a linear model; such a query is as
 complete one unless a relation reads the missing feature (then it is searched).
 
 Each query's answer (:mod:`.certificate`) says ``optimal``, ``feasible`` (with a bound),
-``infeasible`` (no allowed change flips this prediction, proven) or ``time_limit``.
+``infeasible`` (no allowed change flips this prediction, proven) or ``time_limit`` (the
+budget ran out first). The budget is counted work (:mod:`.budget`), so answers repeat on any
+machine; a seconds limit is an option.
 """
 
 from sensecf.generators.oracle.certificate import CERTIFICATE_COLUMNS, STATUSES, Certificate

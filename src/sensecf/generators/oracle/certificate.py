@@ -5,7 +5,9 @@ Each query gets one :class:`Certificate`, written into the query table as the co
 
 - ``status``: ``optimal`` (the fewest changes are proven), ``feasible`` (counterfactuals found,
   the minimum only bounded), ``infeasible`` (proven: no allowed change flips this prediction),
-  ``time_limit`` (the time ran out before any counterfactual was found) or ``not_found`` (the
+  ``time_limit`` (the budget ran out before any counterfactual was found: the work budget, or
+  the seconds limit where one was set; the name is kept from when the budget was seconds; the
+  query table's ``budget`` column says which) or ``not_found`` (the
   search for models without an exact encoding covered its grid and found none; no proof);
 - ``solver``: ``milp`` (exact program) or ``search`` (grid, beam and neighbours);
 - ``min_l0``: the fewest changes found (NaN when none);
@@ -40,7 +42,8 @@ MESSAGES = {
     "optimal": "optimal: no counterfactual changes fewer features",
     "feasible": "feasible: counterfactuals found; the fewest changes are bounded, not proven",
     "infeasible": "infeasible: no allowed change flips this prediction",
-    "time_limit": "time limit: no counterfactual found in the time allowed (nothing proven)",
+    "time_limit": "budget spent: no counterfactual found within the work budget (or the time "
+    "limit, where one was set); nothing proven",
     "not_found": "not found: the search found no counterfactual (nothing proven)",
 }
 

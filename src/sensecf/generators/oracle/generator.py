@@ -16,6 +16,7 @@ from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
 from sensecf.generators.base import Candidates, CounterfactualGenerator
 from sensecf.generators.oracle.admissible import change_range
+from sensecf.generators.oracle.budget import Budget
 from sensecf.generators.oracle.certificate import CERTIFICATE_COLUMNS, Certificate
 from sensecf.generators.oracle.encode import encode_model
 from sensecf.generators.oracle.encoding import UnsupportedModel
@@ -33,7 +34,13 @@ from sensecf.progress import progress_bar
 METHODS = ("auto", "exact", "search")
 # A feature with at most this many admissible values is searched over all of them.
 COMPLETE_GRID = 16
-# Solutions after the first (diversity) get at most this share of the time limit.
+# Branch-and-bound nodes per solve. The programs of the project's models close at the root
+# or within a few nodes; a thousand leaves room for harder ones while bounding the work.
+NODE_LIMIT = 1_000
+# Candidate rows the search hands to the model per query: five exhaustive subset sizes at the
+# default ``max_rows``, or a long beam.
+MAX_CANDIDATES = 1_000_000
+# Each solve after the first (the further distinct solutions) gets this share of the nodes.
 EXTRA_SHARE = 0.25
 
 
@@ -42,9 +49,16 @@ class Oracle(CounterfactualGenerator):
 
     ``method``: ``"exact"`` solves a mixed-integer program (tree ensembles, logistic models);
     ``"search"`` searches feature subsets for any model; ``"auto"`` (default) is exact where
-    the model can be encoded, else search. ``time_limit`` is seconds per query (the program,
-    or the search; the solutions after the first share a quarter of it). ``margin`` asks for P(positive) at least that far beyond the threshold.
-    ``max_changes`` caps the number of changed features (None: every mutable feature).
+    the model can be encoded, else search. ``margin`` asks for P(positive) at least that far
+    beyond the threshold. ``max_changes`` caps the number of changed features (None: every
+    mutable feature).
+
+    Budget: counted work, so the same query gets the same answer on any machine, idle or
+    busy (see :mod:`.budget`). ``node_limit`` caps the branch-and-bound nodes of each solve
+    (the further distinct solutions get a quarter of it each, and a fixed number of solves);
+    ``max_candidates`` caps the rows the search hands to the model per query. ``time_limit``
+    (None by default) adds a cap in seconds per query; a query it cuts short has
+    ``budget == "seconds"`` in the query table, and its answer may differ on another machine.
 
     Search settings: ``grid_size`` training quantiles per feature, ``grid_size_large`` for the
     beam, ``beam_width`` rows kept per subset size, ``max_rows`` the largest exhaustive size
@@ -54,23 +68,33 @@ class Oracle(CounterfactualGenerator):
     the program holds it where the classifier puts a missing value (a tree's missing-value
     branch, an imputer's value), so its answers are as exact as for complete queries.
 
-    Per query (``query_info_columns``): ``status`` (optimal, feasible, infeasible, time_limit,
-    not_found), ``solver`` (milp or search), ``min_l0``, ``min_l0_bound``,
-    ``min_l0_certified``, ``min_l0_exact`` (see :mod:`.certificate`) and ``solve_seconds``.
+    Per query (``query_info_columns``): ``status`` (optimal, feasible, infeasible, time_limit
+    (a budget ran out before any counterfactual was found), not_found), ``solver`` (milp or
+    search), ``min_l0``, ``min_l0_bound``, ``min_l0_certified``, ``min_l0_exact`` (see
+    :mod:`.certificate`), ``budget`` (``"seconds"`` where the time limit cut the query short,
+    else ``"work"``) and ``solve_seconds``.
 
     >>> Oracle(max_changes=2).get_params()["max_changes"]
     2
+    >>> Oracle().get_params()["time_limit"] is None, Oracle().node_limit
+    (True, 1000)
     """
 
     name = "oracle"
     keeps_relations = True
-    query_info_columns: ClassVar[tuple[str, ...]] = (*CERTIFICATE_COLUMNS, "solve_seconds")
+    query_info_columns: ClassVar[tuple[str, ...]] = (
+        *CERTIFICATE_COLUMNS,
+        "budget",
+        "solve_seconds",
+    )
 
     def __init__(
         self,
         *,
         method: str = "auto",
-        time_limit: float = 20.0,
+        node_limit: int = NODE_LIMIT,
+        max_candidates: int = MAX_CANDIDATES,
+        time_limit: float | None = None,
         margin: float = 0.0,
         max_changes: int | None = None,
         grid_size: int = 9,
@@ -80,6 +104,8 @@ class Oracle(CounterfactualGenerator):
         neighbors: int = 10,
     ) -> None:
         self.method = method
+        self.node_limit = node_limit
+        self.max_candidates = max_candidates
         self.time_limit = time_limit
         self.margin = margin
         self.max_changes = max_changes
@@ -94,6 +120,8 @@ class Oracle(CounterfactualGenerator):
             raise ValueError(f"`method` must be one of {list(METHODS)}; got {self.method!r}")
         for label, value, least in (
             ("max_changes", self.max_changes, 0),
+            ("node_limit", self.node_limit, 1),
+            ("max_candidates", self.max_candidates, 1),
             ("grid_size", self.grid_size, 2),
             ("grid_size_large", self.grid_size_large, 2),
             ("beam_width", self.beam_width, 1),
@@ -105,6 +133,8 @@ class Oracle(CounterfactualGenerator):
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise ValueError(f"`{label}` must be an integer ≥ {least}; got {value!r}")
         for label, number, low in (("time_limit", self.time_limit, 0), ("margin", self.margin, 0)):
+            if label == "time_limit" and number is None:  # no seconds limit: work only
+                continue
             ok = isinstance(number, (int, float)) and not isinstance(number, bool)
             if (
                 not ok
@@ -113,8 +143,13 @@ class Oracle(CounterfactualGenerator):
                 or (label == "time_limit" and number == 0)
             ):
                 raise ValueError(
-                    f"`{label}` must be a {'positive' if label == 'time_limit' else 'non-negative'} "
-                    f"number; got {number!r}"
+                    f"`{label}` must be a "
+                    + (
+                        "positive number of seconds or None"
+                        if label == "time_limit"
+                        else "non-negative number"
+                    )
+                    + f"; got {number!r}"
                 )
         if self.margin >= 1:
             raise ValueError(f"`margin` must be below 1 (a probability); got {self.margin!r}")
@@ -182,20 +217,30 @@ class Oracle(CounterfactualGenerator):
         with progress_bar(self.name, len(X), progress) as advance:
             for query, near in zip(X, neighbours, strict=True):
                 start = time.perf_counter()
+                budget = self._budget(start)
                 answer: tuple[np.ndarray, Certificate] | None = None
                 if self.encoding_ is not None and self._encodable(query):
                     try:
-                        answer = self._exact(query.copy(), near, n_cfs, desired)
+                        answer = self._exact(query.copy(), near, n_cfs, desired, budget)
                     except UnsupportedModel:  # the model cannot score this query's gaps
                         answer = None
                 if answer is None:
-                    found, certificate = self._search(query.copy(), near, desired, start)
+                    found, certificate = self._search(query.copy(), near, desired, budget)
                     answer = self._rank(query, found), certificate
                 rows, certificate = answer
-                info = {**certificate.query_info(), "solve_seconds": time.perf_counter() - start}
+                info = {
+                    **certificate.query_info(),
+                    "budget": budget.label,
+                    "solve_seconds": time.perf_counter() - start,
+                }
                 out.append(Candidates(rows[:n_cfs], source="search", query_info=info))
                 advance()
         return out
+
+    def _budget(self, start: float) -> Budget:
+        """One query's budget, its deadline counted from ``start`` (where a limit is set)."""
+        deadline = None if self.time_limit is None else start + self.time_limit
+        return Budget(self.node_limit, self.max_candidates, deadline)
 
     def _encodable(self, query: np.ndarray) -> bool:
         """Whether the program can hold this query: a missing feature (kept missing) may not
@@ -208,7 +253,7 @@ class Oracle(CounterfactualGenerator):
         return not gaps[involved].any()
 
     def _search(
-        self, query: np.ndarray, near: np.ndarray, desired: int, start: float
+        self, query: np.ndarray, near: np.ndarray, desired: int, budget: Budget
     ) -> tuple[np.ndarray, Certificate]:
         grid = [
             np.union1d(fine, coarse)
@@ -221,14 +266,11 @@ class Oracle(CounterfactualGenerator):
             max_rows=self.max_rows,
             complete_up_to=COMPLETE_GRID,
         )
-        return search(
-            self.model_, self.spec_, query, desired, near, settings, start + self.time_limit
-        )
+        return search(self.model_, self.spec_, query, desired, near, settings, budget)
 
     def _exact(
-        self, query: np.ndarray, near: np.ndarray, n_cfs: int, desired: int
+        self, query: np.ndarray, near: np.ndarray, n_cfs: int, desired: int, budget: Budget
     ) -> tuple[np.ndarray, Certificate]:
-        start = time.perf_counter()
         encoding = self.encoding_
         spec = self.spec_
         low, high = change_range(spec, query)
@@ -236,7 +278,7 @@ class Oracle(CounterfactualGenerator):
         plan = self.relations_
         if not plan.empty and not RelationProgram(plan, spec, query, low, high).usable:
             # The query itself does not meet its relations: only the search can say more.
-            rows, certificate = self._search(query, near, desired, start)
+            rows, certificate = self._search(query, near, desired, budget)
             return self._rank(query, rows), certificate
         model = self.model_
         positive = desired == model.positive_class
@@ -295,7 +337,6 @@ class Oracle(CounterfactualGenerator):
             if len(rows):  # valid rows found without proof: a cap for the program
                 best = int(count_changes(spec, query, rows).min())
                 limit = best if limit is None else min(limit, best)
-            remaining = max(self.time_limit - (time.perf_counter() - start), 0.05)
             try:
                 if len(found) >= n_cfs:
                     outcome = Outcome(list(found), "optimal", min_l0=proven + 1, bound=proven + 1)
@@ -303,20 +344,20 @@ class Oracle(CounterfactualGenerator):
                     outcome = solve(
                         builder,
                         n_cfs,
-                        remaining,
+                        budget,
                         l0_cap=limit,
                         min_changes=proven + 1,
                         found=found,
                         accept=accept,
-                        extra_time=EXTRA_SHARE * self.time_limit,
+                        extra_nodes=max(1, int(EXTRA_SHARE * self.node_limit)),
                     )
                 if builder.relaxed:
-                    outcome = self._bracket(outcome, build, proven + 1, limit, accept, start)
+                    outcome = self._bracket(outcome, build, proven + 1, limit, accept, budget)
                 break
             except NumericalTrouble:
                 continue
         if outcome is None:  # the program and the model disagree at every tolerance
-            rows, certificate = self._search(query, near, desired, start)
+            rows, certificate = self._search(query, near, desired, budget)
             return self._rank(query, rows), certificate
         if enumerated is not None and len(enumerated[0]):
             near = np.vstack([enumerated[0], near])  # the other enumerated rows fill up
@@ -329,10 +370,10 @@ class Oracle(CounterfactualGenerator):
         least: int,
         cap: int | None,
         accept: Any,
-        start: float,
+        budget: Budget,
     ) -> Outcome:
         """Certify (or bound) the inner approximation of a linear model's ratio terms with the
-        outer relaxation, with finer brackets while they disagree and time is left."""
+        outer relaxation, with finer brackets (at most three) while they disagree."""
         if inner.status == "optimal":
             outcome = Outcome(list(inner.solutions), "feasible", inner.min_l0, bound=least)
         elif inner.status == "infeasible":
@@ -341,16 +382,13 @@ class Oracle(CounterfactualGenerator):
             outcome = inner
         levels = RATIO_LEVELS
         for _ in range(3):
-            remaining = self.time_limit - (time.perf_counter() - start)
-            if remaining <= 0.05:
+            if budget.out_of_time():
                 break
             best = int(outcome.min_l0) if outcome.solutions else None
             if best is not None and best <= least:
                 return Outcome(outcome.solutions, "optimal", best, bound=best)
             outer_cap = best - 1 if best is not None else cap
-            relaxed = solve(
-                build("outer", levels), 1, remaining, l0_cap=outer_cap, min_changes=least
-            )
+            relaxed = solve(build("outer", levels), 1, budget, l0_cap=outer_cap, min_changes=least)
             if relaxed.status == "infeasible":
                 if best is not None:
                     return Outcome(outcome.solutions, "optimal", best, bound=best)

@@ -15,7 +15,6 @@ another value on some feature" where the encoding lists each feature's values (t
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -25,8 +24,11 @@ from scipy.sparse import coo_matrix
 
 from sensecf.data.constraints import recompute
 from sensecf.data.spec import DatasetSpec
+from sensecf.generators.oracle.budget import Budget
 
 MIP_REL_GAP = 1e-4
+# Solves after the first, per solution asked for (no-good cuts; see :func:`solve`).
+EXTRA_SOLVES = 3
 # A feature with at most this many admissible values lists them all (enumeration proves).
 ALL_VALUES_UP_TO = 16
 
@@ -315,7 +317,7 @@ class Outcome:
     """What the solver proved and found for one query."""
 
     solutions: list[np.ndarray]
-    status: str  # optimal | feasible | infeasible | time_limit
+    status: str  # optimal | feasible | infeasible | time_limit (a budget ran out)
     min_l0: float = math.nan
     bound: float = math.nan
     capped: bool = False  # infeasible only under the given cap on changes
@@ -324,23 +326,24 @@ class Outcome:
 def solve(
     builder: ProgramBuilder,
     n_solutions: int,
-    time_limit: float,
+    budget: Budget,
     *,
     l0_cap: int | None = None,
     min_changes: int = 0,
     found: Sequence[np.ndarray] = (),
     accept: Callable[[np.ndarray], bool] = lambda x: True,
-    extra_time: float | None = None,
+    extra_nodes: int | None = None,
 ) -> Outcome:
     """Up to ``n_solutions`` counterfactuals: the optimum first, then by no-good cuts.
 
     ``l0_cap`` bounds the number of changes (a known counterfactual's), ``min_changes`` is a
     proven lower bound; ``found`` are optimal solutions already known (in order: the program
     only adds distinct ones after them). ``accept`` checks each solution with the real model
-    (a rejected first solution raises :class:`NumericalTrouble`). The solutions after the
-    first share at most ``extra_time`` seconds (default: what is left of ``time_limit``).
+    (a rejected first solution raises :class:`NumericalTrouble`). Each solve stops at the
+    ``budget``'s node limit (and its deadline, if any); the solves after the first get
+    ``extra_nodes`` nodes each (default: the budget's), and at most :data:`EXTRA_SOLVES` of
+    them per solution asked for, so the work is counted, not timed.
     """
-    start = time.perf_counter()
     features = builder.features
     n = builder.n_vars
     order = sorted(features)
@@ -374,23 +377,25 @@ def solve(
     integrality = np.concatenate(builder._int)
     base = LinearConstraint(A, row_lb, row_ub)
 
-    limit = {"end": start + time_limit}
+    nodes = {"limit": budget.node_limit}
 
     def run(extra: list[tuple[np.ndarray, float]]) -> OptimizeResult | None:
-        remaining = limit["end"] - time.perf_counter()
-        if remaining <= 0:
+        if budget.out_of_time():
             return None
         constraints = [base]
         if extra:
             rows = np.vstack([r for r, _ in extra])
             constraints.append(LinearConstraint(rows, -np.inf, np.array([u for _, u in extra])))
-        return milp(
+        res = milp(
             c,
             integrality=integrality,
             bounds=bounds,
             constraints=constraints,
-            options={"time_limit": max(remaining, 0.05), "mip_rel_gap": MIP_REL_GAP},
+            options={**budget.milp_options(nodes["limit"]), "mip_rel_gap": MIP_REL_GAP},
         )
+        if _ran_out(res):
+            budget.ran_out(by_clock="time limit" in str(res.message).lower())
+        return res
 
     def decode(v: np.ndarray) -> np.ndarray:
         x = builder.query.copy()
@@ -428,7 +433,7 @@ def solve(
         if res.status == 2:
             return Outcome([], "infeasible", bound=math.inf, capped=l0_cap is not None)
         if res.x is None:
-            if res.status == 1:
+            if _ran_out(res):
                 return Outcome([], "time_limit", bound=max(l0_bound(res), min_changes))
             raise RuntimeError(f"the solver failed: {res.message}")
         v = res.x
@@ -442,10 +447,14 @@ def solve(
         supports = [frozenset(np.flatnonzero(np.round(v[ch_cols]) > 0))]
         values_taken = [v]
         can_use_values = True
-    if extra_time is not None:
-        limit["end"] = min(limit["end"], time.perf_counter() + extra_time)
+    if extra_nodes is not None:
+        nodes["limit"] = extra_nodes
     mode = "support"
-    while len(outcome.solutions) < n_solutions:
+    # Each solve adds a solution or ends the loop, except a solution the model rejects (within
+    # the solver's tolerance) or a switch of cut: a count, not a clock, bounds the repeats.
+    solves = EXTRA_SOLVES * n_solutions
+    while len(outcome.solutions) < n_solutions and solves > 0:
+        solves -= 1
         if mode in ("support", "exact support"):
             if any(len(s) == 0 for s in supports):
                 break
@@ -474,6 +483,12 @@ def solve(
         if accept(x):
             outcome.solutions.append(x)
     return outcome
+
+
+def _ran_out(res: OptimizeResult) -> bool:
+    """Whether a solve stopped at a limit: SciPy says 1 for the time limit; HiGHS's node limit
+    comes back as status 4, "Solution limit reached"."""
+    return res.status == 1 or (res.status == 4 and "limit" in str(res.message).lower())
 
 
 def _value_cut(

@@ -18,7 +18,8 @@ relation undone) before the model judges it:
 
 Its answer is ``optimal`` only when every smaller size was searched exhaustively (on the grid;
 certified when the grid holds every admissible value), ``infeasible`` only when the whole
-admissible space was enumerated. A query's missing feature is never one of the features moved:
+admissible space was enumerated. Its work is counted in candidate rows (the query's
+:class:`.budget.Budget`), never in seconds unless a time limit is asked for. A query's missing feature is never one of the features moved:
 it stays missing in every row.
 """
 
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -35,6 +35,7 @@ import numpy as np
 from sensecf.data.constraints import changed, count_changes, project
 from sensecf.data.spec import DatasetSpec
 from sensecf.generators.oracle.admissible import change_range, grain_all, grain_count
+from sensecf.generators.oracle.budget import Budget
 from sensecf.generators.oracle.certificate import Certificate
 from sensecf.generators.sparsify import sparsify
 from sensecf.models.classifier import TrainedClassifier
@@ -109,9 +110,14 @@ def search(
     desired: int,
     neighbours: np.ndarray,
     settings: SearchSettings,
-    deadline: float,
+    budget: Budget,
 ) -> tuple[np.ndarray, Certificate]:
-    """Valid rows for one query (fewest changes found first, unsorted) and the answer."""
+    """Valid rows for one query (fewest changes found first, unsorted) and the answer.
+
+    The rows handed to the model are counted against ``budget.max_candidates`` (a subset
+    size, or a beam level, that does not fit is not started), so the answer does not depend on
+    the machine; the budget's deadline, if any, also stops it.
+    """
     d = len(query)
     if model.predict(query[None, :])[0] == desired:
         return query[None, :].copy(), Certificate("optimal", "search", 0, 0)
@@ -130,9 +136,10 @@ def search(
     # A row moving ``size`` proposable features changes at least ``size`` features: once a
     # hit changes no more than that, no larger subset can beat it.
     while size <= limit and size < best:
-        if count_rows(options, size) > settings.max_rows:
+        rows_at_size = count_rows(options, size)
+        if rows_at_size > settings.max_rows:
             break
-        if time.perf_counter() > deadline:
+        if budget.out_of_time() or not budget.take_rows(int(rows_at_size)):
             timed_out = True
             break
         hits = [
@@ -148,7 +155,7 @@ def search(
         size += 1
     if not len(found) and size <= limit and not timed_out:
         found, timed_out = _beam(
-            model, spec, query, desired, options, size, limit, settings, deadline
+            model, spec, query, desired, options, size, limit, settings, budget
         )
         if len(found):
             found = sparsify(model, np.broadcast_to(query, found.shape), found, desired)
@@ -228,13 +235,13 @@ def _beam(
     size: int,
     limit: int,
     settings: SearchSettings,
-    deadline: float,
+    budget: Budget,
 ) -> tuple[np.ndarray, bool]:
     """Grow the likeliest rows one feature at a time, from ``size`` up to ``limit`` changes."""
     beam = query[None, :].copy()
     features = sorted(options)
     for level in range(1, limit + 1):
-        if time.perf_counter() > deadline:
+        if budget.out_of_time():
             return np.empty((0, len(query))), True
         children = []
         for row in beam:
@@ -249,6 +256,8 @@ def _beam(
         if spec.relations:
             rows = project(spec, query, rows)
         rows = _unique(rows)
+        if not budget.take_rows(len(rows)):
+            return np.empty((0, len(query))), True
         labels, proba = model.predict_with_proba(rows, desired)
         hits = rows[labels == desired]
         if level >= size and len(hits):
