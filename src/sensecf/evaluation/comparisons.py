@@ -323,9 +323,10 @@ def comparison_line(row: Mapping[str, object], item: str = "method", fmt: str = 
         if low is not None and not pd.isna(low) and high is not None and not pd.isna(high)
         else " (no interval)"
     )
+    p_holm, n = float(str(row["p_holm"])), int(float(str(row["n"])))
     return (
         f"{row[item]} vs {row['reference']}: {format(diff, fmt)}{interval}, "
-        f"p_holm={float(row['p_holm']):.2g} (n = {int(row['n'])}); {row['verdict']}"  # type: ignore[arg-type]
+        f"p_holm={p_holm:.2g} (n = {n}); {row['verdict']}"
     )
 
 

@@ -19,7 +19,7 @@ import numbers
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
@@ -140,9 +140,14 @@ class CohortConfig:
         set_(self, "cgm_stops", check_share("cgm_stops", self.cgm_stops))
 
     @property
+    def stream_gaps(self) -> tuple[tuple[str, float], ...]:
+        """``missing_streams`` as normalised at construction: ``(stream, share)`` pairs."""
+        return cast(tuple[tuple[str, float], ...], self.missing_streams)
+
+    @property
     def has_gaps(self) -> bool:
         """Whether any stream may be left out or stop early."""
-        return self.cgm_stops > 0 or any(share > 0 for _, share in self.missing_streams)
+        return self.cgm_stops > 0 or any(share > 0 for _, share in self.stream_gaps)
 
 
 @dataclass
@@ -226,7 +231,7 @@ def write_synthetic_cohort(
         meas = measure(series, config.interval_min, _seed(config, _MEASURE, i))
         qrng = _seed(config, _QUIRKS, i)
         plan = plan_quirks(i, config.quirks, qrng)
-        gaps = plan_gaps(config.missing_streams, config.cgm_stops, _seed(config, _GAPS, i))
+        gaps = plan_gaps(config.stream_gaps, config.cgm_stops, _seed(config, _GAPS, i))
         writer = PersonWriter(root, series, meas, plan, qrng, counts, gaps)
         paths = writer.write_all()
         gap_rows += writer.gap_rows()
@@ -273,7 +278,7 @@ def _config_record(config: CohortConfig) -> dict[str, Any]:
     """The config as written in dataset_description.json (gap fields only when set)."""
     record = asdict(config)
     if config.has_gaps:
-        record["missing_streams"] = {k: v for k, v in config.missing_streams if v}
+        record["missing_streams"] = {k: v for k, v in config.stream_gaps if v}
     else:
         for name in _GAP_FIELDS:
             record.pop(name)

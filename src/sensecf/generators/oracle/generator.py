@@ -144,6 +144,7 @@ class Oracle(CounterfactualGenerator):
             ok = isinstance(number, (int, float)) and not isinstance(number, bool)
             if (
                 not ok
+                or number is None
                 or not math.isfinite(number)
                 or number < low
                 or (label == "time_limit" and number == 0)
