@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,16 @@ class Dataset:
         self.spec.to_yaml(out / SPEC_FILE)
         write_json(out / INFO_FILE, self.info)
         return out
+
+
+def missing_by_feature(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, int]:
+    """Missing (NaN) values per feature, for the features that miss any, in ``names`` order.
+
+    >>> missing_by_feature(pd.DataFrame({"a": [1.0, None], "b": [1.0, 2.0]}), ["a", "b"])
+    {'a': 1}
+    """
+    counts = frame[list(names)].isna().sum()
+    return {str(name): int(n) for name, n in counts.items() if n}
 
 
 def read_feature_folder(path: str | os.PathLike, spec: DatasetSpec | None = None) -> Dataset:

@@ -39,7 +39,7 @@ from sensecf.data.aireadi.rules import (
     emptied_days,
 )
 from sensecf.data.constraints import recompute
-from sensecf.data.dataset import Dataset
+from sensecf.data.dataset import Dataset, missing_by_feature
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError, SpecError
 from sensecf.progress import progress_bar
@@ -233,16 +233,6 @@ def aireadi_spec(unit: Unit = "day", target: Target = "high_stress") -> DatasetS
             "feature because it defines the label.",
         )
     return spec
-
-
-def missing_by_feature(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, int]:
-    """Missing (NaN) values per feature, for the features that miss any, in ``names`` order.
-
-    >>> missing_by_feature(pd.DataFrame({"a": [1.0, None], "b": [1.0, 2.0]}), ["a", "b"])
-    {'a': 1}
-    """
-    counts = frame[list(names)].isna().sum()
-    return {str(name): int(n) for name, n in counts.items() if n}
 
 
 def select_features(

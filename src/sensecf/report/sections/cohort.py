@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from sensecf.data.dataset import Dataset
+from sensecf.data.dataset import Dataset, missing_by_feature
 from sensecf.data.spec import DatasetSpec
 from sensecf.report import plots
 from sensecf.report.parts import Cell, Plot, Section, Table, text_of
@@ -116,14 +116,13 @@ def missing_values_table(features: Dataset) -> Table | None:
     >>> [[cell.text for cell in row] for row in table.rows]
     [['spo2', '2 of 4 (50%)']]
     """
-    counts = features.X.isna().sum()
-    counts = counts[counts > 0]
-    if counts.empty:
+    counts = missing_by_feature(features.frame, features.spec.feature_names)
+    if not counts:
         return None
     total = len(features)
     rows = [
-        [Cell(name), Cell(f"{int(n):,} of {total:,} ({n / total:.0%})")]
-        for name, n in counts.sort_values(ascending=False, kind="stable").items()
+        [Cell(name), Cell(f"{n:,} of {total:,} ({n / total:.0%})")]
+        for name, n in sorted(counts.items(), key=lambda item: -item[1])
     ]
     return Table(
         ["feature", "not measured"],
