@@ -150,6 +150,22 @@ class CounterfactualResult:
         """Share of counterfactuals the model puts in the desired class."""
         return float(self.cfs["valid"].mean()) if len(self.cfs) else float("nan")
 
+    def people(self) -> np.ndarray | None:
+        """The person each query belongs to (the spec's group column), row-aligned with
+        ``queries``; ``None`` where the queries do not say (no group column, or not carried).
+
+        >>> from sensecf.data.spec import infer_spec
+        >>> frame = pd.DataFrame({"pid": [7, 8], "x": [0.0, 1.0], "y": [0, 1]})
+        >>> spec = infer_spec(frame, "y", id_columns=["pid"], group_column="pid")
+        >>> queries = frame.assign(query_id=[0, 1])
+        >>> CounterfactualResult("m", 0, spec, queries, empty_cfs(spec)).people().tolist()
+        [7, 8]
+        """
+        person = self.spec.group_column
+        if person is None or person not in self.queries.columns:
+            return None
+        return self.queries[person].to_numpy()
+
     def query_matrix(self) -> np.ndarray:
         """Each counterfactual's query, row-aligned with :meth:`cf_matrix`."""
         X = self.queries.set_index("query_id")[self.spec.feature_names]

@@ -335,9 +335,9 @@ def _query_rows(per_query: pd.DataFrame, result: CounterfactualResult) -> pd.Dat
     methods' tables are stacked), then the person each query belongs to (:data:`PERSON`)
     where the queries carry the spec's group column: the comparisons' clusters."""
     per_query.insert(0, "method", result.method)
-    person = result.spec.group_column
-    if person is not None and person in result.queries.columns:
-        per_query.insert(2, PERSON, result.queries[person].to_numpy())
+    people = result.people()
+    if people is not None:
+        per_query.insert(2, PERSON, people)
     return per_query
 
 
@@ -426,7 +426,6 @@ def _run_one(
     inputs: dict[str, Any],
     llm: LLMOptions,
 ) -> CounterfactualResult:
-    folder = out / RESULTS / name if out is not None else None
     options = config.options(name)
     uses_llm = name in LLM_GENERATORS and "backend" not in options
     if uses_llm and name != "fine-tuned":
@@ -452,6 +451,7 @@ def _run_one(
             inputs["finetuned"] = _folder_stamp(Path(str(llm.model)))
     fingerprint = config.fingerprint(name, **inputs)
     store = UnitStore(out, RESULTS, record=UNIT_JSON)
+    folder = store.path((name,))
     finished = store.finished((name,), fingerprint)
     if finished is not None:
         try:

@@ -671,11 +671,11 @@ class MetricSuite:
 
         # A person's queries (days) are not independent: resample people where the queries
         # say who they are, else each query on its own.
-        person = result.spec.group_column
+        people = result.people()
         clusters = None
-        if person is not None and person in result.queries.columns:
+        if people is not None:
             clusters = "__person"
-            queries[clusters] = result.queries[person].to_numpy()
+            queries[clusters] = people
         # Per-CF metrics and per-query measures: means over queries, with their interval.
         summarised = [m for m in self.catalog.at("cf", "query") if m.level == "cf" or m.interval]
         means = grouped_intervals(
