@@ -142,10 +142,8 @@ class UnitStore:
 
     def finished(self, parts: tuple[str, ...], key: str) -> Path | None:
         """The unit's folder when it was finished with fingerprint ``key``, else ``None``."""
-        saved = self._record(parts)
-        if saved is None or saved.get("fingerprint") != key:
-            return None
-        return self.path(parts)
+        found = self._finished(parts, key)
+        return found[0] if found is not None else None
 
     def keep(
         self,
@@ -165,12 +163,12 @@ class UnitStore:
 
     def load(self, parts: tuple[str, ...], key: str) -> tuple[dict[str, Any], pd.DataFrame] | None:
         """The unit's record and rows when it was finished with fingerprint ``key``."""
-        saved = self._record(parts)
-        folder = self.path(parts)
-        if saved is None or folder is None or saved.get("fingerprint") != key:
+        found = self._finished(parts, key)
+        if found is None:
             return None
+        folder, record = found
         rows = read_table_file(folder / ROWS) if (folder / ROWS).is_file() else pd.DataFrame()
-        return saved["record"], rows
+        return record, rows
 
     def save(
         self, parts: tuple[str, ...], key: str, record: Mapping[str, Any], rows: pd.DataFrame
@@ -183,8 +181,12 @@ class UnitStore:
 
         self.keep(parts, key, write_rows, record)
 
-    def _record(self, parts: tuple[str, ...]) -> dict[str, Any] | None:
+    def _finished(self, parts: tuple[str, ...], key: str) -> tuple[Path, dict[str, Any]] | None:
+        """The unit's folder and its record when it was finished with fingerprint ``key``."""
         folder = self.path(parts)
         if folder is None or not (folder / self.record).is_file():
             return None
-        return json.loads((folder / self.record).read_text(encoding="utf-8"))
+        saved = json.loads((folder / self.record).read_text(encoding="utf-8"))
+        if saved.get("fingerprint") != key:
+            return None
+        return folder, saved["record"]
