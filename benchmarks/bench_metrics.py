@@ -41,6 +41,7 @@ def main() -> None:
     from sensecf.data.constraints import changed, violations
     from sensecf.evaluation import MetricSuite
     from sensecf.generators import CounterfactualResult
+    from sensecf.generators.base import fill_missing
 
     rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
@@ -105,7 +106,7 @@ def main() -> None:
         delta = np.where(moved, np.abs(Cm - Qm), 0.0)
         _ = (delta / suite.mad_.to_numpy()).sum(1), (delta / suite.range_.to_numpy()).sum(1)
     # The detectors take complete rows: gaps filled with the training medians, as the suite does.
-    Z = suite._standardise(np.where(np.isnan(Cm), suite.median_.to_numpy(), Cm))
+    Z = suite._standardise(fill_missing(Cm, suite.median_.to_numpy()))
     with _timed("  part: LOF predict", n, rows):
         lof.predict(Z)
     with _timed("  part: IsolationForest predict", n, rows):
