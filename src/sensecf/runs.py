@@ -38,6 +38,7 @@ __all__ = [
     "RESULTS",
     "RESULT_JSON",
     "ROW_PLACEMENT_CSV",
+    "SCARCITY_LOSS_CSV",
     "SCORES",
     "STUDY_RESULTS_CSV",
     "STUDY_RESULTS_PARQUET",
@@ -55,6 +56,7 @@ SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
 # The benchmark's and the study's paired comparisons (method against reference, arm against arm).
 COMPARISONS_CSV = "comparisons.csv"
+SCARCITY_LOSS_CSV = "scarcity_loss.csv"
 LLM_CACHE = "llm-cache.sqlite"
 # The benchmark: one result folder per generator under results/, the scores of every CF and query.
 RESULTS = "results"

@@ -102,6 +102,34 @@ def test_other_seeds_give_other_splits(toy):
     assert len(one.results) == 2 * 4
 
 
+def test_a_seed_list_runs_exactly_those_seeds_with_the_same_cells(study, toy):
+    picked = augmentation_study(toy, **{**SETTINGS, "seeds": [1]})
+    assert picked.results["seed"].unique().tolist() == [1]
+    mine = timeless(picked.results).set_index(["scenario", "arm"])
+    theirs = timeless(study.results[study.results["seed"] == 1]).set_index(["scenario", "arm"])
+    pd.testing.assert_frame_equal(mine, theirs.loc[mine.index])
+
+
+def test_repeated_folds_test_every_row_once_a_seed_and_resume_by_fold(toy, tmp_path):
+    settings = {**SETTINGS, "seeds": [0], "splits": 3, "scenarios": [0.5]}
+    result = augmentation_study(toy, out_dir=tmp_path, **settings)
+    results = result.results
+    assert sorted(results["fold"].unique()) == [0, 1, 2] and set(results["folds"]) == {3}
+    assert len(results) == 3 * (2 + 3)  # folds × (full, scarce and three arms)
+    full = results[results["arm"] == "full"]
+    assert full["n_train"].sum() == 2 * len(toy)  # each row trains in two folds of three
+    saved = sorted(p.parent.parent.name for p in (tmp_path / "cells" / "full").rglob("cell.json"))
+    assert saved == ["seed0-fold0", "seed0-fold1", "seed0-fold2"]
+    assert (result.comparisons["test"] == "corrected resampled t").all()
+    assert (tmp_path / "scarcity_loss.csv").is_file()
+    assert "× 3-fold cross-validation" in (tmp_path / "summary.md").read_text()
+    again = augmentation_study(toy, out_dir=tmp_path, saved_only=True, **settings)
+    pd.testing.assert_frame_equal(timeless(again.results), timeless(results))
+    # One split per seed keeps its own cells: they are never mistaken for a fold's.
+    single = augmentation_study(toy, out_dir=tmp_path, **{**settings, "splits": 1})
+    assert set(single.results["fold"]) == {0} and set(single.results["folds"]) == {1}
+
+
 class Killed(Exception):
     pass
 

@@ -54,7 +54,8 @@ def test_quick_study_writes_its_files_and_resumes(folders):
     assert "read 8 finished cells" in saved.output and "oracle" in saved.output
     assert (out / "results.csv").stat().st_mtime_ns == written
     # The comparisons print; every cell is finished, so comparisons.csv (only it) is written.
-    assert "Paired comparisons over seeds" in saved.output
+    assert "Paired comparisons (Holm-adjusted" in saved.output
+    assert "What scarcity cost" in saved.output and "recovery untested" in saved.output
     assert "smote" in saved.output and "With 2 seeds the sign-flip test" in saved.output
     compared = pd.read_csv(out / "comparisons.csv")
     assert {("oracle", "smote"), ("oracle", "scarce"), ("smote", "scarce")} == set(

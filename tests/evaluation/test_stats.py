@@ -17,6 +17,8 @@ from sensecf.evaluation.stats import (
     grouped_intervals,
     holm,
     paired_difference,
+    repetitions_needed,
+    resampled_difference,
     runs_needed,
     share_interval,
 )
@@ -247,3 +249,72 @@ def test_runs_needed():
     assert runs_needed(1.0, 0.5, power=0.9) > runs_needed(1.0, 0.5)
     with pytest.raises(SensecfError, match="non-zero"):
         runs_needed(1.0, 0.0)
+
+
+# ---- repeated K-fold splits ---------------------------------------------------------------------
+def _fold_differences(rng: np.random.Generator, rows: int, folds: int, repeats: int) -> np.ndarray:
+    """Per fold of repeated K-fold on one simulated table: the squared error of two rules,
+    half the training mean plus 0.1 and half of it minus 0.1 — equally good by symmetry, so
+    every rejection is a false one; how they compare on one table depends on that table, which
+    is what ties its folds together."""
+    y = rng.normal(size=rows)
+    out = []
+    for _ in range(repeats):
+        order = rng.permutation(rows)
+        for test in np.array_split(order, folds):
+            shrunk = 0.5 * y[np.setdiff1d(order, test)].mean()
+            up, down = (
+                np.mean((y[test] - shrunk - 0.1) ** 2),
+                np.mean((y[test] - shrunk + 0.1) ** 2),
+            )
+            out.append(up - down)
+    return np.asarray(out)
+
+
+def test_the_corrected_resampled_test_holds_its_level_where_counting_folds_does_not():
+    rng = np.random.default_rng(11)
+    folds, repeats, runs = 5, 10, 400
+    corrected = naive = 0
+    for _ in range(runs):
+        d = _fold_differences(rng, rows=60, folds=folds, repeats=repeats)
+        corrected += resampled_difference(d, np.zeros_like(d), 1 / (folds - 1)).p_value < 0.05
+        naive += stats.ttest_1samp(d, 0.0).pvalue < 0.05  # each fold an independent unit
+    assert corrected / runs <= 0.08
+    assert naive / runs >= 0.12  # the folds' shared training rows make it far too confident
+
+
+def test_resampled_difference_by_hand_and_on_degenerate_input():
+    d = np.array([0.02, 0.03, 0.01, 0.04, 0.02, 0.03])
+    result = resampled_difference(d, np.zeros(6), test_train_ratio=0.25)
+    se = math.sqrt(1 / 6 + 0.25) * d.std(ddof=1)
+    t = stats.t.ppf(0.975, 5)
+    assert result.mean_diff == pytest.approx(d.mean())
+    assert (result.low, result.high) == pytest.approx((d.mean() - t * se, d.mean() + t * se))
+    assert result.p_value == pytest.approx(2 * stats.t.sf(d.mean() / se, 5))
+    assert result.n == 6
+    same = resampled_difference([0.5, 0.5, 0.5], [0.5, 0.5, 0.5], 0.25)
+    assert (same.mean_diff, same.p_value) == (0.0, 1.0)
+    one = resampled_difference([0.6, np.nan], [0.5, 0.5], 0.25)
+    assert one.n == 1 and math.isnan(one.p_value) and math.isnan(one.low)
+    with pytest.raises(SensecfError, match="test_train_ratio"):
+        resampled_difference(d, d, 0.0)
+    with pytest.raises(SensecfError, match="same length"):
+        resampled_difference(d, d[:3], 0.25)
+
+
+def test_repetitions_needed_meets_the_detectable_difference_and_knows_its_floor():
+    sd, folds = 0.02, 5
+    reps = repetitions_needed(sd, 0.03, folds)
+    d = np.full(folds * reps, 0.0)
+    detectable = resampled_difference(
+        np.random.default_rng(0).normal(0.03, sd, folds * reps), d, 1 / (folds - 1)
+    ).detectable
+    assert reps >= 1 and math.isfinite(detectable)
+    # One repetition fewer could not detect the same difference at 80% power.
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    assert z * sd * math.sqrt(1 / (folds * reps) + 1 / (folds - 1)) <= 0.03
+    if reps > 1:
+        assert z * sd * math.sqrt(1 / (folds * (reps - 1)) + 1 / (folds - 1)) > 0.03
+    assert repetitions_needed(0.1, 0.03, folds) == math.inf
+    with pytest.raises(SensecfError, match="folds"):
+        repetitions_needed(sd, 0.03, 1)

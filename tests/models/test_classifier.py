@@ -18,6 +18,7 @@ from sensecf.models import (
     ESTIMATORS,
     TrainedClassifier,
     evaluate_classifier,
+    fold_rows,
     load_model,
     split_rows,
     train,
@@ -98,6 +99,32 @@ def test_grouped_split_never_leaks_a_group():
             assert len(train_idx) + len(test_idx) == len(data)
             share = len(test_idx) / len(data)
             assert abs(share - test_size) < 0.15, (test_size, share)
+
+
+@pytest.mark.parametrize("grouped", [True, False])
+def test_folds_test_every_row_once_and_never_split_a_group(grouped):
+    data = make_data(groups=30, rows=4, grouped=grouped)
+    parts = fold_rows(data, folds=5, seed=3)
+    assert len(parts) == 5
+    tested = np.concatenate([test for _, test in parts])
+    assert np.array_equal(np.sort(tested), np.arange(len(data)))  # each row once
+    for train_idx, test_idx in parts:
+        assert len(train_idx) + len(test_idx) == len(data)
+        assert not set(train_idx) & set(test_idx)
+        if grouped:
+            groups = data.groups.to_numpy()
+            assert not set(groups[train_idx]) & set(groups[test_idx])
+    again = fold_rows(data, folds=5, seed=3)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(parts, again, strict=True))
+    other = fold_rows(data, folds=5, seed=4)
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(parts, other, strict=True))
+
+
+def test_fold_rows_names_what_it_needs():
+    with pytest.raises(ModelError, match="folds must be an integer of at least 2; got 1"):
+        fold_rows(make_data(), folds=1)
+    with pytest.raises(ModelError, match="40 grouped folds need at least 40 groups"):
+        fold_rows(make_data(groups=30), folds=40)
 
 
 def test_split_table_records_each_row(data, clf):

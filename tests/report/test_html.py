@@ -252,8 +252,10 @@ def test_the_augmentation_section_shows_where_added_rows_sit(run_dir):
     report = build_report(run_dir / "augment")
     section = next(s for s in report.sections if s.id == "augmentation")
     titles = [table.title for table in section.tables]
-    assert titles[-2:] == ["Paired comparisons", "Where the added rows sit"]
-    assert len(titles) == 4  # two scenarios, the comparisons, then the placement
+    assert titles[-3:] == ["What scarcity cost", "Paired comparisons", "Where the added rows sit"]
+    assert len(titles) == 5  # two scenarios, the loss, the comparisons, then the placement
+    cost = next(table for table in section.tables if table.title == "What scarcity cost")
+    assert "recovery" in cost.columns
 
 
 def test_the_cohort_section_counts_what_was_not_measured(run_dir, tmp_path):

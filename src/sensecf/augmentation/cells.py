@@ -36,6 +36,8 @@ def cell_fingerprint(
     arm: str,
     seed: int,
     scenario: Scenario | None = None,
+    *,
+    fold: int = 0,
 ) -> str:
     """What a saved cell must match to be reused."""
     key: dict[str, Any] = {
@@ -46,6 +48,8 @@ def cell_fingerprint(
         "params": config.params,
         "test_size": config.test_size,
     }
+    if config.splits > 1:  # absent from single-split cells' keys, which stay valid
+        key["folds"] = [config.splits, fold]
     if scenario is not None:
         key["scenario"] = [scenario.share, scenario.scarce_class]
     if arm not in ("full", "scarce"):

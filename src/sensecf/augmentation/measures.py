@@ -19,7 +19,7 @@ from sensecf.models import TrainedClassifier, evaluate_classifier
 SCORES = ("macro_f1", "minority_f1", "auroc", "accuracy")
 RECOVERED = ("macro_f1", "minority_f1")
 MIN_LOSS = 0.02  # two points of F1: about one test row of the scarce class in a small test split
-CELL_KEYS = ("scenario", "share", "scarce_class", "seed")
+CELL_KEYS = ("scenario", "share", "scarce_class", "seed", "fold")
 
 
 def score(model: TrainedClassifier, test: Dataset) -> dict[str, float]:
@@ -63,7 +63,7 @@ def add_recovery(results: pd.DataFrame) -> pd.DataFrame:
     [['full', 1.0, 0.4], ['scarce', 0.0, 0.0], ['smote', 0.5, 0.1]]
     """
     out = results.copy()
-    keys = list(CELL_KEYS)
+    keys = [k for k in CELL_KEYS if k in out.columns]
     for metric in RECOVERED:
         if metric not in out.columns:
             continue
@@ -81,8 +81,8 @@ def add_recovery(results: pd.DataFrame) -> pd.DataFrame:
 def summarise(results: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     """Means over seeds with 95% confidence intervals, per scenario and arm.
 
-    Each seed is its own cluster of :func:`~sensecf.evaluation.stats.grouped_intervals`
-    (bootstrap seeded with ``seed``; F1, AUROC and accuracy are shares, so their intervals stay
+    Each seed is a cluster of :func:`~sensecf.evaluation.stats.grouped_intervals` (its folds,
+    with repeated K-fold, resampled together; bootstrap seeded with ``seed``; F1, AUROC and accuracy are shares, so their intervals stay
     in [0, 1]); ``<measure>_n`` counts the seeds with a value, and with fewer than
     :data:`~sensecf.evaluation.stats.MIN_CLUSTERS` there is no interval.
 
@@ -112,8 +112,9 @@ def summarise(results: pd.DataFrame, *, seed: int = 0) -> pd.DataFrame:
     by = ["scenario", "share", "scarce_class", "arm"]
     study = {m.name: m for m in CATALOG.at("study")}
     kinds = {c: study[c].interval_kind for c in measures if c in study}
-    table = grouped_intervals(results, measures, by=by, kinds=kinds, seed=seed)
-    table.insert(len(by), "n_seeds", results.groupby(by, sort=True).size().to_numpy())
+    # A seed's folds share its training rows: the seed is the cluster, never the fold.
+    table = grouped_intervals(results, measures, by=by, clusters="seed", kinds=kinds, seed=seed)
+    table.insert(len(by), "n_seeds", results.groupby(by, sort=True)["seed"].nunique().to_numpy())
     for metric in RECOVERED:
         if f"gain_{metric}" not in results.columns:
             continue

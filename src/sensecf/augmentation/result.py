@@ -21,7 +21,9 @@ class AugmentationResult:
     and arm; ``rows``: every added row with its provenance; ``feature_changes``: per generator
     and feature, the share of its rows that changed the feature from their source row;
     ``comparisons``: each arm against SMOTE and the scarce floor per scenario, paired over
-    seeds (:func:`~sensecf.augmentation.comparisons.study_comparisons`);
+    seeds (:func:`~sensecf.augmentation.comparisons.study_comparisons`); ``losses``: what
+    scarcity cost per scenario and whether it is measurable, which decides where recovery is
+    defined (:func:`~sensecf.augmentation.comparisons.scarcity_losses`);
     ``placement``: per arm, where its rows sit among the real rows (:func:`~sensecf.augmentation.placement.row_placement`).
     """
 
@@ -34,3 +36,4 @@ class AugmentationResult:
     out_dir: Path | None = None
     plots: list[Path] = field(default_factory=list)
     comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    losses: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -1,7 +1,8 @@
 """The augmentation study: scarcity scenarios × seeds × arms, resumable cell by cell.
 
-For each seed the data are split once (grouped by person when the spec names a group column);
-the test split is never touched. The ``full`` arm trains on the whole training split; for each
+For each seed the data are split once (grouped by person when the spec names a group column),
+or into K folds with ``splits=K`` (repeated K-fold: each seed tests every row once); a test
+split is never touched. The ``full`` arm trains on the whole training split; for each
 scenario, ``scarce`` trains on what is left after removing a share of one class, and every
 other arm on the scarce set plus the rows it adds. Every arm fits the same estimator with the
 same hyperparameters and seed. Each finished (scenario, seed, arm) cell is written to
@@ -13,6 +14,7 @@ calls go through a cache in ``OUT/llm-cache.sqlite``, so a rerun makes no new ca
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,7 +32,7 @@ from sensecf.augmentation.arms import (
     oversampled_rows,
 )
 from sensecf.augmentation.cells import cached_cell, cell_fingerprint, data_key
-from sensecf.augmentation.comparisons import study_comparisons
+from sensecf.augmentation.comparisons import blank_unmeasured, scarcity_losses, study_comparisons
 from sensecf.augmentation.config import DEFAULT_GENERATORS, AugmentationConfig
 from sensecf.augmentation.measures import add_recovery, score, summarise
 from sensecf.augmentation.placement import PLACEMENT_NEIGHBOURS, feature_changes, row_placement
@@ -40,8 +42,8 @@ from sensecf.augmentation.writer import write_study
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
 from sensecf.errors import SensecfError
-from sensecf.models import TrainedClassifier, split_rows
-from sensecf.runs import CELLS, COMPARISONS_CSV, CONFIG_YAML, LLM_CACHE
+from sensecf.models import TrainedClassifier, fold_rows, split_rows
+from sensecf.runs import CELLS, COMPARISONS_CSV, CONFIG_YAML, LLM_CACHE, SCARCITY_LOSS_CSV
 
 # Names other modules and scripts read from the study's home, where it ran.
 __all__ = [
@@ -72,8 +74,8 @@ def augmentation_study(
     summary and the plots are written there. ``saved_only`` reads a study that is still
     running or was stopped: only the cells already saved under ``out_dir`` with these settings
     are used (a seed without its ``full`` cell, a scenario without its ``scarce`` cell are left
-    out) and nothing is computed; the cells are never written, and the only file written is
-    ``comparisons.csv``, and only once every cell of the study is finished (then it is the
+    out) and nothing is computed; the cells are never written, and the only files written are
+    ``comparisons.csv`` and ``scarcity_loss.csv``, and only once every cell of the study is finished (then it is the
     file the full run writes; from a study still running it would pass for the final one).
 
     >>> import sensecf as scf
@@ -105,14 +107,14 @@ def augmentation_study(
         write_text(out / CONFIG_YAML, yaml.safe_dump(dumped, sort_keys=False))
     records: list[dict[str, Any]] = []
     added: list[pd.DataFrame] = []
-    for seed in range(config.seeds):
-        train_idx, test_idx = split_rows(data, config.test_size, seed)
+    for seed, fold, (train_idx, test_idx) in _splits(data, config):
+        unit = f"seed{seed}" if config.splits == 1 else f"seed{seed}-fold{fold}"
         train_rows, test = data.subset(train_idx), data.subset(test_idx)
         full_model = _LazyModel(train_rows, config, seed, scarce_class)
         full, _ = cached_cell(
             out,
-            ("full", f"seed{seed}", "full"),
-            cell_fingerprint(key, config, "full", seed),
+            ("full", unit, "full"),
+            cell_fingerprint(key, config, "full", seed, fold=fold),
             partial(_reference_cell, full_model, test, "full"),
             saved_only,
         )
@@ -127,11 +129,13 @@ def augmentation_study(
                 "share": scenario.share,
                 "scarce_class": scarce_class,
                 "seed": seed,
+                "fold": fold,
+                "folds": config.splits,
             }
             floor, _ = cached_cell(
                 out,
-                (scenario.name, f"seed{seed}", "scarce"),
-                cell_fingerprint(key, config, "scarce", seed, scenario),
+                (scenario.name, unit, "scarce"),
+                cell_fingerprint(key, config, "scarce", seed, scenario, fold=fold),
                 partial(_reference_cell, scarce_model, test, "scarce"),
                 saved_only,
             )
@@ -153,8 +157,8 @@ def augmentation_study(
             for arm in arms:
                 record, rows = cached_cell(
                     out,
-                    (scenario.name, f"seed{seed}", arm),
-                    cell_fingerprint(key, config, arm, seed, scenario),
+                    (scenario.name, unit, arm),
+                    cell_fingerprint(key, config, arm, seed, scenario, fold=fold),
                     partial(arm_run, arm),
                     saved_only,
                 )
@@ -170,13 +174,18 @@ def augmentation_study(
     rows = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
     changes = feature_changes(rows, data)
     placement = row_placement(rows, data, scarce_class)
+    losses = scarcity_losses(results)
+    summary = blank_unmeasured(summary, losses)
     study = AugmentationResult(results, summary, rows, changes, placement, config, out)
     study.comparisons = study_comparisons(results)
+    study.losses = losses
     if out is not None and not saved_only:
         write_study(study, data, out)
-    finished = len(results) == config.seeds * len(scenarios) * (len(arms) + 2)
+    units = len(config.seed_list()) * config.splits
+    finished = len(results) == units * len(scenarios) * (len(arms) + 2)
     if out is not None and saved_only and finished and len(study.comparisons):
         write_table(study.comparisons, out / COMPARISONS_CSV)
+        write_table(study.losses, out / SCARCITY_LOSS_CSV)
     return study
 
 
@@ -196,6 +205,18 @@ def ordered_summary(results: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
         )
         .reset_index(drop=True)
     )
+
+
+def _splits(
+    data: Dataset, config: AugmentationConfig
+) -> Iterator[tuple[int, int, tuple[np.ndarray, np.ndarray]]]:
+    """(seed, fold, (train, test)) for every split of the study, seed by seed."""
+    for seed in config.seed_list():
+        if config.splits == 1:
+            yield seed, 0, split_rows(data, config.test_size, seed)
+        else:
+            for fold, part in enumerate(fold_rows(data, config.splits, seed)):
+                yield seed, fold, part
 
 
 def _scarce_class(data: Dataset, config: AugmentationConfig) -> int:

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from sensecf.augmentation.comparisons import comparison_lines, power_note
+from sensecf.augmentation.comparisons import comparison_lines, loss_lines, power_note
+from sensecf.augmentation.config import AugmentationConfig
 from sensecf.augmentation.placement import PLACEMENT_NEIGHBOURS
 from sensecf.data.spec import DatasetSpec
 
@@ -84,11 +85,36 @@ def placement_table(placement: pd.DataFrame) -> pd.DataFrame:
 COMPARISONS_TITLE = "Paired comparisons"
 COMPARISONS_NOTE = (
     "Per scenario, each arm against SMOTE (macro-F1, scarce-class F1 and their recovery) and "
-    "against the scarce floor (the two F1s), paired over seeds: the mean difference with its "
-    "95% paired bootstrap interval, the sign-flip p-value Holm-adjusted across the study "
+    "against the scarce floor (the two F1s), paired over seeds (or over the splits of repeated "
+    "K-fold): the mean difference with its 95% paired interval, the p-value (sign-flip, or "
+    "the corrected resampled t-test for folds) Holm-adjusted across the study "
     "(p_holm), and the verdict at the adjusted 5% level; where a difference does not hold, "
-    "how many seeds would detect it with 80% power (comparisons.csv: n_needed)."
+    "how many seeds it would need to hold after the adjustment, with 80% power (comparisons.csv: "
+    "n_needed; ∞: no number of seeds, as the folds' shared training rows set a floor)."
 )
+
+
+LOSS_NOTE = (
+    "What scarcity cost (F1 full − F1 scarce, paired over the same splits): recovery divides by "
+    "it, so where its 95% interval reaches zero, recovery is undefined and left blank."
+)
+
+
+def split_text(config: AugmentationConfig) -> str:
+    """How the study split its data, e.g. ``5 seeds, test share 0.25`` or ``seeds 0, 3, 4 ×
+    5-fold cross-validation``.
+
+    >>> split_text(AugmentationConfig(seeds=[0, 3], splits=5))
+    'seeds 0, 3 × 5-fold cross-validation (each seed tests every row once)'
+    """
+    seeds = (
+        f"{config.seeds} seeds"
+        if isinstance(config.seeds, int)
+        else "seeds " + ", ".join(str(s) for s in config.seeds)
+    )
+    if config.splits == 1:
+        return f"{seeds}, test share {config.test_size}"
+    return f"{seeds} × {config.splits}-fold cross-validation (each seed tests every row once)"
 
 
 def scenario_title(summary: pd.DataFrame, scenario: str, spec: DatasetSpec) -> str:
@@ -106,7 +132,7 @@ def summary_markdown(study: AugmentationResult, spec: DatasetSpec) -> str:
         "# Augmentation study",
         "",
         f"Estimator `{config.estimator}` (params {config.params or 'default'}), "
-        f"{config.seeds} seeds, test share {config.test_size}; rows added: `{config.target}`"
+        f"{split_text(config)}; rows added: `{config.target}`"
         + (f" (at most {config.max_generated})" if config.max_generated else "")
         + f"; generated rows verified by the **{config.verifier}** classifier"
         + (
@@ -119,6 +145,9 @@ def summary_markdown(study: AugmentationResult, spec: DatasetSpec) -> str:
         "Means over seeds with 95% intervals. Recovery = (F1_arm − F1_scarce) / "
         "(F1_full − F1_scarce), per seed; *pooled* = mean gain / mean loss.",
     ]
+    if len(study.losses):
+        lines += ["", f"{LOSS_NOTE}", ""]
+        lines += [f"- {line}" for line in loss_lines(study.losses)]
     for scenario in dict.fromkeys(summary["scenario"]):
         lines += ["", f"## {scenario_title(summary, scenario, spec)}", ""]
         lines.append(markdown(summary_table(summary, scenario)))

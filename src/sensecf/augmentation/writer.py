@@ -14,6 +14,7 @@ from sensecf.runs import (
     FEATURE_CHANGES_CSV,
     GENERATED_ROWS,
     ROW_PLACEMENT_CSV,
+    SCARCITY_LOSS_CSV,
     STUDY_RESULTS_CSV,
     STUDY_RESULTS_PARQUET,
     SUMMARY_CSV,
@@ -34,6 +35,8 @@ def write_study(study: AugmentationResult, data: Dataset, out: Path) -> None:
     write_table(study.placement, out / ROW_PLACEMENT_CSV)
     if len(study.comparisons):
         write_table(study.comparisons, out / COMPARISONS_CSV)
+    if len(study.losses):
+        write_table(study.losses, out / SCARCITY_LOSS_CSV)
     write_text(out / SUMMARY_MD, summary_markdown(study, data.spec))
     if study.config.plots:
         study.plots = write_plots(study, data, out)

@@ -43,7 +43,18 @@ QUICK = {
     help="Comma-separated shares of the class's training rows to remove [0.25,0.5,0.75].",
 )
 @click.option("--scarce-class", type=int, help="Class whose rows are removed [the minority class].")
-@click.option("--seeds", type=int, help="Number of seeds (splits and fits) [5].")
+@click.option(
+    "--seeds",
+    help="How many seeds (splits and fits), e.g. 5 for seeds 0-4, or which, e.g. 0,3,4 or 7, (a long "
+    "study split by hand: run parts into one --out, then all seeds with --saved-only) [5].",
+)
+@click.option(
+    "--splits",
+    type=click.IntRange(min=1),
+    help="1: one train/test split per seed. K >= 2: K-fold cross-validation per seed, so every "
+    "row is tested once a seed, and arms are compared with the corrected resampled t-test - "
+    "steadier on a small table, K times the work [1].",
+)
 @click.option(
     "--estimator",
     type=click.Choice(["rf", "gb", "logreg"]),
@@ -89,7 +100,7 @@ QUICK = {
     "config_path",
     type=click.Path(path_type=Path),
     help="YAML file with any setting of the study (data, out, generators, oversamplers, "
-    "scenarios, scarce_class, seeds, estimator, params, test_size, target, max_generated, "
+    "scenarios, scarce_class, seeds, splits, estimator, params, test_size, target, max_generated, "
     "verifier, n_cfs, max_rounds, max_queries, min_proba, plots). Options given on the command line win.",
 )
 def augment(
@@ -99,7 +110,8 @@ def augment(
     oversamplers: str | None,
     scenarios: str | None,
     scarce_class: int | None,
-    seeds: int | None,
+    seeds: str | None,
+    splits: int | None,
     estimator: str | None,
     target: str | None,
     max_generated: int | None,
@@ -123,7 +135,7 @@ def augment(
     and PNG plots; each finished cell is kept under cells/, so a rerun resumes.
     """
     from sensecf.augmentation import AugmentationConfig, augmentation_study
-    from sensecf.augmentation.comparisons import comparisons_table, power_note
+    from sensecf.augmentation.comparisons import comparisons_table, loss_lines, power_note
     from sensecf.augmentation.tables import (
         PLACEMENT_TITLE,
         placement_table,
@@ -144,6 +156,7 @@ def augment(
         "scenarios": scenarios,
         "scarce_class": scarce_class,
         "seeds": seeds,
+        "splits": splits,
         "estimator": estimator,
         "target": target,
         "max_generated": max_generated,
@@ -164,6 +177,10 @@ def augment(
         study = augmentation_study(
             data, config, progress=console.progress_enabled(), saved_only=saved_only
         )
+    if len(study.losses):
+        console.line("What scarcity cost (full − scarce):")
+        for line in loss_lines(study.losses):
+            console.line(f"  {line}")
     for scenario in dict.fromkeys(study.summary["scenario"]):
         title = scenario_title(study.summary, scenario, data.spec)
         console.print_frame(summary_table(study.summary, scenario), title)
@@ -172,13 +189,13 @@ def augment(
     if len(study.comparisons):
         console.print_frame(
             comparisons_table(study.comparisons),
-            "Paired comparisons over seeds (Holm-adjusted across the study)",
+            "Paired comparisons (Holm-adjusted across the study)",
         )
         console.line(power_note(study.comparisons))
     if config.verifier == "full":
         console.line("generated rows were verified by the full classifier: these arms leak")
     if saved_only:
-        done = study.results.groupby(["scenario", "seed", "arm"]).ngroups
+        done = study.results.groupby(["scenario", "seed", "fold", "arm"]).ngroups
         console.done(f"read {done} finished cells under {config.out}", time.perf_counter() - start)
     else:
         console.done(f"wrote the augmentation study to {config.out}", time.perf_counter() - start)

@@ -662,8 +662,8 @@ COMPARISONS_NOTE = (
     "Each method minus the reference on the queries both were asked (clustered by person "
     "where the data have people): the mean difference with its 95% paired bootstrap interval, "
     "the sign-flip permutation p-value and its Holm adjustment across the table, the units "
-    "(people or queries) needed to detect the difference with 80% power, and the verdict at "
-    "the adjusted 5% level by the measure's direction."
+    "(people or queries) needed for the difference to hold with 80% power after that "
+    "adjustment, and the verdict at the adjusted 5% level by the measure's direction."
 )
 
 

@@ -33,10 +33,19 @@ import pandas as pd
 
 from sensecf.errors import SensecfError
 from sensecf.evaluation.catalog import CATALOG, Catalog, Measure
-from sensecf.evaluation.stats import holm, paired_difference, runs_needed, smallest_p_value
+from sensecf.evaluation.stats import (
+    holm,
+    paired_difference,
+    repetitions_needed,
+    resampled_difference,
+    runs_needed,
+    smallest_p_value,
+)
 
 __all__ = [
     "COMPARISON_COLUMNS",
+    "CORRECTED_T",
+    "SIGN_FLIP",
     "PERSON",
     "Best",
     "best_marks",
@@ -45,6 +54,7 @@ __all__ = [
     "measure_frame",
     "paired_comparisons",
     "query_values",
+    "size_for_family",
     "verdict",
 ]
 
@@ -66,8 +76,12 @@ COMPARISON_COLUMNS = (
     "effect_size",
     "detectable",
     "n_needed",
+    "test",
     "verdict",
 )
+# The test behind a comparison's p-value, named in its ``test`` column.
+SIGN_FLIP = "sign-flip"
+CORRECTED_T = "corrected resampled t"
 VERDICTS = ("better", "worse", "indistinguishable", "no pairs")
 
 
@@ -152,6 +166,7 @@ def paired_comparisons(
     by: Sequence[str] = (),
     seed: int = 0,
     confidence: float = 0.95,
+    folds: int | None = None,
 ) -> pd.DataFrame:
     """Each ``(item, reference)`` pair compared on each measure, per group of ``by``.
 
@@ -160,10 +175,17 @@ def paired_comparisons(
     value for; ``clusters`` names the column of the units' clusters (people), ``None`` makes
     each unit its own. Measures without a direction are skipped. The p-values of all rows are
     Holm-adjusted together; ``n_needed`` is how many units (clusters) would detect the
-    observed difference with 80% power (:func:`~sensecf.evaluation.stats.runs_needed`; NaN
+    observed difference with 80% power after that adjustment (:func:`size_for_family`; NaN
     where there is no difference or no spread to size it from).
+
+    ``folds``: the units are the folds of repeated ``folds``-fold cross-validation on one
+    table; they are compared with the corrected resampled t-test
+    (:func:`~sensecf.evaluation.stats.resampled_difference`), and ``n_needed`` counts
+    repetitions (seeds) of all ``folds`` folds (inf: no number of repetitions would do).
     """
     by = list(by)
+    if folds is not None and (isinstance(folds, bool) or folds < 2):
+        raise SensecfError(f"folds must be at least 2 (or None); got {folds!r}")
     needed = [item, unit, *by, *([clusters] if clusters else [])]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
@@ -194,7 +216,7 @@ def paired_comparisons(
                         item: name,
                         "reference": reference,
                         "measure": m.name,
-                        **_compare(a[both], b[both], people, seed, confidence),
+                        **_compare(a[both], b[both], people, seed, confidence, folds),
                     }
                 )
     table = pd.DataFrame.from_records(records, columns=[*by, item, *COMPARISON_COLUMNS])
@@ -205,23 +227,59 @@ def paired_comparisons(
         verdict(d, p, direction[m], alpha)
         for d, p, m in zip(table["mean_diff"], table["p_holm"], table["measure"], strict=True)
     ]
-    return table
+    return size_for_family(table, confidence=confidence, folds=folds)
+
+
+def size_for_family(
+    table: pd.DataFrame, *, confidence: float = 0.95, folds: int | None = None
+) -> pd.DataFrame:
+    """``n_needed`` of every row, sized so the difference would hold *after* Holm's adjustment
+    across the table: at the level ``α/m`` (``m``: the comparisons with a p-value), which is
+    what Holm asks of the clearest difference. A table adjusted again as part of a larger
+    family (the study's) is sized again with that family.
+
+    >>> t = pd.DataFrame({"mean_diff": [0.05, 0.05], "effect_size": [1.0, 1.0],
+    ...                   "p_value": [0.2, 0.2]})
+    >>> size_for_family(t.iloc[:1])["n_needed"].tolist(), size_for_family(t)["n_needed"].tolist()
+    ([8.0], [10.0, 10.0])
+    """
+    out = table.copy()
+    m = int(out["p_value"].notna().sum()) if len(out) else 0
+    level = (1 - confidence) / max(m, 1)
+    needed = []
+    for diff, effect in zip(out["mean_diff"], out["effect_size"], strict=True):
+        if pd.isna(diff) or diff == 0 or pd.isna(effect):
+            needed.append(np.nan)
+            continue
+        # d_z = mean / SD of the units' differences, so the SD is mean / d_z (0 when ±inf).
+        sd = abs(diff / effect) if effect else 0.0
+        if folds is not None:
+            needed.append(float(repetitions_needed(sd, diff, folds, confidence=1 - level)))
+        else:
+            # The normal approximation forgets that the sign-flip test needs enough clusters
+            # to reach the level at all (6 for 5%): never ask for fewer.
+            fewest = next(n for n in range(2, 64) if smallest_p_value(n) < level)
+            needed.append(float(max(runs_needed(sd, diff, confidence=1 - level), fewest)))
+    out["n_needed"] = needed
+    return out
 
 
 def _compare(
-    a: np.ndarray, b: np.ndarray, clusters: np.ndarray | None, seed: int, confidence: float
-) -> dict[str, float]:
+    a: np.ndarray,
+    b: np.ndarray,
+    clusters: np.ndarray | None,
+    seed: int,
+    confidence: float,
+    folds: int | None = None,
+) -> dict[str, float | str]:
     """One comparison's numbers (NaN throughout when no unit has both values)."""
     if a.size == 0:
-        nan = float("nan")
-        return {c: nan for c in COMPARISON_COLUMNS[3:-1]} | {"n": 0}
-    d = paired_difference(a, b, clusters, confidence=confidence, seed=seed)
-    # The normal approximation forgets that the sign-flip test needs enough clusters to reach
-    # the level at all (6 for 5%): never ask for fewer.
-    fewest = next(n for n in range(2, 64) if smallest_p_value(n) < 1 - confidence)
-    # d_z = mean / SD of the clusters' differences, so the SD is mean / d_z (0 when d_z is ±inf).
-    sd = abs(d.mean_diff / d.effect_size) if d.effect_size and not np.isnan(d.effect_size) else 0.0
-    sized = d.mean_diff != 0 and not np.isnan(d.effect_size)
+        empty: dict[str, float | str] = {c: float("nan") for c in COMPARISON_COLUMNS[3:-2]}
+        return empty | {"n": 0, "test": ""}
+    if folds is None:
+        d = paired_difference(a, b, clusters, confidence=confidence, seed=seed)
+    else:
+        d = resampled_difference(a, b, 1 / (folds - 1), confidence=confidence)
     return {
         "n": d.n,
         "mean": float(a.mean()),
@@ -233,9 +291,8 @@ def _compare(
         "p_holm": float("nan"),
         "effect_size": d.effect_size,
         "detectable": d.detectable,
-        "n_needed": float(max(runs_needed(sd, d.mean_diff, confidence=confidence), fewest))
-        if sized
-        else np.nan,
+        "n_needed": np.nan,  # sized once the family is known (size_for_family)
+        "test": SIGN_FLIP if folds is None else CORRECTED_T,
     }
 
 
@@ -370,12 +427,18 @@ def comparisons_text(
                 "difference [95% CI]": text,
                 "p": _p_text(row["p_value"]),
                 "p (Holm)": _p_text(row["p_holm"]),
-                "needed": "–" if needed is None or pd.isna(needed) else f"{needed:.0f}",
+                "needed": _needed_text(needed),
                 "verdict": row["verdict"],
             }
         )
     columns = [*keys, item, "vs", "measure", "n", "difference [95% CI]", "p", "p (Holm)"]
     return pd.DataFrame(rows, columns=[*columns, "needed", "verdict"])
+
+
+def _needed_text(needed: float | None) -> str:
+    if needed is None or pd.isna(needed):
+        return "–"
+    return "∞" if math.isinf(needed) else f"{needed:.0f}"
 
 
 def _p_text(p: float) -> str:

@@ -21,6 +21,9 @@ is always returned (``<col>_n`` in :func:`grouped_intervals`) so a table can say
 Paired comparisons (:func:`paired_difference`): the paired cluster bootstrap of the mean
 difference, a sign-flip permutation p-value, Cohen's d_z and the smallest difference the run
 could detect; :func:`holm` adjusts several p-values, :func:`runs_needed` sizes a next run.
+Arms measured on repeated K-fold splits of one table are compared with the corrected resampled
+t-test instead (:func:`resampled_difference`, sized by :func:`repetitions_needed`): folds share
+training rows, and treating them as independent units would overstate the evidence.
 
 Randomness comes only from the ``seed`` argument; the bootstrap weights for ``n`` clusters are
 drawn from ``numpy.random.default_rng([seed, n])``, so a group's interval does not depend on
@@ -48,6 +51,8 @@ __all__ = [
     "grouped_intervals",
     "holm",
     "paired_difference",
+    "repetitions_needed",
+    "resampled_difference",
     "runs_needed",
     "share_interval",
     "smallest_p_value",
@@ -291,6 +296,98 @@ def paired_difference(
         n=n,
         detectable=float(detectable),
     )
+
+
+def resampled_difference(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    test_train_ratio: float,
+    *,
+    confidence: float = 0.95,
+) -> PairedDifference:
+    """Compare ``a`` and ``b`` measured on the same repeated train/test splits (folds of
+    repeated K-fold cross-validation), with the corrected resampled t-test.
+
+    Splits of one dataset share training rows, so their differences are correlated and the
+    plain paired t-test (or a sign-flip test treating each fold as a unit) is far too
+    confident. Nadeau and Bengio (Machine Learning 52, 2003) inflate the variance of the mean
+    difference from ``s²/n`` to ``(1/n + n_test/n_train)·s²`` (``n``: the splits, ``s``: the SD
+    of their differences); Bouckaert and Frank (PAKDD 2004) showed this corrected test holds
+    its level for repeated K-fold, where ``n_test/n_train = 1/(K − 1)``. The interval is
+    ``mean ± t(n − 1)·se`` with that corrected ``se``; ``detectable`` uses the same variance, so
+    more repetitions cannot shrink it below the correction's floor.
+
+    >>> arm = [0.61, 0.64, 0.58, 0.66, 0.63, 0.60, 0.62, 0.65, 0.61, 0.63]
+    >>> base = [0.58, 0.60, 0.57, 0.61, 0.60, 0.59, 0.60, 0.61, 0.58, 0.60]
+    >>> d = resampled_difference(arm, base, test_train_ratio=1 / 4)
+    >>> round(d.mean_diff, 3), round(d.low, 3), round(d.high, 3), round(d.p_value, 4), d.n
+    (0.029, 0.012, 0.046, 0.0042, 10)
+    """
+    _check_confidence(confidence)
+    if not (math.isfinite(test_train_ratio) and test_train_ratio > 0):
+        raise SensecfError(
+            f"test_train_ratio (test rows / training rows of a split) must be a positive number; "
+            f"got {test_train_ratio}"
+        )
+    x = np.asarray(a, dtype=float).ravel()
+    y = np.asarray(b, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise SensecfError(
+            f"resampled_difference pairs a and b split by split, so they need the same length; "
+            f"got {x.size} and {y.size}"
+        )
+    d = x - y
+    d = d[~np.isnan(d)]
+    n = int(d.size)
+    nan = float("nan")
+    if n < 2:
+        mean = float(d.mean()) if n else nan
+        return PairedDifference(mean, nan, nan, nan, nan, n, nan)
+    mean = float(d.mean())
+    sd = float(d.std(ddof=1))
+    se = math.sqrt(1.0 / n + test_train_ratio) * sd
+    if se > 0:
+        t_crit = float(stats.t.ppf(0.5 + confidence / 2, n - 1))
+        low, high = mean - t_crit * se, mean + t_crit * se
+        p_value = float(2 * stats.t.sf(abs(mean) / se, n - 1))
+        effect = mean / sd
+    else:  # every split gave the same difference
+        low = high = mean
+        p_value = 1.0 if mean == 0 else 0.0
+        effect = nan if mean == 0 else math.copysign(math.inf, mean)
+    detectable = _z_sum(0.8, confidence) * se
+    return PairedDifference(mean, low, high, p_value, effect, n, detectable)
+
+
+def repetitions_needed(
+    sd: float,
+    difference: float,
+    folds: int,
+    power: float = 0.8,
+    confidence: float = 0.95,
+) -> float:
+    """Repetitions of ``folds``-fold cross-validation the corrected resampled test needs to
+    detect ``difference`` with ``power``, given the SD of the per-split differences; ``inf``
+    when no number of repetitions can (the correction's floor ``sd²/(K − 1)`` is already too
+    wide: only a larger difference or less spread per split would).
+
+    >>> repetitions_needed(sd=0.01, difference=0.015, folds=5)
+    6
+    >>> repetitions_needed(sd=0.05, difference=0.02, folds=5)
+    inf
+    """
+    _check_confidence(confidence)
+    if folds < 2:
+        raise SensecfError(f"folds must be at least 2; got {folds}")
+    if not (math.isfinite(sd) and sd >= 0):
+        raise SensecfError(f"sd must be a finite number >= 0; got {sd}")
+    if not math.isfinite(difference) or difference == 0:
+        raise SensecfError(f"difference must be a finite non-zero number; got {difference}")
+    room = (difference / (_z_sum(power, confidence) * sd)) ** 2 if sd > 0 else math.inf
+    room -= 1.0 / (folds - 1)
+    if room <= 0:
+        return math.inf
+    return max(1, math.ceil(1.0 / (folds * room) - 1e-9))
 
 
 def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:

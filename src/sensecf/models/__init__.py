@@ -21,6 +21,7 @@ from sensecf.models.training import (
     FillEmpty,
     accepts_missing,
     fit_pipeline,
+    fold_rows,
     make_estimator,
     split_rows,
     train,
@@ -41,6 +42,7 @@ __all__ = [
     "model_metadata",
     "permutation_importance",
     "save_model",
+    "fold_rows",
     "split_rows",
     "train",
 ]

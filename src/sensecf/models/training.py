@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -40,6 +40,7 @@ __all__ = [
     "accepts_missing",
     "MIN_CLASS_ROWS",
     "make_estimator",
+    "fold_rows",
     "split_rows",
     "train",
 ]
@@ -237,14 +238,65 @@ def split_rows(
     train_idx, test_idx = next(folds.split(positions, y, groups))
     if swap:
         train_idx, test_idx = test_idx, train_idx
+    _check_sides(data, y, train_idx, test_idx)
+    return np.sort(train_idx), np.sort(test_idx)
+
+
+def fold_rows(data: Dataset, folds: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Positions of the train and test rows of each fold of a shuffled K-fold split: grouped by
+    ``group_column`` (``StratifiedGroupKFold``) if any, else stratified (``StratifiedKFold``).
+
+    Every row is in exactly one test fold, so the folds of one seed together test the whole
+    table once; another seed shuffles them anew (repeated K-fold).
+
+    >>> from sensecf.data.spec import infer_spec
+    >>> df = pd.DataFrame({"x": np.arange(20.0), "y": [0, 1] * 10})
+    >>> parts = fold_rows(Dataset(df, infer_spec(df, "y")), folds=4, seed=0)
+    >>> [len(test) for _, test in parts], np.sort(np.concatenate([t for _, t in parts]))[:3].tolist()
+    ([5, 5, 5, 5], [0, 1, 2])
+    """
+    _check_dataset(data)
+    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise ModelError(f"folds must be an integer of at least 2; got {folds!r}")
+    y = data.y.to_numpy()
+    positions = np.arange(len(data))
+    if data.groups is None:
+        smallest = min(data.class_counts().values())
+        if smallest < folds:
+            raise ModelError(
+                f"{data.source}: {folds} stratified folds need at least {folds} rows of each "
+                f"class; the smallest class has {smallest}"
+            )
+        splitter: Any = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        parts = list(splitter.split(positions, y))
+    else:
+        groups = data.groups.to_numpy()
+        n_groups = len(pd.unique(groups))
+        if n_groups < folds:
+            raise ModelError(
+                f"{data.source}: {folds} grouped folds need at least {folds} groups "
+                f"({data.spec.group_column!r}); the data have {n_groups}"
+            )
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        parts = list(splitter.split(positions, y, groups))
+    for train_idx, test_idx in parts:
+        _check_sides(data, y, train_idx, test_idx)
+    return [(np.sort(train_idx), np.sort(test_idx)) for train_idx, test_idx in parts]
+
+
+def _check_sides(data: Dataset, y: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray) -> None:
+    """Both classes on both sides of a split, or an error naming the group column."""
     for side, idx in (("train", train_idx), ("test", test_idx)):
         absent = sorted(set(data.spec.classes) - set(y[idx].tolist()))
         if absent:
-            raise ModelError(
-                f"{data.source}: the grouped split left class(es) {absent} out of the {side} set; "
+            how = (
                 f"too few groups ({data.spec.group_column!r}) have rows of that class"
+                if data.groups is not None
+                else "too few rows have that class"
             )
-    return np.sort(train_idx), np.sort(test_idx)
+            raise ModelError(
+                f"{data.source}: the split left class(es) {absent} out of the {side} set; {how}"
+            )
 
 
 def _check_dataset(data: Any) -> None:

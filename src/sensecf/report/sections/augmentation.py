@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from sensecf.augmentation.comparisons import comparisons_table, power_note
+from sensecf.augmentation.comparisons import comparisons_table, loss_table, power_note
 from sensecf.augmentation.plots import plot_f1
 from sensecf.augmentation.tables import (
     COMPARISONS_NOTE,
+    LOSS_NOTE,
     PLACEMENT_NOTE,
     PLACEMENT_TITLE,
     placement_table,
@@ -18,7 +19,7 @@ from sensecf.augmentation.tables import (
 )
 from sensecf.report.parts import Plot, Section, Table
 from sensecf.report.run_folder import RunData
-from sensecf.runs import COMPARISONS_CSV, ROW_PLACEMENT_CSV, SUMMARY_CSV
+from sensecf.runs import COMPARISONS_CSV, ROW_PLACEMENT_CSV, SCARCITY_LOSS_CSV, SUMMARY_CSV
 
 __all__ = ["STUDY_PLOTS", "augmentation_section"]
 
@@ -66,6 +67,13 @@ def augmentation_section(data: RunData) -> Section | None:
             name = spec.classes.get(cls, cls) if spec is not None else cls
             title = f"{rows['share'].iloc[0]:.0%} of '{name}' training rows removed"
         section.tables.append(Table.from_frame(summary_table(summary, scenario), title=title))
+    losses_path = folder / SCARCITY_LOSS_CSV
+    if losses_path.is_file():  # written by studies since recovery checks its denominator
+        losses = pd.read_csv(losses_path)
+        if len(losses):
+            section.tables.append(
+                Table.from_frame(loss_table(losses), title="What scarcity cost", caption=LOSS_NOTE)
+            )
     comparisons_path = folder / COMPARISONS_CSV
     if comparisons_path.is_file():  # written by studies since the comparisons exist
         comparisons = pd.read_csv(comparisons_path)
