@@ -42,6 +42,15 @@ DEFAULT_CHAT_TEMPLATE = (
 )
 
 
+# Put in front of a template that refuses a system turn: the same folding, done by the template,
+# for servers that render prompts themselves (vLLM's --chat-template).
+FOLD_SYSTEM_PREFIX = (
+    "{%- if messages and messages[0]['role'] == 'system' and messages | length > 1 -%}"
+    "{%- set messages = [{'role': messages[1]['role'], 'content': messages[0]['content'] "
+    "+ '\\n\\n' + messages[1]['content']}] + messages[2:] -%}{%- endif -%}"
+)
+
+
 def fold_system(messages: Sequence[dict[str, str]]) -> list[dict[str, str]]:
     """The messages with every system turn's text put in front of the first user turn.
 
@@ -118,6 +127,19 @@ def render_chat(
             f"the chat template refused the messages (roles {roles}), even with the system "
             f"text folded into the first user turn: {exc}"
         ) from exc
+
+
+def served_template(tokenizer: Any) -> str:
+    """The chat template that renders what :func:`render_chat` renders, for a server to use.
+
+    The tokenizer's own (or the default) when it keeps a system turn; otherwise it with
+    :data:`FOLD_SYSTEM_PREFIX` in front.
+    """
+    own = tokenizer.chat_template if has_template(tokenizer) else DEFAULT_CHAT_TEMPLATE
+    probe = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+    if render_chat(tokenizer, probe) == render_chat(tokenizer, fold_system(probe)):
+        return FOLD_SYSTEM_PREFIX + str(own)
+    return str(own)
 
 
 def encode_chat(tokenizer: Any, messages: Sequence[dict[str, str]]) -> list[int]:
