@@ -88,6 +88,7 @@ def test_finetune_a_hugging_face_base_and_serve_it_in_the_benchmark(
     assert "fine-tuned" in set(summary["method"])
 
     gguf = runner.invoke(
-        cli, [str(a) for a in ["finetune", *common, "--out", ft, "--base", base, "--export", "gguf"]]
+        cli,
+        [str(a) for a in ["finetune", *common, "--out", ft, "--base", base, "--export", "gguf"]],
     )
     assert gguf.exit_code != 0 and "GGUF export is for GGUF bases" in gguf.output

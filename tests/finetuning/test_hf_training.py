@@ -89,7 +89,11 @@ def test_a_run_killed_mid_way_resumes_and_the_merge_answers_as_the_adapter(
     doomed.register_forward_pre_hook(kill_on_third_step)
     with pytest.raises(KeyboardInterrupt):
         train_lora(
-            _pairs(), tmp_path / "b", config=CONFIG, model=doomed, tokenizer=tokenizer,
+            _pairs(),
+            tmp_path / "b",
+            config=CONFIG,
+            model=doomed,
+            tokenizer=tokenizer,
             progress=False,
         )
     fresh, tokenizer, _ = load_base(bases[family], CONFIG)

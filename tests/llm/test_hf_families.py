@@ -76,7 +76,9 @@ def test_the_answer_is_tokenized_as_it_follows_the_prompt(
     assert tokenizer.decode(ids) == answer
     whole = tokenizer(render_chat(tokenizer, _messages(0)) + answer, add_special_tokens=False)
     assert prompt + ids == whole["input_ids"]
-    alone = tokenizer.convert_ids_to_tokens(tokenizer(answer, add_special_tokens=False)["input_ids"])
+    alone = tokenizer.convert_ids_to_tokens(
+        tokenizer(answer, add_special_tokens=False)["input_ids"]
+    )
     first = tokenizer.convert_ids_to_tokens(ids)[0]
     assert not first.startswith("▁")  # what a served model writes after the prompt
     if family == "mistral":

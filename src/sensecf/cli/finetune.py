@@ -51,12 +51,11 @@ from sensecf.cli.options import PATH, data_option, model_option, out_option, see
     "checkpoint; a Hugging Face base: 300 of 8 pairs; --quick: 4].",
 )
 @click.option(
-    "--lr", type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Learning rate "
-    "[2e-3; a Hugging Face base: 2e-4].",
+    "--lr",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Learning rate [2e-3; a Hugging Face base: 2e-4].",
 )
-@click.option(
-    "--rank", type=click.IntRange(min=1), help="LoRA rank [8; a Hugging Face base: 16]."
-)
+@click.option("--rank", type=click.IntRange(min=1), help="LoRA rank [8; a Hugging Face base: 16].")
 @click.option(
     "--target-modules",
     help="Comma-separated module names the adapter is put on, or all-linear "
