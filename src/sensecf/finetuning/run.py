@@ -77,7 +77,7 @@ PROFILES = {
             lr=2e-4,
             steps=300,
             batch_size=8,
-            max_length=512,
+            max_length=768,  # a SentencePiece vocabulary spells numbers digit by digit
             save_every=50,
             gradient_checkpointing=True,
         ),
@@ -496,4 +496,7 @@ def _serving_lines(out: Path, config: dict[str, Any]) -> list[str]:
         f"--lora-modules counterfactual={out / artifacts.ADAPTER} "
         f"--chat-template {out / artifacts.CHAT_TEMPLATE}",
         "```",
+        "",
+        'and, from Python, `FineTunedGenerator(make_backend("openai", "counterfactual", '
+        f'base_url="http://HOST:8000/v1"), model_dir="{out}")`.',
     ]

@@ -301,7 +301,8 @@ def train_lora(
     ckpt = out / artifacts.CHECKPOINTS
     if resume and (ckpt / "state.pt").is_file():
         state = torch.load(ckpt / "state.pt", weights_only=False)
-        if state["config"] != asdict(config):
+        # A setting added since the checkpoint was written counts at its default.
+        if {**asdict(TrainConfig()), **state["config"]} != asdict(config):
             raise SensecfError(
                 f"the checkpoint in {ckpt} was made with other training settings; "
                 "remove it or start in another folder"
