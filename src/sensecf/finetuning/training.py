@@ -197,7 +197,9 @@ def load_base(base: str | os.PathLike | None, config: TrainConfig) -> tuple[Any,
     else:
         model.to(device)
         if config.gradient_checkpointing:
-            model.gradient_checkpointing_enable()
+            # Renamed in transformers 5.2x; the old name warns there.
+            enable = getattr(model, "activation_checkpointing_enable", None)
+            (enable or model.gradient_checkpointing_enable)()
             model.enable_input_require_grads()  # the frozen embeddings must pass gradients on
     logger.info(
         f"base {path.name}: {'4-bit NF4 (QLoRA)' if quantize else str(dtype).split('.')[-1]} "
