@@ -9,23 +9,26 @@ from pathlib import Path
 import click
 
 from sensecf.cli import console
-from sensecf.cli.options import data_option, model_option, out_option, seed_option
+from sensecf.cli.options import PATH, data_option, model_option, out_option, seed_option
 
 
 @click.command()
-@model_option()
-@data_option(help="FEATURES the model was trained on: pairs come from its training split.")
-@out_option(help="Fine-tuned model folder to write (FT_DIR).")
+@model_option(required=False, help="Model folder written by `sensecf train` (the classifier).")
+@data_option(
+    required=False,
+    help="FEATURES the model was trained on: pairs come from its training split.",
+)
+@out_option(required=False, help="Fine-tuned model folder to write (FT_DIR).")
 @click.option(
     "--base",
-    help="Base model: a GGUF file or a Hugging Face folder/id [the packaged SmolLM2-135M GGUF].",
+    help="Base model: a GGUF file, or a Hugging Face folder/id (e.g. Llama-3.1-8B, "
+    "BioMistral-7B: QLoRA on a GPU) [the packaged SmolLM2-135M GGUF].",
 )
 @click.option(
     "--teacher",
     type=click.Choice(["oracle", "llm", "dice"]),
-    default="oracle",
-    show_default=True,
-    help="Where the target counterfactuals come from (only valid, violation-free ones are kept).",
+    help="Where the target counterfactuals come from (only valid, violation-free ones are "
+    "kept) [oracle].",
 )
 @click.option(
     "--more",
@@ -37,61 +40,133 @@ from sensecf.cli.options import data_option, model_option, out_option, seed_opti
 @click.option(
     "--max-queries",
     type=click.IntRange(min=1),
-    help="Flagged training rows the teacher explains (per source) [160; --quick: 12]. More pairs "
-    "cost teacher time (about a second a row with the oracle on 2 cores).",
+    help="Flagged training rows the teacher explains (per source) [160; a Hugging Face base: "
+    "400; --quick: 12]. More pairs cost teacher time (about a second a row with the oracle on "
+    "2 cores).",
 )
 @click.option(
     "--steps",
     type=click.IntRange(min=1),
-    help="LoRA optimizer steps [160, about 2 s each on 2 cores; --quick: 4]. The default run "
-    "also stops training after 7 minutes (with a checkpoint: a rerun resumes).",
+    help="LoRA optimizer steps [160, about 2 s each on 2 cores, stopping after 7 minutes with a "
+    "checkpoint; a Hugging Face base: 300 of 8 pairs; --quick: 4].",
 )
-@click.option("--quick", is_flag=True, help="A few pairs and steps: a fast check of the flow.")
-@seed_option()
+@click.option(
+    "--lr",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Learning rate [2e-3; a Hugging Face base: 2e-4].",
+)
+@click.option("--rank", type=click.IntRange(min=1), help="LoRA rank [8; a Hugging Face base: 16].")
+@click.option(
+    "--target-modules",
+    help="Comma-separated module names the adapter is put on, or all-linear "
+    "[q_proj,v_proj; a Hugging Face base: every attention and MLP projection].",
+)
+@click.option(
+    "--last-layers",
+    type=click.IntRange(min=0),
+    help="Adapt only the top N transformer layers, 0 for all [8; a Hugging Face base: all].",
+)
+@click.option(
+    "--export",
+    type=click.Choice(["auto", "gguf", "hf", "none"]),
+    help="What to write besides adapter/: gguf (model.gguf, for a GGUF base), hf (merged/, "
+    "the adapter merged into a Hugging Face base), none; auto follows the base [auto].",
+)
+@click.option("--quick", is_flag=True, default=None, help="A few pairs and steps: a fast check.")
+@seed_option(default=None, show_default=False, help="Random seed [0].")
+@click.option(
+    "--config",
+    "config_path",
+    type=PATH,
+    help="YAML file with any of: model, data, out, base, teacher, more, max_queries, steps, "
+    "quick, export, seed, and train (a mapping of training settings: lr, rank, alpha, dropout, "
+    "target_modules, last_layers, batch_size, max_length, warmup, save_every, time_budget_s, "
+    "quantize_4bit, gradient_checkpointing). Options given on the command line win.",
+)
 def finetune(
-    model_dir: Path,
-    data_path: Path,
-    out_dir: Path,
+    model_dir: Path | None,
+    data_path: Path | None,
+    out_dir: Path | None,
     base: str | None,
-    teacher: str,
+    teacher: str | None,
     more_path: Path | None,
     max_queries: int | None,
     steps: int | None,
-    quick: bool,
-    seed: int,
+    lr: float | None,
+    rank: int | None,
+    target_modules: str | None,
+    last_layers: int | None,
+    export: str | None,
+    quick: bool | None,
+    seed: int | None,
+    config_path: Path | None,
 ) -> None:
     """Fine-tune a language model (LoRA) to propose counterfactuals for MODEL's flagged rows.
 
     Builds supervised pairs (compact prompt -> the teacher's changes) from the training split's
-    flagged rows, trains a LoRA adapter (CPU by default: within 15 minutes on 2 cores with the
-    packaged model), merges it into a GGUF for the llama-cpp backend, checks it on held-out
-    people and writes a model card. A rerun reuses the pairs and resumes training. Serve it
-    with `--generators fine-tuned --llm-model FT_DIR` in explain and benchmark.
+    flagged rows, trains a LoRA adapter and checks it on held-out people, and writes a model
+    card with the command that serves it. The packaged model trains on the CPU (within 15
+    minutes on 2 cores) and is merged into a GGUF for the llama-cpp backend. A Hugging Face base
+    trains on a GPU (QLoRA in 4-bit NF4 when bitsandbytes is installed: pip install
+    'sensecf[gpu]') and is merged into a Hugging Face folder, FT_DIR/merged, for
+    `--llm-backend transformers`. A rerun reuses the pairs and resumes training. Serve it with
+    `--generators fine-tuned --llm-model FT_DIR` in explain and benchmark.
     """
     from sensecf.data.loaders import load_dataset
-    from sensecf.finetuning.run import PROFILES
+    from sensecf.finetuning.run import PROFILES, profile_for
     from sensecf.finetuning.run import finetune as run_finetune
+    from sensecf.finetuning.settings import FinetuneSettings
     from sensecf.models import load_model
+
+    saved = FinetuneSettings.from_yaml(config_path).model_dump() if config_path else {}
+    train = {
+        "lr": lr,
+        "rank": rank,
+        "target_modules": target_modules,
+        "last_layers": last_layers,
+    }
+    overrides = {
+        "model": model_dir,
+        "data": data_path,
+        "out": out_dir,
+        "base": base,
+        "teacher": teacher,
+        "more": more_path,
+        "max_queries": max_queries,
+        "steps": steps,
+        "export": export,
+        "quick": quick,
+        "seed": seed,
+    }
+    merged = {**saved, **{k: v for k, v in overrides.items() if v is not None}}
+    merged["train"] = {
+        **saved.get("train", {}),
+        **{k: v for k, v in train.items() if v is not None},
+    }
+    settings = FinetuneSettings.build(merged, source="sensecf finetune")
+    model_dir = _required(settings.model, "--model")
+    data_path = _required(settings.data, "--data")
+    out_dir = _required(settings.out, "--out")
 
     start = time.perf_counter()
     model = load_model(model_dir)
     data = load_dataset(data_path)
-    more = load_dataset(more_path, spec=data.spec) if more_path is not None else None
-    profile = PROFILES["quick" if quick else "default"]
-    if max_queries is not None:
-        profile = replace(profile, max_queries=max_queries)
-    if steps is not None:
-        profile = replace(profile, train=replace(profile.train, steps=steps))
+    more = load_dataset(settings.more, spec=data.spec) if settings.more is not None else None
+    profile = PROFILES[profile_for(settings.base, quick=settings.quick)]
+    if settings.max_queries is not None:
+        profile = replace(profile, max_queries=settings.max_queries)
+    profile = replace(profile, train=settings.train_config(profile.train))
     with console.news():
         run = run_finetune(
             model,
             data,
             out_dir,
-            base=base,
-            teacher=teacher,
+            base=settings.base,
+            teacher=settings.teacher,
             more=more,
             profile=profile,
-            seed=seed,
+            export=settings.export,
+            seed=settings.seed,
             progress=console.progress_enabled(),
         )
     held = run.heldout
@@ -101,3 +176,9 @@ def finetune(
             f"{held['queries']} queries, distinct answers {held['distinct_answer_share']:.2f}"
         )
     console.done(f"wrote the fine-tuned model to {out_dir}", time.perf_counter() - start)
+
+
+def _required(value: Path | None, flag: str) -> Path:
+    if value is None:
+        raise click.UsageError(f"{flag} is required (on the command line or in --config)")
+    return value

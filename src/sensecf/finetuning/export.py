@@ -1,10 +1,16 @@
-"""Merge a LoRA adapter into its base and write a GGUF that the llama-cpp backend serves.
+"""Merge a LoRA adapter into its base: a GGUF for llama-cpp, a Hugging Face folder for the rest.
 
-The base GGUF is rewritten: its metadata and every tensor the adapter did not touch are copied
+**GGUF base** (:func:`export_gguf`). The base GGUF is rewritten: its metadata and every tensor the adapter did not touch are copied
 byte for byte (the packaged model's Q4_1 blocks stay as they are), and each tensor the adapter
 changed is written in float32 with the merged weights ``W + B·A·scale``. llama.cpp stores the
 query and key projections with their rows permuted (rotary halves interleaved); transformers
 undoes that permutation when it reads a GGUF, so it is applied again on the way back.
+
+**Hugging Face base** (:func:`export_merged`). The adapter is merged into a fresh copy of the
+base in its own full precision (bfloat16 for Llama-3.1 and BioMistral, not the 4-bit copy QLoRA
+trained on) and written with ``save_pretrained``, tokenizer included: a folder the
+``transformers`` backend, vLLM or llama.cpp's ``convert_hf_to_gguf.py`` take as any other. The
+GGUF rewrite is for GGUF bases only: it needs the base's own GGUF to copy.
 
 >>> gguf_tensor_name("base_model.model.model.layers.3.self_attn.q_proj")
 'blk.3.attn_q.weight'
@@ -146,5 +152,38 @@ def export_gguf(
         data = changed.get(tensor.name, tensor.data)
         writer.write_tensor_data(data, tensor_endianess=reader.endianess)
     writer.close()
+    tmp.replace(out)
+    return out
+
+
+def export_merged(
+    base: str | os.PathLike,
+    adapter: str | os.PathLike,
+    out_dir: str | os.PathLike,
+) -> Path:
+    """Write ``out_dir``: the Hugging Face ``base`` with the PEFT ``adapter`` merged in.
+
+    The base is loaded on the CPU in its checkpoint's own dtype (float32 when it names none),
+    so a QLoRA adapter is merged into full-precision weights. Written to a temporary folder
+    first, then moved into place.
+    """
+    import shutil
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = Path(base)
+    if source.suffix == ".gguf":
+        raise SensecfError(f"{base} is a GGUF file: merge into it with export_gguf")
+    where = str(source) if source.exists() else str(base)
+    model = AutoModelForCausalLM.from_pretrained(where, dtype="auto")
+    tokenizer = AutoTokenizer.from_pretrained(where)
+    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    merged.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(out, ignore_errors=True)
     tmp.replace(out)
     return out

@@ -1,12 +1,22 @@
-"""One fine-tuning run, start to end: pairs, LoRA, held-out check, GGUF export, model card.
+"""One fine-tuning run, start to end: pairs, LoRA, export, held-out check, model card.
 
 :func:`finetune` is what ``sensecf finetune`` runs. It writes the model folder (see
 :mod:`~sensecf.llm.artifacts`) step by step, so a rerun reuses the pairs it built and
-resumes training from the last checkpoint. Two profiles: ``default`` (sized for ≤ 15 minutes
-on a 2-core CPU with the packaged model) and ``quick`` (a handful of steps, for tests).
+resumes training from the last checkpoint. Three profiles: ``default`` (sized for ≤ 15 minutes
+on a 2-core CPU with the packaged model), ``hf`` (a 7–8B Hugging Face base on one GPU: QLoRA,
+rank 16 on every linear layer of every block, learning rate 2e-4, gradient checkpointing) and
+``quick`` (a handful of steps, for tests); ``auto`` picks ``hf`` for a Hugging Face base and
+``default`` for a GGUF.
 
->>> PROFILES["quick"].train.steps, PROFILES["default"].per_query
-(4, 3)
+What is exported follows the base (``export="auto"``): a GGUF base gives ``model.gguf`` (the
+llama-cpp backend's), a Hugging Face base gives ``merged/``, a Hugging Face folder with the
+adapter merged into the base's full-precision weights (the transformers backend's), and
+``chat_template.jinja``, the template the prompts were rendered with, for a server such as vLLM.
+
+>>> PROFILES["quick"].train.steps, PROFILES["default"].per_query, PROFILES["hf"].train.lr
+(4, 3, 0.0002)
+>>> profile_for("Llama-3.1-8B"), profile_for("model.gguf"), profile_for("x.gguf", quick=True)
+('hf', 'default', 'quick')
 """
 
 from __future__ import annotations
@@ -51,9 +61,27 @@ class Profile:
     teacher_nodes: int = NODE_LIMIT
 
 
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
 PROFILES = {
     "default": Profile(
         train=TrainConfig(steps=160, time_budget_s=420.0, last_layers=8), max_queries=160
+    ),
+    # QLoRA as commonly run on a 7-8B model and one GPU: no time budget, every block adapted.
+    "hf": Profile(
+        train=TrainConfig(
+            rank=16,
+            alpha=32,
+            dropout=0.05,
+            target_modules=ALL_LINEAR,
+            lr=2e-4,
+            steps=300,
+            batch_size=8,
+            max_length=768,  # a SentencePiece vocabulary spells numbers digit by digit
+            save_every=50,
+            gradient_checkpointing=True,
+        ),
+        max_queries=400,
     ),
     "quick": Profile(
         train=TrainConfig(steps=4, batch_size=2, save_every=2, max_length=320),
@@ -64,6 +92,49 @@ PROFILES = {
         teacher_nodes=200,
     ),
 }
+
+
+EXPORTS = ("auto", "gguf", "hf", "none")
+
+
+def profile_for(base: str | os.PathLike | None, *, quick: bool = False) -> str:
+    """The profile ``auto`` means: ``quick`` when asked, ``default`` for a GGUF base (``None``:
+    the packaged one), ``hf`` for a Hugging Face folder or id."""
+    if quick:
+        return "quick"
+    if base is None or Path(base).suffix == ".gguf":
+        return "default"
+    return "hf"
+
+
+def export_kind(base: Path, export: str) -> str:
+    """What ``export`` writes for ``base``: ``gguf``, ``hf`` or ``none``; refused up front when
+    it cannot be done.
+
+    >>> export_kind(Path("m.gguf"), "auto"), export_kind(Path("Llama-3.1-8B"), "auto")
+    ('gguf', 'hf')
+    >>> export_kind(Path("Llama-3.1-8B"), "gguf")
+    Traceback (most recent call last):
+    ...
+    sensecf.errors.SensecfError: the GGUF export is for GGUF bases (it rewrites the base's own GGUF with the merged weights); Llama-3.1-8B is a Hugging Face model: use export 'hf' (merged/), and llama.cpp's convert_hf_to_gguf.py on merged/ for a GGUF
+    """
+    if export not in EXPORTS:
+        raise SensecfError(f"export must be one of {', '.join(EXPORTS)}; got {export!r}")
+    is_gguf = base.suffix == ".gguf"
+    if export == "auto":
+        return "gguf" if is_gguf else "hf"
+    if export == "gguf" and not is_gguf:
+        raise SensecfError(
+            "the GGUF export is for GGUF bases (it rewrites the base's own GGUF with the merged "
+            f"weights); {base.name} is a Hugging Face model: use export 'hf' ({artifacts.MERGED}/), "
+            f"and llama.cpp's convert_hf_to_gguf.py on {artifacts.MERGED}/ for a GGUF"
+        )
+    if export == "hf" and is_gguf:
+        raise SensecfError(
+            f"the merged Hugging Face folder is for Hugging Face bases; {base.name} is a GGUF: "
+            "use export 'gguf' (model.gguf)"
+        )
+    return export
 
 
 @dataclass
@@ -86,7 +157,8 @@ def finetune(
     base: str | os.PathLike | None = None,
     teacher: str = "oracle",
     more: Dataset | None = None,
-    profile: str | Profile = "default",
+    profile: str | Profile = "auto",
+    export: str = "auto",
     seed: int = 0,
     progress: bool = True,
 ) -> FinetuneRun:
@@ -94,19 +166,28 @@ def finetune(
 
     Pairs come from ``data``'s training split and from ``more`` people's rows, when given
     (``teacher``: oracle, dice or llm); a share of
-    their people is held out for the check; the adapter is trained, exported to GGUF when the
-    base is a GGUF, checked on the held-out people through the ``fine-tuned`` generator, and
-    described in ``README.md``. Progress news goes to this module's logger (the CLI prints it).
+    their people is held out for the check; the adapter is trained, exported (``export``:
+    ``auto`` follows the base, see the module; ``none`` keeps the adapter alone), checked on the
+    held-out people through the ``fine-tuned`` generator, and described in ``README.md``.
+    ``profile``: a name of :data:`PROFILES`, ``auto`` (:func:`profile_for`) or a
+    :class:`Profile`. Progress news goes to this module's logger (the CLI prints it).
     """
     from sensecf.llm.models import packaged_model_path
 
-    prof = PROFILES[profile] if isinstance(profile, str) else profile
-    if isinstance(profile, str) and profile not in PROFILES:
-        raise SensecfError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
+    if isinstance(profile, str):
+        name = profile_for(base) if profile == "auto" else profile
+        if name not in PROFILES:
+            raise SensecfError(
+                f"profile must be auto or one of {', '.join(PROFILES)}; got {profile!r}"
+            )
+        prof = PROFILES[name]
+    else:
+        prof = profile
     prof = replace(prof, train=replace(prof.train, seed=seed))
+    base_path = Path(base) if base is not None else packaged_model_path()
+    kind = export_kind(base_path, export)  # refused before any work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    base_path = Path(base) if base is not None else packaged_model_path()
     spec = model.spec
     fmt = CompactFormat(target=spec.classes[spec.flagged_class])
     fmt.save(out)
@@ -127,6 +208,8 @@ def finetune(
     )
     seconds["train"] = time.perf_counter() - start
     config = {
+        "weights": _training_weights(peft_model),
+        "export": kind,
         "base": str(base_path.resolve()) if base_path.exists() else str(base),
         "teacher": teacher,
         "seed": seed,
@@ -140,12 +223,16 @@ def finetune(
     (out / artifacts.CONFIG).write_text(json.dumps(config, indent=2) + "\n")
 
     start = time.perf_counter()
-    if base_path.suffix == ".gguf":
+    if kind == "gguf":
         from sensecf.finetuning.export import export_gguf
 
         export_gguf(peft_model, base_path, artifacts.gguf_path(out))
-    seconds["export"] = time.perf_counter() - start
+    # The training copy (4-bit on a GPU, maybe) is not needed any more: free its memory
+    # before the merge and the held-out check load the model again.
     del peft_model
+    _release_device_memory()
+    _export(base_path, out, kind)
+    seconds["export"] = time.perf_counter() - start
 
     start = time.perf_counter()
     heldout = evaluate_heldout(model, data, out, held, prof.heldout_max, seed)
@@ -154,6 +241,51 @@ def finetune(
     run = FinetuneRun(out, len(pairs), len(fit), heldout, result, seconds)
     write_card(run, config, fmt)
     return run
+
+
+def _training_weights(peft_model: Any) -> str:
+    """How the base's weights were held in training: ``4-bit NF4`` or their dtype."""
+    base = peft_model.get_base_model()
+    if getattr(base, "is_loaded_in_4bit", False):
+        return "4-bit NF4"
+    return str(next(base.parameters()).dtype).removeprefix("torch.")
+
+
+def _release_device_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _export(base: Path, out: Path, kind: str) -> None:
+    """The Hugging Face side of the export (the GGUF is written from the trained model): the
+    chat template for servers and, for ``hf``, ``merged/``; what an earlier run exported from
+    another adapter is removed."""
+    import shutil
+
+    from sensecf.finetuning.export import export_merged
+    from sensecf.llm.chat import served_template
+
+    if kind != "gguf":
+        artifacts.gguf_path(out).unlink(missing_ok=True)
+    if kind != "hf":
+        shutil.rmtree(out / artifacts.MERGED, ignore_errors=True)
+    if base.suffix == ".gguf":
+        return
+    from transformers import AutoTokenizer
+
+    template = served_template(AutoTokenizer.from_pretrained(str(base)))
+    (out / artifacts.CHAT_TEMPLATE).write_text(template)
+    if kind == "hf":
+        # A fresh full-precision copy of the base, not the 4-bit one QLoRA trained on.
+        merged = export_merged(base, out / artifacts.ADAPTER, out / artifacts.MERGED)
+        # The merged tokenizer renders prompts as training did, with any server.
+        (merged / artifacts.CHAT_TEMPLATE).write_text(template)
+        logger.info(f"merged the adapter into {base.name}: {merged}")
 
 
 def _pairs(
@@ -284,7 +416,8 @@ def write_card(run: FinetuneRun, config: dict[str, Any], fmt: CompactFormat) -> 
         f"- classifier explained: {config['classifier']} on {config['dataset'] or 'its table'}",
         f"- teacher: {config['teacher']}; pairs: {run.pairs} ({run.train_pairs} trained on, "
         f"{config['heldout_people']} people held out)",
-        f"- LoRA r={tc['rank']}, alpha={tc['alpha']} on {', '.join(tc['target_modules'])}; "
+        f"- LoRA r={tc['rank']}, alpha={tc['alpha']} on {', '.join(tc['target_modules'])}"
+        f"{_layers_text(tc['last_layers'])} of the base held in {config['weights']}; "
         f"lr {tc['lr']}, {run.train.steps} steps of {tc['batch_size']} "
         f"(resumed from step {run.train.resumed_from}), max {tc['max_length']} tokens, seed {tc['seed']}",
         f"- loss (answer tokens, mean of the first and last {k} steps): {first:.3f} → {last:.3f}"
@@ -311,15 +444,59 @@ def write_card(run: FinetuneRun, config: dict[str, Any], fmt: CompactFormat) -> 
         "",
         "## Serving",
         "",
-        "```bash",
-        "sensecf benchmark --model MODEL_DIR --data FEATURES --generators fine-tuned,oracle "
-        f"--llm-model {run.out_dir} --out OUT",
-        "```",
-        "",
-        "`model.gguf` is served by the llama-cpp backend (default); `--llm-backend transformers` "
-        "serves the base with `adapter/`.",
+        *_serving_lines(run.out_dir, config),
         "",
     ]
     path = run.out_dir / artifacts.CARD
     path.write_text("\n".join(lines))
     return path
+
+
+def _layers_text(last_layers: int | None) -> str:
+    return "" if last_layers is None else f" (top {last_layers} layers)"
+
+
+def _serving_lines(out: Path, config: dict[str, Any]) -> list[str]:
+    """The card's serving section: the commands that work for what this run wrote."""
+    bench = (
+        "sensecf benchmark --model MODEL_DIR --data FEATURES --generators fine-tuned,oracle "
+        f"--llm-model {out}"
+    )
+    base = config["base"]
+    if config["export"] == "gguf":
+        return [
+            "```bash",
+            f"{bench} --out OUT",
+            "```",
+            "",
+            "`model.gguf` (the base GGUF with the merged tensors) is served by the llama-cpp "
+            "backend (the default); `--llm-backend transformers` serves the base with `adapter/`.",
+        ]
+    served = (
+        f"`{artifacts.MERGED}/` (the adapter merged into the base's full-precision weights)"
+        if config["export"] == "hf"
+        else f"the base `{Path(base).name}` with `{artifacts.ADAPTER}/`"
+    )
+    rank = config["train"]["rank"]
+    return [
+        "```bash",
+        f"{bench} --llm-backend transformers --out OUT",
+        "```",
+        "",
+        f"The transformers backend serves {served}, on a GPU when there is one. The adapter was "
+        f"trained on the base held in {config['weights']}; it is served on the full-precision "
+        "base. A GGUF export is for GGUF bases only: for llama.cpp, convert "
+        f"`{artifacts.MERGED}/` with llama.cpp's `convert_hf_to_gguf.py`.",
+        "",
+        "A vLLM server takes the base and the adapter (or `merged/` alone), with the chat "
+        f"template the prompts were rendered with (`{artifacts.CHAT_TEMPLATE}`):",
+        "",
+        "```bash",
+        f"vllm serve {base} --enable-lora --max-lora-rank {max(16, rank)} "
+        f"--lora-modules counterfactual={out / artifacts.ADAPTER} "
+        f"--chat-template {out / artifacts.CHAT_TEMPLATE}",
+        "```",
+        "",
+        'and, from Python, `FineTunedGenerator(make_backend("openai", "counterfactual", '
+        f'base_url="http://HOST:8000/v1"), model_dir="{out}")`.',
+    ]

@@ -1,8 +1,13 @@
 """LoRA training of a causal LM on the supervised pairs: loss on the answer tokens only.
 
 The base is the packaged SmolLM2-135M GGUF (transformers dequantises it to a float32
-``LlamaForCausalLM`` on the CPU) or any Hugging Face folder/id (on CUDA with 4-bit QLoRA through
-bitsandbytes when installed and ``quantize_4bit``). A plain torch loop: AdamW, linear warm-up
+``LlamaForCausalLM`` on the CPU) or any Hugging Face folder/id. On CUDA a Hugging Face base is
+loaded for QLoRA when ``quantize_4bit`` and bitsandbytes is installed (the ``gpu`` extra): 4-bit
+NF4 weights with double quantisation, computing in bfloat16 (float16 on a card without it), and
+PEFT's k-bit preparation (norms in float32, gradients through the frozen embeddings). Where that
+cannot be, one log line says what is done instead (no bitsandbytes: 16-bit weights; no CUDA:
+float32 on the CPU). A pair is tokenized as its prompt and answer together, the prompt by the
+model's chat template as serving renders it (:mod:`sensecf.llm.chat`). A plain torch loop: AdamW, linear warm-up
 and decay, gradient clipping, a tqdm bar with the running loss, a checkpoint (adapter,
 optimizer, step, loss log, RNG state) every ``save_every`` steps, so an interrupted run resumes
 where it stopped. The adapter, the config and the loss curve (CSV, PNG) are written to the
@@ -14,7 +19,9 @@ output folder.
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
 import math
 import os
 import time
@@ -28,6 +35,8 @@ import pandas as pd
 
 from sensecf.errors import SensecfError
 from sensecf.llm import artifacts
+
+logger = logging.getLogger(__name__)
 
 IGNORE = -100  # label of a token the loss skips (prompt and padding)
 
@@ -44,7 +53,10 @@ class TrainConfig:
     ``time_budget_s``: stop early (with a checkpoint) once training has run this long, so a
     run on a shared CPU ends in time; the learning-rate schedule still spans ``steps``.
     ``device``: ``auto`` (CUDA when available), ``cpu`` or ``cuda``; ``quantize_4bit``: load a
-    Hugging Face base in 4-bit (bitsandbytes, CUDA only).
+    Hugging Face base in 4-bit NF4 for QLoRA (bitsandbytes, CUDA only; see the module).
+    ``target_modules`` may be ``("all-linear",)``: every linear layer but the output one.
+    ``gradient_checkpointing``: recompute activations in the backward pass (less memory, about
+    a third more time; what a 7–8B model needs on one GPU).
     """
 
     rank: int = 8
@@ -62,6 +74,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     quantize_4bit: bool = True
+    gradient_checkpointing: bool = False
 
     def __post_init__(self) -> None:
         self.target_modules = tuple(self.target_modules)
@@ -98,39 +111,100 @@ class TrainResult:
     examples: int = 0
 
 
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when a CUDA device is there, else ``cpu``; others as given."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def quantization_plan(
+    device: str, config: TrainConfig, *, gguf: bool = False, bnb: bool | None = None
+) -> tuple[bool, str | None]:
+    """Whether the base is loaded in 4-bit, and the line that says why not when asked for.
+
+    ``bnb``: whether bitsandbytes is importable (``None``: try it).
+
+    >>> quantization_plan("cpu", TrainConfig())
+    (False, 'no CUDA device: training in float32 on the CPU, without 4-bit QLoRA')
+    >>> quantization_plan("cuda", TrainConfig(), bnb=True)
+    (True, None)
+    >>> quantization_plan("cuda", TrainConfig(), bnb=False)[1].split(":")[0]
+    'bitsandbytes is not installed'
+    """
+    if not config.quantize_4bit or gguf:
+        return False, None
+    if not device.startswith("cuda"):
+        return False, "no CUDA device: training in float32 on the CPU, without 4-bit QLoRA"
+    if bnb is None:
+        bnb = importlib.util.find_spec("bitsandbytes") is not None
+    if not bnb:
+        return False, (
+            "bitsandbytes is not installed: the base is loaded in 16-bit, without 4-bit QLoRA "
+            "(about 2 bytes a parameter; pip install 'sensecf[gpu]')"
+        )
+    return True, None
+
+
 def load_base(base: str | os.PathLike | None, config: TrainConfig) -> tuple[Any, Any, str]:
-    """The base model (float32 on the CPU; 4-bit on CUDA when asked and possible), its
-    tokenizer, and the device. ``None`` is the packaged SmolLM2 GGUF."""
+    """The base model, its tokenizer and the device. ``None`` is the packaged SmolLM2 GGUF.
+
+    float32 on the CPU; on CUDA 4-bit NF4 (QLoRA, k-bit prepared) when :func:`quantization_plan`
+    allows, else bfloat16 (float16 on a card without it). A fallback is logged as a warning.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from sensecf.llm.chat import note_template
     from sensecf.llm.models import packaged_model_path
+    from sensecf.llm.transformers_backend import supports_bf16
 
     path = Path(base) if base is not None else packaged_model_path()
-    device = config.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(config.device)
     kwargs: dict[str, Any] = {}
     if path.suffix == ".gguf":
         source, kwargs["gguf_file"] = str(path.parent), path.name
     else:
         source = str(path) if path.exists() else str(base)
     tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+    note_template(tokenizer, f"the tokenizer of {path.name}")
+    quantize, fallback = quantization_plan(device, config, gguf="gguf_file" in kwargs)
+    if fallback is not None:
+        logger.warning(fallback)
+    dtype = torch.float32
+    if device != "cpu":
+        dtype = torch.bfloat16 if supports_bf16() else torch.float16
     load: dict[str, Any] = dict(kwargs)
-    if device.startswith("cuda") and config.quantize_4bit and "gguf_file" not in kwargs:
-        try:
-            import bitsandbytes  # noqa: F401
-            from transformers import BitsAndBytesConfig
+    if quantize:
+        from transformers import BitsAndBytesConfig
 
-            load["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_compute_dtype=torch.bfloat16
-            )
-        except ImportError:
-            pass
-    dtype = torch.float32 if device == "cpu" else torch.bfloat16
+        load["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+        )
+        load["device_map"] = {"": torch.device(device).index or 0}
     model: Any = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **load)
-    if "quantization_config" not in load:
+    if quantize:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=config.gradient_checkpointing
+        )
+    else:
         model.to(device)
+        if config.gradient_checkpointing:
+            # Renamed in transformers 5.2x; the old name warns there.
+            enable = getattr(model, "activation_checkpointing_enable", None)
+            (enable or model.gradient_checkpointing_enable)()
+            model.enable_input_require_grads()  # the frozen embeddings must pass gradients on
+    logger.info(
+        f"base {path.name}: {'4-bit NF4 (QLoRA)' if quantize else str(dtype).split('.')[-1]} "
+        f"on {device}"
+    )
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer, device
@@ -142,15 +216,13 @@ def encode_pair(
     """Token ids of prompt + answer + end of turn, and labels that mask the prompt.
 
     The prompt is what the serving backends send (the chat template with the generation
-    prompt); the answer ends with the tokenizer's end-of-sequence token.
+    prompt); the answer's tokens are those that follow it when both are tokenized together
+    (:func:`sensecf.llm.chat.encode_chat_pair`), ended by the end-of-sequence token.
     """
-    prompt = tokenizer.apply_chat_template(
-        list(messages), tokenize=False, add_generation_prompt=True
-    )
-    p_ids = list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
-    a_ids = list(tokenizer(answer, add_special_tokens=False)["input_ids"]) + [
-        tokenizer.eos_token_id
-    ]
+    from sensecf.llm.chat import encode_chat_pair
+
+    p_ids, a_ids = encode_chat_pair(tokenizer, messages, answer)
+    a_ids = a_ids + [tokenizer.eos_token_id]
     return p_ids + a_ids, [IGNORE] * len(p_ids) + a_ids
 
 
@@ -193,16 +265,24 @@ def train_lora(
             examples.append((ids, labels))
     if not examples:
         raise SensecfError(f"no pair fits max_length={config.max_length} tokens")
+    if len(examples) < len(pairs):
+        logger.warning(
+            f"{len(pairs) - len(examples)} of {len(pairs)} pairs are longer than "
+            f"max_length={config.max_length} tokens and are left out"
+        )
     layers = None
     if config.last_layers is not None:
         total = int(model.config.num_hidden_layers)
         layers = list(range(max(0, total - config.last_layers), total))
+    targets: str | list[str] = list(config.target_modules)
+    if config.target_modules == ("all-linear",):  # PEFT's own name, given as a string
+        targets = "all-linear"
     lora = LoraConfig(
         layers_to_transform=layers,
         r=config.rank,
         lora_alpha=config.alpha,
         lora_dropout=config.dropout,
-        target_modules=list(config.target_modules),
+        target_modules=targets,
         task_type="CAUSAL_LM",
     )
     peft_model = get_peft_model(model, lora)
@@ -223,7 +303,8 @@ def train_lora(
     ckpt = out / artifacts.CHECKPOINTS
     if resume and (ckpt / "state.pt").is_file():
         state = torch.load(ckpt / "state.pt", weights_only=False)
-        if state["config"] != asdict(config):
+        # A setting added since the checkpoint was written counts at its default.
+        if {**asdict(TrainConfig()), **state["config"]} != asdict(config):
             raise SensecfError(
                 f"the checkpoint in {ckpt} was made with other training settings; "
                 "remove it or start in another folder"

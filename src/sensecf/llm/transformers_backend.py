@@ -4,7 +4,8 @@ The base model is a local folder saved by ``save_pretrained``, a ``.gguf`` file 
 dequantises it to a normal model; needs the ``gguf`` package), or a Hub id (used from the local
 Hugging Face cache or downloaded). With no model it is the packaged SmolLM2-135M-Instruct GGUF,
 the base the fine-tuning step trains adapters on. The prompt is built by the tokenizer's chat
-template.
+template (:func:`sensecf.llm.chat.render_chat`: a system turn the template refuses is folded
+into the first user turn; a checkpoint with no template gets a documented default).
 
 Requests run in batches (:meth:`Transformers.complete_many`): grouped by prompt length, padded
 on the left, one ``generate`` per batch, ``batch_size`` rows at a time (default 16 on the CPU,
@@ -19,8 +20,17 @@ own temperature and top_p (no top-k) from a generator seeded by its ``params.see
 answer does not depend on the other requests of its batch, and the caller's global RNG state
 is never touched.
 
-Defaults: ``device="auto"`` (CUDA when available, else the CPU); float32 weights on the CPU,
-bfloat16 on a GPU when the checkpoint names no dtype of its own (else the checkpoint's).
+Decoding depends on the request alone: the checkpoint's own generation settings (a
+``repetition_penalty``, ``num_beams``, ``top_k``) are dropped when the model loads, keeping
+only its end-of-sequence, padding and start tokens. Nothing is compiled: transformers would
+compile the decoding step by itself on a GPU when a static cache is passed, and every new
+batch shape would compile again (minutes for a 7B model), so compilation is switched off.
+A model with a sliding window (Mistral-7B v0.1, BioMistral) decodes its batches with
+transformers' own cache (the preallocated, shared-prefix one is for full attention).
+
+Defaults: ``device="auto"`` (CUDA when available, else the CPU); float32 weights on the CPU;
+on a GPU the checkpoint's own dtype, or bfloat16 when it names none, float16 instead of
+bfloat16 on a card without bfloat16 (T4, V100).
 
 >>> backend = Transformers()  # nothing is loaded until the first call
 >>> backend.identity()["model"]
@@ -39,6 +49,7 @@ from typing import Any, cast
 
 from sensecf.errors import SensecfError
 from sensecf.llm.base import ChatRequest, Completion, LLMBackend, LLMError
+from sensecf.llm.chat import encode_chat, note_template
 from sensecf.llm.models import file_digest, packaged_model_path
 from sensecf.llm.prefix_attention import install as install_prefix_attention
 from sensecf.llm.prefix_attention import shared_prefix as shared_prefix_attention
@@ -64,7 +75,8 @@ class Transformers(LLMBackend):
         device: ``"auto"`` (default: CUDA when available, else the CPU), ``"cpu"``,
             ``"cuda"``, ``"cuda:1"`` or ``"mps"``.
         dtype: torch dtype name for the weights; ``None`` means float32 on the CPU, and
-            elsewhere the checkpoint's own dtype, or bfloat16 when it names none.
+            elsewhere the checkpoint's own dtype, or bfloat16 when it names none (float16
+            where the card has no bfloat16): :func:`default_dtype`.
         batch_size: most requests decoded together; ``None`` means
             :data:`DEFAULT_BATCH_SIZE` for the device type (16 on the CPU, 32 on CUDA).
         revision: the Hub revision, for a Hub id.
@@ -204,11 +216,8 @@ class Transformers(LLMBackend):
                     f"transformers backend: could not apply the adapter {self.adapter} to "
                     f"{where}: {exc}"
                 ) from exc
-        if not getattr(tokenizer, "chat_template", None):
-            raise SensecfError(
-                f"transformers backend: the tokenizer of {where} has no chat template; "
-                "use an instruct/chat model or save a tokenizer with one"
-            )
+        note_template(tokenizer, f"the tokenizer of {where}")
+        _plain_generation_config(_base_model(model))
         if not {"device_map", "quantization_config"} & set(self.model_kwargs):
             model.to(device)  # a quantised or device-mapped model is already placed
         model.eval()
@@ -287,11 +296,7 @@ class Transformers(LLMBackend):
 
     @staticmethod
     def _encode(tokenizer: Any, request: ChatRequest) -> list[int]:
-        prompt = tokenizer.apply_chat_template(
-            request.messages, tokenize=False, add_generation_prompt=True
-        )
-        # The template already holds the special tokens: adding BOS again would double it.
-        return list(tokenizer(prompt, add_special_tokens=False)["input_ids"])
+        return encode_chat(tokenizer, request.messages)
 
     def _generate(
         self,
@@ -355,11 +360,13 @@ class Transformers(LLMBackend):
                         logits_processor=LogitsProcessorList([control] if control.needed else []),
                         **({} if cache is None else {_cache_keyword(model): cache}),
                     )
-        except RuntimeError as exc:  # out of memory, most often: the rest of the run goes on
+        except RuntimeError as exc:  # the rest of the run goes on
+            memory = "out of memory" in str(exc).lower()
+            hint = "; a smaller batch_size may help" if memory else ""
             return [
                 LLMError(
                     f"transformers: generate failed for a batch of {len(batch)} on {device} "
-                    f"({exc}); a smaller batch_size may help"
+                    f"({exc}){hint}"
                 )
                 for _ in batch
             ]
@@ -483,15 +490,19 @@ class Transformers(LLMBackend):
         eos = base.eos_token_id if base.eos_token_id is not None else tokenizer.eos_token_id
         first_eos = eos[0] if isinstance(eos, list) else eos
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else first_eos
-        # A fresh config, so checkpoint defaults (top_k=50, a repetition penalty) cannot creep in:
-        # the answer depends on GenerationParams alone. Always greedy: sampling is done per row
-        # by RowControl (Gumbel noise from the row's own seed), so a batch can mix settings.
+        # The answer depends on GenerationParams alone: generate fills what this config leaves
+        # unset from the model's own config, which _plain_generation_config emptied at loading.
+        # Always greedy: sampling is done per row by RowControl (Gumbel noise from the row's own
+        # seed), so a batch can mix settings. Never compiled (see the module).
         return GenerationConfig(
             max_new_tokens=max_tokens,
             eos_token_id=eos,
             pad_token_id=pad,
             bos_token_id=base.bos_token_id,
             do_sample=False,
+            num_beams=1,
+            repetition_penalty=1.0,
+            disable_compile=True,
         )
 
     def close(self) -> None:
@@ -502,20 +513,50 @@ class Transformers(LLMBackend):
             self._grammars_ = None
 
 
-def default_dtype(device: str, checkpoint_dtype: str | None) -> Any:
+def default_dtype(device: str, checkpoint_dtype: str | None, *, bf16: bool | None = None) -> Any:
     """The weights' dtype when none is asked for: float32 on the CPU; elsewhere the
-    checkpoint's own, or bfloat16 when it names none (half the memory, the GPU's fast path).
+    checkpoint's own, or bfloat16 when it names none (half the memory, the GPU's fast path);
+    float16 in place of bfloat16 on a card without it (``bf16``: whether the card has it;
+    ``None`` asks torch about the current CUDA device).
 
-    >>> default_dtype("cpu", "bfloat16"), default_dtype("cuda", None), default_dtype("cuda:1", "float16")
-    (torch.float32, torch.bfloat16, torch.float16)
+    >>> default_dtype("cpu", "bfloat16"), default_dtype("cuda", None, bf16=True)
+    (torch.float32, torch.bfloat16)
+    >>> default_dtype("cuda:1", "bfloat16", bf16=False), default_dtype("cuda", "float32", bf16=True)
+    (torch.float16, torch.float32)
     """
     import torch
 
     if device == "cpu":
         return torch.float32
-    if checkpoint_dtype is None:
-        return torch.bfloat16
-    return getattr(torch, checkpoint_dtype)
+    wanted = getattr(torch, checkpoint_dtype) if checkpoint_dtype else torch.bfloat16
+    if wanted == torch.bfloat16 and not (supports_bf16() if bf16 is None else bf16):
+        return torch.float16
+    return wanted
+
+
+def supports_bf16() -> bool:
+    """Whether the current CUDA device computes in bfloat16 (Ampere and later; not T4/V100)."""
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
+def _plain_generation_config(model: Any) -> None:
+    """Keep only the token ids of ``model``'s generation config.
+
+    ``generate`` fills every setting its config leaves unset from the model's own, so a
+    checkpoint's ``repetition_penalty`` or ``num_beams`` would change greedy answers.
+    """
+    from transformers import GenerationConfig
+
+    own = getattr(model, "generation_config", None)
+    if own is None:
+        return
+    model.generation_config = GenerationConfig(
+        bos_token_id=own.bos_token_id,
+        eos_token_id=own.eos_token_id,
+        pad_token_id=own.pad_token_id,
+    )
 
 
 def _checkpoint_dtype(config: Any) -> str | None:
