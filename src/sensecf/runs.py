@@ -29,6 +29,7 @@ __all__ = [
     "CFS",
     "COMPARISONS_CSV",
     "CONFIG_YAML",
+    "CV_SCORES_CSV",
     "FEATURE_CHANGES_CSV",
     "GENERATED_ROWS",
     "INTERVENTIONS_CSV",
@@ -56,6 +57,8 @@ SUMMARY_CSV = "summary.csv"
 SUMMARY_MD = "summary.md"
 # The benchmark's and the study's paired comparisons (method against reference, arm against arm).
 COMPARISONS_CSV = "comparisons.csv"
+# A model folder's cross-validated scores (`sensecf train --cv`), one row per (seed, fold).
+CV_SCORES_CSV = "cv_scores.csv"
 SCARCITY_LOSS_CSV = "scarcity_loss.csv"
 LLM_CACHE = "llm-cache.sqlite"
 # The benchmark: one result folder per generator under results/, the scores of every CF and query.

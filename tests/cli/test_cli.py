@@ -116,6 +116,29 @@ def test_train_on_csv_with_spec_beside_it(flow, invoke, tmp_path):
     assert (tmp_path / "model" / "model.joblib").is_file()
 
 
+def test_train_cross_validates_with_intervals_in_range(flow, invoke, tmp_path):
+    root, _ = flow
+    model = tmp_path / "model"
+    result = invoke(
+        "train", str(root / "features"), "--out", str(model), "--estimator", "logreg",
+        "--cv", "3", "--cv-seeds", "2",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Cross-validated (2 × 3-fold" in result.output
+    scores = pd.read_csv(model / "cv_scores.csv")
+    assert len(scores) == 6 and set(scores["seed"]) == {0, 1}
+    assert (
+        scores["n_test"].groupby(scores["seed"]).sum().tolist() == [scores["n_test"].sum() // 2] * 2
+    )
+    from sensecf.evaluation.cross_validation import cv_summary
+
+    summary = cv_summary(scores)
+    assert ((summary["ci_low"] >= 0) & (summary["ci_high"] <= 1)).all()
+    assert (summary["ci_low"] <= summary["mean"]).all() and (summary["n"] == 6).all()
+    bad = invoke("train", str(root / "features"), "--out", str(tmp_path / "m2"), "--cv", "1")
+    assert bad.exit_code == 2 and "--cv" in bad.output
+
+
 def test_features_day_rules_are_options_recorded_in_info(flow, invoke):
     root, _ = flow
     out = root / "features_relaxed"

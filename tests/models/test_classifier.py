@@ -17,6 +17,7 @@ from sensecf.errors import DataError, ModelError
 from sensecf.models import (
     ESTIMATORS,
     TrainedClassifier,
+    cross_validate,
     evaluate_classifier,
     fold_rows,
     load_model,
@@ -118,6 +119,28 @@ def test_folds_test_every_row_once_and_never_split_a_group(grouped):
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(parts, again, strict=True))
     other = fold_rows(data, folds=5, seed=4)
     assert not all(np.array_equal(a[1], b[1]) for a, b in zip(parts, other, strict=True))
+
+
+def test_cross_validate_scores_each_split_on_rows_it_did_not_train_on():
+    data = make_data(groups=30, rows=4)
+    scores = cross_validate(data, "logreg", folds=3, seeds=[2, 5])
+    assert scores[["seed", "fold"]].values.tolist() == [
+        [2, 0],
+        [2, 1],
+        [2, 2],
+        [5, 0],
+        [5, 1],
+        [5, 2],
+    ]
+    assert (scores["n_train"] + scores["n_test"] == len(data)).all()
+    assert (
+        ((scores[["auroc", "macro_f1"]] > 0.5) & (scores[["auroc", "macro_f1"]] <= 1)).all().all()
+    )
+    # A repetition's numbers depend on its own seed only, not on the others run beside it.
+    again = cross_validate(data, "logreg", folds=3, seeds=[2])
+    pd.testing.assert_frame_equal(again, scores.iloc[:3])
+    with pytest.raises(ModelError, match="seeds must be a positive number"):
+        cross_validate(data, "logreg", seeds=0)
 
 
 def test_fold_rows_names_what_it_needs():

@@ -279,3 +279,17 @@ def test_the_cohort_section_counts_what_was_not_measured(run_dir, tmp_path):
 def _table(report, section_id, title):
     section = next(s for s in report.sections if s.id == section_id)
     return next((t for t in section.tables if t.title == title), None)
+
+
+def test_the_cohort_section_shows_cross_validated_scores_when_the_model_has_them(run_dir, tmp_path):
+    import shutil
+
+    shutil.copytree(run_dir / "model", tmp_path / "model")
+    assert _table(build_report(tmp_path), "cohort", "Cross-validated scores (2 × 3-fold)") is None
+    data = read_feature_folder(run_dir / "features")
+    scores = scf.models.cross_validate(data, "logreg", folds=3, seeds=2)
+    scores.to_csv(tmp_path / "model" / "cv_scores.csv", index=False)
+    table = _table(build_report(tmp_path), "cohort", "Cross-validated scores (2 × 3-fold)")
+    assert table is not None and table.columns[0] == "AUROC"
+    auroc = table.rows[0][0]
+    assert auroc.text == f"{scores['auroc'].mean():.3f}" and auroc.interval.startswith("[")

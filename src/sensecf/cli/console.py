@@ -109,6 +109,24 @@ def print_classifier(clf: Any, top: int = 8) -> None:
         _out.print(table)
 
 
+def print_cv(summary: Any, *, folds: int, seeds: int) -> None:
+    """Cross-validated scores: mean and 95% interval per score, over every split."""
+    table = _table(
+        f"Cross-validated ({seeds} × {folds}-fold; corrected resampled t interval)",
+        "metric",
+        "mean [95% CI]",
+        "splits",
+    )
+    for row in summary.to_dict("records"):
+        interval = (
+            ""
+            if row["ci_low"] != row["ci_low"]
+            else f" [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+        )
+        table.add_row(str(row["score"]), f"{row['mean']:.3f}{interval}", str(row["n"]))
+    _out.print(table)
+
+
 def line(text: str) -> None:
     """One line of progress news."""
     _out.print(text)

@@ -56,7 +56,8 @@ def augmentation_section(data: RunData) -> Section | None:
         "Augmentation study",
         "Counterfactuals of the other class's rows, flipped to a scarce class, as new training "
         "rows: how much of the F1 lost to scarcity comes back? Recovery = (F1 with added rows "
-        "− F1 scarce) ÷ (F1 full − F1 scarce); means over seeds with 95% intervals.",
+        "− F1 scarce) ÷ (F1 full − F1 scarce), blank where the loss itself is not measurable; "
+        "means over seeds with 95% intervals.",
     )
     spec = data.spec
     for scenario in dict.fromkeys(summary["scenario"]):

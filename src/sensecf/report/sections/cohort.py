@@ -9,9 +9,11 @@ import pandas as pd
 
 from sensecf.data.dataset import Dataset, missing_by_feature
 from sensecf.data.spec import DatasetSpec
+from sensecf.evaluation.cross_validation import cv_summary
 from sensecf.report import plots
 from sensecf.report.parts import Cell, Plot, Section, Table, text_of
 from sensecf.report.run_folder import RunData
+from sensecf.runs import CV_SCORES_CSV
 
 __all__ = ["cohort_section", "missing_values_table"]
 
@@ -69,6 +71,9 @@ def cohort_section(data: RunData) -> Section | None:
                     title="Held-out scores",
                 )
             )
+        cv_path = data.model_dir / CV_SCORES_CSV if data.model_dir is not None else None
+        if cv_path is not None and cv_path.is_file():  # written by `train --cv`
+            section.tables.append(_cv_table(pd.read_csv(cv_path)))
         confusion = metrics.get("confusion")
         if confusion:
             names = spec.classes
@@ -153,3 +158,22 @@ def _class_balance(
             row.append(Cell(f"{n:,} ({n / total:.0%})" if total else "0"))
         rows.append(row)
     return Table(["class", *counts], rows, title="Class balance")
+
+
+def _cv_table(scores: pd.DataFrame) -> Table:
+    """The repeated K-fold scores of ``cv_scores.csv``: mean [95% interval] per score."""
+    summary = cv_summary(scores)
+    labels = dict(SCORE_NAMES)
+    folds = int(scores["fold"].max()) + 1
+    seeds = int(scores["seed"].nunique())
+    cells = []
+    for row in summary.to_dict("records"):
+        bounds = "" if pd.isna(row["ci_low"]) else f"[{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+        cells.append(Cell(f"{row['mean']:.3f}", interval=bounds))
+    return Table(
+        [labels.get(str(s), str(s)) for s in summary["score"]],
+        [cells],
+        title=f"Cross-validated scores ({seeds} × {folds}-fold)",
+        caption="Means over every (seed, fold) split; 95% intervals by the corrected resampled t "
+        "(Nadeau and Bengio), which allows for the training rows a seed's folds share.",
+    )
