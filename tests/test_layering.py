@@ -21,7 +21,7 @@ ROOT = Path(sensecf.__file__).parent
 
 # Lowest first. A module may import its own floor and the floors below, never one above.
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("sensecf.errors", "sensecf.settings", "sensecf.progress"),
+    ("sensecf.errors", "sensecf.settings", "sensecf.progress", "sensecf.execution"),
     ("sensecf.data", "sensecf.datasets", "sensecf.runs"),
     ("sensecf.models", "sensecf.results"),
     ("sensecf.llm",),

@@ -8,7 +8,6 @@ its JSON record last, so a killed study resumes cell by cell.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from sensecf.runs import CELLS, UnitStore, fingerprint, table_digest
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CELLS", "cached_cell", "cell_fingerprint", "data_key"]
+__all__ = ["CELLS", "cell_fingerprint", "data_key", "keep_cell", "saved_cell"]
 
 
 def data_key(data: Dataset) -> str:
@@ -67,29 +66,22 @@ def cell_fingerprint(
     return fingerprint(key)
 
 
-def cached_cell(
+def saved_cell(
+    out: Path | None, parts: tuple[str, str, str], key: str
+) -> tuple[dict[str, Any], pd.DataFrame] | None:
+    """A cell saved under ``out`` whose fingerprint is ``key``, else None."""
+    return UnitStore(out, CELLS).load(parts, key)
+
+
+def keep_cell(
     out: Path | None,
     parts: tuple[str, str, str],
     key: str,
-    compute: Any,
-    saved_only: bool = False,
-) -> tuple[dict[str, Any] | None, pd.DataFrame]:
-    """A saved cell when its fingerprint matches, else computed and saved (rows, then JSON);
-    ``(None, empty)`` for a cell not saved yet when ``saved_only``."""
-    label = "/".join(parts)
-    store = UnitStore(out, CELLS)
-    saved = store.load(parts, key)
-    if saved is not None:
-        logger.info(f"↺ {label}: reused")
-        return saved
-    if saved_only:
-        logger.info(f"· {label}: not finished")
-        return None, pd.DataFrame()
-    start = time.perf_counter()
-    record, rows = compute()
-    record = {**record, "cell_seconds": time.perf_counter() - start}
-    store.save(parts, key, record, rows)
+    record: dict[str, Any],
+    rows: pd.DataFrame,
+) -> None:
+    """Save a finished cell (its rows, then its record) and say so on this module's logger."""
+    UnitStore(out, CELLS).save(parts, key, record, rows)
     added = f", {record['rows_added']} rows added" if record.get("rows_added") else ""
     failed = f" ({record['error']})" if record.get("error") else ""
-    logger.info(f"✓ {label}: macro-F1 {record['macro_f1']:.3f}{added}{failed}")
-    return record, rows
+    logger.info(f"✓ {'/'.join(parts)}: macro-F1 {record['macro_f1']:.3f}{added}{failed}")

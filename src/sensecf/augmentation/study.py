@@ -13,10 +13,11 @@ calls go through a cache in ``OUT/llm-cache.sqlite``, so a rerun makes no new ca
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import partial
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from sensecf.augmentation.arms import (
     generated_rows,
     oversampled_rows,
 )
-from sensecf.augmentation.cells import cached_cell, cell_fingerprint, data_key
+from sensecf.augmentation.cells import cell_fingerprint, data_key, keep_cell, saved_cell
 from sensecf.augmentation.comparisons import blank_unmeasured, scarcity_losses, study_comparisons
 from sensecf.augmentation.config import DEFAULT_GENERATORS, AugmentationConfig
 from sensecf.augmentation.measures import add_recovery, score, summarise
@@ -42,8 +43,12 @@ from sensecf.augmentation.writer import write_study
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
 from sensecf.errors import SensecfError
+from sensecf.execution import Execution
+from sensecf.llm.cache import add_rows, read_rows
 from sensecf.models import TrainedClassifier, fold_rows, split_rows
 from sensecf.runs import CELLS, COMPARISONS_CSV, CONFIG_YAML, LLM_CACHE, SCARCITY_LOSS_CSV
+
+logger = logging.getLogger(__name__)
 
 # Names other modules and scripts read from the study's home, where it ran.
 __all__ = [
@@ -64,11 +69,17 @@ def augmentation_study(
     out_dir: str | os.PathLike | None = None,
     progress: bool = False,
     saved_only: bool = False,
+    execution: Execution | None = None,
     **settings: Any,
 ) -> AugmentationResult:
     """Run the study on ``data``; ``settings`` override fields of ``config``.
 
-    Progress news (a line a finished cell) goes to the logger of :mod:`sensecf.augmentation.cells`
+    ``execution`` says where the cells run (:class:`~sensecf.execution.Execution`: in this
+    process by default, ``Execution(jobs=2)`` in two worker processes, or on Ray); every cell
+    is computed from its own key, so the tables are the same wherever and in whatever order
+    the cells ran, and only this process writes the cells and the LLM call cache.
+
+    Progress news (a line a finished, reused or failed cell) goes to the package's loggers
     (the CLI prints it). With ``out_dir`` every cell is saved as
     it finishes and reused on a rerun with the same settings, and the tables, the Markdown
     summary and the plots are written there. ``saved_only`` reads a study that is still
@@ -105,73 +116,50 @@ def augmentation_study(
         out.mkdir(parents=True, exist_ok=True)
         dumped = config.model_dump(mode="json")
         write_text(out / CONFIG_YAML, yaml.safe_dump(dumped, sort_keys=False))
-    records: list[dict[str, Any]] = []
-    added: list[pd.DataFrame] = []
-    for seed, fold, (train_idx, test_idx) in _splits(data, config):
-        unit = f"seed{seed}" if config.splits == 1 else f"seed{seed}-fold{fold}"
-        train_rows, test = data.subset(train_idx), data.subset(test_idx)
-        full_model = _LazyModel(train_rows, config, seed, scarce_class)
-        full, _ = cached_cell(
-            out,
-            ("full", unit, "full"),
-            cell_fingerprint(key, config, "full", seed, fold=fold),
-            partial(_reference_cell, full_model, test, "full"),
-            saved_only,
-        )
-        if full is None:
-            continue
-        for scenario in scenarios:
-            split = make_scarce(train_rows, scenario, seed)
-            scarce = train_rows.subset(split.kept)
-            scarce_model = _LazyModel(scarce, config, seed, scarce_class)
-            cell_base = {
-                "scenario": scenario.name,
-                "share": scenario.share,
-                "scarce_class": scarce_class,
-                "seed": seed,
-                "fold": fold,
-                "folds": config.splits,
-            }
-            floor, _ = cached_cell(
-                out,
-                (scenario.name, unit, "scarce"),
-                cell_fingerprint(key, config, "scarce", seed, scenario, fold=fold),
-                partial(_reference_cell, scarce_model, test, "scarce"),
-                saved_only,
-            )
-            if floor is None:
-                continue
-            records += [{**cell_base, **full}, {**cell_base, **floor}]
-            arm_run = _ArmRun(
-                scarce=scarce,
-                test=test,
-                count=_target_count(config, scarce, scarce_class, split.n_removed),
-                source_rows=train_idx[split.kept],
-                verifier=full_model if config.verifier == "full" else scarce_model,
-                config=config,
-                seed=seed,
-                scarce_class=scarce_class,
-                llm_cache=out / LLM_CACHE if out is not None else None,
-                progress=progress,
-            )
-            for arm in arms:
-                record, rows = cached_cell(
-                    out,
-                    (scenario.name, unit, arm),
-                    cell_fingerprint(key, config, arm, seed, scenario, fold=fold),
-                    partial(arm_run, arm),
-                    saved_only,
-                )
-                if record is None:
-                    continue
-                records.append({**cell_base, **record})
-                if len(rows):
-                    added.append(rows.assign(**cell_base))
+    cells = _plan(config, arms)
+    fingerprints = {cell: _fingerprint(cell, key, config, scarce_class) for cell in cells}
+    finished: dict[_Cell, tuple[dict[str, Any], pd.DataFrame]] = {}
+    todo: list[_Cell] = []
+    for cell in cells:
+        parts = cell.parts(config, scarce_class)
+        saved = saved_cell(out, parts, fingerprints[cell])
+        if saved is not None:
+            logger.info(f"↺ {'/'.join(parts)}: reused")
+            finished[cell] = saved
+        elif saved_only:
+            logger.info(f"· {'/'.join(parts)}: not finished")
+        else:
+            todo.append(cell)
+    cache = out / LLM_CACHE if out is not None else None
+    runner = execution or Execution()
+    context = _StudyContext(data, config, scarce_class, cache, progress and not runner.parallel)
+    if runner.parallel and cache is not None:
+        context = context.for_workers()
+
+    def arrived(cell: _Cell, outcome: _CellOutcome) -> None:
+        record, rows, answers = outcome
+        if answers and cache is not None:
+            add_rows(cache, answers)  # the workers' new LLM answers, written here only
+        keep_cell(out, cell.parts(config, scarce_class), fingerprints[cell], record, rows)
+        finished[cell] = (record, rows)
+
+    runner.run(
+        _compute_cell,
+        context,
+        todo,
+        on_result=arrived,
+        on_error=lambda failure: logger.warning(
+            f"✗ {'/'.join(failure.key.parts(config, scarce_class))}: {failure.error}"
+        ),
+        description="cells",
+        progress=progress,
+    )
+    records, added = _assemble(cells, finished, config, scarce_class)
     if not records:
         raise SensecfError(f"no finished cells under {out} / {CELLS} match these settings")
     results = add_recovery(pd.DataFrame.from_records(records))
     summary = ordered_summary(results, arms)
-    rows = pd.concat(added, ignore_index=True) if added else pd.DataFrame()
+    rows = _text_columns(pd.concat(added, ignore_index=True)) if added else pd.DataFrame()
     changes = feature_changes(rows, data)
     placement = row_placement(rows, data, scarce_class)
     losses = scarcity_losses(results)
@@ -182,8 +170,8 @@ def augmentation_study(
     if out is not None and not saved_only:
         write_study(study, data, out)
     units = len(config.seed_list()) * config.splits
-    finished = len(results) == units * len(scenarios) * (len(arms) + 2)
-    if out is not None and saved_only and finished and len(study.comparisons):
+    complete = len(results) == units * len(scenarios) * (len(arms) + 2)
+    if out is not None and saved_only and complete and len(study.comparisons):
         write_table(study.comparisons, out / COMPARISONS_CSV)
         write_table(study.losses, out / SCARCITY_LOSS_CSV)
     return study
@@ -207,16 +195,15 @@ def ordered_summary(results: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
     )
 
 
-def _splits(
-    data: Dataset, config: AugmentationConfig
-) -> Iterator[tuple[int, int, tuple[np.ndarray, np.ndarray]]]:
-    """(seed, fold, (train, test)) for every split of the study, seed by seed."""
-    for seed in config.seed_list():
-        if config.splits == 1:
-            yield seed, 0, split_rows(data, config.test_size, seed)
-        else:
-            for fold, part in enumerate(fold_rows(data, config.splits, seed)):
-                yield seed, fold, part
+def _text_columns(rows: pd.DataFrame) -> pd.DataFrame:
+    """Columns of text as pandas' string dtype: cells read back from Parquet, computed here or
+    in another process then hold the same dtypes, so their tables compare equal."""
+    out = rows.copy()
+    for column in [c for c in out.columns if out[c].dtype == np.dtype(object)]:
+        present = out[column].dropna()
+        if present.map(lambda v: isinstance(v, str)).all():
+            out[column] = out[column].astype("str")
+    return out
 
 
 def _scarce_class(data: Dataset, config: AugmentationConfig) -> int:
@@ -260,91 +247,242 @@ def _fit(
     )
 
 
-@dataclass
-class _LazyModel:
-    """A classifier fitted on first use: a resumed study refits only what a missing cell needs."""
+# ---- the cells: planned by the driver, computed anywhere ------------------------------------------
+@dataclass(frozen=True, order=True)
+class _Cell:
+    """One cell's key: everything its numbers depend on besides the data and the settings
+    (``share`` is None for the ``full`` cell, which every scenario of a split shares)."""
 
-    rows: Dataset
-    config: AugmentationConfig
     seed: int
-    scarce_class: int
-    model: TrainedClassifier | None = None
+    fold: int
+    share: float | None
+    arm: str
 
-    def __call__(self) -> TrainedClassifier:
-        if self.model is None:
-            self.model = _fit(self.rows, self.config, self.seed, self.scarce_class)
-        return self.model
+    def parts(self, config: AugmentationConfig, scarce_class: int) -> tuple[str, str, str]:
+        """Its folder under ``cells/``: scenario (or ``full``), split, arm."""
+        unit = f"seed{self.seed}" if config.splits == 1 else f"seed{self.seed}-fold{self.fold}"
+        where = "full" if self.share is None else Scenario(self.share, scarce_class).name
+        return (where, unit, self.arm)
 
 
-def _reference_cell(
-    model: _LazyModel, test: Dataset, arm: str
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    record = {
-        "arm": arm,
-        "kind": "reference",
-        "n_train": len(model.rows),
-        "rows_target": 0,
-        "rows_added": 0,
-        **score(model(), test),
-    }
-    return record, pd.DataFrame()
+# A computed cell: its record, its added rows, and the LLM answers it stored (a worker's).
+_CellOutcome = tuple[dict[str, Any], pd.DataFrame, list[tuple[Any, ...]]]
+
+
+def _plan(config: AugmentationConfig, arms: list[str]) -> list[_Cell]:
+    """Every cell of the study, split by split: ``full``, then per scenario ``scarce`` and the
+    arms (the order serial runs take and tables list)."""
+    cells = []
+    for seed in config.seed_list():
+        for fold in range(config.splits):
+            cells.append(_Cell(seed, fold, None, "full"))
+            for share in config.scenarios:
+                cells += [_Cell(seed, fold, share, arm) for arm in ("scarce", *arms)]
+    return cells
+
+
+def _fingerprint(cell: _Cell, key: str, config: AugmentationConfig, scarce_class: int) -> str:
+    scenario = None if cell.share is None else Scenario(cell.share, scarce_class)
+    return cell_fingerprint(key, config, cell.arm, cell.seed, scenario, fold=cell.fold)
+
+
+def _assemble(
+    cells: list[_Cell],
+    finished: dict[_Cell, tuple[dict[str, Any], pd.DataFrame]],
+    config: AugmentationConfig,
+    scarce_class: int,
+) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
+    """The records and added rows of the finished cells, in plan order; a split without its
+    ``full`` cell and a scenario without its ``scarce`` cell are left out (nothing to compare
+    their arms with)."""
+    records: list[dict[str, Any]] = []
+    added: list[pd.DataFrame] = []
+    for cell in cells:
+        if cell.share is None or cell.arm == "full":
+            continue
+        full = finished.get(_Cell(cell.seed, cell.fold, None, "full"))
+        floor = finished.get(_Cell(cell.seed, cell.fold, cell.share, "scarce"))
+        mine = finished.get(cell)
+        if full is None or floor is None or mine is None:
+            continue
+        scenario = Scenario(cell.share, scarce_class)
+        base = {
+            "scenario": scenario.name,
+            "share": scenario.share,
+            "scarce_class": scarce_class,
+            "seed": cell.seed,
+            "fold": cell.fold,
+            "folds": config.splits,
+        }
+        if cell.arm == "scarce":
+            records.append({**base, **full[0]})
+        records.append({**base, **mine[0]})
+        if len(mine[1]):
+            added.append(mine[1].assign(**base))
+    return records, added
 
 
 @dataclass
-class _ArmRun:
-    """Everything one (scenario, seed) gives its arms; called with an arm's name."""
+class _StudyContext:
+    """What every cell needs (the data, the settings), and the splits and models already fitted
+    by this process, so cells of one split that run in one process fit its models once."""
 
-    scarce: Dataset
-    test: Dataset
-    count: int
-    source_rows: np.ndarray
-    verifier: _LazyModel
+    data: Dataset
     config: AugmentationConfig
-    seed: int
     scarce_class: int
     llm_cache: Path | None
     progress: bool
+    # A copy of the driver's LLM answers, for workers that cannot reach its file.
+    cache_rows: list[tuple[Any, ...]] | None = None
+    _models: dict[tuple[int, int, float | None], TrainedClassifier] = field(
+        default_factory=dict, repr=False
+    )
+    _scratch: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
-    def __call__(self, arm: str) -> tuple[dict[str, Any], pd.DataFrame]:
-        config = self.config
-        if arm in OVERSAMPLERS:
-            aug = oversampled_rows(
-                arm, self.scarce, scarce_class=self.scarce_class, count=self.count, seed=self.seed
-            )
+    def for_workers(self) -> _StudyContext:
+        """This context as it travels to workers: the driver's LLM answers as rows."""
+        rows = read_rows(self.llm_cache) if self.llm_cache is not None else []
+        return replace(
+            self, llm_cache=None, cache_rows=rows, progress=False, _models={}, _scratch=None
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_models"] = {}  # fitted in each process, never shipped
+        state["_scratch"] = None
+        return state
+
+    def split(self, cell: _Cell) -> tuple[np.ndarray, np.ndarray]:
+        """The cell's train and test rows: split ``seed`` (fold ``fold`` of K-fold)."""
+        if self.config.splits == 1:
+            return split_rows(self.data, self.config.test_size, cell.seed)
+        return fold_rows(self.data, self.config.splits, cell.seed)[cell.fold]
+
+    def model(self, rows: Dataset, cell: _Cell, share: float | None) -> TrainedClassifier:
+        """The classifier of the split's training rows (``share`` None) or of its scarce set,
+        fitted once per process; a few are kept, the oldest dropped."""
+        key = (cell.seed, cell.fold, share)
+        if key not in self._models:
+            if len(self._models) >= _KEPT_MODELS:
+                self._models.pop(next(iter(self._models)))
+            self._models[key] = _fit(rows, self.config, cell.seed, self.scarce_class)
+        return self._models[key]
+
+    def cache_file(self) -> Path | None:
+        """Where this process keeps LLM answers: the driver's file, or a worker's own copy."""
+        if self.cache_rows is None:
+            return self.llm_cache
+        if self.llm_cache is None:
+            # Removed when the worker's context goes, at the latest when the worker exits.
+            self._scratch = tempfile.TemporaryDirectory(prefix="sensecf-worker-")
+            self.llm_cache = Path(self._scratch.name) / LLM_CACHE
+            add_rows(self.llm_cache, self.cache_rows)
+        return self.llm_cache
+
+
+_KEPT_MODELS = 8  # a split's full and scarce models for a few splits at a time
+
+
+def _compute_cell(context: _StudyContext, cell: _Cell) -> _CellOutcome:
+    """One cell from its key alone (the unit of :class:`~sensecf.execution.Execution`)."""
+    started = time.time()
+    start = time.perf_counter()
+    config, scarce_class = context.config, context.scarce_class
+    train_idx, test_idx = context.split(cell)
+    train_rows, test = context.data.subset(train_idx), context.data.subset(test_idx)
+    if cell.share is None:
+        model = context.model(train_rows, cell, None)
+        record, rows = _reference_record(model, train_rows, test, "full"), pd.DataFrame()
+    else:
+        split = make_scarce(train_rows, Scenario(cell.share, scarce_class), cell.seed)
+        scarce = train_rows.subset(split.kept)
+        if cell.arm == "scarce":
+            model = context.model(scarce, cell, cell.share)
+            record, rows = _reference_record(model, scarce, test, "scarce"), pd.DataFrame()
         else:
-            aug = generated_rows(
-                arm,
-                self.scarce,
-                self.verifier(),
-                scarce_class=self.scarce_class,
-                count=self.count,
-                source_rows=self.source_rows,
-                seed=self.seed,
-                n_cfs=config.n_cfs,
-                options=config.options(arm),
-                llm_cache=self.llm_cache,
-                max_rounds=config.max_rounds,
-                max_queries=config.max_queries,
-                min_proba=config.min_proba,
-                progress=self.progress,
+            verifier = (
+                context.model(train_rows, cell, None)
+                if config.verifier == "full"
+                else context.model(scarce, cell, cell.share)
             )
-        model = _fit(self.scarce, config, self.seed, self.scarce_class, extra=aug.rows)
-        kind = "oversampler" if arm in OVERSAMPLERS else "generator"
-        record = {
-            "arm": arm,
-            "kind": kind,
-            "verifier": config.verifier if kind == "generator" else "",
-            "n_train": len(self.scarce) + len(aug.rows),
-            "rows_target": self.count,
-            "rows_added": len(aug.rows),
-            "queries": aug.asked,
-            "candidates": aug.candidates,
-            "rejected_invalid": aug.invalid,
-            "rejected_violations": aug.violating,
-            "seconds": aug.seconds,
-            "llm_calls": aug.llm_calls,
-            "tokens": aug.tokens,
-            "error": aug.error,
-            **score(model, self.test),
-        }
-        return record, aug.rows
+            record, rows = _arm_record(
+                cell,
+                context,
+                scarce=scarce,
+                test=test,
+                count=_target_count(config, scarce, scarce_class, split.n_removed),
+                source_rows=train_idx[split.kept],
+                verifier=verifier,
+            )
+    record = {**record, "cell_seconds": time.perf_counter() - start}
+    answers = []
+    if context.cache_rows is not None and context.llm_cache is not None:
+        answers = read_rows(context.llm_cache, since=started)
+    return record, rows, answers
+
+
+def _reference_record(
+    model: TrainedClassifier, rows: Dataset, test: Dataset, arm: str
+) -> dict[str, Any]:
+    return {
+        "arm": arm,
+        "kind": "reference",
+        "n_train": len(rows),
+        "rows_target": 0,
+        "rows_added": 0,
+        **score(model, test),
+    }
+
+
+def _arm_record(
+    cell: _Cell,
+    context: _StudyContext,
+    *,
+    scarce: Dataset,
+    test: Dataset,
+    count: int,
+    source_rows: np.ndarray,
+    verifier: TrainedClassifier,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    config, arm, seed = context.config, cell.arm, cell.seed
+    if arm in OVERSAMPLERS:
+        aug = oversampled_rows(
+            arm, scarce, scarce_class=context.scarce_class, count=count, seed=seed
+        )
+    else:
+        aug = generated_rows(
+            arm,
+            scarce,
+            verifier,
+            scarce_class=context.scarce_class,
+            count=count,
+            source_rows=source_rows,
+            seed=seed,
+            n_cfs=config.n_cfs,
+            options=config.options(arm),
+            llm_cache=context.cache_file(),
+            max_rounds=config.max_rounds,
+            max_queries=config.max_queries,
+            min_proba=config.min_proba,
+            progress=context.progress,
+        )
+    model = _fit(scarce, config, seed, context.scarce_class, extra=aug.rows)
+    kind = "oversampler" if arm in OVERSAMPLERS else "generator"
+    record = {
+        "arm": arm,
+        "kind": kind,
+        "verifier": config.verifier if kind == "generator" else "",
+        "n_train": len(scarce) + len(aug.rows),
+        "rows_target": count,
+        "rows_added": len(aug.rows),
+        "queries": aug.asked,
+        "candidates": aug.candidates,
+        "rejected_invalid": aug.invalid,
+        "rejected_violations": aug.violating,
+        "seconds": aug.seconds,
+        "llm_calls": aug.llm_calls,
+        "tokens": aug.tokens,
+        "error": aug.error,
+        **score(model, test),
+    }
+    return record, aug.rows

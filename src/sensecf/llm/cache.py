@@ -241,3 +241,56 @@ class CachedBackend(LLMBackend):
                 self._db.close()
                 self._db = None
         self.backend.close()
+
+
+# ---- moving answers between a driver and its workers ---------------------------------------------
+# A worker on another machine cannot write the driver's file: it starts from a copy of the
+# driver's answers, and hands back the rows it added, which the driver alone writes.
+_COLUMNS = "key, text, prompt_tokens, completion_tokens, seconds, created, request"
+
+
+def read_rows(path: str | Path, *, since: float | None = None) -> list[tuple[Any, ...]]:
+    """Every stored answer of the cache file at ``path`` (those stored at or after ``since``, a
+    ``time.time()``), as plain tuples; an absent file has none.
+
+    >>> import tempfile, pathlib
+    >>> read_rows(pathlib.Path(tempfile.mkdtemp()) / "none.sqlite")
+    []
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    db = sqlite3.connect(path, timeout=30.0)
+    try:
+        db.execute(_SCHEMA)
+        where, args = ("WHERE created >= ?", (since,)) if since is not None else ("", ())
+        return db.execute(f"SELECT {_COLUMNS} FROM completions {where}", args).fetchall()
+    finally:
+        db.close()
+
+
+def add_rows(path: str | Path, rows: Sequence[tuple[Any, ...]]) -> int:
+    """Store answers read with :func:`read_rows` in the cache file at ``path`` (created when
+    absent); an answer already there is kept. Returns how many were new.
+
+    >>> import tempfile, pathlib
+    >>> file = pathlib.Path(tempfile.mkdtemp()) / "llm.sqlite"
+    >>> row = ("k", "answer", 3, 2, 0.1, 0.0, "{}")
+    >>> add_rows(file, [row]), add_rows(file, [row]), read_rows(file) == [row]
+    (1, 0, True)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(_SCHEMA)
+        before = db.total_changes
+        db.execute("BEGIN")
+        db.executemany(
+            f"INSERT OR IGNORE INTO completions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows
+        )
+        db.execute("COMMIT")
+        return db.total_changes - before
+    finally:
+        db.close()
