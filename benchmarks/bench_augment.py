@@ -51,6 +51,7 @@ from sensecf.data.aireadi import read_aireadi
 from sensecf.data.aireadi.daily import FEATURES
 from sensecf.data.heart import read_uci_heart
 from sensecf.data.synthetic import CohortConfig, write_synthetic_cohort
+from sensecf.execution import Execution
 
 CF_ARMS = ("oracle", "dice-random", "nice-sparsity")
 HEART_SIZES = {0: 164, 1: 139}
@@ -148,6 +149,8 @@ def main() -> None:
     parser.add_argument("--max-queries", type=int, help="queries per generator and cell")
     parser.add_argument("--min-proba", type=float, help="safety margin for generated rows")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (-1: every core)")
+    parser.add_argument("--ray", help="a Ray cluster: auto, local or HOST:PORT")
     parser.add_argument("--saved-only", action="store_true", help="finished cells only")
     parser.add_argument("--paired", action="store_true", help="cells every arm finished")
     args = parser.parse_args()
@@ -177,6 +180,7 @@ def main() -> None:
         max_queries=args.max_queries,
         min_proba=args.min_proba,
         saved_only=args.saved_only,
+        execution=Execution(jobs=args.jobs, ray=args.ray),
     )
     results, summary, placement = study.results, study.summary, study.placement
     comparisons, losses = study.comparisons, study.losses

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from sensecf.cli import console
+from sensecf.cli.options import execution_options
 
 # A small profile for tests and a first look: one scenario, two seeds, small forests.
 QUICK = {
@@ -20,6 +21,7 @@ QUICK = {
 
 
 @click.command()
+@execution_options
 @click.option(
     "--data",
     "data_path",
@@ -122,6 +124,7 @@ def augment(
     quick: bool,
     saved_only: bool,
     config_path: Path | None,
+    execution: Any,
 ) -> None:
     """Counterfactual data augmentation under label scarcity: how much lost F1 comes back?
 
@@ -175,7 +178,11 @@ def augment(
     data = load_dataset(config.data)
     with console.news(enabled=not saved_only):
         study = augmentation_study(
-            data, config, progress=console.progress_enabled(), saved_only=saved_only
+            data,
+            config,
+            progress=console.progress_enabled(),
+            saved_only=saved_only,
+            execution=execution,
         )
     if len(study.losses):
         console.line("What scarcity cost (full − scarce):")

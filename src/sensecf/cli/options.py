@@ -69,6 +69,8 @@ FLAGS = {
     "llm.cache": "--llm-cache",
     "llm.repair_rounds": "--repair-rounds",
     "llm.fallback": "--fallback",
+    "jobs": "--jobs",
+    "ray": "--ray",
 }
 
 
@@ -148,3 +150,31 @@ def llm_options(func: F) -> F:
     for decorator in reversed(decorators):  # so --help lists them in the order above
         decorated = decorator(decorated)
     return cast(F, decorated)
+
+
+def execution_options(func: F) -> F:
+    """Where a verb's independent units run (``--jobs``, ``--ray``), handed to the verb as one
+    ``execution`` argument: a :class:`sensecf.execution.Execution`."""
+
+    @click.option(
+        "--jobs",
+        type=int,
+        default=1,
+        show_default=True,
+        help="Worker processes on this machine (-1: one per core). Results are the same as "
+        "with 1; only this process writes files.",
+    )
+    @click.option(
+        "--ray",
+        "ray_address",
+        metavar="auto|local|HOST:PORT",
+        help="Run the units on a Ray cluster (pip install 'sensecf[ray]'): auto joins the one "
+        "`ray start --head` started, local starts one for this run; --jobs caps the workers.",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, jobs: int, ray_address: str | None, **kwargs: Any) -> Any:
+        from sensecf.execution import Execution
+
+        return func(*args, execution=Execution(jobs=jobs, ray=ray_address), **kwargs)
+
+    return cast(F, wrapper)
