@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,7 @@ from sensecf.cli import console
 from sensecf.cli.options import (
     PATH,
     data_option,
+    execution_options,
     limit_option,
     llm_options,
     min_proba_option,
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     "by person; Holm-adjusted): it must be one of the run's methods [oracle].",
 )
 @llm_options
+@execution_options
 @click.option(
     "--config",
     "config_path",
@@ -79,6 +81,7 @@ def benchmark(
     reference: str | None,
     llm: LLMOptions,
     config_path: Path | None,
+    execution: Any,
 ) -> None:
     """Run counterfactual generators side by side and score them with one metric suite.
 
@@ -131,7 +134,13 @@ def benchmark(
     data = load_for_verb(data_path, config.target, model.spec)
     with console.news():
         result = run_benchmark(
-            model, data, config, out_dir=out_dir, progress=console.progress_enabled(), llm=llm
+            model,
+            data,
+            config,
+            out_dir=out_dir,
+            progress=console.progress_enabled(),
+            llm=llm,
+            execution=execution,
         )
     best = benchmark_best(result.per_query, CATALOG.view("headline"), seed=config.seed)
     console.print_frame(

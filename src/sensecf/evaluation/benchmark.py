@@ -24,8 +24,8 @@ import hashlib
 import logging
 import os
 import pickle
+import tempfile
 import time
-import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +47,7 @@ from sensecf.evaluation.comparisons import (
     measure_frame,
     paired_comparisons,
 )
+from sensecf.execution import Execution, UnitError
 from sensecf.generators.base import margin_model, select_queries
 from sensecf.generators.llm.options import LLMOptions
 from sensecf.generators.registry import (
@@ -56,7 +57,7 @@ from sensecf.generators.registry import (
     split_name,
 )
 from sensecf.generators.sparsify import sparsify_result
-from sensecf.llm.base import LLMError
+from sensecf.llm.cache import add_rows, read_rows
 from sensecf.llm.models import file_digest
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.results import CounterfactualResult
@@ -232,8 +233,13 @@ def run_benchmark(
     out_dir: str | os.PathLike | None = None,
     progress: bool = False,
     llm: LLMOptions | None = None,
+    execution: Execution | None = None,
 ) -> BenchmarkResult:
     """Run the configured generators on the same queries and score them with one metric suite.
+
+    ``execution`` says where the methods run (:class:`~sensecf.execution.Execution`: one
+    after another here by default, or in worker processes or on Ray, a method a unit); the
+    results are the same, and only this process writes the results and the LLM call cache.
 
     Progress news goes to this module's logger, a line a finished method (the CLI prints
     them; ``logging.basicConfig(level=logging.INFO)`` shows them in a script). With ``out_dir`` every
@@ -271,21 +277,48 @@ def run_benchmark(
     inputs = {"model": model_digest(model, config.model), "data": data_digest(data)}
     plain: dict[str, CounterfactualResult] = {}
     failures: dict[str, str] = {}
-    for base in bases:
-        try:
-            plain[base] = _run_one(
-                base, model, train_rows, queries, config, out, progress, inputs, llm
-            )
-        except LLMError as exc:  # a backend down: this method fails, the others go on
-            failures[base] = f"{type(exc).__name__}: {exc}"
-            logger.info(f"✗ {base} failed: {failures[base]}")
-        except SensecfError:
-            raise
-        except Exception as exc:  # one method failing must not stop the benchmark
-            failures[base] = f"{type(exc).__name__}: {exc}"
-            logger.info(f"✗ {base} failed: {failures[base]}")
-            if os.environ.get("SENSECF_DEBUG"):
-                traceback.print_exc()
+    store = UnitStore(out, RESULTS, record=UNIT_JSON)
+    methods = {base: _method(base, config, llm, inputs, out) for base in bases}
+    todo = []
+    for base, method in methods.items():
+        saved = _saved_result(store, base, method.fingerprint)
+        if saved is not None:
+            plain[base] = saved
+        else:
+            todo.append(base)
+    runner = execution or Execution()
+    context = _BenchmarkContext(model, train_rows, queries, config, methods, progress)
+    if runner.parallel:
+        context = context.for_workers()
+
+    def arrived(base: str, outcome: tuple[CounterfactualResult, float, list[Any]]) -> None:
+        result, seconds, answers = outcome
+        method_llm = methods[base].llm
+        cache_file = method_llm.cache if method_llm is not None else None
+        if answers and cache_file is not None:
+            add_rows(cache_file, answers)  # a worker's new LLM answers, written here only
+        store.keep((base,), methods[base].fingerprint, result.save)
+        plain[base] = result
+        logger.info(
+            f"✓ {base}: {len(result.cfs)} CFs for {len(result.queries)} queries, "
+            f"validity {result.validity:.2f} ({seconds:.1f} s)"
+        )
+
+    def failed(failure: UnitError[str]) -> None:  # one method failing must not stop the others
+        failures[failure.key] = failure.error
+        logger.info(f"✗ {failure.key} failed: {failure.error}")
+        if os.environ.get("SENSECF_DEBUG"):
+            logger.info(failure.trace)
+
+    runner.run(
+        _compute_method,
+        context,
+        todo,
+        on_result=arrived,
+        on_error=failed,
+        description="methods",
+        progress=progress and runner.parallel,
+    )
 
     reported: list[CounterfactualResult] = []
     for name in names:
@@ -415,81 +448,133 @@ def _folder_stamp(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def _run_one(
+@dataclass(frozen=True)
+class _Method:
+    """One generator of the run as the driver resolved it: its LLM options (None without a
+    language model) and the fingerprint a saved result must match."""
+
+    name: str
+    llm: LLMOptions | None
+    fingerprint: str
+
+
+def _method(
     name: str,
-    model: TrainedClassifier,
-    train_rows: Dataset,
-    queries: Dataset,
     config: BenchmarkConfig,
-    out: Path | None,
-    progress: bool,
-    inputs: dict[str, Any],
     llm: LLMOptions,
-) -> CounterfactualResult:
+    inputs: dict[str, Any],
+    out: Path | None,
+) -> _Method:
     options = config.options(name)
     uses_llm = name in LLM_GENERATORS and "backend" not in options
-    if uses_llm and name != "fine-tuned":
+    if not uses_llm:
+        return _Method(name, None, config.fingerprint(name, **inputs))
+    if name != "fine-tuned":
         prompted = llm.for_prompting()
         if prompted != llm:
             logger.info(
                 f"{name}: prompted with the packaged model (the LLM model is a fine-tuned folder)"
             )
         llm = prompted
-    if uses_llm:  # what changes an answer; the cache file does not
-        settings = {
-            "llm_backend": llm.backend,
-            "llm_model": llm.model,
-            "llm_base_url": llm.base_url,
-        }
-        inputs = {
-            **inputs,
-            **settings,
-            "repair_rounds": llm.repair_rounds,
-            "fallback": llm.fallback,
-        }
-        if llm.finetuned:  # retrained in the same folder: other answers
-            inputs["finetuned"] = _folder_stamp(Path(str(llm.model)))
-    fingerprint = config.fingerprint(name, **inputs)
-    store = UnitStore(out, RESULTS, record=UNIT_JSON)
+    inputs = {  # what changes an answer; the cache file does not
+        **inputs,
+        "llm_backend": llm.backend,
+        "llm_model": llm.model,
+        "llm_base_url": llm.base_url,
+        "repair_rounds": llm.repair_rounds,
+        "fallback": llm.fallback,
+    }
+    if llm.finetuned:  # retrained in the same folder: other answers
+        inputs["finetuned"] = _folder_stamp(Path(str(llm.model)))
+    if llm.cache is None and out is not None:
+        llm = replace(llm, cache=out / LLM_CACHE)
+    return _Method(name, llm, config.fingerprint(name, **inputs))
+
+
+def _saved_result(store: UnitStore, name: str, fingerprint: str) -> CounterfactualResult | None:
     folder = store.path((name,))
     finished = store.finished((name,), fingerprint)
     if finished is not None:
         try:
             saved = CounterfactualResult.load(finished)
         except DataError:  # its record outlived its files (removed by hand): made again
-            saved = None
-        if saved is not None:
-            logger.info(f"↺ {name}: reused the saved result in {finished}")
-            return saved
-    elif folder is not None and (folder / RESULT_JSON).is_file():
+            return None
+        logger.info(f"↺ {name}: reused the saved result in {finished}")
+        return saved
+    if folder is not None and (folder / RESULT_JSON).is_file():
         logger.info(
             f"↻ {name}: the saved result was made with other settings, model or data; rerunning"
         )
-    start = time.perf_counter()
-    if uses_llm and llm.cache is None and out is not None:
-        llm = replace(llm, cache=out / LLM_CACHE)
-    generator = make_generator(name, llm=llm if uses_llm else None, **options)
+    return None
+
+
+@dataclass
+class _BenchmarkContext:
+    """What every method needs: the model, its training rows, the queries and the settings;
+    in workers, a copy of the driver's LLM answers (``cache_rows``) instead of its file."""
+
+    model: TrainedClassifier
+    train_rows: Dataset
+    queries: Dataset
+    config: BenchmarkConfig
+    methods: dict[str, _Method]
+    progress: bool
+    cache_rows: dict[str, list[tuple[Any, ...]]] | None = None
+    _scratch: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+
+    def for_workers(self) -> _BenchmarkContext:
+        """This context as it travels: each LLM method's cached answers as rows."""
+        rows = {
+            name: read_rows(m.llm.cache) if m.llm is not None and m.llm.cache is not None else []
+            for name, m in self.methods.items()
+        }
+        return replace(self, cache_rows=rows, progress=False, _scratch=None)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_scratch": None}
+
+    def llm_for(self, name: str) -> LLMOptions | None:
+        """The method's LLM options, its cache moved to this worker's own copy when needed."""
+        llm = self.methods[name].llm
+        if llm is None or self.cache_rows is None or llm.cache is None:
+            return llm
+        if self._scratch is None:  # removed with the context, at the latest at the worker's exit
+            self._scratch = tempfile.TemporaryDirectory(prefix="sensecf-worker-")
+        local = Path(self._scratch.name) / f"{name}-{LLM_CACHE}"
+        if not local.is_file():
+            add_rows(local, self.cache_rows.get(name, []))
+        return replace(llm, cache=local)
+
+
+def _compute_method(
+    context: _BenchmarkContext, name: str
+) -> tuple[CounterfactualResult, float, list[Any]]:
+    """One method on every query (the unit of :class:`~sensecf.execution.Execution`): its
+    result, its seconds, and the LLM answers it stored in a worker's copy of the cache."""
+    started, start = time.time(), time.perf_counter()
+    method = context.methods[name]
+    config = context.config
+    llm = context.llm_for(name)
+    generator = make_generator(name, llm=llm, **config.options(name))
     # A backend built from the LLM options is this run's to close; one given in options is not.
-    backend = getattr(generator, "backend", None) if uses_llm else None
+    backend = getattr(generator, "backend", None) if llm is not None else None
     try:
-        generator.fit(model, train_rows)
+        generator.fit(context.model, context.train_rows)
         result = generator.generate(
-            queries,
+            context.queries,
             n_cfs=config.n_cfs,
             seed=config.seed,
-            progress=progress,
+            progress=context.progress,
             min_proba=config.min_proba if generator.searches_margin else None,
         )
     finally:
         if backend is not None:
             backend.close()
-    result.info["fingerprint"] = fingerprint  # provenance, beside the unit's record
-    store.keep((name,), fingerprint, result.save)
-    logger.info(
-        f"✓ {name}: {len(result.cfs)} CFs for {len(result.queries)} queries, "
-        f"validity {result.validity:.2f} ({time.perf_counter() - start:.1f} s)"
-    )
-    return result
+    result.info["fingerprint"] = method.fingerprint  # provenance, beside the unit's record
+    answers: list[Any] = []
+    if context.cache_rows is not None and llm is not None and llm.cache is not None:
+        answers = read_rows(llm.cache, since=started)
+    return result, time.perf_counter() - start, answers
 
 
 def feasibility_line(oracle_queries: pd.DataFrame) -> str:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -249,7 +250,7 @@ class CachedBackend(LLMBackend):
 _COLUMNS = "key, text, prompt_tokens, completion_tokens, seconds, created, request"
 
 
-def read_rows(path: str | Path, *, since: float | None = None) -> list[tuple[Any, ...]]:
+def read_rows(path: str | os.PathLike[str], *, since: float | None = None) -> list[tuple[Any, ...]]:
     """Every stored answer of the cache file at ``path`` (those stored at or after ``since``, a
     ``time.time()``), as plain tuples; an absent file has none.
 
@@ -269,7 +270,7 @@ def read_rows(path: str | Path, *, since: float | None = None) -> list[tuple[Any
         db.close()
 
 
-def add_rows(path: str | Path, rows: Sequence[tuple[Any, ...]]) -> int:
+def add_rows(path: str | os.PathLike[str], rows: Sequence[tuple[Any, ...]]) -> int:
     """Store answers read with :func:`read_rows` in the cache file at ``path`` (created when
     absent); an answer already there is kept. Returns how many were new.
 

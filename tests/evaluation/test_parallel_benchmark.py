@@ -1,0 +1,86 @@
+"""The benchmark's methods run in worker processes and on a local Ray cluster give the serial
+run's counterfactuals and tables, and the LLM answers made in workers land in the driver's cache."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pandas as pd
+import pytest
+
+import sensecf as scf
+from sensecf.evaluation.benchmark import BenchmarkConfig, run_benchmark
+from sensecf.execution import Execution
+
+pytestmark = pytest.mark.slow
+TIMING = ("seconds", "total_seconds", "seconds_per_query")
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    data = scf.datasets.synthetic_cohort(participants=40, days=4, interval_min=15, seed=6)
+    model = scf.train(data, "rf", seed=0, params={"n_estimators": 40})
+    return data, model
+
+
+@pytest.fixture(scope="module")
+def config():
+    pytest.importorskip("llama_cpp")
+    return BenchmarkConfig(
+        generators={"oracle": {}, "dice-random": {}, "few-shot": {"repair_rounds": 1}},
+        limit=6,
+        n_cfs=2,
+        seed=3,
+    )
+
+
+@pytest.fixture(scope="module")
+def serial(cohort, config, tmp_path_factory):
+    data, model = cohort
+    return run_benchmark(model, data, config, out_dir=tmp_path_factory.mktemp("serial"))
+
+
+def timeless(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in frame.columns if any(t in c for t in TIMING)])
+
+
+def same_benchmark(one, other) -> None:
+    for mine, theirs in zip(one.results, other.results, strict=True):
+        assert mine.method == theirs.method
+        pd.testing.assert_frame_equal(timeless(mine.cfs), timeless(theirs.cfs))
+        pd.testing.assert_frame_equal(timeless(mine.queries), timeless(theirs.queries))
+    pd.testing.assert_frame_equal(
+        timeless(one.summary), timeless(other.summary), rtol=0, atol=1e-12
+    )
+    pd.testing.assert_frame_equal(
+        timeless(one.per_query), timeless(other.per_query), rtol=0, atol=1e-12
+    )
+
+
+def answers(folder) -> set[tuple[str, str]]:
+    with sqlite3.connect(folder / "llm-cache.sqlite") as db:
+        return set(db.execute("SELECT key, text FROM completions").fetchall())
+
+
+def test_two_worker_processes_give_the_serial_benchmark(cohort, config, serial, tmp_path):
+    data, model = cohort
+    parallel = run_benchmark(model, data, config, out_dir=tmp_path, execution=Execution(jobs=2))
+    same_benchmark(serial, parallel)
+    assert answers(tmp_path) == answers(serial.out_dir) != set()
+    for method in ("oracle", "dice-random", "few-shot"):
+        assert (tmp_path / "results" / method / "unit.json").is_file()
+
+
+def test_a_local_ray_cluster_gives_the_serial_benchmark_from_the_drivers_cache(
+    cohort, config, serial, tmp_path
+):
+    pytest.importorskip("ray")
+    data, model = cohort
+    # The workers start from a copy of the driver's answers (they read no file of the driver's).
+    shutil.copy(serial.out_dir / "llm-cache.sqlite", tmp_path / "llm-cache.sqlite")
+    on_ray = run_benchmark(
+        model, data, config, out_dir=tmp_path, execution=Execution(jobs=2, ray="local")
+    )
+    same_benchmark(serial, on_ray)
+    assert answers(tmp_path) == answers(serial.out_dir)
