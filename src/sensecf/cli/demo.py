@@ -65,7 +65,12 @@ def demo(out_dir: Path, quick: bool, fresh: bool, seed: int) -> None:
     finished ones. --fresh starts over.
     """
     started = time.perf_counter()
-    settings = {"quick": quick, "seed": seed, "gaps": {**DEMO_GAPS, "cgm_stops": DEMO_CGM_STOPS}}
+    settings = {
+        "quick": quick,
+        "seed": seed,
+        "gaps": {**DEMO_GAPS, "cgm_stops": DEMO_CGM_STOPS},
+        "augment_seeds": 2 if quick else 5,
+    }
     runner = _Stages(out_dir, settings, fresh=fresh)
     participants, days, interval = (40, 5, 15) if quick else (200, 10, 5)
     ctx = click.get_current_context()
@@ -110,6 +115,7 @@ def demo(out_dir: Path, quick: bool, fresh: bool, seed: int) -> None:
             n_cfs=1,
             out_dir=out_dir / "benchmark",
             config_path=None,
+            jobs=-1,  # the methods side by side, one per core
         ),
     )
     runner.run(
@@ -119,7 +125,10 @@ def demo(out_dir: Path, quick: bool, fresh: bool, seed: int) -> None:
             data_path=out_dir / "features",
             out_dir=out_dir / "augment",
             quick=True,
-            seeds=2 if quick else 3,
+            # Five seeds give the scarcity loss and each comparison an interval; on two cores
+            # they take the time three took one after another.
+            seeds=str(settings["augment_seeds"]),
+            jobs=-1,
             # each oracle query may take seconds (proving a flip infeasible included): a cap
             # keeps the stage to minutes on the 2-core machine
             max_queries=40,
