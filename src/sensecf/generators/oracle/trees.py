@@ -120,15 +120,8 @@ class TreeEnsemble:
         if relations is not None:
             ends = relations.extremes(ends)
             linked, derived = relations.plan.linked, relations.plan.order
-        z_min = self.model_space(np.where(np.isnan(ends[0]), query, ends[0]))[0]
-        z_max = self.model_space(np.where(np.isnan(ends[1]), query, ends[1]))[0]
         inner = self.feature >= 0
-        f = np.maximum(self.feature, 0)
-        # A feature the estimator receives missing (the query's, kept missing) takes the
-        # tree's missing-value branch at every split on it.
-        gap = np.isnan(z_min)[f]
-        always_left = inner & np.where(gap, self.missing_left, z_max[f] <= self.threshold)
-        always_right = inner & np.where(gap, ~self.missing_left, z_min[f] > self.threshold)
+        always_left, always_right = self._decided(query, ends)
         reach = self._reachable(always_left, always_right)
         open_node = reach & inner & ~always_left & ~always_right
         open_tree = np.zeros(self.n_trees, dtype=bool)
@@ -246,6 +239,38 @@ class TreeEnsemble:
         rhs = value - constant
         builder.close_rows(1, -np.inf if sense == "<=" else rhs, rhs if sense == "<=" else np.inf)
         return builder
+
+    def score_range(
+        self, spec: DatasetSpec, query: np.ndarray, low: np.ndarray, high: np.ndarray
+    ) -> tuple[float, float]:
+        """The lowest and highest score any admissible change of ``query`` could reach: each
+        tree's lowest and highest leaf among those its admissible values reach (a bound; the
+        trees are not held to one row). ``low``/``high`` as for :meth:`program`.
+        """
+        inner = self.feature >= 0
+        reach = self._reachable(*self._decided(query, _extremes(spec, query, low, high)))
+        leaf = reach & ~inner
+        top = np.full(self.n_trees, -np.inf)
+        bottom = np.full(self.n_trees, np.inf)
+        np.maximum.at(top, self.tree[leaf], self.value[leaf])
+        np.minimum.at(bottom, self.tree[leaf], self.value[leaf])
+        return self.offset + float(bottom.sum()), self.offset + float(top.sum())
+
+    def _decided(
+        self, query: np.ndarray, ends: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per node, whether every admissible value goes left (right): the query's values
+        where ``ends`` (per feature the smallest and largest admissible value) are NaN."""
+        z_min = self.model_space(np.where(np.isnan(ends[0]), query, ends[0]))[0]
+        z_max = self.model_space(np.where(np.isnan(ends[1]), query, ends[1]))[0]
+        inner = self.feature >= 0
+        f = np.maximum(self.feature, 0)
+        # A feature the estimator receives missing (the query's, kept missing) takes the
+        # tree's missing-value branch at every split on it.
+        gap = np.isnan(z_min)[f]
+        always_left = inner & np.where(gap, self.missing_left, z_max[f] <= self.threshold)
+        always_right = inner & np.where(gap, ~self.missing_left, z_min[f] > self.threshold)
+        return always_left, always_right
 
     def split_edges(self, j: int, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per threshold on feature ``j``, the largest raw value the trees send left and the
