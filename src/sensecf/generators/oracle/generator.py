@@ -324,19 +324,31 @@ class Oracle(CounterfactualGenerator):
                 widen: float = widen,
                 bound: tuple[str, float] = bound,
                 support: tuple[int, ...] | None = None,
+                values: dict[int, np.ndarray] | None = None,
             ) -> Any:
-                lo, hi = (low, high) if support is None else _within(low, high, support)
-                context = None if plan.empty else RelationProgram(plan, spec, query, lo, hi, widen)
+                context = (
+                    None if plan.empty else RelationProgram(plan, spec, query, low, high, widen)
+                )
+                if support is None:
+                    return encoding.program(
+                        spec,
+                        query,
+                        low,
+                        high,
+                        self.scale_,
+                        bound,
+                        relations=context,
+                        ratio_pick=pick,
+                        ratio_levels=levels,
+                    )
+                # One support's program: its features alone move, over the whole program's values.
                 return encoding.program(
                     spec,
                     query,
-                    lo,
-                    hi,
+                    *_within(low, high, support),
                     self.scale_,
                     bound,
-                    relations=context,
-                    ratio_pick=pick,
-                    ratio_levels=levels,
+                    chain_values=values,
                 )
 
             builder = build()
@@ -397,6 +409,7 @@ class Oracle(CounterfactualGenerator):
             not self.relations_.empty
             or not hasattr(encoding, "score_range")
             or support_count(len(universe)) > MAX_SUPPORTS
+            or any(builder.features[j].candidates is None for j in universe)
         ):
             return None
         sense, value = bound
@@ -409,7 +422,9 @@ class Oracle(CounterfactualGenerator):
 
         return SupportSearch(
             universe=universe,
-            build=lambda support: build(support=support),
+            build=lambda support: build(
+                support=support, values={j: builder.features[j].candidates for j in support}
+            ),
             possible=possible,
             query=query,
             scale=self.scale_,

@@ -18,6 +18,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
@@ -160,6 +161,19 @@ class ProgramBuilder:
         self.add_row(expr.plus(ycol, -(max(expr.hi, left_max) - left_max)), -np.inf, left_max)
         self.add_row(expr.plus(ycol, -(right_min - min(expr.lo, right_min))), expr.lo, np.inf)
         return y
+
+    def chain_point(self, x: np.ndarray) -> np.ndarray | None:
+        """The binaries of every feature's chain at row ``x`` (what a value cut reads; other
+        columns 0), None where a feature is no chain or ``x``'s value is none of its values."""
+        v = np.zeros(self.n_vars)
+        for j, feature in self.features.items():
+            if feature.value_cut is None or feature.candidates is None:
+                return None
+            at = np.flatnonzero(np.isclose(feature.candidates, x[j], rtol=0, atol=1e-9))
+            if not len(at):
+                return None
+            v[feature.cost_cols[: at[0]]] = 1.0  # y[k] = 1 up to the value's position
+        return v
 
     def register(self, j: int, feature: _Feature) -> None:
         """Feature ``j`` may change: its changed variable, distance and decoder."""
@@ -338,6 +352,7 @@ def solve(
     accept: Callable[[np.ndarray], bool] = lambda x: True,
     extra_nodes: int | None = None,
     by_support: SupportSearch | None = None,
+    avoid: Sequence[np.ndarray] = (),
 ) -> Outcome:
     """Up to ``n_solutions`` counterfactuals: the optimum first, then by no-good cuts.
 
@@ -352,7 +367,8 @@ def solve(
     ``by_support`` (a :class:`.supports.SupportSearch` of the same query) answers the first
     solve and the support cuts one support at a time: the same solutions, to the solver's
     tolerance, in far fewer seconds on a forest. Where it is inconclusive, the whole program
-    takes over from that solve on.
+    takes over from that solve on. ``avoid``: rows the first solution must differ from in
+    some value (every feature a chain of values).
     """
     features = builder.features
     n = builder.n_vars
@@ -422,60 +438,48 @@ def solve(
         return float(max(0, math.ceil((dual - (weight - 1.0)) / weight - 1e-9)))
 
     position = {j: i for i, j in enumerate(order)}
+    values_ok = all(features[j].value_cut is not None for j in order)
 
-    def take_by_support(least: int, most: int | None) -> tuple[Support, np.ndarray] | None:
-        """The support search's next row (None: no such row); drops the search for good
-        where it is inconclusive (``Inconclusive`` goes up to the caller's whole program)."""
+    def by_support_next(mode: str, least: int = 1, most: int | None = None) -> Any:
+        """The support search's next row and its support (None: there is none; False: the
+        search is inconclusive, and the whole program answers from now on)."""
         nonlocal by_support
         assert by_support is not None
-        excluded = [frozenset(order[i] for i in s) for s in supports]
         try:
-            return by_support.next(excluded, least, most)
+            return by_support.next(rows_taken, mode, least, most)
         except Inconclusive as exc:
             logger.debug(f"support search inconclusive, solving the whole program: {exc}")
             by_support = None
-            raise
+            return False
 
-    def point(x: np.ndarray) -> np.ndarray | None:
-        """The chains' binaries at row ``x`` (what a value cut reads), None where a value is
-        not one of its chain's."""
-        v = np.zeros(n)
-        for j in order:
-            feature = features[j]
-            if feature.value_cut is None or feature.candidates is None:
-                return None
-            at = np.flatnonzero(np.isclose(feature.candidates, x[j], rtol=0, atol=1e-9))
-            if not len(at):
-                return None
-            v[feature.cost_cols[: at[0]]] = 1.0
-        return v
+    def take(v: np.ndarray | None, support: Support, x: np.ndarray) -> None:
+        """Record a row the solver gave (``v``: its solution, where the whole program's)."""
+        v = builder.chain_point(x) if v is None and values_ok else v
+        if v is not None:
+            values_taken.append(v)
+        supports.append(frozenset(position[j] for j in support))
+        rows_taken.append((support, x))
 
     supports: list[frozenset[int]] = []
     values_taken: list[np.ndarray] = []
+    rows_taken: list[tuple[Support, np.ndarray]] = []
     if found:
         moved = [np.flatnonzero(~np.isclose(x[order], builder.query[order])) for x in found]
         l0 = len(moved[0])
         outcome = Outcome(list(found), "optimal", min_l0=l0, bound=l0)
         supports = [frozenset(m.tolist()) for m in moved]
+        rows_taken = [(tuple(order[i] for i in m), x) for m, x in zip(moved, found, strict=True)]
         can_use_values = False
     else:
-        first: tuple[Support, np.ndarray] | None | bool = False  # False: not asked
-        if by_support is not None:
-            try:
-                first = take_by_support(max(min_changes, 1), l0_cap)
-            except Inconclusive:
-                first = False
+        first = False if by_support is None else by_support_next("support", min_changes, l0_cap)
         if first is None:
             return Outcome([], "infeasible", bound=math.inf, capped=l0_cap is not None)
-        if isinstance(first, tuple):
+        if first is not False:
             support, x = first
             if not accept(x):
                 raise NumericalTrouble("the solver's optimum does not flip the model")
             outcome = Outcome([x], "optimal", min_l0=len(support), bound=len(support))
-            supports = [frozenset(position[j] for j in support)]
-            v = point(x)
-            values_taken = [] if v is None else [v]
-            can_use_values = v is not None
+            take(None, support, x)
         else:
             cap_rows: list[tuple[np.ndarray, float]] = []
             if len(ch_cols):
@@ -485,6 +489,11 @@ def solve(
                     cap_rows.append((row, float(l0_cap)))
                 if min_changes > 0:
                     cap_rows.append((-row, -float(min_changes)))
+            for x in avoid:
+                w = builder.chain_point(x)
+                if w is None:
+                    raise ValueError("rows to avoid need every feature as a chain of values")
+                cap_rows.append(_value_cut(features, order, n, w))
             res = run(cap_rows)
             if res is None:
                 return Outcome([], "time_limit", bound=float(min_changes))
@@ -502,9 +511,8 @@ def solve(
             status = "optimal" if res.status == 0 else "feasible"
             bound = l0 if status == "optimal" else max(l0_bound(res), min_changes)
             outcome = Outcome([x], status, min_l0=l0, bound=bound)
-            supports = [frozenset(np.flatnonzero(np.round(v[ch_cols]) > 0))]
-            values_taken = [v]
-            can_use_values = True
+            take(v, tuple(order[i] for i in np.flatnonzero(np.round(v[ch_cols]) > 0)), x)
+        can_use_values = True
     if extra_nodes is not None:
         nodes["limit"] = extra_nodes
     mode = "support"
@@ -513,51 +521,38 @@ def solve(
     solves = EXTRA_SOLVES * n_solutions
     while len(outcome.solutions) < n_solutions and solves > 0:
         solves -= 1
-        if mode == "support" and by_support is not None and all(len(s) for s in supports):
-            try:
-                taken = take_by_support(1, None)
-            except Inconclusive:
-                taken = False
-            if taken is None:  # no support is left: as the whole program's infeasible cut
-                values = can_use_values and all(features[j].value_cut is not None for j in order)
-                mode = "values" if values else "exact support"
-                continue
-            if isinstance(taken, tuple):
-                support, x = taken
-                supports.append(frozenset(position[j] for j in support))
-                v = point(x)
-                if v is None:
-                    can_use_values = False
-                else:
-                    values_taken.append(v)
-                if accept(x):
-                    outcome.solutions.append(x)
-                continue
-        if mode in ("support", "exact support"):
-            if any(len(s) == 0 for s in supports):
+        if mode in ("support", "exact support") and any(len(s) == 0 for s in supports):
+            break
+        answer = False if by_support is None else by_support_next(mode)
+        if answer is False:  # the whole program, with cuts
+            if mode in ("support", "exact support"):
+                cuts = []
+                for s in supports:
+                    row = np.zeros(n)
+                    if mode == "exact support":  # another set of changed features, supersets too
+                        row[ch_cols] = -1.0
+                    row[ch_cols[list(s)]] = 1.0
+                    cuts.append((row, len(s) - 1.0))
+            else:
+                cuts = [_value_cut(features, order, n, w) for w in values_taken]
+            res = run(cuts)
+            if res is None:
                 break
-            cuts = []
-            for s in supports:
-                row = np.zeros(n)
-                if mode == "exact support":  # another set of changed features, supersets too
-                    row[ch_cols] = -1.0
-                row[ch_cols[list(s)]] = 1.0
-                cuts.append((row, len(s) - 1.0))
+            if res.x is None:
+                answer = None if res.status == 2 else False
+            else:
+                v = res.x
+                support = tuple(order[i] for i in np.flatnonzero(np.round(v[ch_cols]) > 0))
+                answer = (v, support, decode(v))
         else:
-            cuts = [_value_cut(features, order, n, w) for w in values_taken]
-        res = run(cuts)
-        if res is None:
+            answer = None if answer is None else (None, *answer)
+        if answer is None and mode == "support":  # no support is left: another kind of cut
+            mode = "values" if can_use_values and values_ok else "exact support"
+            continue
+        if not answer:
             break
-        if res.x is None:
-            if res.status == 2 and mode == "support":
-                values = can_use_values and all(features[j].value_cut is not None for j in order)
-                mode = "values" if values else "exact support"
-                continue
-            break
-        v = res.x
-        x = decode(v)
-        values_taken.append(v)
-        supports.append(frozenset(np.flatnonzero(np.round(v[ch_cols]) > 0)))
+        v, support, x = answer
+        take(v, support, x)
         if accept(x):
             outcome.solutions.append(x)
     return outcome

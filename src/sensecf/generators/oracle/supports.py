@@ -6,12 +6,13 @@ into programs over a few features each, most of whose trees are decided before a
 and many supports need no solve at all: the score's range over the support's box (each
 tree's lowest and highest reachable leaf) already misses the threshold.
 
-:class:`SupportSearch` answers what :func:`.milp.solve` asks in its support mode: the least
-counterfactual (fewest changes, then the smallest MAD-scaled distance) whose support is no
-superset of given ones. Supports are visited by size; each support's optimum is solved once
-and kept. Its solutions equal the whole program's, to the solver's tolerance: a support's
-program forces every feature of it to change, and a support of the smallest feasible size
-has no feasible subset, so its best row is the whole program's best row with that support.
+:class:`SupportSearch` answers what :func:`.milp.solve` asks of the whole program: the least
+counterfactual (fewest changes, then the smallest MAD-scaled distance), then the least one
+whose support is no superset of the earlier ones' (or not one of them, or that differs from
+each earlier row in some value). Supports are visited by size; each support's optimum is
+solved once and kept, and only the support a new row came from is solved again. A support's
+program offers its features the whole program's values and makes each of them change, so
+the least of the supports' optima is the whole program's optimum, to the solver's tolerance.
 
 Its work is counted like the oracle's: at most ``max_solves`` programs per query, each with
 the budget's node limit. A program that stops at its limit (or too many programs) raises
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Support = tuple[int, ...]
+MODES = ("support", "exact support", "values")
 
 
 class Inconclusive(Exception):
@@ -55,33 +57,47 @@ class SupportSearch:
     """One query's supports, their optima solved on demand (see the module docstring).
 
     ``universe``: the features the whole program may change; ``build(support)``: the program
-    in which only ``support``'s features may change (None where a feature of it has no value
-    that matters there: that support is never the least); ``possible(support)``: whether the
-    score can reach the threshold with changes within ``support`` (False proves it cannot).
+    in which only ``support``'s features may change, over the whole program's values for
+    them; ``possible(support)``: whether the score can reach the threshold with changes
+    within ``support`` (False proves it cannot).
     """
 
     universe: tuple[int, ...]
-    build: Callable[[Support], ProgramBuilder | None]
+    build: Callable[[Support], ProgramBuilder]
     possible: Callable[[Support], bool]
     query: np.ndarray
     scale: np.ndarray
     budget: Budget | None
     max_solves: int
     solves_: int = 0
-    best_: dict[Support, tuple[float, np.ndarray] | None] = field(default_factory=dict)
+    best_: dict[tuple[Support, int], tuple[float, np.ndarray] | None] = field(default_factory=dict)
 
     def next(
-        self, excluded: Sequence[frozenset[int]], least: int = 1, most: int | None = None
+        self,
+        taken: Sequence[tuple[Support, np.ndarray]],
+        mode: str = "support",
+        least: int = 1,
+        most: int | None = None,
     ) -> tuple[Support, np.ndarray] | None:
-        """The least counterfactual with ``least`` to ``most`` changes whose support is no
-        superset of an ``excluded`` one, and its support; None where there is none."""
+        """The least counterfactual with ``least`` to ``most`` changes, and its support, that
+        differs from the rows ``taken`` so far (with their supports) as ``mode`` asks; None
+        where there is none. Modes, as the whole program's cuts (:func:`.milp.solve`):
+        ``support`` (its support no superset of a taken one), ``exact support`` (not a
+        taken support), ``values`` (some value differs from each taken row)."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {list(MODES)}; got {mode!r}")
+        supports = [frozenset(s) for s, _ in taken]
         top = len(self.universe) if most is None else min(most, len(self.universe))
         for size in range(max(least, 1), top + 1):
             found: list[tuple[float, Support, np.ndarray]] = []
             for support in itertools.combinations(self.universe, size):
-                if any(s <= set(support) for s in excluded):
+                members = frozenset(support)
+                if mode == "support" and any(s <= members for s in supports):
                     continue
-                best = self._best(support)
+                if mode == "exact support" and members in supports:
+                    continue
+                avoid = [x for s, x in taken if frozenset(s) == members] if mode == "values" else []
+                best = self._best(support, avoid)
                 if best is not None:
                     found.append((best[0], support, best[1]))
             if found:  # the first of equals: the supports' own order
@@ -89,34 +105,42 @@ class SupportSearch:
                 return support, x
         return None
 
-    def _best(self, support: Support) -> tuple[float, np.ndarray] | None:
-        """The support's optimum (its distance and row), None where it has none."""
-        if support in self.best_:
-            return self.best_[support]
-        answer = None
-        if self.possible(support):
-            builder = self.build(support)
-            if builder is not None and set(builder.features) == set(support):
-                answer = self._solve(builder, support)
-        self.best_[support] = answer
-        return answer
+    def _best(
+        self, support: Support, avoid: Sequence[np.ndarray]
+    ) -> tuple[float, np.ndarray] | None:
+        """The support's optimum away from the rows ``avoid`` (its distance and row), None
+        where it has none."""
+        key = (support, len(avoid))
+        if key not in self.best_:
+            # A support the score cannot reach needs no program; one whose optimum is none
+            # has none away from rows either.
+            unreached = (support, 0) in self.best_ and self.best_[(support, 0)] is None
+            if unreached or not self.possible(support):
+                self.best_[key] = None
+            else:
+                self.best_[key] = self._solve(support, avoid)
+        return self.best_[key]
 
-    def _solve(self, builder: ProgramBuilder, support: Support) -> tuple[float, np.ndarray] | None:
+    def _solve(
+        self, support: Support, avoid: Sequence[np.ndarray]
+    ) -> tuple[float, np.ndarray] | None:
         from sensecf.generators.oracle.milp import solve
 
         if self.solves_ >= self.max_solves:
             raise Inconclusive(f"more than {self.max_solves} supports to solve")
         self.solves_ += 1
+        builder = self.build(support)
+        if builder is None or set(builder.features) != set(support):
+            raise Inconclusive(f"support {support} has no program of its own")
         # Only the support's features are in the program: each of them changes.
-        outcome = solve(builder, 1, _budget(self.budget), min_changes=len(support))
+        outcome = solve(builder, 1, _budget(self.budget), min_changes=len(support), avoid=avoid)
         if outcome.status == "infeasible":
             return None
         if outcome.status != "optimal":
             raise Inconclusive(f"support {support}: {outcome.status}")
         x = outcome.solutions[0]
-        distance = float(
-            np.nansum(np.abs(x - self.query)[list(support)] / self.scale[list(support)])
-        )
+        keep = list(support)
+        distance = float(np.nansum(np.abs(x - self.query)[keep] / self.scale[keep]))
         return distance, x
 
 

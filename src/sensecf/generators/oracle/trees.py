@@ -24,6 +24,7 @@ so each split on it is decided before the program is written.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -108,11 +109,15 @@ class TreeEnsemble:
         relations: RelationProgram | None = None,
         ratio_pick: str = "inner",
         ratio_levels: int = 0,
+        chain_values: Mapping[int, np.ndarray] | None = None,
     ) -> ProgramBuilder:
         """The program for one query: ``low``/``high`` from :func:`.admissible.change_range`,
         ``scale`` the MAD scales, ``bound`` the score constraint (``"<="`` or ``">="``, value),
         ``relations`` the query's relations (splits on a ratio are exact: ``ratio_pick`` is
-        for linear models only).
+        for linear models only). ``chain_values``: per feature, the values its chain offers
+        (sorted, the query's among them), taken from the program over a wider range so that
+        a program over fewer features has the same choices; such a feature gets a chain even
+        where none of its splits is open.
         """
         ends = _extremes(spec, query, low, high)
         linked: frozenset[int] = frozenset()
@@ -137,10 +142,15 @@ class TreeEnsemble:
         }
         chains: dict[int, tuple[int, np.ndarray]] = {}
         handles: dict[int, Expr] = {}
-        chosen = [j for j in thresholds if j not in derived]
+        given = {} if chain_values is None else dict(chain_values)
+        for j in given:
+            thresholds.setdefault(j, np.empty(0))
+        chosen = [j for j in sorted(thresholds) if j not in derived]
         if chosen:
             cands = {
-                j: self._candidates(spec, j, query, low[j], high[j], thresholds[j], ends)
+                j: given[j]
+                if j in given
+                else self._candidates(spec, j, query, low[j], high[j], thresholds[j], ends)
                 for j in chosen
             }
             longest = max(len(c) for c in cands.values())
@@ -160,6 +170,8 @@ class TreeEnsemble:
                     )
                     y, handles[j] = builder.add_intervals(j, starts, counts)
                     chains[j] = (y, start_keys)
+                elif j in given:  # a larger program's values: the same choices, fewer splits
+                    chains[j] = (builder.add_chain(j, c), keys)
                 else:
                     values, keys = _nearest_per_key(c, keys, query[j])
                     chains[j] = (builder.add_chain(j, values), keys)
