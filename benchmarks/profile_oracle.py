@@ -112,7 +112,7 @@ def profile(table: str, model_name: str, args: argparse.Namespace, folder: Path)
         print(f"answers identical over {args.repeat} runs: {same}")
     stats = pstats.Stats(profiler)
     runs = args.repeat
-    print(f"phase (cumulative seconds per run; they nest: the MILP includes HiGHS)")
+    print("phase (cumulative seconds per run; they nest: the MILP includes HiGHS)")
     for label, path, name in PHASES:
         cumulative = sum(
             row[3]

@@ -404,7 +404,7 @@ class Oracle(CounterfactualGenerator):
         forest (its score range bounds a support's box), no relations (a support's features
         alone move), and few enough supports to visit."""
         encoding = self.encoding_
-        universe = tuple(sorted(builder.features))
+        universe = tuple(int(j) for j in sorted(builder.features))
         if (
             not self.relations_.empty
             or not hasattr(encoding, "score_range")

@@ -18,7 +18,7 @@ import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
@@ -440,7 +440,9 @@ def solve(
     position = {j: i for i, j in enumerate(order)}
     values_ok = all(features[j].value_cut is not None for j in order)
 
-    def by_support_next(mode: str, least: int = 1, most: int | None = None) -> Any:
+    def by_support_next(
+        mode: str, least: int = 1, most: int | None = None
+    ) -> tuple[Support, np.ndarray] | None | Literal[False]:
         """The support search's next row and its support (None: there is none; False: the
         search is inconclusive, and the whole program answers from now on)."""
         nonlocal by_support
@@ -451,6 +453,25 @@ def solve(
             logger.debug(f"support search inconclusive, solving the whole program: {exc}")
             by_support = None
             return False
+
+    def whole_next(mode: str) -> tuple[np.ndarray, Support, np.ndarray] | None | Literal[False]:
+        """The whole program's next row under ``mode``'s cuts: its solution, support and row
+        (None: there is none; False: the solve stopped without one)."""
+        if mode in ("support", "exact support"):
+            cuts = []
+            for s in supports:
+                row = np.zeros(n)
+                if mode == "exact support":  # another set of changed features, supersets too
+                    row[ch_cols] = -1.0
+                row[ch_cols[list(s)]] = 1.0
+                cuts.append((row, len(s) - 1.0))
+        else:
+            cuts = [_value_cut(features, order, n, w) for w in values_taken]
+        res = run(cuts)
+        if res is None or res.x is None:
+            return None if res is not None and res.status == 2 else False
+        v = res.x
+        return v, tuple(order[i] for i in np.flatnonzero(np.round(v[ch_cols]) > 0)), decode(v)
 
     def take(v: np.ndarray | None, support: Support, x: np.ndarray) -> None:
         """Record a row the solver gave (``v``: its solution, where the whole program's)."""
@@ -523,33 +544,16 @@ def solve(
         solves -= 1
         if mode in ("support", "exact support") and any(len(s) == 0 for s in supports):
             break
-        answer = False if by_support is None else by_support_next(mode)
-        if answer is False:  # the whole program, with cuts
-            if mode in ("support", "exact support"):
-                cuts = []
-                for s in supports:
-                    row = np.zeros(n)
-                    if mode == "exact support":  # another set of changed features, supersets too
-                        row[ch_cols] = -1.0
-                    row[ch_cols[list(s)]] = 1.0
-                    cuts.append((row, len(s) - 1.0))
-            else:
-                cuts = [_value_cut(features, order, n, w) for w in values_taken]
-            res = run(cuts)
-            if res is None:
-                break
-            if res.x is None:
-                answer = None if res.status == 2 else False
-            else:
-                v = res.x
-                support = tuple(order[i] for i in np.flatnonzero(np.round(v[ch_cols]) > 0))
-                answer = (v, support, decode(v))
+        split = False if by_support is None else by_support_next(mode)
+        answer: tuple[np.ndarray | None, Support, np.ndarray] | None | Literal[False]
+        if split is False:
+            answer = whole_next(mode)
         else:
-            answer = None if answer is None else (None, *answer)
+            answer = None if split is None else (None, split[0], split[1])
         if answer is None and mode == "support":  # no support is left: another kind of cut
             mode = "values" if can_use_values and values_ok else "exact support"
             continue
-        if not answer:
+        if answer is None or answer is False:
             break
         v, support, x = answer
         take(v, support, x)
