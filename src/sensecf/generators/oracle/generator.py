@@ -326,10 +326,10 @@ class Oracle(CounterfactualGenerator):
                 support: tuple[int, ...] | None = None,
                 values: dict[int, np.ndarray] | None = None,
             ) -> Any:
-                context = (
-                    None if plan.empty else RelationProgram(plan, spec, query, low, high, widen)
-                )
                 if support is None:
+                    context = (
+                        None if plan.empty else RelationProgram(plan, spec, query, low, high, widen)
+                    )
                     return encoding.program(
                         spec,
                         query,
@@ -341,7 +341,8 @@ class Oracle(CounterfactualGenerator):
                         ratio_pick=pick,
                         ratio_levels=levels,
                     )
-                # One support's program: its features alone move, over the whole program's values.
+                # A support's program (no relations): its features alone move, over the whole
+                # program's values for them.
                 return encoding.program(
                     spec,
                     query,
@@ -406,7 +407,8 @@ class Oracle(CounterfactualGenerator):
         encoding = self.encoding_
         universe = tuple(int(j) for j in sorted(builder.features))
         if (
-            not self.relations_.empty
+            not universe
+            or not self.relations_.empty
             or not hasattr(encoding, "score_range")
             or support_count(len(universe)) > MAX_SUPPORTS
             or any(builder.features[j].candidates is None for j in universe)
