@@ -5,8 +5,10 @@ training rows and explains the flagged held-out people (the benchmark's queries)
 
 - each person's status, minimal number of changes and seconds, and the median per person;
 - a phase breakdown from :mod:`cProfile`: the neighbours (batched over all people), the
-  model's program per person, the enumeration of small changes, HiGHS (the first solve and
-  the further distinct solutions apart), the rest;
+  programs built (the whole program per person, and each support's where it is split), the
+  enumeration of small changes, the mixed-integer solves, and within them HiGHS: the first
+  solve of each program apart from its re-solves with cuts (the further distinct solutions
+  of the whole program);
 - with ``--top N``, the N functions with the most time of their own.
 
     python benchmarks/profile_oracle.py                          # heart, rf, 30 people, 3 CFs
@@ -38,7 +40,7 @@ from sensecf.generators.oracle import milp as milp_module
 # Phases: (label, module file, function name) of the functions whose cumulative time they are.
 PHASES = (
     ("neighbours (all people)", "search.py", "neighbour_candidates"),
-    ("model's program per person", "trees.py", "program"),
+    ("programs built (trees.program)", "trees.py", "program"),
     ("enumeration of small changes", "generator.py", "_small_changes"),
     ("MILP (build + HiGHS + cuts)", "milp.py", "solve"),
 )
@@ -119,13 +121,13 @@ def profile(table: str, model_name: str, args: argparse.Namespace, folder: Path)
             for (file, _, function), row in stats.stats.items()  # type: ignore[attr-defined]
             if function == name and file.endswith(path)
         )
-        print(f"  {label:<34}{cumulative / runs:>8.2f}")
+        print(f"  {label:<36}{cumulative / runs:>8.2f}")
     print(
-        f"  {'HiGHS, first solve of a program':<34}{counted.first / runs:>8.2f}"
+        f"  {'HiGHS, first solve of each program':<36}{counted.first / runs:>8.2f}"
         f"  ({counted.calls[0] // runs} calls)"
     )
     print(
-        f"  {'HiGHS, further solutions':<34}{counted.further / runs:>8.2f}"
+        f"  {'HiGHS, re-solves with cuts':<36}{counted.further / runs:>8.2f}"
         f"  ({counted.calls[1] // runs} calls)"
     )
     if args.dump:

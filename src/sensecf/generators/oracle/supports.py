@@ -12,7 +12,8 @@ whose support is no superset of the earlier ones' (or not one of them, or that d
 each earlier row in some value). Supports are visited by size; each support's optimum is
 solved once and kept, and only the support a new row came from is solved again. A support's
 program offers its features the whole program's values and makes each of them change, so
-the least of the supports' optima is the whole program's optimum, to the solver's tolerance.
+the least of the supports' optima is the whole program's optimum, to the solver's tolerance
+(where two rows are equally good, either may come first).
 
 Its work is counted like the oracle's: at most ``max_solves`` programs per query, each with
 the budget's node limit. A program that stops at its limit (or too many programs) raises
