@@ -38,6 +38,18 @@ def _answers(result) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_answers_are_the_same_idle_and_with_every_core_busy(toy, method):
     queries = select_queries(toy.model, toy.test, limit=6, seed=3)
     oracle = Oracle(method=method).fit(toy.model, toy.train)
+    _same_idle_and_busy(oracle, queries)
+
+
+def test_a_forests_answers_are_the_same_idle_and_with_every_core_busy():
+    # A forest over ten features: its programs are split by support (see .supports).
+    model, data, _ = _deep_forest()
+    queries = select_queries(model, data, limit=4, seed=1)
+    _same_idle_and_busy(Oracle().fit(model, data), queries)
+
+
+def _same_idle_and_busy(oracle: Oracle, queries: Dataset) -> None:
+    """The oracle's answers twice idle and once with a busy process on every core."""
     idle = _answers(oracle.generate(queries, n_cfs=3))
     again = _answers(oracle.generate(queries, n_cfs=3))
     context = multiprocessing.get_context("spawn")
