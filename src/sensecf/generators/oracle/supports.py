@@ -31,19 +31,16 @@ True
 from __future__ import annotations
 
 import itertools
-import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     from sensecf.generators.oracle.budget import Budget
     from sensecf.generators.oracle.milp import ProgramBuilder
-
-logger = logging.getLogger(__name__)
 
 Support = tuple[int, ...]
 MODES = ("support", "exact support", "values")
@@ -145,8 +142,8 @@ class SupportSearch:
         return distance, x
 
 
-def _budget(budget: Any) -> Any:
-    """The query's budget (a fresh one where none is given: doctests)."""
+def _budget(budget: Budget | None) -> Budget:
+    """The query's budget (a fresh one where none is given)."""
     if budget is not None:
         return budget
     from sensecf.generators.oracle.budget import Budget
