@@ -12,6 +12,7 @@ from sensecf.data.dataset import Dataset
 from sensecf.data.spec import DatasetSpec, FeatureSpec
 from sensecf.generators import select_queries
 from sensecf.generators.oracle import Oracle
+from sensecf.generators.oracle import generator as oracle_generator
 from sensecf.models import train
 
 
@@ -37,6 +38,18 @@ def _answers(result) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_answers_are_the_same_idle_and_with_every_core_busy(toy, method):
     queries = select_queries(toy.model, toy.test, limit=6, seed=3)
     oracle = Oracle(method=method).fit(toy.model, toy.train)
+    _same_idle_and_busy(oracle, queries)
+
+
+def test_a_forests_answers_are_the_same_idle_and_with_every_core_busy():
+    # A forest over ten features: its programs are split by support (see .supports).
+    model, data, _ = _deep_forest()
+    queries = select_queries(model, data, limit=4, seed=1)
+    _same_idle_and_busy(Oracle().fit(model, data), queries)
+
+
+def _same_idle_and_busy(oracle: Oracle, queries: Dataset) -> None:
+    """The oracle's answers twice idle and once with a busy process on every core."""
     idle = _answers(oracle.generate(queries, n_cfs=3))
     again = _answers(oracle.generate(queries, n_cfs=3))
     context = multiprocessing.get_context("spawn")
@@ -101,8 +114,11 @@ def _deep_forest() -> tuple:
 
 
 @pytest.mark.slow
-def test_a_small_node_limit_leaves_the_minimum_bounded_every_time():
+def test_a_small_node_limit_leaves_the_minimum_bounded_every_time(monkeypatch):
     model, data, query = _deep_forest()
+    # The whole program, as for a query with too many supports to split it by support (split,
+    # each support's program closes at its root and one node proves the minimum).
+    monkeypatch.setattr(oracle_generator, "MAX_SUPPORTS", 0)
     oracle = Oracle(node_limit=1, margin=0.3).fit(model, data)
     runs = [_answers(oracle.generate(query)) for _ in range(2)]
     pd.testing.assert_frame_equal(runs[0][0], runs[1][0])

@@ -29,6 +29,7 @@ from sensecf.generators.oracle.search import (
     search,
     subset_rows,
 )
+from sensecf.generators.oracle.supports import SupportSearch, support_count
 from sensecf.progress import progress_bar
 
 METHODS = ("auto", "exact", "search")
@@ -42,6 +43,11 @@ NODE_LIMIT = 1_000
 MAX_CANDIDATES = 1_000_000
 # Each solve after the first (the further distinct solutions) gets this share of the nodes.
 EXTRA_SHARE = 0.25
+# The program is split by support (:mod:`.supports`) where a query has at most this many
+# supports to visit, and solves at most this many of the supports' programs (each with the
+# node limit); beyond, the whole program answers.
+MAX_SUPPORTS = 1_023
+MAX_SUPPORT_SOLVES = 128
 
 
 # A safety cap in seconds on top of the work budget: the root of a solve (presolve, cuts) and
@@ -317,23 +323,37 @@ class Oracle(CounterfactualGenerator):
                 levels: int = RATIO_LEVELS,
                 widen: float = widen,
                 bound: tuple[str, float] = bound,
+                support: tuple[int, ...] | None = None,
+                values: dict[int, np.ndarray] | None = None,
             ) -> Any:
-                context = (
-                    None if plan.empty else RelationProgram(plan, spec, query, low, high, widen)
-                )
+                if support is None:
+                    context = (
+                        None if plan.empty else RelationProgram(plan, spec, query, low, high, widen)
+                    )
+                    return encoding.program(
+                        spec,
+                        query,
+                        low,
+                        high,
+                        self.scale_,
+                        bound,
+                        relations=context,
+                        ratio_pick=pick,
+                        ratio_levels=levels,
+                    )
+                # A support's program (no relations): its features alone move, over the whole
+                # program's values for them.
                 return encoding.program(
                     spec,
                     query,
-                    low,
-                    high,
+                    *_within(low, high, support),
                     self.scale_,
                     bound,
-                    relations=context,
-                    ratio_pick=pick,
-                    ratio_levels=levels,
+                    chain_values=values,
                 )
 
             builder = build()
+            by_support = self._support_search(builder, query, low, high, bound, build, budget)
             if enumerated is None:
                 enumerated = self._small_changes(builder, query, desired, cap)
             rows, proven, exact = enumerated
@@ -357,6 +377,7 @@ class Oracle(CounterfactualGenerator):
                         found=found,
                         accept=accept,
                         extra_nodes=max(1, int(EXTRA_SHARE * self.node_limit)),
+                        by_support=by_support,
                     )
                 if builder.relaxed:
                     outcome = self._bracket(outcome, build, proven + 1, limit, accept, budget)
@@ -369,6 +390,49 @@ class Oracle(CounterfactualGenerator):
         if enumerated is not None and len(enumerated[0]):
             near = np.vstack([enumerated[0], near])  # the other enumerated rows fill up
         return self._combine(query, outcome, near, cap)
+
+    def _support_search(
+        self,
+        builder: Any,
+        query: np.ndarray,
+        low: np.ndarray,
+        high: np.ndarray,
+        bound: tuple[str, float],
+        build: Any,
+        budget: Budget,
+    ) -> SupportSearch | None:
+        """The program split by support (:mod:`.supports`) where it pays and is exact: a
+        forest (its score range bounds a support's box), no relations (a support's features
+        alone move), and few enough supports to visit."""
+        encoding = self.encoding_
+        universe = tuple(int(j) for j in sorted(builder.features))
+        if (
+            not universe
+            or not self.relations_.empty
+            or not hasattr(encoding, "score_range")
+            or support_count(len(universe)) > MAX_SUPPORTS
+            or any(builder.features[j].candidates is None for j in universe)
+        ):
+            return None
+        sense, value = bound
+        spec = self.spec_
+
+        def possible(support: tuple[int, ...]) -> bool:
+            lowest, highest = encoding.score_range(spec, query, *_within(low, high, support))
+            # A hair of slack: the program sums the same leaves in another order.
+            return highest >= value - 1e-9 if sense == ">=" else lowest <= value + 1e-9
+
+        return SupportSearch(
+            universe=universe,
+            build=lambda support: build(
+                support=support, values={j: builder.features[j].candidates for j in support}
+            ),
+            possible=possible,
+            query=query,
+            scale=self.scale_,
+            budget=budget,
+            max_solves=MAX_SUPPORT_SOLVES,
+        )
 
     def _bracket(
         self,
@@ -482,6 +546,16 @@ class Oracle(CounterfactualGenerator):
         l0 = count_changes(self.spec_, query, rows)
         distance = np.nansum(np.abs(rows - query) / self.scale_, axis=1)
         return _unique_rows(rows[np.lexsort((distance, l0))])
+
+
+def _within(
+    low: np.ndarray, high: np.ndarray, support: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The change range with every feature outside ``support`` held (NaN: may not change)."""
+    lo, hi = np.full_like(low, np.nan), np.full_like(high, np.nan)
+    keep = list(support)
+    lo[keep], hi[keep] = low[keep], high[keep]
+    return lo, hi
 
 
 def _one_per_support(spec: DatasetSpec, query: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:

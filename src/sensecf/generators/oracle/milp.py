@@ -14,9 +14,11 @@ another value on some feature" where the encoding lists each feature's values (t
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, milp
@@ -25,6 +27,9 @@ from scipy.sparse import coo_matrix
 from sensecf.data.constraints import recompute
 from sensecf.data.spec import DatasetSpec
 from sensecf.generators.oracle.budget import Budget
+from sensecf.generators.oracle.supports import Inconclusive, Support, SupportSearch
+
+logger = logging.getLogger(__name__)
 
 MIP_REL_GAP = 1e-4
 # Solves after the first, per solution asked for (no-good cuts; see :func:`solve`).
@@ -156,6 +161,19 @@ class ProgramBuilder:
         self.add_row(expr.plus(ycol, -(max(expr.hi, left_max) - left_max)), -np.inf, left_max)
         self.add_row(expr.plus(ycol, -(right_min - min(expr.lo, right_min))), expr.lo, np.inf)
         return y
+
+    def chain_point(self, x: np.ndarray) -> np.ndarray | None:
+        """The binaries of every feature's chain at row ``x`` (what a value cut reads; other
+        columns 0), None where a feature is no chain or ``x``'s value is none of its values."""
+        v = np.zeros(self.n_vars)
+        for j, feature in self.features.items():
+            if feature.value_cut is None or feature.candidates is None:
+                return None
+            at = np.flatnonzero(np.isclose(feature.candidates, x[j], rtol=0, atol=1e-9))
+            if not len(at):
+                return None
+            v[feature.cost_cols[: at[0]]] = 1.0  # y[k] = 1 up to the value's position
+        return v
 
     def register(self, j: int, feature: _Feature) -> None:
         """Feature ``j`` may change: its changed variable, distance and decoder."""
@@ -333,6 +351,8 @@ def solve(
     found: Sequence[np.ndarray] = (),
     accept: Callable[[np.ndarray], bool] = lambda x: True,
     extra_nodes: int | None = None,
+    by_support: SupportSearch | None = None,
+    avoid: Sequence[np.ndarray] = (),
 ) -> Outcome:
     """Up to ``n_solutions`` counterfactuals: the optimum first, then by no-good cuts.
 
@@ -343,6 +363,12 @@ def solve(
     ``budget``'s node limit (and its deadline, if any); the solves after the first get
     ``extra_nodes`` nodes each (default: the budget's), and at most :data:`EXTRA_SOLVES` of
     them per solution asked for, so the work is counted, not timed.
+
+    ``by_support`` (a :class:`.supports.SupportSearch` of the same query) answers the first
+    solve and the support cuts one support at a time: the same solutions, to the solver's
+    tolerance, in far fewer seconds on a forest. Where it is inconclusive, the whole program
+    takes over from that solve on. ``avoid``: rows the first solution must differ from in
+    some value (every feature a chain of values).
     """
     features = builder.features
     n = builder.n_vars
@@ -411,53 +437,27 @@ def solve(
             return 0.0
         return float(max(0, math.ceil((dual - (weight - 1.0)) / weight - 1e-9)))
 
-    if found:
-        moved = [np.flatnonzero(~np.isclose(x[order], builder.query[order])) for x in found]
-        l0 = len(moved[0])
-        outcome = Outcome(list(found), "optimal", min_l0=l0, bound=l0)
-        supports = [frozenset(m.tolist()) for m in moved]
-        values_taken: list[np.ndarray] = []
-        can_use_values = False
-    else:
-        cap_rows: list[tuple[np.ndarray, float]] = []
-        if len(ch_cols):
-            row = np.zeros(n)
-            row[ch_cols] = 1.0
-            if l0_cap is not None:
-                cap_rows.append((row, float(l0_cap)))
-            if min_changes > 0:
-                cap_rows.append((-row, -float(min_changes)))
-        res = run(cap_rows)
-        if res is None:
-            return Outcome([], "time_limit", bound=float(min_changes))
-        if res.status == 2:
-            return Outcome([], "infeasible", bound=math.inf, capped=l0_cap is not None)
-        if res.x is None:
-            if _ran_out(res):
-                return Outcome([], "time_limit", bound=max(l0_bound(res), min_changes))
-            raise RuntimeError(f"the solver failed: {res.message}")
-        v = res.x
-        x = decode(v)
-        if not accept(x):
-            raise NumericalTrouble("the solver's optimum does not flip the model")
-        l0 = int(round(v[ch_cols].sum()))
-        status = "optimal" if res.status == 0 else "feasible"
-        bound = l0 if status == "optimal" else max(l0_bound(res), min_changes)
-        outcome = Outcome([x], status, min_l0=l0, bound=bound)
-        supports = [frozenset(np.flatnonzero(np.round(v[ch_cols]) > 0))]
-        values_taken = [v]
-        can_use_values = True
-    if extra_nodes is not None:
-        nodes["limit"] = extra_nodes
-    mode = "support"
-    # Each solve adds a solution or ends the loop, except a solution the model rejects (within
-    # the solver's tolerance) or a switch of cut: a count, not a clock, bounds the repeats.
-    solves = EXTRA_SOLVES * n_solutions
-    while len(outcome.solutions) < n_solutions and solves > 0:
-        solves -= 1
+    position = {j: i for i, j in enumerate(order)}
+    values_ok = all(features[j].value_cut is not None for j in order)
+
+    def by_support_next(
+        mode: str, least: int = 1, most: int | None = None
+    ) -> tuple[Support, np.ndarray] | None | Literal[False]:
+        """The support search's next row and its support (None: there is none; False: the
+        search is inconclusive, and the whole program answers from now on)."""
+        nonlocal by_support
+        assert by_support is not None
+        try:
+            return by_support.next(rows_taken, mode, least, most)
+        except Inconclusive as exc:
+            logger.debug(f"support search inconclusive, solving the whole program: {exc}")
+            by_support = None
+            return False
+
+    def whole_next(mode: str) -> tuple[np.ndarray, Support, np.ndarray] | None | Literal[False]:
+        """The whole program's next row under ``mode``'s cuts: its solution, support and row
+        (None: there is none; False: the solve stopped without one)."""
         if mode in ("support", "exact support"):
-            if any(len(s) == 0 for s in supports):
-                break
             cuts = []
             for s in supports:
                 row = np.zeros(n)
@@ -468,18 +468,95 @@ def solve(
         else:
             cuts = [_value_cut(features, order, n, w) for w in values_taken]
         res = run(cuts)
-        if res is None:
-            break
-        if res.x is None:
-            if res.status == 2 and mode == "support":
-                values = can_use_values and all(features[j].value_cut is not None for j in order)
-                mode = "values" if values else "exact support"
-                continue
-            break
+        if res is None or res.x is None:
+            return None if res is not None and res.status == 2 else False
         v = res.x
-        x = decode(v)
-        values_taken.append(v)
-        supports.append(frozenset(np.flatnonzero(np.round(v[ch_cols]) > 0)))
+        return v, tuple(order[i] for i in np.flatnonzero(np.round(v[ch_cols]) > 0)), decode(v)
+
+    def take(v: np.ndarray | None, support: Support, x: np.ndarray) -> None:
+        """Record a row the solver gave (``v``: its solution, where the whole program's)."""
+        v = builder.chain_point(x) if v is None and values_ok else v
+        if v is not None:
+            values_taken.append(v)
+        supports.append(frozenset(position[j] for j in support))
+        rows_taken.append((support, x))
+
+    supports: list[frozenset[int]] = []
+    values_taken: list[np.ndarray] = []
+    rows_taken: list[tuple[Support, np.ndarray]] = []
+    if found:
+        moved = [np.flatnonzero(~np.isclose(x[order], builder.query[order])) for x in found]
+        l0 = len(moved[0])
+        outcome = Outcome(list(found), "optimal", min_l0=l0, bound=l0)
+        supports = [frozenset(m.tolist()) for m in moved]
+        rows_taken = [(tuple(order[i] for i in m), x) for m, x in zip(moved, found, strict=True)]
+        can_use_values = False
+    else:
+        first = False if by_support is None else by_support_next("support", min_changes, l0_cap)
+        if first is None:
+            return Outcome([], "infeasible", bound=math.inf, capped=l0_cap is not None)
+        if first is not False:
+            support, x = first
+            if not accept(x):
+                raise NumericalTrouble("the solver's optimum does not flip the model")
+            outcome = Outcome([x], "optimal", min_l0=len(support), bound=len(support))
+            take(None, support, x)
+        else:
+            cap_rows: list[tuple[np.ndarray, float]] = []
+            if len(ch_cols):
+                row = np.zeros(n)
+                row[ch_cols] = 1.0
+                if l0_cap is not None:
+                    cap_rows.append((row, float(l0_cap)))
+                if min_changes > 0:
+                    cap_rows.append((-row, -float(min_changes)))
+            for x in avoid:
+                w = builder.chain_point(x)
+                if w is None:
+                    raise ValueError("rows to avoid need every feature as a chain of values")
+                cap_rows.append(_value_cut(features, order, n, w))
+            res = run(cap_rows)
+            if res is None:
+                return Outcome([], "time_limit", bound=float(min_changes))
+            if res.status == 2:
+                return Outcome([], "infeasible", bound=math.inf, capped=l0_cap is not None)
+            if res.x is None:
+                if _ran_out(res):
+                    return Outcome([], "time_limit", bound=max(l0_bound(res), min_changes))
+                raise RuntimeError(f"the solver failed: {res.message}")
+            v = res.x
+            x = decode(v)
+            if not accept(x):
+                raise NumericalTrouble("the solver's optimum does not flip the model")
+            l0 = int(round(v[ch_cols].sum()))
+            status = "optimal" if res.status == 0 else "feasible"
+            bound = l0 if status == "optimal" else max(l0_bound(res), min_changes)
+            outcome = Outcome([x], status, min_l0=l0, bound=bound)
+            take(v, tuple(order[i] for i in np.flatnonzero(np.round(v[ch_cols]) > 0)), x)
+        can_use_values = True
+    if extra_nodes is not None:
+        nodes["limit"] = extra_nodes
+    mode = "support"
+    # Each solve adds a solution or ends the loop, except a solution the model rejects (within
+    # the solver's tolerance) or a switch of cut: a count, not a clock, bounds the repeats.
+    solves = EXTRA_SOLVES * n_solutions
+    while len(outcome.solutions) < n_solutions and solves > 0:
+        solves -= 1
+        if mode in ("support", "exact support") and any(len(s) == 0 for s in supports):
+            break
+        split = False if by_support is None else by_support_next(mode)
+        answer: tuple[np.ndarray | None, Support, np.ndarray] | None | Literal[False]
+        if split is False:
+            answer = whole_next(mode)
+        else:
+            answer = None if split is None else (None, split[0], split[1])
+        if answer is None and mode == "support":  # no support is left: another kind of cut
+            mode = "values" if can_use_values and values_ok else "exact support"
+            continue
+        if answer is None or answer is False:
+            break
+        v, support, x = answer
+        take(v, support, x)
         if accept(x):
             outcome.solutions.append(x)
     return outcome

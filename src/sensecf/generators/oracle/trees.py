@@ -24,6 +24,7 @@ so each split on it is decided before the program is written.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -108,11 +109,15 @@ class TreeEnsemble:
         relations: RelationProgram | None = None,
         ratio_pick: str = "inner",
         ratio_levels: int = 0,
+        chain_values: Mapping[int, np.ndarray] | None = None,
     ) -> ProgramBuilder:
         """The program for one query: ``low``/``high`` from :func:`.admissible.change_range`,
         ``scale`` the MAD scales, ``bound`` the score constraint (``"<="`` or ``">="``, value),
         ``relations`` the query's relations (splits on a ratio are exact: ``ratio_pick`` is
-        for linear models only).
+        for linear models only). ``chain_values``: per feature, the values its chain offers
+        (sorted, the query's among them), taken from the program over a wider range so that
+        a program over fewer features has the same choices; such a feature gets a chain even
+        where none of its splits is open.
         """
         ends = _extremes(spec, query, low, high)
         linked: frozenset[int] = frozenset()
@@ -120,15 +125,8 @@ class TreeEnsemble:
         if relations is not None:
             ends = relations.extremes(ends)
             linked, derived = relations.plan.linked, relations.plan.order
-        z_min = self.model_space(np.where(np.isnan(ends[0]), query, ends[0]))[0]
-        z_max = self.model_space(np.where(np.isnan(ends[1]), query, ends[1]))[0]
         inner = self.feature >= 0
-        f = np.maximum(self.feature, 0)
-        # A feature the estimator receives missing (the query's, kept missing) takes the
-        # tree's missing-value branch at every split on it.
-        gap = np.isnan(z_min)[f]
-        always_left = inner & np.where(gap, self.missing_left, z_max[f] <= self.threshold)
-        always_right = inner & np.where(gap, ~self.missing_left, z_min[f] > self.threshold)
+        always_left, always_right = self._decided(query, ends)
         reach = self._reachable(always_left, always_right)
         open_node = reach & inner & ~always_left & ~always_right
         open_tree = np.zeros(self.n_trees, dtype=bool)
@@ -144,10 +142,15 @@ class TreeEnsemble:
         }
         chains: dict[int, tuple[int, np.ndarray]] = {}
         handles: dict[int, Expr] = {}
-        chosen = [j for j in thresholds if j not in derived]
+        given = {} if chain_values is None else dict(chain_values)
+        for j in given:
+            thresholds.setdefault(j, np.empty(0))
+        chosen = [j for j in sorted(thresholds) if j not in derived]
         if chosen:
             cands = {
-                j: self._candidates(spec, j, query, low[j], high[j], thresholds[j], ends)
+                j: given[j]
+                if j in given
+                else self._candidates(spec, j, query, low[j], high[j], thresholds[j], ends)
                 for j in chosen
             }
             longest = max(len(c) for c in cands.values())
@@ -167,6 +170,8 @@ class TreeEnsemble:
                     )
                     y, handles[j] = builder.add_intervals(j, starts, counts)
                     chains[j] = (y, start_keys)
+                elif j in given:  # a larger program's values: the same choices, fewer splits
+                    chains[j] = (builder.add_chain(j, c), keys)
                 else:
                     values, keys = _nearest_per_key(c, keys, query[j])
                     chains[j] = (builder.add_chain(j, values), keys)
@@ -246,6 +251,38 @@ class TreeEnsemble:
         rhs = value - constant
         builder.close_rows(1, -np.inf if sense == "<=" else rhs, rhs if sense == "<=" else np.inf)
         return builder
+
+    def score_range(
+        self, spec: DatasetSpec, query: np.ndarray, low: np.ndarray, high: np.ndarray
+    ) -> tuple[float, float]:
+        """The lowest and highest score any admissible change of ``query`` could reach: each
+        tree's lowest and highest leaf among those its admissible values reach (a bound; the
+        trees are not held to one row). ``low``/``high`` as for :meth:`program`.
+        """
+        inner = self.feature >= 0
+        reach = self._reachable(*self._decided(query, _extremes(spec, query, low, high)))
+        leaf = reach & ~inner
+        top = np.full(self.n_trees, -np.inf)
+        bottom = np.full(self.n_trees, np.inf)
+        np.maximum.at(top, self.tree[leaf], self.value[leaf])
+        np.minimum.at(bottom, self.tree[leaf], self.value[leaf])
+        return self.offset + float(bottom.sum()), self.offset + float(top.sum())
+
+    def _decided(
+        self, query: np.ndarray, ends: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per node, whether every admissible value goes left (right): the query's values
+        where ``ends`` (per feature the smallest and largest admissible value) are NaN."""
+        z_min = self.model_space(np.where(np.isnan(ends[0]), query, ends[0]))[0]
+        z_max = self.model_space(np.where(np.isnan(ends[1]), query, ends[1]))[0]
+        inner = self.feature >= 0
+        f = np.maximum(self.feature, 0)
+        # A feature the estimator receives missing (the query's, kept missing) takes the
+        # tree's missing-value branch at every split on it.
+        gap = np.isnan(z_min)[f]
+        always_left = inner & np.where(gap, self.missing_left, z_max[f] <= self.threshold)
+        always_right = inner & np.where(gap, ~self.missing_left, z_min[f] > self.threshold)
+        return always_left, always_right
 
     def split_edges(self, j: int, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per threshold on feature ``j``, the largest raw value the trees send left and the
