@@ -63,6 +63,7 @@ Choices the contract in DESIGN.md leaves open, made here:
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -86,6 +87,7 @@ from sensecf.evaluation.stats import grouped_intervals
 from sensecf.generators.base import NotFittedError, fill_missing, judgeable
 from sensecf.generators.provenance import result_copies
 from sensecf.models.classifier import TrainedClassifier
+from sensecf.models.plausibility import DEFAULT_INLIER_RATE, PlausibilityDetector, Standardiser
 from sensecf.results import LLM_SOURCES, CounterfactualResult
 
 __all__ = [
@@ -242,8 +244,11 @@ class MetricSuite:
     Fitted state: ``mad_``, ``mad_source_``, ``std_``, ``range_``, ``mean_``, ``scale_``
     (pandas Series indexed by feature), ``median_``, ``nn_`` (nearest-neighbour index on
     standardised training rows), ``reference_pred_`` (the model's labels of the training rows),
-    and per desired class, fitted when first needed, ``lof_`` and ``iforest_`` (dicts by class;
-    ``None`` where the class has fewer than 2 training rows).
+    and per desired class, fitted when first needed, ``detectors_`` (a
+    :class:`~sensecf.models.plausibility.PlausibilityDetector` by class, ``None`` where the
+    class has fewer than 2 training rows; ``lof_`` and ``iforest_`` read their detectors).
+    ``inlier_rate`` and ``detector_trees``: the detectors' calibration target (used where
+    :meth:`fit` is given held-out rows) and the IsolationForest's trees.
 
     >>> clf, data, result = _example()
     >>> suite = MetricSuite(seed=0).fit(clf, data)
@@ -261,6 +266,8 @@ class MetricSuite:
         range_from: Literal["bounds", "data"] = "bounds",
         margin: float | None = None,
         catalog: Catalog = CATALOG,
+        inlier_rate: float | None = DEFAULT_INLIER_RATE,
+        detector_trees: int = 100,
     ) -> None:
         for name, value in (("lof_neighbors", lof_neighbors), ("ynn_neighbors", ynn_neighbors)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -290,13 +297,27 @@ class MetricSuite:
                 f"computes only its own ({', '.join(OWN_CF_METRICS)})"
             )
         self.catalog = catalog
+        # Checked by the detector itself: one definition of what it accepts.
+        PlausibilityDetector(n_estimators=detector_trees, inlier_rate=inlier_rate)
+        self.inlier_rate = inlier_rate
+        self.detector_trees = int(detector_trees)
 
     # ---- fitting -----------------------------------------------------------------------------
-    def fit(self, model: TrainedClassifier, reference: Dataset) -> MetricSuite:
+    def fit(
+        self,
+        model: TrainedClassifier,
+        reference: Dataset,
+        *,
+        calibration: Dataset | None = None,
+    ) -> MetricSuite:
         """Learn scales, the neighbour index and the model's labels from the training rows.
 
         ``reference`` should be the rows the model was trained on, e.g.
-        ``model.split_data(data)[0]``.
+        ``model.split_data(data)[0]``. ``calibration``: held-out real rows (e.g. the model's
+        test rows); each plausibility detector's threshold is then set so that
+        ``inlier_rate`` of the desired class's held-out rows are inliers
+        (:class:`~sensecf.models.plausibility.PlausibilityDetector`), and
+        :meth:`reference_rates` gives that real-row rate to print beside every method's.
 
         >>> clf, data, _ = _example()
         >>> MetricSuite().fit(clf, data).range_.round(2).to_dict()   # bounds widths
@@ -348,24 +369,79 @@ class MetricSuite:
         self.reference_pred_ = model.predict(X)
         k = min(self.ynn_neighbors, len(X))
         self.nn_ = NearestNeighbors(n_neighbors=k).fit(self.reference_z_)
-        self.lof_: dict[int, LocalOutlierFactor | None] = {}
-        self.iforest_: dict[int, IsolationForest | None] = {}
+        self.reference_X_ = X
+        self.calibration_: tuple[np.ndarray, np.ndarray] | None = None
+        if calibration is not None:
+            if calibration.spec.feature_names != spec.feature_names:
+                raise DataError(
+                    f"the calibration rows' features {calibration.spec.feature_names} differ "
+                    f"from the model's {spec.feature_names}"
+                )
+            self.calibration_ = (as_matrix(spec, calibration.frame), calibration.y.to_numpy())
+        self.detectors_: dict[int, PlausibilityDetector | None] = {}
         return self
 
     def _standardise(self, X: np.ndarray) -> np.ndarray:
         return (X - self.mean_.to_numpy()) / self.scale_.to_numpy()
 
-    def _detectors(self, cls: int) -> tuple[LocalOutlierFactor | None, IsolationForest | None]:
-        """LOF and IsolationForest on the standardised training rows of one class (cached)."""
-        if cls not in self.lof_:
-            rows = self.reference_z_[self.reference_y_ == cls]
+    @property
+    def standardiser_(self) -> Standardiser:
+        """The suite's standardisation (what its detectors and neighbours see)."""
+        return Standardiser(
+            self.mean_.to_numpy(), self.scale_.to_numpy(), self.median_.to_numpy()
+        )
+
+    def detector(self, cls: int) -> PlausibilityDetector | None:
+        """The plausibility detector of class ``cls`` (LOF and IsolationForest on its training
+        rows, calibrated on its held-out rows where the suite has them), fitted once and
+        cached; ``None`` where the class has fewer than 2 training rows. The oracle held to
+        plausibility takes this very object, so both judge by one definition."""
+        if cls not in self.detectors_:
+            rows = self.reference_X_[self.reference_y_ == cls]
             if len(rows) < 2:  # no neighbourhood to compare with
-                self.lof_[cls], self.iforest_[cls] = None, None
+                self.detectors_[cls] = None
             else:
-                k = min(self.lof_neighbors, len(rows) - 1)
-                self.lof_[cls] = LocalOutlierFactor(n_neighbors=k, novelty=True).fit(rows)
-                self.iforest_[cls] = IsolationForest(random_state=self.seed).fit(rows)
-        return self.lof_[cls], self.iforest_[cls]
+                held = None
+                if self.calibration_ is not None:
+                    X, y = self.calibration_
+                    held = X[y == cls]
+                detector = PlausibilityDetector(
+                    n_estimators=self.detector_trees,
+                    seed=self.seed,
+                    lof_neighbors=self.lof_neighbors,
+                    inlier_rate=self.inlier_rate,
+                )
+                self.detectors_[cls] = detector.fit(self.standardiser_, rows, held)
+        return self.detectors_[cls]
+
+    def use_detector(self, cls: int, detector: PlausibilityDetector) -> None:
+        """Judge class ``cls`` by an already fitted ``detector`` (one shared with a generator)."""
+        self._check_fitted()
+        self.detectors_[cls] = detector
+
+    def reference_rates(self, cls: int) -> dict[str, float]:
+        """Per detector, the share of held-out real rows of class ``cls`` it calls inliers
+        (about ``inlier_rate`` by calibration; NaN without held-out rows), and their count
+        (``n``)."""
+        detector = self.detector(cls)
+        if detector is None:
+            return {"lof": math.nan, "iforest": math.nan, "n": 0.0}
+        return {**detector.reference_rates_, "n": float(detector.n_calibration_)}
+
+    # Where the fitted state used to be read: LOF and IsolationForest per class.
+    @property
+    def lof_(self) -> dict[int, LocalOutlierFactor | None]:
+        """The fitted LOF of each class fitted so far."""
+        return {c: d.lof_ if d is not None else None for c, d in self.detectors_.items()}
+
+    @property
+    def iforest_(self) -> dict[int, IsolationForest | None]:
+        """The fitted IsolationForest of each class fitted so far."""
+        return {c: d.iforest_ if d is not None else None for c, d in self.detectors_.items()}
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("MetricSuite is not fitted; call fit(model, training_rows) first")
 
     def _check(self, result: CounterfactualResult) -> None:
         if not hasattr(self, "model_"):
@@ -445,10 +521,10 @@ class MetricSuite:
         if finite.any():
             # The detectors cannot take NaN: missing values as the reference rows had them.
             Z = self._standardise(fill_missing(C[finite], self.median_.to_numpy()))
-            lof, forest = self._detectors(result.desired_class)
-            if lof is not None and forest is not None:
-                lof_in[finite] = lof.predict(Z) == 1
-                if_in[finite] = forest.predict(Z) == 1
+            detector = self.detector(result.desired_class)
+            if detector is not None:
+                lof_in[finite] = detector.inliers(C[finite], "lof")
+                if_in[finite] = detector.inliers(C[finite], "iforest")
             dist, idx = self.nn_.kneighbors(Z)
             ynn[finite] = (self.reference_pred_[idx] == result.desired_class).mean(axis=1)
             nn_dist[finite] = dist[:, 0]

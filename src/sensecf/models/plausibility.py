@@ -1,0 +1,249 @@
+"""The plausibility detectors: one definition, shared by the oracle and the metric suite.
+
+"Plausible" means "looks like real people of the desired class". Two detectors judge it, both
+fitted on the desired class's training rows, standardised (training mean, population standard
+deviation or the step where that is 0; a missing value filled with the training median):
+
+- an IsolationForest, the constraint the oracle can hold a counterfactual to (its trees are
+  encoded in the exact program, :mod:`sensecf.generators.oracle.isolation`);
+- a LocalOutlierFactor (``novelty=True``), the independent check.
+
+**Calibrated.** scikit-learn's default thresholds do not say "typical of real people": on
+held-out real rows of the desired class its IsolationForest may call a third outliers while its
+LOF calls nearly everyone an inlier. With held-out real rows of the desired class
+(``calibration``), each detector's threshold is set so that ``inlier_rate`` of them (95% by
+default) are inliers, and that real-row rate is kept (``reference_rates_``) to print beside
+every method's. Without held-out rows the library's defaults stand (and the rates are NaN).
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(200, 2))
+>>> scaler = Standardiser.from_reference(X, step=np.ones(2))
+>>> detector = PlausibilityDetector(n_estimators=20).fit(scaler, X[:150], calibration=X[150:])
+>>> detector.reference_rates_["iforest"] >= 0.95, detector.reference_rates_["lof"] >= 0.95
+(True, True)
+>>> bool(detector.inliers(np.array([[0.0, 0.0], [9.0, 9.0]])).tolist() == [True, False])
+True
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+from sklearn.neighbors import LocalOutlierFactor
+
+from sensecf.data.spec import DatasetSpec
+from sensecf.errors import SensecfError
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DETECTORS", "PLAUSIBILITY", "PlausibilityDetector", "Standardiser"]
+
+DETECTORS = ("iforest", "lof")
+# What a generator may be held to: nothing, or the IsolationForest's inlier rule.
+PLAUSIBILITY = ("none", "iforest")
+DEFAULT_INLIER_RATE = 0.95
+
+
+@dataclass(frozen=True)
+class Standardiser:
+    """Rows in spec order → standardised, complete rows: a missing value becomes the training
+    median, then ``(x - mean) / scale`` (per feature, increasing: a tree encoding reads it as
+    its preprocessing).
+
+    >>> s = Standardiser.from_reference(np.array([[0.0, 1.0], [2.0, np.nan]]), np.ones(2))
+    >>> s.transform(np.array([[np.nan, 1.0]])).tolist()
+    [[0.0, 0.0]]
+    """
+
+    mean: np.ndarray
+    scale: np.ndarray
+    median: np.ndarray
+
+    @classmethod
+    def from_reference(
+        cls, X: np.ndarray, step: np.ndarray, fallback: np.ndarray | None = None
+    ) -> Standardiser:
+        """From training rows ``X``: the scale is the population standard deviation, or the
+        feature's ``step`` where that is 0; ``fallback`` (e.g. the bounds' midpoints) stands in
+        for a column with no value at all (default 0)."""
+        X = np.asarray(X, dtype=float)
+        step = np.asarray(step, dtype=float)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: the fallback
+            median = np.nanmedian(X, axis=0)
+            mean = np.nanmean(X, axis=0)
+            std = np.nanstd(X, axis=0)
+        fallback = np.zeros(X.shape[1]) if fallback is None else np.asarray(fallback, float)
+        median = np.where(np.isnan(median), fallback, median)
+        mean = np.where(np.isnan(mean), median, mean)
+        scale = np.where(np.nan_to_num(std) > 0, std, step)
+        return cls(mean, scale, median)
+
+    @classmethod
+    def for_spec(cls, spec: DatasetSpec, X: np.ndarray) -> Standardiser:
+        """From training rows ``X`` in ``spec``'s order: each feature's step where its
+        standard deviation is 0, the middle of its bounds where it has no value at all."""
+        step = np.array([float(f.step) for f in spec.features])
+        middle = np.array([float(np.mean(f.bounds)) for f in spec.features])
+        return cls.from_reference(X, step, middle)
+
+    def fill(self, X: np.ndarray) -> np.ndarray:
+        """Missing values as the training median."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        return np.where(np.isnan(X), self.median, X)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Filled, then standardised."""
+        return (self.fill(X) - self.mean) / self.scale
+
+
+class PlausibilityDetector:
+    """IsolationForest and LOF on one class's training rows, calibrated on held-out rows.
+
+    ``n_estimators``, ``max_samples`` and ``seed``: the IsolationForest's trees;
+    ``lof_neighbors``: LOF's neighbourhood (fewer where the class has fewer rows);
+    ``inlier_rate``: the share of held-out real rows each calibrated detector calls inliers
+    (``None``: scikit-learn's default thresholds even with held-out rows).
+
+    Fitted state: ``standardiser_``, ``iforest_``, ``lof_``, the thresholds on each detector's
+    ``score_samples`` (``iforest_threshold_``, ``lof_threshold_``; a row is an inlier where its
+    score is at least the threshold), ``calibrated_`` and ``reference_rates_`` (per detector,
+    the share of the held-out rows that are inliers; NaN without them), ``n_calibration_``.
+
+    >>> PlausibilityDetector(inlier_rate=1.5)
+    Traceback (most recent call last):
+    ...
+    sensecf.errors.SensecfError: inlier_rate must lie strictly between 0 and 1, or be None; got 1.5
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 100,
+        max_samples: int | float | str = "auto",
+        seed: int = 0,
+        lof_neighbors: int = 20,
+        inlier_rate: float | None = DEFAULT_INLIER_RATE,
+    ) -> None:
+        for name, value in (("n_estimators", n_estimators), ("lof_neighbors", lof_neighbors)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise SensecfError(f"{name} must be a positive integer; got {value!r}")
+        if inlier_rate is not None and (
+            isinstance(inlier_rate, bool)
+            or not isinstance(inlier_rate, (int, float))
+            or not 0 < inlier_rate < 1
+        ):
+            raise SensecfError(
+                f"inlier_rate must lie strictly between 0 and 1, or be None; got {inlier_rate!r}"
+            )
+        self.n_estimators = int(n_estimators)
+        self.max_samples = max_samples
+        self.seed = int(seed)
+        self.lof_neighbors = int(lof_neighbors)
+        self.inlier_rate = None if inlier_rate is None else float(inlier_rate)
+
+    def settings(self) -> dict[str, object]:
+        """The constructor's arguments (two detectors with equal settings and inputs agree)."""
+        return {
+            "n_estimators": self.n_estimators,
+            "max_samples": self.max_samples,
+            "seed": self.seed,
+            "lof_neighbors": self.lof_neighbors,
+            "inlier_rate": self.inlier_rate,
+        }
+
+    def fit(
+        self,
+        standardiser: Standardiser,
+        rows: np.ndarray,
+        calibration: np.ndarray | None = None,
+    ) -> PlausibilityDetector:
+        """Fit both detectors on ``rows`` (one class's training rows, spec order), then set
+        their thresholds on ``calibration`` (held-out real rows of the same class)."""
+        rows = np.asarray(rows, dtype=float)
+        if rows.ndim != 2 or len(rows) < 2:
+            raise SensecfError(
+                f"the plausibility detector needs at least 2 training rows of the class; got "
+                f"{len(rows) if rows.ndim == 2 else rows.shape}"
+            )
+        self.standardiser_ = standardiser
+        Z = standardiser.transform(rows)
+        k = min(self.lof_neighbors, len(Z) - 1)
+        self.lof_ = LocalOutlierFactor(n_neighbors=k, novelty=True).fit(Z)
+        self.iforest_ = IsolationForest(
+            n_estimators=self.n_estimators, max_samples=self.max_samples, random_state=self.seed
+        ).fit(Z)
+        self.iforest_threshold_ = float(self.iforest_.offset_)
+        self.lof_threshold_ = float(self.lof_.offset_)
+        held = np.empty((0, rows.shape[1])) if calibration is None else np.asarray(calibration)
+        self.n_calibration_ = len(held)
+        self.calibrated_ = bool(len(held)) and self.inlier_rate is not None
+        if self.calibrated_:
+            assert self.inlier_rate is not None
+            self.iforest_threshold_ = _threshold(self.iforest_scores(held), self.inlier_rate)
+            self.lof_threshold_ = _threshold(self.lof_scores(held), self.inlier_rate)
+        self.reference_rates_: dict[str, float] = {
+            kind: float(self.inliers(held, kind).mean()) if len(held) else math.nan
+            for kind in DETECTORS
+        }
+        logger.debug(f"plausibility detector: {self.reference_rates_} on {len(held)} rows")
+        return self
+
+    # ---- scores and verdicts -----------------------------------------------------------------
+    def iforest_scores(self, X: np.ndarray) -> np.ndarray:
+        """The IsolationForest's ``score_samples`` of raw rows (higher: more typical)."""
+        return self.iforest_.score_samples(self.standardiser_.transform(X))
+
+    def lof_scores(self, X: np.ndarray) -> np.ndarray:
+        """LOF's ``score_samples`` of raw rows (higher: more typical)."""
+        return self.lof_.score_samples(self.standardiser_.transform(X))
+
+    def inliers(self, X: np.ndarray, kind: Literal["iforest", "lof"] = "iforest") -> np.ndarray:
+        """Whether each raw row is an inlier of the ``kind`` detector (at its threshold)."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        if not len(X):
+            return np.zeros(0, dtype=bool)
+        if kind == "iforest":
+            return self.iforest_scores(X) >= self.iforest_threshold_
+        if kind == "lof":
+            return self.lof_scores(X) >= self.lof_threshold_
+        raise SensecfError(f"kind must be one of {list(DETECTORS)}; got {kind!r}")
+
+    def path_length_bound(self) -> float:
+        """The IsolationForest's inlier rule as a bound on the mean normalised path length:
+        ``score_samples = -2 ** (-S) >= threshold`` exactly when ``S >= -log2(-threshold)``,
+        with ``S`` the sum over trees of each leaf's (depth + c(leaf size)) over
+        (trees × c(max_samples)). ``inf`` where no row can be an inlier."""
+        threshold = self.iforest_threshold_
+        if threshold >= 0:
+            return math.inf
+        if threshold <= -1:
+            return -math.inf
+        return -math.log2(-threshold)
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in self.settings().items() if v != _DEFAULTS[k]}
+        return f"PlausibilityDetector({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+
+_DEFAULTS: dict[str, object] = {
+    "n_estimators": 100,
+    "max_samples": "auto",
+    "seed": 0,
+    "lof_neighbors": 20,
+    "inlier_rate": DEFAULT_INLIER_RATE,
+}
+
+
+def _threshold(scores: np.ndarray, rate: float) -> float:
+    """The score at which at least ``rate`` of ``scores`` are at or above it."""
+    ordered = np.sort(scores)
+    k = int(math.floor((1.0 - rate) * len(ordered) + 1e-9))
+    return float(ordered[min(k, len(ordered) - 1)])
