@@ -3,7 +3,8 @@
 ``zero-shot``, ``few-shot`` (LLM, built from one
 :class:`~sensecf.generators.llm.options.LLMOptions`), ``fine-tuned`` (a ``sensecf finetune``
 folder, given as ``model_dir`` or the LLM options' model), ``nearest-example`` (the few-shot
-examples, no LLM), ``oracle``, ``dice-random``, ``cfnow-greedy``, ``nice-sparsity`` and so on; any name may end in ``+sparsify`` to report the method after the
+examples, no LLM), ``oracle``, ``oracle-plausible`` (the oracle held to the plausibility
+detector), ``dice-random``, ``cfnow-greedy``, ``nice-sparsity`` and so on; any name may end in ``+sparsify`` to report the method after the
 sparsify post-step as well.
 
 >>> make_generator("oracle", max_changes=2).max_changes
@@ -39,6 +40,13 @@ def _finetuned(**options: Any) -> CounterfactualGenerator:
 def _oracle(**options: Any) -> CounterfactualGenerator:
     from sensecf.generators.oracle import Oracle
 
+    return Oracle(**options)
+
+
+def _oracle_plausible(**options: Any) -> CounterfactualGenerator:
+    from sensecf.generators.oracle import Oracle
+
+    options.setdefault("plausibility", "iforest")
     return Oracle(**options)
 
 
@@ -91,6 +99,7 @@ GENERATORS: dict[str, Callable[..., CounterfactualGenerator]] = {
     "few-shot-worked": _llm(3, "worked"),
     "fine-tuned": _finetuned,
     "oracle": _oracle,
+    "oracle-plausible": _oracle_plausible,
     "nearest-example": _nearest,
     "dice-random": _dice("random"),
     "dice-genetic": _dice("genetic"),
@@ -104,7 +113,9 @@ GENERATORS: dict[str, Callable[..., CounterfactualGenerator]] = {
 
 LLM_GENERATORS = ("zero-shot", "few-shot", "few-shot-worked", "fine-tuned")
 BASELINES = tuple(
-    name for name in GENERATORS if name not in ("oracle", "nearest-example", *LLM_GENERATORS)
+    name
+    for name in GENERATORS
+    if name not in ("oracle", "oracle-plausible", "nearest-example", *LLM_GENERATORS)
 )
 
 

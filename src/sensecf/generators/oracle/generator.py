@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
+from dataclasses import dataclass
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ from sensecf.generators.oracle.budget import Budget
 from sensecf.generators.oracle.certificate import CERTIFICATE_COLUMNS, Certificate
 from sensecf.generators.oracle.encode import encode_model
 from sensecf.generators.oracle.encoding import UnsupportedModel
+from sensecf.generators.oracle.isolation import read_isolation_forest, verify_detector
 from sensecf.generators.oracle.milp import NumericalTrouble, Outcome, solve
 from sensecf.generators.oracle.relations import RATIO_LEVELS, RelationProgram, plan_relations
 from sensecf.generators.oracle.search import (
@@ -30,9 +33,22 @@ from sensecf.generators.oracle.search import (
     subset_rows,
 )
 from sensecf.generators.oracle.supports import SupportSearch, support_count
+from sensecf.generators.oracle.trees import TreeEnsemble
+from sensecf.models.classifier import TrainedClassifier
+from sensecf.models.plausibility import (
+    DEFAULT_INLIER_RATE,
+    PLAUSIBILITY,
+    PlausibilityDetector,
+    Standardiser,
+)
 from sensecf.progress import progress_bar
 
+logger = logging.getLogger(__name__)
+
 METHODS = ("auto", "exact", "search")
+# How far inside the detector's inlier bound a solution must lie (in path-length units, times
+# the program's widening): covers the solver's tolerances, as the classifier's link does.
+DETECTOR_TOLERANCE = 1e-6
 # A feature with at most this many admissible values is searched over all of them.
 COMPLETE_GRID = 16
 # Branch-and-bound nodes per solve. The programs of the project's models close at the root
@@ -92,7 +108,6 @@ class Oracle(CounterfactualGenerator):
     (20.0, 1000)
     """
 
-    name = "oracle"
     keeps_relations = True
     query_info_columns: ClassVar[tuple[str, ...]] = (
         *CERTIFICATE_COLUMNS,
@@ -114,6 +129,11 @@ class Oracle(CounterfactualGenerator):
         beam_width: int = 20,
         max_rows: int = 200_000,
         neighbors: int = 10,
+        plausibility: str = "none",
+        inlier_rate: float | None = DEFAULT_INLIER_RATE,
+        detector_trees: int = 100,
+        detector_seed: int = 0,
+        detector: PlausibilityDetector | None = None,
     ) -> None:
         self.method = method
         self.node_limit = node_limit
@@ -126,6 +146,16 @@ class Oracle(CounterfactualGenerator):
         self.beam_width = beam_width
         self.max_rows = max_rows
         self.neighbors = neighbors
+        self.plausibility = plausibility
+        self.inlier_rate = inlier_rate
+        self.detector_trees = detector_trees
+        self.detector_seed = detector_seed
+        self.detector = detector
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        """``oracle``, or ``oracle-plausible`` when held to a plausibility detector."""
+        return "oracle" if self.plausibility == "none" else "oracle-plausible"
 
     def _validate_params(self) -> None:
         if self.method not in METHODS:
@@ -166,6 +196,22 @@ class Oracle(CounterfactualGenerator):
                 )
         if self.margin >= 1:
             raise ValueError(f"`margin` must be below 1 (a probability); got {self.margin!r}")
+        if self.plausibility not in PLAUSIBILITY:
+            raise ValueError(
+                f"`plausibility` must be one of {list(PLAUSIBILITY)}; got {self.plausibility!r}"
+            )
+        if self.detector is not None and not isinstance(self.detector, PlausibilityDetector):
+            raise ValueError(
+                f"`detector` must be a fitted PlausibilityDetector or None; got "
+                f"{type(self.detector).__name__}"
+            )
+        if not isinstance(self.detector_seed, int) or self.detector_seed < 0:
+            raise ValueError(f"`detector_seed` must be an integer ≥ 0; got {self.detector_seed!r}")
+        # The detector checks its own settings: one definition of what it accepts.
+        try:
+            PlausibilityDetector(n_estimators=self.detector_trees, inlier_rate=self.inlier_rate)
+        except SensecfError as exc:
+            raise ValueError(str(exc)) from exc
 
     def _fit(self) -> None:
         spec = self.spec_
@@ -202,6 +248,44 @@ class Oracle(CounterfactualGenerator):
             self.encoding_ = None
             self.unsupported_reason_ = reason
         self.path_ = "milp" if self.encoding_ is not None else "search"
+        self.detectors_: dict[int, _Plausible] = {}
+
+    # ---- plausibility ----------------------------------------------------------------------
+    def _plausible(self, desired: int) -> _Plausible | None:
+        """The detector the answers for class ``desired`` are held to (None: none), with its
+        trees where the program can hold them; fitted once per class."""
+        if self.plausibility == "none":
+            return None
+        if desired not in self.detectors_:
+            detector = self.detector if self.detector is not None else self._own_detector(desired)
+            trees: TreeEnsemble | None = None
+            if isinstance(self.encoding_, TreeEnsemble):
+                try:
+                    trees = read_isolation_forest(detector)
+                    verify_detector(trees, detector, self.reference_X_[:2000])
+                except UnsupportedModel as exc:  # the search filters by the detector instead
+                    logger.warning(f"the program cannot hold the detector: {exc}")
+                    trees = None
+            self.detectors_[desired] = _Plausible(detector, trees)
+        return self.detectors_[desired]
+
+    def _own_detector(self, desired: int) -> PlausibilityDetector:
+        """A detector on the reference rows of class ``desired``, calibrated on a seeded fifth
+        of them held out (a run that has held-out rows passes ``detector=`` instead, the one
+        its metric suite uses)."""
+        X = self.reference_X_
+        rows = X[self.reference_.y.to_numpy() == desired]
+        if len(rows) < 10:
+            raise SensecfError(
+                f"plausibility needs at least 10 reference rows of class {desired}; got {len(rows)}"
+            )
+        order = np.random.default_rng(self.detector_seed).permutation(len(rows))
+        held = order[: len(rows) // 5]
+        kept = np.sort(order[len(rows) // 5 :])
+        detector = PlausibilityDetector(
+            n_estimators=self.detector_trees, seed=self.detector_seed, inlier_rate=self.inlier_rate
+        )
+        return detector.fit(Standardiser.for_spec(self.spec_, X), rows[kept], rows[np.sort(held)])
 
     def _grid(self, j: int, size: int) -> np.ndarray:
         feature = self.spec_.features[j]
@@ -223,8 +307,12 @@ class Oracle(CounterfactualGenerator):
         progress: bool = False,
     ) -> Sequence[Candidates] | None:
         pool = self.reference_X_[self.reference_pred_ == desired]
+        plausible = self._plausible(desired)
+        # Held to plausibility, every check the search and the enumeration make sees an
+        # outlier of the detector as outside the desired class.
+        model = self.model_ if plausible is None else plausible.held(self.model_, desired)
         neighbours = neighbour_candidates(
-            self.model_, self.spec_, self.scale_, pool, X, desired, self.neighbors
+            model, self.spec_, self.scale_, pool, X, desired, self.neighbors
         )
         out = []
         with progress_bar(self.name, len(X), progress) as advance:
@@ -232,13 +320,16 @@ class Oracle(CounterfactualGenerator):
                 start = time.perf_counter()
                 budget = self._budget(start)
                 answer: tuple[np.ndarray, Certificate] | None = None
-                if self.encoding_ is not None and self._encodable(query):
+                exact = plausible is None or plausible.trees is not None
+                if self.encoding_ is not None and exact and self._encodable(query):
                     try:
-                        answer = self._exact(query.copy(), near, n_cfs, desired, budget)
+                        answer = self._exact(
+                            query.copy(), near, n_cfs, desired, budget, model, plausible
+                        )
                     except UnsupportedModel:  # the model cannot score this query's gaps
                         answer = None
                 if answer is None:
-                    found, certificate = self._search(query.copy(), near, desired, budget)
+                    found, certificate = self._search(query.copy(), near, desired, budget, model)
                     answer = self._rank(query, found), certificate
                 rows, certificate = answer
                 info = {
@@ -266,7 +357,12 @@ class Oracle(CounterfactualGenerator):
         return not gaps[involved].any()
 
     def _search(
-        self, query: np.ndarray, near: np.ndarray, desired: int, budget: Budget
+        self,
+        query: np.ndarray,
+        near: np.ndarray,
+        desired: int,
+        budget: Budget,
+        model: TrainedClassifier,
     ) -> tuple[np.ndarray, Certificate]:
         grid = [
             np.union1d(fine, coarse)
@@ -279,10 +375,17 @@ class Oracle(CounterfactualGenerator):
             max_rows=self.max_rows,
             complete_up_to=COMPLETE_GRID,
         )
-        return search(self.model_, self.spec_, query, desired, near, settings, budget)
+        return search(model, self.spec_, query, desired, near, settings, budget)
 
     def _exact(
-        self, query: np.ndarray, near: np.ndarray, n_cfs: int, desired: int, budget: Budget
+        self,
+        query: np.ndarray,
+        near: np.ndarray,
+        n_cfs: int,
+        desired: int,
+        budget: Budget,
+        model: TrainedClassifier,
+        plausible: _Plausible | None = None,
     ) -> tuple[np.ndarray, Certificate]:
         encoding = self.encoding_
         spec = self.spec_
@@ -291,9 +394,8 @@ class Oracle(CounterfactualGenerator):
         plan = self.relations_
         if not plan.empty and not RelationProgram(plan, spec, query, low, high).usable:
             # The query itself does not meet its relations: only the search can say more.
-            rows, certificate = self._search(query, near, desired, budget)
+            rows, certificate = self._search(query, near, desired, budget, model)
             return self._rank(query, rows), certificate
-        model = self.model_
         positive = desired == model.positive_class
         target = model.threshold + self.margin if positive else model.threshold - self.margin
         known = int(count_changes(spec, query, near).min()) if len(near) else None
@@ -317,6 +419,7 @@ class Oracle(CounterfactualGenerator):
                 outcome = Outcome([], "infeasible", bound=math.inf)
                 break
             bound = (">=" if positive else "<=", value)
+            companions = [] if plausible is None else [plausible.row(widen)]
 
             def build(
                 pick: str = "inner",
@@ -340,6 +443,7 @@ class Oracle(CounterfactualGenerator):
                         relations=context,
                         ratio_pick=pick,
                         ratio_levels=levels,
+                        **({"companions": companions} if companions else {}),
                     )
                 # A support's program (no relations): its features alone move, over the whole
                 # program's values for them.
@@ -350,12 +454,15 @@ class Oracle(CounterfactualGenerator):
                     self.scale_,
                     bound,
                     chain_values=values,
+                    **({"companions": companions} if companions else {}),
                 )
 
             builder = build()
-            by_support = self._support_search(builder, query, low, high, bound, build, budget)
+            by_support = self._support_search(
+                builder, query, low, high, bound, build, budget, companions
+            )
             if enumerated is None:
-                enumerated = self._small_changes(builder, query, desired, cap)
+                enumerated = self._small_changes(builder, query, desired, cap, model)
             rows, proven, exact = enumerated
             # One change is the fewest any counterfactual makes (the query itself is not one).
             single = len(rows) and int(count_changes(spec, query, rows).min()) == 1
@@ -385,7 +492,7 @@ class Oracle(CounterfactualGenerator):
             except NumericalTrouble:
                 continue
         if outcome is None:  # the program and the model disagree at every tolerance
-            rows, certificate = self._search(query, near, desired, budget)
+            rows, certificate = self._search(query, near, desired, budget, model)
             return self._rank(query, rows), certificate
         if enumerated is not None and len(enumerated[0]):
             near = np.vstack([enumerated[0], near])  # the other enumerated rows fill up
@@ -400,6 +507,7 @@ class Oracle(CounterfactualGenerator):
         bound: tuple[str, float],
         build: Any,
         budget: Budget,
+        companions: Sequence[tuple[Any, tuple[str, float]]] = (),
     ) -> SupportSearch | None:
         """The program split by support (:mod:`.supports`) where it pays and is exact: a
         forest (its score range bounds a support's box), no relations (a support's features
@@ -418,9 +526,13 @@ class Oracle(CounterfactualGenerator):
         spec = self.spec_
 
         def possible(support: tuple[int, ...]) -> bool:
-            lowest, highest = encoding.score_range(spec, query, *_within(low, high, support))
-            # A hair of slack: the program sums the same leaves in another order.
-            return highest >= value - 1e-9 if sense == ">=" else lowest <= value + 1e-9
+            box = _within(low, high, support)
+            for trees, (side, limit) in [(encoding, (sense, value)), *companions]:
+                lowest, highest = trees.score_range(spec, query, *box)
+                # A hair of slack: the program sums the same leaves in another order.
+                if not (highest >= limit - 1e-9 if side == ">=" else lowest <= limit + 1e-9):
+                    return False
+            return True
 
         return SupportSearch(
             universe=universe,
@@ -481,7 +593,12 @@ class Oracle(CounterfactualGenerator):
         return outcome
 
     def _small_changes(
-        self, builder: Any, query: np.ndarray, desired: int, cap: int | None
+        self,
+        builder: Any,
+        query: np.ndarray,
+        desired: int,
+        cap: int | None,
+        model: TrainedClassifier,
     ) -> tuple[np.ndarray, int, bool]:
         """Enumerate changes of 1, 2, ... features on the program's candidate values while a
         size fits ``max_rows``. Returns the valid rows of the first size that has any, nearest
@@ -510,7 +627,7 @@ class Oracle(CounterfactualGenerator):
                     block = recompute(spec, block)
                     block = block[relations_kept(spec, query, block)]
                 if len(block):
-                    hits.append(block[self.model_.predict(block) == desired])
+                    hits.append(block[model.predict(block) == desired])
             hits = [h for h in hits if len(h)]
             if hits:
                 return self._rank(query, np.vstack(hits)), size - 1 if exact else 0, exact
@@ -581,3 +698,55 @@ def _unique_rows(rows: np.ndarray) -> np.ndarray:
         _, first = np.unique(rows, axis=0, return_index=True)
         return rows[np.sort(first)]
     return rows[~pd.DataFrame(rows).duplicated().to_numpy()]
+
+
+@dataclass(frozen=True)
+class _Plausible:
+    """The detector a class's answers are held to, and its trees where the program holds them."""
+
+    detector: PlausibilityDetector
+    trees: TreeEnsemble | None
+
+    def row(self, widen: float) -> tuple[TreeEnsemble, tuple[str, float]]:
+        """The detector's trees with their inlier row, ``widen`` times the tolerance inside."""
+        assert self.trees is not None
+        bound = self.detector.path_length_bound() + DETECTOR_TOLERANCE * widen
+        return self.trees, (">=", bound)
+
+    def held(self, model: TrainedClassifier, desired: int) -> TrainedClassifier:
+        """``model`` with the detector's outliers put outside class ``desired``."""
+        return cast(TrainedClassifier, _Held(model, self.detector, desired))
+
+
+class _Held:
+    """A classifier whose ``predict`` says "not the desired class" for the detector's
+    outliers (what the search, the enumeration and the neighbours check)."""
+
+    def __init__(self, model: TrainedClassifier, detector: PlausibilityDetector, desired: int):
+        self.model = model
+        self.detector = detector
+        self.desired = desired
+        self.other = (
+            model.negative_class if desired == model.positive_class else model.positive_class
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("model", "detector", "desired", "other"):
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+    def _hold(self, X: Any, labels: np.ndarray) -> np.ndarray:
+        rows = np.asarray(X, dtype=float)
+        hit = labels == self.desired
+        if hit.any():
+            outside = ~self.detector.inliers(rows[hit])
+            labels = labels.copy()
+            labels[np.flatnonzero(hit)[outside]] = self.other
+        return labels
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self._hold(X, self.model.predict(X))
+
+    def predict_with_proba(self, X: Any, cls: int) -> tuple[np.ndarray, np.ndarray]:
+        labels, proba = self.model.predict_with_proba(X, cls)
+        return self._hold(X, labels), proba

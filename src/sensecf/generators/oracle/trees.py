@@ -24,7 +24,7 @@ so each split on it is decided before the program is written.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -110,6 +110,7 @@ class TreeEnsemble:
         ratio_pick: str = "inner",
         ratio_levels: int = 0,
         chain_values: Mapping[int, np.ndarray] | None = None,
+        companions: Sequence[tuple[TreeEnsemble, tuple[str, float]]] = (),
     ) -> ProgramBuilder:
         """The program for one query: ``low``/``high`` from :func:`.admissible.change_range`,
         ``scale`` the MAD scales, ``bound`` the score constraint (``"<="`` or ``">="``, value),
@@ -117,7 +118,9 @@ class TreeEnsemble:
         for linear models only). ``chain_values``: per feature, the values its chain offers
         (sorted, the query's among them), taken from the program over a wider range so that
         a program over fewer features has the same choices; such a feature gets a chain even
-        where none of its splits is open.
+        where none of its splits is open. ``companions``: other tree ensembles over the same
+        rows, each with its own score bound (a plausibility detector's trees): their splits
+        share the features' chains, so the program holds every bound at once, exactly.
         """
         ends = _extremes(spec, query, low, high)
         linked: frozenset[int] = frozenset()
@@ -125,56 +128,63 @@ class TreeEnsemble:
         if relations is not None:
             ends = relations.extremes(ends)
             linked, derived = relations.plan.linked, relations.plan.order
-        inner = self.feature >= 0
-        always_left, always_right = self._decided(query, ends)
-        reach = self._reachable(always_left, always_right)
-        open_node = reach & inner & ~always_left & ~always_right
-        open_tree = np.zeros(self.n_trees, dtype=bool)
-        open_tree[self.tree[open_node]] = True
-        leaf = reach & ~inner
-        constant = self.offset + self.value[leaf & ~open_tree[self.tree]].sum()
+        # Every ensemble's trees (the classifier's, then each companion's) share the chains.
+        groups: list[tuple[TreeEnsemble, tuple[str, float]]] = [(self, bound), *companions]
+        opened = [ensemble._open(query, ends) for ensemble, _ in groups]
 
         builder = ProgramBuilder(spec, query, scale)
-        # Candidates: one per interval between the open thresholds of each feature.
-        thresholds = {
-            j: np.unique(self.threshold[open_node & (self.feature == j)])
-            for j in np.unique(self.feature[open_node])
-        }
-        chains: dict[int, tuple[int, np.ndarray]] = {}
+        # Candidates: one per interval between the open thresholds of each feature (of every
+        # ensemble: the joint cells, so that each ensemble is exact on them).
+        chains: dict[int, tuple[int, list[np.ndarray]]] = {}
         handles: dict[int, Expr] = {}
         given = {} if chain_values is None else dict(chain_values)
-        for j in given:
-            thresholds.setdefault(j, np.empty(0))
-        chosen = [j for j in sorted(thresholds) if j not in derived]
+        features = {int(j) for j in given}
+        for part in opened:
+            features |= {int(j) for j in part.thresholds}
+        chosen = [j for j in sorted(features) if j not in derived]
         if chosen:
-            cands = {
-                j: given[j]
-                if j in given
-                else self._candidates(spec, j, query, low[j], high[j], thresholds[j], ends)
-                for j in chosen
-            }
+            cands = {}
+            for j in chosen:
+                if j in given:
+                    cands[j] = given[j]
+                    continue
+                own = [
+                    ensemble._candidates(
+                        spec, j, query, low[j], high[j], part.thresholds[j], ends
+                    )
+                    for (ensemble, _), part in zip(groups, opened, strict=True)
+                    if j in part.thresholds
+                ]
+                cands[j] = np.unique(np.concatenate(own))
             longest = max(len(c) for c in cands.values())
             block = np.repeat(query[None, :], longest, axis=0)
             for j, c in cands.items():
                 block[: len(c), j] = c
                 block[len(c) :, j] = c[0]
-            Z = self.model_space(block)
+            spaces = [ensemble.model_space(block) for ensemble, _ in groups]
             for j, c in cands.items():
-                keys = np.searchsorted(thresholds[j], Z[: len(c), j], side="left")
+                keys = [
+                    np.searchsorted(part.edges(j), Z[: len(c), j], side="left")
+                    for part, Z in zip(opened, spaces, strict=True)
+                ]
                 if j in linked:  # every admissible value stays: the relations read it
                     starts, counts = interval_starts(spec.features[j], query[j], low[j], high[j], c)
                     z_starts = np.repeat(query[None, :], len(starts), axis=0)
                     z_starts[:, j] = starts
-                    start_keys = np.searchsorted(
-                        thresholds[j], self.model_space(z_starts)[:, j], side="left"
-                    )
+                    start_keys = [
+                        np.searchsorted(
+                            part.edges(j), ensemble.model_space(z_starts)[:, j], side="left"
+                        )
+                        for (ensemble, _), part in zip(groups, opened, strict=True)
+                    ]
                     y, handles[j] = builder.add_intervals(j, starts, counts)
                     chains[j] = (y, start_keys)
                 elif j in given:  # a larger program's values: the same choices, fewer splits
                     chains[j] = (builder.add_chain(j, c), keys)
                 else:
-                    values, keys = _nearest_per_key(c, keys, query[j])
-                    chains[j] = (builder.add_chain(j, values), keys)
+                    # The sum of the ensembles' keys grows exactly where one of them does.
+                    picked = _nearest_per_key(c, np.sum(keys, axis=0), query[j])
+                    chains[j] = (builder.add_chain(j, c[picked]), [k[picked] for k in keys])
         if relations is not None:
             for j in sorted(linked - set(handles)):
                 if np.isfinite(low[j]):
@@ -183,19 +193,50 @@ class TreeEnsemble:
                         handles[j] = builder.add_intervals(j, starts, counts)[1]
             relations.encode(builder, handles)
         # Splits on derived features: binaries (and their rows) before the leaves' open rows.
-        derived_y: dict[int, int] = {}
-        for j in derived:
-            nodes = np.flatnonzero(open_node & (self.feature == j))
-            if len(nodes) and relations is not None:
-                left_max, right_min = self.split_edges(j, self.threshold[nodes])
-                for node, a, b in zip(nodes, left_max, right_min, strict=True):
-                    derived_y[int(node)] = relations.split(builder, j, float(a), float(b))
+        derived_y: list[dict[int, int]] = []
+        for (ensemble, _), part in zip(groups, opened, strict=True):
+            sides: dict[int, int] = {}
+            for j in derived:
+                nodes = np.flatnonzero(part.open_node & (ensemble.feature == j))
+                if len(nodes) and relations is not None:
+                    left_max, right_min = ensemble.split_edges(j, ensemble.threshold[nodes])
+                    for node, a, b in zip(nodes, left_max, right_min, strict=True):
+                        sides[int(node)] = relations.split(builder, j, float(a), float(b))
+            derived_y.append(sides)
+        for g, ((ensemble, limit), part) in enumerate(zip(groups, opened, strict=True)):
+            own_chains = {j: (y, keys[g]) for j, (y, keys) in chains.items()}
+            ensemble._attach(builder, part, own_chains, derived_y[g], limit)
+        return builder
 
-        # Leaves of open trees, and the splits above them.
+    def _open(self, query: np.ndarray, ends: tuple[np.ndarray, np.ndarray]) -> _Opened:
+        """What the admissible values leave open of this ensemble (see :class:`_Opened`)."""
+        inner = self.feature >= 0
+        always_left, always_right = self._decided(query, ends)
+        reach = self._reachable(always_left, always_right)
+        open_node = reach & inner & ~always_left & ~always_right
+        open_tree = np.zeros(self.n_trees, dtype=bool)
+        open_tree[self.tree[open_node]] = True
+        leaf = reach & ~inner
+        constant = self.offset + self.value[leaf & ~open_tree[self.tree]].sum()
+        thresholds = {
+            int(j): np.unique(self.threshold[open_node & (self.feature == j)])
+            for j in np.unique(self.feature[open_node])
+        }
+        return _Opened(open_node, open_tree, leaf, float(constant), thresholds)
+
+    def _attach(
+        self,
+        builder: ProgramBuilder,
+        part: _Opened,
+        chains: Mapping[int, tuple[int, np.ndarray]],
+        derived_y: Mapping[int, int],
+        bound: tuple[str, float],
+    ) -> None:
+        """The open trees' leaves, the splits above them (each the ``y`` of its feature's
+        chain, or of a derived split) and the score row ``bound`` on them."""
+        open_node, open_tree, leaf = part.open_node, part.open_tree, part.leaf
         leaf_ids = np.flatnonzero(leaf & open_tree[self.tree])
         z = builder.add_continuous(len(leaf_ids), 0.0, 1.0)
-        position = np.full(len(self.feature), -1)
-        position[leaf_ids] = np.arange(len(leaf_ids))
         trees = self.tree[leaf_ids]
         tree_row = {t: builder.n_rows + i for i, t in enumerate(np.unique(trees))}
         rows = np.array([tree_row[t] for t in trees], dtype=int)
@@ -229,7 +270,9 @@ class TreeEnsemble:
                 y_cols[i] = derived_y[int(node)]
         for j, (start, keys) in chains.items():
             mine = self.feature[split_ids] == j
-            pos = np.searchsorted(thresholds[j], self.threshold[split_ids[mine]])
+            if not mine.any():
+                continue
+            pos = np.searchsorted(part.thresholds[j], self.threshold[split_ids[mine]])
             k = np.searchsorted(keys, pos + 1, side="left")
             if np.any((k < 1) | (k >= len(keys))):
                 raise RuntimeError(f"an open split on feature {j} has only one side left")
@@ -248,9 +291,8 @@ class TreeEnsemble:
             z + np.arange(len(leaf_ids)),
             self.value[leaf_ids],
         )
-        rhs = value - constant
+        rhs = value - part.constant
         builder.close_rows(1, -np.inf if sense == "<=" else rhs, rhs if sense == "<=" else np.inf)
-        return builder
 
     def score_range(
         self, spec: DatasetSpec, query: np.ndarray, low: np.ndarray, high: np.ndarray
@@ -365,16 +407,31 @@ def _extremes(
     return lo, hi
 
 
-def _nearest_per_key(
-    values: np.ndarray, keys: np.ndarray, query: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """One value per key: the query's own in its key, else the one nearest the query."""
+def _nearest_per_key(values: np.ndarray, keys: np.ndarray, query: float) -> np.ndarray:
+    """The positions of one value per key, in key order: the query's own in its key, else the
+    one nearest the query."""
     distance = np.abs(values - query)
     order = np.lexsort((distance, keys))
     keys_sorted = keys[order]
     first = np.r_[True, keys_sorted[1:] != keys_sorted[:-1]]
-    chosen = order[first]
-    return values[chosen], keys[chosen]
+    return order[first]
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """One ensemble under one query's admissible values: the splits still open, the trees
+    with one, the reachable leaves, the score of the decided trees and, per feature, the
+    sorted thresholds of its open splits (model space)."""
+
+    open_node: np.ndarray
+    open_tree: np.ndarray
+    leaf: np.ndarray
+    constant: float
+    thresholds: dict[int, np.ndarray]
+
+    def edges(self, j: int) -> np.ndarray:
+        """Feature ``j``'s open thresholds (none where it has no open split)."""
+        return self.thresholds.get(j, np.empty(0))
 
 
 # ---- reading scikit-learn's estimators ----------------------------------------------------
