@@ -38,6 +38,7 @@ from pydantic import Field, field_validator
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
 from sensecf.errors import DataError, SensecfError
+from sensecf.data.scales import FeatureScales
 from sensecf.evaluation.catalog import CATALOG, Catalog, Measure
 from sensecf.evaluation.comparisons import (
     PERSON,
@@ -46,6 +47,12 @@ from sensecf.evaluation.comparisons import (
     comparisons_text,
     measure_frame,
     paired_comparisons,
+)
+from sensecf.evaluation.price import (
+    plausibility_price,
+    plausibility_price_summary,
+    price_line,
+    reference_line,
 )
 from sensecf.execution import Execution, UnitError
 from sensecf.generators.base import margin_model, select_queries
@@ -60,6 +67,7 @@ from sensecf.generators.sparsify import sparsify_result
 from sensecf.llm.cache import add_rows, read_rows
 from sensecf.llm.models import file_digest
 from sensecf.models.classifier import TrainedClassifier
+from sensecf.models.plausibility import PlausibilityDetector
 from sensecf.results import CounterfactualResult
 from sensecf.runs import (
     CFS,
@@ -80,6 +88,8 @@ from sensecf.runs import (
 from sensecf.settings import GeneratorChoice, RunSettings, generator_choice, generator_options
 
 logger = logging.getLogger(__name__)
+
+PRICE_CSV = "plausibility_price.csv"
 
 DEFAULT_GENERATORS = (
     "oracle",
@@ -197,7 +207,11 @@ class BenchmarkResult:
     (with the query's person, where the data have people).
     ``failures``: methods that could not run at all, with the reason. ``comparisons``: each
     method against the reference, per headline measure, paired over the queries both were
-    asked (:func:`benchmark_comparisons`).
+    asked (:func:`benchmark_comparisons`). ``reference_rates``: each plausibility detector's
+    inlier rate on held-out real rows of the desired class (the reference beside every
+    method's); ``notes``: that line, and what plausibility costs where ``oracle`` and
+    ``oracle-plausible`` both ran (``price``: per query, see
+    :func:`~sensecf.evaluation.price.plausibility_price`).
     """
 
     results: list[CounterfactualResult]
@@ -207,6 +221,9 @@ class BenchmarkResult:
     failures: dict[str, str] = field(default_factory=dict)
     out_dir: Path | None = None
     comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reference_rates: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    price: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def model_digest(model: TrainedClassifier, folder: str | os.PathLike | None = None) -> str:
@@ -286,8 +303,14 @@ def run_benchmark(
             plain[base] = saved
         else:
             todo.append(base)
+    # One plausibility detector, fitted once on the desired class's training rows and
+    # calibrated on its held-out rows: the suite judges by it, the plausible oracle is held to it.
+    suite = MetricSuite(seed=config.seed, margin=config.min_proba)
+    suite.fit(model, train_rows, calibration=test_rows)
+    desired = model.spec.desired_class
+    detector = suite.detector(desired)
     runner = execution or Execution()
-    context = _BenchmarkContext(model, train_rows, queries, config, methods, progress)
+    context = _BenchmarkContext(model, train_rows, queries, config, methods, progress, detector)
     if runner.parallel:
         context = context.for_workers()
 
@@ -334,7 +357,16 @@ def run_benchmark(
     min_l0 = plain.get("oracle")
     if min_l0 is not None:
         logger.info(feasibility_line(min_l0.queries))
-    suite = MetricSuite(seed=config.seed, margin=config.min_proba).fit(model, train_rows)
+    rates = suite.reference_rates(desired)
+    label = model.spec.classes.get(desired, str(desired))
+    notes = [reference_line(rates, label, suite.inlier_rate)]
+    price = pd.DataFrame()
+    if "oracle" in plain and "oracle-plausible" in plain:
+        scale = FeatureScales.from_reference(model.spec, train_rows.X.to_numpy(float)).scale
+        price = plausibility_price(plain["oracle"], plain["oracle-plausible"], scale)
+        notes.append(price_line(plausibility_price_summary(price)))
+    for note in notes:
+        logger.info(note)
     by = config.by if config.by in queries.frame.columns or config.by == "label" else None
     summaries, scores, per_query = [], [], []
     for result in reported:
@@ -353,6 +385,9 @@ def run_benchmark(
         pd.concat(per_query, ignore_index=True) if per_query else pd.DataFrame(),
         failures,
         out,
+        reference_rates=rates,
+        notes=notes,
+        price=price,
     )
     if reference is not None and reference not in {r.method for r in reported}:
         logger.info(f"no comparisons: the reference {reference} failed")
@@ -519,6 +554,7 @@ class _BenchmarkContext:
     config: BenchmarkConfig
     methods: dict[str, _Method]
     progress: bool
+    detector: PlausibilityDetector | None = None
     cache_rows: dict[str, list[tuple[Any, ...]]] | None = None
     _scratch: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
@@ -556,6 +592,9 @@ def _compute_method(
     config = context.config
     llm = context.llm_for(name)
     generator = make_generator(name, llm=llm, **config.options(name))
+    shared = context.detector
+    if shared is not None and _takes_detector(generator, shared):
+        generator.set_params(detector=shared)  # the suite's own: one definition of plausible
     # A backend built from the LLM options is this run's to close; one given in options is not.
     backend = getattr(generator, "backend", None) if llm is not None else None
     try:
@@ -575,6 +614,16 @@ def _compute_method(
     if context.cache_rows is not None and llm is not None and llm.cache is not None:
         answers = read_rows(llm.cache, since=started)
     return result, time.perf_counter() - start, answers
+
+
+def _takes_detector(generator: Any, detector: PlausibilityDetector) -> bool:
+    """Whether ``generator`` is held to plausibility with a detector of its own making whose
+    settings are the shared ``detector``'s (so the shared one is the same detector)."""
+    if getattr(generator, "plausibility", "none") == "none" or generator.detector is not None:
+        return False
+    settings = detector.settings()
+    mine = {"n_estimators": generator.detector_trees, "inlier_rate": generator.inlier_rate}
+    return all(settings[k] == v for k, v in mine.items()) and detector.calibrated_
 
 
 def feasibility_line(oracle_queries: pd.DataFrame) -> str:
@@ -723,6 +772,10 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
         )
     if config.min_proba is not None:
         markdown = f"{margin_note(bench.results, config.min_proba)}\n\n{markdown}"
+    if bench.notes:  # the real rows' reference, and what plausibility costs
+        markdown = "\n".join(f"- {note}" for note in bench.notes) + f"\n\n{markdown}"
+    if not bench.price.empty:
+        write_table(bench.price, out / PRICE_CSV)
     covered = coverage_lines(bench.summary, by=config.by)
     if covered:  # "covered" = a valid counterfactual that breaks no constraint
         markdown += "\n\nCoverage against feasible queries (valid, no violation):\n"
