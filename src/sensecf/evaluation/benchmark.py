@@ -37,8 +37,8 @@ from pydantic import Field, field_validator
 
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
-from sensecf.errors import DataError, SensecfError
 from sensecf.data.scales import FeatureScales
+from sensecf.errors import DataError, SensecfError
 from sensecf.evaluation.catalog import CATALOG, Catalog, Measure
 from sensecf.evaluation.comparisons import (
     PERSON,

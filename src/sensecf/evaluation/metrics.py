@@ -387,9 +387,7 @@ class MetricSuite:
     @property
     def standardiser_(self) -> Standardiser:
         """The suite's standardisation (what its detectors and neighbours see)."""
-        return Standardiser(
-            self.mean_.to_numpy(), self.scale_.to_numpy(), self.median_.to_numpy()
-        )
+        return Standardiser(self.mean_.to_numpy(), self.scale_.to_numpy(), self.median_.to_numpy())
 
     def detector(self, cls: int) -> PlausibilityDetector | None:
         """The plausibility detector of class ``cls`` (LOF and IsolationForest on its training

@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["DETECTORS", "PLAUSIBILITY", "PlausibilityDetector", "Standardiser"]
 
-DETECTORS = ("iforest", "lof")
+Kind = Literal["iforest", "lof"]
+DETECTORS: tuple[Kind, ...] = ("iforest", "lof")
 # What a generator may be held to: nothing, or the IsolationForest's inlier rule.
 PLAUSIBILITY = ("none", "iforest")
 DEFAULT_INLIER_RATE = 0.95
@@ -205,7 +206,7 @@ class PlausibilityDetector:
         """LOF's ``score_samples`` of raw rows (higher: more typical)."""
         return self.lof_.score_samples(self.standardiser_.transform(X))
 
-    def inliers(self, X: np.ndarray, kind: Literal["iforest", "lof"] = "iforest") -> np.ndarray:
+    def inliers(self, X: np.ndarray, kind: Kind = "iforest") -> np.ndarray:
         """Whether each raw row is an inlier of the ``kind`` detector (at its threshold)."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
         if not len(X):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 import numpy as np
@@ -419,7 +419,7 @@ class Oracle(CounterfactualGenerator):
                 outcome = Outcome([], "infeasible", bound=math.inf)
                 break
             bound = (">=" if positive else "<=", value)
-            companions = [] if plausible is None else [plausible.row(widen)]
+            companions: list[Any] = [] if plausible is None else [plausible.row(widen)]
 
             def build(
                 pick: str = "inner",
@@ -428,6 +428,7 @@ class Oracle(CounterfactualGenerator):
                 bound: tuple[str, float] = bound,
                 support: tuple[int, ...] | None = None,
                 values: dict[int, np.ndarray] | None = None,
+                companions: list[Any] = companions,
             ) -> Any:
                 if support is None:
                     context = (

@@ -67,9 +67,7 @@ def read_isolation_forest(detector: PlausibilityDetector) -> TreeEnsemble:
     return _assemble(parts, 0.0, Link("identity"), np.float32, preprocessing)
 
 
-def verify_detector(
-    trees: TreeEnsemble, detector: PlausibilityDetector, rows: np.ndarray
-) -> float:
+def verify_detector(trees: TreeEnsemble, detector: PlausibilityDetector, rows: np.ndarray) -> float:
     """The largest gap between the encoded and scikit-learn's ``score_samples`` on ``rows``;
     raises :class:`UnsupportedModel` above :data:`DETECTOR_ATOL`."""
     rows = np.atleast_2d(np.asarray(rows, dtype=float))

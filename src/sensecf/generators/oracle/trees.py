@@ -149,9 +149,7 @@ class TreeEnsemble:
                     cands[j] = given[j]
                     continue
                 own = [
-                    ensemble._candidates(
-                        spec, j, query, low[j], high[j], part.thresholds[j], ends
-                    )
+                    ensemble._candidates(spec, j, query, low[j], high[j], part.thresholds[j], ends)
                     for (ensemble, _), part in zip(groups, opened, strict=True)
                     if j in part.thresholds
                 ]
