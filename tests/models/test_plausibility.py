@@ -1,0 +1,52 @@
+"""One plausibility detector: calibrated on held-out rows, shared by the suite and the oracle."""
+
+import numpy as np
+import pytest
+
+from sensecf.errors import SensecfError
+from sensecf.evaluation.metrics import MetricSuite
+from sensecf.models.plausibility import PlausibilityDetector, Standardiser
+
+
+def test_calibration_sets_each_threshold_on_held_out_rows():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 3))
+    scaler = Standardiser.from_reference(X, np.ones(3))
+    plain = PlausibilityDetector(n_estimators=30, inlier_rate=None).fit(scaler, X[:400], X[400:])
+    tuned = PlausibilityDetector(n_estimators=30, inlier_rate=0.9).fit(scaler, X[:400], X[400:])
+    assert not plain.calibrated_ and tuned.calibrated_
+    assert plain.iforest_threshold_ == plain.iforest_.offset_  # scikit-learn's own rule
+    for kind in ("iforest", "lof"):
+        assert 0.9 <= tuned.reference_rates_[kind] <= 0.92
+    # The inlier rule as a bound on the summed normalised path lengths.
+    scores = tuned.iforest_scores(X)
+    assert np.array_equal(-np.log2(-scores) >= tuned.path_length_bound(), tuned.inliers(X))
+
+
+def test_without_held_out_rows_the_rates_are_unknown():
+    X = np.random.default_rng(1).normal(size=(50, 2))
+    detector = PlausibilityDetector(n_estimators=5).fit(Standardiser.from_reference(X, [1, 1]), X)
+    assert np.isnan(detector.reference_rates_["iforest"])
+    with pytest.raises(SensecfError, match="at least 2 training rows"):
+        PlausibilityDetector().fit(Standardiser.from_reference(X, [1, 1]), X[:1])
+
+
+def test_the_suite_judges_by_one_shared_detector():
+    from sensecf import Dataset, infer_spec, train
+
+    rng = np.random.default_rng(0)
+    import pandas as pd
+
+    df = pd.DataFrame({"x": rng.normal(size=400).round(2), "z": rng.normal(size=400).round(2)})
+    df["y"] = (df["x"] > 0).astype(int)
+    data = Dataset(df, infer_spec(df, "y"))
+    clf = train(data, "rf", seed=0, importance_repeats=1)
+    train_rows, test_rows = clf.split_data(data)
+    suite = MetricSuite(detector_trees=20).fit(clf, train_rows, calibration=test_rows)
+    detector = suite.detector(0)
+    assert detector is suite.detector(0) and detector.calibrated_  # fitted once
+    rates = suite.reference_rates(0)
+    assert rates["n"] == (test_rows.y == 0).sum() and rates["iforest"] >= 0.95
+    assert suite.iforest_[0] is detector.iforest_
+    uncalibrated = MetricSuite(detector_trees=20).fit(clf, train_rows)
+    assert np.isnan(uncalibrated.reference_rates(0)["lof"])
