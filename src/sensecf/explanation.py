@@ -127,6 +127,33 @@ def reference_rows(model: TrainedClassifier, data: Dataset) -> Dataset:
     return train_rows if len(train_rows) else data
 
 
+def _share_detector(
+    generator: CounterfactualGenerator, model: TrainedClassifier, data: Dataset, reference: Dataset
+) -> None:
+    """Hold a generator asked for plausibility (``oracle-plausible``) to the metric suite's
+    detector, calibrated on the held-out rows of ``data`` where it has them (what the
+    benchmark does), unless it was given a detector of its own."""
+    if getattr(generator, "plausibility", "none") == "none" or generator.get_params()["detector"]:
+        return
+    from sensecf.evaluation.metrics import MetricSuite
+
+    params = generator.get_params()
+    held: Dataset | None = None
+    try:
+        _, held = model.split_data(data)
+    except (DataError, ModelError):
+        held = None
+    suite = MetricSuite(
+        seed=params["detector_seed"],
+        inlier_rate=params["inlier_rate"],
+        detector_trees=params["detector_trees"],
+    )
+    suite.fit(model, reference, calibration=held if held is not None and len(held) else None)
+    detector = suite.detector(model.spec.desired_class)
+    if detector is not None:
+        generator.set_params(detector=detector)
+
+
 def explain(
     model: Any,
     data: Dataset,
@@ -201,6 +228,7 @@ def explain(
             backend = getattr(gen, "backend", None)  # built for it here, so closed here
         else:
             gen = generator
+        _share_detector(gen, model, data, reference)
         gen.fit(model, reference)
         result = gen.generate(
             queries, n_cfs=n_cfs, seed=seed, progress=progress, min_proba=min_proba

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     default="few-shot",
     show_default=True,
     help="zero-shot, few-shot, few-shot-worked (LLM), nearest-example (the few-shot examples, no "
-    "LLM), oracle, or a baseline (dice-random, "
+    "LLM), oracle, oracle-plausible (the oracle held to the plausibility detector), or a baseline (dice-random, "
     "dice-genetic, dice-kdtree, cfnow-greedy, cfnow-random, nice-sparsity, nice-proximity, "
     "nice-plausibility); add +sparsify to undo needless changes afterwards.",
 )
