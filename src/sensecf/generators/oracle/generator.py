@@ -492,6 +492,13 @@ class Oracle(CounterfactualGenerator):
                 break
             except NumericalTrouble:
                 continue
+            except RuntimeError as exc:
+                if plausible is None:
+                    raise
+                # The detector's rows can make the solver fail; the search still answers.
+                logger.warning(f"the plausible program failed ({exc}); searching instead")
+                outcome = None
+                break
         if outcome is None:  # the program and the model disagree at every tolerance
             rows, certificate = self._search(query, near, desired, budget, model)
             return self._rank(query, rows), certificate
