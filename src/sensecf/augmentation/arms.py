@@ -162,10 +162,11 @@ def generated_rows(
     if count <= 0:
         return Augmentation(empty)
     options = dict(options or {})
+    given = "backend" in options  # a backend the caller built stays open for its next cell
     if name == "oracle":
         for key, value in ORACLE_WORK.items():
             options.setdefault(key, value)
-    if name in LLM_GENERATORS and llm_cache is not None:
+    if name in LLM_GENERATORS and llm_cache is not None and not given:
         options.setdefault("llm_cache", str(llm_cache))
     start = time.perf_counter()
     generator = make_generator(name, **options).fit(verifier, scarce)
@@ -206,7 +207,7 @@ def generated_rows(
             have = len(pd.concat(kept).drop_duplicates(subset=spec.feature_names))
     finally:
         backend = getattr(generator, "backend", None)
-        if backend is not None and hasattr(backend, "close"):
+        if not given and backend is not None and hasattr(backend, "close"):
             backend.close()
     rows = pd.concat([empty, *kept], ignore_index=True).drop_duplicates(subset=spec.feature_names)
     if len(rows) > count:
