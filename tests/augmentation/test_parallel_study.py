@@ -98,3 +98,30 @@ def test_llm_answers_made_in_workers_land_in_the_drivers_cache(toy, tmp_path):
     assert answers(tmp_path / "parallel") == answers(tmp_path / "serial") != set()
     # Each worker kept its copy of the cache in a scratch folder, removed as it exited.
     assert set(Path(tempfile.gettempdir()).glob("sensecf-worker-*")) == scratch
+
+
+@pytest.mark.slow
+def test_an_llm_arm_loads_its_model_once_for_all_its_cells(toy, monkeypatch):
+    pytest.importorskip("llama_cpp")
+    from sensecf.llm import llama_cpp
+
+    loads = []
+    original = llama_cpp.LlamaCpp.__init__
+
+    def counted(self, *args, **kwargs):
+        loads.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(llama_cpp.LlamaCpp, "__init__", counted)
+    settings = {
+        **SETTINGS,
+        "generators": {"few-shot": {"repair_rounds": 0}},
+        "oversamplers": [],
+        "scenarios": [0.25, 0.5],
+        "max_generated": 1,
+        "max_rounds": 1,
+        "max_queries": 1,
+    }
+    study = augmentation_study(toy, **settings)
+    assert (study.results["arm"] == "few-shot").sum() == 4  # two seeds × two scenarios
+    assert len(loads) == 1

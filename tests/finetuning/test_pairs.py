@@ -61,6 +61,21 @@ def test_pairs_are_valid_offered_and_from_training_people_only(task: Task) -> No
     )
 
 
+@pytest.mark.slow
+def test_the_oracle_teacher_gives_the_same_pairs_in_chunks_on_two_workers(task: Task) -> None:
+    from sensecf.execution import Execution
+    from sensecf.finetuning import pairs as pair_module
+
+    options = {"node_limit": 200}
+    serial = build_pairs(task.model, task.data, per_query=2, teacher_options=options)
+    assert serial.counts["queries"] > pair_module.TEACHER_CHUNK  # more than one unit
+    parallel = build_pairs(
+        task.model, task.data, per_query=2, teacher_options=options, execution=Execution(jobs=2)
+    )
+    pd.testing.assert_frame_equal(serial.frame, parallel.frame)
+    assert serial.counts == parallel.counts
+
+
 def test_more_people_are_added_under_their_own_ids(task: Task) -> None:
     more = task_data(n_people=10, days=4, seed=7)
     pairs = build_pairs(

@@ -121,9 +121,10 @@ class Augmentation:
 # The oracle's work per person when it generates rows: a row needs to be valid, not proven
 # minimal, so each solve stops after this many branch-and-bound nodes and the search after
 # this many candidate rows (its best row found so far is returned). Counted, so an arm adds
-# the same rows on any machine, except for a person the 3-s safety cap cuts short (the
-# oracle's ``budget`` column says "seconds" there): it keeps the arm's cost what it was.
-ORACLE_WORK = MappingProxyType({"node_limit": 50, "max_candidates": 200_000, "time_limit": 3.0})
+# the same rows on any machine, loaded or idle, serial or in parallel workers (a 3-s cap in
+# seconds, used before the oracle split its programs by support, changed a row when two
+# cells shared a core); the oracle's own 20-s safety cap per person stays on top.
+ORACLE_WORK = MappingProxyType({"node_limit": 50, "max_candidates": 200_000})
 
 
 def generated_rows(
@@ -162,10 +163,11 @@ def generated_rows(
     if count <= 0:
         return Augmentation(empty)
     options = dict(options or {})
+    given = "backend" in options  # a backend the caller built stays open for its next cell
     if name == "oracle":
         for key, value in ORACLE_WORK.items():
             options.setdefault(key, value)
-    if name in LLM_GENERATORS and llm_cache is not None:
+    if name in LLM_GENERATORS and llm_cache is not None and not given:
         options.setdefault("llm_cache", str(llm_cache))
     start = time.perf_counter()
     generator = make_generator(name, **options).fit(verifier, scarce)
@@ -206,7 +208,7 @@ def generated_rows(
             have = len(pd.concat(kept).drop_duplicates(subset=spec.feature_names))
     finally:
         backend = getattr(generator, "backend", None)
-        if backend is not None and hasattr(backend, "close"):
+        if not given and backend is not None and hasattr(backend, "close"):
             backend.close()
     rows = pd.concat([empty, *kept], ignore_index=True).drop_duplicates(subset=spec.feature_names)
     if len(rows) > count:

@@ -44,6 +44,7 @@ from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
 from sensecf.errors import SensecfError
 from sensecf.execution import Execution
+from sensecf.generators.registry import LLM_GENERATORS, with_llm_backend
 from sensecf.llm.cache import add_rows, read_rows
 from sensecf.models import TrainedClassifier, fold_rows, split_rows
 from sensecf.runs import CELLS, COMPARISONS_CSV, CONFIG_YAML, LLM_CACHE, SCARCITY_LOSS_CSV
@@ -143,17 +144,20 @@ def augmentation_study(
         keep_cell(out, cell.parts(config, scarce_class), fingerprints[cell], record, rows)
         finished[cell] = (record, rows)
 
-    runner.run(
-        _compute_cell,
-        context,
-        todo,
-        on_result=arrived,
-        on_error=lambda failure: logger.warning(
-            f"✗ {'/'.join(failure.key.parts(config, scarce_class))}: {failure.error}"
-        ),
-        description="cells",
-        progress=progress,
-    )
+    try:
+        runner.run(
+            _compute_cell,
+            context,
+            todo,
+            on_result=arrived,
+            on_error=lambda failure: logger.warning(
+                f"✗ {'/'.join(failure.key.parts(config, scarce_class))}: {failure.error}"
+            ),
+            description="cells",
+            progress=progress,
+        )
+    finally:
+        context.close()  # the backends the cells built in this process (none when parallel)
     records, added = _assemble(cells, finished, config, scarce_class)
     if not records:
         raise SensecfError(f"no finished cells under {out} / {CELLS} match these settings")
@@ -338,18 +342,27 @@ class _StudyContext:
         default_factory=dict, repr=False
     )
     _scratch: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    # An LLM arm's options with its backend, built once a process: the model loads once.
+    _llm: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def for_workers(self) -> _StudyContext:
         """This context as it travels to workers: the driver's LLM answers as rows."""
         rows = read_rows(self.llm_cache) if self.llm_cache is not None else []
         return replace(
-            self, llm_cache=None, cache_rows=rows, progress=False, _models={}, _scratch=None
+            self,
+            llm_cache=None,
+            cache_rows=rows,
+            progress=False,
+            _models={},
+            _scratch=None,
+            _llm={},
         )
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_models"] = {}  # fitted in each process, never shipped
         state["_scratch"] = None
+        state["_llm"] = {}
         return state
 
     def split(self, cell: _Cell) -> tuple[np.ndarray, np.ndarray]:
@@ -367,6 +380,26 @@ class _StudyContext:
                 self._models.pop(next(iter(self._models)))
             self._models[key] = _fit(rows, self.config, cell.seed, self.scarce_class)
         return self._models[key]
+
+    def arm_options(self, arm: str) -> dict[str, Any]:
+        """The arm's generator options; an LLM arm's with its backend, built on first use in
+        this process and kept for the arm's next cells (closed by :meth:`close`)."""
+        options = self.config.options(arm)
+        if arm not in LLM_GENERATORS:
+            return options
+        if arm not in self._llm:
+            cache = self.cache_file()
+            settings = {**options, **({"llm_cache": str(cache)} if cache is not None else {})}
+            self._llm[arm] = with_llm_backend(arm, settings)
+        return self._llm[arm]
+
+    def close(self) -> None:
+        """Close the LLM backends this process built."""
+        for options in self._llm.values():
+            backend = options.get("backend")
+            if backend is not None:
+                backend.close()
+        self._llm.clear()
 
     def cache_file(self) -> Path | None:
         """Where this process keeps LLM answers: the driver's file, or a worker's own copy."""
@@ -459,8 +492,8 @@ def _arm_record(
             source_rows=source_rows,
             seed=seed,
             n_cfs=config.n_cfs,
-            options=config.options(arm),
-            llm_cache=context.cache_file(),
+            options=context.arm_options(arm),
+            llm_cache=None,  # an LLM arm's backend carries its cache
             max_rounds=config.max_rounds,
             max_queries=config.max_queries,
             min_proba=config.min_proba,

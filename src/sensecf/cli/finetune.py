@@ -5,14 +5,23 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
 from sensecf.cli import console
-from sensecf.cli.options import PATH, data_option, model_option, out_option, seed_option
+from sensecf.cli.options import (
+    PATH,
+    data_option,
+    execution_options,
+    model_option,
+    out_option,
+    seed_option,
+)
 
 
 @click.command()
+@execution_options
 @model_option(required=False, help="Model folder written by `sensecf train` (the classifier).")
 @data_option(
     required=False,
@@ -100,6 +109,7 @@ def finetune(
     quick: bool | None,
     seed: int | None,
     config_path: Path | None,
+    execution: Any,
 ) -> None:
     """Fine-tune a language model (LoRA) to propose counterfactuals for MODEL's flagged rows.
 
@@ -168,6 +178,7 @@ def finetune(
             export=settings.export,
             seed=settings.seed,
             progress=console.progress_enabled(),
+            execution=execution,
         )
     held = run.heldout
     if held.get("queries"):

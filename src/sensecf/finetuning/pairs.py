@@ -26,6 +26,7 @@ import pandas as pd
 from sensecf.data.constraints import changed, recompute_known, violations
 from sensecf.data.dataset import Dataset
 from sensecf.errors import DataError, SensecfError
+from sensecf.execution import Execution, UnitError
 from sensecf.generators.llm.compact import CompactFormat
 from sensecf.generators.llm.schema import plain_number
 from sensecf.models.classifier import TrainedClassifier
@@ -74,15 +75,18 @@ def build_pairs(
     teacher_options: dict[str, Any] | None = None,
     seed: int = 0,
     progress: bool = False,
+    execution: Execution | None = None,
 ) -> PairSet:
     """Pairs from the training-split rows of ``data`` the model flags (and ``more`` people's).
 
     ``more`` must not share a person with ``data``'s held-out split; its person ids are
     written with a ``more-`` prefix. ``max_queries``: a seeded sample of at most that many
     flagged rows from each source. ``teacher_options`` go to the teacher generator.
+    ``execution`` says where the teacher runs: the oracle answers each person on its own, so
+    its queries go out in chunks of :data:`TEACHER_CHUNK` (the same pairs serial or parallel);
+    the other teachers draw their randomness query after query and run as one unit a source.
     """
     from sensecf.generators.llm.finetuned import FineTunedGenerator
-    from sensecf.generators.registry import make_generator
 
     if teacher not in TEACHERS:
         raise SensecfError(f"teacher must be one of {', '.join(TEACHERS)}; got {teacher!r}")
@@ -107,6 +111,12 @@ def build_pairs(
         parts.append(("more", _flagged(model, more, max_queries, seed)))
     counts = {"queries": 0, "proposed": 0, "valid": 0, "offered": 0}
     gen = FineTunedGenerator(format=fmt).fit(model, train_rows)
+    teacher_cfs = _teach(
+        _Teacher(model, train_rows, teacher, dict(teacher_options or {}), per_query, seed),
+        {origin: rows for origin, rows in parts},
+        execution or Execution(),
+        progress,
+    )
     records: list[dict[str, Any]] = []
     for origin, rows in parts:
         if not len(rows):
@@ -119,12 +129,9 @@ def build_pairs(
                 f"held-out people among the training pairs: {sorted(set(people) & heldout)[:5]}"
             )
         counts["queries"] += len(rows)
-        options = {**(teacher_options or {})}
-        teacher_gen = make_generator(_TEACHER_GENERATOR[teacher], **options).fit(model, train_rows)
-        result = teacher_gen.generate(rows, n_cfs=per_query, seed=seed, progress=progress)
         X = rows.X.to_numpy(dtype=float)
         inputs, _ = gen.prompt_inputs(X, desired)
-        cfs = result.cfs
+        cfs = teacher_cfs[origin]
         counts["proposed"] += len(cfs)
         if not len(cfs):
             continue
@@ -180,6 +187,82 @@ def build_pairs(
     counts["offered"] = len(frame)
     counts["people"] = int(frame["person"].nunique()) if len(frame) else 0
     return PairSet(frame, counts)
+
+
+# Oracle queries per unit: small enough to spread over a few workers, large enough that a
+# unit's start (fitting the teacher to the model) stays a small part of it.
+TEACHER_CHUNK = 16
+
+
+@dataclass(frozen=True)
+class _Teacher:
+    """What a teacher unit needs besides its queries."""
+
+    model: TrainedClassifier
+    train_rows: Dataset
+    name: str
+    options: dict[str, Any]
+    per_query: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class _Lesson:
+    """What every teacher unit reads: the teacher, and each source's rows (a unit's key says
+    which rows of which source it asks about)."""
+
+    teacher: _Teacher
+    sources: dict[str, Dataset]
+
+
+def _teach(
+    teacher: _Teacher,
+    sources: dict[str, Dataset],
+    execution: Execution,
+    progress: bool,
+) -> dict[str, pd.DataFrame]:
+    """The teacher's CFs for every source's rows (``query_id`` = row position in the source),
+    computed in units wherever ``execution`` says and put back together in order."""
+    chunk = TEACHER_CHUNK if teacher.name == "oracle" else None
+    keys = []
+    for origin, rows in sources.items():
+        size = chunk or max(len(rows), 1)
+        keys += [
+            (origin, start, min(start + size, len(rows))) for start in range(0, len(rows), size)
+        ]
+    parts: dict[tuple[str, int, int], pd.DataFrame] = {}
+    execution.run(
+        _teach_unit,
+        _Lesson(teacher, sources),
+        keys,
+        on_result=parts.__setitem__,
+        on_error=_raise,
+        description=f"{teacher.name} teacher",
+        progress=progress,
+    )
+    out = {}
+    for origin in sources:
+        mine = [parts[k] for k in keys if k[0] == origin]
+        out[origin] = pd.concat(mine, ignore_index=True) if mine else pd.DataFrame()
+    return out
+
+
+def _teach_unit(lesson: _Lesson, key: tuple[str, int, int]) -> pd.DataFrame:
+    from sensecf.generators.registry import make_generator
+
+    origin, start, stop = key
+    teacher = lesson.teacher
+    rows = lesson.sources[origin].subset(np.arange(start, stop))
+    generator = make_generator(_TEACHER_GENERATOR[teacher.name], **teacher.options)
+    generator.fit(teacher.model, teacher.train_rows)
+    cfs = generator.generate(rows, n_cfs=teacher.per_query, seed=teacher.seed).cfs.copy()
+    cfs["query_id"] = cfs["query_id"].to_numpy(dtype=int) + start
+    return cfs
+
+
+def _raise(failure: UnitError[Any]) -> None:
+    # Pairs with a hole would teach a different lesson than the run records: stop here.
+    raise SensecfError(f"the teacher failed on {failure.key}: {failure.error}")
 
 
 def row_json(values: np.ndarray) -> str:

@@ -35,6 +35,7 @@ import pandas as pd
 from sensecf.data.constraints import count_changes
 from sensecf.data.dataset import Dataset
 from sensecf.errors import SensecfError
+from sensecf.execution import Execution
 from sensecf.finetuning.pairs import build_pairs, read_rows, split_pairs
 from sensecf.finetuning.training import TrainConfig, TrainResult, train_lora
 from sensecf.generators.llm.compact import CompactFormat
@@ -161,6 +162,7 @@ def finetune(
     export: str = "auto",
     seed: int = 0,
     progress: bool = True,
+    execution: Execution | None = None,
 ) -> FinetuneRun:
     """Fine-tune ``base`` (default: the packaged SmolLM2 GGUF) to explain ``model``'s flags.
 
@@ -171,6 +173,7 @@ def finetune(
     held-out people through the ``fine-tuned`` generator, and described in ``README.md``.
     ``profile``: a name of :data:`PROFILES`, ``auto`` (:func:`profile_for`) or a
     :class:`Profile`. Progress news goes to this module's logger (the CLI prints it).
+    ``execution`` says where the teacher's queries run (:func:`build_pairs`); training runs here.
     """
     from sensecf.llm.models import packaged_model_path
 
@@ -194,7 +197,7 @@ def finetune(
     seconds: dict[str, float] = {}
 
     start = time.perf_counter()
-    pairs = _pairs(model, data, more, out, fmt, teacher, prof, seed, progress)
+    pairs = _pairs(model, data, more, out, fmt, teacher, prof, seed, progress, execution)
     seconds["pairs"] = time.perf_counter() - start
     fit, held = split_pairs(pairs, prof.heldout_share, seed)
     logger.info(
@@ -298,6 +301,7 @@ def _pairs(
     prof: Profile,
     seed: int,
     progress: bool,
+    execution: Execution | None = None,
 ) -> pd.DataFrame:
     """The pairs of ``out/pairs.parquet`` when made with these settings, else built anew."""
     path = out / artifacts.PAIRS
@@ -331,6 +335,7 @@ def _pairs(
         teacher_options=options,
         seed=seed,
         progress=progress,
+        execution=execution,
     )
     if not len(built):
         raise SensecfError(

@@ -167,6 +167,26 @@ def check_generator(name: str, *, llm: LLMOptions | None = None, **options: Any)
     _make(name, llm, options, build_backend=False)
 
 
+def with_llm_backend(
+    name: str, options: dict[str, Any], *, llm: LLMOptions | None = None
+) -> dict[str, Any]:
+    """An LLM generator's options with its backend built (``backend``) and its rounds filled
+    in, as :func:`make_generator` would: for a run that asks many generators of one kind and
+    loads the model once. The backend is the caller's to close.
+
+    >>> options = with_llm_backend("few-shot", {"repair_rounds": 1})
+    >>> sorted(options), options["backend"].name
+    (['backend', 'fallback', 'repair_rounds'], 'llama-cpp')
+    >>> options["backend"].close()
+    """
+    base, _ = split_name(name)
+    if base not in LLM_GENERATORS:
+        raise SensecfError(
+            f"{name!r} is not an LLM generator; those are {', '.join(LLM_GENERATORS)}"
+        )
+    return _with_llm(base, llm, options, build_backend=True)
+
+
 def _make(
     name: str, llm: LLMOptions | None, options: dict[str, Any], *, build_backend: bool
 ) -> CounterfactualGenerator:

@@ -122,7 +122,7 @@ class SupportSearch:
     def _solve(
         self, support: Support, avoid: Sequence[np.ndarray]
     ) -> tuple[float, np.ndarray] | None:
-        from sensecf.generators.oracle.milp import solve
+        from sensecf.generators.oracle.milp import NumericalTrouble, solve
 
         if self.solves_ >= self.max_solves:
             raise Inconclusive(f"more than {self.max_solves} supports to solve")
@@ -131,7 +131,10 @@ class SupportSearch:
         if builder is None or set(builder.features) != set(support):
             raise Inconclusive(f"support {support} has no program of its own")
         # Only the support's features are in the program: each of them changes.
-        outcome = solve(builder, 1, _budget(self.budget), min_changes=len(support), avoid=avoid)
+        try:
+            outcome = solve(builder, 1, _budget(self.budget), min_changes=len(support), avoid=avoid)
+        except (RuntimeError, NumericalTrouble) as exc:  # HiGHS gave up: the whole program decides
+            raise Inconclusive(f"support {support}: {exc}") from exc
         if outcome.status == "infeasible":
             return None
         if outcome.status != "optimal":
