@@ -113,21 +113,26 @@ def test_the_split_runs_and_falls_back_where_a_support_runs_out_of_nodes(forest_
 def test_a_support_the_solver_fails_on_leaves_the_answer_to_the_whole_program(
     forest_task, monkeypatch
 ):
-    from sensecf.generators.oracle import milp
-
     model, reference, queries = forest_task
     monkeypatch.setattr(oracle_generator, "MAX_SUPPORTS", 0)
     whole = _answers(Oracle().fit(model, reference).generate(queries, n_cfs=3))
     monkeypatch.undo()
-    solve = milp.solve
+    from sensecf.generators.oracle import supports
 
-    def failing(builder, *args, min_changes=0, **kwargs):
-        if min_changes > 0:  # a support's program (it forces its features to change)
-            raise RuntimeError("the solver failed: (HiGHS Status 4: Solve error)")
-        return solve(builder, *args, min_changes=min_changes, **kwargs)
+    failed = []
 
-    monkeypatch.setattr(milp, "solve", failing)
+    def failing(*args, **kwargs):
+        failed.append(1)
+        raise RuntimeError("the solver failed: (HiGHS Status 4: Solve error)")
+
+    # Every support's program is handed a solver that fails, as HiGHS did on the heart table.
+    monkeypatch.setattr(
+        oracle_generator,
+        "SupportSearch",
+        lambda **options: supports.SupportSearch(**{**options, "solve": failing}),
+    )
     fallen_back = _answers(Oracle().fit(model, reference).generate(queries, n_cfs=3))
+    assert failed  # the supports' programs were asked, and failed
     pd.testing.assert_frame_equal(fallen_back[0], whole[0])
     pd.testing.assert_frame_equal(fallen_back[1], whole[1])
 

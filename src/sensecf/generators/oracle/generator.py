@@ -552,6 +552,8 @@ class Oracle(CounterfactualGenerator):
             scale=self.scale_,
             budget=budget,
             max_solves=MAX_SUPPORT_SOLVES,
+            solve=solve,
+            solver_errors=(RuntimeError, NumericalTrouble),
         )
 
     def _bracket(

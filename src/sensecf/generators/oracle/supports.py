@@ -34,13 +34,12 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from sensecf.generators.oracle.budget import Budget
-    from sensecf.generators.oracle.milp import ProgramBuilder
 
 Support = tuple[int, ...]
 MODES = ("support", "exact support", "values")
@@ -61,12 +60,16 @@ class SupportSearch:
     """
 
     universe: tuple[int, ...]
-    build: Callable[[Support], ProgramBuilder]
+    # The program of a support and the solver come from the caller (the oracle), which owns
+    # the whole program's module: this one never imports it back.
+    build: Callable[[Support], Any]
     possible: Callable[[Support], bool]
     query: np.ndarray
     scale: np.ndarray
     budget: Budget | None
     max_solves: int
+    solve: Callable[..., Any] | None = None
+    solver_errors: tuple[type[Exception], ...] = (RuntimeError,)
     solves_: int = 0
     best_: dict[tuple[Support, int], tuple[float, np.ndarray] | None] = field(default_factory=dict)
 
@@ -122,8 +125,8 @@ class SupportSearch:
     def _solve(
         self, support: Support, avoid: Sequence[np.ndarray]
     ) -> tuple[float, np.ndarray] | None:
-        from sensecf.generators.oracle.milp import NumericalTrouble, solve
-
+        if self.solve is None:
+            raise Inconclusive("no solver given for the supports' programs")
         if self.solves_ >= self.max_solves:
             raise Inconclusive(f"more than {self.max_solves} supports to solve")
         self.solves_ += 1
@@ -132,8 +135,10 @@ class SupportSearch:
             raise Inconclusive(f"support {support} has no program of its own")
         # Only the support's features are in the program: each of them changes.
         try:
-            outcome = solve(builder, 1, _budget(self.budget), min_changes=len(support), avoid=avoid)
-        except (RuntimeError, NumericalTrouble) as exc:  # HiGHS gave up: the whole program decides
+            outcome = self.solve(
+                builder, 1, _budget(self.budget), min_changes=len(support), avoid=avoid
+            )
+        except self.solver_errors as exc:  # HiGHS gave up: the whole program decides
             raise Inconclusive(f"support {support}: {exc}") from exc
         if outcome.status == "infeasible":
             return None
