@@ -114,13 +114,16 @@ class Execution:
         *,
         on_result: Callable[[K, R], None],
         on_error: Callable[[UnitError[K]], None] | None = None,
+        stop: Callable[[Exception], bool] | None = None,
         description: str = "units",
         progress: bool = False,
     ) -> None:
         """Run ``work(context, key)`` for every key; hand each result to ``on_result`` in this
         process as it arrives (in key order when serial, else as units finish), and each failure
-        to ``on_error``. ``work`` and ``context`` must pickle when the units leave this process
-        (``work`` a module-level function)."""
+        to ``on_error``; an error ``stop`` says is the caller's (bad input, not one unit's bad
+        luck) stops the run instead: raised as it is when serial, as a :class:`SensecfError`
+        with its message otherwise. ``work``, ``context`` and ``stop`` must pickle when the
+        units leave this process (module-level functions)."""
         keys = list(keys)
         if len(set(keys)) != len(keys):
             raise SensecfError(f"{description}: every unit needs its own key; some repeat")
@@ -130,13 +133,13 @@ class Execution:
         with _Bar(description, len(keys), self.describe(), progress) as bar:
             if not self.parallel:
                 for key in keys:
-                    _deliver(work, context, key, on_result, report)
+                    _deliver(work, context, key, on_result, report, stop)
                     bar.advance()
             elif self.ray is not None:
-                _run_on_ray(self, work, context, keys, on_result, report, bar)
+                _run_on_ray(self, work, context, keys, on_result, report, bar, stop)
             else:
                 _run_in_processes(
-                    worker_count(self.jobs), work, context, keys, on_result, report, bar
+                    worker_count(self.jobs), work, context, keys, on_result, report, bar, stop
                 )
 
 
@@ -147,13 +150,23 @@ def _deliver(
     key: K,
     on_result: Callable[[K, R], None],
     report: Callable[[UnitError[K]], None],
+    stop: Callable[[Exception], bool] | None = None,
 ) -> None:
     try:
         result = work(context, key)
     except Exception as exc:  # noqa: BLE001 - one unit's failure must not stop the others
+        if stop is not None and stop(exc):
+            raise
         report(UnitError(key, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
         return
     on_result(key, result)
+
+
+def _stopped(value: Any) -> None:
+    """A worker's unit failed with an error its run must stop on: raise it here."""
+    error, _, fatal = value
+    if fatal:
+        raise SensecfError(error.split(": ", 1)[-1])
 
 
 def _warn(failure: UnitError[Any]) -> None:
@@ -170,12 +183,15 @@ def _start_worker(payload: bytes) -> None:
     _WORKER_CONTEXT["context"] = pickle.loads(payload)
 
 
-def _in_worker(work: Work[K, R], key: K) -> tuple[bool, Any]:
-    """One unit in a worker: ``(True, result)`` or ``(False, (error, traceback))``."""
+def _in_worker(
+    work: Work[K, R], key: K, stop: Callable[[Exception], bool] | None = None
+) -> tuple[bool, Any]:
+    """One unit in a worker: ``(True, result)`` or ``(False, (error, traceback, stops))``."""
     try:
         return True, work(_WORKER_CONTEXT["context"], key)
     except Exception as exc:  # noqa: BLE001 - reported by the driver with the unit's key
-        return False, (f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        fatal = stop is not None and stop(exc)
+        return False, (f"{type(exc).__name__}: {exc}", traceback.format_exc(), fatal)
 
 
 def _run_in_processes(
@@ -186,6 +202,7 @@ def _run_in_processes(
     on_result: Callable[[K, R], None],
     report: Callable[[UnitError[K]], None],
     bar: _Bar,
+    stop: Callable[[Exception], bool] | None = None,
 ) -> None:
     payload = _pickled(context, work)
     pool = ProcessPoolExecutor(
@@ -198,7 +215,7 @@ def _run_in_processes(
     order = {key: i for i, key in enumerate(keys)}
     try:
         for key in keys:
-            pending[pool.submit(_in_worker, work, key)] = key
+            pending[pool.submit(_in_worker, work, key, stop)] = key
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda f: order[pending[f]]):
@@ -212,7 +229,8 @@ def _run_in_processes(
                 if ok:
                     on_result(key, value)
                 else:
-                    report(UnitError(key, *value))
+                    _stopped(value)
+                    report(UnitError(key, *value[:2]))
                 bar.advance()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -238,6 +256,7 @@ def _run_on_ray(
     on_result: Callable[[K, R], None],
     report: Callable[[UnitError[K]], None],
     bar: _Bar,
+    stop: Callable[[Exception], bool] | None = None,
 ) -> None:
     try:
         import ray
@@ -272,7 +291,7 @@ def _run_on_ray(
         for handle in actors:
             if queue:
                 key = queue.pop(0)
-                running[handle.run.remote(work, key)] = (handle, key)
+                running[handle.run.remote(work, key, stop)] = (handle, key)
         while running:
             done, _ = ray.wait(list(running), num_returns=1)
             for ref in done:
@@ -280,15 +299,16 @@ def _run_on_ray(
                 try:
                     ok, value = ray.get(ref)
                 except Exception as exc:  # noqa: BLE001 - an actor that died, a lost node
-                    ok, value = False, (f"{type(exc).__name__}: {exc}", "")
+                    ok, value = False, (f"{type(exc).__name__}: {exc}", "", False)
                 if ok:
                     on_result(key, value)
                 else:
-                    report(UnitError(key, *value))
+                    _stopped(value)
+                    report(UnitError(key, *value[:2]))
                 bar.advance()
                 if queue:
                     nxt = queue.pop(0)
-                    running[handle.run.remote(work, nxt)] = (handle, nxt)
+                    running[handle.run.remote(work, nxt, stop)] = (handle, nxt)
         for handle in actors:  # a graceful exit, so each worker removes its scratch files
             handle.__ray_terminate__.remote()
     finally:
@@ -303,11 +323,14 @@ class _RayWorker:
     def __init__(self, payload: bytes) -> None:
         self.context = pickle.loads(payload)
 
-    def run(self, work: Work[K, R], key: K) -> tuple[bool, Any]:
+    def run(
+        self, work: Work[K, R], key: K, stop: Callable[[Exception], bool] | None = None
+    ) -> tuple[bool, Any]:
         try:
             return True, work(self.context, key)
         except Exception as exc:  # noqa: BLE001 - reported by the driver with the unit's key
-            return False, (f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            fatal = stop is not None and stop(exc)
+            return False, (f"{type(exc).__name__}: {exc}", traceback.format_exc(), fatal)
 
 
 # ---- progress -------------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ from sensecf.generators.registry import (
     split_name,
 )
 from sensecf.generators.sparsify import sparsify_result
+from sensecf.llm.base import LLMError
 from sensecf.llm.cache import add_rows, read_rows
 from sensecf.llm.models import file_digest
 from sensecf.models.classifier import TrainedClassifier
@@ -339,6 +340,7 @@ def run_benchmark(
         todo,
         on_result=arrived,
         on_error=failed,
+        stop=_bad_input,
         description="methods",
         progress=progress and runner.parallel,
     )
@@ -614,6 +616,12 @@ def _compute_method(
     if context.cache_rows is not None and llm is not None and llm.cache is not None:
         answers = read_rows(llm.cache, since=started)
     return result, time.perf_counter() - start, answers
+
+
+def _bad_input(exc: Exception) -> bool:
+    """An error of the run's settings (stops the benchmark), not one backend's outage (costs
+    its method only)."""
+    return isinstance(exc, SensecfError) and not isinstance(exc, LLMError)
 
 
 def _takes_detector(generator: Any, detector: PlausibilityDetector) -> bool:
