@@ -72,36 +72,7 @@ def test_a_failing_cell_is_reported_by_its_key_and_the_others_go_on(toy, tmp_pat
 
 
 @pytest.mark.slow
-def test_llm_answers_made_in_workers_land_in_the_drivers_cache(toy, tmp_path):
-    pytest.importorskip("llama_cpp")
-    settings = {
-        **SETTINGS,
-        "generators": {"few-shot": {"repair_rounds": 1}},
-        "oversamplers": [],
-        "scenarios": [0.5],
-        "seeds": 1,
-        "max_generated": 2,
-        "max_rounds": 1,
-        "max_queries": 3,
-    }
-    scratch = set(Path(tempfile.gettempdir()).glob("sensecf-worker-*"))
-    serial = augmentation_study(toy, out_dir=tmp_path / "serial", **settings)
-    parallel = augmentation_study(
-        toy, out_dir=tmp_path / "parallel", execution=Execution(jobs=2), **settings
-    )
-    same_study(serial, parallel)
-
-    def answers(folder):
-        with sqlite3.connect(folder / "llm-cache.sqlite") as db:
-            return set(db.execute("SELECT key, text FROM completions").fetchall())
-
-    assert answers(tmp_path / "parallel") == answers(tmp_path / "serial") != set()
-    # Each worker kept its copy of the cache in a scratch folder, removed as it exited.
-    assert set(Path(tempfile.gettempdir()).glob("sensecf-worker-*")) == scratch
-
-
-@pytest.mark.slow
-def test_an_llm_arm_loads_its_model_once_for_all_its_cells(toy, monkeypatch):
+def test_llm_answers_made_in_workers_land_in_the_drivers_cache(toy, tmp_path, monkeypatch):
     pytest.importorskip("llama_cpp")
     from sensecf.llm import llama_cpp
 
@@ -115,13 +86,27 @@ def test_an_llm_arm_loads_its_model_once_for_all_its_cells(toy, monkeypatch):
     monkeypatch.setattr(llama_cpp.LlamaCpp, "__init__", counted)
     settings = {
         **SETTINGS,
-        "generators": {"few-shot": {"repair_rounds": 0}},
+        "generators": {"few-shot": {"repair_rounds": 1}},
         "oversamplers": [],
         "scenarios": [0.25, 0.5],
-        "max_generated": 1,
+        "seeds": 1,
+        "max_generated": 2,
         "max_rounds": 1,
-        "max_queries": 1,
+        "max_queries": 2,
     }
-    study = augmentation_study(toy, **settings)
-    assert (study.results["arm"] == "few-shot").sum() == 4  # two seeds × two scenarios
-    assert len(loads) == 1
+    scratch = set(Path(tempfile.gettempdir()).glob("sensecf-worker-*"))
+    serial = augmentation_study(toy, out_dir=tmp_path / "serial", **settings)
+    # Two LLM cells, one model load: a process builds an arm's backend once.
+    assert (serial.results["arm"] == "few-shot").sum() == 2 and len(loads) == 1
+    parallel = augmentation_study(
+        toy, out_dir=tmp_path / "parallel", execution=Execution(jobs=2), **settings
+    )
+    same_study(serial, parallel)
+
+    def answers(folder):
+        with sqlite3.connect(folder / "llm-cache.sqlite") as db:
+            return set(db.execute("SELECT key, text FROM completions").fetchall())
+
+    assert answers(tmp_path / "parallel") == answers(tmp_path / "serial") != set()
+    # Each worker kept its copy of the cache in a scratch folder, removed as it exited.
+    assert set(Path(tempfile.gettempdir()).glob("sensecf-worker-*")) == scratch

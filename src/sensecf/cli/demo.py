@@ -115,7 +115,9 @@ def demo(out_dir: Path, quick: bool, fresh: bool, seed: int) -> None:
             n_cfs=1,
             out_dir=out_dir / "benchmark",
             config_path=None,
-            jobs=-1,  # the methods side by side, one per core
+            # the methods side by side, one per core (a quick run stays in one process: its
+            # units are too small to pay for starting workers)
+            jobs=1 if quick else -1,
         ),
     )
     runner.run(
@@ -128,7 +130,7 @@ def demo(out_dir: Path, quick: bool, fresh: bool, seed: int) -> None:
             # Five seeds give the scarcity loss and each comparison an interval; on two cores
             # they take the time three took one after another.
             seeds=str(settings["augment_seeds"]),
-            jobs=-1,
+            jobs=1 if quick else -1,
             # each oracle query may take seconds (proving a flip infeasible included): a cap
             # keeps the stage to minutes on the 2-core machine
             max_queries=40,
