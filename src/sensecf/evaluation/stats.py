@@ -257,13 +257,7 @@ def paired_difference(
     >>> round(d.effect_size, 2), round(d.detectable, 3)
     (1.77, 0.018)
     """
-    x = np.asarray(a, dtype=float).ravel()
-    y = np.asarray(b, dtype=float).ravel()
-    if x.shape != y.shape:
-        raise SensecfError(
-            f"paired_difference pairs a and b row by row, so they need the same length; got "
-            f"{x.size} and {y.size}"
-        )
+    x, y = _pairs(a, b, "paired_difference", "row by row")
     if permutations < 1:
         raise SensecfError(f"permutations must be at least 1; got {permutations}")
     codes = _codes(clusters, x.size, "clusters")
@@ -330,13 +324,7 @@ def resampled_difference(
             f"test_train_ratio (test rows / training rows of a split) must be a positive number; "
             f"got {test_train_ratio}"
         )
-    x = np.asarray(a, dtype=float).ravel()
-    y = np.asarray(b, dtype=float).ravel()
-    if x.shape != y.shape:
-        raise SensecfError(
-            f"resampled_difference pairs a and b split by split, so they need the same length; "
-            f"got {x.size} and {y.size}"
-        )
+    x, y = _pairs(a, b, "resampled_difference", "split by split")
     d = x - y
     d = d[~np.isnan(d)]
     n = int(d.size)
@@ -475,6 +463,19 @@ def smallest_p_value(n: int, permutations: int = 10_000) -> float:
 
 
 # ---- internals ---------------------------------------------------------------------------------
+def _pairs(
+    a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, who: str, how: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` and ``b`` as flat float arrays of one length, or an error naming ``who``."""
+    x = np.asarray(a, dtype=float).ravel()
+    y = np.asarray(b, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise SensecfError(
+            f"{who} pairs a and b {how}, so they need the same length; got {x.size} and {y.size}"
+        )
+    return x, y
+
+
 def _check_confidence(confidence: float) -> None:
     if not 0 < confidence < 1:
         raise SensecfError(f"confidence must be between 0 and 1; got {confidence}")
