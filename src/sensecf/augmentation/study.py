@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,7 +44,7 @@ from sensecf.data.io import write_table, write_text
 from sensecf.errors import SensecfError
 from sensecf.execution import Execution
 from sensecf.generators.registry import LLM_GENERATORS, with_llm_backend
-from sensecf.llm.cache import add_rows, read_rows
+from sensecf.llm.cache import CacheCopy, add_rows
 from sensecf.models import TrainedClassifier, fold_rows, split_rows
 from sensecf.runs import CELLS, COMPARISONS_CSV, CONFIG_YAML, LLM_CACHE, SCARCITY_LOSS_CSV
 
@@ -337,31 +336,21 @@ class _StudyContext:
     llm_cache: Path | None
     progress: bool
     # A copy of the driver's LLM answers, for workers that cannot reach its file.
-    cache_rows: list[tuple[Any, ...]] | None = None
+    cache_copy: CacheCopy | None = None
     _models: dict[tuple[int, int, float | None], TrainedClassifier] = field(
         default_factory=dict, repr=False
     )
-    _scratch: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
     # An LLM arm's options with its backend, built once a process: the model loads once.
     _llm: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def for_workers(self) -> _StudyContext:
-        """This context as it travels to workers: the driver's LLM answers as rows."""
-        rows = read_rows(self.llm_cache) if self.llm_cache is not None else []
-        return replace(
-            self,
-            llm_cache=None,
-            cache_rows=rows,
-            progress=False,
-            _models={},
-            _scratch=None,
-            _llm={},
-        )
+        """This context as it travels to workers: a copy of the driver's LLM answers."""
+        copy = CacheCopy.of(self.llm_cache) if self.llm_cache is not None else None
+        return replace(self, llm_cache=None, cache_copy=copy, progress=False, _models={}, _llm={})
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_models"] = {}  # fitted in each process, never shipped
-        state["_scratch"] = None
         state["_llm"] = {}
         return state
 
@@ -403,14 +392,7 @@ class _StudyContext:
 
     def cache_file(self) -> Path | None:
         """Where this process keeps LLM answers: the driver's file, or a worker's own copy."""
-        if self.cache_rows is None:
-            return self.llm_cache
-        if self.llm_cache is None:
-            # Removed when the worker's context goes, at the latest when the worker exits.
-            self._scratch = tempfile.TemporaryDirectory(prefix="sensecf-worker-")
-            self.llm_cache = Path(self._scratch.name) / LLM_CACHE
-            add_rows(self.llm_cache, self.cache_rows)
-        return self.llm_cache
+        return self.cache_copy.path() if self.cache_copy is not None else self.llm_cache
 
 
 _KEPT_MODELS = 8  # a split's full and scarce models for a few splits at a time
@@ -448,9 +430,7 @@ def _compute_cell(context: _StudyContext, cell: _Cell) -> _CellOutcome:
                 verifier=verifier,
             )
     record = {**record, "cell_seconds": time.perf_counter() - start}
-    answers = []
-    if context.cache_rows is not None and context.llm_cache is not None:
-        answers = read_rows(context.llm_cache, since=started)
+    answers = context.cache_copy.added(started) if context.cache_copy is not None else []
     return record, rows, answers
 
 

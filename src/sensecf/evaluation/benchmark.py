@@ -24,7 +24,6 @@ import hashlib
 import logging
 import os
 import pickle
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -65,7 +64,7 @@ from sensecf.generators.registry import (
 )
 from sensecf.generators.sparsify import sparsify_result
 from sensecf.llm.base import LLMError
-from sensecf.llm.cache import add_rows, read_rows
+from sensecf.llm.cache import CacheCopy, add_rows
 from sensecf.llm.models import file_digest
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.models.plausibility import PlausibilityDetector
@@ -548,7 +547,8 @@ def _saved_result(store: UnitStore, name: str, fingerprint: str) -> Counterfactu
 @dataclass
 class _BenchmarkContext:
     """What every method needs: the model, its training rows, the queries and the settings;
-    in workers, a copy of the driver's LLM answers (``cache_rows``) instead of its file."""
+    in workers, a copy of each LLM method's cached answers (``cache_copies``) instead of its
+    file."""
 
     model: TrainedClassifier
     train_rows: Dataset
@@ -557,31 +557,21 @@ class _BenchmarkContext:
     methods: dict[str, _Method]
     progress: bool
     detector: PlausibilityDetector | None = None
-    cache_rows: dict[str, list[tuple[Any, ...]]] | None = None
-    _scratch: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    cache_copies: dict[str, CacheCopy] = field(default_factory=dict)
 
     def for_workers(self) -> _BenchmarkContext:
-        """This context as it travels: each LLM method's cached answers as rows."""
-        rows = {
-            name: read_rows(m.llm.cache) if m.llm is not None and m.llm.cache is not None else []
+        """This context as it travels: a copy of each LLM method's cached answers."""
+        copies = {
+            name: CacheCopy.of(m.llm.cache)
             for name, m in self.methods.items()
+            if m.llm is not None and m.llm.cache is not None
         }
-        return replace(self, cache_rows=rows, progress=False, _scratch=None)
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_scratch": None}
+        return replace(self, cache_copies=copies, progress=False)
 
     def llm_for(self, name: str) -> LLMOptions | None:
         """The method's LLM options, its cache moved to this worker's own copy when needed."""
-        llm = self.methods[name].llm
-        if llm is None or self.cache_rows is None or llm.cache is None:
-            return llm
-        if self._scratch is None:  # removed with the context, at the latest at the worker's exit
-            self._scratch = tempfile.TemporaryDirectory(prefix="sensecf-worker-")
-        local = Path(self._scratch.name) / f"{name}-{LLM_CACHE}"
-        if not local.is_file():
-            add_rows(local, self.cache_rows.get(name, []))
-        return replace(llm, cache=local)
+        llm, copy = self.methods[name].llm, self.cache_copies.get(name)
+        return llm if llm is None or copy is None else replace(llm, cache=copy.path())
 
 
 def _compute_method(
@@ -612,9 +602,8 @@ def _compute_method(
         if backend is not None:
             backend.close()
     result.info["fingerprint"] = method.fingerprint  # provenance, beside the unit's record
-    answers: list[Any] = []
-    if context.cache_rows is not None and llm is not None and llm.cache is not None:
-        answers = read_rows(llm.cache, since=started)
+    copy = context.cache_copies.get(name)
+    answers = copy.added(started) if copy is not None else []
     return result, time.perf_counter() - start, answers
 
 

@@ -33,6 +33,7 @@ import inspect
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +42,7 @@ from typing import Any, cast
 
 from sensecf.errors import SensecfError
 from sensecf.llm.base import ChatRequest, Completion, LLMBackend
+from sensecf.runs import LLM_CACHE
 
 _FORMAT = 1  # bump when the key recipe changes, so old entries are not misread
 
@@ -295,3 +297,41 @@ def add_rows(path: str | os.PathLike[str], rows: Sequence[tuple[Any, ...]]) -> i
         return db.total_changes - before
     finally:
         db.close()
+
+
+class CacheCopy:
+    """The answers of a driver's cache file, as they travel to a worker that cannot reach the
+    file: written to a scratch file of the worker's on first use (removed with the copy, at the
+    latest when the worker exits), and what the worker adds read back for the driver to store.
+
+    >>> import tempfile, pathlib
+    >>> copy = CacheCopy([("k", "answer", 3, 2, 0.1, 0.0, "{}")])
+    >>> local = copy.path()
+    >>> add_rows(local, [("k2", "more", 1, 1, 0.1, 5.0, "{}")])
+    1
+    >>> [row[0] for row in copy.added(since=1.0)]
+    ['k2']
+    """
+
+    def __init__(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.rows = list(rows)
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    @classmethod
+    def of(cls, path: str | os.PathLike[str]) -> CacheCopy:
+        """A copy of every answer stored at ``path``."""
+        return cls(read_rows(path))
+
+    def path(self) -> Path:
+        """This process's file of the copied answers (written on first use)."""
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="sensecf-worker-")
+            add_rows(Path(self._scratch.name) / LLM_CACHE, self.rows)
+        return Path(self._scratch.name) / LLM_CACHE
+
+    def added(self, since: float) -> list[tuple[Any, ...]]:
+        """The answers stored in this process's file at or after ``since`` (a ``time.time()``)."""
+        return read_rows(self.path(), since=since) if self._scratch is not None else []
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"rows": self.rows, "_scratch": None}  # each process writes its own file
