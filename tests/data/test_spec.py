@@ -71,6 +71,37 @@ def test_required_round_trips_through_yaml_and_is_left_out_when_false(tmp_path):
         )
 
 
+def test_effort_costs_round_trip_through_yaml_and_are_left_out_when_absent(tmp_path):
+    spec = DatasetSpec.from_dict(make_spec())
+    assert not spec.has_costs and "cost" not in spec.to_yaml()
+    costed = spec.update_feature("sleep_min", cost={"per_unit": 0.01, "fixed": 1.0})
+    costed = costed.update_feature("smoker", cost={"fixed": 5})
+    assert costed.has_costs
+    text = costed.to_yaml(tmp_path / "spec.yaml")
+    assert "per_unit: 0.01" in text and "fixed: 5" in text
+    back = DatasetSpec.from_yaml(tmp_path / "spec.yaml")
+    assert back == costed
+    assert back.feature("smoker").cost.per_unit == 0.0
+    assert back.feature("sleep_min").cost.of(-30) == pytest.approx(1.3)
+
+
+@pytest.mark.parametrize(
+    ("cost", "fragment"),
+    [
+        ({"per_unit": -1}, "feature 'hr': cost.per_unit: must be a finite number ≥ 0; got -1"),
+        ({"fixed": float("inf")}, "feature 'hr': cost.fixed: must be a finite number ≥ 0"),
+        ({"per_minute": 1}, "feature 'hr': cost.per_minute: Extra inputs"),
+        (3, "feature 'hr': cost: expected a mapping with per_unit and/or fixed; got 3"),
+    ],
+)
+def test_a_bad_cost_is_named_in_the_error(cost, fragment):
+    data = make_spec()
+    data["features"] = [*data["features"], {"name": "hr", "bounds": [40, 100], "cost": cost}]
+    with pytest.raises(SpecError) as info:
+        DatasetSpec.from_dict(data, source="my.yaml")
+    assert fragment in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("feature", "fragment"),
     [

@@ -19,6 +19,7 @@ from sensecf.evaluation import (
 )
 from sensecf.evaluation.stats import grouped_intervals, share_interval
 from sensecf.generators import CounterfactualResult, NotFittedError
+from sensecf.models import TrainedClassifier
 
 SPEC = DatasetSpec(
     target="y",
@@ -132,6 +133,22 @@ def test_per_cf_distances(suite):
         5 / STD_A,
     ]
     assert scored["l2_std"].tolist() == pytest.approx(expected_l2)
+
+
+def test_cost_is_the_effort_of_the_change(model, suite):
+    # Without costs in the spec, the effort is the MAD-scaled L1.
+    scored = suite.score_cfs(make_result())
+    assert scored["cost"].tolist() == pytest.approx(scored["mad_l1"].tolist())
+    # a: 1 per unit and 2 to change at all; b keeps its MAD price (1 / √2 per unit).
+    costed = SPEC.update_feature("a", cost={"per_unit": 1.0, "fixed": 2.0})
+    fitted = MetricSuite().fit(
+        TrainedClassifier(costed, model.pipeline_), Dataset(REFERENCE, costed)
+    )
+    result = make_result()
+    result = CounterfactualResult("hand", 0, costed, result.queries, result.cfs)
+    expected = [2 + 3, 2 + 2 + 3 / math.sqrt(2), 2 + 4 + 2 / 2, 1 / math.sqrt(2) + 0.5 / 2, 2 + 5]
+    assert fitted.score_cfs(result)["cost"].tolist() == pytest.approx(expected)
+    assert "cost" in fitted.summarise(result).columns
 
 
 def test_min_l0_ratio_only_for_valid_cfs(suite):

@@ -55,6 +55,9 @@ Each feature:
   phrase              optional wording for intervention text (label, increase, decrease, terms)
   required            true: a row without a value for this feature is dropped when the table is
                       read (by default a row may miss values, which stay empty)
+  cost                optional effort of a change: per_unit (effort of one unit of change, in
+                      the feature's unit) and fixed (effort of changing it at all); the oracle
+                      prefers cheaper changes and prompts name the cheaper features
 relations (optional, at the end):
   - derived: FEATURE, formula: arithmetic over feature names (+ - * / **, abs, min, max);
     the feature is computed from the others, never proposed
@@ -114,6 +117,39 @@ class Phrase(BaseModel):
         return {k: v for k, v in data.items() if v}
 
 
+class Cost(BaseModel):
+    """The effort of changing a feature: ``per_unit`` for each unit of change (in the
+    feature's own unit: a minute of sleep, a step) and ``fixed`` for changing it at all.
+
+    A change of ``delta`` units costs ``fixed + per_unit * |delta|``; no change costs nothing.
+
+    >>> Cost(per_unit=0.01, fixed=1.0).of(30.0)
+    1.3
+    >>> Cost(fixed=2).to_dict()
+    {'per_unit': 0, 'fixed': 2}
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_unit: float = 0.0
+    fixed: float = 0.0
+
+    @field_validator("per_unit", "fixed")
+    @classmethod
+    def _non_negative(cls, value: float) -> float:
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"must be a finite number ≥ 0; got {value}")
+        return value
+
+    def of(self, delta: float) -> float:
+        """The effort of a change of ``delta`` units (0 for no change)."""
+        return 0.0 if delta == 0 else self.fixed + self.per_unit * abs(delta)
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """Both fields, as plain YAML numbers."""
+        return {k: _plain_number(v) for k, v in self.model_dump().items()}
+
+
 class FeatureSpec(BaseModel):
     """One feature: its meaning, kind, plausible bounds, allowed direction of change and grain.
 
@@ -129,6 +165,13 @@ class FeatureSpec(BaseModel):
 
     >>> FeatureSpec(name="spo2", bounds=(70, 100), required=True).required
     True
+
+    ``cost``: the effort of changing it (:class:`Cost`); a feature without one is priced by
+    its MAD-scaled change where efforts are compared (see
+    :class:`~sensecf.data.scales.EffortPrices`).
+
+    >>> FeatureSpec(name="steps", bounds=(0, 50000), cost={"per_unit": 0.001}).cost.per_unit
+    0.001
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -148,6 +191,7 @@ class FeatureSpec(BaseModel):
     step: float = 0.01
     phrase: Phrase | None = None
     required: bool = False
+    cost: Cost | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -300,6 +344,11 @@ class DatasetSpec(BaseModel):
         ['b']
         """
         return [f.name for f in self.features if f.required]
+
+    @property
+    def has_costs(self) -> bool:
+        """Whether any feature states the effort of changing it (a ``cost``)."""
+        return any(f.cost is not None for f in self.features)
 
     @property
     def mutable_features(self) -> list[FeatureSpec]:
@@ -669,6 +718,8 @@ def _feature_to_dict(feature: FeatureSpec) -> dict[str, Any]:
         data["phrase"] = feature.phrase.to_dict()
     if feature.required:  # written only when set, so specs without it read as before
         data["required"] = True
+    if feature.cost is not None:
+        data["cost"] = feature.cost.to_dict()
     return data
 
 
@@ -710,5 +761,7 @@ def _format_validation_error(exc: ValidationError, data: Mapping[str, Any], sour
             message = f"must be one of {list(KINDS)}; got {err.get('input')!r}"
         elif err["type"] == "literal_error" and field.endswith("mutability"):
             message = f"must be one of {list(MUTABILITIES)}; got {err.get('input')!r}"
+        elif err["type"] == "model_type" and field.endswith("cost"):
+            message = f"expected a mapping with per_unit and/or fixed; got {err.get('input')!r}"
         problems.append(f"{where}: {field + ': ' if field else ''}{message}")
     return f"{source}: invalid spec — " + "; ".join(problems)

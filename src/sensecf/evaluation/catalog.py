@@ -40,6 +40,7 @@ import pandas as pd
 
 from sensecf.data.constraints import VIOLATION_KINDS, changed, count_changes
 from sensecf.data.io import write_text
+from sensecf.data.scales import EffortPrices
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
 from sensecf.evaluation.stats import MIN_CLUSTERS, Kind
@@ -120,6 +121,10 @@ def _range_l1(batch: CFBatch) -> np.ndarray:
 
 def _l2_std(batch: CFBatch) -> np.ndarray:
     return np.sqrt(((batch.delta / batch.scale) ** 2).sum(axis=1))
+
+
+def _cost(batch: CFBatch) -> np.ndarray:
+    return EffortPrices.for_spec(batch.spec, batch.mad).effort(batch.queries, batch.cfs)
 
 
 @dataclass(frozen=True)
@@ -303,7 +308,7 @@ class Catalog:
         >>> CATALOG.get("l0_ratio")
         Traceback (most recent call last):
         ...
-        sensecf.errors.SensecfError: no measure 'l0_ratio' in the metric suite; known: n_queries, n_cfs, n_valid, coverage, validity, validity_margin, query_validity, any_valid, n_certified_infeasible, n_feasible, covered_feasible, feasible_coverage, n_min_l0_certified, n_min_l0_bounded, validity_first, validity_after_repair, fallback_share, l0, min_l0_ratio, mad_l1, range_l1, l2_std, lof_inlier, iforest_inlier, ynn, nn_dist, diversity, copied_example, example_share, viol_fixed, viol_direction, viol_bounds, viol_grain, viol_relations, viol_total, n_violating, seconds, llm_calls, prompt_tokens, completion_tokens, llm_calls_per_valid_cf, prompt_tokens_per_valid_cf, completion_tokens_per_valid_cf, tokens_per_valid_cf
+        sensecf.errors.SensecfError: no measure 'l0_ratio' in the metric suite; known: n_queries, n_cfs, n_valid, coverage, validity, validity_margin, query_validity, any_valid, n_certified_infeasible, n_feasible, covered_feasible, feasible_coverage, n_min_l0_certified, n_min_l0_bounded, validity_first, validity_after_repair, fallback_share, l0, min_l0_ratio, mad_l1, range_l1, l2_std, cost, lof_inlier, iforest_inlier, ynn, nn_dist, diversity, copied_example, example_share, viol_fixed, viol_direction, viol_bounds, viol_grain, viol_relations, viol_total, n_violating, seconds, llm_calls, prompt_tokens, completion_tokens, llm_calls_per_valid_cf, prompt_tokens_per_valid_cf, completion_tokens_per_valid_cf, tokens_per_valid_cf
         """
         if level is not None and level not in LEVELS:
             raise SensecfError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
@@ -555,6 +560,20 @@ def _suite_measures() -> tuple[Measure, ...]:
             "query is missing adds 0)",
             family="proximity",
             compute=_l2_std,
+        ),
+        Measure(
+            "cost",
+            "cf",
+            "effort",
+            "effort cost",
+            higher_is_better=False,
+            interval=True,
+            meaning="the total effort of the change: per changed feature, its spec cost "
+            "(fixed + per_unit × |change|), or |change| / MAD for a feature without a cost "
+            "(so it equals MAD-L1 for a spec without costs; a feature the query is missing "
+            "adds 0)",
+            family="effort",
+            compute=_cost,
         ),
         Measure(
             "lof_inlier",

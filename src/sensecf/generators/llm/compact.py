@@ -3,9 +3,9 @@
 A prompt carries what the answer depends on and little else: the probability the model gives
 now and the one it needs, then one line per feature in play — its current value and the values
 the answer may take for it. The first lines are the features that reach the goal *on their own*
-(:func:`~sensecf.generators.llm.probe.nearest_flips`), cheapest first (MAD-scaled distance of
-their smallest such move), each with that smallest move first and farther ones after it. For a
-person no single change serves, a ``together:`` line introduces the features that only help
+(:func:`~sensecf.generators.llm.probe.nearest_flips`), cheapest first (the effort of their
+smallest such move where the spec states costs, else its MAD-scaled distance), each with that
+smallest move first and farther ones after it. For a person no single change serves, a ``together:`` line introduces the features that only help
 (the classifier's one-feature probe, strongest values first). Optionally the nearest verified
 desired-class people follow as their changes from this person. The answer is the compact set
 of changes as JSON, features in prompt order, values written as in the schema

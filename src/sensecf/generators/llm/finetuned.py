@@ -146,7 +146,8 @@ class FineTunedGenerator(LLMGenerator):
         """What query ``i``'s request shows, with the ``index``-th window of examples, leaving
         out the features in ``avoid`` (those of answers that fell short).
 
-        The features whose smallest move reaches the goal alone, cheapest first (MAD-scaled),
+        The features whose smallest move reaches the goal alone, cheapest first (by its effort
+        where the spec states costs, else MAD-scaled),
         with that move and farther ones; when there is none, the features that only help,
         strongest first, with their strongest values; then any feature an example moves.
         """
@@ -157,9 +158,10 @@ class FineTunedGenerator(LLMGenerator):
         helpful = batch.probe.helpful[i]
         names = spec.feature_names
         skip = {names.index(name) for name in avoid}
+        fixed, divisor = self.prices_.fixed, self.prices_.tie_scale(self.examples_.scale)
         alone = sorted(
             (j for j in flips if np.isfinite(query[j]) and j not in skip),
-            key=lambda j: (abs(flips[j][0] - query[j]) / self.examples_.scale[j], j),
+            key=lambda j: (abs(flips[j][0] - query[j]) / divisor[j] + fixed[j], j),
         )[: fmt.max_features]
         helps = [names.index(name) for name, _ in batch.probe.helps[i]]
         # Features that only help are shown when no single change reaches the goal: beside one

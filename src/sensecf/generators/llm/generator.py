@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from sensecf.data.constraints import allowed_ranges, changed
+from sensecf.data.scales import EffortPrices
 from sensecf.generators.base import (
     Candidates,
     CounterfactualGenerator,
@@ -212,6 +213,16 @@ class LLMGenerator(CounterfactualGenerator):
             [spec.feature_names.index(f.name) for f in spec.proposable_features], int
         )
         self.grid_ = [feature_grid(f, X[:, j], self.grid_size) for j, f in enumerate(spec.features)]
+        scale = self.examples_.scale
+        self.prices_ = EffortPrices.for_spec(spec, scale)
+        # Where the spec states effort costs, the prompt names the cheaper changes.
+        self.cheaper_ = (
+            self.prices_.cheaper(
+                spec.feature_names, scale, [f.name for f in spec.proposable_features]
+            )
+            if spec.has_costs
+            else []
+        )
         self.prompt_ = self.prompt if self.prompt is not None else PromptTemplate()
         self.default_backend_ = self._default_backend()
         self.oracle_ = self._fallback_oracle()
@@ -414,6 +425,7 @@ class LLMGenerator(CounterfactualGenerator):
             offered=None if enforced else candidates,
             must_move=() if enforced else must_move,
             max_changes=self.max_changes,
+            cheaper=self.cheaper_,
         )
         request = ChatRequest(
             render_messages(self.prompt_, context),

@@ -65,7 +65,7 @@ possible, only in the allowed direction. Answer with one JSON object of the feat
 change and their new values (a feature left out stays as it is), and nothing else.
 
 Features that may change (name: meaning; unit; direction):
-{features}"""
+{features}{cheaper}"""
 
 DEFAULT_USER = """\
 The model predicts "{current_class}" (probability of "{desired_class}" {proba}; it must pass \
@@ -79,6 +79,8 @@ DEFAULT_OFFERED = "Values you may give: {values}\n"
 DEFAULT_WORKED = (
     'Other people, and changes that made the model predict "{desired_class}" for them:\n{rows}\n'
 )
+# Where the spec states effort costs: the features whose typical change costs least.
+DEFAULT_CHEAPER = "Cheaper changes first: {names}."
 DEFAULT_FEEDBACK = "An earlier answer did not work: {problems}. Give a different answer.\n"
 # A feature nobody measured for this person: named, never given a value or a range. It is not
 # asked (the schema leaves it out), and every counterfactual keeps it missing.
@@ -87,7 +89,7 @@ DEFAULT_UNMEASURED = "Not measured (leave out): {names}\n"
 NOT_MEASURED = "not measured"
 
 _FIELDS: dict[str, set[str]] = {
-    "system": {"features", "desired_class"},
+    "system": {"features", "desired_class", "cheaper"},
     "user": {
         "offered",
         "current_class",
@@ -107,6 +109,7 @@ _FIELDS: dict[str, set[str]] = {
     "feedback": {"problems"},
     "offered": {"values"},
     "unmeasured": {"names"},
+    "cheaper": {"names"},
 }
 
 
@@ -114,7 +117,9 @@ _FIELDS: dict[str, set[str]] = {
 class PromptTemplate:
     """The texts a prompt is made of; ``str.format`` placeholders in braces.
 
-    ``system`` takes ``features`` (the glossary, one line per mutable feature). ``user`` takes
+    ``system`` takes ``features`` (the glossary, one line per mutable feature) and ``cheaper``
+    (the rendered ``cheaper`` block on a line of its own, naming the features whose changes
+    cost least where the spec states effort costs; else nothing). ``user`` takes
     ``current_class``, ``desired_class``, ``proba`` (current probability of the desired class),
     ``needed`` (the probability to pass), ``current`` (the changeable features' values, as
     ``name value`` pairs: not JSON, so that a small model copies the examples' changes rather
@@ -138,6 +143,7 @@ class PromptTemplate:
     feedback: str = DEFAULT_FEEDBACK
     offered: str = DEFAULT_OFFERED
     unmeasured: str = DEFAULT_UNMEASURED
+    cheaper: str = DEFAULT_CHEAPER
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -170,6 +176,8 @@ class PromptContext:
     mutable one); ``offered``: feature → the values it may take, written into the prompt for a
     backend without schema enforcement, with ``must_move`` the features that must change and
     ``max_changes`` the most features an answer may change (``None``: any number).
+    ``cheaper``: the features whose changes cost least, cheapest first (where the spec states
+    effort costs; see :meth:`~sensecf.data.scales.EffortPrices.cheaper`).
     A missing value (NaN) in ``query`` is a feature nobody measured: the prompt names it as
     not measured and states no value for it.
     """
@@ -187,6 +195,7 @@ class PromptContext:
     offered: Mapping[str, Sequence[int | float]] | None = None
     must_move: Sequence[str] = ()
     max_changes: int | None = None
+    cheaper: Sequence[str] = ()
 
 
 def render_messages(template: PromptTemplate, context: PromptContext) -> Messages:
@@ -213,6 +222,12 @@ def render_messages(template: PromptTemplate, context: PromptContext) -> Message
     >>> ctx.query = np.array([40.0, np.nan])
     >>> print(render_messages(PromptTemplate(), ctx)[1]["content"].splitlines()[2])
     Not measured (leave out): sleep
+
+    Where the spec states effort costs, the system message names the cheaper changes:
+
+    >>> ctx.cheaper = ["sleep"]
+    >>> print(render_messages(PromptTemplate(), ctx)[0]["content"].splitlines()[-1])
+    Cheaper changes first: sleep.
     """
     spec = context.spec
     mutable = [f.name for f in spec.mutable_features]
@@ -267,7 +282,13 @@ def render_messages(template: PromptTemplate, context: PromptContext) -> Message
         unmeasured=unmeasured,
         answer_keys=", ".join(n for n in mutable if n in asked and n not in missing),
     )
-    system = template.system.format(features=glossary(spec), desired_class=desired_name)
+    # The same for everyone (the shared prefix): the spec's features, not this person's asked.
+    cheaper = [n for n in context.cheaper if n in mutable]
+    system = template.system.format(
+        features=glossary(spec),
+        desired_class=desired_name,
+        cheaper="\n" + template.cheaper.format(names=", ".join(cheaper)) if cheaper else "",
+    )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sensecf.data.constraints import changed, count_changes, recompute, relations_kept
-from sensecf.data.scales import FeatureScales
+from sensecf.data.scales import EffortPrices, FeatureScales
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
 from sensecf.generators.base import Candidates, CounterfactualGenerator
@@ -23,7 +23,7 @@ from sensecf.generators.oracle.certificate import CERTIFICATE_COLUMNS, Certifica
 from sensecf.generators.oracle.encode import encode_model
 from sensecf.generators.oracle.encoding import UnsupportedModel
 from sensecf.generators.oracle.isolation import read_isolation_forest, verify_detector
-from sensecf.generators.oracle.milp import NumericalTrouble, Outcome, solve
+from sensecf.generators.oracle.milp import OBJECTIVES, NumericalTrouble, Outcome, solve
 from sensecf.generators.oracle.relations import RATIO_LEVELS, RelationProgram, plan_relations
 from sensecf.generators.oracle.search import (
     SearchSettings,
@@ -80,6 +80,14 @@ class Oracle(CounterfactualGenerator):
     beyond the threshold. ``max_changes`` caps the number of changed features (None: every
     mutable feature).
 
+    ``objective``: what the answer minimises first. ``"changes"`` (default): the fewest changed
+    features, then the cheapest change; ``"cost"``: the cheapest change, then the fewest
+    features. A change's price is its effort where the spec states a ``cost`` for a feature
+    and its MAD-scaled size for any other (:class:`~sensecf.data.scales.EffortPrices`), so a
+    spec without costs breaks ties by MAD-L1. Under ``"cost"`` the program proves the cheapest
+    change, not the fewest: its certificate leaves ``min_l0`` unproven (``feasible``), and a
+    model without an exact encoding ranks the search's rows by price.
+
     Budget: counted work, so the same query gets the same answer on any machine, idle or
     busy (see :mod:`.budget`). ``node_limit`` caps the branch-and-bound nodes of each solve
     (the further distinct solutions get a quarter of it each, and a fixed number of solves);
@@ -124,6 +132,7 @@ class Oracle(CounterfactualGenerator):
         time_limit: float | None = DEFAULT_SECONDS,
         margin: float = 0.0,
         max_changes: int | None = None,
+        objective: str = "changes",
         grid_size: int = 9,
         grid_size_large: int = 4,
         beam_width: int = 20,
@@ -141,6 +150,7 @@ class Oracle(CounterfactualGenerator):
         self.time_limit = time_limit
         self.margin = margin
         self.max_changes = max_changes
+        self.objective = objective
         self.grid_size = grid_size
         self.grid_size_large = grid_size_large
         self.beam_width = beam_width
@@ -160,6 +170,10 @@ class Oracle(CounterfactualGenerator):
     def _validate_params(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"`method` must be one of {list(METHODS)}; got {self.method!r}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(
+                f"`objective` must be one of {list(OBJECTIVES)}; got {self.objective!r}"
+            )
         for label, value, least in (
             ("max_changes", self.max_changes, 0),
             ("node_limit", self.node_limit, 1),
@@ -219,6 +233,9 @@ class Oracle(CounterfactualGenerator):
         self.reference_X_ = X
         self.reference_pred_ = self.model_.predict(X)
         self.scale_ = FeatureScales.from_reference(spec, X).scale
+        self.prices_ = EffortPrices.for_spec(spec, self.scale_)
+        # Distances the program, the neighbours and the ranking weigh: each feature's price.
+        self.price_scale_ = self.prices_.tie_scale(self.scale_)
         self.mutable_ = np.array([j for j, f in enumerate(spec.features) if f.is_mutable])
         self.grid_ = [self._grid(j, self.grid_size) for j in range(len(spec.features))]
         self.grid_large_ = [self._grid(j, self.grid_size_large) for j in range(len(spec.features))]
@@ -312,7 +329,7 @@ class Oracle(CounterfactualGenerator):
         # outlier of the detector as outside the desired class.
         model = self.model_ if plausible is None else plausible.held(self.model_, desired)
         neighbours = neighbour_candidates(
-            model, self.spec_, self.scale_, pool, X, desired, self.neighbors
+            model, self.spec_, self.price_scale_, pool, X, desired, self.neighbors
         )
         out = []
         with progress_bar(self.name, len(X), progress) as advance:
@@ -398,7 +415,9 @@ class Oracle(CounterfactualGenerator):
             return self._rank(query, rows), certificate
         positive = desired == model.positive_class
         target = model.threshold + self.margin if positive else model.threshold - self.margin
-        known = int(count_changes(spec, query, near).min()) if len(near) else None
+        by_cost = self.objective == "cost"
+        # A neighbour's count of changes caps the fewest, not the cheapest.
+        known = int(count_changes(spec, query, near).min()) if len(near) and not by_cost else None
         caps = [c for c in (known, self.max_changes) if c is not None]
         cap = min(caps) if caps else None
 
@@ -434,36 +453,49 @@ class Oracle(CounterfactualGenerator):
                     context = (
                         None if plan.empty else RelationProgram(plan, spec, query, low, high, widen)
                     )
-                    return encoding.program(
-                        spec,
-                        query,
-                        low,
-                        high,
-                        self.scale_,
-                        bound,
-                        relations=context,
-                        ratio_pick=pick,
-                        ratio_levels=levels,
-                        **({"companions": companions} if companions else {}),
+                    return self._priced(
+                        encoding.program(
+                            spec,
+                            query,
+                            low,
+                            high,
+                            self.price_scale_,
+                            bound,
+                            relations=context,
+                            ratio_pick=pick,
+                            ratio_levels=levels,
+                            **({"companions": companions} if companions else {}),
+                        )
                     )
                 # A support's program (no relations): its features alone move, over the whole
                 # program's values for them.
-                return encoding.program(
-                    spec,
-                    query,
-                    *_within(low, high, support),
-                    self.scale_,
-                    bound,
-                    chain_values=values,
-                    **({"companions": companions} if companions else {}),
+                return self._priced(
+                    encoding.program(
+                        spec,
+                        query,
+                        *_within(low, high, support),
+                        self.price_scale_,
+                        bound,
+                        chain_values=values,
+                        **({"companions": companions} if companions else {}),
+                    )
                 )
 
             builder = build()
-            by_support = self._support_search(
-                builder, query, low, high, bound, build, budget, companions
+            # The supports and the enumeration go size by size: the fewest changes first.
+            by_support = (
+                None
+                if by_cost
+                else self._support_search(
+                    builder, query, low, high, bound, build, budget, companions
+                )
             )
             if enumerated is None:
-                enumerated = self._small_changes(builder, query, desired, cap, model)
+                enumerated = (
+                    (np.empty((0, len(query))), 0, False)
+                    if by_cost
+                    else self._small_changes(builder, query, desired, cap, model)
+                )
             rows, proven, exact = enumerated
             # One change is the fewest any counterfactual makes (the query itself is not one).
             single = len(rows) and int(count_changes(spec, query, rows).min()) == 1
@@ -487,7 +519,7 @@ class Oracle(CounterfactualGenerator):
                         extra_nodes=max(1, int(EXTRA_SHARE * self.node_limit)),
                         by_support=by_support,
                     )
-                if builder.relaxed:
+                if builder.relaxed and not by_cost:  # the brackets certify a count
                     outcome = self._bracket(outcome, build, proven + 1, limit, accept, budget)
                 break
             except NumericalTrouble:
@@ -504,7 +536,17 @@ class Oracle(CounterfactualGenerator):
             return self._rank(query, rows), certificate
         if enumerated is not None and len(enumerated[0]):
             near = np.vstack([enumerated[0], near])  # the other enumerated rows fill up
-        return self._combine(query, outcome, near, cap)
+        rows, certificate = self._combine(query, outcome, near, cap)
+        if by_cost and certificate.status == "optimal":  # the cheapest, not the fewest, proven
+            l0 = int(count_changes(spec, query, rows[:1]).min())
+            certificate = Certificate("feasible", "milp", l0, math.nan)
+        return rows, certificate
+
+    def _priced(self, builder: Any) -> Any:
+        """A program with the price of changing each feature at all, and the objective."""
+        builder.fixed = self.prices_.fixed
+        builder.objective = self.objective
+        return builder
 
     def _support_search(
         self,
@@ -549,11 +591,12 @@ class Oracle(CounterfactualGenerator):
             ),
             possible=possible,
             query=query,
-            scale=self.scale_,
+            scale=self.price_scale_,
             budget=budget,
             max_solves=MAX_SUPPORT_SOLVES,
             solve=solve,
             solver_errors=(RuntimeError, NumericalTrouble),
+            fixed=self.prices_.fixed,
         )
 
     def _bracket(
@@ -667,12 +710,15 @@ class Oracle(CounterfactualGenerator):
         return rows, Certificate("feasible", "milp", l0, bound)
 
     def _rank(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Fewest changes first, then the smallest MAD-scaled distance; duplicates dropped."""
+        """Fewest changes first, then the lowest price (the other way round under the "cost"
+        objective); duplicates dropped."""
         if not len(rows):
             return rows.reshape(0, len(query))
         l0 = count_changes(self.spec_, query, rows)
-        distance = np.nansum(np.abs(rows - query) / self.scale_, axis=1)
-        return _unique_rows(rows[np.lexsort((distance, l0))])
+        price = np.nansum(np.abs(rows - query) / self.price_scale_, axis=1)
+        price = price + (changed(query, rows) & ~np.isnan(query)) @ self.prices_.fixed
+        keys = (l0, price) if self.objective == "cost" else (price, l0)
+        return _unique_rows(rows[np.lexsort(keys)])
 
 
 def _within(

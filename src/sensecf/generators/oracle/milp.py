@@ -4,8 +4,12 @@ A model encoding (:mod:`.trees`, :mod:`.linear`) fills a :class:`ProgramBuilder`
 constraint rows, and for each feature that may change a binary ``changed`` variable, its
 MAD-scaled distance from the query as a linear expression, and how to read its value back.
 
-:func:`solve` minimises ``W * changed features + MAD-L1`` with ``W`` above any possible L1, so
-the fewest changes come first and the smallest distance breaks ties. Further solutions come
+:func:`solve` minimises ``W * changed features + price`` with ``W`` above any possible price, so
+the fewest changes come first and the cheapest change breaks ties. The price is the MAD-scaled
+L1 (``scale``: the MAD scales), or, where the spec states efforts, each change's effort: the
+oracle passes ``scale`` as the inverse of each feature's per-unit price and ``fixed`` as its
+price of changing at all (:class:`~sensecf.data.scales.EffortPrices`). With
+``objective="cost"`` the price comes first and the number of changes only breaks ties. Further solutions come
 from no-good cuts: first "change a set of features that is not a superset of an earlier
 solution's set" (different ways to flip the prediction); when no such set is left, "take
 another value on some feature" where the encoding lists each feature's values (trees), else
@@ -36,6 +40,10 @@ MIP_REL_GAP = 1e-4
 EXTRA_SOLVES = 3
 # A feature with at most this many admissible values lists them all (enumeration proves).
 ALL_VALUES_UP_TO = 16
+# What the program minimises first: the number of changes, or the price of the change.
+OBJECTIVES = ("changes", "cost")
+# Under the "cost" objective, each change adds this to the price (fewer changes break ties).
+CHANGE_TIE = 1e-3
 
 
 class NumericalTrouble(Exception):
@@ -103,6 +111,8 @@ class ProgramBuilder:
     n_rows: int = 0
     features: dict[int, _Feature] = field(default_factory=dict)
     relaxed: bool = False  # a ratio term was bracketed, not encoded exactly
+    fixed: np.ndarray | None = None  # per feature, the price of changing it at all
+    objective: str = "changes"  # what comes first: the number of changes, or the price
     _lb: list[np.ndarray] = field(default_factory=list)
     _ub: list[np.ndarray] = field(default_factory=list)
     _int: list[np.ndarray] = field(default_factory=list)
@@ -382,7 +392,11 @@ def solve(
     const = sum(features[j].cost_const for j in order)
     builder.add_rows_coo(np.full(len(cost_cols), builder.n_rows), cost_cols, cost_vals)
     builder.close_rows(1, const, const)
-    weight = 1.0 + sum(features[j].max_cost for j in order)
+    fixed = np.zeros(len(order))
+    if builder.fixed is not None and len(order):
+        fixed = np.asarray(builder.fixed, dtype=float)[order]
+    by_cost = builder.objective == "cost"
+    weight = 1.0 + sum(features[j].max_cost for j in order) + float(fixed.sum())
 
     A = coo_matrix(
         (
@@ -397,7 +411,7 @@ def solve(
     row_lb = np.concatenate(builder._row_lb)
     row_ub = np.concatenate(builder._row_ub)
     c = np.zeros(n)
-    c[ch_cols] = weight
+    c[ch_cols] = fixed + (CHANGE_TIE if by_cost else weight)
     c[t] = 1.0
     bounds = Bounds(np.concatenate(builder._lb), np.concatenate(builder._ub))
     integrality = np.concatenate(builder._int)
@@ -433,7 +447,7 @@ def solve(
 
     def l0_bound(res: object) -> float:
         dual = getattr(res, "mip_dual_bound", None)
-        if dual is None or not np.isfinite(dual):
+        if dual is None or not np.isfinite(dual) or by_cost:  # a price bounds no count
             return 0.0
         return float(max(0, math.ceil((dual - (weight - 1.0)) / weight - 1e-9)))
 

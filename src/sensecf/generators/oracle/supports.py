@@ -7,7 +7,8 @@ and many supports need no solve at all: the score's range over the support's box
 tree's lowest and highest reachable leaf) already misses the threshold.
 
 :class:`SupportSearch` answers what :func:`.milp.solve` asks of the whole program: the least
-counterfactual (fewest changes, then the smallest MAD-scaled distance), then the least one
+counterfactual (fewest changes, then the smallest price: the MAD-scaled distance, or the
+effort where the spec states costs), then the least one
 whose support is no superset of the earlier ones' (or not one of them, or that differs from
 each earlier row in some value). Supports are visited by size; each support's optimum is
 solved once and kept, and only the support a new row came from is solved again. A support's
@@ -70,6 +71,7 @@ class SupportSearch:
     max_solves: int
     solve: Callable[..., Any] | None = None
     solver_errors: tuple[type[Exception], ...] = (RuntimeError,)
+    fixed: np.ndarray | None = None  # per feature, the price of changing it at all
     solves_: int = 0
     best_: dict[tuple[Support, int], tuple[float, np.ndarray] | None] = field(default_factory=dict)
 
@@ -147,6 +149,8 @@ class SupportSearch:
         x = outcome.solutions[0]
         keep = list(support)
         distance = float(np.nansum(np.abs(x - self.query)[keep] / self.scale[keep]))
+        if self.fixed is not None:
+            distance += float(np.asarray(self.fixed, dtype=float)[keep].sum())
         return distance, x
 
 
