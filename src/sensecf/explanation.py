@@ -29,6 +29,7 @@ import pandas as pd
 
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
+from sensecf.data.limits import PersonLimits
 from sensecf.errors import DataError, ModelError, SensecfError
 from sensecf.generators import (
     CounterfactualGenerator,
@@ -167,6 +168,7 @@ def explain(
     sparsify: bool = False,
     progress: bool = False,
     min_proba: float | None = None,
+    limits: PersonLimits | None = None,
 ) -> Explanation:
     """Counterfactuals and intervention texts for rows of ``data``: what small change flips
     the model?
@@ -184,7 +186,9 @@ def explain(
     embedded model, no cache, 3 repair rounds); other generators ignore it. The backend built
     for it is closed before this returns, even on error. A generator object you pass stays
     yours: its backend is left open. ``min_proba`` is a safety margin: the generator searches
-    until P(desired) reaches it (see :meth:`CounterfactualGenerator.generate`).
+    until P(desired) reaches it (see :meth:`CounterfactualGenerator.generate`). ``limits``:
+    per-person limits (:class:`~sensecf.data.limits.PersonLimits`) the generator holds each row
+    to where it can (the oracle and the LLM generators; the baselines ignore them).
 
     >>> import numpy as np, pandas as pd
     >>> import sensecf as scf
@@ -231,7 +235,12 @@ def explain(
         _share_detector(gen, model, data, reference)
         gen.fit(model, reference)
         result = gen.generate(
-            queries, n_cfs=n_cfs, seed=seed, progress=progress, min_proba=min_proba
+            queries,
+            n_cfs=n_cfs,
+            seed=seed,
+            progress=progress,
+            min_proba=min_proba,
+            limits=limits,
         )
     finally:
         if backend is not None:  # built here, so closed here, whatever happened

@@ -14,6 +14,7 @@ from sensecf.cli.options import (
     data_option,
     execution_options,
     limit_option,
+    limits_option,
     llm_options,
     min_proba_option,
     model_option,
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     "validity at the decision rule [the decision threshold]."
 )
 @target_option
+@limits_option()
 @click.option(
     "--reference",
     help="Method every other is compared with, query by query (paired over the same queries, "
@@ -65,7 +67,7 @@ if TYPE_CHECKING:
     "config_path",
     type=PATH,
     help="YAML file with any of: model, data, out, generators (list, or name -> options), "
-    "n_cfs, limit, rows, queries_from, seed, by, min_proba, target, reference. Options given on the command "
+    "n_cfs, limit, rows, queries_from, seed, by, min_proba, target, reference, limits. Options given on the command "
     "line win.",
 )
 def benchmark(
@@ -78,6 +80,7 @@ def benchmark(
     out_dir: Path | None,
     min_proba: float | None,
     target: str | None,
+    limits_path: Path | None,
     reference: str | None,
     llm: LLMOptions,
     config_path: Path | None,
@@ -97,7 +100,8 @@ def benchmark(
     reports validity at it beside validity at the decision rule. Every method is compared
     with the --reference on each headline measure over the queries both were asked
     (comparisons.csv); a ★ marks a method only where it beats every other at the
-    Holm-adjusted level.
+    Holm-adjusted level. With --limits the oracle and the LLM methods hold each person to
+    their own limits, and the summary counts every method's breaks of them (viol_limits).
     """
     from sensecf.cli.spec import load_for_verb
     from sensecf.evaluation.benchmark import (
@@ -122,6 +126,7 @@ def benchmark(
         "min_proba": min_proba,
         "target": target,
         "reference": reference,
+        "limits": limits_path,
     }
     merged = {**saved, **{k: v for k, v in overrides.items() if v is not None}}
     config = BenchmarkConfig.build(merged, source="sensecf benchmark")

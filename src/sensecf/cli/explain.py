@@ -17,6 +17,7 @@ from sensecf.cli import console
 from sensecf.cli.options import (
     data_option,
     limit_option,
+    limits_option,
     llm_options,
     min_proba_option,
     model_option,
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 )
 @click.option("--show", default=5, show_default=True, type=int, help="People to print.")
 @min_proba_option()
+@limits_option()
 @target_option
 def explain(
     model_dir: Path,
@@ -73,6 +75,7 @@ def explain(
     out_dir: Path,
     show: int,
     min_proba: float | None,
+    limits_path: Path | None,
     target: str | None,
 ) -> None:
     """Counterfactual explanations for flagged people: what small change flips the model?
@@ -81,9 +84,11 @@ def explain(
     allowed directions, bounds, steps), and comes with a plain-language intervention text.
     LLM generators answer in JSON constrained per person, are verified, and get repair rounds
     with a changed context when an answer fails. A plain table (no spec beside it) is read
-    with the model's spec.
+    with the model's spec. --limits holds each person to their own limits (features to keep,
+    tighter bounds, a cap on changes).
     """
     from sensecf.cli.spec import load_for_verb
+    from sensecf.data.limits import PersonLimits
     from sensecf.explanation import explain as explain_rows
     from sensecf.interventions import intervention_table
     from sensecf.models import load_model
@@ -92,6 +97,7 @@ def explain(
     start = time.perf_counter()
     model = load_model(model_dir)
     data = load_for_verb(data_path, target, model.spec)
+    limits = PersonLimits.read(limits_path, data.spec, data) if limits_path else None
     wanted = (
         rows if rows in ("flagged", "all") else [r.strip() for r in rows.split(",") if r.strip()]
     )
@@ -108,6 +114,7 @@ def explain(
         llm=llm,
         progress=console.progress_enabled(),
         min_proba=min_proba,
+        limits=limits,
     )
     explanation.save(out_dir)
     result = explanation.result

@@ -53,6 +53,15 @@ out_option = _shared("--out", "out_dir", required=True, type=PATH)
 limit_option = _shared("--limit", type=int)
 n_cfs_option = _shared("--n-cfs", type=int)
 seed_option = _shared("--seed", default=0, show_default=True, type=int, help="Random seed.")
+limits_option = _shared(
+    "--limits",
+    "limits_path",
+    type=PATH,
+    help="Per-person limits (CSV/Parquet): a row per person or person-day keyed by the id "
+    "columns, with keep (features to keep, ';'-separated), max_changes and <feature>_min / "
+    "<feature>_max. The oracle and the LLM methods honour them; the others are measured "
+    "against them (viol_limits).",
+)
 min_proba_option = _shared(
     "--min-proba",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),

@@ -4,6 +4,9 @@ One place for the rules every generator obeys and every metric counts: fixed fea
 a feature moves only in its allowed direction, values stay within plausible bounds, coded
 features take one of their levels (whole numbers for integers), and the spec's relations hold:
 derived features equal their formula, checks are met (see :mod:`sensecf.data.relations`).
+A person's own limits (:mod:`sensecf.data.limits`: features to keep, tighter bounds, a cap on
+changes) are counted as their own kind, ``limits``, where a row's limits are given
+(:class:`RowLimits`).
 
 A missing value (NaN) in a query is a feature nobody measured for that person: its value is
 unknown, so it is not changeable. Every counterfactual keeps it missing; one that gives it a
@@ -13,6 +16,7 @@ value has changed a feature it may not change (counted under ``fixed``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,9 +24,41 @@ import pandas as pd
 from sensecf.data.relations import derivation_order
 from sensecf.data.spec import DatasetSpec
 
-VIOLATION_KINDS = ("fixed", "direction", "bounds", "grain", "relations")
+VIOLATION_KINDS = ("fixed", "direction", "bounds", "grain", "relations", "limits")
 # Relative tolerance under which a value counts as unchanged (floating-point noise, not a change).
 CHANGE_RTOL = 1e-6
+
+
+@dataclass(frozen=True)
+class RowLimits:
+    """Each row's person's limits as arrays (rows × features, spec order): ``keep`` (the
+    feature must stay as it is), ``lower`` / ``upper`` (a changed value must lie within; -inf /
+    inf where the person has no bound) and ``cap`` (per row, the most features a change may
+    touch; inf where none). Made by :meth:`sensecf.data.limits.PersonLimits.rows`.
+
+    >>> limits = RowLimits.none(2, 3)
+    >>> limits.keep.shape, float(limits.cap[0])
+    ((2, 3), inf)
+    """
+
+    keep: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    cap: np.ndarray
+
+    @classmethod
+    def none(cls, n: int, d: int) -> RowLimits:
+        """No limits for ``n`` rows of ``d`` features."""
+        return cls(
+            np.zeros((n, d), dtype=bool),
+            np.full((n, d), -np.inf),
+            np.full((n, d), np.inf),
+            np.full(n, np.inf),
+        )
+
+    def take(self, rows: np.ndarray) -> RowLimits:
+        """The limits of the given rows (positions), in that order."""
+        return RowLimits(self.keep[rows], self.lower[rows], self.upper[rows], self.cap[rows])
 
 
 def as_matrix(spec: DatasetSpec, rows: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -99,23 +135,33 @@ def allowed_ranges(spec: DatasetSpec, query: np.ndarray) -> tuple[np.ndarray, np
     return lo, hi
 
 
-def violations(spec: DatasetSpec, query: np.ndarray, cf: np.ndarray) -> pd.DataFrame:
+def violations(
+    spec: DatasetSpec, query: np.ndarray, cf: np.ndarray, limits: RowLimits | None = None
+) -> pd.DataFrame:
     """Count, per counterfactual, the constraints it breaks (only changed features can break any).
 
     Columns: ``fixed`` (fixed features changed, or a value given to a feature the query is
     missing), ``direction`` (moved against the allowed direction), ``bounds`` (outside plausible bounds), ``grain`` (not a level of a binary or
     categorical feature, or not whole for an integer one), ``relations`` (relations of the
     spec broken: a derived feature that differs from its formula, a check not met, where the
-    counterfactual changed one of the relation's features), and ``total``.
+    counterfactual changed one of the relation's features), ``limits`` (the person's own
+    limits broken, where ``limits`` gives each row's: a kept feature changed, a changed value
+    outside the person's bounds, each counted only where the spec itself allows it so that no
+    break counts twice, and 1 for more changes than the person's cap; 0 without limits) and
+    ``total``.
 
     >>> from sensecf.data.spec import FeatureSpec
     >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
     ...     FeatureSpec(name="sex", kind="binary", bounds=(0, 1), mutability="fixed"),
     ...     FeatureSpec(name="steps", kind="integer", bounds=(0, 50000), mutability="increase")])
     >>> violations(spec, np.array([[0, 4000]]), np.array([[0.5, 3000.5]])).iloc[0].tolist()
-    [1, 1, 0, 2, 0, 4]
+    [1, 1, 0, 2, 0, 0, 4]
     >>> violations(spec, np.array([[0, np.nan]]), np.array([[0, 5000]])).iloc[0].tolist()
-    [1, 0, 0, 0, 0, 1]
+    [1, 0, 0, 0, 0, 0, 1]
+    >>> kept = RowLimits.none(1, 2)
+    >>> kept.keep[0, 1] = True
+    >>> violations(spec, np.array([[0, 4000]]), np.array([[0, 5000]]), kept)["limits"].tolist()
+    [1]
     """
     query = np.atleast_2d(np.asarray(query, dtype=float))
     cf = np.atleast_2d(np.asarray(cf, dtype=float))
@@ -137,9 +183,42 @@ def violations(spec: DatasetSpec, query: np.ndarray, cf: np.ndarray) -> pd.DataF
         elif feature.kind == "integer":
             counts["grain"] += m & (np.abs(cf[:, j] - np.round(cf[:, j])) > 1e-9)
     counts["relations"] += broken_relations(spec, query, cf).sum(axis=1)
+    if limits is not None:
+        counts["limits"] += limit_breaks(spec, query, cf, limits).sum(axis=1)
     table = pd.DataFrame(counts)
     table["total"] = table[list(VIOLATION_KINDS)].sum(axis=1)
     return table
+
+
+def limit_breaks(
+    spec: DatasetSpec, query: np.ndarray, cf: np.ndarray, limits: RowLimits
+) -> np.ndarray:
+    """Per counterfactual and feature, whether it breaks its person's limits where the spec
+    allows the change (a kept feature changed; a changed value outside the person's bounds but
+    within the spec's), plus a last column: more features changed than the person's cap.
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
+    ...     FeatureSpec(name="sleep", bounds=(0, 900)), FeatureSpec(name="steps", bounds=(0, 5e4))])
+    >>> limits = RowLimits(np.array([[True, False]]), np.array([[-np.inf, 0.0]]),
+    ...                    np.array([[np.inf, 9000.0]]), np.array([1.0]))
+    >>> query, cf = np.array([[400.0, 4000]]), np.array([[430.0, 12000]])
+    >>> limit_breaks(spec, query, cf, limits).tolist()
+    [[True, True, True]]
+    """
+    query = np.atleast_2d(np.asarray(query, dtype=float))
+    cf = np.atleast_2d(np.asarray(cf, dtype=float))
+    moved = changed(query, cf) & ~np.isnan(query)
+    lo, hi = allowed_ranges(spec, query)
+    lower = np.array([f.bounds[0] for f in spec.features])
+    upper = np.array([f.bounds[1] for f in spec.features])
+    with np.errstate(invalid="ignore"):
+        # What the spec already counts (fixed, direction, bounds) is not counted again here.
+        spec_allows = moved & (cf >= np.maximum(lo, lower)) & (cf <= np.minimum(hi, upper))
+        outside = (cf < limits.lower) | (cf > limits.upper)
+    breaks = spec_allows & (limits.keep | outside)
+    over = count_changes(spec, query, cf) > limits.cap
+    return np.column_stack([breaks, over])
 
 
 def project(spec: DatasetSpec, query: np.ndarray, candidate: np.ndarray) -> np.ndarray:

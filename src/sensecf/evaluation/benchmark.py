@@ -36,6 +36,7 @@ from pydantic import Field, field_validator
 
 from sensecf.data.dataset import Dataset
 from sensecf.data.io import write_table, write_text
+from sensecf.data.limits import PersonLimits
 from sensecf.data.scales import FeatureScales
 from sensecf.errors import DataError, SensecfError
 from sensecf.evaluation.catalog import CATALOG, Catalog, Measure
@@ -113,11 +114,14 @@ class BenchmarkConfig(RunSettings):
     (``None``: the decision rule's). ``target``: the label column when ``data`` is a plain table
     without a spec beside it (the model's spec is used; see ``sensecf benchmark --target``).
     ``reference``: the method every other is compared with, query by query (``None``: the
-    oracle, when it is among the methods; a name given must be one of them).
+    oracle, when it is among the methods; a name given must be one of them). ``limits``: a
+    per-person limits file (:mod:`sensecf.data.limits`): the oracle and the LLM methods hold
+    each query to its person's limits, every other method is measured against them
+    (``viol_limits``).
     """
 
     kind = "benchmark"
-    path_fields = ("model", "data", "out")
+    path_fields = ("model", "data", "out", "limits")
 
     model: Path | None = None
     data: Path | None = None
@@ -132,6 +136,7 @@ class BenchmarkConfig(RunSettings):
     min_proba: float | None = Field(default=None, gt=0, lt=1)
     target: str | None = None
     reference: str | None = None
+    limits: Path | None = None
 
     @field_validator("generators", mode="before")
     @classmethod
@@ -195,6 +200,8 @@ class BenchmarkConfig(RunSettings):
         }
         if self.min_proba is not None:  # absent otherwise: earlier results keep their key
             key["min_proba"] = self.min_proba
+        if self.limits is not None:  # the limits' contents, not their file's name
+            key["limits"] = file_digest(self.limits)
         return fingerprint(key)
 
 
@@ -278,6 +285,7 @@ def run_benchmark(
         check_generator(base, llm=llm, **config.options(base))
     if config.min_proba is not None:  # a margin below the decision rule's is refused here too
         margin_model(model, model.spec.desired_class, config.min_proba)
+    limits = PersonLimits.read(config.limits, model.spec, data) if config.limits else None
     out = Path(out_dir) if out_dir is not None else None
     train_rows, test_rows = model.split_data(data)
     pool = test_rows if config.queries_from == "test" else data
@@ -305,12 +313,14 @@ def run_benchmark(
             todo.append(base)
     # One plausibility detector, fitted once on the desired class's training rows and
     # calibrated on its held-out rows: the suite judges by it, the plausible oracle is held to it.
-    suite = MetricSuite(seed=config.seed, margin=config.min_proba)
+    suite = MetricSuite(seed=config.seed, margin=config.min_proba, limits=limits)
     suite.fit(model, train_rows, calibration=test_rows)
     desired = model.spec.desired_class
     detector = suite.detector(desired)
     runner = execution or Execution()
-    context = _BenchmarkContext(model, train_rows, queries, config, methods, progress, detector)
+    context = _BenchmarkContext(
+        model, train_rows, queries, config, methods, progress, detector, limits
+    )
     if runner.parallel:
         context = context.for_workers()
 
@@ -557,6 +567,7 @@ class _BenchmarkContext:
     methods: dict[str, _Method]
     progress: bool
     detector: PlausibilityDetector | None = None
+    limits: PersonLimits | None = None
     cache_copies: dict[str, CacheCopy] = field(default_factory=dict)
 
     def for_workers(self) -> _BenchmarkContext:
@@ -597,6 +608,7 @@ def _compute_method(
             seed=config.seed,
             progress=context.progress,
             min_proba=config.min_proba if generator.searches_margin else None,
+            limits=context.limits,
         )
     finally:
         if backend is not None:

@@ -308,7 +308,7 @@ class Catalog:
         >>> CATALOG.get("l0_ratio")
         Traceback (most recent call last):
         ...
-        sensecf.errors.SensecfError: no measure 'l0_ratio' in the metric suite; known: n_queries, n_cfs, n_valid, coverage, validity, validity_margin, query_validity, any_valid, n_certified_infeasible, n_feasible, covered_feasible, feasible_coverage, n_min_l0_certified, n_min_l0_bounded, validity_first, validity_after_repair, fallback_share, l0, min_l0_ratio, mad_l1, range_l1, l2_std, cost, lof_inlier, iforest_inlier, ynn, nn_dist, diversity, copied_example, example_share, viol_fixed, viol_direction, viol_bounds, viol_grain, viol_relations, viol_total, n_violating, seconds, llm_calls, prompt_tokens, completion_tokens, llm_calls_per_valid_cf, prompt_tokens_per_valid_cf, completion_tokens_per_valid_cf, tokens_per_valid_cf
+        sensecf.errors.SensecfError: no measure 'l0_ratio' in the metric suite; known: n_queries, n_cfs, n_valid, coverage, validity, validity_margin, query_validity, any_valid, n_certified_infeasible, n_feasible, covered_feasible, feasible_coverage, n_min_l0_certified, n_min_l0_bounded, validity_first, validity_after_repair, fallback_share, l0, min_l0_ratio, mad_l1, range_l1, l2_std, cost, lof_inlier, iforest_inlier, ynn, nn_dist, diversity, copied_example, example_share, viol_fixed, viol_direction, viol_bounds, viol_grain, viol_relations, viol_limits, viol_total, n_violating, seconds, llm_calls, prompt_tokens, completion_tokens, llm_calls_per_valid_cf, prompt_tokens_per_valid_cf, completion_tokens_per_valid_cf, tokens_per_valid_cf
         """
         if level is not None and level not in LEVELS:
             raise SensecfError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
@@ -743,6 +743,9 @@ _VIOLATIONS = {
     "bounds": "changed features outside their plausible bounds",
     "grain": "changed values that are not a level (coded) or not whole (integer)",
     "relations": "spec relations broken (a derived feature off its formula, a check not met)",
+    "limits": "the person's own limits broken, where a limits table is given (a kept feature "
+    "changed, a value outside the person's bounds, more changes than the person's cap; each "
+    "counted only where the spec allows it)",
 }
 assert tuple(_VIOLATIONS) == VIOLATION_KINDS, "one meaning per violation kind"
 _COSTS = ("llm_calls", "prompt_tokens", "completion_tokens")

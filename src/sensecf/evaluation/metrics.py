@@ -75,11 +75,13 @@ from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 
 from sensecf.data.constraints import (
     VIOLATION_KINDS,
+    RowLimits,
     as_matrix,
     count_changes,
     violations,
 )
 from sensecf.data.dataset import Dataset
+from sensecf.data.limits import PersonLimits
 from sensecf.data.scales import FeatureScales
 from sensecf.errors import DataError, SensecfError
 from sensecf.evaluation.catalog import CATALOG, SUITE_LEVELS, Catalog, CFBatch, Measure
@@ -125,6 +127,8 @@ _CF_TAIL: dict[str, str] = {
     "viol_bounds": "changed features outside their plausible bounds",
     "viol_grain": "changed values that are not a level (coded) or not whole (integer)",
     "viol_relations": "spec relations broken (a derived feature off its formula, a check not met)",
+    "viol_limits": "the person's limits broken (kept feature changed, value outside their "
+    "bounds, more changes than their cap; 0 without a limits table)",
     "viol_total": "all constraint violations of this CF",
     "llm_calls": "LLM calls attributed to this CF by its generator",
     "prompt_tokens": "prompt tokens attributed to this CF",
@@ -240,6 +244,9 @@ class MetricSuite:
     range of range-normalised L1 (``"bounds"``: the spec's plausible bounds; ``"data"``: the
     training min-max). ``catalog``: the measures to score (by default :data:`CATALOG`); a
     counterfactual-level measure with a compute function adds a column to every table.
+    ``limits``: per-person limits (:class:`~sensecf.data.limits.PersonLimits`) every CF is
+    held to, found by its query's id columns; what a CF breaks of them is ``viol_limits``
+    (whether or not its method honoured them).
 
     Fitted state: ``mad_``, ``mad_source_``, ``std_``, ``range_``, ``mean_``, ``scale_``
     (pandas Series indexed by feature), ``median_``, ``nn_`` (nearest-neighbour index on
@@ -268,6 +275,7 @@ class MetricSuite:
         catalog: Catalog = CATALOG,
         inlier_rate: float | None = DEFAULT_INLIER_RATE,
         detector_trees: int = 100,
+        limits: PersonLimits | None = None,
     ) -> None:
         for name, value in (("lof_neighbors", lof_neighbors), ("ynn_neighbors", ynn_neighbors)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -301,6 +309,9 @@ class MetricSuite:
         PlausibilityDetector(n_estimators=detector_trees, inlier_rate=inlier_rate)
         self.inlier_rate = inlier_rate
         self.detector_trees = int(detector_trees)
+        if limits is not None and not isinstance(limits, PersonLimits):
+            raise SensecfError(f"limits must be a PersonLimits; got {type(limits).__name__}")
+        self.limits = limits
 
     # ---- fitting -----------------------------------------------------------------------------
     def fit(
@@ -458,6 +469,14 @@ class MetricSuite:
                 "are not in its queries table"
             )
 
+    def _row_limits(self, result: CounterfactualResult) -> RowLimits | None:
+        """Each CF's person's limits (None without a limits table)."""
+        if self.limits is None:
+            return None
+        queries = result.queries.set_index("query_id")
+        person = self.limits.resolve(queries.loc[result.cfs["query_id"].to_numpy()])
+        return PersonLimits.rows(self.spec_, person)
+
     # ---- per counterfactual ------------------------------------------------------------------
     def score_cfs(
         self,
@@ -527,7 +546,7 @@ class MetricSuite:
             ynn[finite] = (self.reference_pred_[idx] == result.desired_class).mean(axis=1)
             nn_dist[finite] = dist[:, 0]
 
-        broken = violations(spec, Q, C)
+        broken = violations(spec, Q, C, self._row_limits(result))
         own = {
             "min_l0": best,
             "min_l0_ratio": ratio,

@@ -34,6 +34,7 @@ from sklearn.base import BaseEstimator
 
 from sensecf.data.constraints import as_matrix, project, recompute_known
 from sensecf.data.dataset import Dataset
+from sensecf.data.limits import Limits, PersonLimits
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError, SensecfError
 from sensecf.models.classifier import TrainedClassifier
@@ -131,6 +132,9 @@ class CounterfactualGenerator(BaseEstimator):
     # False for a method whose search decides by a rule of its own (a library's 0.5 or argmax,
     # a bank verified at fit): ``generate(min_proba=)`` would not make it search to the margin.
     searches_margin: ClassVar[bool] = True
+    # True for a method that holds each query to its person's limits (``generate(limits=)``:
+    # its ``_propose_batch`` takes them); the others ignore them and are measured against them.
+    honours_limits: ClassVar[bool] = False
     extra_cf_columns: ClassVar[tuple[str, ...]] = ()
     query_info_columns: ClassVar[tuple[str, ...]] = ()
 
@@ -177,6 +181,7 @@ class CounterfactualGenerator(BaseEstimator):
         seed: int = 0,
         progress: bool = False,
         min_proba: float | None = None,
+        limits: PersonLimits | Sequence[Limits | None] | None = None,
     ) -> CounterfactualResult:
         """Counterfactuals for each query row, validated by the model.
 
@@ -186,6 +191,13 @@ class CounterfactualGenerator(BaseEstimator):
         :func:`margin_model`), so a method searches until P(desired) ≥ ``min_proba``; ``valid``
         stays the decision rule, and the CF table gains ``valid_margin``. ``info["min_proba"]``
         records it.
+
+        ``limits``: per-person limits (:class:`~sensecf.data.limits.PersonLimits`, found by
+        the queries' id columns, or one :class:`~sensecf.data.limits.Limits` or None per query
+        row). A method with ``honours_limits`` keeps every query to its person's; the others
+        ignore them (the metric suite counts what they break). The query table gains
+        ``limits`` (each person's in words), and ``info["limits"]`` says ``honoured`` or
+        ``ignored``.
         """
         if not hasattr(self, "model_"):
             raise NotFittedError(
@@ -203,13 +215,15 @@ class CounterfactualGenerator(BaseEstimator):
         X = as_matrix(spec, frame)
         ids = frame[[c for c in spec.id_columns if c in frame.columns]].reset_index(drop=True)
         rng = np.random.default_rng(seed)
+        person = _per_query(limits, frame, len(X))
 
         rule = self.model_
         if min_proba is not None:
             # The search sees a stricter model; the result is judged by the decision rule.
             self.model_ = margin_model(rule, desired, min_proba)
         try:
-            proposals, seconds, errors = self._run(X, int(n_cfs), desired, rng, progress)
+            honoured = person if self.honours_limits else None
+            proposals, seconds, errors = self._run(X, int(n_cfs), desired, rng, progress, honoured)
         finally:
             self.model_ = rule
         query_table = ids.copy()
@@ -234,15 +248,25 @@ class CounterfactualGenerator(BaseEstimator):
         )
         for key in info_keys:
             query_table[key] = [p.query_info.get(key) for p in proposals]
-        info = {} if min_proba is None else {"min_proba": float(min_proba)}
+        info: dict[str, Any] = {} if min_proba is None else {"min_proba": float(min_proba)}
+        if person is not None:
+            query_table["limits"] = [p.text() if p is not None else "" for p in person]
+            info["limits"] = "honoured" if self.honours_limits else "ignored"
         return CounterfactualResult(self.name, desired, spec, query_table, cfs, info)
 
     def _run(
-        self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator, progress: bool
+        self,
+        X: np.ndarray,
+        n_cfs: int,
+        desired: int,
+        rng: np.random.Generator,
+        progress: bool,
+        limits: list[Limits | None] | None = None,
     ) -> tuple[list[Candidates], list[float], list[str]]:
         n, d = X.shape
         batch_start = time.perf_counter()
-        batch = self._propose_batch(X, n_cfs, desired, rng, progress)
+        person = {} if limits is None else {"limits": limits}
+        batch = self._propose_batch(X, n_cfs, desired, rng, progress, **person)
         if batch is not None:
             proposals = list(batch)
             if len(proposals) != n:
@@ -384,6 +408,23 @@ class CounterfactualGenerator(BaseEstimator):
             if key not in columns:
                 columns[key] = np.full(len(chosen), np.nan, dtype=object)
         return pd.DataFrame(columns)
+
+
+def _per_query(
+    limits: PersonLimits | Sequence[Limits | None] | None, frame: pd.DataFrame, n: int
+) -> list[Limits | None] | None:
+    """Each query row's limits (None: no limits given at all)."""
+    if limits is None:
+        return None
+    if isinstance(limits, PersonLimits):
+        return limits.resolve(frame)
+    person = list(limits)
+    if len(person) != n or not all(p is None or isinstance(p, Limits) for p in person):
+        raise SensecfError(
+            f"limits must be a PersonLimits or one Limits (or None) per query; got "
+            f"{len(person)} entries for {n} queries"
+        )
+    return person
 
 
 def judgeable(queries: np.ndarray, cfs: np.ndarray) -> np.ndarray:

@@ -20,12 +20,13 @@ backend).
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sensecf.data.limits import Limits
 from sensecf.generators.llm import feedback
 from sensecf.generators.llm.candidates import admissible
 from sensecf.generators.llm.compact import CompactFormat, PromptInput
@@ -124,9 +125,14 @@ class FineTunedGenerator(LLMGenerator):
 
     # ---- the compact request ------------------------------------------------------------------
     def _prepare(
-        self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator
+        self,
+        X: np.ndarray,
+        n_cfs: int,
+        desired: int,
+        rng: np.random.Generator,
+        limits: Sequence[Limits | None] | None = None,
     ) -> QueryBatch:
-        batch = super()._prepare(X, n_cfs, desired, rng)
+        batch = super()._prepare(X, n_cfs, desired, rng, limits)
         batch.flips = nearest_flips(
             self.model_,
             batch.X,
@@ -223,7 +229,7 @@ class FineTunedGenerator(LLMGenerator):
         schema = None
         if self.schema:
             schema = (
-                answer_schema(candidates, required=[], max_changes=self.max_changes)
+                answer_schema(candidates, required=[], max_changes=batch.caps[chain.query])
                 if candidates
                 else _EMPTY
             )

@@ -22,8 +22,10 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from sensecf.data.constraints import allowed_ranges, changed
+from sensecf.data.constraints import allowed_ranges, changed, count_changes
+from sensecf.data.limits import Limits
 from sensecf.data.scales import EffortPrices
+from sensecf.data.spec import DatasetSpec
 from sensecf.generators.base import (
     Candidates,
     CounterfactualGenerator,
@@ -101,6 +103,10 @@ class QueryBatch:
     shown: list[np.ndarray]  # per query, the examples in the order they are shown
     factuals: list[np.ndarray] | None  # worked pairs: the people the examples came from
     base_seed: int
+    specs: list[DatasetSpec] = field(default_factory=list)  # per query, as it holds for them
+    caps: list[int | None] = field(default_factory=list)  # per query, the most changes
+    limits: list[str] = field(default_factory=list)  # per query, their limits in words
+    person: list[Limits | None] = field(default_factory=list)  # per query, their limits
     chains: list[list[AnswerChain]] = field(default_factory=list)  # per query, one per CF asked
     flips: list[dict[int, np.ndarray]] | None = None  # per query, moves that flip alone (if asked)
     seconds: dict[int, float] = field(default_factory=dict)  # per query, where timed alone
@@ -125,11 +131,18 @@ class LLMGenerator(CounterfactualGenerator):
     keeps answers sparse and short (~11 tokens per change). ``grid_size``: training quantiles
     offered per feature.
 
+    A person's limits (``generate(limits=)``) hold as the spec's rules do: a kept feature is
+    never asked, a bounded one is offered values within the person's bounds, the schema and
+    the prompt cap the changes at the person's ``max_changes`` (with this one), the prompt
+    states the limits, and an answer that breaks them goes back for repair; the fallback
+    oracle is held to them too.
+
     Parameters are stored as given and checked by ``fit``; ``name`` follows from them.
     ``sklearn.base.clone`` gives an unfitted copy that shares the backend (a loaded model or
     an open connection is a resource, not a parameter value to copy).
     """
 
+    honours_limits = True
     extra_cf_columns: ClassVar[tuple[str, ...]] = ("round", "sample", "copied_example")
     query_info_columns: ClassVar[tuple[str, ...]] = (
         "llm_calls",
@@ -270,12 +283,13 @@ class LLMGenerator(CounterfactualGenerator):
         desired: int,
         rng: np.random.Generator,
         progress: bool = False,
+        limits: Sequence[Limits | None] | None = None,
     ) -> Sequence[Candidates]:
         if len(X) == 0:
             return []
         backend = self.backend_for_run()
         begun = time.perf_counter()
-        batch = self._prepare(X, n_cfs, desired, rng)
+        batch = self._prepare(X, n_cfs, desired, rng, limits)
         shared = (time.perf_counter() - begun) / len(X)
         # A server answers many requests at once: each round goes out for every query together.
         # A local model answers one at a time and reuses the evaluation of the prompt it saw
@@ -301,13 +315,24 @@ class LLMGenerator(CounterfactualGenerator):
         return self._assemble(batch, n_cfs)
 
     def _prepare(
-        self, X: np.ndarray, n_cfs: int, desired: int, rng: np.random.Generator
+        self,
+        X: np.ndarray,
+        n_cfs: int,
+        desired: int,
+        rng: np.random.Generator,
+        limits: Sequence[Limits | None] | None = None,
     ) -> QueryBatch:
-        """Allowed ranges, current probabilities, the probe and the examples of every query."""
+        """Allowed ranges, current probabilities, the probe and the examples of every query
+        (each held to its person's ``limits``, where given)."""
         _, proba = self.model_.predict_with_proba(X, desired)
         # A feature the query is missing has no range (NaN at both ends): nothing is tried or
         # offered for it, and every answer keeps it missing.
         lo, hi = allowed_ranges(self.spec_, X)
+        person: list[Limits | None] = list(limits) if limits is not None else [None] * len(X)
+        specs = [self.spec_ if p is None else p.narrow(self.spec_) for p in person]
+        for i, own in enumerate(person):
+            if own is not None:  # a kept feature has no range; a bounded one a narrower one
+                lo[i], hi[i] = (ends[0] for ends in allowed_ranges(specs[i], X[i][None, :]))
         found = probe(
             self.model_,
             X,
@@ -341,6 +366,10 @@ class LLMGenerator(CounterfactualGenerator):
             factuals,
             base_seed=int(rng.integers(0, 2**31 - 1)),
             chains=[[AnswerChain(i, s) for s in range(n_cfs)] for i in range(len(X))],
+            specs=specs,
+            caps=[self.max_changes if p is None else p.cap(self.max_changes) for p in person],
+            limits=["" if p is None else p.text() for p in person],
+            person=person,
         )
 
     def _needed(self, desired: int) -> float:
@@ -424,12 +453,13 @@ class LLMGenerator(CounterfactualGenerator):
             asked=asked,
             offered=None if enforced else candidates,
             must_move=() if enforced else must_move,
-            max_changes=self.max_changes,
+            max_changes=batch.caps[i],
             cheaper=self.cheaper_,
+            limits=batch.limits[i],
         )
         request = ChatRequest(
             render_messages(self.prompt_, context),
-            answer_schema(candidates, required=must_move, max_changes=self.max_changes),
+            answer_schema(candidates, required=must_move, max_changes=batch.caps[i]),
             self._params(batch, chain, rnd, len(asked)),
         )
         shown = [answer_row(spec, r) for r in examples]
@@ -482,7 +512,15 @@ class LLMGenerator(CounterfactualGenerator):
                 chain.rejected += 1
                 chain.problems = feedback.cut_off(parsed.missing)
                 continue
-            coerced = coerce_answer(spec, batch.X[chain.query], parsed)
+            # Read by the spec as it holds for the person: a kept feature stays as it is.
+            coerced = coerce_answer(batch.specs[chain.query], batch.X[chain.query], parsed)
+            cap = batch.caps[chain.query]
+            if cap is not None and batch.limits[chain.query]:
+                moved = int(count_changes(spec, batch.X[chain.query], coerced.row)[0])
+                if moved > cap:  # the person's cap, where no grammar held the answer to it
+                    coerced.problems.setdefault(
+                        "max_changes", f"it changed {moved} features; change at most {cap}"
+                    )
             # What a grammar would have enforced, checked for every backend alike.
             if not enforced:  # what the grammar would have ruled out, checked here
                 query = batch.X[chain.query]
@@ -542,7 +580,7 @@ class LLMGenerator(CounterfactualGenerator):
         if self.oracle_ is not None:  # fallback on
             served = [sum(c.done for c in group) for group in batch.chains]
             short = {i: n_cfs - k for i, k in enumerate(served) if k < n_cfs}
-            fills, answers = _fallback(self.oracle_, batch.X, short, batch.desired)
+            fills, answers = _fallback(self.oracle_, batch.X, short, batch.desired, batch.person)
         return [
             self._candidates(
                 group,
@@ -646,16 +684,22 @@ def changed_values(
 
 
 def _fallback(
-    oracle: Oracle, X: np.ndarray, short: dict[int, int], desired: int
+    oracle: Oracle,
+    X: np.ndarray,
+    short: dict[int, int],
+    desired: int,
+    person: Sequence[Limits | None] = (),
 ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
     """The oracle's CFs for the queries the LLM left short, as many as each lacks, and its
-    answer for each (``optimal``, ``feasible``, ``infeasible``, ...)."""
+    answer for each (``optimal``, ``feasible``, ``infeasible``, ...), each held to its
+    person's limits (``person``: per query of ``X``, where given)."""
     if not short:
         return {}, {}
     ids = sorted(short)
     names = oracle.spec_.feature_names
     frame = pd.DataFrame(X[ids], columns=names)
-    result = oracle.generate(frame, n_cfs=max(short.values()), desired_class=desired)
+    limits = [person[i] for i in ids] if person else None
+    result = oracle.generate(frame, n_cfs=max(short.values()), desired_class=desired, limits=limits)
     cfs = result.cfs
     status = result.queries.set_index("query_id")["status"]
     out, answers = {}, {}

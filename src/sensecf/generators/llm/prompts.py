@@ -38,7 +38,7 @@ Placeholders are checked when the template is built:
 >>> PromptTemplate(user="{current}\\n{nonsense}")
 Traceback (most recent call last):
 ...
-ValueError: PromptTemplate.user uses unknown placeholder(s) ['nonsense']; it may use ['answer_keys', 'current', 'current_class', 'desired_class', 'examples', 'feedback', 'fixed', 'helps', 'needed', 'offered', 'proba', 'unmeasured']
+ValueError: PromptTemplate.user uses unknown placeholder(s) ['nonsense']; it may use ['answer_keys', 'current', 'current_class', 'desired_class', 'examples', 'feedback', 'fixed', 'helps', 'limits', 'needed', 'offered', 'proba', 'unmeasured']
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ DEFAULT_USER = """\
 The model predicts "{current_class}" (probability of "{desired_class}" {proba}; it must pass \
 {needed}).
 Now: {current}
-{unmeasured}Helps most: {helps}
+{unmeasured}{limits}Helps most: {helps}
 {offered}{examples}{feedback}"""
 
 DEFAULT_NEAREST = "Changes that worked for people like this one:\n{rows}\n"
@@ -79,6 +79,8 @@ DEFAULT_OFFERED = "Values you may give: {values}\n"
 DEFAULT_WORKED = (
     'Other people, and changes that made the model predict "{desired_class}" for them:\n{rows}\n'
 )
+# A person's own limits (features to keep, tighter bounds, a cap on changes), in words.
+DEFAULT_LIMITS = "This person's limits: {rules}.\n"
 # Where the spec states effort costs: the features whose typical change costs least.
 DEFAULT_CHEAPER = "Cheaper changes first: {names}."
 DEFAULT_FEEDBACK = "An earlier answer did not work: {problems}. Give a different answer.\n"
@@ -103,6 +105,7 @@ _FIELDS: dict[str, set[str]] = {
         "feedback",
         "answer_keys",
         "unmeasured",
+        "limits",
     },
     "nearest": {"desired_class", "rows"},
     "worked": {"desired_class", "rows"},
@@ -110,6 +113,7 @@ _FIELDS: dict[str, set[str]] = {
     "offered": {"values"},
     "unmeasured": {"names"},
     "cheaper": {"names"},
+    "limits": {"rules"},
 }
 
 
@@ -129,7 +133,8 @@ class PromptTemplate:
     ``offered`` block: the values each feature may take and which must change, written out for
     a backend that cannot enforce a schema; else nothing), ``unmeasured`` (the rendered
     ``unmeasured`` block naming the features that may change but were not measured for this
-    person; nothing when every one was) and ``answer_keys`` (the features asked: those with
+    person; nothing when every one was), ``limits`` (the rendered ``limits`` block stating the
+    person's own limits; nothing without) and ``answer_keys`` (the features asked: those with
     more than one admissible value; the default text leaves it out).
 
     >>> PromptTemplate().system.startswith("You are a health coach")
@@ -144,6 +149,7 @@ class PromptTemplate:
     offered: str = DEFAULT_OFFERED
     unmeasured: str = DEFAULT_UNMEASURED
     cheaper: str = DEFAULT_CHEAPER
+    limits: str = DEFAULT_LIMITS
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -177,7 +183,8 @@ class PromptContext:
     backend without schema enforcement, with ``must_move`` the features that must change and
     ``max_changes`` the most features an answer may change (``None``: any number).
     ``cheaper``: the features whose changes cost least, cheapest first (where the spec states
-    effort costs; see :meth:`~sensecf.data.scales.EffortPrices.cheaper`).
+    effort costs; see :meth:`~sensecf.data.scales.EffortPrices.cheaper`). ``limits``: the
+    person's own limits in words (:meth:`sensecf.data.limits.Limits.text`; empty: none).
     A missing value (NaN) in ``query`` is a feature nobody measured: the prompt names it as
     not measured and states no value for it.
     """
@@ -196,6 +203,7 @@ class PromptContext:
     must_move: Sequence[str] = ()
     max_changes: int | None = None
     cheaper: Sequence[str] = ()
+    limits: str = ""
 
 
 def render_messages(template: PromptTemplate, context: PromptContext) -> Messages:
@@ -280,6 +288,7 @@ def render_messages(template: PromptTemplate, context: PromptContext) -> Message
         feedback=feedback,
         offered=offered,
         unmeasured=unmeasured,
+        limits=template.limits.format(rules=context.limits) if context.limits else "",
         answer_keys=", ".join(n for n in mutable if n in asked and n not in missing),
     )
     # The same for everyone (the shared prefix): the spec's features, not this person's asked.

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from sensecf.data.constraints import changed, count_changes, recompute, relations_kept
+from sensecf.data.limits import Limits
 from sensecf.data.scales import EffortPrices, FeatureScales
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
@@ -100,6 +101,12 @@ class Oracle(CounterfactualGenerator):
     beam, ``beam_width`` rows kept per subset size, ``max_rows`` the largest exhaustive size
     (rows per subset size), ``neighbors`` projected desired-class training rows per query.
 
+    A person's limits (``generate(limits=)``) hold for their query as the spec's rules do: a
+    kept feature is fixed, a bounded one stays within the person's bounds (the program and the
+    search work on the spec as it holds for the person, :meth:`.Limits.narrow`), and the
+    person's cap on changes joins ``max_changes``; the certificate is then over what the person
+    may change.
+
     A query's missing feature (NaN: nobody measured it) stays missing in every counterfactual;
     the program holds it where the classifier puts a missing value (a tree's missing-value
     branch, an imputer's value), so its answers are as exact as for complete queries.
@@ -117,6 +124,7 @@ class Oracle(CounterfactualGenerator):
     """
 
     keeps_relations = True
+    honours_limits = True
     query_info_columns: ClassVar[tuple[str, ...]] = (
         *CERTIFICATE_COLUMNS,
         "budget",
@@ -322,33 +330,53 @@ class Oracle(CounterfactualGenerator):
         desired: int,
         rng: np.random.Generator,
         progress: bool = False,
+        limits: Sequence[Limits | None] | None = None,
     ) -> Sequence[Candidates] | None:
         pool = self.reference_X_[self.reference_pred_ == desired]
         plausible = self._plausible(desired)
         # Held to plausibility, every check the search and the enumeration make sees an
         # outlier of the detector as outside the desired class.
         model = self.model_ if plausible is None else plausible.held(self.model_, desired)
+        person = list(limits) if limits is not None else [None] * len(X)
         neighbours = neighbour_candidates(
             model, self.spec_, self.price_scale_, pool, X, desired, self.neighbors
         )
         out = []
         with progress_bar(self.name, len(X), progress) as advance:
-            for query, near in zip(X, neighbours, strict=True):
+            for query, near, own in zip(X, neighbours, person, strict=True):
                 start = time.perf_counter()
                 budget = self._budget(start)
+                spec, cap = self.spec_, self.max_changes
+                if own is not None:  # the spec as it holds for this person, and their cap
+                    spec, cap = own.narrow(self.spec_), own.cap(self.max_changes)
+                    near = neighbour_candidates(
+                        model,
+                        spec,
+                        self.price_scale_,
+                        pool,
+                        query[None, :],
+                        desired,
+                        self.neighbors,
+                    )[0]
+                    if cap is not None:
+                        near = near[count_changes(spec, query, near) <= cap]
                 answer: tuple[np.ndarray, Certificate] | None = None
                 exact = plausible is None or plausible.trees is not None
                 if self.encoding_ is not None and exact and self._encodable(query):
                     try:
                         answer = self._exact(
-                            query.copy(), near, n_cfs, desired, budget, model, plausible
+                            query.copy(), near, n_cfs, desired, budget, model, plausible, spec, cap
                         )
                     except UnsupportedModel:  # the model cannot score this query's gaps
                         answer = None
                 if answer is None:
-                    found, certificate = self._search(query.copy(), near, desired, budget, model)
+                    found, certificate = self._search(
+                        query.copy(), near, desired, budget, model, spec, cap
+                    )
                     answer = self._rank(query, found), certificate
                 rows, certificate = answer
+                if own is not None and cap is not None:  # what the fill-up rows may not pass
+                    rows = rows[count_changes(spec, query, rows) <= cap]
                 info = {
                     **certificate.query_info(),
                     "budget": budget.label,
@@ -380,19 +408,25 @@ class Oracle(CounterfactualGenerator):
         desired: int,
         budget: Budget,
         model: TrainedClassifier,
+        spec: DatasetSpec | None = None,
+        cap: int | None = None,
     ) -> tuple[np.ndarray, Certificate]:
+        """The search for one query, over ``spec`` (default: the oracle's; a person's own
+        where they have limits) and at most ``cap`` changes (default: ``max_changes``)."""
+        if spec is None:
+            spec, cap = self.spec_, self.max_changes
         grid = [
             np.union1d(fine, coarse)
             for fine, coarse in zip(self.grid_, self.grid_large_, strict=True)
         ]
         settings = SearchSettings(
             grid=grid,
-            max_changes=self.max_changes,
+            max_changes=cap,
             beam_width=self.beam_width,
             max_rows=self.max_rows,
             complete_up_to=COMPLETE_GRID,
         )
-        return search(model, self.spec_, query, desired, near, settings, budget)
+        return search(model, spec, query, desired, near, settings, budget)
 
     def _exact(
         self,
@@ -403,22 +437,26 @@ class Oracle(CounterfactualGenerator):
         budget: Budget,
         model: TrainedClassifier,
         plausible: _Plausible | None = None,
+        spec: DatasetSpec | None = None,
+        max_changes: int | None = None,
     ) -> tuple[np.ndarray, Certificate]:
+        """The program for one query, over ``spec`` and ``max_changes`` as :meth:`_search`."""
         encoding = self.encoding_
-        spec = self.spec_
+        if spec is None:
+            spec, max_changes = self.spec_, self.max_changes
         low, high = change_range(spec, query)
         low[self.derived_], high[self.derived_] = np.nan, np.nan  # they follow their inputs
         plan = self.relations_
         if not plan.empty and not RelationProgram(plan, spec, query, low, high).usable:
             # The query itself does not meet its relations: only the search can say more.
-            rows, certificate = self._search(query, near, desired, budget, model)
+            rows, certificate = self._search(query, near, desired, budget, model, spec, max_changes)
             return self._rank(query, rows), certificate
         positive = desired == model.positive_class
         target = model.threshold + self.margin if positive else model.threshold - self.margin
         by_cost = self.objective == "cost"
         # A neighbour's count of changes caps the fewest, not the cheapest.
         known = int(count_changes(spec, query, near).min()) if len(near) and not by_cost else None
-        caps = [c for c in (known, self.max_changes) if c is not None]
+        caps = [c for c in (known, max_changes) if c is not None]
         cap = min(caps) if caps else None
 
         def accept(x: np.ndarray) -> bool:
@@ -430,6 +468,7 @@ class Oracle(CounterfactualGenerator):
             return query[None, :], Certificate("optimal", "milp", 0, 0)
         enumerated: tuple[np.ndarray, int, bool] | None = None
         outcome: Outcome | None = None
+        limit = cap
         for widen in (1.0, 10.0, 100.0):
             tolerance = encoding.link.tolerance * widen
             value = encoding.link.score_at(min(max(target, 0.0), 1.0))
@@ -532,10 +571,12 @@ class Oracle(CounterfactualGenerator):
                 outcome = None
                 break
         if outcome is None:  # the program and the model disagree at every tolerance
-            rows, certificate = self._search(query, near, desired, budget, model)
+            rows, certificate = self._search(query, near, desired, budget, model, spec, max_changes)
             return self._rank(query, rows), certificate
         if enumerated is not None and len(enumerated[0]):
             near = np.vstack([enumerated[0], near])  # the other enumerated rows fill up
+        if outcome.capped and max_changes is not None and limit == max_changes:
+            outcome.capped = False  # none within the cap the rules set: that is a proof
         rows, certificate = self._combine(query, outcome, near, cap)
         if by_cost and certificate.status == "optimal":  # the cheapest, not the fewest, proven
             l0 = int(count_changes(spec, query, rows[:1]).min())

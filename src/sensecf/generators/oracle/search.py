@@ -171,7 +171,7 @@ def search(
         status = "optimal" if exact else "feasible"
         bound = proven + 1 if complete else math.nan
         return pool, Certificate(status, "search", l0, bound, exact_on_grid=exact)
-    if complete and proven >= n_options:
+    if complete and proven >= cap:  # none within the changes the rules allow: proven
         return pool, Certificate("infeasible", "search", min_l0_bound=math.inf)
     status = "time_limit" if timed_out else "not_found"
     return pool, Certificate(status, "search", min_l0_bound=proven + 1 if complete else math.nan)
