@@ -1,9 +1,13 @@
 """`sensecf benchmark` on a small synthetic cohort and on a UCI heart-disease file."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+import sensecf as scf
 
 
 def test_benchmark_writes_tables_and_resumes(folders, invoke):
@@ -219,3 +223,37 @@ def test_a_bad_generator_option_in_a_config_is_one_line_and_exit_2(folders, invo
     result = invoke("benchmark", "--config", config)
     assert result.exit_code == 2, result.output
     assert result.output.count("\n") == 1 and "shots" in result.output
+
+
+def test_benchmark_measures_every_method_against_the_limits(folders, invoke):
+    data = scf.load_dataset(folders / "features")
+    people = data.frame["person_id"].unique()
+    # Every person keeps their steps and changes one feature at most.
+    pd.DataFrame({"person_id": people, "keep": "steps", "max_changes": 1}).to_csv(
+        folders / "everyone.csv", index=False
+    )
+    out = folders / "with-limits"
+    result = invoke(
+        "benchmark",
+        "--model",
+        folders / "model",
+        "--data",
+        folders / "features",
+        "--generators",
+        "oracle,dice-random",
+        "--limit",
+        3,
+        "--n-cfs",
+        2,
+        "--limits",
+        folders / "everyone.csv",
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(out / "summary.csv")
+    overall = summary[summary["label"].isna()] if "label" in summary else summary
+    counts = overall.set_index("method")["viol_limits"]
+    assert counts["oracle"] == 0 and counts["dice-random"] > 0
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert Path(saved["limits"]).name == "everyone.csv"

@@ -209,3 +209,43 @@ def test_explain_prints_a_proven_minimum(folders, invoke):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "optimal: no counterfactual changes fewer features" in result.output
+
+
+def test_explain_holds_each_person_to_their_limits(folders, invoke):
+    data = scf.load_dataset(folders / "features")
+    model = scf.load_model(folders / "model")
+    flagged = scf.select_queries(model, data).frame["person_id"].unique()[:3]
+    table = pd.DataFrame({"person_id": flagged, "keep": "steps;sleep_deep_min", "max_changes": 1})
+    table.to_csv(folders / "limits.csv", index=False)
+    out = folders / "limited"
+    args = ["--model", folders / "model", "--data", folders / "features", "--out", out]
+    rows = ",".join(str(p) for p in flagged)
+    result = invoke(
+        "explain",
+        *args,
+        "--generator",
+        "oracle",
+        "--rows",
+        rows,
+        "--limits",
+        folders / "limits.csv",
+    )
+    assert result.exit_code == 0, result.output
+    queries = pd.read_parquet(out / "queries.parquet")
+    assert queries["limits"].str.startswith("keep steps and sleep_deep_min").all()
+    cfs = pd.read_parquet(out / "cfs.parquet").merge(queries, on="query_id", suffixes=("", "_q"))
+    assert len(cfs) and cfs["valid"].all()
+    for name in ("steps", "sleep_deep_min"):
+        assert np.allclose(cfs[name], cfs[f"{name}_q"])
+
+
+def test_explain_refuses_unknown_people_and_features_in_limits_on_one_line(folders, invoke):
+    path = folders / "bad_limits.csv"
+    pd.DataFrame({"person_id": [99999], "keep": ["naps"]}).to_csv(path, index=False)
+    args = ["--model", folders / "model", "--data", folders / "features", "--out", folders / "bl"]
+    result = invoke("explain", *args, "--generator", "oracle", "--limits", path)
+    assert result.exit_code == 2, result.output
+    line = result.output.strip()
+    assert len(line.splitlines()) == 1 and str(path) in line
+    assert "unknown people 99999" in line and "naps (in keep, row 0)" in line
+    assert not (folders / "bl").exists()
