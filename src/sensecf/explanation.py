@@ -41,7 +41,7 @@ from sensecf.generators.registry import make_generator, split_name
 from sensecf.interventions import intervention_table
 from sensecf.llm.base import LLMBackend
 from sensecf.models import TrainedClassifier
-from sensecf.runs import INTERVENTIONS_CSV
+from sensecf.runs import INTERVENTIONS_CSV, REJECTED
 
 
 @dataclass
@@ -49,8 +49,8 @@ class Explanation:
     """Counterfactuals of the explained rows, with one intervention text per counterfactual.
 
     ``result``: the generator's :class:`~sensecf.generators.CounterfactualResult` (``cfs``,
-    ``queries``, ``info``). ``interventions``: one row per counterfactual, its changes worded
-    as sentences joined by ``"; "``. ``llm_stats``: the LLM backend's counters for this run
+    ``queries``, ``rejected``, ``info``). ``interventions``: one row per counterfactual
+    offered, its changes worded as sentences joined by ``"; "`` (a withheld answer has none). ``llm_stats``: the LLM backend's counters for this run
     (``calls`` sent to the model and ``hits`` served by the cache when a cache was named);
     ``None`` for generators without a backend of their own. ``seconds``: wall time of the run.
     """
@@ -71,6 +71,11 @@ class Explanation:
         return self.result.queries
 
     @property
+    def rejected(self) -> pd.DataFrame:
+        """The answers the generator withheld, with the reason (only LLM generators withhold)."""
+        return self.result.rejected
+
+    @property
     def info(self) -> dict[str, Any]:
         """What the method recorded about its run (saved in ``result.json``)."""
         return self.result.info
@@ -84,8 +89,9 @@ class Explanation:
         )
 
     def save(self, out_dir: str | os.PathLike[str]) -> Path:
-        """Write the result (``cfs.parquet``, ``queries.parquet``, ``spec.yaml``,
-        ``result.json``), ``cfs.csv``, ``cfs.json`` and ``interventions.csv`` to ``out_dir``.
+        """Write the result (``cfs.parquet``, ``queries.parquet``, ``rejected.parquet``,
+        ``spec.yaml``, ``result.json``), ``cfs.csv``, ``cfs.json`` and ``interventions.csv`` to
+        ``out_dir``.
 
         >>> import tempfile
         >>> import numpy as np, pandas as pd
@@ -96,7 +102,7 @@ class Explanation:
         >>> out = scf.explain(model, data, generator="oracle", limit=1).save(tempfile.mkdtemp())
         >>> sorted(p.name for p in out.iterdir())  # doctest: +NORMALIZE_WHITESPACE
         ['cfs.csv', 'cfs.json', 'cfs.parquet', 'interventions.csv', 'queries.parquet',
-         'result.json', 'spec.yaml']
+         'rejected.parquet', 'result.json', 'spec.yaml']
         """
         out = self.result.save(out_dir)
         cfs = self.result.cfs
@@ -104,6 +110,25 @@ class Explanation:
         write_text(out / "cfs.json", cfs.to_json(orient="records", indent=1) + "\n")
         write_table(self.interventions, out / INTERVENTIONS_CSV)
         return out
+
+
+def withheld_line(rejected: pd.DataFrame) -> str:
+    """One line on the answers a generator withheld: how many, and why, by kind of reason.
+
+    >>> withheld_line(pd.DataFrame({"query_id": [0, 0, 3], "reason": [
+    ...     "not the desired class (P=0.41, 0.50 needed)", "breaks a rule: age is fixed",
+    ...     "not the desired class (P=0.22, 0.50 needed)"]}))
+    'withheld 3 answers for 2 rows that the checks refused (not the desired class: 2, breaks a rule: 1); see rejected.parquet'
+    """
+    kinds = rejected["reason"].astype(str).str.split(r" \(|:", n=1, regex=True).str[0]
+    counts = kinds.value_counts(sort=True)
+    why = ", ".join(f"{kind}: {n}" for kind, n in counts.items())
+    answers = "answer" if len(rejected) == 1 else "answers"
+    rows = rejected["query_id"].nunique()
+    return (
+        f"withheld {len(rejected)} {answers} for {rows} row{'s' if rows != 1 else ''} that the "
+        f"checks refused ({why}); see {REJECTED}"
+    )
 
 
 def reference_rows(model: TrainedClassifier, data: Dataset) -> Dataset:
@@ -130,8 +155,8 @@ def reference_rows(model: TrainedClassifier, data: Dataset) -> Dataset:
 def _share_detector(
     generator: CounterfactualGenerator, model: TrainedClassifier, data: Dataset, reference: Dataset
 ) -> None:
-    """Hold a generator asked for plausibility (``oracle-plausible``) to the metric suite's
-    detector, calibrated on the held-out rows of ``data`` where it has them (what the
+    """Hold a generator asked for plausibility (``oracle-plausible``, an LLM generator with
+    ``plausibility="iforest"``) to the metric suite's detector, calibrated on the held-out rows of ``data`` where it has them (what the
     benchmark does), unless it was given a detector of its own."""
     if getattr(generator, "plausibility", "none") == "none" or generator.get_params()["detector"]:
         return

@@ -36,6 +36,7 @@ __all__ = [
     "LLM_CACHE",
     "PER_QUERY",
     "QUERIES",
+    "REJECTED",
     "RESULTS",
     "RESULT_JSON",
     "ROW_PLACEMENT_CSV",
@@ -71,6 +72,8 @@ RESULT_JSON = "result.json"
 # A benchmark's finished result: the fingerprint of the settings, model and data it was made with.
 UNIT_JSON = "unit.json"
 QUERIES = "queries.parquet"
+# The answers an LLM generator withheld (they never reached the desired class, broke a rule...).
+REJECTED = "rejected.parquet"
 # `explain`: the intervention text of each counterfactual.
 INTERVENTIONS_CSV = "interventions.csv"
 # The augmentation study: one folder per finished cell under cells/, then its tables.

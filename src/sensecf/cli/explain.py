@@ -85,6 +85,7 @@ def explain(
     """
     from sensecf.cli.spec import load_for_verb
     from sensecf.explanation import explain as explain_rows
+    from sensecf.explanation import withheld_line
     from sensecf.interventions import intervention_table
     from sensecf.models import load_model
     from sensecf.runs import LLM_CACHE
@@ -112,6 +113,9 @@ def explain(
     explanation.save(out_dir)
     result = explanation.result
     console.print_explanations(result, intervention_table(result, sep="\n"), show)
+    withheld = len(result.rejected)
+    if withheld:
+        console.line(withheld_line(result.rejected))
     stats = explanation.llm_stats
     if stats is not None and "calls" in stats:
         console.line(
