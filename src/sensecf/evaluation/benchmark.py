@@ -9,6 +9,13 @@ the same. LLM methods talk to the backend :class:`~sensecf.generators.llm.option
 through the SQLite call cache in the out folder, so a killed run makes only the missing calls
 again; a backend that fails is recorded for its method and the other methods go on.
 
+Each method's result folder (``results/<name>/``) holds its ``rejected.parquet`` beside its
+CFs: the answers an LLM method withheld, with the reason; the run folder's ``rejected.parquet``
+gathers every method's. The summary's ``n_rejected`` counts them, and validity counts them as
+answers that are not valid (see :mod:`sensecf.results`). An LLM method held to plausibility
+(``plausibility: iforest`` in its options) is held to the metric suite's detector, as
+``oracle-plausible`` is.
+
 With a safety margin (``min_proba``) every generator that can searches until the desired
 class's probability reaches it (``generate(min_proba=)``; DiCE, NICE and CFNOW decide by their
 libraries' own 0.5 rule, so for them it is measured only), and the metric suite reports
@@ -75,6 +82,7 @@ from sensecf.runs import (
     CONFIG_YAML,
     LLM_CACHE,
     PER_QUERY,
+    REJECTED,
     RESULT_JSON,
     RESULTS,
     SCORES,
@@ -530,6 +538,10 @@ def _method(
 def _saved_result(store: UnitStore, name: str, fingerprint: str) -> CounterfactualResult | None:
     folder = store.path((name,))
     finished = store.finished((name,), fingerprint)
+    if finished is not None and name in LLM_GENERATORS and not (finished / REJECTED).is_file():
+        # Saved before LLM methods withheld their refused answers: its cfs holds them.
+        logger.info(f"↻ {name}: the saved result offers answers it now withholds; rerunning")
+        return None
     if finished is not None:
         try:
             saved = CounterfactualResult.load(finished)
@@ -735,6 +747,9 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
     cfs = [r.cfs for r in bench.results if len(r.cfs)]
     if cfs:
         write_table(pd.concat(cfs, ignore_index=True), out / CFS)
+    rejected = [r.rejected for r in bench.results if len(r.rejected)]
+    if rejected:  # every method's withheld answers beside every method's CFs
+        write_table(pd.concat(rejected, ignore_index=True), out / REJECTED)
     if not bench.comparisons.empty:
         write_table(bench.comparisons, out / COMPARISONS_CSV)
     spec = bench.results[0].spec if bench.results else None
