@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 import sensecf as scf
+from sensecf.generators.llm.options import LLMOptions
+from sensecf.llm.base import ChatRequest, Completion, LLMBackend
 
 
 def test_explain_with_the_oracle(folders, invoke):
@@ -209,3 +211,41 @@ def test_explain_prints_a_proven_minimum(folders, invoke):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "optimal: no counterfactual changes fewer features" in result.output
+
+
+class _ChangesNothing(LLMBackend):
+    """Answers every request with no change at all: every answer is refused."""
+
+    name = "changes-nothing"
+    supports_schema = True
+
+    def _complete(self, request: ChatRequest) -> Completion:
+        return Completion("{}", prompt_tokens=10, completion_tokens=2)
+
+
+def test_explain_says_how_many_answers_it_withheld(folders, invoke, monkeypatch):
+    monkeypatch.setattr(LLMOptions, "make_backend", lambda self: _ChangesNothing())
+    out = folders / "withheld"
+    result = invoke(
+        "explain",
+        "--model",
+        folders / "model",
+        "--data",
+        folders / "features",
+        "--generator",
+        "few-shot",
+        "--limit",
+        2,
+        "--repair-rounds",
+        0,
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "withheld 2 answers for 2 rows that the checks refused (changed nothing: 2); "
+        "see rejected.parquet" in result.output
+    )
+    assert len(pd.read_parquet(out / "rejected.parquet")) == 2
+    assert pd.read_parquet(out / "cfs.parquet").empty
+    assert pd.read_csv(out / "interventions.csv").empty

@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 @llm_options
 @seed_option()
 @out_option(
-    help="Folder for cfs.parquet/.csv/.json, interventions.csv, queries.parquet, result.json."
+    help="Folder for cfs.parquet/.csv/.json, interventions.csv, queries.parquet, "
+    "rejected.parquet (the LLM answers withheld, with the reason), result.json."
 )
 @click.option("--show", default=5, show_default=True, type=int, help="People to print.")
 @min_proba_option()
@@ -80,7 +81,8 @@ def explain(
     Each counterfactual is checked by the classifier and by the spec (fixed features kept,
     allowed directions, bounds, steps), and comes with a plain-language intervention text.
     LLM generators answer in JSON constrained per person, are verified, and get repair rounds
-    with a changed context when an answer fails. A plain table (no spec beside it) is read
+    with a changed context when an answer fails; an answer still refused after the last round
+    is withheld (rejected.parquet, with the reason), never offered. A plain table (no spec beside it) is read
     with the model's spec.
     """
     from sensecf.cli.spec import load_for_verb

@@ -401,7 +401,8 @@ def _suite_measures() -> tuple[Measure, ...]:
             "valid at margin",
             "validity at the margin",
             higher_is_better=True,
-            meaning="share of all CFs with P(desired) >= margin (only when a margin is set)",
+            meaning="share of all answers (offered or withheld) with P(desired) >= margin (only "
+            "when a margin is set)",
             family="validity",
             **share,
         ),
