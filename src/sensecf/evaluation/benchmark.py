@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import yaml
 from pydantic import Field, field_validator
@@ -314,12 +315,22 @@ def run_benchmark(
     if runner.parallel:
         context = context.for_workers()
 
-    def arrived(base: str, outcome: tuple[CounterfactualResult, float, list[Any]]) -> None:
-        result, seconds, answers = outcome
+    units = [unit for base in todo for unit in _units(base, config, len(queries), runner)]
+    parts: dict[str, dict[_Unit, tuple[CounterfactualResult, float]]] = {b: {} for b in todo}
+
+    def arrived(unit: _Unit, outcome: tuple[CounterfactualResult, float, list[Any]]) -> None:
+        part, part_seconds, answers = outcome
+        base = unit[0]
         method_llm = methods[base].llm
         cache_file = method_llm.cache if method_llm is not None else None
         if answers and cache_file is not None:
             add_rows(cache_file, answers)  # a worker's new LLM answers, written here only
+        parts[base][unit] = part, part_seconds
+        mine = [u for u in units if u[0] == base]
+        if base in failures or len(parts[base]) < len(mine):
+            return  # a method is kept whole: all its slices of the queries, or none
+        result = CounterfactualResult.concat([parts[base][u][0] for u in mine])
+        seconds = sum(parts[base][u][1] for u in mine)
         store.keep((base,), methods[base].fingerprint, result.save)
         plain[base] = result
         logger.info(
@@ -327,16 +338,18 @@ def run_benchmark(
             f"validity {result.validity:.2f} ({seconds:.1f} s)"
         )
 
-    def failed(failure: UnitError[str]) -> None:  # one method failing must not stop the others
-        failures[failure.key] = failure.error
-        logger.info(f"✗ {failure.key} failed: {failure.error}")
+    def failed(failure: UnitError[_Unit]) -> None:  # one method failing must not stop the others
+        base, start, stop = failure.key
+        failures.setdefault(base, failure.error)
+        where = "" if (start, stop) == (0, len(queries)) else f" (queries {start}–{stop - 1})"
+        logger.info(f"✗ {base}{where} failed: {failure.error}")
         if os.environ.get("SENSECF_DEBUG"):
             logger.info(failure.trace)
 
     runner.run(
         _compute_method,
         context,
-        todo,
+        units,
         on_result=arrived,
         on_error=failed,
         stop=_bad_input,
@@ -574,11 +587,36 @@ class _BenchmarkContext:
         return llm if llm is None or copy is None else replace(llm, cache=copy.path())
 
 
+# A method's unit: its name and the slice [start, stop) of the queries it answers.
+_Unit = tuple[str, int, int]
+
+# Queries per unit for a method that answers each query alone, where units run in parallel:
+# enough to spread one slow method (the oracle) over the workers, few enough that fitting the
+# method again in each unit stays a small part of its work.
+QUERY_CHUNK = 8
+
+
+def _units(name: str, config: BenchmarkConfig, n_queries: int, runner: Execution) -> list[_Unit]:
+    """A method's units: all its queries in one, or, in parallel, slices of ``QUERY_CHUNK``
+    for a method whose answer to a query depends on that query alone (the answers are the
+    same either way)."""
+    alone = (
+        name not in LLM_GENERATORS
+        and type(make_generator(name, **config.options(name))).answers_each_query_alone
+    )
+    if not (runner.parallel and alone) or n_queries <= QUERY_CHUNK:
+        return [(name, 0, n_queries)]
+    starts = range(0, n_queries, QUERY_CHUNK)
+    return [(name, start, min(start + QUERY_CHUNK, n_queries)) for start in starts]
+
+
 def _compute_method(
-    context: _BenchmarkContext, name: str
+    context: _BenchmarkContext, unit: _Unit
 ) -> tuple[CounterfactualResult, float, list[Any]]:
-    """One method on every query (the unit of :class:`~sensecf.execution.Execution`): its
-    result, its seconds, and the LLM answers it stored in a worker's copy of the cache."""
+    """One method on one slice of the queries (the unit of
+    :class:`~sensecf.execution.Execution`; usually all of them): its result, its seconds, and
+    the LLM answers it stored in a worker's copy of the cache."""
+    name, first, stop = unit
     started, start = time.time(), time.perf_counter()
     method = context.methods[name]
     config = context.config
@@ -591,8 +629,11 @@ def _compute_method(
     backend = getattr(generator, "backend", None) if llm is not None else None
     try:
         generator.fit(context.model, context.train_rows)
+        queries = context.queries
+        if (first, stop) != (0, len(queries)):
+            queries = queries.subset(np.arange(first, stop))
         result = generator.generate(
-            context.queries,
+            queries,
             n_cfs=config.n_cfs,
             seed=config.seed,
             progress=context.progress,
