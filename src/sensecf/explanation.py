@@ -133,25 +133,13 @@ def _share_detector(
     """Hold a generator asked for plausibility (``oracle-plausible``) to the metric suite's
     detector, calibrated on the held-out rows of ``data`` where it has them (what the
     benchmark does), unless it was given a detector of its own."""
-    if getattr(generator, "plausibility", "none") == "none" or generator.get_params()["detector"]:
-        return
-    from sensecf.evaluation.metrics import MetricSuite
+    from sensecf.evaluation.metrics import share_detector
 
-    params = generator.get_params()
-    held: Dataset | None = None
     try:
         _, held = model.split_data(data)
     except (DataError, ModelError):
         held = None
-    suite = MetricSuite(
-        seed=params["detector_seed"],
-        inlier_rate=params["inlier_rate"],
-        detector_trees=params["detector_trees"],
-    )
-    suite.fit(model, reference, calibration=held if held is not None and len(held) else None)
-    detector = suite.detector(model.spec.desired_class)
-    if detector is not None:
-        generator.set_params(detector=detector)
+    share_detector(generator, model, reference, held)
 
 
 def explain(
