@@ -467,12 +467,17 @@ def _frontier(
     out: Path | None,
 ) -> pd.DataFrame:
     """The plausibility frontier of the first :data:`FRONTIER_QUERIES` queries both oracles
-    answered (``query_id`` as the run numbers them), reused from ``out`` when made with the same
-    model, data and settings (``key``)."""
+    answered, one a person where the data have people (``query_id`` as the run numbers them),
+    reused from ``out`` when made with the same model, data and settings (``key``)."""
     answered = price[
         price["plain_status"].isin(ANSWERED) & price["plausible_status"].isin(ANSWERED)
     ]
-    chosen = answered["query_id"].to_numpy(dtype=int)[:FRONTIER_QUERIES]
+    chosen = answered["query_id"].to_numpy(dtype=int)
+    people = _people(queries)
+    if people is not None:  # one query a person, so the frontier follows different people
+        _, first = np.unique(people[chosen], return_index=True)
+        chosen = chosen[np.sort(first)]
+    chosen = chosen[:FRONTIER_QUERIES]
     if not len(chosen):
         return pd.DataFrame()
     stamp = fingerprint({**key, "queries": chosen.tolist(), "rates": list(FRONTIER_RATES)})
@@ -491,7 +496,6 @@ def _frontier(
         options=key["options"],
     )
     frontier["query_id"] = chosen[frontier["query_id"].to_numpy(dtype=int)]
-    people = _people(queries)
     if people is not None:
         frontier.insert(1, PERSON, people[frontier["query_id"].to_numpy(dtype=int)])
     frontier["fingerprint"] = stamp
