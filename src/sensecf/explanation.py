@@ -37,10 +37,11 @@ from sensecf.generators import (
     sparsify_result,
 )
 from sensecf.generators.llm.options import LLMOptions
-from sensecf.generators.registry import make_generator, split_name
+from sensecf.generators.registry import held_options, make_generator, split_name
 from sensecf.interventions import intervention_table
 from sensecf.llm.base import LLMBackend
 from sensecf.models import TrainedClassifier
+from sensecf.models.plausibility import PLAUSIBILITY
 from sensecf.runs import INTERVENTIONS_CSV, REJECTED
 
 
@@ -156,27 +157,16 @@ def _share_detector(
     generator: CounterfactualGenerator, model: TrainedClassifier, data: Dataset, reference: Dataset
 ) -> None:
     """Hold a generator asked for plausibility (``oracle-plausible``, an LLM generator with
-    ``plausibility="iforest"``) to the metric suite's detector, calibrated on the held-out rows of ``data`` where it has them (what the
-    benchmark does), unless it was given a detector of its own."""
-    if getattr(generator, "plausibility", "none") == "none" or generator.get_params()["detector"]:
-        return
-    from sensecf.evaluation.metrics import MetricSuite
+    ``plausibility="iforest"``) to the metric suite's detector, calibrated on the held-out
+    rows of ``data`` where it has them (what the benchmark does), unless it was given a
+    detector of its own."""
+    from sensecf.evaluation.metrics import share_detector
 
-    params = generator.get_params()
-    held: Dataset | None = None
     try:
         _, held = model.split_data(data)
     except (DataError, ModelError):
         held = None
-    suite = MetricSuite(
-        seed=params["detector_seed"],
-        inlier_rate=params["inlier_rate"],
-        detector_trees=params["detector_trees"],
-    )
-    suite.fit(model, reference, calibration=held if held is not None and len(held) else None)
-    detector = suite.detector(model.spec.desired_class)
-    if detector is not None:
-        generator.set_params(detector=detector)
+    share_detector(generator, model, reference, held)
 
 
 def explain(
@@ -192,6 +182,8 @@ def explain(
     sparsify: bool = False,
     progress: bool = False,
     min_proba: float | None = None,
+    plausibility: str = "none",
+    inlier_rate: float | None = None,
 ) -> Explanation:
     """Counterfactuals and intervention texts for rows of ``data``: what small change flips
     the model?
@@ -210,6 +202,10 @@ def explain(
     for it is closed before this returns, even on error. A generator object you pass stays
     yours: its backend is left open. ``min_proba`` is a safety margin: the generator searches
     until P(desired) reaches it (see :meth:`CounterfactualGenerator.generate`).
+    ``plausibility="iforest"`` holds a generator named here that can be held to the
+    plausibility detector (the oracle becomes ``oracle-plausible``) and ``inlier_rate`` sets
+    that detector's calibration (``None``: the generator's own, 0.95); the detector is the
+    metric suite's, calibrated on the held-out rows of ``data`` where it has them.
 
     >>> import numpy as np, pandas as pd
     >>> import sensecf as scf
@@ -238,18 +234,28 @@ def explain(
         raise DataError(f"no rows to explain: {which} of the {len(data)} rows")
     reference = reference_rows(model, data)
 
+    if plausibility not in PLAUSIBILITY:
+        raise SensecfError(
+            f"plausibility must be one of {list(PLAUSIBILITY)}; got {plausibility!r}"
+        )
     if isinstance(generator, str):
         base, suffixed = split_name(generator)
         sparsify = sparsify or suffixed
+        options = held_options(base, llm=llm, plausibility=plausibility, inlier_rate=inlier_rate)
     elif not isinstance(generator, CounterfactualGenerator):
         raise SensecfError(
             f"generator must be a name or a CounterfactualGenerator; got {type(generator).__name__}"
+        )
+    elif plausibility != "none" or inlier_rate is not None:
+        raise SensecfError(
+            "plausibility and inlier_rate apply to a generator named here; give a generator "
+            "object its own (e.g. Oracle(plausibility='iforest'))"
         )
     backend: LLMBackend | None = None
     llm_stats: dict[str, Any] | None = None
     try:
         if isinstance(generator, str):
-            gen = make_generator(base, llm=llm)
+            gen = make_generator(base, llm=llm, **options)
             backend = getattr(gen, "backend", None)  # built for it here, so closed here
         else:
             gen = generator

@@ -86,7 +86,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,6 +258,46 @@ class CounterfactualResult:
     def cf_matrix(self) -> np.ndarray:
         """The counterfactuals' feature values in spec order."""
         return self.cfs[self.spec.feature_names].to_numpy(dtype=float)
+
+    @classmethod
+    def concat(cls, parts: Sequence[CounterfactualResult]) -> CounterfactualResult:
+        """One result from the results of consecutive slices of a batch of queries, in order:
+        each part's ``query_id`` is shifted past the queries of the parts before it.
+
+        >>> from sensecf.data.spec import DatasetSpec, FeatureSpec
+        >>> spec = DatasetSpec(target="y", classes={0: "well", 1: "ill"}, desired_class=0,
+        ...                    features=[FeatureSpec(name="steps", bounds=(0, 50000))])
+        >>> def part(steps):
+        ...     queries = pd.DataFrame({"query_id": [0], "steps": [steps], "n_cfs": [0]})
+        ...     return CounterfactualResult("m", 0, spec, queries, empty_cfs(spec))
+        >>> CounterfactualResult.concat([part(10.0), part(20.0)]).queries["query_id"].tolist()
+        [0, 1]
+        """
+        if not parts:
+            raise DataError("concat needs at least one result")
+        first = parts[0]
+        queries, cfs, rejected, offset = [], [], [], 0
+        for part in parts:
+            if (part.method, part.desired_class) != (first.method, first.desired_class):
+                raise DataError(
+                    f"only one method's results for one desired class can be joined; got "
+                    f"{part.method!r} (class {part.desired_class}) after {first.method!r} "
+                    f"(class {first.desired_class})"
+                )
+            queries.append(part.queries.assign(query_id=part.queries["query_id"] + offset))
+            cfs.append(part.cfs.assign(query_id=part.cfs["query_id"] + offset))
+            rejected.append(part.rejected.assign(query_id=part.rejected["query_id"] + offset))
+            offset += len(part.queries)
+        return cls(
+            first.method,
+            first.desired_class,
+            first.spec,
+            pd.concat(queries, ignore_index=True),
+            # Empty slices add no rows (and would loosen the dtypes pandas infers).
+            pd.concat([c for c in cfs if len(c)] or cfs[:1], ignore_index=True),
+            dict(first.info),
+            pd.concat([r for r in rejected if len(r)] or rejected[:1], ignore_index=True),
+        )
 
     def __repr__(self) -> str:
         withheld = f", {len(self.rejected)} withheld" if len(self.rejected) else ""

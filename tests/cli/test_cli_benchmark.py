@@ -1,5 +1,7 @@
 """`sensecf benchmark` on a small synthetic cohort and on a UCI heart-disease file."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -219,3 +221,34 @@ def test_a_bad_generator_option_in_a_config_is_one_line_and_exit_2(folders, invo
     result = invoke("benchmark", "--config", config)
     assert result.exit_code == 2, result.output
     assert result.output.count("\n") == 1 and "shots" in result.output
+
+
+def test_benchmark_holds_every_generator_it_can_to_plausibility(folders, invoke):
+    out = folders / "held"
+    result = invoke(
+        "benchmark",
+        "--model", folders / "model",
+        "--data", folders / "features",
+        "--generators", "oracle,nice-sparsity",
+        "--plausibility", "iforest",
+        "--inlier-rate", 0.9,
+        "--limit", 3,
+        "--n-cfs", 1,
+        "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(out / "summary.csv")
+    overall = summary[summary["label"].isna()].set_index("method")
+    # The asked oracle runs held; NICE has no plausibility setting and runs as it is.
+    assert set(overall.index) == {"oracle-plausible", "nice-sparsity"}
+    assert overall.loc["oracle-plausible", "iforest_inlier"] == 1.0
+    saved = json.loads((out / "plausibility.json").read_text())
+    assert saved["inlier_rate"] == 0.9 and saved["plausibility"] == "iforest"
+    assert saved["reference"]["iforest"] >= 0.9
+    # The plain oracle still ran, as the reference of the fewest changes: the price is there.
+    assert (out / "plausibility_price.csv").is_file()
+    assert set(pd.read_csv(out / "comparisons.csv")["reference"]) == {"oracle-plausible"}
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["plausibility"] == "iforest" and config["generators"][0] == "oracle-plausible"
+    bad = invoke("benchmark", "--inlier-rate", 1.5, "--model", "m", "--data", "d", "--out", "o")
+    assert bad.exit_code == 2 and "--inlier-rate" in bad.output

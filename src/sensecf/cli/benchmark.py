@@ -13,12 +13,14 @@ from sensecf.cli.options import (
     PATH,
     data_option,
     execution_options,
+    inlier_rate_option,
     limit_option,
     llm_options,
     min_proba_option,
     model_option,
     n_cfs_option,
     out_option,
+    plausibility_option,
     seed_option,
 )
 from sensecf.cli.spec import target_option
@@ -52,6 +54,14 @@ if TYPE_CHECKING:
     "P (DiCE, NICE, CFNOW keep their own rule), and the summary reports validity at P beside "
     "validity at the decision rule [the decision threshold]."
 )
+@plausibility_option(
+    help="iforest holds every generator that can be held to the plausibility detector (an "
+    "IsolationForest on the desired class's training rows, calibrated on the held-out rows): "
+    "its counterfactuals must be inliers. The oracle asked for runs as oracle-plausible; the "
+    "plain oracle still runs as the reference for the fewest changes and what plausibility "
+    "costs [none]."
+)
+@inlier_rate_option()
 @target_option
 @click.option(
     "--reference",
@@ -65,8 +75,8 @@ if TYPE_CHECKING:
     "config_path",
     type=PATH,
     help="YAML file with any of: model, data, out, generators (list, or name -> options), "
-    "n_cfs, limit, rows, queries_from, seed, by, min_proba, target, reference. Options given on the command "
-    "line win.",
+    "n_cfs, limit, rows, queries_from, seed, by, min_proba, target, reference, plausibility, "
+    "inlier_rate. Options given on the command line win.",
 )
 def benchmark(
     model_dir: Path | None,
@@ -77,6 +87,8 @@ def benchmark(
     seed: int | None,
     out_dir: Path | None,
     min_proba: float | None,
+    plausibility: str | None,
+    inlier_rate: float | None,
     target: str | None,
     reference: str | None,
     llm: LLMOptions,
@@ -97,7 +109,10 @@ def benchmark(
     reports validity at it beside validity at the decision rule. Every method is compared
     with the --reference on each headline measure over the queries both were asked
     (comparisons.csv); a ★ marks a method only where it beats every other at the
-    Holm-adjusted level.
+    Holm-adjusted level. Beside every method's inlier rates, plausibility.json keeps the
+    held-out real rows' own (the reference); where oracle and oracle-plausible both run,
+    plausibility_price.csv says what plausibility costs and plausibility_frontier.csv follows
+    five people's fewest changes as the detector's threshold tightens.
     """
     from sensecf.cli.spec import load_for_verb
     from sensecf.evaluation.benchmark import (
@@ -122,6 +137,8 @@ def benchmark(
         "min_proba": min_proba,
         "target": target,
         "reference": reference,
+        "plausibility": plausibility,
+        "inlier_rate": inlier_rate,
     }
     merged = {**saved, **{k: v for k, v in overrides.items() if v is not None}}
     config = BenchmarkConfig.build(merged, source="sensecf benchmark")

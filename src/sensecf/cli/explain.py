@@ -16,12 +16,14 @@ import click
 from sensecf.cli import console
 from sensecf.cli.options import (
     data_option,
+    inlier_rate_option,
     limit_option,
     llm_options,
     min_proba_option,
     model_option,
     n_cfs_option,
     out_option,
+    plausibility_option,
     seed_option,
 )
 from sensecf.cli.spec import target_option
@@ -61,6 +63,8 @@ if TYPE_CHECKING:
 )
 @click.option("--show", default=5, show_default=True, type=int, help="People to print.")
 @min_proba_option()
+@plausibility_option()
+@inlier_rate_option()
 @target_option
 def explain(
     model_dir: Path,
@@ -74,6 +78,8 @@ def explain(
     out_dir: Path,
     show: int,
     min_proba: float | None,
+    plausibility: str | None,
+    inlier_rate: float | None,
     target: str | None,
 ) -> None:
     """Counterfactual explanations for flagged people: what small change flips the model?
@@ -111,6 +117,8 @@ def explain(
         llm=llm,
         progress=console.progress_enabled(),
         min_proba=min_proba,
+        plausibility=plausibility or "none",
+        inlier_rate=inlier_rate,
     )
     explanation.save(out_dir)
     result = explanation.result

@@ -90,7 +90,12 @@ from sensecf.data.scales import FeatureScales
 from sensecf.errors import DataError, SensecfError
 from sensecf.evaluation.catalog import CATALOG, SUITE_LEVELS, Catalog, CFBatch, Measure
 from sensecf.evaluation.stats import grouped_intervals
-from sensecf.generators.base import NotFittedError, fill_missing, judgeable
+from sensecf.generators.base import (
+    CounterfactualGenerator,
+    NotFittedError,
+    fill_missing,
+    judgeable,
+)
 from sensecf.generators.provenance import result_copies
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.models.plausibility import DEFAULT_INLIER_RATE, PlausibilityDetector, Standardiser
@@ -106,6 +111,7 @@ __all__ = [
     "evaluate",
     "minimal_l0",
     "query_columns",
+    "share_detector",
     "summary_columns",
 ]
 
@@ -873,6 +879,44 @@ def evaluate(
         raise SensecfError("evaluate needs at least one CounterfactualResult")
     tables = [suite.summarise(r, min_l0, by, valid_only=valid_only) for r in items]
     return pd.concat(tables, ignore_index=True)
+
+
+def share_detector(
+    generator: CounterfactualGenerator,
+    model: TrainedClassifier,
+    reference: Dataset,
+    calibration: Dataset | None = None,
+) -> PlausibilityDetector | None:
+    """Hold a generator asked for plausibility (e.g. ``oracle-plausible``) to the detector a
+    metric suite judges by: fitted on the desired class's rows of ``reference`` (the training
+    rows) and calibrated on its rows of ``calibration`` (held-out rows), with the generator's
+    own detector settings (``detector_seed``, ``inlier_rate``, ``detector_trees``). Returns the
+    detector it is held to; ``None`` where it is not held, and nothing changes where it was
+    given a detector of its own.
+
+    >>> from sensecf.generators.oracle import Oracle
+    >>> clf, data, _ = _example()
+    >>> oracle = Oracle(plausibility="iforest", detector_trees=10)
+    >>> share_detector(oracle, clf, data) is oracle.detector, share_detector(Oracle(), clf, data)
+    (True, None)
+    """
+    params = generator.get_params()
+    if params.get("plausibility", "none") == "none" or "detector" not in params:
+        return None  # not held, or held by means of its own that take no shared detector
+    if params["detector"] is not None:
+        detector: PlausibilityDetector = params["detector"]
+        return detector
+    suite = MetricSuite(
+        seed=params.get("detector_seed", 0),
+        inlier_rate=params.get("inlier_rate", DEFAULT_INLIER_RATE),
+        detector_trees=params.get("detector_trees", 100),
+    )
+    held = calibration if calibration is not None and len(calibration) else None
+    suite.fit(model, reference, calibration=held)
+    shared = suite.detector(model.spec.desired_class)
+    if shared is not None:
+        generator.set_params(detector=shared)
+    return shared
 
 
 def minimal_l0(oracle: CounterfactualResult) -> pd.Series:

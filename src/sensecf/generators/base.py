@@ -167,6 +167,9 @@ class CounterfactualGenerator(BaseEstimator):
     # False for a method whose search decides by a rule of its own (a library's 0.5 or argmax,
     # a bank verified at fit): ``generate(min_proba=)`` would not make it search to the margin.
     searches_margin: ClassVar[bool] = True
+    # True where a query's answer depends on that query alone (no random draws shared along
+    # the batch): its queries may then be split among workers with the same answers.
+    answers_each_query_alone: ClassVar[bool] = False
     extra_cf_columns: ClassVar[tuple[str, ...]] = ()
     query_info_columns: ClassVar[tuple[str, ...]] = ()
 

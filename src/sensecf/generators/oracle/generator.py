@@ -109,6 +109,7 @@ class Oracle(CounterfactualGenerator):
     """
 
     keeps_relations = True
+    answers_each_query_alone = True
     query_info_columns: ClassVar[tuple[str, ...]] = (
         *CERTIFICATE_COLUMNS,
         "budget",
