@@ -15,6 +15,7 @@ from sensecf.generators.llm.options import LLMOptions
 FILES = {
     "cfs.parquet",
     "queries.parquet",
+    "rejected.parquet",
     "spec.yaml",
     "result.json",
     "cfs.csv",

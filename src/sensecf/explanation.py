@@ -38,11 +38,12 @@ from sensecf.generators import (
     sparsify_result,
 )
 from sensecf.generators.llm.options import LLMOptions
-from sensecf.generators.registry import make_generator, split_name
+from sensecf.generators.registry import held_options, make_generator, split_name
 from sensecf.interventions import intervention_table
 from sensecf.llm.base import LLMBackend
 from sensecf.models import TrainedClassifier
-from sensecf.runs import INTERVENTIONS_CSV
+from sensecf.models.plausibility import PLAUSIBILITY
+from sensecf.runs import INTERVENTIONS_CSV, REJECTED
 
 
 @dataclass
@@ -50,8 +51,8 @@ class Explanation:
     """Counterfactuals of the explained rows, with one intervention text per counterfactual.
 
     ``result``: the generator's :class:`~sensecf.generators.CounterfactualResult` (``cfs``,
-    ``queries``, ``info``). ``interventions``: one row per counterfactual, its changes worded
-    as sentences joined by ``"; "``. ``llm_stats``: the LLM backend's counters for this run
+    ``queries``, ``rejected``, ``info``). ``interventions``: one row per counterfactual
+    offered, its changes worded as sentences joined by ``"; "`` (a withheld answer has none). ``llm_stats``: the LLM backend's counters for this run
     (``calls`` sent to the model and ``hits`` served by the cache when a cache was named);
     ``None`` for generators without a backend of their own. ``seconds``: wall time of the run.
     """
@@ -72,6 +73,11 @@ class Explanation:
         return self.result.queries
 
     @property
+    def rejected(self) -> pd.DataFrame:
+        """The answers the generator withheld, with the reason (only LLM generators withhold)."""
+        return self.result.rejected
+
+    @property
     def info(self) -> dict[str, Any]:
         """What the method recorded about its run (saved in ``result.json``)."""
         return self.result.info
@@ -85,8 +91,9 @@ class Explanation:
         )
 
     def save(self, out_dir: str | os.PathLike[str]) -> Path:
-        """Write the result (``cfs.parquet``, ``queries.parquet``, ``spec.yaml``,
-        ``result.json``), ``cfs.csv``, ``cfs.json`` and ``interventions.csv`` to ``out_dir``.
+        """Write the result (``cfs.parquet``, ``queries.parquet``, ``rejected.parquet``,
+        ``spec.yaml``, ``result.json``), ``cfs.csv``, ``cfs.json`` and ``interventions.csv`` to
+        ``out_dir``.
 
         >>> import tempfile
         >>> import numpy as np, pandas as pd
@@ -97,7 +104,7 @@ class Explanation:
         >>> out = scf.explain(model, data, generator="oracle", limit=1).save(tempfile.mkdtemp())
         >>> sorted(p.name for p in out.iterdir())  # doctest: +NORMALIZE_WHITESPACE
         ['cfs.csv', 'cfs.json', 'cfs.parquet', 'interventions.csv', 'queries.parquet',
-         'result.json', 'spec.yaml']
+         'rejected.parquet', 'result.json', 'spec.yaml']
         """
         out = self.result.save(out_dir)
         cfs = self.result.cfs
@@ -105,6 +112,25 @@ class Explanation:
         write_text(out / "cfs.json", cfs.to_json(orient="records", indent=1) + "\n")
         write_table(self.interventions, out / INTERVENTIONS_CSV)
         return out
+
+
+def withheld_line(rejected: pd.DataFrame) -> str:
+    """One line on the answers a generator withheld: how many, and why, by kind of reason.
+
+    >>> withheld_line(pd.DataFrame({"query_id": [0, 0, 3], "reason": [
+    ...     "not the desired class (P=0.41, 0.50 needed)", "breaks a rule: age is fixed",
+    ...     "not the desired class (P=0.22, 0.50 needed)"]}))
+    'withheld 3 answers for 2 rows that the checks refused (not the desired class: 2, breaks a rule: 1); see rejected.parquet'
+    """
+    kinds = rejected["reason"].astype(str).str.split(r" \(|:", n=1, regex=True).str[0]
+    counts = kinds.value_counts(sort=True)
+    why = ", ".join(f"{kind}: {n}" for kind, n in counts.items())
+    answers = "answer" if len(rejected) == 1 else "answers"
+    rows = rejected["query_id"].nunique()
+    return (
+        f"withheld {len(rejected)} {answers} for {rows} row{'s' if rows != 1 else ''} that the "
+        f"checks refused ({why}); see {REJECTED}"
+    )
 
 
 def reference_rows(model: TrainedClassifier, data: Dataset) -> Dataset:
@@ -131,28 +157,17 @@ def reference_rows(model: TrainedClassifier, data: Dataset) -> Dataset:
 def _share_detector(
     generator: CounterfactualGenerator, model: TrainedClassifier, data: Dataset, reference: Dataset
 ) -> None:
-    """Hold a generator asked for plausibility (``oracle-plausible``) to the metric suite's
-    detector, calibrated on the held-out rows of ``data`` where it has them (what the
-    benchmark does), unless it was given a detector of its own."""
-    if getattr(generator, "plausibility", "none") == "none" or generator.get_params()["detector"]:
-        return
-    from sensecf.evaluation.metrics import MetricSuite
+    """Hold a generator asked for plausibility (``oracle-plausible``, an LLM generator with
+    ``plausibility="iforest"``) to the metric suite's detector, calibrated on the held-out
+    rows of ``data`` where it has them (what the benchmark does), unless it was given a
+    detector of its own."""
+    from sensecf.evaluation.metrics import share_detector
 
-    params = generator.get_params()
-    held: Dataset | None = None
     try:
         _, held = model.split_data(data)
     except (DataError, ModelError):
         held = None
-    suite = MetricSuite(
-        seed=params["detector_seed"],
-        inlier_rate=params["inlier_rate"],
-        detector_trees=params["detector_trees"],
-    )
-    suite.fit(model, reference, calibration=held if held is not None and len(held) else None)
-    detector = suite.detector(model.spec.desired_class)
-    if detector is not None:
-        generator.set_params(detector=detector)
+    share_detector(generator, model, reference, held)
 
 
 def explain(
@@ -169,6 +184,8 @@ def explain(
     progress: bool = False,
     min_proba: float | None = None,
     limits: PersonLimits | None = None,
+    plausibility: str = "none",
+    inlier_rate: float | None = None,
 ) -> Explanation:
     """Counterfactuals and intervention texts for rows of ``data``: what small change flips
     the model?
@@ -189,6 +206,10 @@ def explain(
     until P(desired) reaches it (see :meth:`CounterfactualGenerator.generate`). ``limits``:
     per-person limits (:class:`~sensecf.data.limits.PersonLimits`) the generator holds each row
     to where it can (the oracle and the LLM generators; the baselines ignore them).
+    ``plausibility="iforest"`` holds a generator named here that can be held to the
+    plausibility detector (the oracle becomes ``oracle-plausible``) and ``inlier_rate`` sets
+    that detector's calibration (``None``: the generator's own, 0.95); the detector is the
+    metric suite's, calibrated on the held-out rows of ``data`` where it has them.
 
     >>> import numpy as np, pandas as pd
     >>> import sensecf as scf
@@ -217,18 +238,28 @@ def explain(
         raise DataError(f"no rows to explain: {which} of the {len(data)} rows")
     reference = reference_rows(model, data)
 
+    if plausibility not in PLAUSIBILITY:
+        raise SensecfError(
+            f"plausibility must be one of {list(PLAUSIBILITY)}; got {plausibility!r}"
+        )
     if isinstance(generator, str):
         base, suffixed = split_name(generator)
         sparsify = sparsify or suffixed
+        options = held_options(base, llm=llm, plausibility=plausibility, inlier_rate=inlier_rate)
     elif not isinstance(generator, CounterfactualGenerator):
         raise SensecfError(
             f"generator must be a name or a CounterfactualGenerator; got {type(generator).__name__}"
+        )
+    elif plausibility != "none" or inlier_rate is not None:
+        raise SensecfError(
+            "plausibility and inlier_rate apply to a generator named here; give a generator "
+            "object its own (e.g. Oracle(plausibility='iforest'))"
         )
     backend: LLMBackend | None = None
     llm_stats: dict[str, Any] | None = None
     try:
         if isinstance(generator, str):
-            gen = make_generator(base, llm=llm)
+            gen = make_generator(base, llm=llm, **options)
             backend = getattr(gen, "backend", None)  # built for it here, so closed here
         else:
             gen = generator

@@ -1,7 +1,8 @@
 """The result contract: what every generator returns and every later stage reads.
 
 A :class:`CounterfactualResult` holds one method's counterfactuals for a batch of queries, as
-two tidy tables plus the spec they are written in.
+three tidy tables plus the spec they are written in: the counterfactuals offered (``cfs``), the
+queries (``queries``) and the answers the method withheld (``rejected``).
 
 ``cfs``: one row per counterfactual, in query order, then rank order.
 
@@ -34,9 +35,41 @@ when no query got a counterfactual (:func:`empty_cfs`), so readers need no ``.ge
 spent on it), ``error`` (str: empty when the method ran, else ``Type: message``), then the
 method's own per-query columns (its ``query_info_columns``, e.g. the oracle's ``min_l0``).
 
-:meth:`CounterfactualResult.save` writes ``cfs.parquet``, ``queries.parquet``, ``spec.yaml``
-and ``result.json`` (method, desired class, ``info``) to a folder, which
-:meth:`CounterfactualResult.load` reads back.
+``rejected``: one row per answer the method withheld instead of offering it. Only the
+project's LLM generators withhold: each counterfactual they are asked for is a chain of answers
+(a first answer, then repair rounds), and a chain whose last answer was refused is recorded
+here, never in ``cfs`` (so never in an intervention text or an augmentation row). A baseline is
+measured as it answered: its invalid rows stay in ``cfs`` and its ``rejected`` has no rows.
+
+==================================  =========  ==============================================
+column                              dtype      meaning
+==================================  =========  ==============================================
+``query_id``                        int64      row of ``queries`` it answered
+``method``                          str        generator name
+``attempt``                         int64      which of the query's asked counterfactuals it
+                                               was meant to be (0, 1, ...)
+the spec's features, in spec order  float64    the last answer's values (NaN where it could
+                                               not be read)
+``proba_desired``                   float64    the model's probability of the desired class
+                                               (NaN where the answer never reached the model)
+``source``                          str        ``llm`` (a first answer) or ``repair``
+``round``                           int64      the round of that last answer (0 = first)
+``reason``                          str        why it was withheld, e.g. ``not the desired
+                                               class (P=0.41, 0.50 needed)``, ``breaks a
+                                               rule: ...``, ``an outlier for the plausibility
+                                               detector ...``
+==================================  =========  ==============================================
+
+**Validity counts the withheld answers.** Moving a failure out of ``cfs`` must not make a
+method look better: :attr:`CounterfactualResult.validity` (and the metric suite's) is the
+share of the answers a method gave that are valid, over the rows it offered *and* the rows it
+withheld: ``n_valid / (n_cfs + n_rejected)``. For a method that withholds nothing this is the
+share of its CFs that are valid, as before. ``coverage`` counts queries with an offered CF.
+
+:meth:`CounterfactualResult.save` writes ``cfs.parquet``, ``queries.parquet``,
+``rejected.parquet``, ``spec.yaml`` and ``result.json`` (method, desired class, ``info``) to a
+folder, which :meth:`CounterfactualResult.load` reads back (a folder without
+``rejected.parquet``, written before it existed, loads with no withheld rows).
 
 >>> from sensecf.data.spec import DatasetSpec, FeatureSpec
 >>> spec = DatasetSpec(target="y", classes={0: "well", 1: "ill"}, desired_class=0,
@@ -45,13 +78,15 @@ and ``result.json`` (method, desired class, ``info``) to a folder, which
 ['query_id', 'method', 'rank', 'steps', 'proba_desired', 'valid']
 >>> empty_cfs(spec)["steps"].dtype
 dtype('float64')
+>>> rejected_columns(spec)
+['query_id', 'method', 'attempt', 'steps', 'proba_desired', 'source', 'round', 'reason']
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,7 +98,7 @@ from sensecf.data.dataset import SPEC_FILE
 from sensecf.data.io import read_table_file, write_json, write_table
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError
-from sensecf.runs import CFS, QUERIES, RESULT_JSON
+from sensecf.runs import CFS, QUERIES, REJECTED, RESULT_JSON
 
 __all__ = [
     "CF_KEY_COLUMNS",
@@ -73,6 +108,8 @@ __all__ = [
     "CounterfactualResult",
     "cf_columns",
     "empty_cfs",
+    "empty_rejected",
+    "rejected_columns",
 ]
 
 CF_KEY_COLUMNS = ("query_id", "method", "rank")
@@ -94,6 +131,7 @@ _COLUMN_DTYPES = {
     "completion_tokens": "int64",
     "seconds": "float64",
 }
+_REJECTED_DTYPES = {**_COLUMN_DTYPES, "attempt": "int64", "round": "int64", "reason": "str"}
 
 
 def cf_columns(spec: DatasetSpec, extra: Iterable[str] = ()) -> list[str]:
@@ -125,12 +163,42 @@ def empty_cfs(spec: DatasetSpec, extra: Iterable[str] = ()) -> pd.DataFrame:
     )
 
 
+def rejected_columns(spec: DatasetSpec) -> list[str]:
+    """The columns of a ``rejected`` table, in order (the module docstring says what they mean)."""
+    return [
+        "query_id",
+        "method",
+        "attempt",
+        *spec.feature_names,
+        "proba_desired",
+        "source",
+        "round",
+        "reason",
+    ]
+
+
+def empty_rejected(spec: DatasetSpec) -> pd.DataFrame:
+    """A ``rejected`` table with no rows: what every method that withholds nothing returns.
+
+    >>> from sensecf.data.spec import infer_spec
+    >>> spec = infer_spec(pd.DataFrame({"x": [0.0, 1.0], "y": [0, 1]}), "y")
+    >>> empty_rejected(spec).dtypes.astype(str).to_dict()["round"]
+    'int64'
+    """
+    dtypes = {**dict.fromkeys(spec.feature_names, "float64"), **_REJECTED_DTYPES}
+    return pd.DataFrame(
+        {c: pd.Series(dtype=dtypes[c]) for c in rejected_columns(spec)}, index=pd.RangeIndex(0)
+    )
+
+
 @dataclass
 class CounterfactualResult:
     """Counterfactuals of one method for a batch of queries (the module docstring has the
-    columns of ``queries`` and ``cfs``).
+    columns of ``queries``, ``cfs`` and ``rejected``).
 
-    ``info`` holds run-level facts a method wants kept (e.g. ``sparsified``).
+    ``info`` holds run-level facts a method wants kept (e.g. ``sparsified``). ``rejected``:
+    the answers the method withheld; left out (or given with no columns), it is the empty
+    table of :func:`empty_rejected`.
     """
 
     method: str
@@ -139,16 +207,32 @@ class CounterfactualResult:
     queries: pd.DataFrame
     cfs: pd.DataFrame
     info: dict[str, Any] = field(default_factory=dict)
+    rejected: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __post_init__(self) -> None:
+        if self.rejected.columns.empty:  # every result has the table, if only with no rows
+            self.rejected = empty_rejected(self.spec)
 
     @property
     def coverage(self) -> float:
-        """Share of queries with at least one counterfactual."""
+        """Share of queries with at least one counterfactual offered."""
         return float((self.queries["n_cfs"] > 0).mean()) if len(self.queries) else float("nan")
 
     @property
     def validity(self) -> float:
-        """Share of counterfactuals the model puts in the desired class."""
-        return float(self.cfs["valid"].mean()) if len(self.cfs) else float("nan")
+        """Share of the method's answers the model puts in the desired class: the valid rows of
+        ``cfs`` over the rows of ``cfs`` and ``rejected`` together (a withheld answer counts
+        against it, as it would had it been offered).
+
+        >>> from sensecf.data.spec import infer_spec
+        >>> spec = infer_spec(pd.DataFrame({"x": [0.0, 1.0], "y": [0, 1]}), "y")
+        >>> cfs = empty_cfs(spec).reindex(range(3)).assign(valid=True)
+        >>> withheld = empty_rejected(spec).reindex(range(1))
+        >>> CounterfactualResult("m", 0, spec, pd.DataFrame(), cfs, rejected=withheld).validity
+        0.75
+        """
+        answers = len(self.cfs) + len(self.rejected)
+        return float(self.cfs["valid"].sum()) / answers if answers else float("nan")
 
     def people(self) -> np.ndarray | None:
         """The person each query belongs to (the spec's group column), row-aligned with
@@ -175,18 +259,61 @@ class CounterfactualResult:
         """The counterfactuals' feature values in spec order."""
         return self.cfs[self.spec.feature_names].to_numpy(dtype=float)
 
+    @classmethod
+    def concat(cls, parts: Sequence[CounterfactualResult]) -> CounterfactualResult:
+        """One result from the results of consecutive slices of a batch of queries, in order:
+        each part's ``query_id`` is shifted past the queries of the parts before it.
+
+        >>> from sensecf.data.spec import DatasetSpec, FeatureSpec
+        >>> spec = DatasetSpec(target="y", classes={0: "well", 1: "ill"}, desired_class=0,
+        ...                    features=[FeatureSpec(name="steps", bounds=(0, 50000))])
+        >>> def part(steps):
+        ...     queries = pd.DataFrame({"query_id": [0], "steps": [steps], "n_cfs": [0]})
+        ...     return CounterfactualResult("m", 0, spec, queries, empty_cfs(spec))
+        >>> CounterfactualResult.concat([part(10.0), part(20.0)]).queries["query_id"].tolist()
+        [0, 1]
+        """
+        if not parts:
+            raise DataError("concat needs at least one result")
+        first = parts[0]
+        queries, cfs, rejected, offset = [], [], [], 0
+        for part in parts:
+            if (part.method, part.desired_class) != (first.method, first.desired_class):
+                raise DataError(
+                    f"only one method's results for one desired class can be joined; got "
+                    f"{part.method!r} (class {part.desired_class}) after {first.method!r} "
+                    f"(class {first.desired_class})"
+                )
+            queries.append(part.queries.assign(query_id=part.queries["query_id"] + offset))
+            cfs.append(part.cfs.assign(query_id=part.cfs["query_id"] + offset))
+            rejected.append(part.rejected.assign(query_id=part.rejected["query_id"] + offset))
+            offset += len(part.queries)
+        return cls(
+            first.method,
+            first.desired_class,
+            first.spec,
+            pd.concat(queries, ignore_index=True),
+            # Empty slices add no rows (and would loosen the dtypes pandas infers).
+            pd.concat([c for c in cfs if len(c)] or cfs[:1], ignore_index=True),
+            dict(first.info),
+            pd.concat([r for r in rejected if len(r)] or rejected[:1], ignore_index=True),
+        )
+
     def __repr__(self) -> str:
+        withheld = f", {len(self.rejected)} withheld" if len(self.rejected) else ""
         return (
             f"CounterfactualResult({self.method!r}: {len(self.cfs)} CFs for "
-            f"{len(self.queries)} queries, coverage {self.coverage:.2f}, "
+            f"{len(self.queries)} queries{withheld}, coverage {self.coverage:.2f}, "
             f"validity {self.validity:.2f})"
         )
 
     def save(self, out_dir: str | os.PathLike) -> Path:
-        """Write ``cfs.parquet``, ``queries.parquet`` and ``result.json`` (atomically)."""
+        """Write ``cfs.parquet``, ``queries.parquet``, ``rejected.parquet``, ``spec.yaml`` and
+        ``result.json`` (each atomically)."""
         out = Path(out_dir)
         write_table(self.cfs, out / CFS)
         write_table(self.queries, out / QUERIES)
+        write_table(self.rejected, out / REJECTED)
         self.spec.to_yaml(out / SPEC_FILE)
         meta = {"method": self.method, "desired_class": self.desired_class, "info": self.info}
         write_json(out / RESULT_JSON, meta)
@@ -194,7 +321,8 @@ class CounterfactualResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CounterfactualResult:
-        """Read a folder written by :meth:`save`."""
+        """Read a folder written by :meth:`save` (one without ``rejected.parquet``, written
+        before withheld answers had a table, has none)."""
         path = Path(path)
         meta_path = path / RESULT_JSON
         if not meta_path.is_file():
@@ -207,4 +335,7 @@ class CounterfactualResult:
             queries=read_table_file(path / QUERIES),
             cfs=read_table_file(path / CFS),
             info=meta.get("info", {}),
+            rejected=read_table_file(path / REJECTED)
+            if (path / REJECTED).is_file()
+            else pd.DataFrame(),
         )

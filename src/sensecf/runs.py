@@ -31,11 +31,15 @@ __all__ = [
     "CONFIG_YAML",
     "CV_SCORES_CSV",
     "FEATURE_CHANGES_CSV",
+    "FRONTIER_CSV",
     "GENERATED_ROWS",
     "INTERVENTIONS_CSV",
     "LLM_CACHE",
     "PER_QUERY",
+    "PLAUSIBILITY_JSON",
+    "PRICE_CSV",
     "QUERIES",
+    "REJECTED",
     "RESULTS",
     "RESULT_JSON",
     "ROW_PLACEMENT_CSV",
@@ -71,6 +75,13 @@ RESULT_JSON = "result.json"
 # A benchmark's finished result: the fingerprint of the settings, model and data it was made with.
 UNIT_JSON = "unit.json"
 QUERIES = "queries.parquet"
+# The answers an LLM generator withheld (they never reached the desired class, broke a rule...).
+REJECTED = "rejected.parquet"
+# The benchmark's plausibility files: the held-out real rows' inlier rates (the reference line),
+# what plausibility costs per query, and the frontier of a few people's fewest changes.
+PLAUSIBILITY_JSON = "plausibility.json"
+PRICE_CSV = "plausibility_price.csv"
+FRONTIER_CSV = "plausibility_frontier.csv"
 # `explain`: the intervention text of each counterfactual.
 INTERVENTIONS_CSV = "interventions.csv"
 # The augmentation study: one folder per finished cell under cells/, then its tables.

@@ -1,5 +1,6 @@
 """`sensecf benchmark` on a small synthetic cohort and on a UCI heart-disease file."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -257,3 +258,34 @@ def test_benchmark_measures_every_method_against_the_limits(folders, invoke):
     assert counts["oracle"] == 0 and counts["dice-random"] > 0
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert Path(saved["limits"]).name == "everyone.csv"
+
+
+def test_benchmark_holds_every_generator_it_can_to_plausibility(folders, invoke):
+    out = folders / "held"
+    result = invoke(
+        "benchmark",
+        "--model", folders / "model",
+        "--data", folders / "features",
+        "--generators", "oracle,nice-sparsity",
+        "--plausibility", "iforest",
+        "--inlier-rate", 0.9,
+        "--limit", 3,
+        "--n-cfs", 1,
+        "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = pd.read_csv(out / "summary.csv")
+    overall = summary[summary["label"].isna()].set_index("method")
+    # The asked oracle runs held; NICE has no plausibility setting and runs as it is.
+    assert set(overall.index) == {"oracle-plausible", "nice-sparsity"}
+    assert overall.loc["oracle-plausible", "iforest_inlier"] == 1.0
+    saved = json.loads((out / "plausibility.json").read_text())
+    assert saved["inlier_rate"] == 0.9 and saved["plausibility"] == "iforest"
+    assert saved["reference"]["iforest"] >= 0.9
+    # The plain oracle still ran, as the reference of the fewest changes: the price is there.
+    assert (out / "plausibility_price.csv").is_file()
+    assert set(pd.read_csv(out / "comparisons.csv")["reference"]) == {"oracle-plausible"}
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["plausibility"] == "iforest" and config["generators"][0] == "oracle-plausible"
+    bad = invoke("benchmark", "--inlier-rate", 1.5, "--model", "m", "--data", "d", "--out", "o")
+    assert bad.exit_code == 2 and "--inlier-rate" in bad.output

@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 import sensecf as scf
+from sensecf.generators.llm.options import LLMOptions
+from sensecf.llm.base import ChatRequest, Completion, LLMBackend
 
 
 def test_explain_with_the_oracle(folders, invoke):
@@ -249,3 +251,76 @@ def test_explain_refuses_unknown_people_and_features_in_limits_on_one_line(folde
     assert len(line.splitlines()) == 1 and str(path) in line
     assert "unknown people 99999" in line and "naps (in keep, row 0)" in line
     assert not (folders / "bl").exists()
+
+
+class _ChangesNothing(LLMBackend):
+    """Answers every request with no change at all: every answer is refused."""
+
+    name = "changes-nothing"
+    supports_schema = True
+
+    def _complete(self, request: ChatRequest) -> Completion:
+        return Completion("{}", prompt_tokens=10, completion_tokens=2)
+
+
+def test_explain_says_how_many_answers_it_withheld(folders, invoke, monkeypatch):
+    monkeypatch.setattr(LLMOptions, "make_backend", lambda self: _ChangesNothing())
+    out = folders / "withheld"
+    result = invoke(
+        "explain",
+        "--model",
+        folders / "model",
+        "--data",
+        folders / "features",
+        "--generator",
+        "few-shot",
+        "--limit",
+        2,
+        "--repair-rounds",
+        0,
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "withheld 2 answers for 2 rows that the checks refused (changed nothing: 2); "
+        "see rejected.parquet" in result.output
+    )
+    assert len(pd.read_parquet(out / "rejected.parquet")) == 2
+    assert pd.read_parquet(out / "cfs.parquet").empty
+    assert pd.read_csv(out / "interventions.csv").empty
+
+
+def test_explain_holds_the_oracle_to_plausibility(folders, invoke):
+    from sensecf.evaluation.metrics import MetricSuite
+
+    out = folders / "held-oracle"
+    result = invoke(
+        "explain",
+        "--model", folders / "model",
+        "--data", folders / "features",
+        "--generator", "oracle",
+        "--plausibility", "iforest",
+        "--inlier-rate", 0.9,
+        "--limit", 3,
+        "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cfs = pd.read_csv(out / "cfs.csv")
+    assert len(cfs) and set(cfs["method"]) == {"oracle-plausible"}
+    # Inliers of the benchmark's detector at that calibration rate.
+    data = scf.load_dataset(folders / "features")
+    model = scf.load_model(folders / "model")
+    train_rows, test_rows = model.split_data(data)
+    suite = MetricSuite(inlier_rate=0.9).fit(model, train_rows, calibration=test_rows)
+    detector = suite.detector(model.spec.desired_class)
+    assert detector.inliers(cfs[model.spec.feature_names].to_numpy(dtype=float)).all()
+
+
+def test_plausibility_is_for_a_generator_named_here():
+    data = scf.datasets.synthetic_cohort(participants=12, days=3, interval_min=15, seed=1)
+    model = scf.train(data, "logreg", importance_repeats=1)
+    with pytest.raises(scf.SensecfError, match="generator named here"):
+        scf.explain(model, data, scf.Oracle(), plausibility="iforest", limit=1)
+    with pytest.raises(scf.SensecfError, match="plausibility must be one of"):
+        scf.explain(model, data, "oracle", plausibility="lof", limit=1)

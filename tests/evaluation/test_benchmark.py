@@ -184,3 +184,46 @@ def test_prompted_methods_beside_a_fine_tuned_folder_run_the_packaged_model(
     run_benchmark(model, data, config, out_dir=tmp_path / "out", llm=LLMOptions(model=folder))
     assert made == [None]  # the packaged model, not the fine-tuned folder
     assert any("prompted with the packaged model" in line for line in news.messages)
+
+
+class HalfStubborn(LLMBackend):
+    """Copies the first example on every other call; the rest change nothing."""
+
+    name = "half-stubborn"
+    supports_schema = True
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def _complete(self, request: ChatRequest) -> Completion:
+        self.calls += 1
+        user = request.messages[-1]["content"]
+        found = re.search(r"^Person A: (\{.*\})$", user, re.M)
+        text = found.group(1) if found and self.calls % 2 else "{}"
+        return Completion(text, prompt_tokens=10, completion_tokens=5)
+
+
+def test_withheld_llm_answers_are_saved_per_method_and_counted_beside_validity(
+    cohort, tmp_path, news
+):
+    _, data, model = cohort
+    options = {"backend": HalfStubborn(), "repair_rounds": 0, "plausibility": "iforest"}
+    config = BenchmarkConfig(generators={"oracle": {}, "few-shot": options}, limit=6, n_cfs=1)
+    bench = run_benchmark(model, data, config, out_dir=tmp_path)
+    result = next(r for r in bench.results if r.method == "few-shot")
+    assert len(result.rejected) and result.cfs["valid"].all()
+    saved = pd.read_parquet(tmp_path / "results" / "few-shot" / "rejected.parquet")
+    pd.testing.assert_frame_equal(saved, result.rejected)
+    assert len(pd.read_parquet(tmp_path / "rejected.parquet")) == len(result.rejected)
+    row = bench.summary[bench.summary["label"].isna()].set_index("method").loc["few-shot"]
+    assert row["n_rejected"] == len(result.rejected)
+    assert row["validity"] == pytest.approx(len(result.cfs) / (len(result.cfs) + row["n_rejected"]))
+    oracle = bench.summary[bench.summary["label"].isna()].set_index("method").loc["oracle"]
+    assert oracle["n_rejected"] == 0  # only the LLM generators withhold
+    headline = (tmp_path / "summary.md").read_text().split("## All queries")[1].split("##")[0]
+    assert "| withheld |" in headline  # beside validity, in the table people read
+    # A result saved before answers were withheld offers them in its cfs: it is made again.
+    (tmp_path / "results" / "few-shot" / "rejected.parquet").unlink()
+    news.clear()
+    run_benchmark(model, data, config, out_dir=tmp_path)
+    assert any("now withholds; rerunning" in m for m in news.messages)

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import sensecf as scf
+from sensecf.evaluation import benchmark
 from sensecf.evaluation.benchmark import BenchmarkConfig, run_benchmark
 from sensecf.execution import Execution
 from sensecf.llm.cache import add_rows, read_rows
@@ -64,14 +65,22 @@ def answers(folder) -> set[tuple[str, str]]:
         return set(db.execute("SELECT key, text FROM completions").fetchall())
 
 
-def test_two_worker_processes_give_the_serial_benchmark(cohort, config, serial, tmp_path):
+def test_two_worker_processes_give_the_serial_benchmark(
+    cohort, config, serial, tmp_path, monkeypatch
+):
     data, model = cohort
+    # The oracle answers each query alone: in workers its queries go out in slices.
+    monkeypatch.setattr(benchmark, "QUERY_CHUNK", 3)
+    two = Execution(jobs=2)
+    assert benchmark._units("oracle", config, 4, two) == [("oracle", 0, 3), ("oracle", 3, 4)]
+    assert benchmark._units("dice-random", config, 4, two) == [("dice-random", 0, 4)]
+    assert benchmark._units("oracle", config, 4, Execution()) == [("oracle", 0, 4)]
     # The workers start from the driver's answers but one query's, which they make again and
     # hand back (the study's tests make every answer in a worker).
     rows = read_rows(serial.out_dir / "llm-cache.sqlite")
     first = min(row[0] for row in rows)
     add_rows(tmp_path / "llm-cache.sqlite", [row for row in rows if row[0] != first])
-    parallel = run_benchmark(model, data, config, out_dir=tmp_path, execution=Execution(jobs=2))
+    parallel = run_benchmark(model, data, config, out_dir=tmp_path, execution=two)
     same_benchmark(serial, parallel)
     assert answers(tmp_path) == answers(serial.out_dir) != set()
     for method in ("oracle", "dice-random", "few-shot"):

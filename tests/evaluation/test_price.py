@@ -1,5 +1,8 @@
 """What plausibility costs: the plain and the plausible oracle side by side."""
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -43,3 +46,22 @@ def test_benchmark_runs_both_oracles_and_prints_the_reference_and_the_price(tmp_
     text = (tmp_path / "summary.md").read_text()
     assert "real held-out rows of the desired class" in text and "plausibility costs" in text
     assert (tmp_path / "plausibility_price.csv").is_file()
+    # The reference rates are kept for the report, beside the notes.
+    saved = json.loads((tmp_path / "plausibility.json").read_text())
+    assert saved["reference"] == {"lof": rates["lof"], "iforest": rates["iforest"]}
+    assert saved["n"] == rates["n"] and saved["inlier_rate"] == 0.95
+    # The frontier: each answered person at every rate, the fewest changes never falling as
+    # the threshold tightens (a higher calibration rate is a looser one; 0 is not held).
+    frontier = pd.read_csv(tmp_path / "plausibility_frontier.csv")
+    assert frontier["query_id"].nunique() == len(bench.frontier["query_id"].unique()) >= 1
+    assert sorted(frontier["inlier_rate"].unique()) == [0.0, 0.8, 0.9, 0.95, 0.99]
+    assert frontier[frontier["inlier_rate"] == 0]["threshold"].isna().all()
+    for _, rows in frontier.groupby("query_id"):
+        rows = rows[rows["min_l0_certified"]]
+        order = rows.assign(strict=1 - rows["inlier_rate"].where(rows["inlier_rate"] > 0, 1.0))
+        changes = order.sort_values("strict")["min_l0"].to_numpy()
+        assert (np.diff(changes) >= 0).all(), rows
+    plausible = bench.price.set_index("query_id")
+    at_run_rate = frontier[frontier["inlier_rate"] == 0.95].set_index("query_id")
+    both = at_run_rate.index[at_run_rate["min_l0_certified"]]
+    assert (at_run_rate.loc[both, "min_l0"] == plausible.loc[both, "plausible_min_l0"]).all()

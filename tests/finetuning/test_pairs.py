@@ -111,3 +111,47 @@ def test_a_pairs_row_keeps_a_value_nobody_measured_missing() -> None:
     texts = [row_json(x) for x in X]
     assert texts[0] == "[61.0, null, 6000.0]"
     np.testing.assert_array_equal(read_rows(texts), X)
+
+
+def test_the_plausible_teacher_gives_only_targets_the_suite_calls_inliers(task: Task) -> None:
+    from sensecf.evaluation.metrics import MetricSuite
+
+    options = {"time_limit": 2.0, "detector_trees": 30}
+    pairs = build_pairs(
+        task.model, task.data, teacher="oracle-plausible", per_query=2, teacher_options=options
+    )
+    frame = pairs.frame
+    assert len(frame) >= 5 and set(frame["teacher"]) == {"oracle-plausible"}
+    # The detector the benchmark judges by: desired-class training rows, calibrated on the
+    # model's held-out rows.
+    train_rows, test_rows = task.model.split_data(task.data)
+    suite = MetricSuite(detector_trees=30).fit(task.model, train_rows, calibration=test_rows)
+    detector = suite.detector(task.data.spec.desired_class)
+    rows = np.vstack(
+        [_apply(task, json.loads(r), a) for r, a in zip(frame["row"], frame["answer"], strict=True)]
+    )
+    assert detector.inliers(rows).all()
+    assert (task.model.predict(rows) == task.data.spec.desired_class).all()
+    # The plain oracle's targets are not all inliers: the detector does hold the teacher.
+    plain = build_pairs(task.model, task.data, per_query=2, teacher_options={"time_limit": 2.0})
+    plain_rows = np.vstack(
+        [
+            _apply(task, json.loads(r), a)
+            for r, a in zip(plain.frame["row"], plain.frame["answer"], strict=True)
+        ]
+    )
+    assert not detector.inliers(plain_rows).all()
+    assert "implausible" in pairs.counts and "implausible" not in plain.counts
+
+
+def test_a_config_file_may_name_the_plausible_teacher(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from sensecf.cli.main import cli
+    from sensecf.finetuning.settings import FinetuneSettings
+
+    path = tmp_path / "finetune.yaml"
+    path.write_text("teacher: oracle-plausible\n")
+    assert FinetuneSettings.from_yaml(path).teacher == "oracle-plausible"
+    shown = CliRunner().invoke(cli, ["finetune", "--help"])
+    assert "oracle-plausible" in shown.output

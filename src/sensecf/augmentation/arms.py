@@ -101,8 +101,9 @@ class Augmentation:
 
     ``rows``: the spec's features and target, then :data:`PROVENANCE` (and, for generators, the
     model's probability of the scarce class). ``asked``: queries sent to a generator;
-    ``candidates``: what came back; ``invalid`` and ``violating``: candidates turned away
-    because the verifier does not put them in the scarce class or because they break a
+    ``candidates``: what came back, offered or withheld (an LLM generator's rejected answers);
+    ``invalid`` and ``violating``: candidates turned away because the verifier does not put
+    them in the scarce class (or the generator withheld them) or because they break a
     constraint; ``error``: why an arm added nothing, if it failed.
     """
 
@@ -198,13 +199,13 @@ def generated_rows(
                 min_proba=min_proba,
                 progress=progress,
             )
-            candidates += len(result.cfs)
+            candidates += len(result.cfs) + len(result.rejected)  # a withheld answer was one
             calls += _sum(result.queries, "llm_calls", result.cfs)
             tokens += _sum(result.queries, "prompt_tokens", result.cfs) + _sum(
                 result.queries, "completion_tokens", result.cfs
             )
             accepted, turned_away = _accepted(result, spec, batch, source_rows, scarce_class)
-            invalid += turned_away[0]
+            invalid += turned_away[0] + len(result.rejected)
             violating += turned_away[1]
             kept.append(accepted)
             have = len(pd.concat(kept).drop_duplicates(subset=spec.feature_names))

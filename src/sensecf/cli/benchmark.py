@@ -13,6 +13,7 @@ from sensecf.cli.options import (
     PATH,
     data_option,
     execution_options,
+    inlier_rate_option,
     limit_option,
     limits_option,
     llm_options,
@@ -20,6 +21,7 @@ from sensecf.cli.options import (
     model_option,
     n_cfs_option,
     out_option,
+    plausibility_option,
     seed_option,
 )
 from sensecf.cli.spec import target_option
@@ -53,6 +55,14 @@ if TYPE_CHECKING:
     "P (DiCE, NICE, CFNOW keep their own rule), and the summary reports validity at P beside "
     "validity at the decision rule [the decision threshold]."
 )
+@plausibility_option(
+    help="iforest holds every generator that can be held to the plausibility detector (an "
+    "IsolationForest on the desired class's training rows, calibrated on the held-out rows): "
+    "its counterfactuals must be inliers. The oracle asked for runs as oracle-plausible; the "
+    "plain oracle still runs as the reference for the fewest changes and what plausibility "
+    "costs [none]."
+)
+@inlier_rate_option()
 @target_option
 @limits_option()
 @click.option(
@@ -67,8 +77,8 @@ if TYPE_CHECKING:
     "config_path",
     type=PATH,
     help="YAML file with any of: model, data, out, generators (list, or name -> options), "
-    "n_cfs, limit, rows, queries_from, seed, by, min_proba, target, reference, limits. Options given on the command "
-    "line win.",
+    "n_cfs, limit, rows, queries_from, seed, by, min_proba, target, reference, limits, "
+    "plausibility, inlier_rate. Options given on the command line win.",
 )
 def benchmark(
     model_dir: Path | None,
@@ -79,6 +89,8 @@ def benchmark(
     seed: int | None,
     out_dir: Path | None,
     min_proba: float | None,
+    plausibility: str | None,
+    inlier_rate: float | None,
     target: str | None,
     limits_path: Path | None,
     reference: str | None,
@@ -102,6 +114,10 @@ def benchmark(
     (comparisons.csv); a ★ marks a method only where it beats every other at the
     Holm-adjusted level. With --limits the oracle and the LLM methods hold each person to
     their own limits, and the summary counts every method's breaks of them (viol_limits).
+    Holm-adjusted level. Beside every method's inlier rates, plausibility.json keeps the
+    held-out real rows' own (the reference); where oracle and oracle-plausible both run,
+    plausibility_price.csv says what plausibility costs and plausibility_frontier.csv follows
+    five people's fewest changes as the detector's threshold tightens.
     """
     from sensecf.cli.spec import load_for_verb
     from sensecf.evaluation.benchmark import (
@@ -127,6 +143,8 @@ def benchmark(
         "target": target,
         "reference": reference,
         "limits": limits_path,
+        "plausibility": plausibility,
+        "inlier_rate": inlier_rate,
     }
     merged = {**saved, **{k: v for k, v in overrides.items() if v is not None}}
     config = BenchmarkConfig.build(merged, source="sensecf benchmark")

@@ -16,6 +16,7 @@ import click
 from sensecf.cli import console
 from sensecf.cli.options import (
     data_option,
+    inlier_rate_option,
     limit_option,
     limits_option,
     llm_options,
@@ -23,6 +24,7 @@ from sensecf.cli.options import (
     model_option,
     n_cfs_option,
     out_option,
+    plausibility_option,
     seed_option,
 )
 from sensecf.cli.spec import target_option
@@ -57,11 +59,14 @@ if TYPE_CHECKING:
 @llm_options
 @seed_option()
 @out_option(
-    help="Folder for cfs.parquet/.csv/.json, interventions.csv, queries.parquet, result.json."
+    help="Folder for cfs.parquet/.csv/.json, interventions.csv, queries.parquet, "
+    "rejected.parquet (the LLM answers withheld, with the reason), result.json."
 )
 @click.option("--show", default=5, show_default=True, type=int, help="People to print.")
 @min_proba_option()
 @limits_option()
+@plausibility_option()
+@inlier_rate_option()
 @target_option
 def explain(
     model_dir: Path,
@@ -76,6 +81,8 @@ def explain(
     show: int,
     min_proba: float | None,
     limits_path: Path | None,
+    plausibility: str | None,
+    inlier_rate: float | None,
     target: str | None,
 ) -> None:
     """Counterfactual explanations for flagged people: what small change flips the model?
@@ -83,13 +90,15 @@ def explain(
     Each counterfactual is checked by the classifier and by the spec (fixed features kept,
     allowed directions, bounds, steps), and comes with a plain-language intervention text.
     LLM generators answer in JSON constrained per person, are verified, and get repair rounds
-    with a changed context when an answer fails. A plain table (no spec beside it) is read
-    with the model's spec. --limits holds each person to their own limits (features to keep,
-    tighter bounds, a cap on changes).
+    with a changed context when an answer fails; an answer still refused after the last round
+    is withheld (rejected.parquet, with the reason), never offered. A plain table (no spec
+    beside it) is read with the model's spec. --limits holds each person to their own limits
+    (features to keep, tighter bounds, a cap on changes).
     """
     from sensecf.cli.spec import load_for_verb
     from sensecf.data.limits import PersonLimits
     from sensecf.explanation import explain as explain_rows
+    from sensecf.explanation import withheld_line
     from sensecf.interventions import intervention_table
     from sensecf.models import load_model
     from sensecf.runs import LLM_CACHE
@@ -115,10 +124,15 @@ def explain(
         progress=console.progress_enabled(),
         min_proba=min_proba,
         limits=limits,
+        plausibility=plausibility or "none",
+        inlier_rate=inlier_rate,
     )
     explanation.save(out_dir)
     result = explanation.result
     console.print_explanations(result, intervention_table(result, sep="\n"), show)
+    withheld = len(result.rejected)
+    if withheld:
+        console.line(withheld_line(result.rejected))
     stats = explanation.llm_stats
     if stats is not None and "calls" in stats:
         console.line(

@@ -69,6 +69,21 @@ min_proba_option = _shared(
     help="Safety margin: search until P(desired class) reaches P [the decision threshold].",
 )
 
+plausibility_option = _shared(
+    "--plausibility",
+    type=click.Choice(["none", "iforest"]),
+    help="iforest holds every generator that can be held to the plausibility detector (an "
+    "IsolationForest on the desired class's training rows, calibrated on held-out real rows): "
+    "its counterfactuals must be inliers; the oracle runs as oracle-plausible [none].",
+)
+inlier_rate_option = _shared(
+    "--inlier-rate",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    metavar="R",
+    help="The detector's calibration: the share of held-out real rows of the desired class it "
+    "calls inliers [0.95].",
+)
+
 
 # The flag that sets each library option an error may name (SensecfError.option).
 FLAGS = {

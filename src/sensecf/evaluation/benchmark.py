@@ -9,6 +9,13 @@ the same. LLM methods talk to the backend :class:`~sensecf.generators.llm.option
 through the SQLite call cache in the out folder, so a killed run makes only the missing calls
 again; a backend that fails is recorded for its method and the other methods go on.
 
+Each method's result folder (``results/<name>/``) holds its ``rejected.parquet`` beside its
+CFs: the answers an LLM method withheld, with the reason; the run folder's ``rejected.parquet``
+gathers every method's. The summary's ``n_rejected`` counts them, and validity counts them as
+answers that are not valid (see :mod:`sensecf.results`). An LLM method held to plausibility
+(``plausibility: iforest`` in its options) is held to the metric suite's detector, as
+``oracle-plausible`` is.
+
 With a safety margin (``min_proba``) every generator that can searches until the desired
 class's probability reaches it (``generate(min_proba=)``; DiCE, NICE and CFNOW decide by their
 libraries' own 0.5 rule, so for them it is measured only), and the metric suite reports
@@ -30,12 +37,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from sensecf.data.dataset import Dataset
-from sensecf.data.io import write_table, write_text
+from sensecf.data.io import write_json, write_table, write_text
 from sensecf.data.limits import PersonLimits
 from sensecf.data.scales import FeatureScales
 from sensecf.errors import DataError, SensecfError
@@ -49,6 +57,9 @@ from sensecf.evaluation.comparisons import (
     paired_comparisons,
 )
 from sensecf.evaluation.price import (
+    ANSWERED,
+    FRONTIER_RATES,
+    plausibility_frontier,
     plausibility_price,
     plausibility_price_summary,
     price_line,
@@ -60,6 +71,8 @@ from sensecf.generators.llm.options import LLMOptions
 from sensecf.generators.registry import (
     LLM_GENERATORS,
     check_generator,
+    held_name,
+    held_options,
     make_generator,
     split_name,
 )
@@ -68,14 +81,18 @@ from sensecf.llm.base import LLMError
 from sensecf.llm.cache import CacheCopy, add_rows
 from sensecf.llm.models import file_digest
 from sensecf.models.classifier import TrainedClassifier
-from sensecf.models.plausibility import PlausibilityDetector
+from sensecf.models.plausibility import DEFAULT_INLIER_RATE, PlausibilityDetector
 from sensecf.results import CounterfactualResult
 from sensecf.runs import (
     CFS,
     COMPARISONS_CSV,
     CONFIG_YAML,
+    FRONTIER_CSV,
     LLM_CACHE,
     PER_QUERY,
+    PLAUSIBILITY_JSON,
+    PRICE_CSV,
+    REJECTED,
     RESULT_JSON,
     RESULTS,
     SCORES,
@@ -90,7 +107,6 @@ from sensecf.settings import GeneratorChoice, RunSettings, generator_choice, gen
 
 logger = logging.getLogger(__name__)
 
-PRICE_CSV = "plausibility_price.csv"
 
 DEFAULT_GENERATORS = (
     "oracle",
@@ -118,6 +134,15 @@ class BenchmarkConfig(RunSettings):
     per-person limits file (:mod:`sensecf.data.limits`): the oracle and the LLM methods hold
     each query to its person's limits, every other method is measured against them
     (``viol_limits``).
+    ``plausibility``: ``iforest`` holds every generator that can be held to the plausibility
+    detector (each whose parameters have ``plausibility``): the oracle asked for runs as
+    ``oracle-plausible`` (the plain oracle still runs, as the reference for the fewest changes
+    and for what plausibility costs). ``inlier_rate``: the share of held-out real rows of the
+    desired class the detector calls inliers (its calibration, for the suite and every held
+    generator alike).
+
+    >>> BenchmarkConfig(generators=["oracle", "dice-random"], plausibility="iforest").generators
+    ['oracle-plausible', 'dice-random']
     """
 
     kind = "benchmark"
@@ -137,11 +162,24 @@ class BenchmarkConfig(RunSettings):
     target: str | None = None
     reference: str | None = None
     limits: Path | None = None
+    plausibility: Literal["none", "iforest"] = "none"
+    inlier_rate: float = Field(default=DEFAULT_INLIER_RATE, gt=0, lt=1)
 
     @field_validator("generators", mode="before")
     @classmethod
     def _names(cls, value: Any) -> Any:
         return generator_choice(value)
+
+    @model_validator(mode="after")
+    def _held(self) -> BenchmarkConfig:
+        """Under ``plausibility``, a generator with a held name of its own is asked for by it."""
+        if self.plausibility != "none":
+            held = {n: held_name(n, self.plausibility) for n in self.generators}
+            if isinstance(self.generators, dict):
+                self.generators = {held[n]: o for n, o in self.generators.items()}
+            else:
+                self.generators = list(dict.fromkeys(held[n] for n in self.generators))
+        return self
 
     def generator_names(self) -> list[str]:
         """Requested generator names, in order."""
@@ -173,7 +211,10 @@ class BenchmarkConfig(RunSettings):
         """
         methods = self.method_names()
         if self.reference is None:
-            return "oracle" if "oracle" in methods else None
+            if "oracle" in methods:
+                return "oracle"
+            held = held_name("oracle", self.plausibility)
+            return held if self.plausibility != "none" and held in methods else None
         if self.reference not in methods:
             raise SensecfError(
                 f"the reference must be one of the run's methods ({', '.join(methods)}); got "
@@ -184,6 +225,20 @@ class BenchmarkConfig(RunSettings):
     def options(self, name: str) -> dict[str, Any]:
         """Options for one generator (empty unless the config maps the name to some)."""
         return generator_options(self.generators, name)
+
+    def held_options(self, name: str, llm: LLMOptions | None = None) -> dict[str, Any]:
+        """What the run's plausibility settings add to one asked generator's options (the
+        plain oracle the run adds as its reference is never held).
+
+        >>> BenchmarkConfig(plausibility="iforest", inlier_rate=0.9).held_options("oracle-plausible")
+        {'plausibility': 'iforest', 'inlier_rate': 0.9}
+        """
+        if name not in {split_name(n)[0] for n in self.generator_names()}:
+            return {}
+        own = self.options(name)
+        rate = None if self.inlier_rate == DEFAULT_INLIER_RATE else self.inlier_rate
+        options = held_options(name, own, llm=llm, plausibility=self.plausibility, inlier_rate=rate)
+        return {k: v for k, v in options.items() if k not in own}
 
     def fingerprint(self, name: str, **inputs: Any) -> str:
         """What a saved result must match to be reused: queries, n_cfs, seed and options, and
@@ -218,7 +273,9 @@ class BenchmarkResult:
     inlier rate on held-out real rows of the desired class (the reference beside every
     method's); ``notes``: that line, and what plausibility costs where ``oracle`` and
     ``oracle-plausible`` both ran (``price``: per query, see
-    :func:`~sensecf.evaluation.price.plausibility_price`).
+    :func:`~sensecf.evaluation.price.plausibility_price`; ``frontier``: the certified fewest
+    changes of a few of them as the detector's threshold tightens, see
+    :func:`~sensecf.evaluation.price.plausibility_frontier`).
     """
 
     results: list[CounterfactualResult]
@@ -231,6 +288,7 @@ class BenchmarkResult:
     reference_rates: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     price: pd.DataFrame = field(default_factory=pd.DataFrame)
+    frontier: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def model_digest(model: TrainedClassifier, folder: str | os.PathLike | None = None) -> str:
@@ -282,7 +340,7 @@ def run_benchmark(
     reference = config.reference_name()  # a reference that is not a method: refused at once
     bases = list(dict.fromkeys(["oracle", *(split_name(n)[0] for n in names)]))
     for base in bases:  # every name and option checked at the door, before any work
-        check_generator(base, llm=llm, **config.options(base))
+        check_generator(base, llm=llm, **config.options(base), **config.held_options(base, llm))
     if config.min_proba is not None:  # a margin below the decision rule's is refused here too
         margin_model(model, model.spec.desired_class, config.min_proba)
     limits = PersonLimits.read(config.limits, model.spec, data) if config.limits else None
@@ -313,7 +371,9 @@ def run_benchmark(
             todo.append(base)
     # One plausibility detector, fitted once on the desired class's training rows and
     # calibrated on its held-out rows: the suite judges by it, the plausible oracle is held to it.
-    suite = MetricSuite(seed=config.seed, margin=config.min_proba, limits=limits)
+    suite = MetricSuite(
+        seed=config.seed, margin=config.min_proba, limits=limits, inlier_rate=config.inlier_rate
+    )
     suite.fit(model, train_rows, calibration=test_rows)
     desired = model.spec.desired_class
     detector = suite.detector(desired)
@@ -324,12 +384,22 @@ def run_benchmark(
     if runner.parallel:
         context = context.for_workers()
 
-    def arrived(base: str, outcome: tuple[CounterfactualResult, float, list[Any]]) -> None:
-        result, seconds, answers = outcome
+    units = [unit for base in todo for unit in _units(base, config, len(queries), runner)]
+    parts: dict[str, dict[_Unit, tuple[CounterfactualResult, float]]] = {b: {} for b in todo}
+
+    def arrived(unit: _Unit, outcome: tuple[CounterfactualResult, float, list[Any]]) -> None:
+        part, part_seconds, answers = outcome
+        base = unit[0]
         method_llm = methods[base].llm
         cache_file = method_llm.cache if method_llm is not None else None
         if answers and cache_file is not None:
             add_rows(cache_file, answers)  # a worker's new LLM answers, written here only
+        parts[base][unit] = part, part_seconds
+        mine = [u for u in units if u[0] == base]
+        if base in failures or len(parts[base]) < len(mine):
+            return  # a method is kept whole: all its slices of the queries, or none
+        result = CounterfactualResult.concat([parts[base][u][0] for u in mine])
+        seconds = sum(parts[base][u][1] for u in mine)
         store.keep((base,), methods[base].fingerprint, result.save)
         plain[base] = result
         logger.info(
@@ -337,16 +407,18 @@ def run_benchmark(
             f"validity {result.validity:.2f} ({seconds:.1f} s)"
         )
 
-    def failed(failure: UnitError[str]) -> None:  # one method failing must not stop the others
-        failures[failure.key] = failure.error
-        logger.info(f"✗ {failure.key} failed: {failure.error}")
+    def failed(failure: UnitError[_Unit]) -> None:  # one method failing must not stop the others
+        base, start, stop = failure.key
+        failures.setdefault(base, failure.error)
+        where = "" if (start, stop) == (0, len(queries)) else f" (queries {start}–{stop - 1})"
+        logger.info(f"✗ {base}{where} failed: {failure.error}")
         if os.environ.get("SENSECF_DEBUG"):
             logger.info(failure.trace)
 
     runner.run(
         _compute_method,
         context,
-        todo,
+        units,
         on_result=arrived,
         on_error=failed,
         stop=_bad_input,
@@ -371,11 +443,14 @@ def run_benchmark(
     rates = suite.reference_rates(desired)
     label = model.spec.classes.get(desired, str(desired))
     notes = [reference_line(rates, label, suite.inlier_rate)]
-    price = pd.DataFrame()
+    price = frontier = pd.DataFrame()
     if "oracle" in plain and "oracle-plausible" in plain:
         scale = FeatureScales.from_reference(model.spec, train_rows.X.to_numpy(float)).scale
         price = plausibility_price(plain["oracle"], plain["oracle-plausible"], scale)
         notes.append(price_line(plausibility_price_summary(price)))
+        if len(test_rows):
+            key = {**inputs, "options": methods["oracle-plausible"].options, "seed": config.seed}
+            frontier = _frontier(model, train_rows, test_rows, queries, price, key, out)
     for note in notes:
         logger.info(note)
     by = config.by if config.by in queries.frame.columns or config.by == "label" else None
@@ -399,6 +474,7 @@ def run_benchmark(
         reference_rates=rates,
         notes=notes,
         price=price,
+        frontier=frontier,
     )
     if reference is not None and reference not in {r.method for r in reported}:
         logger.info(f"no comparisons: the reference {reference} failed")
@@ -407,6 +483,67 @@ def run_benchmark(
     if out is not None:
         _write(bench, config, out)
     return bench
+
+
+# The frontier follows at most this many people (a few certified oracle runs each).
+FRONTIER_QUERIES = 5
+
+
+def _frontier(
+    model: TrainedClassifier,
+    train_rows: Dataset,
+    test_rows: Dataset,
+    queries: Dataset,
+    price: pd.DataFrame,
+    key: dict[str, Any],
+    out: Path | None,
+) -> pd.DataFrame:
+    """The plausibility frontier of the first :data:`FRONTIER_QUERIES` queries both oracles
+    answered, one a person where the data have people (``query_id`` as the run numbers them),
+    reused from ``out`` when made with the same model, data and settings (``key``)."""
+    answered = price[
+        price["plain_status"].isin(ANSWERED) & price["plausible_status"].isin(ANSWERED)
+    ]
+    chosen = answered["query_id"].to_numpy(dtype=int)
+    people = _people(queries)
+    if people is not None:  # one query a person, so the frontier follows different people
+        _, first = np.unique(people[chosen], return_index=True)
+        chosen = chosen[np.sort(first)]
+    chosen = chosen[:FRONTIER_QUERIES]
+    if not len(chosen):
+        return pd.DataFrame()
+    stamp = fingerprint({**key, "queries": chosen.tolist(), "rates": list(FRONTIER_RATES)})
+    path = out / FRONTIER_CSV if out is not None else None
+    if path is not None and path.is_file():
+        saved = pd.read_csv(path)
+        if "fingerprint" in saved and (saved["fingerprint"] == stamp).all():
+            logger.info(f"↺ plausibility frontier: reused {path}")
+            return saved
+    frontier = plausibility_frontier(
+        model,
+        train_rows,
+        queries.subset(chosen),
+        calibration=test_rows,
+        seed=int(key["seed"]),
+        options=key["options"],
+    )
+    frontier["query_id"] = chosen[frontier["query_id"].to_numpy(dtype=int)]
+    if people is not None:
+        frontier.insert(1, PERSON, people[frontier["query_id"].to_numpy(dtype=int)])
+    frontier["fingerprint"] = stamp
+    logger.info(
+        f"plausibility frontier: {len(chosen)} people at inlier rates "
+        f"{', '.join(f'{r:g}' for r in FRONTIER_RATES)} ({frontier['seconds'].sum():.1f} s)"
+    )
+    return frontier
+
+
+def _people(queries: Dataset) -> np.ndarray | None:
+    """Each query's person (the spec's group column), or ``None`` where there is none."""
+    column = queries.spec.group_column
+    if column is None or column not in queries.frame.columns:
+        return None
+    return queries.frame[column].astype(str).to_numpy()
 
 
 def _query_rows(per_query: pd.DataFrame, result: CounterfactualResult) -> pd.DataFrame:
@@ -497,11 +634,13 @@ def _folder_stamp(folder: Path) -> str:
 @dataclass(frozen=True)
 class _Method:
     """One generator of the run as the driver resolved it: its LLM options (None without a
-    language model) and the fingerprint a saved result must match."""
+    language model), the fingerprint a saved result must match, and its options (the
+    config's, and what the run's plausibility settings add)."""
 
     name: str
     llm: LLMOptions | None
     fingerprint: str
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def _method(
@@ -512,9 +651,13 @@ def _method(
     out: Path | None,
 ) -> _Method:
     options = config.options(name)
+    held = config.held_options(name, llm)
+    if held:  # absent otherwise: earlier results keep their key
+        inputs = {**inputs, "held": held}
+    options = {**options, **held}
     uses_llm = name in LLM_GENERATORS and "backend" not in options
     if not uses_llm:
-        return _Method(name, None, config.fingerprint(name, **inputs))
+        return _Method(name, None, config.fingerprint(name, **inputs), options)
     if name != "fine-tuned":
         prompted = llm.for_prompting()
         if prompted != llm:
@@ -534,12 +677,16 @@ def _method(
         inputs["finetuned"] = _folder_stamp(Path(str(llm.model)))
     if llm.cache is None and out is not None:
         llm = replace(llm, cache=out / LLM_CACHE)
-    return _Method(name, llm, config.fingerprint(name, **inputs))
+    return _Method(name, llm, config.fingerprint(name, **inputs), options)
 
 
 def _saved_result(store: UnitStore, name: str, fingerprint: str) -> CounterfactualResult | None:
     folder = store.path((name,))
     finished = store.finished((name,), fingerprint)
+    if finished is not None and name in LLM_GENERATORS and not (finished / REJECTED).is_file():
+        # Saved before LLM methods withheld their refused answers: its cfs holds them.
+        logger.info(f"↻ {name}: the saved result offers answers it now withholds; rerunning")
+        return None
     if finished is not None:
         try:
             saved = CounterfactualResult.load(finished)
@@ -585,16 +732,41 @@ class _BenchmarkContext:
         return llm if llm is None or copy is None else replace(llm, cache=copy.path())
 
 
+# A method's unit: its name and the slice [start, stop) of the queries it answers.
+_Unit = tuple[str, int, int]
+
+# Queries per unit for a method that answers each query alone, where units run in parallel:
+# enough to spread one slow method (the oracle) over the workers, few enough that fitting the
+# method again in each unit stays a small part of its work.
+QUERY_CHUNK = 8
+
+
+def _units(name: str, config: BenchmarkConfig, n_queries: int, runner: Execution) -> list[_Unit]:
+    """A method's units: all its queries in one, or, in parallel, slices of ``QUERY_CHUNK``
+    for a method whose answer to a query depends on that query alone (the answers are the
+    same either way)."""
+    alone = (
+        name not in LLM_GENERATORS
+        and type(make_generator(name, **config.options(name))).answers_each_query_alone
+    )
+    if not (runner.parallel and alone) or n_queries <= QUERY_CHUNK:
+        return [(name, 0, n_queries)]
+    starts = range(0, n_queries, QUERY_CHUNK)
+    return [(name, start, min(start + QUERY_CHUNK, n_queries)) for start in starts]
+
+
 def _compute_method(
-    context: _BenchmarkContext, name: str
+    context: _BenchmarkContext, unit: _Unit
 ) -> tuple[CounterfactualResult, float, list[Any]]:
-    """One method on every query (the unit of :class:`~sensecf.execution.Execution`): its
-    result, its seconds, and the LLM answers it stored in a worker's copy of the cache."""
+    """One method on one slice of the queries (the unit of
+    :class:`~sensecf.execution.Execution`; usually all of them): its result, its seconds, and
+    the LLM answers it stored in a worker's copy of the cache."""
+    name, first, stop = unit
     started, start = time.time(), time.perf_counter()
     method = context.methods[name]
     config = context.config
     llm = context.llm_for(name)
-    generator = make_generator(name, llm=llm, **config.options(name))
+    generator = make_generator(name, llm=llm, **method.options)
     shared = context.detector
     if shared is not None and _takes_detector(generator, shared):
         generator.set_params(detector=shared)  # the suite's own: one definition of plausible
@@ -602,8 +774,11 @@ def _compute_method(
     backend = getattr(generator, "backend", None) if llm is not None else None
     try:
         generator.fit(context.model, context.train_rows)
+        queries = context.queries
+        if (first, stop) != (0, len(queries)):
+            queries = queries.subset(np.arange(first, stop))
         result = generator.generate(
-            context.queries,
+            queries,
             n_cfs=config.n_cfs,
             seed=config.seed,
             progress=context.progress,
@@ -628,10 +803,11 @@ def _bad_input(exc: Exception) -> bool:
 def _takes_detector(generator: Any, detector: PlausibilityDetector) -> bool:
     """Whether ``generator`` is held to plausibility with a detector of its own making whose
     settings are the shared ``detector``'s (so the shared one is the same detector)."""
-    if getattr(generator, "plausibility", "none") == "none" or generator.detector is not None:
-        return False
+    params = generator.get_params()
+    if params.get("plausibility", "none") == "none" or params.get("detector", detector) is not None:
+        return False  # not held, given its own detector, or taking none
     settings = detector.settings()
-    mine = {"n_estimators": generator.detector_trees, "inlier_rate": generator.inlier_rate}
+    mine = {"n_estimators": params.get("detector_trees"), "inlier_rate": params.get("inlier_rate")}
     return all(settings[k] == v for k, v in mine.items()) and detector.calibrated_
 
 
@@ -747,6 +923,9 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
     cfs = [r.cfs for r in bench.results if len(r.cfs)]
     if cfs:
         write_table(pd.concat(cfs, ignore_index=True), out / CFS)
+    rejected = [r.rejected for r in bench.results if len(r.rejected)]
+    if rejected:  # every method's withheld answers beside every method's CFs
+        write_table(pd.concat(rejected, ignore_index=True), out / REJECTED)
     if not bench.comparisons.empty:
         write_table(bench.comparisons, out / COMPARISONS_CSV)
     spec = bench.results[0].spec if bench.results else None
@@ -785,6 +964,10 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
         markdown = "\n".join(f"- {note}" for note in bench.notes) + f"\n\n{markdown}"
     if not bench.price.empty:
         write_table(bench.price, out / PRICE_CSV)
+    if not bench.frontier.empty:
+        write_table(bench.frontier, out / FRONTIER_CSV)
+    if bench.reference_rates:
+        write_json(out / PLAUSIBILITY_JSON, _reference_record(bench, config))
     covered = coverage_lines(bench.summary, by=config.by)
     if covered:  # "covered" = a valid counterfactual that breaks no constraint
         markdown += "\n\nCoverage against feasible queries (valid, no violation):\n"
@@ -797,6 +980,22 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
     # A live object given as an option (a backend) is written by its repr, not refused.
     dumped = config.model_dump(mode="json", fallback=repr)
     write_text(out / CONFIG_YAML, yaml.safe_dump(dumped, sort_keys=False))
+
+
+def _reference_record(bench: BenchmarkResult, config: BenchmarkConfig) -> dict[str, Any]:
+    """What ``plausibility.json`` keeps: the held-out real rows' inlier rates (the reference
+    beside every method's), the calibration rate, the desired class, and the notes."""
+    spec = bench.results[0].spec if bench.results else None
+    rates = {k: (None if pd.isna(v) else float(v)) for k, v in bench.reference_rates.items()}
+    return {
+        "reference": {"lof": rates.get("lof"), "iforest": rates.get("iforest")},
+        "n": int(rates.get("n") or 0),
+        "inlier_rate": config.inlier_rate,
+        "desired_class": spec.desired_class if spec is not None else None,
+        "desired": spec.classes.get(spec.desired_class) if spec is not None else None,
+        "plausibility": config.plausibility,
+        "notes": bench.notes,
+    }
 
 
 STAR_NOTE = (

@@ -266,7 +266,7 @@ class Catalog:
     :meth:`with_measures`; the catalog itself never changes.
 
     >>> len(CATALOG.view("headline")), CATALOG.get("seconds", level="study").fmt
-    (13, '.1f')
+    (14, '.1f')
     """
 
     measures: tuple[Measure, ...]
@@ -308,7 +308,7 @@ class Catalog:
         >>> CATALOG.get("l0_ratio")
         Traceback (most recent call last):
         ...
-        sensecf.errors.SensecfError: no measure 'l0_ratio' in the metric suite; known: n_queries, n_cfs, n_valid, coverage, validity, validity_margin, query_validity, any_valid, n_certified_infeasible, n_feasible, covered_feasible, feasible_coverage, n_min_l0_certified, n_min_l0_bounded, validity_first, validity_after_repair, fallback_share, l0, min_l0_ratio, mad_l1, range_l1, l2_std, cost, lof_inlier, iforest_inlier, ynn, nn_dist, diversity, copied_example, example_share, viol_fixed, viol_direction, viol_bounds, viol_grain, viol_relations, viol_limits, viol_total, n_violating, seconds, llm_calls, prompt_tokens, completion_tokens, llm_calls_per_valid_cf, prompt_tokens_per_valid_cf, completion_tokens_per_valid_cf, tokens_per_valid_cf
+        sensecf.errors.SensecfError: no measure 'l0_ratio' in the metric suite; known: n_queries, n_cfs, n_valid, n_rejected, coverage, validity, validity_margin, query_validity, any_valid, n_certified_infeasible, n_feasible, covered_feasible, feasible_coverage, n_min_l0_certified, n_min_l0_bounded, validity_first, validity_after_repair, fallback_share, l0, min_l0_ratio, mad_l1, range_l1, l2_std, cost, lof_inlier, iforest_inlier, ynn, nn_dist, diversity, copied_example, example_share, viol_fixed, viol_direction, viol_bounds, viol_grain, viol_relations, viol_limits, viol_total, n_violating, seconds, llm_calls, prompt_tokens, completion_tokens, llm_calls_per_valid_cf, prompt_tokens_per_valid_cf, completion_tokens_per_valid_cf, tokens_per_valid_cf
         """
         if level is not None and level not in LEVELS:
             raise SensecfError(f"level must be one of {', '.join(LEVELS)}; got {level!r}")
@@ -335,7 +335,7 @@ class Catalog:
         >>> twice = Measure("l0_twice", "cf", "2×L0", compute=_l0)
         >>> bigger = CATALOG.with_measures(twice, views=["headline"])
         >>> [m.name for m in bigger.at("cf")][-2:], bigger.headline[-1], len(CATALOG.headline)
-        (['nn_dist', 'l0_twice'], 'l0_twice', 13)
+        (['nn_dist', 'l0_twice'], 'l0_twice', 14)
         """
         items = list(self.measures)
         for measure in measures:
@@ -369,6 +369,17 @@ def _suite_measures() -> tuple[Measure, ...]:
             **count,
         ),
         Measure(
+            "n_rejected",
+            "summary",
+            "withheld",
+            "answers withheld",
+            meaning="answers the method withheld instead of offering them (its rejected table: "
+            "LLM answers still refused after their last repair; 0 for the other methods); "
+            "validity counts them",
+            family="counts",
+            **count,
+        ),
+        Measure(
             "coverage",
             "query",
             "coverage",
@@ -383,8 +394,9 @@ def _suite_measures() -> tuple[Measure, ...]:
             "summary",
             "validity",
             higher_is_better=True,
-            meaning="share of all CFs that are valid (pooled over CFs; no CI): the model puts "
-            "them in the desired class under its own decision rule, always recomputed",
+            meaning="share of all answers that are valid (pooled; no CI): the model puts them "
+            "in the desired class under its own decision rule, always recomputed; over the CFs "
+            "offered and the answers withheld (n_rejected) together",
             family="validity",
             **share,
         ),
@@ -394,7 +406,8 @@ def _suite_measures() -> tuple[Measure, ...]:
             "valid at margin",
             "validity at the margin",
             higher_is_better=True,
-            meaning="share of all CFs with P(desired) >= margin (only when a margin is set)",
+            meaning="share of all answers (offered or withheld) with P(desired) >= margin (only "
+            "when a margin is set)",
             family="validity",
             **share,
         ),
@@ -869,7 +882,15 @@ _HEADLINE_QUALITY = (
 CATALOG = Catalog(
     (*_suite_measures(), *_study_measures()),
     # The console shows validity at the margin; the report the mean validity per query.
-    headline=("coverage", "feasible_coverage", "validity", "validity_margin", *_HEADLINE_QUALITY),
+    # Validity, with the withheld answers it counts beside it.
+    headline=(
+        "coverage",
+        "feasible_coverage",
+        "validity",
+        "n_rejected",
+        "validity_margin",
+        *_HEADLINE_QUALITY,
+    ),
     report_headline=(
         "coverage",
         "feasible_coverage",

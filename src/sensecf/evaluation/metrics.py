@@ -17,6 +17,12 @@ counterfactuals that work: per query they are averaged over its *valid* CFs
 only, whatever ``valid_only`` says. Constraint violations and cost are counted over every CF a
 method returned: a broken constraint or a spent token counts whether or not the model was fooled.
 
+**Withheld answers count against validity.** An LLM generator offers only verified answers and
+withholds the rest (the result's ``rejected`` table). Validity is the share of a method's
+answers that are valid, offered or withheld: ``n_valid / (n_cfs + n_rejected)`` per query and
+pooled, with ``n_rejected`` shown beside it; a method that withholds nothing (every baseline)
+has ``n_rejected`` 0 and the plain share of its CFs. Coverage counts offered CFs only.
+
 Choices the contract in DESIGN.md leaves open, made here:
 
 - MAD is the raw median absolute deviation (no 1.4826 factor) of the training rows; where it is
@@ -86,7 +92,12 @@ from sensecf.data.scales import FeatureScales
 from sensecf.errors import DataError, SensecfError
 from sensecf.evaluation.catalog import CATALOG, SUITE_LEVELS, Catalog, CFBatch, Measure
 from sensecf.evaluation.stats import grouped_intervals
-from sensecf.generators.base import NotFittedError, fill_missing, judgeable
+from sensecf.generators.base import (
+    CounterfactualGenerator,
+    NotFittedError,
+    fill_missing,
+    judgeable,
+)
 from sensecf.generators.provenance import result_copies
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.models.plausibility import DEFAULT_INLIER_RATE, PlausibilityDetector, Standardiser
@@ -102,6 +113,7 @@ __all__ = [
     "evaluate",
     "minimal_l0",
     "query_columns",
+    "share_detector",
     "summary_columns",
 ]
 
@@ -198,8 +210,10 @@ _QUERY_HEAD: dict[str, str] = {
     "covered": "it got at least one CF",
     "n_cfs": "how many CFs it got",
     "n_valid": "how many of them are valid",
+    "n_rejected": "how many answers the method withheld for it (its rejected rows)",
     "any_valid": "at least one of its CFs is valid",
-    "validity": "share of its CFs that are valid (NaN without CFs)",
+    "validity": "share of its answers, offered or withheld, that are valid: n_valid / (n_cfs + "
+    "n_rejected) (NaN without any)",
     "valid_first": "its first LLM answer (round 0, first sample) is valid (LLM methods; else NaN)",
     "valid_after_repair": "a CF of source llm or repair is valid (LLM methods; else NaN)",
     "n_valid_fallback": "valid CFs of source fallback",
@@ -639,12 +653,16 @@ class MetricSuite:
         by_query = scored.groupby("query_id", sort=False)
         n_cfs = by_query.size().reindex(qids, fill_value=0).to_numpy()
         n_valid = by_query["valid"].sum().reindex(qids, fill_value=0).to_numpy().astype(int)
+        # A withheld answer counts as an answer that is not valid (see the module docstring).
+        n_rejected = _count(result.rejected["query_id"], np.ones(len(result.rejected), bool), qids)
+        answers = n_cfs + n_rejected
         table["covered"] = n_cfs > 0
         table["n_cfs"] = n_cfs
         table["n_valid"] = n_valid
+        table["n_rejected"] = n_rejected
         table["any_valid"] = n_valid > 0
         with np.errstate(invalid="ignore", divide="ignore"):
-            table["validity"] = np.where(n_cfs > 0, n_valid / np.maximum(n_cfs, 1), np.nan)
+            table["validity"] = np.where(answers > 0, n_valid / np.maximum(answers, 1), np.nan)
         if self.margin is not None:
             reached = by_query["valid_margin"].sum().reindex(qids, fill_value=0)
             table.insert(
@@ -654,7 +672,7 @@ class MetricSuite:
             )
 
         source = scored["source"].astype(str).to_numpy()
-        if np.isin(source, LLM_SOURCES).any():
+        if np.isin(source, LLM_SOURCES).any() or len(result.rejected):  # only LLMs withhold
             first_answer = scored["first_answer"].to_numpy(dtype=bool)
             first = _count(scored["query_id"], valid & first_answer, qids)
             repaired = _count(scored["query_id"], valid & np.isin(source, ("llm", "repair")), qids)
@@ -729,8 +747,9 @@ class MetricSuite:
     ) -> pd.DataFrame:
         """One row per method, or per group of the queries' column ``by`` (e.g. ``"label"``).
 
-        Columns (see :data:`SUMMARY_COLUMNS`): counts; ``coverage``; ``validity`` (share of all
-        CFs valid); ``query_validity`` and ``any_valid``; for LLM methods ``validity_first``
+        Columns (see :data:`SUMMARY_COLUMNS`): counts (``n_rejected``: answers withheld);
+        ``coverage``; ``validity`` (share of all answers valid, offered or withheld);
+        ``query_validity`` and ``any_valid``; for LLM methods ``validity_first``
         (share of queries with a valid first answer, ``source == "llm"``),
         ``validity_after_repair`` (a valid CF of source llm or repair) and ``fallback_share``
         (share of valid CFs from the fallback search), so ``any_valid - validity_after_repair``
@@ -760,7 +779,7 @@ class MetricSuite:
                 )
             if by not in queries.columns:
                 queries[by] = result.queries[by].to_numpy()
-        llm = np.isin(scored["source"].astype(str), LLM_SOURCES).any()
+        llm = np.isin(scored["source"].astype(str), LLM_SOURCES).any() or len(result.rejected)
 
         # A person's queries (days) are not independent: resample people where the queries
         # say who they are, else each query on its own.
@@ -794,7 +813,8 @@ class MetricSuite:
             n_min_l0_bounded=(status == "bounded").to_numpy().astype(int),
         )
         totals = queries.groupby(keys, sort=True, dropna=False) if keys else None
-        count_columns = ["n_cfs", "n_valid", "n_valid_fallback", *VIOLATION_COLUMNS, "n_violating"]
+        count_columns = ["n_cfs", "n_valid", "n_rejected", "n_valid_fallback"]
+        count_columns += [*VIOLATION_COLUMNS, "n_violating"]
         count_columns += list(COST_COLUMNS)
         count_columns += [
             "n_certified_infeasible",
@@ -817,11 +837,12 @@ class MetricSuite:
                 out["n_feasible"] > 0, out["covered_feasible"] / out["n_feasible"], np.nan
             )
         n_valid = out["n_valid"].to_numpy(dtype=float)
+        answers = (out["n_cfs"] + out["n_rejected"]).to_numpy(dtype=float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out["validity"] = np.where(out["n_cfs"] > 0, out["n_valid"] / out["n_cfs"], np.nan)
+            out["validity"] = np.where(answers > 0, n_valid / answers, np.nan)
             if "n_valid_margin" in out:
                 reached = out.pop("n_valid_margin").to_numpy(dtype=float)
-                out["validity_margin"] = np.where(out["n_cfs"] > 0, reached / out["n_cfs"], np.nan)
+                out["validity_margin"] = np.where(answers > 0, reached / answers, np.nan)
             out["fallback_share"] = (
                 np.where(n_valid > 0, out["n_valid_fallback"] / n_valid, np.nan) if llm else np.nan
             )
@@ -832,9 +853,17 @@ class MetricSuite:
         out.insert(0, "method", result.method)
         counts: tuple[str, ...] = ("n_certified_infeasible", "n_feasible", "covered_feasible")
         counts += ("n_min_l0_certified", "n_min_l0_bounded")
-        for column in ("n_queries", "n_cfs", "n_valid", *VIOLATION_COLUMNS, "n_violating", *counts):
+        for column in (
+            "n_queries",
+            "n_cfs",
+            "n_valid",
+            "n_rejected",
+            *VIOLATION_COLUMNS,
+            "n_violating",
+            *counts,
+        ):
             out[column] = out[column].astype(int)
-        ordered = ["method", *keys, "n_queries", "n_cfs", "n_valid"]
+        ordered = ["method", *keys, "n_queries", "n_cfs", "n_valid", "n_rejected"]
         for name in summary_columns(self.catalog):
             if name in ordered or name not in out:  # validity_margin only with a margin
                 continue
@@ -869,6 +898,44 @@ def evaluate(
         raise SensecfError("evaluate needs at least one CounterfactualResult")
     tables = [suite.summarise(r, min_l0, by, valid_only=valid_only) for r in items]
     return pd.concat(tables, ignore_index=True)
+
+
+def share_detector(
+    generator: CounterfactualGenerator,
+    model: TrainedClassifier,
+    reference: Dataset,
+    calibration: Dataset | None = None,
+) -> PlausibilityDetector | None:
+    """Hold a generator asked for plausibility (e.g. ``oracle-plausible``) to the detector a
+    metric suite judges by: fitted on the desired class's rows of ``reference`` (the training
+    rows) and calibrated on its rows of ``calibration`` (held-out rows), with the generator's
+    own detector settings (``detector_seed``, ``inlier_rate``, ``detector_trees``). Returns the
+    detector it is held to; ``None`` where it is not held, and nothing changes where it was
+    given a detector of its own.
+
+    >>> from sensecf.generators.oracle import Oracle
+    >>> clf, data, _ = _example()
+    >>> oracle = Oracle(plausibility="iforest", detector_trees=10)
+    >>> share_detector(oracle, clf, data) is oracle.detector, share_detector(Oracle(), clf, data)
+    (True, None)
+    """
+    params = generator.get_params()
+    if params.get("plausibility", "none") == "none" or "detector" not in params:
+        return None  # not held, or held by means of its own that take no shared detector
+    if params["detector"] is not None:
+        detector: PlausibilityDetector = params["detector"]
+        return detector
+    suite = MetricSuite(
+        seed=params.get("detector_seed", 0),
+        inlier_rate=params.get("inlier_rate", DEFAULT_INLIER_RATE),
+        detector_trees=params.get("detector_trees", 100),
+    )
+    held = calibration if calibration is not None and len(calibration) else None
+    suite.fit(model, reference, calibration=held)
+    shared = suite.detector(model.spec.desired_class)
+    if shared is not None:
+        generator.set_params(detector=shared)
+    return shared
 
 
 def minimal_l0(oracle: CounterfactualResult) -> pd.Series:

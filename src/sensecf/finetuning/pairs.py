@@ -2,15 +2,17 @@
 
 The queries are every training-split row the classifier flags, plus, when given, rows of more
 people (``more``: e.g. a further synthetic cohort; their rows the model flags). The teacher —
-the oracle by default (several distinct minimal CFs per person), ``dice`` (DiCE's genetic
-search) or ``llm`` (the few-shot LLM generator, verified) — proposes ``per_query`` CFs for each;
+the oracle by default (several distinct minimal CFs per person), ``oracle-plausible`` (the
+oracle held to the plausibility detector the benchmark judges by: fitted on the desired class's
+training rows, calibrated on the model's held-out rows), ``dice`` (DiCE's genetic search) or
+``llm`` (the few-shot LLM generator, verified) — proposes ``per_query`` CFs for each;
 only valid, violation-free targets are kept, each moved onto the values the compact prompt
 offers (:func:`snap`: the nearest offered value that goes at least as far) and verified by the
 classifier again, so what the model learns is what its prompt and schema let it say. No person of the model's held-out
 split ever becomes a pair (checked: :class:`~sensecf.errors.DataError` otherwise).
 
 >>> TEACHERS
-('oracle', 'dice', 'llm')
+('oracle', 'oracle-plausible', 'dice', 'llm')
 """
 
 from __future__ import annotations
@@ -31,8 +33,15 @@ from sensecf.generators.llm.compact import CompactFormat
 from sensecf.generators.llm.schema import plain_number
 from sensecf.models.classifier import TrainedClassifier
 
-TEACHERS = ("oracle", "dice", "llm")
-_TEACHER_GENERATOR = {"oracle": "oracle", "dice": "dice-genetic", "llm": "few-shot"}
+TEACHERS = ("oracle", "oracle-plausible", "dice", "llm")
+# The teachers that answer each person on their own (sent out in chunks, given a node budget).
+ORACLE_TEACHERS = ("oracle", "oracle-plausible")
+_TEACHER_GENERATOR = {
+    "oracle": "oracle",
+    "oracle-plausible": "oracle-plausible",
+    "dice": "dice-genetic",
+    "llm": "few-shot",
+}
 PAIR_COLUMNS = ("person", "origin", "query", "row", "messages", "answer", "n_changes", "teacher")
 
 
@@ -81,7 +90,10 @@ def build_pairs(
 
     ``more`` must not share a person with ``data``'s held-out split; its person ids are
     written with a ``more-`` prefix. ``max_queries``: a seeded sample of at most that many
-    flagged rows from each source. ``teacher_options`` go to the teacher generator.
+    flagged rows from each source. ``teacher_options`` go to the teacher generator; a teacher
+    held to plausibility (``oracle-plausible``) is held to the metric suite's detector
+    (:func:`~sensecf.evaluation.metrics.share_detector`), fitted once here, and a target that
+    is no inlier of it once snapped is dropped (``counts["implausible"]``).
     ``execution`` says where the teacher runs: the oracle answers each person on its own, so
     its queries go out in chunks of :data:`TEACHER_CHUNK` (the same pairs serial or parallel);
     the other teachers draw their randomness query after query and run as one unit a source.
@@ -111,8 +123,12 @@ def build_pairs(
         parts.append(("more", _flagged(model, more, max_queries, seed)))
     counts = {"queries": 0, "proposed": 0, "valid": 0, "offered": 0}
     gen = FineTunedGenerator(format=fmt).fit(model, train_rows)
+    options = _held_teacher(teacher, dict(teacher_options or {}), model, train_rows, test_rows)
+    detector = options.get("detector")
+    if detector is not None:
+        counts["implausible"] = 0
     teacher_cfs = _teach(
-        _Teacher(model, train_rows, teacher, dict(teacher_options or {}), per_query, seed),
+        _Teacher(model, train_rows, teacher, options, per_query, seed),
         {origin: rows for origin, rows in parts},
         execution or Execution(),
         progress,
@@ -162,6 +178,10 @@ def build_pairs(
         S = recompute_known(spec, asked, np.vstack(snapped_rows), otherwise=asked)
         good = model.predict(S) == desired
         good &= violations(spec, asked, S)["total"].to_numpy() == 0
+        if detector is not None:  # snapping may have moved a plausible target off the mark
+            inlier = detector.inliers(S)
+            counts["implausible"] += int((good & ~inlier).sum())
+            good &= inlier
         seen: set[tuple[int, str]] = set()
         for (i, changes), fine in zip(kept, good, strict=True):
             ctx = inputs[i]
@@ -223,7 +243,7 @@ def _teach(
 ) -> dict[str, pd.DataFrame]:
     """The teacher's CFs for every source's rows (``query_id`` = row position in the source),
     computed in units wherever ``execution`` says and put back together in order."""
-    chunk = TEACHER_CHUNK if teacher.name == "oracle" else None
+    chunk = TEACHER_CHUNK if teacher.name in ORACLE_TEACHERS else None
     keys = []
     for origin, rows in sources.items():
         size = chunk or max(len(rows), 1)
@@ -258,6 +278,25 @@ def _teach_unit(lesson: _Lesson, key: tuple[str, int, int]) -> pd.DataFrame:
     cfs = generator.generate(rows, n_cfs=teacher.per_query, seed=teacher.seed).cfs.copy()
     cfs["query_id"] = cfs["query_id"].to_numpy(dtype=int) + start
     return cfs
+
+
+def _held_teacher(
+    teacher: str,
+    options: dict[str, Any],
+    model: TrainedClassifier,
+    train_rows: Dataset,
+    test_rows: Dataset,
+) -> dict[str, Any]:
+    """The teacher's options, with the detector it is held to where it is held to plausibility:
+    the one the benchmark's metric suite judges by, fitted once for every unit."""
+    from sensecf.evaluation.metrics import share_detector
+    from sensecf.generators.registry import make_generator
+
+    if teacher not in ORACLE_TEACHERS:  # the others are never held (an LLM would load here)
+        return options
+    generator = make_generator(_TEACHER_GENERATOR[teacher], **options)
+    detector = share_detector(generator, model, train_rows, test_rows)
+    return options if detector is None else {**options, "detector": detector}
 
 
 def _raise(failure: UnitError[Any]) -> None:

@@ -36,7 +36,7 @@ from sensecf.data.constraints import count_changes
 from sensecf.data.dataset import Dataset
 from sensecf.errors import SensecfError
 from sensecf.execution import Execution
-from sensecf.finetuning.pairs import build_pairs, read_rows, split_pairs
+from sensecf.finetuning.pairs import ORACLE_TEACHERS, build_pairs, read_rows, split_pairs
 from sensecf.finetuning.training import TrainConfig, TrainResult, train_lora
 from sensecf.generators.llm.compact import CompactFormat
 from sensecf.generators.oracle.generator import NODE_LIMIT
@@ -167,7 +167,7 @@ def finetune(
     """Fine-tune ``base`` (default: the packaged SmolLM2 GGUF) to explain ``model``'s flags.
 
     Pairs come from ``data``'s training split and from ``more`` people's rows, when given
-    (``teacher``: oracle, dice or llm); a share of
+    (``teacher``: oracle, oracle-plausible, dice or llm); a share of
     their people is held out for the check; the adapter is trained, exported (``export``:
     ``auto`` follows the base, see the module; ``none`` keeps the adapter alone), checked on the
     held-out people through the ``fine-tuned`` generator, and described in ``README.md``.
@@ -323,7 +323,7 @@ def _pairs(
     if path.is_file() and stamp.is_file() and stamp.read_text() == key:
         logger.info(f"↺ reused the pairs in {path}")
         return pd.read_parquet(path)
-    options = {"node_limit": prof.teacher_nodes} if teacher == "oracle" else {}
+    options = {"node_limit": prof.teacher_nodes} if teacher in ORACLE_TEACHERS else {}
     built = build_pairs(
         model,
         data,

@@ -69,7 +69,7 @@ class FinetuneSettings(RunSettings):
     data: Path | None = None
     out: Path | None = None
     base: str | None = None
-    teacher: Literal["oracle", "llm", "dice"] = "oracle"
+    teacher: Literal["oracle", "oracle-plausible", "llm", "dice"] = "oracle"
     more: Path | None = None
     max_queries: int | None = Field(default=None, ge=1)
     steps: int | None = Field(default=None, ge=1)

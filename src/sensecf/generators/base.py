@@ -39,7 +39,14 @@ from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError, SensecfError
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.progress import progress_bar
-from sensecf.results import PROVENANCE_COLUMNS, SOURCES, CounterfactualResult, empty_cfs
+from sensecf.results import (
+    PROVENANCE_COLUMNS,
+    SOURCES,
+    CounterfactualResult,
+    empty_cfs,
+    empty_rejected,
+    rejected_columns,
+)
 
 __all__ = [
     "PROVENANCE_COLUMNS",
@@ -48,6 +55,7 @@ __all__ = [
     "CounterfactualGenerator",
     "CounterfactualResult",
     "NotFittedError",
+    "Withheld",
     "fill_missing",
     "judgeable",
     "margin_model",
@@ -69,6 +77,9 @@ class Candidates:
     method). ``extra`` holds further per-row columns (e.g. the repair round); ``query_info``
     per-query facts (e.g. the oracle's ``min_l0``).
 
+    ``withheld``: the answers the method refused to offer for this query (only the LLM
+    generators withhold; they become the result's ``rejected`` rows).
+
     ``seconds`` is what the query cost, for a method that serves all queries at once
     (``_propose_batch``) and can time each one. When it is ``None`` the base class measures
     the query itself (one query at a time), or, in a batch, gives the query an equal share of
@@ -87,11 +98,36 @@ class Candidates:
     extra: dict[str, Sequence[Any]] = field(default_factory=dict)
     query_info: dict[str, Any] = field(default_factory=dict)
     seconds: float | None = None
+    withheld: Withheld | None = None
 
     @classmethod
     def empty(cls, n_features: int) -> Candidates:
         """No counterfactual for this query."""
         return cls(np.empty((0, n_features)))
+
+
+@dataclass
+class Withheld:
+    """Answers a generator withheld for one query, one entry per answer: its values in spec
+    order (NaN where it could not be read), which of the query's asked counterfactuals it was
+    meant to be (``attempt``), the model's probability of the desired class (NaN where the
+    answer never reached the model), its ``source`` and ``round``, and why (``reason``).
+
+    >>> Withheld(np.zeros((1, 2)), [0], [0.4], ["llm"], [0], ["not the desired class"]).count
+    1
+    """
+
+    values: np.ndarray
+    attempt: Sequence[int]
+    proba_desired: Sequence[float]
+    source: Sequence[str]
+    round: Sequence[int]
+    reason: Sequence[str]
+
+    @property
+    def count(self) -> int:
+        """How many answers were withheld."""
+        return len(self.reason)
 
 
 class CounterfactualGenerator(BaseEstimator):
@@ -135,6 +171,9 @@ class CounterfactualGenerator(BaseEstimator):
     # True for a method that holds each query to its person's limits (``generate(limits=)``:
     # its ``_propose_batch`` takes them); the others ignore them and are measured against them.
     honours_limits: ClassVar[bool] = False
+    # True where a query's answer depends on that query alone (no random draws shared along
+    # the batch): its queries may then be split among workers with the same answers.
+    answers_each_query_alone: ClassVar[bool] = False
     extra_cf_columns: ClassVar[tuple[str, ...]] = ()
     query_info_columns: ClassVar[tuple[str, ...]] = ()
 
@@ -252,7 +291,8 @@ class CounterfactualGenerator(BaseEstimator):
         if person is not None:
             query_table["limits"] = [p.text() if p is not None else "" for p in person]
             info["limits"] = "honoured" if self.honours_limits else "ignored"
-        return CounterfactualResult(self.name, desired, spec, query_table, cfs, info)
+        rejected = self._rejected_table(proposals)
+        return CounterfactualResult(self.name, desired, spec, query_table, cfs, info, rejected)
 
     def _run(
         self,
@@ -311,6 +351,41 @@ class CounterfactualGenerator(BaseEstimator):
     ) -> Sequence[Candidates] | None:
         """Override to serve all queries at once; ``None`` means one query at a time."""
         return None
+
+    def _rejected_table(self, proposals: list[Candidates]) -> pd.DataFrame:
+        """The ``rejected`` table: every query's withheld answers, in query order."""
+        spec = self.spec_
+        blocks = [
+            (query_id, p.withheld)
+            for query_id, p in enumerate(proposals)
+            if p.withheld is not None and p.withheld.count
+        ]
+        if not blocks:
+            return empty_rejected(spec)
+        values = np.vstack([np.atleast_2d(np.asarray(w.values, dtype=float)) for _, w in blocks])
+        if values.shape[1] != len(spec.features):
+            raise SensecfError(
+                f"{self.name} withheld rows of {values.shape[1]} values; the spec has "
+                f"{len(spec.features)} features"
+            )
+
+        def column(name: str) -> list[Any]:
+            return [v for _, w in blocks for v in _per_row_list(getattr(w, name), w.count, name)]
+
+        table = pd.DataFrame(
+            {
+                "query_id": np.repeat([q for q, _ in blocks], [w.count for _, w in blocks]),
+                "method": self.name,
+                "attempt": np.asarray(column("attempt"), dtype=np.int64),
+                **{name: values[:, j] for j, name in enumerate(spec.feature_names)},
+                "proba_desired": np.asarray(column("proba_desired"), dtype=float),
+                "source": column("source"),
+                "round": np.asarray(column("round"), dtype=np.int64),
+                "reason": column("reason"),
+            }
+        )
+        table["query_id"] = table["query_id"].astype(np.int64)
+        return table[rejected_columns(spec)]
 
     def _cf_table(
         self,

@@ -119,6 +119,56 @@ BASELINES = tuple(
 )
 
 
+# Held to plausibility, a generator reports itself under this registry name.
+HELD_NAMES = {"oracle": "oracle-plausible"}
+
+
+def held_name(name: str, plausibility: str = "none") -> str:
+    """The name a generator is asked for under when a run holds every generator that can be
+    held to ``plausibility`` (``none``: the name as given; ``+sparsify`` is kept).
+
+    >>> held_name("oracle+sparsify", "iforest"), held_name("oracle"), held_name("dice-random", "iforest")
+    ('oracle-plausible+sparsify', 'oracle', 'dice-random')
+    """
+    if plausibility == "none":
+        return name
+    base, sparse = split_name(name)
+    return HELD_NAMES.get(base, base) + (SUFFIX if sparse else "")
+
+
+def held_options(
+    name: str,
+    options: dict[str, Any] | None = None,
+    *,
+    llm: LLMOptions | None = None,
+    plausibility: str = "none",
+    inlier_rate: float | None = None,
+) -> dict[str, Any]:
+    """``options`` for generator ``name`` with a run's plausibility settings added where the
+    generator takes them: ``plausibility`` for every generator whose parameters have one, and
+    ``inlier_rate`` (the detector's calibration; ``None``: the generator's own) for every
+    generator then held to plausibility. What ``options`` set already wins.
+
+    Whether a generator takes them is read from its parameters, so a generator that gains a
+    ``plausibility`` parameter is held from then on.
+
+    >>> held_options("oracle", {"time_limit": 3}, plausibility="iforest", inlier_rate=0.9)
+    {'time_limit': 3, 'plausibility': 'iforest', 'inlier_rate': 0.9}
+    >>> held_options("dice-random", plausibility="iforest"), held_options("oracle", inlier_rate=0.9)
+    ({}, {})
+    """
+    options = dict(options or {})
+    if plausibility == "none" and inlier_rate is None:
+        return options
+    params = _make(name, llm, options, build_backend=False).get_params()
+    if plausibility != "none" and "plausibility" in params:
+        options.setdefault("plausibility", plausibility)
+    held = options.get("plausibility", params.get("plausibility", "none")) != "none"
+    if held and inlier_rate is not None and "inlier_rate" in params:
+        options.setdefault("inlier_rate", inlier_rate)
+    return options
+
+
 def split_name(name: str) -> tuple[str, bool]:
     """The base generator name, and whether ``+sparsify`` was asked for."""
     name = name.strip()

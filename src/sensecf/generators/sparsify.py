@@ -139,9 +139,11 @@ def sparsify_result(result: CounterfactualResult, model: TrainedClassifier) -> C
         cfs["seconds"] = cfs["seconds"] + per_query / counts
     method = result.method + SUFFIX
     cfs["method"] = method
-    return CounterfactualResult(
-        method, result.desired_class, spec, queries, cfs, {**result.info, "sparsified": True}
-    )
+    # The withheld answers were never offered, so there is nothing to sparsify: they stay as
+    # they were, and still count against validity.
+    rejected = result.rejected.assign(method=method)
+    info = {**result.info, "sparsified": True}
+    return CounterfactualResult(method, result.desired_class, spec, queries, cfs, info, rejected)
 
 
 def _copied(result: CounterfactualResult, values: np.ndarray) -> np.ndarray:

@@ -43,7 +43,14 @@ from sensecf.errors import SensecfError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DETECTORS", "PLAUSIBILITY", "PlausibilityDetector", "Standardiser"]
+__all__ = [
+    "DETECTORS",
+    "PLAUSIBILITY",
+    "PlausibilityDetector",
+    "Standardiser",
+    "check_plausibility",
+    "class_detector",
+]
 
 Kind = Literal["iforest", "lof"]
 DETECTORS: tuple[Kind, ...] = ("iforest", "lof")
@@ -241,6 +248,76 @@ _DEFAULTS: dict[str, object] = {
     "lof_neighbors": 20,
     "inlier_rate": DEFAULT_INLIER_RATE,
 }
+
+
+def check_plausibility(
+    plausibility: object,
+    detector: object,
+    detector_trees: object,
+    detector_seed: object,
+    inlier_rate: object,
+) -> None:
+    """Raise ``ValueError`` unless these are settings a generator held to plausibility takes
+    (its ``plausibility``, ``detector``, ``detector_trees``, ``detector_seed`` and
+    ``inlier_rate`` parameters), naming the one refused.
+
+    >>> check_plausibility("iforest", None, 100, 0, 0.95)
+    >>> check_plausibility("lof", None, 100, 0, 0.95)
+    Traceback (most recent call last):
+    ...
+    ValueError: `plausibility` must be one of ['none', 'iforest']; got 'lof'
+    """
+    if plausibility not in PLAUSIBILITY:
+        raise ValueError(
+            f"`plausibility` must be one of {list(PLAUSIBILITY)}; got {plausibility!r}"
+        )
+    if detector is not None and not isinstance(detector, PlausibilityDetector):
+        raise ValueError(
+            f"`detector` must be a fitted PlausibilityDetector or None; got "
+            f"{type(detector).__name__}"
+        )
+    if not isinstance(detector_seed, int) or isinstance(detector_seed, bool) or detector_seed < 0:
+        raise ValueError(f"`detector_seed` must be an integer ≥ 0; got {detector_seed!r}")
+    # The detector checks its own settings: one definition of what it accepts.
+    try:
+        PlausibilityDetector(n_estimators=detector_trees, inlier_rate=inlier_rate)  # type: ignore[arg-type]
+    except SensecfError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def class_detector(
+    spec: DatasetSpec,
+    X: np.ndarray,
+    y: np.ndarray,
+    cls: int,
+    *,
+    trees: int = 100,
+    seed: int = 0,
+    inlier_rate: float | None = DEFAULT_INLIER_RATE,
+) -> PlausibilityDetector:
+    """A detector on the reference rows ``X`` (spec order, labels ``y``) of class ``cls``,
+    calibrated on a seeded fifth of them held out: what a generator held to plausibility fits
+    when a run gives it no detector (a run with held-out rows passes the metric suite's).
+
+    >>> from sensecf.data.spec import infer_spec
+    >>> import pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> frame = pd.DataFrame({"x": rng.normal(size=60), "y": [0, 1] * 30})
+    >>> spec = infer_spec(frame, "y")
+    >>> class_detector(spec, frame[["x"]].to_numpy(), frame["y"].to_numpy(), 0).n_calibration_
+    6
+    """
+    X = np.asarray(X, dtype=float)
+    rows = X[np.asarray(y) == cls]
+    if len(rows) < 10:
+        raise SensecfError(
+            f"plausibility needs at least 10 reference rows of class {cls}; got {len(rows)}"
+        )
+    order = np.random.default_rng(seed).permutation(len(rows))
+    held = order[: len(rows) // 5]
+    kept = np.sort(order[len(rows) // 5 :])
+    detector = PlausibilityDetector(n_estimators=trees, seed=seed, inlier_rate=inlier_rate)
+    return detector.fit(Standardiser.for_spec(spec, X), rows[kept], rows[np.sort(held)])
 
 
 def _threshold(scores: np.ndarray, rate: float) -> float:

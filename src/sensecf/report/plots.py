@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from sensecf.evaluation.catalog import CATALOG, Catalog
 
 __all__ = [
     "embedding_figure",
     "feature_change_figure",
+    "frontier_figure",
     "importance_figure",
     "loss_figure",
     "method_colours",
@@ -79,15 +82,19 @@ def importance_figure(importance: pd.DataFrame, top: int = 15) -> bytes:
 
 
 def quality_figure(
-    summary: pd.DataFrame, colours: dict[str, tuple[float, ...]], catalog: Catalog = CATALOG
+    summary: pd.DataFrame,
+    colours: dict[str, tuple[float, ...]],
+    catalog: Catalog = CATALOG,
+    reference: Mapping[str, float] | None = None,
 ) -> bytes:
     """Validity, plausibility and sparsity per method: the mean over queries and its 95%
     interval, one panel per measure of the catalog's ``quality`` view (``summary``: one row
     per method, the benchmark's columns). A panel is titled by its measure's family; a share's
-    axis stays in [0, 1].
+    axis stays in [0, 1]. ``reference``: a value per measure (e.g. the held-out real rows'
+    ``lof_inlier``), drawn as a dashed line on its panel.
 
     >>> s = pd.DataFrame({"method": ["a", "b"], "query_validity": [1.0, 0.5], "l0": [2.0, 4.0]})
-    >>> quality_figure(s, method_colours(["a", "b"]))[:4]
+    >>> quality_figure(s, method_colours(["a", "b"]), reference={"query_validity": 0.9})[:4]
     b'\\x89PNG'
     """
     methods = list(summary["method"])
@@ -105,6 +112,7 @@ def quality_figure(
         low = np.clip(low.to_numpy(dtype=float), 0, 1 if unit else None)
         high = np.clip(high.to_numpy(dtype=float), 0, 1 if unit else None)
         err = np.vstack([np.nan_to_num(mean - low), np.nan_to_num(high - mean)])
+        err = np.clip(err, 0, None)  # a mean at its interval's end can lie past it by rounding
         ax.barh(
             y,
             np.nan_to_num(mean),
@@ -118,6 +126,9 @@ def quality_figure(
             text = "–" if np.isnan(value) else format(value, measure.fmt)
             ax.text(end, yi, f"  {text}", va="center", ha="left", fontsize=8, color="#222")
         ax.margins(x=0.18)
+        line = (reference or {}).get(column)
+        if line is not None and np.isfinite(line):
+            ax.axvline(line, color="#444", linestyle="--", linewidth=1)  # the caption says
         ax.set_title(measure.family.capitalize())
         ax.set_xlabel(measure.axis or measure.title, fontsize=8)
         ax.set_xlim(left=0)
@@ -253,5 +264,62 @@ def loss_figure(loss: pd.DataFrame) -> bytes:
     ax.set_ylabel("loss")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return png(fig)
+
+
+def frontier_figure(frontier: pd.DataFrame) -> bytes:
+    """The plausibility frontier: each person's certified fewest changes (y) as the detector's
+    threshold tightens (x: the share of held-out real rows of the desired class it calls
+    outliers, 1 - ``inlier_rate``; ``none`` where the oracle is not held, ``inlier_rate`` 0).
+    A filled marker is a certified minimum, a hollow one a bound; a person no plausible change
+    flips (certified) is marked ✗ above the lines.
+
+    >>> f = pd.DataFrame({"query_id": [0, 0, 1, 1], "inlier_rate": [0.0, 0.9, 0.0, 0.9],
+    ...                   "status": ["optimal", "optimal", "optimal", "infeasible"],
+    ...                   "min_l0": [1.0, 2.0, 2.0, None],
+    ...                   "min_l0_certified": [True, True, True, False]})
+    >>> frontier_figure(f)[:4]
+    b'\\x89PNG'
+    """
+    frame = frontier.copy()
+    rate = frame["inlier_rate"].astype(float)
+    strictness = np.where(rate > 0, 1.0 - rate, 0.0)
+    levels = sorted(set(strictness.tolist()))
+    frame["x"] = [levels.index(v) for v in strictness]  # evenly spaced, in order
+    people = list(dict.fromkeys(frame["query_id"]))
+    owner = frame.groupby("query_id")["person"].first() if "person" in frame.columns else None
+    # As hex: matplotlib's edge colours take a 3- or 4-tuple, not any tuple.
+    shades = method_colours([str(p) for p in people]).items()
+    colours = {k: to_hex((v[0], v[1], v[2])) for k, v in shades}
+    fig = Figure(figsize=(6.5, 3.8))
+    ax = fig.add_subplot()
+    top = float(np.nanmax(frame["min_l0"])) if frame["min_l0"].notna().any() else 1.0
+    for k, person in enumerate(people):
+        rows = frame[frame["query_id"] == person].sort_values("x")
+        colour = colours[str(person)]
+        name = f"query {person}" if owner is None else f"person {owner[person]} (query {person})"
+        answered = rows[rows["min_l0"].notna()]
+        offset = (k - (len(people) - 1) / 2) * 0.06  # people with equal counts stay apart
+        ax.plot(answered["x"], answered["min_l0"] + offset, color=colour, label=name, alpha=0.8)
+        certified = answered["min_l0_certified"].astype(bool)
+        ax.scatter(
+            answered["x"][certified], answered["min_l0"][certified] + offset, color=colour, s=30
+        )
+        ax.scatter(
+            answered["x"][~certified],
+            answered["min_l0"][~certified] + offset,
+            facecolors="white",
+            edgecolors=colour,
+            s=30,
+        )
+        none = rows[rows["status"] == "infeasible"]
+        ax.scatter(none["x"], [top + 1] * len(none), marker="x", color=colour, s=40)
+    ax.set_xticks(range(len(levels)), ["none" if v == 0 else f"{v:.2f}" for v in levels])
+    ax.set_xlabel("share of real held-out desired-class rows the detector calls outliers")
+    ax.set_ylabel("fewest changes (certified minimum)")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return png(fig)

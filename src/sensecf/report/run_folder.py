@@ -49,6 +49,7 @@ from sensecf.runs import (
     CFS,
     CONFIG_YAML,
     INTERVENTIONS_CSV,
+    PLAUSIBILITY_JSON,
     RESULT_JSON,
     RESULTS,
     SUMMARY_CSV,
@@ -246,6 +247,29 @@ class RunData:
         columns = pd.read_csv(self.run.benchmark / SUMMARY_CSV, nrows=0).columns
         by = self.benchmark_config.get("by", "label")
         return by if by in columns else None
+
+    @cached_property
+    def plausibility(self) -> dict[str, Any] | None:
+        """The benchmark's ``plausibility.json``: the held-out real rows' inlier rates (the
+        reference beside every method's), the calibration rate and the notes; ``None`` where
+        the benchmark wrote none (older runs)."""
+        if self.run.benchmark is None:
+            return None
+        path = self.run.benchmark / PLAUSIBILITY_JSON
+        if not path.is_file():
+            return None
+        try:
+            record: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: not valid JSON ({exc})") from None
+        return record
+
+    def benchmark_table(self, name: str) -> pd.DataFrame | None:
+        """A table the benchmark wrote beside its summary (e.g. ``plausibility_price.csv``),
+        ``None`` where it is absent."""
+        if self.run.benchmark is None or not (self.run.benchmark / name).is_file():
+            return None
+        return pd.read_csv(self.run.benchmark / name)
 
     @cached_property
     def counterfactuals(self) -> CounterfactualResult | None:

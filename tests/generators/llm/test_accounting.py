@@ -43,25 +43,30 @@ def test_a_cut_off_answer_is_a_repair_round_with_feedback(toy, queries):
     assert (result.queries["rejected_answers"] == 1).all()
 
 
-def test_failed_answers_stay_beside_the_fallback_that_fills_their_query(toy, queries):
+def test_failed_answers_are_withheld_beside_the_fallback_that_fills_their_query(toy, queries):
     def nudge(request, n):  # admissible, the smallest change of one feature, rarely enough
         now = json.loads(current(request))
         name, prop = next(iter(request.schema["properties"].items()))
         return json.dumps({name: min(prop["enum"], key=lambda v: abs(v - now[name]))})
 
     _, result = run(toy, queries, nudge, repair_rounds=0, fallback=True)
-    cfs = result.cfs
-    failed = cfs[(cfs["source"] == "llm") & ~cfs["valid"]]
-    assert len(failed) > 0  # the failures, kept and marked invalid
+    cfs, rejected = result.cfs, result.rejected
+    assert len(rejected) > 0 and cfs["valid"].all()  # the failures withheld, never offered
+    assert (rejected["source"] == "llm").all() and (rejected["round"] == 0).all()
+    assert (
+        rejected["reason"]
+        .str.match(r"not the desired class \(P=0\.\d\d, 0\.\d\d needed\)|changed nothing")
+        .all()
+    )
     filled = set(cfs.loc[cfs["source"] == "fallback", "query_id"])
-    assert set(failed["query_id"]) == filled  # each filled query keeps its failure
-    for qid in failed["query_id"]:  # the fallback row first, the failed answer after it
-        ranks = cfs[cfs["query_id"] == qid].set_index("source")["rank"]
-        assert ranks["fallback"] < ranks["llm"]
+    assert set(rejected["query_id"]) == filled  # each filled query keeps its failure's record
     row = MetricSuite().fit(toy.model, toy.train).summarise(result).iloc[0]
     served = cfs.loc[(cfs["source"] == "llm") & cfs["valid"], "query_id"].nunique()
     assert row["validity_first"] == pytest.approx(served / len(queries))
-    assert row["any_valid"] == 1.0 and row["validity"] < 1.0  # failures count against it
+    assert row["n_rejected"] == len(rejected)
+    assert row["any_valid"] == 1.0 and row["validity"] == pytest.approx(
+        len(cfs) / (len(cfs) + len(rejected))
+    )  # the failures count against it
 
 
 def test_first_answer_validity_is_round_zero_first_sample_only(toy, queries):

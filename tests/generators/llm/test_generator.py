@@ -259,21 +259,38 @@ def test_a_rule_broken_is_sent_back_not_projected(toy, queries):
 
 def test_fallback_fills_what_the_llm_could_not(toy, queries):
     _, result = run(toy, queries, lambda r, n: "no", repair_rounds=1, fallback=True)
-    assert result.coverage == 1.0 and result.validity == 1.0
+    assert result.coverage == 1.0 and result.cfs["valid"].all()
+    # The unread answers are withheld beside the rows that replace them, and counted.
+    rejected = result.rejected
+    assert len(rejected) == len(queries) and result.validity == 0.5
+    assert rejected["reason"].str.startswith("could not be read").all()
+    assert rejected[toy.model.spec.feature_names].isna().all().all()
+    assert (rejected["source"] == "repair").all() and (rejected["round"] == 1).all()
     assert (result.cfs["source"] == "fallback").all() and (result.cfs["round"] == -1).all()
     assert (result.cfs["llm_calls"] == 0).all()
     assert (result.queries["llm_calls"] == 2).all()  # spent calls still count per query
 
 
-def test_invalid_final_answers_are_returned_and_counted(toy, queries):
+def test_invalid_final_answers_are_withheld_with_their_reason_and_counted(toy, queries):
     def nudge(request: ChatRequest, n: int) -> str:  # the smallest admissible change of one
         now = json.loads(current(request))
         name, prop = next(iter(request.schema["properties"].items()))
         return json.dumps({name: min(prop["enum"], key=lambda v: abs(v - now[name]))})
 
     _, result = run(toy, queries, nudge, repair_rounds=0)
-    assert result.coverage == 1.0 and not result.cfs["valid"].all()  # honest: counted invalid
-    assert (result.cfs["source"] == "llm").all()
+    cfs, rejected = result.cfs, result.rejected
+    assert len(rejected) > 0 and cfs["valid"].all()  # only verified answers are offered
+    assert len(cfs) + len(rejected) == len(queries)  # one answer each: offered or withheld
+    assert (rejected["source"] == "llm").all() and (rejected["method"] == "few-shot").all()
+    needed = re.compile(r"not the desired class \(P=(0\.\d\d), 0\.\d\d needed\)")
+    for _, row in rejected.iterrows():
+        found = needed.fullmatch(row["reason"])
+        assert found and float(found.group(1)) == pytest.approx(row["proba_desired"], abs=0.005)
+    # Never offered, so never in cfs: no row of cfs is a withheld answer.
+    names = toy.model.spec.feature_names
+    both = cfs.merge(rejected, on=["query_id", *names])
+    assert both.empty
+    assert result.validity == pytest.approx(cfs["valid"].sum() / len(queries))  # honest
 
 
 def test_several_cfs_per_query_use_new_seeds_temperatures_and_examples(toy, queries):
@@ -383,7 +400,8 @@ def test_the_last_round_obliges_the_strongest_helpful_features_to_move(toy, quer
             j = toy.model.spec.feature_names.index(name)
             enum = request.schema["properties"][name]["enum"]
             assert all(abs(v - X[i, j]) > 0.5 * toy.model.spec.features[j].step for v in enum)
-    assert (result.cfs["round"] == 1).all() and result.cfs["valid"].mean() > 0.5
+    assert (result.cfs["round"] == 1).all() and result.cfs["valid"].all()
+    assert len(result.cfs) > len(result.rejected)
 
 
 def test_helpful_directions_agree_with_the_classifier(toy, queries):

@@ -3,8 +3,8 @@
 Each function returns the ``problems`` text of the prompt's feedback block
 (:class:`~sensecf.generators.llm.prompts.PromptTemplate` ``feedback``, by default "An earlier
 answer did not work: {problems}. Give a different answer."): the answer could not be read, broke
-a rule or one of the spec's relations, repeated an answer already given, or did not reach the
-desired class.
+a rule or one of the spec's relations, repeated an answer already given, did not reach the
+desired class, or reached it looking like nobody of that class (:func:`implausible`).
 
 >>> too_weak(["sleep", "steps"], "low risk", 0.31, 0.5)
 'it changed sleep and steps, and the probability of "low risk" reached only 0.31 (above 0.50 is needed); change other features or change them more'
@@ -13,7 +13,7 @@ desired class.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,11 +45,21 @@ def broken_rules(problems: Mapping[str, str], relations: Mapping[str, str] | Non
     >>> broken_rules({}, {"very low within low": "tbr54 must stay ≤ tbr70 (very low within low)"})
     'it broke these rules: tbr54 must stay ≤ tbr70 (very low within low)'
     """
+    return "it broke these rules: " + rule_clauses(problems, relations)
+
+
+def rule_clauses(problems: Mapping[str, str], relations: Mapping[str, str] | None = None) -> str:
+    """The rules an answer broke, one clause each, joined by ``; `` (what
+    :func:`broken_rules` says, and a withheld answer's reason).
+
+    >>> rule_clauses({"age": "age is fixed and cannot change"})
+    'age is fixed and cannot change'
+    """
     clauses = [
         f"{name}: {why}" if not why.startswith(name) else why for name, why in problems.items()
     ]
     clauses += list((relations or {}).values())
-    return "it broke these rules: " + "; ".join(clauses)
+    return "; ".join(clauses)
 
 
 def broken_relation(relation: Relation, values: Mapping[str, int | float]) -> str:
@@ -118,6 +128,64 @@ def too_weak(moved: Iterable[str], desired_name: str, proba: float, needed: floa
         f"reached only {proba:.2f} (above {needed:.2f} is needed); change other features "
         "or change them more"
     )
+
+
+def implausible(far: Sequence[tuple[str, str, str]], desired_name: str) -> str:
+    """A valid answer the plausibility detector calls an outlier: ``far`` holds the features
+    furthest from the desired class's typical values (:func:`furthest_from_typical`), each as
+    (name, the answer's value, the typical value), worded as values are.
+
+    >>> implausible([("sleep", "190 min", "430 min"), ("steps", "22000", "8400")], "low risk")
+    'no real person with "low risk" looks like this: sleep 190 min with steps 22000 is far from everyone with "low risk" (typical: sleep 430 min, steps 8400); move them toward typical values'
+    """
+    if not far:
+        return (
+            f'no real person with "{desired_name}" looks like this; move the changed features '
+            "toward typical values"
+        )
+    values = " with ".join(f"{name} {value}" for name, value, _ in far)
+    typical = ", ".join(f"{name} {usual}" for name, _, usual in far)
+    them = "them" if len(far) > 1 else "it"
+    return (
+        f'no real person with "{desired_name}" looks like this: {values} is far from everyone '
+        f'with "{desired_name}" (typical: {typical}); move {them} toward typical values'
+    )
+
+
+def furthest_from_typical(
+    spec: DatasetSpec,
+    query: np.ndarray,
+    row: np.ndarray,
+    typical: np.ndarray,
+    scale: np.ndarray,
+    limit: int = 2,
+) -> list[tuple[str, str, str]]:
+    """The features of ``row`` furthest from ``typical`` values (robust z-scores: distance over
+    ``scale``), at most ``limit``, as (name, value, typical value) worded by the feature's
+    :meth:`~sensecf.data.spec.FeatureSpec.label`. Only the features the answer changed are
+    named (the others are the person's own), unless it changed none.
+
+    >>> from sensecf.data.spec import FeatureSpec
+    >>> spec = DatasetSpec(target="y", classes={0: "a", 1: "b"}, desired_class=0, features=[
+    ...     FeatureSpec(name="sleep", unit="h", bounds=(0, 24)),
+    ...     FeatureSpec(name="steps", bounds=(0, 50000))])
+    >>> furthest_from_typical(spec, np.array([7.0, 5000.0]), np.array([3.1, 22000.0]),
+    ...                       np.array([7.0, 8000.0]), np.array([1.0, 2000.0]))
+    [('steps', '22000', '8000'), ('sleep', '3.1 h', '7 h')]
+    """
+    row = np.asarray(row, dtype=float)
+    with np.errstate(invalid="ignore"):
+        z = np.abs(row - np.asarray(typical, dtype=float)) / np.asarray(scale, dtype=float)
+    z = np.nan_to_num(z, nan=-1.0)
+    moved = changed(np.asarray(query, float)[None, :], row[None, :])[0]
+    candidates = np.flatnonzero(moved) if moved.any() else np.arange(len(row))
+    ranked = sorted(candidates, key=lambda j: (-z[j], j))[:limit]
+    features = spec.features
+    return [
+        (features[j].name, features[j].label(float(row[j])), features[j].label(float(typical[j])))
+        for j in ranked
+        if z[j] >= 0
+    ]
 
 
 def changed_names(spec: DatasetSpec, query: np.ndarray, row: np.ndarray) -> list[str]:

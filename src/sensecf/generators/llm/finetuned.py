@@ -44,6 +44,7 @@ from sensecf.generators.llm.schema import answer_schema, plain_number
 from sensecf.llm.artifacts import gguf_path
 from sensecf.llm.base import ChatRequest, GenerationParams, LLMBackend
 from sensecf.llm.llama_cpp import LlamaCpp
+from sensecf.models.plausibility import DEFAULT_INLIER_RATE, PlausibilityDetector
 
 
 class FineTunedGenerator(LLMGenerator):
@@ -56,7 +57,8 @@ class FineTunedGenerator(LLMGenerator):
     default: a 135M model fine-tuned for minutes still writes the current value or a feature
     name of its own now and then; unconstrained, such an answer is rejected and repaired).
     ``max_changes``: the most features an answer may change (the teacher's targets change 1-3).
-    Other parameters as :class:`LLMGenerator`.
+    Other parameters as :class:`LLMGenerator` (with ``plausibility="iforest"`` an outlier's
+    repair, like any other, offers other features: the model reads no feedback).
     """
 
     def __init__(
@@ -73,6 +75,11 @@ class FineTunedGenerator(LLMGenerator):
         grid_size: int = 9,
         schema: bool = True,
         max_changes: int | None = 3,
+        plausibility: str = "none",
+        inlier_rate: float | None = DEFAULT_INLIER_RATE,
+        detector_trees: int = 100,
+        detector_seed: int = 0,
+        detector: PlausibilityDetector | None = None,
     ) -> None:
         self.backend = backend
         self.model_dir = model_dir
@@ -85,6 +92,11 @@ class FineTunedGenerator(LLMGenerator):
         self.grid_size = grid_size
         self.schema = schema
         self.max_changes = max_changes
+        self.plausibility = plausibility
+        self.inlier_rate = inlier_rate
+        self.detector_trees = detector_trees
+        self.detector_seed = detector_seed
+        self.detector = detector
 
     name = "fine-tuned"
     examples = "nearest"

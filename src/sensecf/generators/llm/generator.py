@@ -3,9 +3,14 @@
 One ``generate`` call prepares what every round shares (:class:`QueryBatch`: the allowed ranges,
 the probe, the examples), then runs rounds: each round asks every unfinished *chain* (one line
 of requests for one CF of one query) in one ``backend.complete_many`` call, reads and checks
-the answers, verifies the admissible ones with the classifier and settles the chains they
-complete; the others carry feedback into the next round. Finally each query's CFs are
-assembled, with the oracle filling what the LLM left short when ``fallback`` is on.
+the answers, verifies the admissible ones with the classifier (and, held to plausibility, with
+the plausibility detector) and settles the chains they complete; the others carry feedback into
+the next round. Finally each query's CFs are assembled, with the oracle filling what the LLM
+left short when ``fallback`` is on.
+
+Only verified answers are offered: a chain whose last answer was refused (it could not be read,
+broke a rule, did not reach the desired class, repeated an accepted answer, or was an outlier)
+is withheld with its reason, in the result's ``rejected`` table, never in ``cfs``.
 
 >>> LLMGenerator(shots=0).name, LLMGenerator().name, LLMGenerator(examples="worked").name
 ('zero-shot', 'few-shot', 'few-shot-worked')
@@ -16,20 +21,21 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from sensecf.data.constraints import allowed_ranges, changed, count_changes
+from sensecf.data.constraints import allowed_ranges, count_changes
 from sensecf.data.limits import Limits
-from sensecf.data.scales import EffortPrices
+from sensecf.data.scales import EffortPrices, FeatureScales
 from sensecf.data.spec import DatasetSpec
 from sensecf.generators.base import (
     Candidates,
     CounterfactualGenerator,
     NotFittedError,
+    Withheld,
     check_change_cap,
 )
 from sensecf.generators.llm import feedback
@@ -48,6 +54,12 @@ from sensecf.generators.llm.schema import answer_schema
 from sensecf.generators.provenance import examples_json
 from sensecf.llm.base import ChatRequest, Completion, GenerationParams, LLMBackend
 from sensecf.llm.llama_cpp import LlamaCpp
+from sensecf.models.plausibility import (
+    DEFAULT_INLIER_RATE,
+    PlausibilityDetector,
+    check_plausibility,
+    class_detector,
+)
 from sensecf.progress import progress_bar
 
 if TYPE_CHECKING:
@@ -75,6 +87,9 @@ class AnswerChain:
     copied: bool = False
     problems: str = ""  # what the next round's feedback says
     rejected: int = 0  # answers that could not be read or broke a rule
+    answer: np.ndarray | None = None  # the last answer's row (None: it could not be read)
+    proba: float = float("nan")  # the model's P(desired) of the last answer, where it was asked
+    reason: str = ""  # why the last answer was refused (the chain's rejected row says so)
     tried: set[str] = field(default_factory=set)  # features of answers that fell short
 
 
@@ -137,6 +152,18 @@ class LLMGenerator(CounterfactualGenerator):
     states the limits, and an answer that breaks them goes back for repair; the fallback
     oracle is held to them too.
 
+    ``plausibility``: ``"none"`` (default) or ``"iforest"``: a valid answer must also be an
+    inlier of the plausibility detector (the oracle's ``plausibility``); an outlier gets a
+    repair round whose feedback names, in plain words, the changed features furthest from the
+    desired class's typical values (robust z-scores over its reference rows). ``detector``:
+    a fitted :class:`~sensecf.models.plausibility.PlausibilityDetector` to hold the answers to
+    (``sensecf explain`` and the benchmark share the metric suite's); without one, ``fit``
+    makes one per desired class from the reference rows (``detector_trees``, ``detector_seed``,
+    ``inlier_rate`` as the oracle's).
+
+    A chain whose last answer is still refused is withheld: the result's ``rejected`` table
+    holds it with its reason, and the result's validity counts it.
+
     Parameters are stored as given and checked by ``fit``; ``name`` follows from them.
     ``sklearn.base.clone`` gives an unfitted copy that shares the backend (a loaded model or
     an open connection is a resource, not a parameter value to copy).
@@ -168,6 +195,11 @@ class LLMGenerator(CounterfactualGenerator):
         max_tokens: int | None = None,
         max_changes: int | None = 3,
         grid_size: int = 9,
+        plausibility: str = "none",
+        inlier_rate: float | None = DEFAULT_INLIER_RATE,
+        detector_trees: int = 100,
+        detector_seed: int = 0,
+        detector: PlausibilityDetector | None = None,
     ) -> None:
         self.backend = backend
         self.shots = shots
@@ -180,6 +212,11 @@ class LLMGenerator(CounterfactualGenerator):
         self.max_tokens = max_tokens
         self.max_changes = max_changes
         self.grid_size = grid_size
+        self.plausibility = plausibility
+        self.inlier_rate = inlier_rate
+        self.detector_trees = detector_trees
+        self.detector_seed = detector_seed
+        self.detector = detector
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -208,6 +245,13 @@ class LLMGenerator(CounterfactualGenerator):
             raise TypeError(f"prompt must be a PromptTemplate; got {type(self.prompt).__name__}")
         GenerationParams(temperature=self.temperature)  # validates the range
         GenerationParams(temperature=self.sample_temperature)
+        check_plausibility(
+            self.plausibility,
+            self.detector,
+            self.detector_trees,
+            self.detector_seed,
+            self.inlier_rate,
+        )
 
     def __sklearn_clone__(self) -> LLMGenerator:
         params = self.get_params(deep=False)
@@ -239,6 +283,7 @@ class LLMGenerator(CounterfactualGenerator):
         self.prompt_ = self.prompt if self.prompt is not None else PromptTemplate()
         self.default_backend_ = self._default_backend()
         self.oracle_ = self._fallback_oracle()
+        self.detectors_: dict[int, _Typical] = {}
 
     def _default_backend(self) -> LlamaCpp | None:
         """The embedded model when no backend is given (loaded on its first call)."""
@@ -254,6 +299,29 @@ class LLMGenerator(CounterfactualGenerator):
         from sensecf.generators.oracle import Oracle
 
         return Oracle().fit(self.model_, self.reference_)
+
+    def _plausible(self, desired: int) -> _Typical | None:
+        """The detector answers for class ``desired`` are held to, with that class's typical
+        values for the feedback (None without plausibility); made once per class."""
+        if self.plausibility == "none":
+            return None
+        if desired not in self.detectors_:
+            X = self.reference_.X.to_numpy(dtype=float)
+            y = self.reference_.y.to_numpy()
+            detector = self.detector
+            if detector is None:
+                detector = class_detector(
+                    self.spec_,
+                    X,
+                    y,
+                    desired,
+                    trees=self.detector_trees,
+                    seed=self.detector_seed,
+                    inlier_rate=self.inlier_rate,
+                )
+            scales = FeatureScales.from_reference(self.spec_, X[y == desired])
+            self.detectors_[desired] = _Typical(detector, scales.median, scales.scale)
+        return self.detectors_[desired]
 
     def backend_for_run(self) -> LLMBackend:
         """The backend in use: the one given, or the embedded model made by ``fit``."""
@@ -507,10 +575,12 @@ class LLMGenerator(CounterfactualGenerator):
             chain.calls += 1
             chain.prompt_tokens += int(answer.prompt_tokens)
             chain.completion_tokens += int(answer.completion_tokens)
+            chain.answer, chain.proba = None, float("nan")
             parsed = parse_answer(answer.text, names)
             if parsed.cut_off:  # never read a cut-off answer as "the rest unchanged"
                 chain.rejected += 1
                 chain.problems = feedback.cut_off(parsed.missing)
+                chain.reason = "cut off before its answer ended"
                 continue
             # Read by the spec as it holds for the person: a kept feature stays as it is.
             coerced = coerce_answer(batch.specs[chain.query], batch.X[chain.query], parsed)
@@ -533,8 +603,13 @@ class LLMGenerator(CounterfactualGenerator):
             chain.rejected += 1
             if coerced.error:
                 chain.problems = feedback.unreadable(coerced.error)
+                chain.reason = f"could not be read: {coerced.error}"
             else:
+                chain.answer = coerced.row
                 chain.problems = feedback.broken_rules(coerced.problems, coerced.relations)
+                chain.reason = "breaks a rule: " + feedback.rule_clauses(
+                    coerced.problems, coerced.relations
+                )
         return admissible
 
     def _verify(
@@ -542,14 +617,20 @@ class LLMGenerator(CounterfactualGenerator):
     ) -> None:
         """Score the admissible rows in one classifier call; settle the chains they complete.
 
-        A valid answer that repeats one already accepted for the same query is sent back.
+        A valid answer that repeats one already accepted for the same query is sent back, and
+        so is one the plausibility detector (when asked for) calls an outlier.
         """
         if not admissible:
             return
         spec, desired = self.spec_, batch.desired
         rows = np.vstack([row for _, row in admissible])
         labels, proba = self.model_.predict_with_proba(rows, desired)
-        for (req, row), label, p in zip(admissible, labels, proba, strict=True):
+        plausible = self._plausible(desired)
+        inlier = np.ones(len(rows), dtype=bool)
+        if plausible is not None and (labels == desired).any():  # one detector call per round
+            reached = labels == desired
+            inlier[reached] = plausible.detector.inliers(rows[reached])
+        for (req, row), label, p, typical in zip(admissible, labels, proba, inlier, strict=True):
             chain = req.chain
             query = batch.X[chain.query]
             taken = [
@@ -560,21 +641,39 @@ class LLMGenerator(CounterfactualGenerator):
             # an unmeasured feature is NaN in every answer of the query: equal, not different
             repeated = any(np.array_equal(row, other, equal_nan=True) for other in taken)
             chain.row, chain.round = row, rnd
+            chain.answer, chain.proba = row, float(p)
             chain.valid = bool(label == desired)
             chain.copied = answer_row(spec, row) in req.shown
-            if chain.valid and not repeated:
+            if chain.valid and not repeated and typical:
                 chain.done = True
+            elif chain.valid and not repeated:
+                assert plausible is not None  # only the detector refuses a valid new answer
+                far = feedback.furthest_from_typical(
+                    spec, query, row, plausible.typical, plausible.scale
+                )
+                chain.problems = feedback.implausible(far, spec.classes[desired])
+                listed = ", ".join(f"{name} {value}" for name, value, _ in far)
+                chain.reason = "an outlier for the plausibility detector" + (
+                    f" (far from typical: {listed})" if listed else ""
+                )
             elif chain.valid:
                 chain.problems = feedback.repeated()
+                chain.reason = "repeats an answer already given"
             else:
                 moved = feedback.changed_names(spec, query, row)
                 chain.problems = feedback.too_weak(
                     moved, spec.classes[desired], float(p), batch.needed
                 )
+                chain.reason = (
+                    f"not the desired class (P={float(p):.2f}, {batch.needed:.2f} needed)"
+                    if moved
+                    else "changed nothing"
+                )
 
     # ---- results -------------------------------------------------------------------------------
     def _assemble(self, batch: QueryBatch, n_cfs: int) -> list[Candidates]:
-        """Per query: its valid answers, then its last admissible invalid ones (or the fallback)."""
+        """Per query: its accepted answers, then the fallback's rows where it is on; the
+        chains that ended refused are withheld."""
         fills: dict[int, np.ndarray] = {}
         answers: dict[int, str] = {}
         if self.oracle_ is not None:  # fallback on
@@ -610,39 +709,45 @@ class LLMGenerator(CounterfactualGenerator):
         seconds: float | None = None,
         fallback_status: str = "",
     ) -> Candidates:
-        """One query's CF rows with their provenance, and its per-query totals.
+        """One query's CF rows with their provenance, its withheld answers, and its per-query
+        totals.
 
         ``fallback_status``: the oracle's answer where the fallback was asked (``infeasible``
         when it proved that no allowed change flips the prediction), else empty.
 
-        The last admissible answers that did not reach the desired class are kept too, after
-        any fallback rows: the honest record of a failure (unless it proposed nothing), marked
-        by ``valid`` False and their LLM ``source``.
+        Only accepted answers (and the fallback's rows) are offered. Each chain that ended with
+        its last answer refused is withheld with the reason: the honest record of a failure,
+        kept out of every table a person acts on.
         """
         done = [c for c in group if c.done]
-        failed = [
-            c for c in group if not c.done and c.row is not None and changed(query, c.row).any()
-        ]
+        refused = [c for c in group if not c.done]
         filled = np.empty((0, len(query))) if filled is None else filled
-        none = [0] * len(filled)  # the fallback spends no call
-        rows = [c.row for c in done] + list(filled) + [c.row for c in failed]
-
-        def per_row(llm: list[Any], fill: Any) -> list[Any]:
-            return llm[: len(done)] + [fill] * len(none) + llm[len(done) :]
-
-        kept = done + failed
+        rows = [c.row for c in done] + list(filled)
+        fill = [0] * len(filled)  # the fallback spends no call
+        blank = np.full(len(query), np.nan)
+        withheld = Withheld(
+            np.array(
+                [blank if c.answer is None else c.answer for c in refused], dtype=float
+            ).reshape(-1, len(query)),
+            attempt=[c.sample for c in refused],
+            proba_desired=[c.proba for c in refused],
+            source=["llm" if c.calls <= 1 else "repair" for c in refused],
+            round=[c.calls - 1 for c in refused],
+            reason=[c.reason for c in refused],
+        )
         return Candidates(
             np.array(rows, dtype=float).reshape(-1, len(query)),
             seconds=seconds,
-            source=per_row(["llm" if c.round == 0 else "repair" for c in kept], "fallback"),
-            llm_calls=per_row([c.calls for c in kept], 0),
-            prompt_tokens=per_row([c.prompt_tokens for c in kept], 0),
-            completion_tokens=per_row([c.completion_tokens for c in kept], 0),
+            source=["llm" if c.round == 0 else "repair" for c in done] + ["fallback"] * len(fill),
+            llm_calls=[c.calls for c in done] + fill,
+            prompt_tokens=[c.prompt_tokens for c in done] + fill,
+            completion_tokens=[c.completion_tokens for c in done] + fill,
             extra={
-                "round": per_row([c.round for c in kept], -1),
-                "sample": per_row([c.sample for c in kept], -1),
-                "copied_example": per_row([c.copied for c in kept], False),
+                "round": [c.round for c in done] + [-1] * len(fill),
+                "sample": [c.sample for c in done] + [-1] * len(fill),
+                "copied_example": [c.copied for c in done] + [False] * len(fill),
             },
+            withheld=withheld,
             query_info={  # spent calls count, served or not
                 "llm_calls": sum(c.calls for c in group),
                 "prompt_tokens": sum(c.prompt_tokens for c in group),
@@ -654,16 +759,15 @@ class LLMGenerator(CounterfactualGenerator):
             },
         )
 
-    def _cf_table(
-        self,
-        proposals: list[Candidates],
-        seconds: list[float],
-        desired: int,
-        n_cfs: int,
-        X: np.ndarray,
-    ) -> pd.DataFrame:
-        # Failed answers stay beside the fallback rows that replace them: up to twice n_cfs.
-        return super()._cf_table(proposals, seconds, desired, 2 * n_cfs, X)
+
+@dataclass(frozen=True)
+class _Typical:
+    """The detector a class's answers are held to, and that class's typical values (median)
+    and spread (MAD-based scale) over the reference rows, for the repair feedback."""
+
+    detector: PlausibilityDetector
+    typical: np.ndarray
+    scale: np.ndarray
 
 
 def _serves_concurrently(backend: LLMBackend) -> bool:

@@ -38,9 +38,9 @@ from sensecf.generators.oracle.trees import TreeEnsemble
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.models.plausibility import (
     DEFAULT_INLIER_RATE,
-    PLAUSIBILITY,
     PlausibilityDetector,
-    Standardiser,
+    check_plausibility,
+    class_detector,
 )
 from sensecf.progress import progress_bar
 
@@ -125,6 +125,7 @@ class Oracle(CounterfactualGenerator):
 
     keeps_relations = True
     honours_limits = True
+    answers_each_query_alone = True
     query_info_columns: ClassVar[tuple[str, ...]] = (
         *CERTIFICATE_COLUMNS,
         "budget",
@@ -218,22 +219,13 @@ class Oracle(CounterfactualGenerator):
                 )
         if self.margin >= 1:
             raise ValueError(f"`margin` must be below 1 (a probability); got {self.margin!r}")
-        if self.plausibility not in PLAUSIBILITY:
-            raise ValueError(
-                f"`plausibility` must be one of {list(PLAUSIBILITY)}; got {self.plausibility!r}"
-            )
-        if self.detector is not None and not isinstance(self.detector, PlausibilityDetector):
-            raise ValueError(
-                f"`detector` must be a fitted PlausibilityDetector or None; got "
-                f"{type(self.detector).__name__}"
-            )
-        if not isinstance(self.detector_seed, int) or self.detector_seed < 0:
-            raise ValueError(f"`detector_seed` must be an integer ≥ 0; got {self.detector_seed!r}")
-        # The detector checks its own settings: one definition of what it accepts.
-        try:
-            PlausibilityDetector(n_estimators=self.detector_trees, inlier_rate=self.inlier_rate)
-        except SensecfError as exc:
-            raise ValueError(str(exc)) from exc
+        check_plausibility(
+            self.plausibility,
+            self.detector,
+            self.detector_trees,
+            self.detector_seed,
+            self.inlier_rate,
+        )
 
     def _fit(self) -> None:
         spec = self.spec_
@@ -298,19 +290,15 @@ class Oracle(CounterfactualGenerator):
         """A detector on the reference rows of class ``desired``, calibrated on a seeded fifth
         of them held out (a run that has held-out rows passes ``detector=`` instead, the one
         its metric suite uses)."""
-        X = self.reference_X_
-        rows = X[self.reference_.y.to_numpy() == desired]
-        if len(rows) < 10:
-            raise SensecfError(
-                f"plausibility needs at least 10 reference rows of class {desired}; got {len(rows)}"
-            )
-        order = np.random.default_rng(self.detector_seed).permutation(len(rows))
-        held = order[: len(rows) // 5]
-        kept = np.sort(order[len(rows) // 5 :])
-        detector = PlausibilityDetector(
-            n_estimators=self.detector_trees, seed=self.detector_seed, inlier_rate=self.inlier_rate
+        return class_detector(
+            self.spec_,
+            self.reference_X_,
+            self.reference_.y.to_numpy(),
+            desired,
+            trees=self.detector_trees,
+            seed=self.detector_seed,
+            inlier_rate=self.inlier_rate,
         )
-        return detector.fit(Standardiser.for_spec(self.spec_, X), rows[kept], rows[np.sort(held)])
 
     def _grid(self, j: int, size: int) -> np.ndarray:
         feature = self.spec_.features[j]

@@ -1,6 +1,7 @@
 """The benchmark's tables: headline measures with intervals and a ★ where a method is better
-than every other (paired, Holm-adjusted), what the language model adds, the per-class
-breakdown, the paired comparisons against the reference, and every metric.
+than every other (paired, Holm-adjusted), with the held-out real rows' inlier rates beneath,
+what the language model adds, the per-class breakdown, the paired comparisons against the
+reference, what plausibility costs and its frontier, and every metric.
 
 Which measures, under which headers and formats, comes from the catalog
 (:mod:`sensecf.evaluation.catalog`): its ``report_headline`` and ``llm`` views.
@@ -23,6 +24,12 @@ from sensecf.evaluation.catalog import CATALOG, Catalog, Measure, format_parts
 from sensecf.evaluation.comparisons import Best, comparisons_text
 from sensecf.report.parts import Cell, Section, Table
 from sensecf.report.run_folder import RunData
+from sensecf.report.sections.plausibility import (
+    REFERENCE_METHOD,
+    plausibility_parts,
+    reference_fact,
+    reference_row,
+)
 from sensecf.runs import COMPARISONS_CSV, PER_QUERY, QUERIES, RESULTS, SUMMARY_CSV
 
 __all__ = ["all_metrics_table", "benchmark_section", "metric_table", "tie_lines"]
@@ -55,6 +62,9 @@ def benchmark_section(data: RunData, catalog: Catalog = CATALOG) -> Section | No
     if oracle.is_file():
         line = feasibility_line(pd.read_parquet(oracle)).removeprefix("oracle: ")
         section.facts.append(("what the oracle proved", line))
+    fact = reference_fact(data)
+    if fact is not None:
+        section.facts.append(fact)
     headline = catalog.view("report_headline")
     per_query_path = folder / PER_QUERY
     per_query = pd.read_parquet(per_query_path) if per_query_path.is_file() else pd.DataFrame()
@@ -62,7 +72,21 @@ def benchmark_section(data: RunData, catalog: Catalog = CATALOG) -> Section | No
         per_query = pd.DataFrame()
     seed = int(config.get("seed") or 0)
     best = benchmark_best(per_query, headline, seed=seed)
-    section.tables.append(metric_table(summary, headline, title="All queries", best=best))
+    reference = reference_row(data)
+    shown = summary if reference is None else pd.concat([summary, pd.DataFrame([reference])])
+    section.tables.append(
+        metric_table(
+            shown.reset_index(drop=True),
+            headline,
+            title="All queries",
+            caption=""
+            if reference is None
+            else f"The last row, {REFERENCE_METHOD}: the share of held-out real rows of the "
+            "desired class each plausibility detector calls inliers, the line every method's "
+            "inlier rates are read against.",
+            best=best,
+        )
+    )
     ties = tie_lines(best, headline)
     if ties:
         section.notes.append("No ★ where the best mean is not a clear lead: " + "; ".join(ties))
@@ -108,6 +132,9 @@ def benchmark_section(data: RunData, catalog: Catalog = CATALOG) -> Section | No
                     caption=COMPARISONS_NOTE,
                 )
             )
+    tables, figures = plausibility_parts(data)
+    section.tables.extend(tables)
+    section.plots.extend(figures)
     section.tables.append(all_metrics_table(summary))
     return section
 

@@ -12,6 +12,7 @@ from sensecf.evaluation.catalog import CATALOG, Catalog
 from sensecf.report import plots
 from sensecf.report.parts import Plot, Section
 from sensecf.report.run_folder import RunData
+from sensecf.report.sections.plausibility import reference_rates
 from sensecf.results import CounterfactualResult
 
 __all__ = ["diversity_section", "embedding_section", "feature_changes", "quality_section"]
@@ -24,7 +25,13 @@ def quality_section(data: RunData, catalog: Catalog = CATALOG) -> Section | None
         return None
     if not any(c in summary.columns for c in catalog.quality):
         return None
-    figure = plots.quality_figure(summary, data.colours(summary["method"]), catalog)
+    reference = reference_rates(data)
+    figure = plots.quality_figure(
+        summary,
+        data.colours(summary["method"]),
+        catalog,
+        reference={f"{k}_inlier": v for k, v in reference.items()},
+    )
     return Section(
         "quality",
         "Validity, plausibility and sparsity",
@@ -35,7 +42,14 @@ def quality_section(data: RunData, catalog: Catalog = CATALOG) -> Section | None
                 "range). Validity: share of "
                 "a query's counterfactuals the model puts in the desired class. Plausibility: "
                 "share a LocalOutlierFactor fitted on training rows of the desired class calls "
-                "inliers. Sparsity: number of features changed.",
+                "inliers"
+                + (
+                    " (dashed: the share of held-out real rows of the desired class it calls "
+                    "inliers, the reference)"
+                    if reference
+                    else ""
+                )
+                + ". Sparsity: number of features changed.",
                 figure,
             )
         ],
