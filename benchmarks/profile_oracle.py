@@ -14,6 +14,14 @@ training rows and explains the flagged held-out people (the benchmark's queries)
     python benchmarks/profile_oracle.py                          # heart, rf, 30 people, 3 CFs
     python benchmarks/profile_oracle.py --tables synthetic --top 25
     python benchmarks/profile_oracle.py --repeat 2               # same answers twice?
+    python benchmarks/profile_oracle.py --tables synthetic --plausibility iforest
+
+With ``--plausibility iforest`` the oracle is held to the plausibility detector
+(``oracle-plausible``), the one the benchmark shares with its metric suite (fitted on the
+desired class's training rows, calibrated on the held-out rows); the IsolationForest and LOF
+inlier rates of its counterfactuals are printed beside the held-out real rows'. Counted work
+is printed beside the seconds (they vary on a busy machine): the solves per person, the
+rows, columns and nonzeros of the programs solved, and the people the search answered.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import pandas as pd
 from bench_oracle import load_table  # the same tables as the benchmark
 
 import sensecf as scf
+from sensecf.evaluation.metrics import MetricSuite, share_detector
 from sensecf.generators import select_queries
 from sensecf.generators.oracle import Oracle
 from sensecf.generators.oracle import milp as milp_module
@@ -55,6 +64,8 @@ class _CountedMilp:
         self.first = self.further = 0.0
         self.calls = [0, 0]
         self.program: object = None
+        # Rows, columns and nonzeros of each distinct program solved.
+        self.sizes: list[tuple[int, int, int]] = []
 
     def __call__(self, c: np.ndarray, **kwargs: Any) -> Any:
         start = time.perf_counter()
@@ -68,6 +79,7 @@ class _CountedMilp:
             self.program = base
             self.first += seconds
             self.calls[0] += 1
+            self.sizes.append((base.A.shape[0], base.A.shape[1], base.A.nnz))
         return result
 
 
@@ -78,7 +90,10 @@ def profile(table: str, model_name: str, args: argparse.Namespace, folder: Path)
     train_rows, test_rows = model.split_data(data)
     queries = select_queries(model, test_rows, limit=args.limit, seed=args.seed)
     start = time.perf_counter()
-    oracle = Oracle(time_limit=args.time_limit).fit(model, train_rows)
+    oracle = Oracle(time_limit=args.time_limit, plausibility=args.plausibility)
+    # The detector the benchmark holds the oracle to and its metric suite judges by.
+    share_detector(oracle, model, train_rows, calibration=test_rows)
+    oracle.fit(model, train_rows)
     fit_seconds = time.perf_counter() - start
     counted = _CountedMilp(milp_module.milp)
     milp_module.milp = counted  # type: ignore[assignment]
@@ -96,8 +111,10 @@ def profile(table: str, model_name: str, args: argparse.Namespace, folder: Path)
         milp_module.milp = counted.inner  # type: ignore[assignment]
     table_q = answers[0].queries
     seconds = table_q["solve_seconds"].to_numpy(dtype=float)
+    held = "" if args.plausibility == "none" else f" · held to {args.plausibility}"
     print(
-        f"\n=== {table} · {model_name} · {len(queries)} flagged held-out people · {args.n_cfs} CFs"
+        f"\n=== {table} · {model_name} · {len(queries)} flagged held-out people · "
+        f"{args.n_cfs} CFs{held}"
     )
     print(f"fit {fit_seconds:.2f} s; generate {total:.2f} s (last of {args.repeat})")
     print(
@@ -109,6 +126,22 @@ def profile(table: str, model_name: str, args: argparse.Namespace, folder: Path)
         f"seconds per person: median {np.median(seconds):.3f}, mean {seconds.mean():.3f}, "
         f"max {seconds.max():.3f}"
     )
+    people = len(queries) * args.repeat
+    solves = sum(counted.calls)
+    print(
+        f"solves per person {solves / people:.2f} (programs {counted.calls[0] / people:.2f}, "
+        f"re-solves {counted.calls[1] / people:.2f}); solver {table_q['solver'].value_counts().to_dict()}"
+    )
+    if counted.sizes:
+        sizes = np.array(counted.sizes)
+        print(
+            "program size (median; largest): rows {:.0f}; {}  columns {:.0f}; {}  "
+            "nonzeros {:.0f}; {}".format(
+                *[v for k in range(3) for v in (np.median(sizes[:, k]), sizes[:, k].max())]
+            )
+        )
+    if args.plausibility != "none":
+        _inlier_rates(model, train_rows, test_rows, oracle.detector, answers[0])
     if args.repeat > 1:
         same = all(_same(answers[0], other) for other in answers[1:])
         print(f"answers identical over {args.repeat} runs: {same}")
@@ -140,6 +173,20 @@ def profile(table: str, model_name: str, args: argparse.Namespace, folder: Path)
         stats.sort_stats("tottime").print_stats(args.top)
 
 
+def _inlier_rates(model: Any, train_rows: Any, test_rows: Any, detector: Any, result: Any) -> None:
+    """The detectors' inlier rates of the valid counterfactuals (the metric suite's, judged by
+    the detector the oracle was held to), beside the held-out real rows'."""
+    suite = MetricSuite().fit(model, train_rows, calibration=test_rows)
+    suite.use_detector(model.spec.desired_class, detector)
+    summary = suite.summarise(result)
+    real = suite.reference_rates(model.spec.desired_class)
+    print(
+        f"inlier rate of the valid CFs: IsolationForest {summary['iforest_inlier'].iloc[0]:.3f}, "
+        f"LOF {summary['lof_inlier'].iloc[0]:.3f} (held-out real rows: "
+        f"{real['iforest']:.3f}, {real['lof']:.3f})"
+    )
+
+
 def _same(a: Any, b: Any) -> bool:
     """The same answers: query tables without seconds, and the counterfactual rows."""
     drop = ["solve_seconds", "seconds"]
@@ -165,6 +212,12 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=None)
     parser.add_argument("--rf-params", default="{}", help="JSON overrides of the forest's defaults")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--plausibility",
+        default="none",
+        choices=("none", "iforest"),
+        help="hold the oracle to the plausibility detector (oracle-plausible)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="generate this many times")
     parser.add_argument("--top", type=int, default=0, help="print the N costliest functions")
     parser.add_argument("--dump", default=None, help="write the answers (CSV) to this prefix")

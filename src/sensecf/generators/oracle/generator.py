@@ -494,29 +494,24 @@ class Oracle(CounterfactualGenerator):
                             **({"companions": companions} if companions else {}),
                         )
                     )
-                # A support's program (no relations): its features alone move, over the whole
-                # program's values for them.
+                # A support's program: its features alone move (and the derived features that
+                # follow them), over the whole program's values for them.
+                box = _within(low, high, support)
+                context = None if plan.empty else RelationProgram(plan, spec, query, *box, widen)
                 return self._priced(
                     encoding.program(
                         spec,
                         query,
-                        *_within(low, high, support),
+                        *box,
                         self.price_scale_,
                         bound,
+                        relations=context,
                         chain_values=values,
                         **({"companions": companions} if companions else {}),
                     )
                 )
 
             builder = build()
-            # The supports and the enumeration go size by size: the fewest changes first.
-            by_support = (
-                None
-                if by_cost
-                else self._support_search(
-                    builder, query, low, high, bound, build, budget, companions
-                )
-            )
             if enumerated is None:
                 enumerated = (
                     (np.empty((0, len(query))), 0, False)
@@ -531,6 +526,14 @@ class Oracle(CounterfactualGenerator):
             if len(rows):  # valid rows found without proof: a cap for the program
                 best = int(count_changes(spec, query, rows).min())
                 limit = best if limit is None else min(limit, best)
+            # The supports and the enumeration go size by size: the fewest changes first.
+            by_support = (
+                None
+                if by_cost or len(found) >= n_cfs
+                else self._support_search(
+                    builder, query, low, high, bound, build, budget, companions, limit
+                )
+            )
             try:
                 if len(found) >= n_cfs:
                     outcome = Outcome(list(found), "optimal", min_l0=proven + 1, bound=proven + 1)
@@ -587,18 +590,28 @@ class Oracle(CounterfactualGenerator):
         build: Any,
         budget: Budget,
         companions: Sequence[tuple[Any, tuple[str, float]]] = (),
+        most: int | None = None,
     ) -> SupportSearch | None:
         """The program split by support (:mod:`.supports`) where it pays and is exact: a
-        forest (its score range bounds a support's box), no relations (a support's features
-        alone move), and few enough supports to visit."""
+        forest (its score range bounds a support's box) and few enough supports to visit.
+        Under relations only where the program also holds a detector (``companions``): its
+        whole program is far harder than the classifier's alone, and a support's program
+        lets the derived features follow the support's features; there the supports counted
+        are those of at most ``most`` changes (the fewest changes already found)."""
         encoding = self.encoding_
+        plan = self.relations_
         universe = tuple(int(j) for j in sorted(builder.features))
+        related = not plan.empty
         if (
             not universe
-            or not self.relations_.empty
+            or (related and not companions)
             or not hasattr(encoding, "score_range")
-            or support_count(len(universe)) > MAX_SUPPORTS
-            or any(builder.features[j].candidates is None for j in universe)
+            or (not related and support_count(len(universe)) > MAX_SUPPORTS)
+            # A linked feature's values are intervals (every admissible value): a support's
+            # program over the same range offers the same values.
+            or any(
+                builder.features[j].candidates is None and j not in plan.linked for j in universe
+            )
         ):
             return None
         sense, value = bound
@@ -606,8 +619,9 @@ class Oracle(CounterfactualGenerator):
 
         def possible(support: tuple[int, ...]) -> bool:
             box = _within(low, high, support)
+            context = None if not related else RelationProgram(plan, spec, query, *box)
             for trees, (side, limit) in [(encoding, (sense, value)), *companions]:
-                lowest, highest = trees.score_range(spec, query, *box)
+                lowest, highest = trees.score_range(spec, query, *box, relations=context)
                 # A hair of slack: the program sums the same leaves in another order.
                 if not (highest >= limit - 1e-9 if side == ">=" else lowest <= limit + 1e-9):
                     return False
@@ -616,7 +630,8 @@ class Oracle(CounterfactualGenerator):
         return SupportSearch(
             universe=universe,
             build=lambda support: build(
-                support=support, values={j: builder.features[j].candidates for j in support}
+                support=support,
+                values={j: builder.features[j].candidates for j in support if j not in plan.linked},
             ),
             possible=possible,
             query=query,
@@ -626,6 +641,7 @@ class Oracle(CounterfactualGenerator):
             solve=solve,
             solver_errors=(RuntimeError, NumericalTrouble),
             fixed=self.prices_.fixed,
+            hand_over=not related,
         )
 
     def _bracket(

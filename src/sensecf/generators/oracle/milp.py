@@ -377,7 +377,9 @@ def solve(
     ``by_support`` (a :class:`.supports.SupportSearch` of the same query) answers the first
     solve and the support cuts one support at a time: the same solutions, to the solver's
     tolerance, in far fewer seconds on a forest. Where it is inconclusive, the whole program
-    takes over from that solve on. ``avoid``: rows the first solution must differ from in
+    takes over from that solve on (for the further solutions only where the search's
+    ``hand_over`` allows it; else the further solutions make as many changes as the first,
+    and those the search finds are all). ``avoid``: rows the first solution must differ from in
     some value (every feature a chain of values).
     """
     features = builder.features
@@ -452,6 +454,7 @@ def solve(
         return float(max(0, math.ceil((dual - (weight - 1.0)) / weight - 1e-9)))
 
     position = {j: i for i, j in enumerate(order)}
+    settled = False  # the support search ended the further solutions
     values_ok = all(features[j].value_cut is not None for j in order)
 
     def by_support_next(
@@ -459,12 +462,16 @@ def solve(
     ) -> tuple[Support, np.ndarray] | None | Literal[False]:
         """The support search's next row and its support (None: there is none; False: the
         search is inconclusive, and the whole program answers from now on)."""
-        nonlocal by_support
+        nonlocal by_support, settled
         assert by_support is not None
+        if rows_taken and not by_support.hand_over:  # no more changes than the first
+            most = len(rows_taken[0][0]) if most is None else min(most, len(rows_taken[0][0]))
         try:
             return by_support.next(rows_taken, mode, least, most)
         except Inconclusive as exc:
-            logger.debug(f"support search inconclusive, solving the whole program: {exc}")
+            # Past the first solution, a search that may not hand over ends the solves.
+            settled = bool(rows_taken) and not by_support.hand_over
+            logger.debug(f"support search inconclusive ({exc}); settled: {settled}")
             by_support = None
             return False
 
@@ -560,6 +567,8 @@ def solve(
             break
         split = False if by_support is None else by_support_next(mode)
         answer: tuple[np.ndarray | None, Support, np.ndarray] | None | Literal[False]
+        if settled:
+            break
         if split is False:
             answer = whole_next(mode)
         else:

@@ -19,7 +19,7 @@ the least of the supports' optima is the whole program's optimum, to the solver'
 Its work is counted like the oracle's: at most ``max_solves`` programs per query, each with
 the budget's node limit. A program that stops at its limit (or too many programs) raises
 :class:`Inconclusive`, and the caller goes on with the whole program: the same answer every
-time, only slower.
+time, only slower (for the further solutions only where ``hand_over`` says so).
 
 >>> import numpy as np
 >>> search = SupportSearch(
@@ -72,6 +72,10 @@ class SupportSearch:
     solve: Callable[..., Any] | None = None
     solver_errors: tuple[type[Exception], ...] = (RuntimeError,)
     fixed: np.ndarray | None = None  # per feature, the price of changing it at all
+    # Whether the whole program takes over the further solutions where the search is
+    # inconclusive (False where it is known to be far slower than the budget allows: the
+    # further solutions then make no more changes than the first).
+    hand_over: bool = True
     solves_: int = 0
     best_: dict[tuple[Support, int], tuple[float, np.ndarray] | None] = field(default_factory=dict)
 

@@ -293,14 +293,23 @@ class TreeEnsemble:
         builder.close_rows(1, -np.inf if sense == "<=" else rhs, rhs if sense == "<=" else np.inf)
 
     def score_range(
-        self, spec: DatasetSpec, query: np.ndarray, low: np.ndarray, high: np.ndarray
+        self,
+        spec: DatasetSpec,
+        query: np.ndarray,
+        low: np.ndarray,
+        high: np.ndarray,
+        relations: RelationProgram | None = None,
     ) -> tuple[float, float]:
         """The lowest and highest score any admissible change of ``query`` could reach: each
         tree's lowest and highest leaf among those its admissible values reach (a bound; the
-        trees are not held to one row). ``low``/``high`` as for :meth:`program`.
+        trees are not held to one row). ``low``/``high`` and ``relations`` as for
+        :meth:`program` (the derived features' ranges follow their inputs').
         """
         inner = self.feature >= 0
-        reach = self._reachable(*self._decided(query, _extremes(spec, query, low, high)))
+        ends = _extremes(spec, query, low, high)
+        if relations is not None:
+            ends = relations.extremes(ends)
+        reach = self._reachable(*self._decided(query, ends))
         leaf = reach & ~inner
         top = np.full(self.n_trees, -np.inf)
         bottom = np.full(self.n_trees, np.inf)
