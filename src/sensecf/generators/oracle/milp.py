@@ -378,8 +378,9 @@ def solve(
     solve and the support cuts one support at a time: the same solutions, to the solver's
     tolerance, in far fewer seconds on a forest. Where it is inconclusive, the whole program
     takes over from that solve on (for the further solutions only where the search's
-    ``hand_over`` allows it; else the further solutions make as many changes as the first,
-    and those the search finds are all). ``avoid``: rows the first solution must differ from in
+    ``hand_over`` allows it; else the search's answers are all: an inconclusive first solve
+    ends as ``time_limit``, bounded by the sizes it searched, and the further solutions make
+    as many changes as the first). ``avoid``: rows the first solution must differ from in
     some value (every feature a chain of values).
     """
     features = builder.features
@@ -513,9 +514,13 @@ def solve(
         rows_taken = [(tuple(order[i] for i in m), x) for m, x in zip(moved, found, strict=True)]
         can_use_values = False
     else:
+        search = by_support
         first = False if by_support is None else by_support_next("support", min_changes, l0_cap)
         if first is None:
             return Outcome([], "infeasible", bound=math.inf, capped=l0_cap is not None)
+        if first is False and search is not None and not search.hand_over:
+            # Its budget spent: the supports visited bound the fewest changes from below.
+            return Outcome([], "time_limit", bound=float(max(min_changes, search.searched_ + 1)))
         if first is not False:
             support, x = first
             if not accept(x):

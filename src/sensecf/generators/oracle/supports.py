@@ -72,11 +72,12 @@ class SupportSearch:
     solve: Callable[..., Any] | None = None
     solver_errors: tuple[type[Exception], ...] = (RuntimeError,)
     fixed: np.ndarray | None = None  # per feature, the price of changing it at all
-    # Whether the whole program takes over the further solutions where the search is
-    # inconclusive (False where it is known to be far slower than the budget allows: the
-    # further solutions then make no more changes than the first).
+    # Whether the whole program takes over where the search is inconclusive (False where it
+    # is known to be far slower than the budget allows: the search's answers are all then).
     hand_over: bool = True
     solves_: int = 0
+    # Every support of this many changes or fewer was searched and none has a counterfactual.
+    searched_: int = 0
     best_: dict[tuple[Support, int], tuple[float, np.ndarray] | None] = field(default_factory=dict)
 
     def next(
@@ -110,6 +111,8 @@ class SupportSearch:
             if found:  # the first of equals: the supports' own order
                 _, support, x = min(found, key=lambda entry: entry[0])
                 return support, x
+            if not taken:  # the sizes from ``least`` on were all empty
+                self.searched_ = max(self.searched_, size)
         return None
 
     def _best(
