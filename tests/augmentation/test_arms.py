@@ -187,9 +187,13 @@ def test_the_oracle_searches_briefly_for_rows_unless_told_otherwise(scarce, monk
         return generator
 
     monkeypatch.setattr(arms, "make_generator", spy)
-    for options in (None, {"time_limit": 7.5}):
+    for name, options in (
+        ("oracle", None),
+        ("oracle", {"time_limit": 7.5}),
+        ("oracle-plausible", None),
+    ):
         generated_rows(
-            "oracle",
+            name,
             rows,
             model,
             scarce_class=1,
@@ -203,6 +207,7 @@ def test_the_oracle_searches_briefly_for_rows_unless_told_otherwise(scarce, monk
     assert limits == [
         (work["node_limit"], work["max_candidates"], 3.0),
         (work["node_limit"], work["max_candidates"], 7.5),
+        (work["node_limit"], work["max_candidates"], 3.0),
     ]
 
 

@@ -137,7 +137,8 @@ def test_each_strategy_fills_the_tidy_table(
     assert set(result.cfs["group"]) <= {1.0, 2.0, 3.0}
     # Nothing is repaired: whatever it broke is there for the metrics to count.
     counts = violations(clf.spec, result.query_matrix(), result.cf_matrix())
-    assert list(counts.columns) == ["fixed", "direction", "bounds", "grain", "relations", "total"]
+    kinds = ["fixed", "direction", "bounds", "grain", "relations", "limits", "total"]
+    assert list(counts.columns) == kinds
 
 
 @pytest.mark.slow

@@ -156,10 +156,10 @@ def generated_rows(
     asks each generator for a safety margin (see ``CounterfactualGenerator.generate``); rows
     are still accepted by the verifier's decision rule. ``source_rows``
     maps the scarce set's rows to positions in the full dataset (each row's ``source_row``).
-    The oracle gets the work budget :data:`ORACLE_WORK` per person unless ``options`` give
-    its own (``node_limit``, ``max_candidates``; a ``time_limit`` adds a cap in seconds): a
-    row needs to be valid, not certified minimal, and proving the minimum on an unpruned
-    forest takes far more work.
+    The oracle (plain or held to plausibility) gets the work budget :data:`ORACLE_WORK` per
+    person unless ``options`` give its own (``node_limit``, ``max_candidates``; a
+    ``time_limit`` adds a cap in seconds): a row needs to be valid (and, held, an inlier), not
+    certified minimal, and proving the minimum on an unpruned forest takes far more work.
     """
     spec = scarce.spec
     empty = _empty_rows(spec)
@@ -167,7 +167,7 @@ def generated_rows(
         return Augmentation(empty)
     options = dict(options or {})
     given = "backend" in options  # a backend the caller built stays open for its next cell
-    if name == "oracle":
+    if name in ("oracle", "oracle-plausible"):
         for key, value in ORACLE_WORK.items():
             options.setdefault(key, value)
     if name in LLM_GENERATORS and llm_cache is not None and not given:
