@@ -1,32 +1,17 @@
 """The oracle held to plausibility under relations: the program split by support (derived
 features following each support's features) agrees with brute force over the inliers."""
 
-import itertools
-
 import numpy as np
 import pytest
-from test_oracle_relations import INPUTS, _data
+from test_oracle_relations import INPUTS, _admissible, _data
 
-from sensecf.data.constraints import count_changes, recompute, violations
+from sensecf.data.constraints import count_changes, recompute
 from sensecf.data.scales import FeatureScales
 from sensecf.generators import select_queries
 from sensecf.generators.oracle import Oracle
 from sensecf.generators.oracle import supports as supports_module
 from sensecf.models import train
 from sensecf.models.plausibility import PlausibilityDetector, Standardiser
-
-
-def _admissible(spec, query):
-    """Every row the query may become by its inputs, derived features recomputed, that breaks
-    no rule."""
-    columns = [spec.feature_names.index(name) for name in INPUTS]
-    grids = [np.arange(spec.features[j].bounds[0], spec.features[j].bounds[1] + 1) for j in columns]
-    combos = np.array(list(itertools.product(*grids)), dtype=float)
-    rows = np.repeat(query[None, :], len(combos), axis=0)
-    rows[:, columns] = combos
-    rows = recompute(spec, rows)
-    ok = violations(spec, np.broadcast_to(query, rows.shape), rows)["total"].to_numpy() == 0
-    return rows[ok]
 
 
 @pytest.fixture(scope="module")
