@@ -183,7 +183,15 @@ def test_the_oracle_searches_briefly_for_rows_unless_told_otherwise(scarce, monk
 
     def spy(name, **options):
         generator = real(name, **options)
-        limits.append((generator.node_limit, generator.max_candidates, generator.time_limit))
+        limits.append(
+            (
+                generator.node_limit,
+                generator.max_candidates,
+                generator.programs,
+                generator.max_support_solves,
+                generator.time_limit,
+            )
+        )
         return generator
 
     monkeypatch.setattr(arms, "make_generator", spy)
@@ -202,13 +210,10 @@ def test_the_oracle_searches_briefly_for_rows_unless_told_otherwise(scarce, monk
             options=options,
         )
     work = arms.ORACLE_WORK
-    # The arm's budget is counted work with a short safety cap; a caller's time limit replaces
-    # the cap.
-    assert limits == [
-        (work["node_limit"], work["max_candidates"], 3.0),
-        (work["node_limit"], work["max_candidates"], 7.5),
-        (work["node_limit"], work["max_candidates"], 3.0),
-    ]
+    # The arm's budget is counted work alone (support by support, no clock); a caller's time
+    # limit adds one.
+    counted = (work["node_limit"], work["max_candidates"], "supports", work["max_support_solves"])
+    assert limits == [(*counted, None), (*counted, 7.5), (*counted, None)]
 
 
 @pytest.mark.slow

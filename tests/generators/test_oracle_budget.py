@@ -151,6 +151,8 @@ def test_a_seconds_limit_still_stops_the_oracle_and_is_recorded(toy):
         ("node_limit", 2.5, "`node_limit` must be an integer ≥ 1; got 2.5"),
         ("max_candidates", None, "`max_candidates` must be an integer ≥ 1; got None"),
         ("time_limit", -1.0, "`time_limit` must be a positive number of seconds or None"),
+        ("max_support_solves", 0, "`max_support_solves` must be an integer ≥ 1; got 0"),
+        ("programs", "whole", "`programs` must be one of \\['auto', 'supports'\\]; got 'whole'"),
     ],
 )
 def test_budget_options_are_validated(toy, option, value, message):

@@ -199,3 +199,44 @@ def test_a_relation_the_program_cannot_encode_sends_the_oracle_to_the_search(dat
     assert "sleep efficiency" in oracle.unsupported_reason_
     with pytest.raises(SensecfError, match="longest stage"):
         Oracle(method="exact").fit(model, bent_data)
+
+
+def test_supports_only_keeps_the_relations_and_proves_the_same_minimum(data, monkeypatch):
+    """Under relations ``programs="supports"`` never solves the whole program: each query's
+    work is its supports' programs, and what it proves is what brute force finds."""
+    import sensecf.generators.oracle.milp as milp_module
+
+    model = train(data, "rf", seed=0, importance_repeats=1, params={"n_estimators": 40})
+    spec = model.spec
+    queries = select_queries(model, data, limit=8, seed=0)
+    oracle = Oracle(programs="supports", time_limit=None).fit(model, data)
+    widths = []
+    real = milp_module.milp
+
+    def counting(c, **options):
+        widths.append(len(c))
+        return real(c, **options)
+
+    monkeypatch.setattr(milp_module, "milp", counting)
+    result = oracle.generate(queries, n_cfs=3)
+    split_widths = list(widths)
+    widths.clear()
+    Oracle(time_limit=None).fit(model, data).generate(queries, n_cfs=3)
+    # Every program it solved is smaller than any query's whole program.
+    assert split_widths and max(split_widths) < min(widths)
+    cfs = result.cf_matrix()
+    assert result.validity == 1.0
+    assert not unmet_relations(spec, cfs).any()
+    assert violations(spec, result.query_matrix(), cfs)["total"].sum() == 0
+    info = result.queries
+    assert set(info["budget"]) == {"work"}
+    proven = 0
+    for row in info.itertuples(index=False):
+        query = np.array([getattr(row, name) for name in spec.feature_names], dtype=float)
+        truth = _brute_force_min_l0(model, spec, query, spec.desired_class)
+        if row.status == "optimal":
+            proven += 1
+            assert row.min_l0 == truth
+        if row.status == "infeasible":
+            assert truth == np.inf
+    assert proven >= 6

@@ -155,3 +155,32 @@ def test_a_supports_score_range_holds_every_admissible_row(forest_task):
                     rows[:, j] = rng.uniform(lo[j], hi[j], len(rows))
             scores = encoding.score(rows)
             assert bottom - 1e-12 <= scores.min() and scores.max() <= top + 1e-12
+
+
+def test_the_augmentation_budget_gives_the_same_answers_however_slow_the_clock(
+    forest_task, monkeypatch
+):
+    """The augmentation arm's budget (support by support, counted, no clock) answers the same
+    with a clock that runs a minute a call; a seconds limit under that clock does not."""
+    import itertools
+
+    from sensecf.augmentation.arms import ORACLE_WORK
+    from sensecf.generators.oracle import budget
+
+    model, reference, queries = forest_task
+
+    def answers(**options) -> tuple[pd.DataFrame, pd.DataFrame]:
+        oracle = Oracle(**{**ORACLE_WORK, **options}).fit(model, reference)
+        return _answers(oracle.generate(queries, n_cfs=3))
+
+    idle, idle_capped = answers(), answers(time_limit=3.0)
+    ticks = itertools.count(step=60.0)
+    monkeypatch.setattr(budget.time, "perf_counter", lambda: next(ticks))
+    slow, slow_capped = answers(), answers(time_limit=3.0)
+    for ours, theirs in zip(slow, idle, strict=True):
+        pd.testing.assert_frame_equal(ours, theirs)
+    assert set(idle[0]["budget"]) == {"work"} and len(idle[1])
+    # The control: under the same clock a seconds limit cuts answers short (and the query
+    # table, compared above, would say so).
+    assert "seconds" in set(slow_capped[0]["budget"])
+    assert set(idle_capped[0]["budget"]) == {"work"}

@@ -120,14 +120,21 @@ class Augmentation:
 
 
 # The oracle's work per person when it generates rows: a row needs to be valid, not proven
-# minimal, so each solve stops after this many branch-and-bound nodes and the search after
-# this many candidate rows (its best row found so far is returned). Counted, so an arm adds
-# the same rows on any machine, except for a person the 3-s safety cap cuts short (the
-# oracle's ``budget`` column says "seconds" there). The cap stays: on the default cohort's
-# forest (relations keep its program whole) the root of a solve alone can take seconds, and
-# without the cap an arm of 40 queries took 550 s instead of about 100; on a loaded machine it
-# can change a row (one of 1,268 on the heart table with two cells sharing a core).
-ORACLE_WORK = MappingProxyType({"node_limit": 50, "max_candidates": 200_000, "time_limit": 3.0})
+# minimal. The program is solved support by support only (never the whole forest at once,
+# whose root alone takes seconds on the default cohort, where relations join the sleep
+# features), at most 32 supports' programs a person, each stopped after 50 branch-and-bound
+# nodes, and the search hands at most 200,000 candidate rows to the model. All of it is counted
+# work and there is no clock: an arm adds the same rows on any machine, idle or loaded, serial
+# or in parallel (with the earlier 3-s cap most cohort people were cut by the clock).
+ORACLE_WORK = MappingProxyType(
+    {
+        "node_limit": 50,
+        "max_candidates": 200_000,
+        "programs": "supports",
+        "max_support_solves": 32,
+        "time_limit": None,
+    }
+)
 
 
 def generated_rows(
@@ -157,8 +164,9 @@ def generated_rows(
     are still accepted by the verifier's decision rule. ``source_rows``
     maps the scarce set's rows to positions in the full dataset (each row's ``source_row``).
     The oracle (plain or held to plausibility) gets the work budget :data:`ORACLE_WORK` per
-    person unless ``options`` give its own (``node_limit``, ``max_candidates``; a
-    ``time_limit`` adds a cap in seconds): a row needs to be valid (and, held, an inlier), not
+    person unless ``options`` give their own (``node_limit``, ``max_candidates``,
+    ``programs``, ``max_support_solves``; a ``time_limit`` adds a cap in seconds, and the
+    rows then depend on the machine): a row needs to be valid (and, held, an inlier), not
     certified minimal, and proving the minimum on an unpruned forest takes far more work.
     """
     spec = scarce.spec

@@ -47,6 +47,10 @@ from sensecf.progress import progress_bar
 logger = logging.getLogger(__name__)
 
 METHODS = ("auto", "exact", "search")
+# How a forest's program is solved: "auto" splits it by support where that pays and hands an
+# inconclusive split over to the whole program; "supports" never builds the whole program
+# (under relations too), so a query's work is the supports' solves alone.
+PROGRAMS = ("auto", "supports")
 # How far inside the detector's inlier bound a solution must lie (in path-length units, times
 # the program's widening): covers the solver's tolerances, as the classifier's link does.
 DETECTOR_TOLERANCE = 1e-6
@@ -96,6 +100,15 @@ class Oracle(CounterfactualGenerator):
     (20 s by default; ``None`` for none) is a safety cap in seconds per query on top: the work
     budget binds first on the models this was measured on, and a query the clock cuts short
     has ``budget == "seconds"`` in the query table (its answer may differ on another machine).
+
+    ``programs``: ``"auto"`` (default) splits a forest's program by the set of features it
+    changes where that pays (:mod:`.supports`) and lets the whole program answer where the
+    split is inconclusive; ``"supports"`` solves a forest only support by support (under
+    relations too), at most ``max_support_solves`` supports' programs a query, so its work is
+    counted even where the whole program's root alone would take seconds: a query the split
+    cannot settle ends as ``time_limit``, bounded by the sizes searched, and the further
+    solutions make no more changes than the first. Logistic models, ``objective="cost"``
+    and features without a finite set of values keep the whole program.
 
     Search settings: ``grid_size`` training quantiles per feature, ``grid_size_large`` for the
     beam, ``beam_width`` rows kept per subset size, ``max_rows`` the largest exhaustive size
@@ -152,6 +165,8 @@ class Oracle(CounterfactualGenerator):
         detector_trees: int = 100,
         detector_seed: int = 0,
         detector: PlausibilityDetector | None = None,
+        programs: str = "auto",
+        max_support_solves: int = MAX_SUPPORT_SOLVES,
     ) -> None:
         self.method = method
         self.node_limit = node_limit
@@ -170,6 +185,8 @@ class Oracle(CounterfactualGenerator):
         self.detector_trees = detector_trees
         self.detector_seed = detector_seed
         self.detector = detector
+        self.programs = programs
+        self.max_support_solves = max_support_solves
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -179,6 +196,8 @@ class Oracle(CounterfactualGenerator):
     def _validate_params(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"`method` must be one of {list(METHODS)}; got {self.method!r}")
+        if self.programs not in PROGRAMS:
+            raise ValueError(f"`programs` must be one of {list(PROGRAMS)}; got {self.programs!r}")
         if self.objective not in OBJECTIVES:
             raise ValueError(
                 f"`objective` must be one of {list(OBJECTIVES)}; got {self.objective!r}"
@@ -192,6 +211,7 @@ class Oracle(CounterfactualGenerator):
             ("beam_width", self.beam_width, 1),
             ("max_rows", self.max_rows, 1),
             ("neighbors", self.neighbors, 1),
+            ("max_support_solves", self.max_support_solves, 1),
         ):
             if label == "max_changes" and value is None:
                 continue
@@ -594,19 +614,21 @@ class Oracle(CounterfactualGenerator):
     ) -> SupportSearch | None:
         """The program split by support (:mod:`.supports`) where it pays and is exact: a
         forest (its score range bounds a support's box) and few enough supports to visit.
-        Under relations only where the program also holds a detector (``companions``): its
-        whole program is far harder than the classifier's alone, and a support's program
-        lets the derived features follow the support's features; there the supports counted
-        are those of at most ``most`` changes (the fewest changes already found)."""
+        Under relations only where the program also holds a detector (``companions``) or
+        ``programs="supports"`` asks for it: the whole program is then far harder than the
+        classifier's alone, and a support's program lets the derived features follow the
+        support's features; there the supports counted are those of at most ``most`` changes
+        (the fewest changes already found), and the whole program never takes over."""
         encoding = self.encoding_
         plan = self.relations_
         universe = tuple(int(j) for j in sorted(builder.features))
         related = not plan.empty
+        only = self.programs == "supports"  # never the whole program
         if (
             not universe
-            or (related and not companions)
+            or (related and not companions and not only)
             or not hasattr(encoding, "score_range")
-            or (not related and support_count(len(universe)) > MAX_SUPPORTS)
+            or (not related and not only and support_count(len(universe)) > MAX_SUPPORTS)
             # A linked feature's values are intervals (every admissible value): a support's
             # program over the same range offers the same values.
             or any(
@@ -637,11 +659,11 @@ class Oracle(CounterfactualGenerator):
             query=query,
             scale=self.price_scale_,
             budget=budget,
-            max_solves=MAX_SUPPORT_SOLVES,
+            max_solves=self.max_support_solves,
             solve=solve,
             solver_errors=(RuntimeError, NumericalTrouble),
             fixed=self.prices_.fixed,
-            hand_over=not related,
+            hand_over=not related and not only,
         )
 
     def _bracket(
