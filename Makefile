@@ -12,12 +12,13 @@ DEMO_OUT ?= runs/demo
 setup: $(STAMP) chromium
 
 # torch goes first: the pinned CPU build is installed before anything can pull a CUDA build.
-# nicex is installed without its stale numpy<2 / pandas<2 pins.
+# nicex is installed without its stale numpy<2 / pandas<2 pins. llama-cpp-python compiles on
+# install; its multimodal library (LLAVA_BUILD) is never loaded here, so it is not built.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[all,dev]"
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF $$CMAKE_ARGS" $(BIN)/python -m pip install --quiet -e ".[all,dev]"
 	$(BIN)/python -m pip install --quiet --no-deps nicex==0.2.3
 	touch $(STAMP)
 
