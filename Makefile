@@ -34,8 +34,9 @@ chromium:
 demo: $(STAMP)
 	$(BIN)/sensecf demo --out $(DEMO_OUT)
 
+# One test worker per core; a file's tests stay together, so its fixtures are built once.
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
