@@ -15,6 +15,7 @@ training rows and explains the flagged held-out people (the benchmark's queries)
     python benchmarks/profile_oracle.py --tables synthetic --top 25
     python benchmarks/profile_oracle.py --repeat 2               # same answers twice?
     python benchmarks/profile_oracle.py --tables synthetic --plausibility iforest
+    python benchmarks/profile_oracle.py --plausibility iforest --inlier-rate 0.8  # stricter
 
 With ``--plausibility iforest`` the oracle is held to the plausibility detector
 (``oracle-plausible``), the one the benchmark shares with its metric suite (fitted on the
@@ -45,6 +46,7 @@ from sensecf.evaluation.metrics import MetricSuite, share_detector
 from sensecf.generators import select_queries
 from sensecf.generators.oracle import Oracle
 from sensecf.generators.oracle import milp as milp_module
+from sensecf.models.plausibility import DEFAULT_INLIER_RATE
 
 # Phases: (label, module file, function name) of the functions whose cumulative time they are.
 PHASES = (
@@ -90,7 +92,9 @@ def profile(table: str, model_name: str, args: argparse.Namespace, folder: Path)
     train_rows, test_rows = model.split_data(data)
     queries = select_queries(model, test_rows, limit=args.limit, seed=args.seed)
     start = time.perf_counter()
-    oracle = Oracle(time_limit=args.time_limit, plausibility=args.plausibility)
+    oracle = Oracle(
+        time_limit=args.time_limit, plausibility=args.plausibility, inlier_rate=args.inlier_rate
+    )
     # The detector the benchmark holds the oracle to and its metric suite judges by.
     share_detector(oracle, model, train_rows, calibration=test_rows)
     oracle.fit(model, train_rows)
@@ -217,6 +221,13 @@ def main() -> None:
         default="none",
         choices=("none", "iforest"),
         help="hold the oracle to the plausibility detector (oracle-plausible)",
+    )
+    parser.add_argument(
+        "--inlier-rate",
+        type=float,
+        default=DEFAULT_INLIER_RATE,
+        help="share of held-out real rows the held oracle's detector calls inliers (stricter "
+        "below the default; the LOF check keeps the default)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="generate this many times")
     parser.add_argument("--top", type=int, default=0, help="print the N costliest functions")

@@ -116,6 +116,18 @@ class ChatServer:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             fault = self.faults.popleft() if self.faults else None
+        released = False
+
+        def release() -> None:
+            # A request leaves the count before its answer is written: once written, the
+            # client may send its next request before this thread runs again.
+            nonlocal released
+            if not released:
+                released = True
+                with self._lock:
+                    self.in_flight -= 1
+
+        h.release_request = release  # type: ignore[attr-defined]
         try:
             if not h.path.rstrip("/").endswith("/chat/completions"):
                 self._send(h, 404, '{"error": {"message": "not found"}}')
@@ -125,6 +137,7 @@ class ChatServer:
             elif fault.kind == "status":
                 self._send(h, fault.status, fault.body, fault.headers)
             elif fault.kind == "truncated":
+                release()
                 h.send_response(200)
                 h.send_header("Content-Type", "application/json")
                 h.send_header("Content-Length", "5000")
@@ -135,12 +148,12 @@ class ChatServer:
             elif fault.kind == "garbage":
                 self._send(h, 200, "<html>502 bad gateway</html>", {"Content-Type": "text/html"})
             elif fault.kind == "drop":
+                release()
                 h.connection.shutdown(socket.SHUT_RDWR)
             else:
                 raise ValueError(f"unknown fault kind {fault.kind!r}")
         finally:
-            with self._lock:
-                self.in_flight -= 1
+            release()
 
     def _answer(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
         fmt = body.get("response_format") or {}
@@ -180,6 +193,7 @@ class ChatServer:
         h: BaseHTTPRequestHandler, status: int, text: str, headers: dict[str, str] | None = None
     ) -> None:
         data = text.encode()
+        getattr(h, "release_request", lambda: None)()
         h.send_response(status)
         headers = {"Content-Type": "application/json", **(headers or {})}
         for name, value in headers.items():
