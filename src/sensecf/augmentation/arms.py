@@ -136,6 +136,17 @@ ORACLE_WORK = MappingProxyType(
     }
 )
 
+ORACLE_ARMS = ("oracle", "oracle-plausible")
+
+
+def oracle_work(options: dict[str, Any]) -> dict[str, Any]:
+    """An oracle arm's options: :data:`ORACLE_WORK` where ``options`` give no budget of their own.
+
+    >>> oracle_work({"node_limit": 10})["node_limit"], oracle_work({})["time_limit"] is None
+    (10, True)
+    """
+    return {**ORACLE_WORK, **options}
+
 
 def generated_rows(
     name: str,
@@ -175,9 +186,8 @@ def generated_rows(
         return Augmentation(empty)
     options = dict(options or {})
     given = "backend" in options  # a backend the caller built stays open for its next cell
-    if name in ("oracle", "oracle-plausible"):
-        for key, value in ORACLE_WORK.items():
-            options.setdefault(key, value)
+    if name in ORACLE_ARMS:
+        options = oracle_work(options)
     if name in LLM_GENERATORS and llm_cache is not None and not given:
         options.setdefault("llm_cache", str(llm_cache))
     start = time.perf_counter()

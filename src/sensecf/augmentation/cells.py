@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from sensecf.augmentation.arms import ORACLE_WORK, OVERSAMPLERS
+from sensecf.augmentation.arms import ORACLE_ARMS, OVERSAMPLERS, oracle_work
 from sensecf.augmentation.config import AugmentationConfig
 from sensecf.augmentation.scenarios import Scenario
 from sensecf.data.dataset import Dataset
@@ -63,8 +63,8 @@ def cell_fingerprint(
         }
         if config.min_proba is not None:  # absent from older cells' keys, which stay valid
             key["min_proba"] = config.min_proba
-        if arm in ("oracle", "oracle-plausible"):  # its work budget decides its rows
-            key["work"] = {**ORACLE_WORK, **config.options(arm)}
+        if arm in ORACLE_ARMS:  # its work budget decides its rows
+            key["work"] = oracle_work(config.options(arm))
     return fingerprint(key)
 
 
