@@ -184,3 +184,20 @@ def test_the_augmentation_budget_gives_the_same_answers_however_slow_the_clock(
     # table, compared above, would say so).
     assert "seconds" in set(slow_capped[0]["budget"])
     assert set(idle_capped[0]["budget"]) == {"work"}
+
+
+@pytest.mark.parametrize("cap", [1, 2])
+def test_every_answer_keeps_the_cap_on_changes(forest_task, cap):
+    """``max_changes`` holds for every counterfactual offered, the further solutions and the
+    neighbours that fill in included, not only for the first."""
+    from sensecf.data.constraints import count_changes
+
+    model, reference, queries = forest_task
+    result = Oracle(max_changes=cap).fit(model, reference).generate(queries, n_cfs=3)
+    changes = count_changes(model.spec, result.query_matrix(), result.cf_matrix())
+    assert len(changes) and changes.max() <= cap
+    answered = result.queries[result.queries["status"] == "optimal"]
+    assert len(answered) >= 6 and (answered["min_l0"] <= cap).all()
+    # Uncapped, some of the same people get answers that change more.
+    free = Oracle().fit(model, reference).generate(queries, n_cfs=3)
+    assert count_changes(model.spec, free.query_matrix(), free.cf_matrix()).max() > cap

@@ -366,8 +366,8 @@ class Oracle(CounterfactualGenerator):
                         desired,
                         self.neighbors,
                     )[0]
-                    if cap is not None:
-                        near = near[count_changes(spec, query, near) <= cap]
+                if cap is not None:  # a neighbour may change more features than allowed
+                    near = near[count_changes(spec, query, near) <= cap]
                 answer: tuple[np.ndarray, Certificate] | None = None
                 exact = plausible is None or plausible.trees is not None
                 if self.encoding_ is not None and exact and self._encodable(query):
@@ -568,6 +568,7 @@ class Oracle(CounterfactualGenerator):
                         accept=accept,
                         extra_nodes=max(1, int(EXTRA_SHARE * self.node_limit)),
                         by_support=by_support,
+                        max_changes=max_changes,
                     )
                 if builder.relaxed and not by_cost:  # the brackets certify a count
                     outcome = self._bracket(outcome, build, proven + 1, limit, accept, budget)

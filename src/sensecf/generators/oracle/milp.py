@@ -363,6 +363,7 @@ def solve(
     extra_nodes: int | None = None,
     by_support: SupportSearch | None = None,
     avoid: Sequence[np.ndarray] = (),
+    max_changes: int | None = None,
 ) -> Outcome:
     """Up to ``n_solutions`` counterfactuals: the optimum first, then by no-good cuts.
 
@@ -381,7 +382,8 @@ def solve(
     ``hand_over`` allows it; else the search's answers are all: an inconclusive first solve
     ends as ``time_limit``, bounded by the sizes it searched, and the further solutions make
     as many changes as the first). ``avoid``: rows the first solution must differ from in
-    some value (every feature a chain of values).
+    some value (every feature a chain of values). ``max_changes``: a cap every solution keeps
+    (the rules' or the person's), the further ones included; ``l0_cap`` bounds the first.
     """
     features = builder.features
     n = builder.n_vars
@@ -489,6 +491,10 @@ def solve(
                 cuts.append((row, len(s) - 1.0))
         else:
             cuts = [_value_cut(features, order, n, w) for w in values_taken]
+        if max_changes is not None and len(ch_cols):  # the further solutions keep it too
+            row = np.zeros(n)
+            row[ch_cols] = 1.0
+            cuts.append((row, float(max_changes)))
         res = run(cuts)
         if res is None or res.x is None:
             return None if res is not None and res.status == 2 else False
@@ -570,7 +576,7 @@ def solve(
         solves -= 1
         if mode in ("support", "exact support") and any(len(s) == 0 for s in supports):
             break
-        split = False if by_support is None else by_support_next(mode)
+        split = False if by_support is None else by_support_next(mode, most=max_changes)
         answer: tuple[np.ndarray | None, Support, np.ndarray] | None | Literal[False]
         if settled:
             break
