@@ -551,7 +551,7 @@ class Oracle(CounterfactualGenerator):
                 None
                 if by_cost or len(found) >= n_cfs
                 else self._support_search(
-                    builder, query, low, high, bound, build, budget, companions, limit
+                    builder, query, low, high, bound, build, budget, companions
                 )
             )
             try:
@@ -589,7 +589,7 @@ class Oracle(CounterfactualGenerator):
             near = np.vstack([enumerated[0], near])  # the other enumerated rows fill up
         if outcome.capped and max_changes is not None and limit == max_changes:
             outcome.capped = False  # none within the cap the rules set: that is a proof
-        rows, certificate = self._combine(query, outcome, near, cap)
+        rows, certificate = self._combine(query, outcome, near)
         if by_cost and certificate.status == "optimal":  # the cheapest, not the fewest, proven
             l0 = int(count_changes(spec, query, rows[:1]).min())
             certificate = Certificate("feasible", "milp", l0, math.nan)
@@ -611,15 +611,14 @@ class Oracle(CounterfactualGenerator):
         build: Any,
         budget: Budget,
         companions: Sequence[tuple[Any, tuple[str, float]]] = (),
-        most: int | None = None,
     ) -> SupportSearch | None:
         """The program split by support (:mod:`.supports`) where it pays and is exact: a
         forest (its score range bounds a support's box) and few enough supports to visit.
         Under relations only where the program also holds a detector (``companions``) or
         ``programs="supports"`` asks for it: the whole program is then far harder than the
         classifier's alone, and a support's program lets the derived features follow the
-        support's features; there the supports counted are those of at most ``most`` changes
-        (the fewest changes already found), and the whole program never takes over."""
+        support's features; there the whole program never takes over, and the further
+        solutions make no more changes than the first (:func:`.milp.solve` caps them)."""
         encoding = self.encoding_
         plan = self.relations_
         universe = tuple(int(j) for j in sorted(builder.features))
@@ -755,7 +754,7 @@ class Oracle(CounterfactualGenerator):
         return np.empty((0, d)), limit if exact else 0, exact
 
     def _combine(
-        self, query: np.ndarray, outcome: Outcome, near: np.ndarray, cap: int | None
+        self, query: np.ndarray, outcome: Outcome, near: np.ndarray
     ) -> tuple[np.ndarray, Certificate]:
         """The program's solutions first, then the neighbours; the answer for the query."""
         solved = np.array(outcome.solutions).reshape(-1, len(query))
