@@ -59,3 +59,24 @@ def test_dice_ignores_the_limits_and_the_suite_counts_what_it_breaks(toy, ten):
     unheld = MetricSuite().fit(toy.model, toy.train).summarise(result).iloc[0]
     assert unheld["viol_limits"] == 0
     assert summary["viol_total"] == unheld["viol_total"] + summary["viol_limits"]
+
+
+def test_people_without_limits_get_the_answers_they_get_in_a_run_without_any(toy, ten):
+    queries, _ = ten
+    four = queries.frame["pid"].iloc[:4]
+    table = pd.DataFrame({"pid": four, "keep": "sleep;hr", "max_changes": 1})
+    some = PersonLimits.from_frame(table, toy.data.spec, toy.data)
+    oracle = Oracle().fit(toy.model, toy.train)
+    free = oracle.generate(queries, n_cfs=2)
+    mixed = oracle.generate(queries, n_cfs=2, limits=some)
+    others = ~free.queries["pid"].isin(set(four))
+    assert others.sum() == 6
+    ids = free.queries.loc[others, "query_id"]
+    answers = [*toy.data.spec.feature_names, "query_id", "rank"]
+    pd.testing.assert_frame_equal(
+        free.cfs.loc[free.cfs["query_id"].isin(ids), answers].reset_index(drop=True),
+        mixed.cfs.loc[mixed.cfs["query_id"].isin(ids), answers].reset_index(drop=True),
+        check_exact=False,
+        atol=1e-9,
+        check_like=True,
+    )

@@ -346,9 +346,15 @@ class Oracle(CounterfactualGenerator):
         # outlier of the detector as outside the desired class.
         model = self.model_ if plausible is None else plausible.held(self.model_, desired)
         person = list(limits) if limits is not None else [None] * len(X)
-        neighbours = neighbour_candidates(
-            model, self.spec_, self.price_scale_, pool, X, desired, self.neighbors
+        # One batch for the people the spec's rules alone hold; a person with limits gets
+        # neighbours of their own below.
+        free = [i for i, own in enumerate(person) if own is None]
+        batch = neighbour_candidates(
+            model, self.spec_, self.price_scale_, pool, X[free], desired, self.neighbors
         )
+        neighbours: list[np.ndarray | None] = [None] * len(X)
+        for i, near in zip(free, batch, strict=True):
+            neighbours[i] = near
         out = []
         with progress_bar(self.name, len(X), progress) as advance:
             for query, near, own in zip(X, neighbours, person, strict=True):
@@ -366,6 +372,7 @@ class Oracle(CounterfactualGenerator):
                         desired,
                         self.neighbors,
                     )[0]
+                assert near is not None
                 if cap is not None:  # a neighbour may change more features than allowed
                     near = near[count_changes(spec, query, near) <= cap]
                 answer: tuple[np.ndarray, Certificate] | None = None
