@@ -186,6 +186,7 @@ def explain(
     limits: PersonLimits | None = None,
     plausibility: str = "none",
     inlier_rate: float | None = None,
+    held_rate: float | None = None,
 ) -> Explanation:
     """Counterfactuals and intervention texts for rows of ``data``: what small change flips
     the model?
@@ -210,6 +211,8 @@ def explain(
     plausibility detector (the oracle becomes ``oracle-plausible``) and ``inlier_rate`` sets
     that detector's calibration (``None``: the generator's own, 0.95); the detector is the
     metric suite's, calibrated on the held-out rows of ``data`` where it has them.
+    ``held_rate`` holds the answers to a stricter bar on that detector (only that share of
+    the held-out real rows reach it; ``None``: the calibration's).
 
     >>> import numpy as np, pandas as pd
     >>> import sensecf as scf
@@ -245,15 +248,21 @@ def explain(
     if isinstance(generator, str):
         base, suffixed = split_name(generator)
         sparsify = sparsify or suffixed
-        options = held_options(base, llm=llm, plausibility=plausibility, inlier_rate=inlier_rate)
+        options = held_options(
+            base,
+            llm=llm,
+            plausibility=plausibility,
+            inlier_rate=inlier_rate,
+            held_rate=held_rate,
+        )
     elif not isinstance(generator, CounterfactualGenerator):
         raise SensecfError(
             f"generator must be a name or a CounterfactualGenerator; got {type(generator).__name__}"
         )
-    elif plausibility != "none" or inlier_rate is not None:
+    elif plausibility != "none" or inlier_rate is not None or held_rate is not None:
         raise SensecfError(
-            "plausibility and inlier_rate apply to a generator named here; give a generator "
-            "object its own (e.g. Oracle(plausibility='iforest'))"
+            "plausibility, inlier_rate and held_rate apply to a generator named here; give a "
+            "generator object its own (e.g. Oracle(plausibility='iforest'))"
         )
     backend: LLMBackend | None = None
     llm_stats: dict[str, Any] | None = None

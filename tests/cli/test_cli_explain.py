@@ -315,6 +315,22 @@ def test_explain_holds_the_oracle_to_plausibility(folders, invoke):
     suite = MetricSuite(inlier_rate=0.9).fit(model, train_rows, calibration=test_rows)
     detector = suite.detector(model.spec.desired_class)
     assert detector.inliers(cfs[model.spec.feature_names].to_numpy(dtype=float)).all()
+    # --held-rate: a stricter bar on the same detector.
+    strict = folders / "held-oracle-strict"
+    result = invoke(
+        "explain",
+        "--model", folders / "model",
+        "--data", folders / "features",
+        "--generator", "oracle-plausible",
+        "--held-rate", 0.7,
+        "--limit", 3,
+        "--out", strict,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    cfs = pd.read_csv(strict / "cfs.csv")
+    judge = MetricSuite().fit(model, train_rows, calibration=test_rows)
+    bar = judge.detector(model.spec.desired_class).held_at(0.7)
+    assert len(cfs) and bar.inliers(cfs[model.spec.feature_names].to_numpy(dtype=float)).all()
 
 
 def test_plausibility_is_for_a_generator_named_here():

@@ -108,3 +108,24 @@ def test_options_and_name():
         make_generator("oracle", plausibility="lof")
     with pytest.raises(Exception, match="inlier_rate"):
         make_generator("oracle-plausible", inlier_rate=2.0)
+
+
+def test_a_stricter_bar_holds_the_answers_while_the_shared_detector_stays(fitted):
+    model, train_rows, data, detector, _ = fitted
+    queries = pd.DataFrame(flagged_queries(model, data, limit=10), columns=SPEC.feature_names)
+    threshold = detector.iforest_threshold_
+    strict = Oracle(plausibility="iforest", detector=detector, held_rate=0.3, time_limit=60)
+    result = strict.fit(model, train_rows).generate(queries, n_cfs=2)
+    assert detector.iforest_threshold_ == threshold  # the suite's detector is not changed
+    bar = detector.held_at(0.3)
+    cfs = result.cf_matrix()
+    assert len(cfs) and bar.inliers(cfs).all() and result.validity == 1.0
+    # A stricter bar costs changes where it binds, never saves any.
+    usual = Oracle(plausibility="iforest", detector=detector, time_limit=60).fit(model, train_rows)
+    usual = usual.generate(queries, n_cfs=1).queries.set_index("query_id")
+    mine = result.queries.set_index("query_id")
+    both = mine["status"].eq("optimal") & usual["status"].eq("optimal")
+    assert both.any()
+    assert (mine.loc[both, "min_l0"] >= usual.loc[both, "min_l0"]).all()
+    with pytest.raises(Exception, match="held_rate"):
+        make_generator("oracle-plausible", held_rate=0.0)

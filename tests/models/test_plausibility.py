@@ -50,3 +50,24 @@ def test_the_suite_judges_by_one_shared_detector():
     assert suite.iforest_[0] is detector.iforest_
     uncalibrated = MetricSuite(detector_trees=20).fit(clf, train_rows)
     assert np.isnan(uncalibrated.reference_rates(0)["lof"])
+
+
+def test_a_stricter_bar_moves_only_the_isolation_forests_threshold():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(700, 3))
+    scaler = Standardiser.from_reference(X, np.ones(3))
+    judge = PlausibilityDetector(n_estimators=30).fit(scaler, X[:500], X[500:])
+    strict = judge.held_at(0.8)
+    held = X[500:]
+    assert strict.inliers(held).mean() == pytest.approx(0.8, abs=0.006)
+    assert judge.inliers(held).mean() == pytest.approx(0.95, abs=0.006)  # the judge is untouched
+    assert strict.reference_rates_["iforest"] == strict.inliers(held).mean()
+    # The same trees and the same LOF: only the bar moved, and every strict inlier passes both.
+    assert strict.iforest_ is judge.iforest_ and strict.lof_threshold_ == judge.lof_threshold_
+    assert (judge.inliers(X) | ~strict.inliers(X)).all()
+    assert strict.path_length_bound() > judge.path_length_bound()
+    with pytest.raises(SensecfError, match="held_rate must lie strictly between 0 and 1"):
+        judge.held_at(1.0)
+    uncalibrated = PlausibilityDetector(n_estimators=5).fit(scaler, X[:100])
+    with pytest.raises(SensecfError, match="calibrated on held-out rows"):
+        uncalibrated.held_at(0.8)

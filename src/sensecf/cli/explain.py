@@ -16,6 +16,7 @@ import click
 from sensecf.cli import console
 from sensecf.cli.options import (
     data_option,
+    held_rate_option,
     inlier_rate_option,
     limit_option,
     limits_option,
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
 @limits_option()
 @plausibility_option()
 @inlier_rate_option()
+@held_rate_option()
 @target_option
 def explain(
     model_dir: Path,
@@ -83,6 +85,7 @@ def explain(
     limits_path: Path | None,
     plausibility: str | None,
     inlier_rate: float | None,
+    held_rate: float | None,
     target: str | None,
 ) -> None:
     """Counterfactual explanations for flagged people: what small change flips the model?
@@ -126,6 +129,7 @@ def explain(
         limits=limits,
         plausibility=plausibility or "none",
         inlier_rate=inlier_rate,
+        held_rate=held_rate,
     )
     explanation.save(out_dir)
     result = explanation.result

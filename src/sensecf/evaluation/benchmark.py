@@ -139,7 +139,9 @@ class BenchmarkConfig(RunSettings):
     ``oracle-plausible`` (the plain oracle still runs, as the reference for the fewest changes
     and for what plausibility costs). ``inlier_rate``: the share of held-out real rows of the
     desired class the detector calls inliers (its calibration, for the suite and every held
-    generator alike).
+    generator alike). ``held_rate``: a stricter bar the held generators meet on the same
+    detector (the share of those rows that would pass it), while the suite still judges at
+    ``inlier_rate`` (``None``: held at the calibration).
 
     >>> BenchmarkConfig(generators=["oracle", "dice-random"], plausibility="iforest").generators
     ['oracle-plausible', 'dice-random']
@@ -164,6 +166,7 @@ class BenchmarkConfig(RunSettings):
     limits: Path | None = None
     plausibility: Literal["none", "iforest"] = "none"
     inlier_rate: float = Field(default=DEFAULT_INLIER_RATE, gt=0, lt=1)
+    held_rate: float | None = Field(default=None, gt=0, lt=1)
 
     @field_validator("generators", mode="before")
     @classmethod
@@ -232,12 +235,22 @@ class BenchmarkConfig(RunSettings):
 
         >>> BenchmarkConfig(plausibility="iforest", inlier_rate=0.9).held_options("oracle-plausible")
         {'plausibility': 'iforest', 'inlier_rate': 0.9}
+        >>> BenchmarkConfig(generators=["oracle-plausible"], held_rate=0.8).held_options(
+        ...     "oracle-plausible")
+        {'held_rate': 0.8}
         """
         if name not in {split_name(n)[0] for n in self.generator_names()}:
             return {}
         own = self.options(name)
         rate = None if self.inlier_rate == DEFAULT_INLIER_RATE else self.inlier_rate
-        options = held_options(name, own, llm=llm, plausibility=self.plausibility, inlier_rate=rate)
+        options = held_options(
+            name,
+            own,
+            llm=llm,
+            plausibility=self.plausibility,
+            inlier_rate=rate,
+            held_rate=self.held_rate,
+        )
         return {k: v for k, v in options.items() if k not in own}
 
     def fingerprint(self, name: str, **inputs: Any) -> str:
@@ -442,7 +455,7 @@ def run_benchmark(
         logger.info(feasibility_line(min_l0.queries))
     rates = suite.reference_rates(desired)
     label = model.spec.classes.get(desired, str(desired))
-    notes = [reference_line(rates, label, suite.inlier_rate)]
+    notes = [reference_line(rates, label, suite.inlier_rate, config.held_rate)]
     price = frontier = pd.DataFrame()
     if "oracle" in plain and "oracle-plausible" in plain:
         scale = FeatureScales.from_reference(model.spec, train_rows.X.to_numpy(float)).scale
@@ -984,13 +997,15 @@ def _write(bench: BenchmarkResult, config: BenchmarkConfig, out: Path) -> None:
 
 def _reference_record(bench: BenchmarkResult, config: BenchmarkConfig) -> dict[str, Any]:
     """What ``plausibility.json`` keeps: the held-out real rows' inlier rates (the reference
-    beside every method's), the calibration rate, the desired class, and the notes."""
+    beside every method's), the calibration rate, the stricter rate the held methods met (if
+    any), the desired class, and the notes."""
     spec = bench.results[0].spec if bench.results else None
     rates = {k: (None if pd.isna(v) else float(v)) for k, v in bench.reference_rates.items()}
     return {
         "reference": {"lof": rates.get("lof"), "iforest": rates.get("iforest")},
         "n": int(rates.get("n") or 0),
         "inlier_rate": config.inlier_rate,
+        "held_rate": config.held_rate,
         "desired_class": spec.desired_class if spec is not None else None,
         "desired": spec.classes.get(spec.desired_class) if spec is not None else None,
         "plausibility": config.plausibility,

@@ -77,6 +77,7 @@ class FineTunedGenerator(LLMGenerator):
         max_changes: int | None = 3,
         plausibility: str = "none",
         inlier_rate: float | None = DEFAULT_INLIER_RATE,
+        held_rate: float | None = None,
         detector_trees: int = 100,
         detector_seed: int = 0,
         detector: PlausibilityDetector | None = None,
@@ -94,6 +95,7 @@ class FineTunedGenerator(LLMGenerator):
         self.max_changes = max_changes
         self.plausibility = plausibility
         self.inlier_rate = inlier_rate
+        self.held_rate = held_rate
         self.detector_trees = detector_trees
         self.detector_seed = detector_seed
         self.detector = detector

@@ -159,7 +159,7 @@ class LLMGenerator(CounterfactualGenerator):
     a fitted :class:`~sensecf.models.plausibility.PlausibilityDetector` to hold the answers to
     (``sensecf explain`` and the benchmark share the metric suite's); without one, ``fit``
     makes one per desired class from the reference rows (``detector_trees``, ``detector_seed``,
-    ``inlier_rate`` as the oracle's).
+    ``inlier_rate`` and ``held_rate`` as the oracle's).
 
     A chain whose last answer is still refused is withheld: the result's ``rejected`` table
     holds it with its reason, and the result's validity counts it.
@@ -197,6 +197,7 @@ class LLMGenerator(CounterfactualGenerator):
         grid_size: int = 9,
         plausibility: str = "none",
         inlier_rate: float | None = DEFAULT_INLIER_RATE,
+        held_rate: float | None = None,
         detector_trees: int = 100,
         detector_seed: int = 0,
         detector: PlausibilityDetector | None = None,
@@ -214,6 +215,7 @@ class LLMGenerator(CounterfactualGenerator):
         self.grid_size = grid_size
         self.plausibility = plausibility
         self.inlier_rate = inlier_rate
+        self.held_rate = held_rate
         self.detector_trees = detector_trees
         self.detector_seed = detector_seed
         self.detector = detector
@@ -251,6 +253,7 @@ class LLMGenerator(CounterfactualGenerator):
             self.detector_trees,
             self.detector_seed,
             self.inlier_rate,
+            self.held_rate,
         )
 
     def __sklearn_clone__(self) -> LLMGenerator:
@@ -319,6 +322,8 @@ class LLMGenerator(CounterfactualGenerator):
                     seed=self.detector_seed,
                     inlier_rate=self.inlier_rate,
                 )
+            if self.held_rate is not None:  # a stricter bar on the same trees
+                detector = detector.held_at(self.held_rate)
             scales = FeatureScales.from_reference(self.spec_, X[y == desired])
             self.detectors_[desired] = _Typical(detector, scales.median, scales.scale)
         return self.detectors_[desired]

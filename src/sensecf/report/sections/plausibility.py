@@ -56,6 +56,7 @@ def reference_fact(data: RunData) -> tuple[str, str] | None:
         {**rates, "n": float(record.get("n") or 0)},
         str(record.get("desired") or "the desired class"),
         record.get("inlier_rate"),
+        record.get("held_rate"),
     )
     return ("plausibility reference", line)
 
