@@ -294,18 +294,19 @@ def test_explain_says_how_many_answers_it_withheld(folders, invoke, monkeypatch)
 def test_explain_holds_the_oracle_to_plausibility(folders, invoke):
     from sensecf.evaluation.metrics import MetricSuite
 
+    def explain_three(out, *flags):
+        result = invoke(
+            "explain",
+            "--model", folders / "model",
+            "--data", folders / "features",
+            *flags,
+            "--limit", 3,
+            "--out", out,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+
     out = folders / "held-oracle"
-    result = invoke(
-        "explain",
-        "--model", folders / "model",
-        "--data", folders / "features",
-        "--generator", "oracle",
-        "--plausibility", "iforest",
-        "--inlier-rate", 0.9,
-        "--limit", 3,
-        "--out", out,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    explain_three(out, "--generator", "oracle", "--plausibility", "iforest", "--inlier-rate", 0.9)
     cfs = pd.read_csv(out / "cfs.csv")
     assert len(cfs) and set(cfs["method"]) == {"oracle-plausible"}
     # Inliers of the benchmark's detector at that calibration rate.
@@ -317,16 +318,7 @@ def test_explain_holds_the_oracle_to_plausibility(folders, invoke):
     assert detector.inliers(cfs[model.spec.feature_names].to_numpy(dtype=float)).all()
     # --held-rate: a stricter bar on the same detector.
     strict = folders / "held-oracle-strict"
-    result = invoke(
-        "explain",
-        "--model", folders / "model",
-        "--data", folders / "features",
-        "--generator", "oracle-plausible",
-        "--held-rate", 0.7,
-        "--limit", 3,
-        "--out", strict,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+    explain_three(strict, "--generator", "oracle-plausible", "--held-rate", 0.7)
     cfs = pd.read_csv(strict / "cfs.csv")
     judge = MetricSuite().fit(model, train_rows, calibration=test_rows)
     bar = judge.detector(model.spec.desired_class).held_at(0.7)
