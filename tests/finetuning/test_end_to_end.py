@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from finetune_task import Task
 
 from sensecf.cli.main import cli
+from sensecf.errors import SensecfError
 from sensecf.finetuning.run import finetune
 from sensecf.generators.llm.parse import parse_answer
 from sensecf.llm import artifacts
@@ -133,3 +134,14 @@ def test_cli_verb_is_registered_and_checks_its_options() -> None:
         cli, ["finetune", "--model", "m", "--data", "d", "--out", "o", "--teacher", "x"]
     )
     assert bad.exit_code == 2 and "oracle" in bad.output
+    assert "--held-rate" in shown.output
+    off = runner.invoke(
+        cli, ["finetune", "--model", "m", "--data", "d", "--out", "o", "--held-rate", "1"]
+    )
+    assert off.exit_code == 2 and "--held-rate" in off.output
+
+
+def test_a_stricter_bar_is_for_the_plausible_teacher_only(task: Task, tmp_path) -> None:
+    with pytest.raises(SensecfError, match="held_rate holds the oracle-plausible teacher"):
+        finetune(task.model, task.data, tmp_path / "ft", teacher="oracle", held_rate=0.8)
+    assert not (tmp_path / "ft").exists()  # refused before anything is written

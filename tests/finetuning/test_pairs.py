@@ -144,6 +144,24 @@ def test_the_plausible_teacher_gives_only_targets_the_suite_calls_inliers(task: 
     assert "implausible" in pairs.counts and "implausible" not in plain.counts
 
 
+def test_a_stricter_bar_holds_the_plausible_teacher(task: Task) -> None:
+    from sensecf.evaluation.metrics import MetricSuite
+
+    options = {"time_limit": 2.0, "detector_trees": 30, "held_rate": 0.6}
+    pairs = build_pairs(
+        task.model, task.data, teacher="oracle-plausible", per_query=2, teacher_options=options
+    )
+    frame = pairs.frame
+    assert len(frame)
+    train_rows, test_rows = task.model.split_data(task.data)
+    suite = MetricSuite(detector_trees=30).fit(task.model, train_rows, calibration=test_rows)
+    bar = suite.detector(task.data.spec.desired_class).held_at(0.6)
+    rows = np.vstack(
+        [_apply(task, json.loads(r), a) for r, a in zip(frame["row"], frame["answer"], strict=True)]
+    )
+    assert bar.inliers(rows).all()
+
+
 def test_a_config_file_may_name_the_plausible_teacher(tmp_path) -> None:
     from click.testing import CliRunner
 

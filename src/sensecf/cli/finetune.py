@@ -14,6 +14,7 @@ from sensecf.cli.options import (
     PATH,
     data_option,
     execution_options,
+    held_rate_option,
     model_option,
     out_option,
     seed_option,
@@ -40,6 +41,11 @@ from sensecf.cli.options import (
     "kept) [oracle]: oracle (several distinct minimal ones per person), oracle-plausible (the "
     "oracle held to the plausibility detector the benchmark judges by: every target an "
     "IsolationForest inlier among the desired class), llm (the few-shot LLM, verified), dice.",
+)
+@held_rate_option(
+    help="With --teacher oracle-plausible: hold the teacher to a stricter bar on the same "
+    "detector, the IsolationForest score only a share R of held-out real rows reach (e.g. 0.8) "
+    "[the detector's calibration, 0.95]."
 )
 @click.option(
     "--more",
@@ -89,7 +95,7 @@ from sensecf.cli.options import (
     "--config",
     "config_path",
     type=PATH,
-    help="YAML file with any of: model, data, out, base, teacher, more, max_queries, steps, "
+    help="YAML file with any of: model, data, out, base, teacher, held_rate, more, max_queries, steps, "
     "quick, export, seed, and train (a mapping of training settings: lr, rank, alpha, dropout, "
     "target_modules, last_layers, batch_size, max_length, warmup, save_every, time_budget_s, "
     "quantize_4bit, gradient_checkpointing). Options given on the command line win.",
@@ -100,6 +106,7 @@ def finetune(
     out_dir: Path | None,
     base: str | None,
     teacher: str | None,
+    held_rate: float | None,
     more_path: Path | None,
     max_queries: int | None,
     steps: int | None,
@@ -143,6 +150,7 @@ def finetune(
         "out": out_dir,
         "base": base,
         "teacher": teacher,
+        "held_rate": held_rate,
         "more": more_path,
         "max_queries": max_queries,
         "steps": steps,
@@ -175,6 +183,7 @@ def finetune(
             out_dir,
             base=settings.base,
             teacher=settings.teacher,
+            held_rate=settings.held_rate,
             more=more,
             profile=profile,
             export=settings.export,

@@ -93,7 +93,8 @@ def build_pairs(
     flagged rows from each source. ``teacher_options`` go to the teacher generator; a teacher
     held to plausibility (``oracle-plausible``) is held to the metric suite's detector
     (:func:`~sensecf.evaluation.metrics.share_detector`), fitted once here, and a target that
-    is no inlier of it once snapped is dropped (``counts["implausible"]``).
+    is no inlier of it once snapped is dropped (``counts["implausible"]``); with a
+    ``held_rate`` among the options, at that stricter bar.
     ``execution`` says where the teacher runs: the oracle answers each person on its own, so
     its queries go out in chunks of :data:`TEACHER_CHUNK` (the same pairs serial or parallel);
     the other teachers draw their randomness query after query and run as one unit a source.
@@ -125,6 +126,8 @@ def build_pairs(
     gen = FineTunedGenerator(format=fmt).fit(model, train_rows)
     options = _held_teacher(teacher, dict(teacher_options or {}), model, train_rows, test_rows)
     detector = options.get("detector")
+    if detector is not None and options.get("held_rate") is not None:
+        detector = detector.held_at(options["held_rate"])  # the bar the teacher was held to
     if detector is not None:
         counts["implausible"] = 0
     teacher_cfs = _teach(

@@ -42,6 +42,7 @@ from sensecf.generators.llm.compact import CompactFormat
 from sensecf.generators.oracle.generator import NODE_LIMIT
 from sensecf.llm import artifacts
 from sensecf.models.classifier import TrainedClassifier
+from sensecf.models.plausibility import check_rate
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ def finetune(
     seed: int = 0,
     progress: bool = True,
     execution: Execution | None = None,
+    held_rate: float | None = None,
 ) -> FinetuneRun:
     """Fine-tune ``base`` (default: the packaged SmolLM2 GGUF) to explain ``model``'s flags.
 
@@ -174,8 +176,18 @@ def finetune(
     ``profile``: a name of :data:`PROFILES`, ``auto`` (:func:`profile_for`) or a
     :class:`Profile`. Progress news goes to this module's logger (the CLI prints it).
     ``execution`` says where the teacher's queries run (:func:`build_pairs`); training runs here.
+    ``held_rate``: the ``oracle-plausible`` teacher held to a stricter bar on the detector
+    (see :class:`~sensecf.generators.oracle.Oracle`); refused for any other teacher.
     """
     from sensecf.llm.models import packaged_model_path
+
+    if held_rate is not None:
+        if teacher != "oracle-plausible":
+            raise SensecfError(
+                f"held_rate holds the oracle-plausible teacher to a stricter bar; the teacher is "
+                f"{teacher!r}"
+            )
+        check_rate("held_rate", held_rate)
 
     if isinstance(profile, str):
         name = profile_for(base) if profile == "auto" else profile
@@ -197,7 +209,7 @@ def finetune(
     seconds: dict[str, float] = {}
 
     start = time.perf_counter()
-    pairs = _pairs(model, data, more, out, fmt, teacher, prof, seed, progress, execution)
+    pairs = _pairs(model, data, more, out, fmt, teacher, prof, seed, progress, execution, held_rate)
     seconds["pairs"] = time.perf_counter() - start
     fit, held = split_pairs(pairs, prof.heldout_share, seed)
     logger.info(
@@ -215,6 +227,7 @@ def finetune(
         "export": kind,
         "base": str(base_path.resolve()) if base_path.exists() else str(base),
         "teacher": teacher,
+        "held_rate": held_rate,
         "seed": seed,
         "train": asdict(prof.train),
         "pairs": len(pairs),
@@ -302,12 +315,15 @@ def _pairs(
     seed: int,
     progress: bool,
     execution: Execution | None = None,
+    held_rate: float | None = None,
 ) -> pd.DataFrame:
     """The pairs of ``out/pairs.parquet`` when made with these settings, else built anew."""
     path = out / artifacts.PAIRS
     key = json.dumps(
         {
             "teacher": teacher,
+            # only where set, so pairs made before the option existed are still reused
+            **({"held_rate": held_rate} if held_rate is not None else {}),
             "per_query": prof.per_query,
             "teacher_nodes": prof.teacher_nodes,  # the teacher's answers depend on its budget
             "max_queries": prof.max_queries,
@@ -323,7 +339,11 @@ def _pairs(
     if path.is_file() and stamp.is_file() and stamp.read_text() == key:
         logger.info(f"↺ reused the pairs in {path}")
         return pd.read_parquet(path)
-    options = {"node_limit": prof.teacher_nodes} if teacher in ORACLE_TEACHERS else {}
+    options: dict[str, Any] = (
+        {"node_limit": prof.teacher_nodes} if teacher in ORACLE_TEACHERS else {}
+    )
+    if held_rate is not None:
+        options["held_rate"] = held_rate
     built = build_pairs(
         model,
         data,
@@ -419,7 +439,8 @@ def write_card(run: FinetuneRun, config: dict[str, Any], fmt: CompactFormat) -> 
         "",
         f"- base: `{Path(config['base']).name}`",
         f"- classifier explained: {config['classifier']} on {config['dataset'] or 'its table'}",
-        f"- teacher: {config['teacher']}; pairs: {run.pairs} ({run.train_pairs} trained on, "
+        f"- teacher: {config['teacher']}{_held_text(config.get('held_rate'))}; pairs: "
+        f"{run.pairs} ({run.train_pairs} trained on, "
         f"{config['heldout_people']} people held out)",
         f"- LoRA r={tc['rank']}, alpha={tc['alpha']} on {', '.join(tc['target_modules'])}"
         f"{_layers_text(tc['last_layers'])} of the base held in {config['weights']}; "
@@ -455,6 +476,17 @@ def write_card(run: FinetuneRun, config: dict[str, Any], fmt: CompactFormat) -> 
     path = run.out_dir / artifacts.CARD
     path.write_text("\n".join(lines))
     return path
+
+
+def _held_text(rate: float | None) -> str:
+    """The teacher's stricter bar, as the model card says it ('' without one).
+
+    >>> _held_text(0.8), _held_text(None)
+    (' (held to the IsolationForest bar 80% of held-out real rows reach)', '')
+    """
+    if rate is None:
+        return ""
+    return f" (held to the IsolationForest bar {rate:.0%} of held-out real rows reach)"
 
 
 def _layers_text(last_layers: int | None) -> str:

@@ -70,6 +70,7 @@ class FinetuneSettings(RunSettings):
     out: Path | None = None
     base: str | None = None
     teacher: Literal["oracle", "oracle-plausible", "llm", "dice"] = "oracle"
+    held_rate: float | None = Field(default=None, gt=0, lt=1)
     more: Path | None = None
     max_queries: int | None = Field(default=None, ge=1)
     steps: int | None = Field(default=None, ge=1)
