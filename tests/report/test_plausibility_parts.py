@@ -2,6 +2,7 @@
 rates, what plausibility costs, and the frontier, from a benchmark run with both oracles."""
 
 import io
+import json
 import shutil
 
 import numpy as np
@@ -74,3 +75,16 @@ def test_a_benchmark_written_before_these_files_still_reads(both_oracles, tmp_pa
     assert [row[0].text for row in table.rows] == ["oracle", "oracle-plausible"]
     assert not any(t.title == "What plausibility costs" for t in section.tables)
     assert not section.plots
+
+
+def test_a_stricter_bar_the_run_held_its_methods_to_is_named(both_oracles, tmp_path):
+    copy = tmp_path / "held"
+    shutil.copytree(both_oracles, copy)
+    path = copy / "benchmark" / "plausibility.json"
+    record = json.loads(path.read_text())
+    assert record["held_rate"] is None  # the run held them at the calibration's bar
+    path.write_text(json.dumps({**record, "held_rate": 0.8}))
+    fact = dict(benchmark_section(copy).facts)["plausibility reference"]
+    assert fact.endswith(
+        "the plausible methods held to the IsolationForest bar that 80% of them reach instead"
+    )
