@@ -187,6 +187,7 @@ def explain(
     plausibility: str = "none",
     inlier_rate: float | None = None,
     held_rate: float | None = None,
+    held_neighbours: int | None = None,
 ) -> Explanation:
     """Counterfactuals and intervention texts for rows of ``data``: what small change flips
     the model?
@@ -212,7 +213,9 @@ def explain(
     that detector's calibration (``None``: the generator's own, 0.95); the detector is the
     metric suite's, calibrated on the held-out rows of ``data`` where it has them.
     ``held_rate`` holds the answers to a stricter bar on that detector (only that share of
-    the held-out real rows reach it; ``None``: the calibration's).
+    the held-out real rows reach it; ``None``: the calibration's); ``held_neighbours`` also
+    holds the oracle to a neighbour bar over that many nearest real rows
+    (:class:`~sensecf.models.plausibility.NeighbourBar`).
 
     >>> import numpy as np, pandas as pd
     >>> import sensecf as scf
@@ -254,14 +257,18 @@ def explain(
             plausibility=plausibility,
             inlier_rate=inlier_rate,
             held_rate=held_rate,
+            held_neighbours=held_neighbours,
         )
     elif not isinstance(generator, CounterfactualGenerator):
         raise SensecfError(
             f"generator must be a name or a CounterfactualGenerator; got {type(generator).__name__}"
         )
-    elif plausibility != "none" or inlier_rate is not None or held_rate is not None:
+    elif plausibility != "none" or any(
+        v is not None for v in (inlier_rate, held_rate, held_neighbours)
+    ):
         raise SensecfError(
-            "plausibility, inlier_rate and held_rate apply to a generator named here; give a "
+            "plausibility, inlier_rate, held_rate and held_neighbours apply to a generator "
+            "named here; give a "
             "generator object its own (e.g. Oracle(plausibility='iforest'))"
         )
     backend: LLMBackend | None = None

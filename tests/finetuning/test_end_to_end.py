@@ -144,4 +144,10 @@ def test_cli_verb_is_registered_and_checks_its_options() -> None:
 def test_a_stricter_bar_is_for_the_plausible_teacher_only(task: Task, tmp_path) -> None:
     with pytest.raises(SensecfError, match="held_rate holds the oracle-plausible teacher"):
         finetune(task.model, task.data, tmp_path / "ft", teacher="oracle", held_rate=0.8)
+    with pytest.raises(SensecfError, match="held_neighbours holds the oracle-plausible teacher"):
+        finetune(task.model, task.data, tmp_path / "ft", teacher="dice", held_neighbours=20)
+    with pytest.raises(SensecfError, match="held_neighbours must be a positive integer; got 0"):
+        finetune(
+            task.model, task.data, tmp_path / "ft", teacher="oracle-plausible", held_neighbours=0
+        )
     assert not (tmp_path / "ft").exists()  # refused before anything is written

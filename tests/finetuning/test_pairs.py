@@ -162,6 +162,44 @@ def test_a_stricter_bar_holds_the_plausible_teacher(task: Task) -> None:
     assert bar.inliers(rows).all()
 
 
+def test_a_neighbour_bar_holds_the_plausible_teacher_and_its_typical_lines(task: Task) -> None:
+    from sensecf.evaluation.metrics import MetricSuite
+    from sensecf.generators.llm.compact import CompactFormat
+    from sensecf.models.plausibility import settable_columns
+
+    spec = task.data.spec
+    fmt = CompactFormat(target=spec.classes[spec.flagged_class], typical=True, typical_neighbours=5)
+    options = {"time_limit": 2.0, "detector_trees": 30, "held_neighbours": 5}
+    pairs = build_pairs(
+        task.model,
+        task.data,
+        fmt=fmt,
+        teacher="oracle-plausible",
+        per_query=2,
+        teacher_options=options,
+    )
+    frame = pairs.frame
+    assert len(frame)
+    train_rows, test_rows = task.model.split_data(task.data)
+    suite = MetricSuite(detector_trees=30).fit(task.model, train_rows, calibration=test_rows)
+    bar = suite.detector(spec.desired_class).held_at(
+        None, neighbours=5, columns=settable_columns(spec)
+    )
+    rows = np.vstack(
+        [_apply(task, json.loads(r), a) for r, a in zip(frame["row"], frame["answer"], strict=True)]
+    )
+    assert bar.holds(rows).all()
+    # Every single change a prompt's first line offers keeps the person typical too.
+    offered = []
+    for row, messages in zip(frame["row"], frame["messages"], strict=True):
+        ctx = fmt.read_user_text(json.loads(messages)[-1]["content"])
+        if ctx.alone == 0:  # no single change reaches the goal: the lines only help
+            continue
+        name, (_, *values) = next(iter(ctx.offered.items()))
+        offered += [_apply(task, json.loads(row), json.dumps({name: v})) for v in values]
+    assert bar.holds(np.vstack(offered)).all()
+
+
 def test_a_config_file_may_name_the_plausible_teacher(tmp_path) -> None:
     from click.testing import CliRunner
 

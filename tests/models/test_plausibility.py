@@ -71,3 +71,30 @@ def test_a_stricter_bar_moves_only_the_isolation_forests_threshold():
     uncalibrated = PlausibilityDetector(n_estimators=5).fit(scaler, X[:100])
     with pytest.raises(SensecfError, match="calibrated on held-out rows"):
         uncalibrated.held_at(0.8)
+
+
+def test_a_neighbour_bar_is_met_by_its_share_of_held_out_rows():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(600, 4)) * np.array([1.0, 10.0, 0.1, 1.0])
+    X[rng.random(X.shape) < 0.02] = np.nan  # a gap counts as the training median
+    scaler = Standardiser.from_reference(X, np.ones(4))
+    judge = PlausibilityDetector(n_estimators=20).fit(scaler, X[:400], X[400:])
+    near = judge.held_at(None, neighbours=7, columns=np.array([0, 1, 2]))
+    bar = near.neighbour_bar_
+    assert bar is not None and judge.neighbour_bar_ is None
+    held = X[400:]
+    assert bar.inliers(held).mean() == pytest.approx(0.95, abs=0.006) == bar.rate
+    # The distance: mean L1 in standard units to the 7 nearest training rows, on columns 0-2.
+    filled = np.where(np.isnan(X), scaler.median, X)
+    Z = (filled[:, :3] - scaler.mean[:3]) / scaler.scale[:3]
+    gaps = np.abs(Z[400:410, None, :] - Z[None, :400, :]).sum(axis=2)
+    expected = np.sort(gaps, axis=1)[:, :7].mean(axis=1)
+    np.testing.assert_allclose(bar.distances(X[400:410]), expected, rtol=1e-12)
+    # Without a stricter rate the IsolationForest keeps its bar; holding asks for both.
+    assert near.iforest_threshold_ == judge.iforest_threshold_
+    np.testing.assert_array_equal(near.holds(held), judge.inliers(held) & bar.inliers(held))
+    assert near.held_at(0.8, neighbours=7).neighbour_bar_.rate == pytest.approx(0.8, abs=0.006)
+    with pytest.raises(SensecfError, match="k must be a positive integer; got 0"):
+        judge.held_at(None, neighbours=0)
+    with pytest.raises(SensecfError, match="positions among 4 features; got \\[5\\]"):
+        judge.held_at(None, neighbours=3, columns=np.array([5]))

@@ -13,6 +13,7 @@ from sensecf.cli.options import (
     PATH,
     data_option,
     execution_options,
+    held_neighbours_option,
     held_rate_option,
     inlier_rate_option,
     limit_option,
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
 )
 @inlier_rate_option()
 @held_rate_option()
+@held_neighbours_option()
 @target_option
 @limits_option()
 @click.option(
@@ -80,7 +82,8 @@ if TYPE_CHECKING:
     type=PATH,
     help="YAML file with any of: model, data, out, generators (list, or name -> options), "
     "n_cfs, limit, rows, queries_from, seed, by, min_proba, target, reference, limits, "
-    "plausibility, inlier_rate, held_rate. Options given on the command line win.",
+    "plausibility, inlier_rate, held_rate, held_neighbours. Options given on the command line "
+    "win.",
 )
 def benchmark(
     model_dir: Path | None,
@@ -94,6 +97,7 @@ def benchmark(
     plausibility: str | None,
     inlier_rate: float | None,
     held_rate: float | None,
+    held_neighbours: int | None,
     target: str | None,
     limits_path: Path | None,
     reference: str | None,
@@ -119,7 +123,8 @@ def benchmark(
     their own limits, and the summary counts every method's breaks of them (viol_limits).
     Beside every method's inlier rates, plausibility.json keeps the held-out real rows' own
     (the reference); --held-rate holds the plausible methods to a stricter bar than the one
-    they are judged by; where oracle and oracle-plausible both run,
+    they are judged by, --held-neighbours the oracle also to a neighbour bar; where oracle
+    and oracle-plausible both run,
     plausibility_price.csv says what plausibility costs and plausibility_frontier.csv follows
     five people's fewest changes as the detector's threshold tightens.
     """
@@ -150,6 +155,7 @@ def benchmark(
         "plausibility": plausibility,
         "inlier_rate": inlier_rate,
         "held_rate": held_rate,
+        "held_neighbours": held_neighbours,
     }
     merged = {**saved, **{k: v for k, v in overrides.items() if v is not None}}
     config = BenchmarkConfig.build(merged, source="sensecf benchmark")

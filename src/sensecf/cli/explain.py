@@ -16,6 +16,7 @@ import click
 from sensecf.cli import console
 from sensecf.cli.options import (
     data_option,
+    held_neighbours_option,
     held_rate_option,
     inlier_rate_option,
     limit_option,
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
 @plausibility_option()
 @inlier_rate_option()
 @held_rate_option()
+@held_neighbours_option()
 @target_option
 def explain(
     model_dir: Path,
@@ -86,6 +88,7 @@ def explain(
     plausibility: str | None,
     inlier_rate: float | None,
     held_rate: float | None,
+    held_neighbours: int | None,
     target: str | None,
 ) -> None:
     """Counterfactual explanations for flagged people: what small change flips the model?
@@ -130,6 +133,7 @@ def explain(
         plausibility=plausibility or "none",
         inlier_rate=inlier_rate,
         held_rate=held_rate,
+        held_neighbours=held_neighbours,
     )
     explanation.save(out_dir)
     result = explanation.result

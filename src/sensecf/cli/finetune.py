@@ -14,6 +14,7 @@ from sensecf.cli.options import (
     PATH,
     data_option,
     execution_options,
+    held_neighbours_option,
     held_rate_option,
     model_option,
     out_option,
@@ -46,6 +47,11 @@ from sensecf.cli.options import (
     help="With --teacher oracle-plausible: hold the teacher to a stricter bar on the same "
     "detector, the IsolationForest score only a share R of held-out real rows reach (e.g. 0.8) "
     "[the detector's calibration, 0.95]."
+)
+@held_neighbours_option(
+    help="With --teacher oracle-plausible: hold the teacher also as near to real people of "
+    "the desired class as held-out real people are (mean distance to the K nearest real "
+    "rows, e.g. 20); the prompt's lines then offer only changes that meet that bar too [none]."
 )
 @click.option(
     "--more",
@@ -95,9 +101,9 @@ from sensecf.cli.options import (
     "--config",
     "config_path",
     type=PATH,
-    help="YAML file with any of: model, data, out, base, teacher, held_rate, more, max_queries, steps, "
-    "quick, export, seed, and train (a mapping of training settings: lr, rank, alpha, dropout, "
-    "target_modules, last_layers, batch_size, max_length, warmup, save_every, time_budget_s, "
+    help="YAML file with any of: model, data, out, base, teacher, held_rate, held_neighbours, "
+    "more, max_queries, steps, quick, export, seed, and train (a mapping of training "
+    "settings: lr, rank, alpha, dropout, target_modules, last_layers, batch_size, max_length, warmup, save_every, time_budget_s, "
     "quantize_4bit, gradient_checkpointing). Options given on the command line win.",
 )
 def finetune(
@@ -107,6 +113,7 @@ def finetune(
     base: str | None,
     teacher: str | None,
     held_rate: float | None,
+    held_neighbours: int | None,
     more_path: Path | None,
     max_queries: int | None,
     steps: int | None,
@@ -151,6 +158,7 @@ def finetune(
         "base": base,
         "teacher": teacher,
         "held_rate": held_rate,
+        "held_neighbours": held_neighbours,
         "more": more_path,
         "max_queries": max_queries,
         "steps": steps,
@@ -184,6 +192,7 @@ def finetune(
             base=settings.base,
             teacher=settings.teacher,
             held_rate=settings.held_rate,
+            held_neighbours=settings.held_neighbours,
             more=more,
             profile=profile,
             export=settings.export,

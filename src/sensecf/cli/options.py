@@ -92,6 +92,16 @@ held_rate_option = _shared(
     "metrics still judge at --inlier-rate, so answers sit inside the typical region rather "
     "than on its edge [the --inlier-rate bar].",
 )
+held_neighbours_option = _shared(
+    "--held-neighbours",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Also hold the oracle-plausible answers as near to real people of the desired class "
+    "as held-out real people are: the mean distance (standard units, over the features a "
+    "person sets) to the K nearest real rows no larger than the share --held-rate (else "
+    "--inlier-rate) of held-out rows reach. The IsolationForest cannot see how far past its "
+    "training range a value lies; this bar can (e.g. 20) [none].",
+)
 
 
 # The flag that sets each library option an error may name (SensecfError.option).

@@ -141,7 +141,9 @@ class BenchmarkConfig(RunSettings):
     desired class the detector calls inliers (its calibration, for the suite and every held
     generator alike). ``held_rate``: a stricter bar the held generators meet on the same
     detector (the share of those rows that would pass it), while the suite still judges at
-    ``inlier_rate`` (``None``: held at the calibration).
+    ``inlier_rate`` (``None``: held at the calibration). ``held_neighbours``: the generators
+    that can (the oracle) are also held to a neighbour bar over that many nearest real rows of
+    the desired class (:class:`~sensecf.models.plausibility.NeighbourBar`).
 
     >>> BenchmarkConfig(generators=["oracle", "dice-random"], plausibility="iforest").generators
     ['oracle-plausible', 'dice-random']
@@ -167,6 +169,7 @@ class BenchmarkConfig(RunSettings):
     plausibility: Literal["none", "iforest"] = "none"
     inlier_rate: float = Field(default=DEFAULT_INLIER_RATE, gt=0, lt=1)
     held_rate: float | None = Field(default=None, gt=0, lt=1)
+    held_neighbours: int | None = Field(default=None, ge=1)
 
     @field_validator("generators", mode="before")
     @classmethod
@@ -250,6 +253,7 @@ class BenchmarkConfig(RunSettings):
             plausibility=self.plausibility,
             inlier_rate=rate,
             held_rate=self.held_rate,
+            held_neighbours=self.held_neighbours,
         )
         return {k: v for k, v in options.items() if k not in own}
 
@@ -455,7 +459,9 @@ def run_benchmark(
         logger.info(feasibility_line(min_l0.queries))
     rates = suite.reference_rates(desired)
     label = model.spec.classes.get(desired, str(desired))
-    notes = [reference_line(rates, label, suite.inlier_rate, config.held_rate)]
+    notes = [
+        reference_line(rates, label, suite.inlier_rate, config.held_rate, config.held_neighbours)
+    ]
     price = frontier = pd.DataFrame()
     if "oracle" in plain and "oracle-plausible" in plain:
         scale = FeatureScales.from_reference(model.spec, train_rows.X.to_numpy(float)).scale
@@ -1006,6 +1012,7 @@ def _reference_record(bench: BenchmarkResult, config: BenchmarkConfig) -> dict[s
         "n": int(rates.get("n") or 0),
         "inlier_rate": config.inlier_rate,
         "held_rate": config.held_rate,
+        "held_neighbours": config.held_neighbours,
         "desired_class": spec.desired_class if spec is not None else None,
         "desired": spec.classes.get(spec.desired_class) if spec is not None else None,
         "plausibility": config.plausibility,

@@ -154,14 +154,18 @@ def reference_line(
     desired: str,
     rate: float | None = 0.95,
     held_rate: float | None = None,
+    held_neighbours: int | None = None,
 ) -> str:
     """The held-out real rows' inlier rates, the reference beside every method's, and the
-    stricter bar the held methods meet where there is one (``held_rate``).
+    stricter bar the held methods meet where there is one (``held_rate``; ``held_neighbours``:
+    a neighbour bar over that many nearest real rows).
 
     >>> reference_line({"lof": 0.95, "iforest": 0.96, "n": 100.0}, "not high stress")
     'real held-out rows of the desired class (not high stress, n=100): LOF inliers 0.95, IsolationForest inliers 0.96 (each detector calibrated to call 95% of them inliers)'
     >>> reference_line({"lof": 0.95, "iforest": 0.95, "n": 100.0}, "healthy", held_rate=0.8).split("; ")[1]
     'the plausible methods held to the IsolationForest bar that 80% of them reach instead'
+    >>> reference_line({"lof": 0.95, "iforest": 0.95, "n": 9.0}, "healthy", held_neighbours=20).split("; ")[1]
+    'the oracle also held as near to its 20 nearest real rows as 95% of them are'
     """
     n = int(rates.get("n", 0))
     if not n:
@@ -180,6 +184,12 @@ def reference_line(
         line += (
             f"; the plausible methods held to the IsolationForest bar that {held_rate:.0%} of "
             "them reach instead"
+        )
+    if held_neighbours is not None:
+        share = rate if held_rate is None else held_rate
+        line += (
+            f"; the oracle also held as near to its {held_neighbours} nearest real rows as "
+            f"{share:.0%} of them are"
         )
     return line
 

@@ -32,6 +32,7 @@ from sensecf.execution import Execution, UnitError
 from sensecf.generators.llm.compact import CompactFormat
 from sensecf.generators.llm.schema import plain_number
 from sensecf.models.classifier import TrainedClassifier
+from sensecf.models.plausibility import settable_columns
 
 TEACHERS = ("oracle", "oracle-plausible", "dice", "llm")
 # The teachers that answer each person on their own (sent out in chunks, given a node budget).
@@ -94,7 +95,9 @@ def build_pairs(
     held to plausibility (``oracle-plausible``) is held to the metric suite's detector
     (:func:`~sensecf.evaluation.metrics.share_detector`), fitted once here, and a target that
     is no inlier of it once snapped is dropped (``counts["implausible"]``); with a
-    ``held_rate`` among the options, at that stricter bar.
+    ``held_rate`` or ``held_neighbours`` among the options, at that stricter bar. A
+    ``typical`` format's lines offer only values that meet that detector's bar too
+    (:class:`~sensecf.generators.llm.compact.CompactFormat`).
     ``execution`` says where the teacher runs: the oracle answers each person on its own, so
     its queries go out in chunks of :data:`TEACHER_CHUNK` (the same pairs serial or parallel);
     the other teachers draw their randomness query after query and run as one unit a source.
@@ -123,11 +126,15 @@ def build_pairs(
             )
         parts.append(("more", _flagged(model, more, max_queries, seed)))
     counts = {"queries": 0, "proposed": 0, "valid": 0, "offered": 0}
-    gen = FineTunedGenerator(format=fmt).fit(model, train_rows)
     options = _held_teacher(teacher, dict(teacher_options or {}), model, train_rows, test_rows)
     detector = options.get("detector")
-    if detector is not None and options.get("held_rate") is not None:
-        detector = detector.held_at(options["held_rate"])  # the bar the teacher was held to
+    # A typical format's lines keep the person typical by the detector the teacher is held to.
+    lists = {"detector": detector} if fmt.typical and detector is not None else {}
+    gen = FineTunedGenerator(format=fmt, **lists).fit(model, train_rows)
+    rate, near = options.get("held_rate"), options.get("held_neighbours")
+    if detector is not None and (rate is not None or near is not None):
+        # the bar the teacher was held to
+        detector = detector.held_at(rate, neighbours=near, columns=settable_columns(spec))
     if detector is not None:
         counts["implausible"] = 0
     teacher_cfs = _teach(
@@ -182,7 +189,7 @@ def build_pairs(
         good = model.predict(S) == desired
         good &= violations(spec, asked, S)["total"].to_numpy() == 0
         if detector is not None:  # snapping may have moved a plausible target off the mark
-            inlier = detector.inliers(S)
+            inlier = detector.holds(S)
             counts["implausible"] += int((good & ~inlier).sum())
             good &= inlier
         seen: set[tuple[int, str]] = set()

@@ -165,6 +165,7 @@ def finetune(
     progress: bool = True,
     execution: Execution | None = None,
     held_rate: float | None = None,
+    held_neighbours: int | None = None,
 ) -> FinetuneRun:
     """Fine-tune ``base`` (default: the packaged SmolLM2 GGUF) to explain ``model``'s flags.
 
@@ -177,17 +178,27 @@ def finetune(
     :class:`Profile`. Progress news goes to this module's logger (the CLI prints it).
     ``execution`` says where the teacher's queries run (:func:`build_pairs`); training runs here.
     ``held_rate``: the ``oracle-plausible`` teacher held to a stricter bar on the detector
-    (see :class:`~sensecf.generators.oracle.Oracle`); refused for any other teacher.
+    (see :class:`~sensecf.generators.oracle.Oracle`), ``held_neighbours`` to a neighbour bar
+    too; both refused for any other teacher. A model taught by ``oracle-plausible`` is asked
+    in a ``typical`` format: its prompt's lines offer only single changes that keep the person
+    typical by the bar the teacher met (``format.json`` keeps it, so it is served so too).
     """
     from sensecf.llm.models import packaged_model_path
 
-    if held_rate is not None:
-        if teacher != "oracle-plausible":
+    for label, value in (("held_rate", held_rate), ("held_neighbours", held_neighbours)):
+        if value is not None and teacher != "oracle-plausible":
             raise SensecfError(
-                f"held_rate holds the oracle-plausible teacher to a stricter bar; the teacher is "
+                f"{label} holds the oracle-plausible teacher to a stricter bar; the teacher is "
                 f"{teacher!r}"
             )
+    if held_rate is not None:
         check_rate("held_rate", held_rate)
+    if held_neighbours is not None and (
+        isinstance(held_neighbours, bool)
+        or not isinstance(held_neighbours, int)
+        or held_neighbours < 1
+    ):
+        raise SensecfError(f"held_neighbours must be a positive integer; got {held_neighbours!r}")
 
     if isinstance(profile, str):
         name = profile_for(base) if profile == "auto" else profile
@@ -204,12 +215,29 @@ def finetune(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     spec = model.spec
-    fmt = CompactFormat(target=spec.classes[spec.flagged_class])
+    fmt = CompactFormat(
+        target=spec.classes[spec.flagged_class],
+        typical=teacher == "oracle-plausible",
+        typical_rate=held_rate,
+        typical_neighbours=held_neighbours,
+    )
     fmt.save(out)
     seconds: dict[str, float] = {}
 
     start = time.perf_counter()
-    pairs = _pairs(model, data, more, out, fmt, teacher, prof, seed, progress, execution, held_rate)
+    pairs = _pairs(
+        model,
+        data,
+        more,
+        out,
+        fmt,
+        teacher,
+        prof,
+        seed,
+        progress,
+        execution,
+        {"held_rate": held_rate, "held_neighbours": held_neighbours},
+    )
     seconds["pairs"] = time.perf_counter() - start
     fit, held = split_pairs(pairs, prof.heldout_share, seed)
     logger.info(
@@ -228,6 +256,7 @@ def finetune(
         "base": str(base_path.resolve()) if base_path.exists() else str(base),
         "teacher": teacher,
         "held_rate": held_rate,
+        "held_neighbours": held_neighbours,
         "seed": seed,
         "train": asdict(prof.train),
         "pairs": len(pairs),
@@ -315,15 +344,15 @@ def _pairs(
     seed: int,
     progress: bool,
     execution: Execution | None = None,
-    held_rate: float | None = None,
+    held: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """The pairs of ``out/pairs.parquet`` when made with these settings, else built anew."""
     path = out / artifacts.PAIRS
     key = json.dumps(
         {
             "teacher": teacher,
-            # only where set, so pairs made before the option existed are still reused
-            **({"held_rate": held_rate} if held_rate is not None else {}),
+            # only where set, so pairs made before the options existed are still reused
+            **{k: v for k, v in (held or {}).items() if v is not None},
             "per_query": prof.per_query,
             "teacher_nodes": prof.teacher_nodes,  # the teacher's answers depend on its budget
             "max_queries": prof.max_queries,
@@ -342,8 +371,7 @@ def _pairs(
     options: dict[str, Any] = (
         {"node_limit": prof.teacher_nodes} if teacher in ORACLE_TEACHERS else {}
     )
-    if held_rate is not None:
-        options["held_rate"] = held_rate
+    options.update({k: v for k, v in (held or {}).items() if v is not None})
     built = build_pairs(
         model,
         data,
@@ -439,7 +467,7 @@ def write_card(run: FinetuneRun, config: dict[str, Any], fmt: CompactFormat) -> 
         "",
         f"- base: `{Path(config['base']).name}`",
         f"- classifier explained: {config['classifier']} on {config['dataset'] or 'its table'}",
-        f"- teacher: {config['teacher']}{_held_text(config.get('held_rate'))}; pairs: "
+        f"- teacher: {config['teacher']}{_held_text(config.get('held_rate'), config.get('held_neighbours'))}; pairs: "
         f"{run.pairs} ({run.train_pairs} trained on, "
         f"{config['heldout_people']} people held out)",
         f"- LoRA r={tc['rank']}, alpha={tc['alpha']} on {', '.join(tc['target_modules'])}"
@@ -466,7 +494,13 @@ def write_card(run: FinetuneRun, config: dict[str, Any], fmt: CompactFormat) -> 
         "goal, then one line per feature whose smallest change reaches the goal alone, cheapest "
         "first (current value: that change, then farther ones); for a person no single change "
         "serves, the features that help together. "
-        f"{fmt.examples} nearest desired-class example(s) as changes. Answer: the changes as JSON.",
+        + (
+            "Every listed change also keeps the person typical of the desired class (the "
+            "detector the teacher was held to). "
+            if fmt.typical
+            else ""
+        )
+        + f"{fmt.examples} nearest desired-class example(s) as changes. Answer: the changes as JSON.",
         "",
         "## Serving",
         "",
@@ -478,15 +512,22 @@ def write_card(run: FinetuneRun, config: dict[str, Any], fmt: CompactFormat) -> 
     return path
 
 
-def _held_text(rate: float | None) -> str:
+def _held_text(rate: float | None, neighbours: int | None = None) -> str:
     """The teacher's stricter bar, as the model card says it ('' without one).
 
     >>> _held_text(0.8), _held_text(None)
     (' (held to the IsolationForest bar 80% of held-out real rows reach)', '')
+    >>> _held_text(None, 20)
+    ' (held as near to its 20 nearest real rows as held-out real rows are)'
     """
-    if rate is None:
-        return ""
-    return f" (held to the IsolationForest bar {rate:.0%} of held-out real rows reach)"
+    parts = []
+    if rate is not None:
+        parts.append(f"held to the IsolationForest bar {rate:.0%} of held-out real rows reach")
+    if neighbours is not None:
+        parts.append(
+            f"held as near to its {neighbours} nearest real rows as held-out real rows are"
+        )
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _layers_text(last_layers: int | None) -> str:

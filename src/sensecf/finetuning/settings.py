@@ -71,6 +71,7 @@ class FinetuneSettings(RunSettings):
     base: str | None = None
     teacher: Literal["oracle", "oracle-plausible", "llm", "dice"] = "oracle"
     held_rate: float | None = Field(default=None, gt=0, lt=1)
+    held_neighbours: int | None = Field(default=None, ge=1)
     more: Path | None = None
     max_queries: int | None = Field(default=None, ge=1)
     steps: int | None = Field(default=None, ge=1)

@@ -144,12 +144,15 @@ def held_options(
     plausibility: str = "none",
     inlier_rate: float | None = None,
     held_rate: float | None = None,
+    held_neighbours: int | None = None,
 ) -> dict[str, Any]:
     """``options`` for generator ``name`` with a run's plausibility settings added where the
     generator takes them: ``plausibility`` for every generator whose parameters have one, and
     ``inlier_rate`` (the detector's calibration; ``None``: the generator's own) and
-    ``held_rate`` (a stricter bar the answers are held to; ``None``: the calibration's) for
-    every generator then held to plausibility. What ``options`` set already wins.
+    ``held_rate`` (a stricter bar the answers are held to; ``None``: the calibration's) and
+    ``held_neighbours`` (a neighbour bar over that many nearest real rows; ``None``: none) for
+    every generator then held to plausibility that takes them. What ``options`` set already
+    wins.
 
     Whether a generator takes them is read from its parameters, so a generator that gains a
     ``plausibility`` parameter is held from then on.
@@ -160,13 +163,17 @@ def held_options(
     ({}, {})
     """
     options = dict(options or {})
-    if plausibility == "none" and inlier_rate is None and held_rate is None:
+    if plausibility == "none" and inlier_rate is None and held_rate is None and not held_neighbours:
         return options
     params = _make(name, llm, options, build_backend=False).get_params()
     if plausibility != "none" and "plausibility" in params:
         options.setdefault("plausibility", plausibility)
     held = options.get("plausibility", params.get("plausibility", "none")) != "none"
-    for key, value in (("inlier_rate", inlier_rate), ("held_rate", held_rate)):
+    for key, value in (
+        ("inlier_rate", inlier_rate),
+        ("held_rate", held_rate),
+        ("held_neighbours", held_neighbours),
+    ):
         if held and value is not None and key in params:
             options.setdefault(key, value)
     return options

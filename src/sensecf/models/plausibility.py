@@ -8,6 +8,12 @@ deviation or the step where that is 0; a missing value filled with the training 
   encoded in the exact program, :mod:`sensecf.generators.oracle.isolation`);
 - a LocalOutlierFactor (``novelty=True``), the independent check.
 
+A generator may be held to more than the IsolationForest (:meth:`PlausibilityDetector.held_at`):
+a stricter bar on the same trees, and a :class:`NeighbourBar`, "as near to real people of the
+class as held-out real people are". An IsolationForest cannot see how far past its training
+range a value lies; a distance to the nearest real rows can, and the exact program holds it as
+linear rows (:mod:`sensecf.generators.oracle.neighbours`).
+
 **Calibrated.** scikit-learn's default thresholds do not say "typical of real people": on
 held-out real rows of the desired class its IsolationForest may call a third outliers while its
 LOF calls nearly everyone an inlier. With held-out real rows of the desired class
@@ -32,8 +38,9 @@ import copy
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
@@ -46,12 +53,15 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DETECTORS",
+    "HeldClassifier",
+    "NeighbourBar",
     "PLAUSIBILITY",
     "PlausibilityDetector",
     "Standardiser",
     "check_plausibility",
     "check_rate",
     "class_detector",
+    "settable_columns",
 ]
 
 Kind = Literal["iforest", "lof"]
@@ -112,6 +122,97 @@ class Standardiser:
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Filled, then standardised."""
         return (self.fill(X) - self.mean) / self.scale
+
+
+@dataclass(frozen=True)
+class NeighbourBar:
+    """ "As near to real people of the class as held-out real people are": a row passes when its
+    mean distance to its ``k`` nearest training rows of the class is at most ``threshold``.
+
+    The distance is the L1 distance in standard units (``|x - a| / scale``, summed) over
+    ``columns``, the features a person sets (a spec's derived features follow them and are
+    left out); a missing value counts as the training median, as the detector reads it.
+    ``anchors`` are the training rows on those columns (filled); ``rate`` is the share of the
+    held-out rows of the class that pass (the threshold is set there).
+
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 3))
+    >>> scaler = Standardiser.from_reference(X, step=np.ones(3))
+    >>> bar = NeighbourBar.calibrated(scaler, X[:200], X[200:], k=10, rate=0.9)
+    >>> float(bar.inliers(X[200:]).mean()), bool(bar.inliers(np.array([[6.0, 6.0, 6.0]]))[0])
+    (0.9, False)
+    """
+
+    columns: np.ndarray
+    scale: np.ndarray
+    median: np.ndarray
+    anchors: np.ndarray
+    k: int
+    threshold: float
+    rate: float
+
+    @classmethod
+    def calibrated(
+        cls,
+        standardiser: Standardiser,
+        rows: np.ndarray,
+        held: np.ndarray,
+        *,
+        k: int,
+        rate: float,
+        columns: np.ndarray | None = None,
+    ) -> NeighbourBar:
+        """The bar on training ``rows`` (spec order) whose threshold ``rate`` of the held-out
+        rows ``held`` meet; ``columns``: the positions the distance reads (default: all)."""
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise SensecfError(f"the neighbour bar's k must be a positive integer; got {k!r}")
+        check_rate("the neighbour bar's rate", rate)
+        rows = standardiser.fill(rows)
+        width = rows.shape[1]
+        cols = np.arange(width) if columns is None else np.asarray(columns, dtype=int)
+        if not len(cols) or cols.min() < 0 or cols.max() >= width:
+            raise SensecfError(
+                f"the neighbour bar's columns must be positions among {width} features; got "
+                f"{cols.tolist()}"
+            )
+        if len(rows) < 2 or not len(held):
+            raise SensecfError(
+                f"the neighbour bar needs at least 2 training rows and held-out rows of the "
+                f"class; got {len(rows)} and {len(held)}"
+            )
+        k = int(min(k, len(rows)))
+        draft = cls(
+            cols, standardiser.scale[cols], standardiser.median, rows[:, cols], k, math.inf, rate
+        )
+        threshold = -_threshold(-draft.distances(held), rate)
+        passed = float((draft.distances(held) <= threshold).mean())
+        return cls(draft.columns, draft.scale, draft.median, draft.anchors, k, threshold, passed)
+
+    def distances(self, X: np.ndarray) -> np.ndarray:
+        """Each raw row's mean distance to its ``k`` nearest anchors (standard units)."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        if not len(X):
+            return np.zeros(0)
+        filled = np.where(np.isnan(X), self.median, X)[:, self.columns]
+        out = np.empty(len(X))
+        for start in range(0, len(X), 256):  # a block at a time: anchors x rows stays small
+            part = filled[start : start + 256]
+            gaps = np.abs(part[:, None, :] - self.anchors[None, :, :]) / self.scale
+            d = gaps.sum(axis=2)
+            out[start : start + 256] = np.sort(
+                np.partition(d, self.k - 1, axis=1)[:, : self.k], 1
+            ).mean(1)
+        return out
+
+    def inliers(self, X: np.ndarray) -> np.ndarray:
+        """Whether each raw row is within the bar."""
+        return self.distances(X) <= self.threshold
+
+    def nearest(self, row: np.ndarray, n: int) -> np.ndarray:
+        """The ``n`` anchors nearest ``row`` (raw, spec order), nearest first."""
+        filled = np.where(np.isnan(row), self.median, row)[self.columns]
+        d = (np.abs(self.anchors - filled) / self.scale).sum(axis=1)
+        return self.anchors[np.argsort(d, kind="stable")[: max(int(n), self.k)]]
 
 
 class PlausibilityDetector:
@@ -191,6 +292,8 @@ class PlausibilityDetector:
         self.calibrated_ = bool(len(held)) and self.inlier_rate is not None
         # Kept so a stricter bar can be set on the same trees (``held_at``).
         self.calibration_scores_ = self.iforest_scores(held) if len(held) else np.empty(0)
+        self.rows_, self.calibration_rows_ = rows, held
+        self.neighbour_bar_: NeighbourBar | None = None  # set by ``held_at(neighbours=)``
         if self.calibrated_:
             assert self.inlier_rate is not None
             self.iforest_threshold_ = _threshold(self.calibration_scores_, self.inlier_rate)
@@ -222,11 +325,29 @@ class PlausibilityDetector:
             return self.lof_scores(X) >= self.lof_threshold_
         raise SensecfError(f"kind must be one of {list(DETECTORS)}; got {kind!r}")
 
-    def held_at(self, rate: float) -> PlausibilityDetector:
+    def holds(self, X: np.ndarray) -> np.ndarray:
+        """Whether each raw row meets the bar a generator is held to: an IsolationForest inlier,
+        and within the neighbour bar where :meth:`held_at` set one."""
+        verdict = self.inliers(X, "iforest")
+        if self.neighbour_bar_ is not None and len(verdict):
+            verdict &= self.neighbour_bar_.inliers(X)
+        return verdict
+
+    def held_at(
+        self,
+        rate: float | None,
+        *,
+        neighbours: int | None = None,
+        columns: np.ndarray | None = None,
+    ) -> PlausibilityDetector:
         """This detector with its IsolationForest's bar moved to where ``rate`` of its held-out
-        rows pass: the same trees and the same LOF (the independent check keeps its own
-        threshold). A generator held to a stricter bar than the metric suite judges by gets
-        answers with room inside the typical region, not on its edge.
+        rows pass (``None``: kept where it is): the same trees and the same LOF (the independent
+        check keeps its own threshold). A generator held to a stricter bar than the metric suite
+        judges by gets answers with room inside the typical region, not on its edge.
+
+        ``neighbours``: also a :class:`NeighbourBar` over that many nearest training rows (on
+        ``columns``, default all), met by ``rate`` of the held-out rows (``None``: by the
+        calibration's rate); :meth:`holds` then asks for both.
 
         >>> rng = np.random.default_rng(0)
         >>> X = rng.normal(size=(300, 2))
@@ -238,16 +359,28 @@ class PlausibilityDetector:
         >>> strict.iforest_threshold_ > judge.iforest_threshold_, strict.lof_ is judge.lof_
         (True, True)
         """
-        check_rate("held_rate", rate)
+        if rate is not None:
+            check_rate("held_rate", rate)
         if not getattr(self, "calibrated_", False):
             raise SensecfError(
                 "held_at needs a detector calibrated on held-out rows of the class; this one "
                 "was fitted without any (or with inlier_rate=None)"
             )
         held = copy.copy(self)
-        held.iforest_threshold_ = _threshold(self.calibration_scores_, float(rate))
-        passed = float((self.calibration_scores_ >= held.iforest_threshold_).mean())
-        held.reference_rates_ = {**self.reference_rates_, "iforest": passed}
+        if rate is not None:
+            held.iforest_threshold_ = _threshold(self.calibration_scores_, float(rate))
+            passed = float((self.calibration_scores_ >= held.iforest_threshold_).mean())
+            held.reference_rates_ = {**self.reference_rates_, "iforest": passed}
+        if neighbours is not None:
+            assert self.inlier_rate is not None  # calibrated
+            held.neighbour_bar_ = NeighbourBar.calibrated(
+                self.standardiser_,
+                self.rows_,
+                self.calibration_rows_,
+                k=neighbours,
+                rate=self.inlier_rate if rate is None else float(rate),
+                columns=columns,
+            )
         return held
 
     def path_length_bound(self) -> float:
@@ -274,6 +407,53 @@ _DEFAULTS: dict[str, object] = {
     "lof_neighbors": 20,
     "inlier_rate": DEFAULT_INLIER_RATE,
 }
+
+
+class HeldClassifier:
+    """A classifier whose ``predict`` says "not the desired class" for the rows a plausibility
+    verdict refuses (``holds``: raw rows → bools): what a search, an enumeration or a list of
+    single moves checks when its answers are held to plausibility. Everything else is the
+    wrapped model's.
+
+    >>> class Model:
+    ...     positive_class, negative_class = 1, 0
+    ...     def predict(self, X):
+    ...         return np.zeros(len(X), dtype=int)
+    >>> held = HeldClassifier(Model(), lambda X: np.asarray(X)[:, 0] < 5, desired=0)
+    >>> held.predict(np.array([[1.0], [7.0]])).tolist(), held.positive_class
+    ([0, 1], 1)
+    """
+
+    def __init__(self, model: Any, holds: Callable[[np.ndarray], np.ndarray], desired: int):
+        self.model = model
+        self.holds = holds
+        self.desired = desired
+        self.other = (
+            model.negative_class if desired == model.positive_class else model.positive_class
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("model", "holds", "desired", "other"):
+            raise AttributeError(name)
+        return getattr(self.model, name)
+
+    def _hold(self, X: Any, labels: np.ndarray) -> np.ndarray:
+        rows = np.asarray(X, dtype=float)
+        hit = labels == self.desired
+        if hit.any():
+            outside = ~np.asarray(self.holds(rows[hit]), dtype=bool)
+            labels = np.array(labels, copy=True)
+            labels[np.flatnonzero(hit)[outside]] = self.other
+        return labels
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The model's labels, the desired class refused where the verdict refuses the row."""
+        return self._hold(X, self.model.predict(X))
+
+    def predict_with_proba(self, X: Any, cls: int) -> tuple[np.ndarray, np.ndarray]:
+        """Labels as :meth:`predict`, with the model's own probability of ``cls``."""
+        labels, proba = self.model.predict_with_proba(X, cls)
+        return self._hold(X, labels), proba
 
 
 def check_rate(name: str, rate: object) -> None:
@@ -359,6 +539,19 @@ def class_detector(
     kept = np.sort(order[len(rows) // 5 :])
     detector = PlausibilityDetector(n_estimators=trees, seed=seed, inlier_rate=inlier_rate)
     return detector.fit(Standardiser.for_spec(spec, X), rows[kept], rows[np.sort(held)])
+
+
+def settable_columns(spec: DatasetSpec) -> np.ndarray:
+    """The positions of the features a person sets (the spec's derived features follow them):
+    what a :class:`NeighbourBar` measures.
+
+    >>> import pandas as pd
+    >>> from sensecf.data.spec import infer_spec
+    >>> settable_columns(infer_spec(pd.DataFrame({"a": [1.0, 2.0], "y": [0, 1]}), "y")).tolist()
+    [0]
+    """
+    derived = set(spec.derived_features)
+    return np.array([j for j, f in enumerate(spec.features) if f.name not in derived], dtype=int)
 
 
 def _threshold(scores: np.ndarray, rate: float) -> float:

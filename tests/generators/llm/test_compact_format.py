@@ -52,6 +52,13 @@ def test_save_and_load_round_trip_and_refuse_a_foreign_file(tmp_path) -> None:
         CompactFormat.load(tmp_path / "nowhere")
     with pytest.raises(SensecfError, match="max_values"):
         CompactFormat(max_values=0)
+    # A typical format keeps its bar; a file written before the field existed reads as plain.
+    typical = CompactFormat(target="x", typical=True, typical_rate=0.8, typical_neighbours=20)
+    typical.save(tmp_path)
+    assert CompactFormat.load(tmp_path) == typical
+    older = {k: v for k, v in data.items() if not k.startswith("typical")}
+    (tmp_path / FORMAT_FILE).write_text(json.dumps(older))
+    assert CompactFormat.load(tmp_path).typical is False
 
 
 def test_features_that_only_help_follow_a_together_line() -> None:

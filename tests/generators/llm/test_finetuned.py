@@ -45,3 +45,47 @@ def test_a_compact_request_never_offers_an_unmeasured_feature(gapped):
         assert np.isnan(rows[:, np.isnan(query)]).all()
     queries = X[result.cfs["query_id"].to_numpy()]
     assert violations(spec, queries, result.cf_matrix())["fixed"].sum() == 0
+
+
+def test_a_typical_format_lists_only_single_changes_that_keep_the_person_typical(toy):
+    from sensecf.generators import select_queries
+    from sensecf.models.plausibility import class_detector
+
+    spec, desired = toy.model.spec, toy.model.spec.desired_class
+    X = select_queries(toy.model, toy.test, limit=30, seed=0).X.to_numpy(dtype=float)
+    # A strict detector (half the held-out rows pass) so the plain lists offer outliers.
+    strict = class_detector(
+        spec,
+        toy.train.X.to_numpy(dtype=float),
+        toy.train.y.to_numpy(),
+        desired,
+        trees=30,
+        inlier_rate=0.5,
+    )
+
+    def listed(fmt):
+        generator = FineTunedGenerator(format=fmt, detector=strict).fit(toy.model, toy.train)
+        inputs, _ = generator.prompt_inputs(X, desired)
+        rows = []
+        for query, ctx in zip(X, inputs, strict=True):
+            count = len(ctx.offered) if ctx.alone is None else ctx.alone
+            for name, (_, *values) in list(ctx.offered.items())[:count]:
+                for value in values:
+                    row = query.copy()
+                    row[spec.feature_names.index(name)] = value
+                    rows.append(row)
+        return np.array(rows), generator
+
+    plain, _ = listed(CompactFormat(target="high risk"))
+    typical, generator = listed(
+        CompactFormat(target="high risk", typical=True, typical_neighbours=5)
+    )
+    assert len(plain) and len(typical)
+    # Every single change a typical line offers reaches the goal and keeps the person typical
+    # by the bar the format names (the detector, with its neighbour bar); the plain lines
+    # offer changes that detector refuses.
+    bar = generator.lists_detectors_[desired]
+    assert bar.neighbour_bar_ is not None and bar.neighbour_bar_.k == 5
+    assert (toy.model.predict(typical) == desired).all()
+    assert bar.holds(typical).all()
+    assert not bar.holds(plain).all()

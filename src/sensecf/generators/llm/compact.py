@@ -83,7 +83,11 @@ class CompactFormat:
     (besides the examples' own). ``max_features``: feature lines per prompt (those that reach
     the goal alone; the features that only help when none does). Digits are
     one token each in SmolLM2's vocabulary, so every value shown costs 3-5 tokens: the defaults
-    keep a prompt near 100 tokens. ``system``: the system message.
+    keep a prompt near 100 tokens. ``system``: the system message. ``typical``: the lines
+    offer only values that also keep the person typical of the desired class (the plausibility
+    detector's bar, moved to ``typical_rate`` of held-out real rows where set, with a neighbour
+    bar over ``typical_neighbours`` nearest real rows where set): how a model taught by a
+    plausible teacher is asked, at training and when served alike.
     """
 
     target: str = "flagged"
@@ -92,6 +96,9 @@ class CompactFormat:
     max_features: int = 6
     system: str = SYSTEM
     version: int = FORMAT_VERSION
+    typical: bool = False
+    typical_rate: float | None = None
+    typical_neighbours: int | None = None
 
     def __post_init__(self) -> None:
         for label, value, least in (

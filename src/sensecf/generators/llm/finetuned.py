@@ -44,7 +44,12 @@ from sensecf.generators.llm.schema import answer_schema, plain_number
 from sensecf.llm.artifacts import gguf_path
 from sensecf.llm.base import ChatRequest, GenerationParams, LLMBackend
 from sensecf.llm.llama_cpp import LlamaCpp
-from sensecf.models.plausibility import DEFAULT_INLIER_RATE, PlausibilityDetector
+from sensecf.models.plausibility import (
+    DEFAULT_INLIER_RATE,
+    HeldClassifier,
+    PlausibilityDetector,
+    settable_columns,
+)
 
 
 class FineTunedGenerator(LLMGenerator):
@@ -126,6 +131,7 @@ class FineTunedGenerator(LLMGenerator):
             assert self.model_dir is not None  # _validate_params asks for one of the two
             self.format_ = CompactFormat.load(self.model_dir)
         super()._fit()
+        self.lists_detectors_: dict[int, PlausibilityDetector] = {}
 
     def _default_backend(self) -> LlamaCpp | None:
         if self.backend is not None:
@@ -148,7 +154,7 @@ class FineTunedGenerator(LLMGenerator):
     ) -> QueryBatch:
         batch = super()._prepare(X, n_cfs, desired, rng, limits)
         batch.flips = nearest_flips(
-            self.model_,
+            self._lists_model(desired),
             batch.X,
             batch.lower,
             batch.upper,
@@ -159,6 +165,24 @@ class FineTunedGenerator(LLMGenerator):
             spec=self.spec_,
         )
         return batch
+
+    def _lists_model(self, desired: int) -> Any:
+        """What a line's single move must reach: the classifier's desired class, and, where the
+        format is ``typical``, the detector's bar as the model was taught it (a row it refuses
+        counts as not reaching the goal)."""
+        fmt = self.format_
+        if not fmt.typical:
+            return self.model_
+        if desired not in self.lists_detectors_:
+            detector = self._class_detector(desired)
+            if fmt.typical_rate is not None or fmt.typical_neighbours is not None:
+                detector = detector.held_at(
+                    fmt.typical_rate,
+                    neighbours=fmt.typical_neighbours,
+                    columns=settable_columns(self.spec_),
+                )
+            self.lists_detectors_[desired] = detector
+        return HeldClassifier(self.model_, self.lists_detectors_[desired].holds, desired)
 
     def prompt_input(
         self, batch: QueryBatch, i: int, index: int = 0, avoid: Collection[str] = ()

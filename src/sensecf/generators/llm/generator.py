@@ -308,25 +308,35 @@ class LLMGenerator(CounterfactualGenerator):
         values for the feedback (None without plausibility); made once per class."""
         if self.plausibility == "none":
             return None
+        return self._typical(desired)
+
+    def _typical(self, desired: int) -> _Typical:
+        """The detector of class ``desired`` (``detector``, or one fitted on the reference rows,
+        held at ``held_rate``), with the class's typical values; made once per class."""
         if desired not in self.detectors_:
             X = self.reference_.X.to_numpy(dtype=float)
             y = self.reference_.y.to_numpy()
-            detector = self.detector
-            if detector is None:
-                detector = class_detector(
-                    self.spec_,
-                    X,
-                    y,
-                    desired,
-                    trees=self.detector_trees,
-                    seed=self.detector_seed,
-                    inlier_rate=self.inlier_rate,
-                )
+            detector = self._class_detector(desired)
             if self.held_rate is not None:  # a stricter bar on the same trees
                 detector = detector.held_at(self.held_rate)
             scales = FeatureScales.from_reference(self.spec_, X[y == desired])
             self.detectors_[desired] = _Typical(detector, scales.median, scales.scale)
         return self.detectors_[desired]
+
+    def _class_detector(self, desired: int) -> PlausibilityDetector:
+        """The detector of class ``desired`` at its calibration: ``detector``, or one fitted on
+        the reference rows (``detector_trees``, ``detector_seed``, ``inlier_rate``)."""
+        if self.detector is not None:
+            return self.detector
+        return class_detector(
+            self.spec_,
+            self.reference_.X.to_numpy(dtype=float),
+            self.reference_.y.to_numpy(),
+            desired,
+            trees=self.detector_trees,
+            seed=self.detector_seed,
+            inlier_rate=self.inlier_rate,
+        )
 
     def backend_for_run(self) -> LLMBackend:
         """The backend in use: the one given, or the embedded model made by ``fit``."""
@@ -634,7 +644,7 @@ class LLMGenerator(CounterfactualGenerator):
         inlier = np.ones(len(rows), dtype=bool)
         if plausible is not None and (labels == desired).any():  # one detector call per round
             reached = labels == desired
-            inlier[reached] = plausible.detector.inliers(rows[reached])
+            inlier[reached] = plausible.detector.holds(rows[reached])
         for (req, row), label, p, typical in zip(admissible, labels, proba, inlier, strict=True):
             chain = req.chain
             query = batch.X[chain.query]

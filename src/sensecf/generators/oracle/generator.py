@@ -25,6 +25,7 @@ from sensecf.generators.oracle.encode import encode_model
 from sensecf.generators.oracle.encoding import UnsupportedModel
 from sensecf.generators.oracle.isolation import read_isolation_forest, verify_detector
 from sensecf.generators.oracle.milp import OBJECTIVES, NumericalTrouble, Outcome, solve
+from sensecf.generators.oracle.neighbours import ANCHORS_PER_NEIGHBOUR, hold_near
 from sensecf.generators.oracle.relations import RATIO_LEVELS, RelationProgram, plan_relations
 from sensecf.generators.oracle.search import (
     SearchSettings,
@@ -38,9 +39,11 @@ from sensecf.generators.oracle.trees import TreeEnsemble
 from sensecf.models.classifier import TrainedClassifier
 from sensecf.models.plausibility import (
     DEFAULT_INLIER_RATE,
+    HeldClassifier,
     PlausibilityDetector,
     check_plausibility,
     class_detector,
+    settable_columns,
 )
 from sensecf.progress import progress_bar
 
@@ -119,6 +122,12 @@ class Oracle(CounterfactualGenerator):
     held-out fifth pass). ``held_rate``: a stricter bar on the same trees, the score that only
     that share of the held-out real rows reach (``None``: the detector's own); the suite still
     judges at its own, so the answers have room inside the typical region.
+    ``held_neighbours``: also hold the answers to a neighbour bar
+    (:class:`~sensecf.models.plausibility.NeighbourBar`): their mean distance to that many
+    nearest real rows of the desired class, over the features a person sets, no larger than
+    the held-out real rows' at the same rate. The program holds it as rows over the real rows
+    nearest the person (:mod:`.neighbours`): every answer meets the bar; the search filters by
+    it.
 
     Search settings: ``grid_size`` training quantiles per feature, ``grid_size_large`` for the
     beam, ``beam_width`` rows kept per subset size, ``max_rows`` the largest exhaustive size
@@ -173,6 +182,7 @@ class Oracle(CounterfactualGenerator):
         plausibility: str = "none",
         inlier_rate: float | None = DEFAULT_INLIER_RATE,
         held_rate: float | None = None,
+        held_neighbours: int | None = None,
         detector_trees: int = 100,
         detector_seed: int = 0,
         detector: PlausibilityDetector | None = None,
@@ -194,6 +204,7 @@ class Oracle(CounterfactualGenerator):
         self.plausibility = plausibility
         self.inlier_rate = inlier_rate
         self.held_rate = held_rate
+        self.held_neighbours = held_neighbours
         self.detector_trees = detector_trees
         self.detector_seed = detector_seed
         self.detector = detector
@@ -224,8 +235,9 @@ class Oracle(CounterfactualGenerator):
             ("max_rows", self.max_rows, 1),
             ("neighbors", self.neighbors, 1),
             ("max_support_solves", self.max_support_solves, 1),
+            ("held_neighbours", self.held_neighbours, 1),
         ):
-            if label == "max_changes" and value is None:
+            if label in ("max_changes", "held_neighbours") and value is None:
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or value < least:
                 raise ValueError(f"`{label}` must be an integer ≥ {least}; got {value!r}")
@@ -308,8 +320,13 @@ class Oracle(CounterfactualGenerator):
             return None
         if desired not in self.detectors_:
             detector = self.detector if self.detector is not None else self._own_detector(desired)
-            if self.held_rate is not None:  # a stricter bar on the same trees
-                detector = detector.held_at(self.held_rate)
+            if self.held_rate is not None or self.held_neighbours is not None:
+                # A stricter bar on the same trees, and the neighbour bar where asked for.
+                detector = detector.held_at(
+                    self.held_rate,
+                    neighbours=self.held_neighbours,
+                    columns=settable_columns(self.spec_),
+                )
             trees: TreeEnsemble | None = None
             if isinstance(self.encoding_, TreeEnsemble):
                 try:
@@ -486,6 +503,7 @@ class Oracle(CounterfactualGenerator):
         positive = desired == model.positive_class
         target = model.threshold + self.margin if positive else model.threshold - self.margin
         by_cost = self.objective == "cost"
+        anchors = None if plausible is None else plausible.anchors(query)
         # A neighbour's count of changes caps the fewest, not the cheapest.
         known = int(count_changes(spec, query, near).min()) if len(near) and not by_cost else None
         caps = [c for c in (known, max_changes) if c is not None]
@@ -524,7 +542,7 @@ class Oracle(CounterfactualGenerator):
                     context = (
                         None if plan.empty else RelationProgram(plan, spec, query, low, high, widen)
                     )
-                    return self._priced(
+                    return self._near(
                         encoding.program(
                             spec,
                             query,
@@ -536,13 +554,16 @@ class Oracle(CounterfactualGenerator):
                             ratio_pick=pick,
                             ratio_levels=levels,
                             **({"companions": companions} if companions else {}),
-                        )
+                        ),
+                        plausible,
+                        anchors,
+                        widen,
                     )
                 # A support's program: its features alone move (and the derived features that
                 # follow them), over the whole program's values for them.
                 box = _within(low, high, support)
                 context = None if plan.empty else RelationProgram(plan, spec, query, *box, widen)
-                return self._priced(
+                return self._near(
                     encoding.program(
                         spec,
                         query,
@@ -552,7 +573,10 @@ class Oracle(CounterfactualGenerator):
                         relations=context,
                         chain_values=values,
                         **({"companions": companions} if companions else {}),
-                    )
+                    ),
+                    plausible,
+                    anchors,
+                    widen,
                 )
 
             builder = build()
@@ -623,6 +647,20 @@ class Oracle(CounterfactualGenerator):
         """A program with the price of changing each feature at all, and the objective."""
         builder.fixed = self.prices_.fixed
         builder.objective = self.objective
+        return builder
+
+    def _near(
+        self,
+        builder: Any,
+        plausible: _Plausible | None,
+        anchors: np.ndarray | None,
+        widen: float,
+    ) -> Any:
+        """A priced program, held to the neighbour bar where the answers are."""
+        builder = self._priced(builder)
+        bar = None if plausible is None else plausible.detector.neighbour_bar_
+        if bar is not None and anchors is not None:
+            hold_near(builder, bar, anchors, slack=bar.k * DETECTOR_TOLERANCE * widen)
         return builder
 
     def _support_search(
@@ -862,7 +900,7 @@ class _Plausible:
 
     def held(self, model: TrainedClassifier, desired: int) -> TrainedClassifier:
         """``model`` with the detector's outliers put outside class ``desired``."""
-        return cast(TrainedClassifier, _Held(model, self, desired))
+        return cast(TrainedClassifier, HeldClassifier(model, self.inliers, desired))
 
     def inliers(self, X: np.ndarray) -> np.ndarray:
         """The detector's verdict on raw rows: by its encoded trees (all trees at once, far
@@ -870,45 +908,22 @@ class _Plausible:
         row within a hair of the threshold, so every verdict is the detector's own."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
         if self.trees is None or not len(X):
-            return self.detector.inliers(X)
+            return self.detector.holds(X)
         score = self.trees.score(X)
         bound = self.detector.path_length_bound()
         verdict = score >= bound
         close = np.abs(score - bound) <= 1e-7
         if close.any():
             verdict[close] = self.detector.inliers(X[close])
+        bar = self.detector.neighbour_bar_
+        if bar is not None:
+            verdict &= bar.inliers(X)
         return verdict
 
-
-class _Held:
-    """A classifier whose ``predict`` says "not the desired class" for the detector's
-    outliers (what the search, the enumeration and the neighbours check)."""
-
-    def __init__(self, model: TrainedClassifier, plausible: _Plausible, desired: int):
-        self.model = model
-        self.plausible = plausible
-        self.desired = desired
-        self.other = (
-            model.negative_class if desired == model.positive_class else model.positive_class
-        )
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("model", "plausible", "desired", "other"):
-            raise AttributeError(name)
-        return getattr(self.model, name)
-
-    def _hold(self, X: Any, labels: np.ndarray) -> np.ndarray:
-        rows = np.asarray(X, dtype=float)
-        hit = labels == self.desired
-        if hit.any():
-            outside = ~self.plausible.inliers(rows[hit])
-            labels = labels.copy()
-            labels[np.flatnonzero(hit)[outside]] = self.other
-        return labels
-
-    def predict(self, X: Any) -> np.ndarray:
-        return self._hold(X, self.model.predict(X))
-
-    def predict_with_proba(self, X: Any, cls: int) -> tuple[np.ndarray, np.ndarray]:
-        labels, proba = self.model.predict_with_proba(X, cls)
-        return self._hold(X, labels), proba
+    def anchors(self, query: np.ndarray) -> np.ndarray | None:
+        """The real rows the program measures the neighbour bar to for ``query`` (None: no
+        bar): the nearest to the person, a few per neighbour counted."""
+        bar = self.detector.neighbour_bar_
+        if bar is None:
+            return None
+        return bar.nearest(query, ANCHORS_PER_NEIGHBOUR * bar.k)

@@ -61,6 +61,7 @@ class _Feature:
     value_cut: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, float]] | None = None
     candidates: np.ndarray | None = None  # every value it may take, where they are few
     samples: np.ndarray | None = None  # some values it may take (a quick search, no proof)
+    value: Expr | None = None  # the value it takes, in the program's variables
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,13 @@ class ProgramBuilder:
                 decode=decode,
                 value_cut=value_cut,
                 candidates=values,
+                value=Expr(
+                    float(values[0]),
+                    y + np.arange(m - 1),
+                    np.diff(values).astype(float),
+                    float(values.min()),
+                    float(values.max()),
+                ),
             ),
         )
         return y
@@ -335,6 +343,7 @@ class ProgramBuilder:
                 decode=decode,
                 candidates=candidates,
                 samples=samples,
+                value=x,
             ),
         )
         return y, x
