@@ -291,3 +291,5 @@ def test_benchmark_holds_every_generator_it_can_to_plausibility(folders, invoke)
     assert bad.exit_code == 2 and "--inlier-rate" in bad.output
     bad = invoke("benchmark", "--held-rate", 0, "--model", "m", "--data", "d", "--out", "o")
     assert bad.exit_code == 2 and "--held-rate" in bad.output
+    bad = invoke("benchmark", "--held-neighbours", 0, "--model", "m", "--data", "d", "--out", "o")
+    assert bad.exit_code == 2 and "--held-neighbours" in bad.output

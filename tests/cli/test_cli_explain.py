@@ -7,6 +7,7 @@ import pytest
 import sensecf as scf
 from sensecf.generators.llm.options import LLMOptions
 from sensecf.llm.base import ChatRequest, Completion, LLMBackend
+from sensecf.models.plausibility import settable_columns
 
 
 def test_explain_with_the_oracle(folders, invoke):
@@ -323,6 +324,13 @@ def test_explain_holds_the_oracle_to_plausibility(folders, invoke):
     judge = MetricSuite().fit(model, train_rows, calibration=test_rows)
     bar = judge.detector(model.spec.desired_class).held_at(0.7)
     assert len(cfs) and bar.inliers(cfs[model.spec.feature_names].to_numpy(dtype=float)).all()
+    # --held-neighbours: as near to real people of the desired class as held-out ones are.
+    near = folders / "held-oracle-near"
+    explain_three(near, "--generator", "oracle-plausible", "--held-neighbours", 5)
+    cfs = pd.read_csv(near / "cfs.csv")
+    columns = settable_columns(model.spec)
+    bar = judge.detector(model.spec.desired_class).held_at(None, neighbours=5, columns=columns)
+    assert len(cfs) and bar.holds(cfs[model.spec.feature_names].to_numpy(dtype=float)).all()
 
 
 def test_plausibility_is_for_a_generator_named_here():

@@ -189,7 +189,8 @@ def test_a_neighbour_bar_holds_the_plausible_teacher_and_its_typical_lines(task:
         [_apply(task, json.loads(r), a) for r, a in zip(frame["row"], frame["answer"], strict=True)]
     )
     assert bar.holds(rows).all()
-    # Every single change a prompt's first line offers keeps the person typical too.
+    # Every single change a prompt's first line offers keeps the person typical too (on this
+    # table a typical single change serves every person paired).
     offered = []
     for row, messages in zip(frame["row"], frame["messages"], strict=True):
         ctx = fmt.read_user_text(json.loads(messages)[-1]["content"])

@@ -88,3 +88,8 @@ def test_a_stricter_bar_the_run_held_its_methods_to_is_named(both_oracles, tmp_p
     assert fact.endswith(
         "the plausible methods held to the IsolationForest bar that 80% of them reach instead"
     )
+    path.write_text(json.dumps({**record, "held_neighbours": 20}))
+    fact = dict(benchmark_section(copy).facts)["plausibility reference"]
+    assert fact.endswith(
+        "the oracle also held as near to its 20 nearest real rows as 95% of them are"
+    )

@@ -495,8 +495,8 @@ def write_card(run: FinetuneRun, config: dict[str, Any], fmt: CompactFormat) -> 
         "first (current value: that change, then farther ones); for a person no single change "
         "serves, the features that help together. "
         + (
-            "Every listed change also keeps the person typical of the desired class (the "
-            "detector the teacher was held to). "
+            "Where some single change also keeps the person typical of the desired class "
+            "(the detector the teacher was held to), only such changes are listed. "
             if fmt.typical
             else ""
         )

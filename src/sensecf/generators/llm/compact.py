@@ -86,8 +86,9 @@ class CompactFormat:
     keep a prompt near 100 tokens. ``system``: the system message. ``typical``: the lines
     offer only values that also keep the person typical of the desired class (the plausibility
     detector's bar, moved to ``typical_rate`` of held-out real rows where set, with a neighbour
-    bar over ``typical_neighbours`` nearest real rows where set): how a model taught by a
-    plausible teacher is asked, at training and when served alike.
+    bar over ``typical_neighbours`` nearest real rows where set; a person no such change
+    serves is offered the plain single changes): how a model taught by a plausible teacher
+    is asked, at training and when served alike.
     """
 
     target: str = "flagged"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -153,17 +154,29 @@ class FineTunedGenerator(LLMGenerator):
         limits: Sequence[Limits | None] | None = None,
     ) -> QueryBatch:
         batch = super()._prepare(X, n_cfs, desired, rng, limits)
-        batch.flips = nearest_flips(
-            self._lists_model(desired),
-            batch.X,
-            batch.lower,
-            batch.upper,
-            desired,
+        flips = partial(
+            nearest_flips,
+            X=batch.X,
+            lo=batch.lower,
+            hi=batch.upper,
+            desired=desired,
             grids=self.grid_,
             steps=self.steps_,
             mutable=self.mutable_,
             spec=self.spec_,
         )
+        lists_model = self._lists_model(desired)
+        batch.flips = flips(lists_model)
+        if lists_model is not self.model_:
+            # A person no typical single change serves (atypical in what one change leaves
+            # alone) is offered the single changes that reach the goal.
+            bare = [i for i, found in enumerate(batch.flips) if not found]
+            if bare:
+                plain = flips(
+                    self.model_, X=batch.X[bare], lo=batch.lower[bare], hi=batch.upper[bare]
+                )
+                for i, found in zip(bare, plain, strict=True):
+                    batch.flips[i] = found
         return batch
 
     def _lists_model(self, desired: int) -> Any:

@@ -126,8 +126,9 @@ class Oracle(CounterfactualGenerator):
     (:class:`~sensecf.models.plausibility.NeighbourBar`): their mean distance to that many
     nearest real rows of the desired class, over the features a person sets, no larger than
     the held-out real rows' at the same rate. The program holds it as rows over the real rows
-    nearest the person (:mod:`.neighbours`): every answer meets the bar; the search filters by
-    it.
+    nearest the person (:mod:`.neighbours`): every answer meets the bar, and what the
+    certificate proves (the fewest changes, or that there is none) is over those rows, a
+    stricter bar than over every real row; the search filters by the bar itself.
 
     Search settings: ``grid_size`` training quantiles per feature, ``grid_size_large`` for the
     beam, ``beam_width`` rows kept per subset size, ``max_rows`` the largest exhaustive size

@@ -57,6 +57,7 @@ def reference_fact(data: RunData) -> tuple[str, str] | None:
         str(record.get("desired") or "the desired class"),
         record.get("inlier_rate"),
         record.get("held_rate"),
+        record.get("held_neighbours"),
     )
     return ("plausibility reference", line)
 
