@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 from test_oracle_exact import SPEC, admissible_rows, flagged_queries, tiny_data
+from test_oracle_plausible import low_risk_detector
 
 from sensecf.data.constraints import changed
 from sensecf.generators.oracle import Oracle
@@ -14,7 +15,7 @@ from sensecf.generators.oracle.budget import Budget
 from sensecf.generators.oracle.milp import ProgramBuilder, solve
 from sensecf.generators.oracle.neighbours import hold_near
 from sensecf.models import train
-from sensecf.models.plausibility import NeighbourBar, PlausibilityDetector, Standardiser
+from sensecf.models.plausibility import NeighbourBar
 
 
 def _bar(anchors: np.ndarray, k: int, threshold: float) -> NeighbourBar:
@@ -98,12 +99,7 @@ def held():
     data = tiny_data()
     estimator = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0)
     model = train(data, estimator, seed=0, importance_repeats=1)
-    train_rows, test_rows = model.split_data(data)
-    X = train_rows.X.to_numpy(dtype=float)
-    held_rows = test_rows.X.to_numpy(dtype=float)[test_rows.y.to_numpy() == 0]
-    detector = PlausibilityDetector(n_estimators=12, seed=3, inlier_rate=0.9).fit(
-        Standardiser.for_spec(SPEC, X), X[train_rows.y.to_numpy() == 0], held_rows
-    )
+    train_rows, detector = low_risk_detector(model, data, inlier_rate=0.9)
     oracle = Oracle(
         plausibility="iforest", detector=detector, held_neighbours=5, time_limit=60
     ).fit(model, train_rows)

@@ -24,15 +24,22 @@ def fitted(request):
         else GradientBoostingClassifier(n_estimators=15, max_depth=3, random_state=0)
     )
     model = train(data, estimator, seed=0, importance_repeats=1)
+    # Half the held-out real rows outliers: a detector strict enough to cost changes.
+    train_rows, detector = low_risk_detector(model, data, inlier_rate=0.5)
+    oracle = Oracle(plausibility="iforest", detector=detector, time_limit=60).fit(model, train_rows)
+    return model, train_rows, data, detector, oracle
+
+
+def low_risk_detector(model, data, inlier_rate):
+    """The model's training rows, and a small detector on their low-risk rows calibrated on the
+    held-out low-risk rows at ``inlier_rate``."""
     train_rows, test_rows = model.split_data(data)
     X = train_rows.X.to_numpy(dtype=float)
     held = test_rows.X.to_numpy(dtype=float)[test_rows.y.to_numpy() == 0]
-    # Half the held-out real rows outliers: a detector strict enough to cost changes.
-    detector = PlausibilityDetector(n_estimators=12, seed=3, inlier_rate=0.5).fit(
+    detector = PlausibilityDetector(n_estimators=12, seed=3, inlier_rate=inlier_rate).fit(
         Standardiser.for_spec(SPEC, X), X[train_rows.y.to_numpy() == 0], held
     )
-    oracle = Oracle(plausibility="iforest", detector=detector, time_limit=60).fit(model, train_rows)
-    return model, train_rows, data, detector, oracle
+    return train_rows, detector
 
 
 def test_the_encoded_detector_reproduces_score_samples(fitted):
