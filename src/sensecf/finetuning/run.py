@@ -181,7 +181,8 @@ def finetune(
     (see :class:`~sensecf.generators.oracle.Oracle`), ``held_neighbours`` to a neighbour bar
     too; both refused for any other teacher. A model taught by ``oracle-plausible`` is asked
     in a ``typical`` format: its prompt's lines offer only single changes that keep the person
-    typical by the bar the teacher met (``format.json`` keeps it, so it is served so too).
+    typical by the bar the teacher met, the plain ones to a person no such change serves
+    (``format.json`` keeps it, so it is served so too).
     """
     from sensecf.llm.models import packaged_model_path
 

@@ -184,8 +184,9 @@ class NeighbourBar:
         draft = cls(
             cols, standardiser.scale[cols], standardiser.median, rows[:, cols], k, math.inf, rate
         )
-        threshold = -_threshold(-draft.distances(held), rate)
-        passed = float((draft.distances(held) <= threshold).mean())
+        distances = draft.distances(held)
+        threshold = -_threshold(-distances, rate)
+        passed = float((distances <= threshold).mean())
         return cls(draft.columns, draft.scale, draft.median, draft.anchors, k, threshold, passed)
 
     def distances(self, X: np.ndarray) -> np.ndarray:
@@ -199,9 +200,7 @@ class NeighbourBar:
             part = filled[start : start + 256]
             gaps = np.abs(part[:, None, :] - self.anchors[None, :, :]) / self.scale
             d = gaps.sum(axis=2)
-            out[start : start + 256] = np.sort(
-                np.partition(d, self.k - 1, axis=1)[:, : self.k], 1
-            ).mean(1)
+            out[start : start + 256] = np.partition(d, self.k - 1, axis=1)[:, : self.k].mean(1)
         return out
 
     def inliers(self, X: np.ndarray) -> np.ndarray:
