@@ -268,8 +268,7 @@ def explain(
     ):
         raise SensecfError(
             "plausibility, inlier_rate, held_rate and held_neighbours apply to a generator "
-            "named here; give a "
-            "generator object its own (e.g. Oracle(plausibility='iforest'))"
+            "named here; give a generator object its own (e.g. Oracle(plausibility='iforest'))"
         )
     backend: LLMBackend | None = None
     llm_stats: dict[str, Any] | None = None

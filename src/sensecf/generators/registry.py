@@ -163,7 +163,7 @@ def held_options(
     ({}, {})
     """
     options = dict(options or {})
-    if plausibility == "none" and inlier_rate is None and held_rate is None and not held_neighbours:
+    if plausibility == "none" and all(v is None for v in (inlier_rate, held_rate, held_neighbours)):
         return options
     params = _make(name, llm, options, build_backend=False).get_params()
     if plausibility != "none" and "plausibility" in params:
