@@ -73,6 +73,22 @@ def test_a_stricter_bar_moves_only_the_isolation_forests_threshold():
         uncalibrated.held_at(0.8)
 
 
+def test_the_neighbour_bars_second_part_refuses_the_edge_of_a_tight_group():
+    # A tight group and a loose one: a row just outside the tight group is nearer its
+    # neighbours than rows of the loose group are to theirs, yet far for where it lies.
+    rng = np.random.default_rng(0)
+    tight = rng.normal(scale=0.05, size=(300, 2))
+    loose = rng.normal(scale=1.0, size=(300, 2)) + 10.0
+    X = np.vstack([tight, loose])[rng.permutation(600)]
+    scaler = Standardiser.from_reference(X, np.ones(2))
+    judge = PlausibilityDetector(n_estimators=20).fit(scaler, X[:450], X[450:])
+    bar = judge.held_at(None, neighbours=10).neighbour_bar_
+    edge = np.array([[0.6, 0.0]])
+    assert bar.distances(edge)[0] <= bar.threshold  # near enough by distance alone
+    assert bar.local_margins(edge)[0] > 0 and not bar.inliers(edge)[0]
+    assert bar.inliers(np.array([[0.0, 0.0], [10.0, 10.0]])).all()
+
+
 def test_a_neighbour_bar_is_met_by_its_share_of_held_out_rows():
     rng = np.random.default_rng(4)
     X = rng.normal(size=(600, 4)) * np.array([1.0, 10.0, 0.1, 1.0])
@@ -83,17 +99,30 @@ def test_a_neighbour_bar_is_met_by_its_share_of_held_out_rows():
     bar = near.neighbour_bar_
     assert bar is not None and judge.neighbour_bar_ is None
     held = X[400:]
-    assert bar.inliers(held).mean() == pytest.approx(0.95, abs=0.006) == bar.rate
+    # Each part is met by 95% of the held-out rows; the bar's rate is the share meeting both.
+    first, second = bar.distances(held) <= bar.threshold, bar.local_margins(held) <= 0
+    assert first.mean() == pytest.approx(0.95, abs=0.006)
+    assert second.mean() == pytest.approx(0.95, abs=0.006)
+    assert bar.inliers(held).mean() == (first & second).mean() == bar.rate
+    assert bar.rate < 0.95
     # The distance: mean L1 in standard units to the 7 nearest training rows, on columns 0-2.
     filled = np.where(np.isnan(X), scaler.median, X)
     Z = (filled[:, :3] - scaler.mean[:3]) / scaler.scale[:3]
     gaps = np.abs(Z[400:410, None, :] - Z[None, :400, :]).sum(axis=2)
     expected = np.sort(gaps, axis=1)[:, :7].mean(axis=1)
     np.testing.assert_allclose(bar.distances(X[400:410]), expected, rtol=1e-12)
+    # The second part: each training row's own mean distance to its 7 nearest others, and a
+    # row's least mean over 7 rows of (distance - factor x that row's own).
+    own_gaps = np.abs(Z[:400, None, :] - Z[None, :400, :]).sum(axis=2)
+    own = np.sort(own_gaps, axis=1)[:, 1:8].mean(axis=1)
+    np.testing.assert_allclose(bar.densities, own, rtol=1e-12)
+    margins = np.sort(gaps - bar.factor * own, axis=1)[:, :7].mean(axis=1)
+    np.testing.assert_allclose(bar.local_margins(X[400:410]), margins, rtol=1e-9, atol=1e-12)
     # Without a stricter rate the IsolationForest keeps its bar; holding asks for both.
     assert near.iforest_threshold_ == judge.iforest_threshold_
     np.testing.assert_array_equal(near.holds(held), judge.inliers(held) & bar.inliers(held))
-    assert near.held_at(0.8, neighbours=7).neighbour_bar_.rate == pytest.approx(0.8, abs=0.006)
+    stricter = near.held_at(0.8, neighbours=7, columns=np.array([0, 1, 2])).neighbour_bar_
+    assert stricter.threshold < bar.threshold and stricter.factor < bar.factor
     with pytest.raises(SensecfError, match="k must be a positive integer; got 0"):
         judge.held_at(None, neighbours=0)
     with pytest.raises(SensecfError, match="positions among 4 features; got \\[5\\]"):

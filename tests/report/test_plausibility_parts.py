@@ -91,5 +91,6 @@ def test_a_stricter_bar_the_run_held_its_methods_to_is_named(both_oracles, tmp_p
     path.write_text(json.dumps({**record, "held_neighbours": 20}))
     fact = dict(benchmark_section(copy).facts)["plausibility reference"]
     assert fact.endswith(
-        "the oracle also held as near to its 20 nearest real rows as 95% of them are"
+        "the oracle also held as near to its 20 nearest real rows as 95% of them are, in "
+        "distance and relative to how near those rows sit to their own (each part)"
     )

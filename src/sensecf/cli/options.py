@@ -98,9 +98,11 @@ held_neighbours_option = _shared(
     metavar="K",
     help="Also hold the oracle-plausible answers as near to real people of the desired class "
     "as held-out real people are: the mean distance (standard units, over the features a "
-    "person sets) to the K nearest real rows no larger than the share --held-rate (else "
+    "person sets) to the K nearest real rows, and that distance relative to how near those "
+    "rows sit to their own K nearest, each no larger than the share --held-rate (else "
     "--inlier-rate) of held-out rows reach. The IsolationForest cannot see how far past its "
-    "training range a value lies; this bar can (e.g. 20) [none].",
+    "training range a value lies, nor a row at the edge of a tight group; this bar can "
+    "(e.g. 10) [none].",
 )
 
 

@@ -165,7 +165,7 @@ def reference_line(
     >>> reference_line({"lof": 0.95, "iforest": 0.95, "n": 100.0}, "healthy", held_rate=0.8).split("; ")[1]
     'the plausible methods held to the IsolationForest bar that 80% of them reach instead'
     >>> reference_line({"lof": 0.95, "iforest": 0.95, "n": 9.0}, "healthy", held_neighbours=20).split("; ")[1]
-    'the oracle also held as near to its 20 nearest real rows as 95% of them are'
+    'the oracle also held as near to its 20 nearest real rows as 95% of them are, in distance and relative to how near those rows sit to their own (each part)'
     """
     n = int(rates.get("n", 0))
     if not n:
@@ -189,7 +189,8 @@ def reference_line(
         share = rate if held_rate is None else held_rate
         line += (
             f"; the oracle also held as near to its {held_neighbours} nearest real rows as "
-            f"{share:.0%} of them are"
+            f"{share:.0%} of them are, in distance and relative to how near those rows sit to "
+            "their own (each part)"
         )
     return line
 

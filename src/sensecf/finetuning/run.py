@@ -519,14 +519,15 @@ def _held_text(rate: float | None, neighbours: int | None = None) -> str:
     >>> _held_text(0.8), _held_text(None)
     (' (held to the IsolationForest bar 80% of held-out real rows reach)', '')
     >>> _held_text(None, 20)
-    ' (held as near to its 20 nearest real rows as held-out real rows are)'
+    ' (held as near to its 20 nearest real rows as held-out real rows are, in distance and relative to their own)'
     """
     parts = []
     if rate is not None:
         parts.append(f"held to the IsolationForest bar {rate:.0%} of held-out real rows reach")
     if neighbours is not None:
         parts.append(
-            f"held as near to its {neighbours} nearest real rows as held-out real rows are"
+            f"held as near to its {neighbours} nearest real rows as held-out real rows are, "
+            "in distance and relative to their own"
         )
     return f" ({'; '.join(parts)})" if parts else ""
 

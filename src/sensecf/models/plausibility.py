@@ -38,8 +38,8 @@ import copy
 import logging
 import math
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -126,21 +126,29 @@ class Standardiser:
 
 @dataclass(frozen=True)
 class NeighbourBar:
-    """ "As near to real people of the class as held-out real people are": a row passes when its
-    mean distance to its ``k`` nearest training rows of the class is at most ``threshold``.
+    """ "As near to real people of the class as held-out real people are", in two parts: a row
+    passes when
+
+    - its mean distance to its ``k`` nearest training rows of the class is at most
+      ``threshold`` (near in absolute terms), and
+    - some ``k`` training rows are, on average, no further from it than ``factor`` times their
+      own mean distance to their ``k`` nearest neighbours (``densities``): near as the rows
+      around it are near one another. A bar on distance alone is loose where real people
+      crowd together, and a row at its edge there stands apart from a tight group.
 
     The distance is the L1 distance in standard units (``|x - a| / scale``, summed) over
     ``columns``, the features a person sets (a spec's derived features follow them and are
     left out); a missing value counts as the training median, as the detector reads it.
     ``anchors`` are the training rows on those columns (filled); ``rate`` is the share of the
-    held-out rows of the class that pass (the threshold is set there).
+    held-out rows of the class that pass both parts (each part's bar is set there at the rate
+    asked). Without ``densities`` only the first part is asked.
 
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(300, 3))
     >>> scaler = Standardiser.from_reference(X, step=np.ones(3))
     >>> bar = NeighbourBar.calibrated(scaler, X[:200], X[200:], k=10, rate=0.9)
-    >>> float(bar.inliers(X[200:]).mean()), bool(bar.inliers(np.array([[6.0, 6.0, 6.0]]))[0])
-    (0.9, False)
+    >>> bool(0.8 <= bar.rate <= 0.9), bool(bar.inliers(np.array([[6.0, 6.0, 6.0]]))[0])
+    (True, False)
     """
 
     columns: np.ndarray
@@ -150,6 +158,8 @@ class NeighbourBar:
     k: int
     threshold: float
     rate: float
+    densities: np.ndarray | None = None
+    factor: float = math.inf
 
     @classmethod
     def calibrated(
@@ -162,8 +172,8 @@ class NeighbourBar:
         rate: float,
         columns: np.ndarray | None = None,
     ) -> NeighbourBar:
-        """The bar on training ``rows`` (spec order) whose threshold ``rate`` of the held-out
-        rows ``held`` meet; ``columns``: the positions the distance reads (default: all)."""
+        """The bar on training ``rows`` (spec order) whose parts ``rate`` of the held-out rows
+        ``held`` each meet; ``columns``: the positions the distance reads (default: all)."""
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise SensecfError(f"the neighbour bar's k must be a positive integer; got {k!r}")
         check_rate("the neighbour bar's rate", rate)
@@ -175,43 +185,85 @@ class NeighbourBar:
                 f"the neighbour bar's columns must be positions among {width} features; got "
                 f"{cols.tolist()}"
             )
-        if len(rows) < 2 or not len(held):
+        if len(rows) < 3 or not len(held):
             raise SensecfError(
-                f"the neighbour bar needs at least 2 training rows and held-out rows of the "
+                f"the neighbour bar needs at least 3 training rows and held-out rows of the "
                 f"class; got {len(rows)} and {len(held)}"
             )
-        k = int(min(k, len(rows)))
+        k = int(min(k, len(rows) - 1))
         draft = cls(
             cols, standardiser.scale[cols], standardiser.median, rows[:, cols], k, math.inf, rate
         )
-        distances = draft.distances(held)
-        threshold = -_threshold(-distances, rate)
-        passed = float((distances <= threshold).mean())
-        return cls(draft.columns, draft.scale, draft.median, draft.anchors, k, threshold, passed)
+        threshold = -_threshold(-draft.distances(held), rate)
+        # Each anchor's own mean distance to its k nearest others (itself left out).
+        own = np.concatenate(
+            [np.sort(gaps, axis=1)[:, 1 : k + 1].mean(1) for gaps in draft._gaps(rows)]
+        )
+        factors = draft._factors(held, own)
+        factor = -_threshold(-factors, rate)
+        bar = cls(cols, draft.scale, draft.median, draft.anchors, k, threshold, rate, own, factor)
+        return replace(bar, rate=float(bar.inliers(held).mean()))
+
+    def _gaps(self, X: np.ndarray) -> Iterator[np.ndarray]:
+        """Raw rows' distances to every anchor, a block of rows at a time (anchors x rows
+        stays small)."""
+        filled = np.where(np.isnan(X), self.median, X)[:, self.columns]
+        for start in range(0, len(X), 256):
+            part = filled[start : start + 256]
+            yield (np.abs(part[:, None, :] - self.anchors[None, :, :]) / self.scale).sum(axis=2)
 
     def distances(self, X: np.ndarray) -> np.ndarray:
         """Each raw row's mean distance to its ``k`` nearest anchors (standard units)."""
         X = np.atleast_2d(np.asarray(X, dtype=float))
         if not len(X):
             return np.zeros(0)
-        filled = np.where(np.isnan(X), self.median, X)[:, self.columns]
-        out = np.empty(len(X))
-        for start in range(0, len(X), 256):  # a block at a time: anchors x rows stays small
-            part = filled[start : start + 256]
-            gaps = np.abs(part[:, None, :] - self.anchors[None, :, :]) / self.scale
-            d = gaps.sum(axis=2)
-            out[start : start + 256] = np.partition(d, self.k - 1, axis=1)[:, : self.k].mean(1)
-        return out
+        k = self.k
+        return np.concatenate([np.partition(d, k - 1, 1)[:, :k].mean(1) for d in self._gaps(X)])
+
+    def local_margins(self, X: np.ndarray) -> np.ndarray:
+        """Each raw row's least mean, over ``k`` anchors, of its distance to an anchor less
+        ``factor`` times that anchor's own (at most 0: within the bar's second part; -inf
+        where the bar has no second part)."""
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        if self.densities is None or not math.isfinite(self.factor):
+            return np.full(len(X), -math.inf)
+        return np.concatenate(
+            [_least_mean(d - self.factor * self.densities, self.k) for d in self._gaps(X)]
+        )
+
+    def _factors(self, X: np.ndarray, own: np.ndarray) -> np.ndarray:
+        """Per raw row, the least factor at which it meets the second part (bisection on a
+        margin that falls as the factor grows)."""
+        factors = []
+        for d in self._gaps(X):
+            low, high = np.zeros(len(d)), np.ones(len(d))
+            for _ in range(60):  # double until every row passes
+                short = _least_mean(d - high[:, None] * own, self.k) > 0
+                if not short.any():
+                    break
+                high[short] *= 2
+            for _ in range(50):
+                middle = (low + high) / 2
+                passes = _least_mean(d - middle[:, None] * own, self.k) <= 0
+                high, low = np.where(passes, middle, high), np.where(passes, low, middle)
+            factors.append(high)
+        return np.concatenate(factors) if factors else np.zeros(0)
 
     def inliers(self, X: np.ndarray) -> np.ndarray:
-        """Whether each raw row is within the bar."""
-        return self.distances(X) <= self.threshold
+        """Whether each raw row is within both parts of the bar."""
+        return (self.distances(X) <= self.threshold) & (self.local_margins(X) <= 0)
 
     def nearest(self, row: np.ndarray, n: int) -> np.ndarray:
-        """The ``n`` anchors nearest ``row`` (raw, spec order), nearest first."""
+        """The positions of the ``n`` anchors nearest ``row`` (raw, spec order), nearest
+        first."""
         filled = np.where(np.isnan(row), self.median, row)[self.columns]
         d = (np.abs(self.anchors - filled) / self.scale).sum(axis=1)
-        return self.anchors[np.argsort(d, kind="stable")[: max(int(n), self.k)]]
+        return np.argsort(d, kind="stable")[: max(int(n), self.k)]
+
+
+def _least_mean(values: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the mean of its ``k`` smallest values."""
+    return np.partition(values, k - 1, axis=1)[:, :k].mean(axis=1)
 
 
 class PlausibilityDetector:

@@ -125,7 +125,8 @@ class Oracle(CounterfactualGenerator):
     ``held_neighbours``: also hold the answers to a neighbour bar
     (:class:`~sensecf.models.plausibility.NeighbourBar`): their mean distance to that many
     nearest real rows of the desired class, over the features a person sets, no larger than
-    the held-out real rows' at the same rate. The program holds it as rows over the real rows
+    the held-out real rows' at the same rate, in absolute terms and relative to how near those
+    rows sit to their own neighbours. The program holds it as rows over the real rows
     nearest the person (:mod:`.neighbours`): every answer meets the bar, and what the
     certificate proves (the fewest changes, or that there is none) is over those rows, a
     stricter bar than over every real row; the search filters by the bar itself.
@@ -922,8 +923,8 @@ class _Plausible:
         return verdict
 
     def anchors(self, query: np.ndarray) -> np.ndarray | None:
-        """The real rows the program measures the neighbour bar to for ``query`` (None: no
-        bar): the nearest to the person, a few per neighbour counted."""
+        """The positions of the real rows the program measures the neighbour bar to for
+        ``query`` (None: no bar): the nearest to the person, a few per neighbour counted."""
         bar = self.detector.neighbour_bar_
         if bar is None:
             return None

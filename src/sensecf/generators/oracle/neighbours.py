@@ -1,20 +1,24 @@
 """The neighbour bar as rows of the exact program: near real people of the desired class.
 
 A :class:`~sensecf.models.plausibility.NeighbourBar` asks that a row's mean L1 distance (in
-standard units) to its ``k`` nearest real rows be at most ``r``. Over a set of anchors (real
-rows) that is "some ``k`` anchors whose distances sum to at most ``k r``", and each piece is
-linear in the program's variables:
+standard units) to its ``k`` nearest real rows be at most ``r``, and that some ``k`` real rows
+be on average no further from it than ``c`` times their own mean distance ``ρ_a`` to their
+``k`` nearest. Over a set of anchors (real rows) both hold where "some ``k`` anchors have
+distances summing to at most ``k r`` and to at most ``c Σ ρ_a``", and each piece is linear in
+the program's variables:
 
 - the distance to anchor ``a`` on a feature held as a chain of values is a constant per value,
   so a sum over the chain's binaries; on a feature held as intervals (every admissible value)
   a variable ``d ≥ ±(x - a) / s``; on a feature the program does not move, a constant;
 - a binary ``z_a`` picks the anchors, ``e_a ≥ dist_a - M_a (1 - z_a)`` with ``M_a`` the largest
-  distance the program can reach, ``Σ z_a ≥ k`` and ``Σ e_a ≤ k r``.
+  distance the program can reach, ``Σ z_a = k``, ``Σ e_a ≤ k r`` and
+  ``Σ e_a - c Σ ρ_a z_a ≤ 0``.
 
-The rows are exact for the anchors they are given. Given the anchors nearest the person (not
-every real row), they are a sufficient condition: a counterfactual that meets them meets the
-bar over every real row (the ``k`` nearest of all rows are at least as near), so every answer
-passes the bar; "none found" is then over those anchors and the program's values.
+Both parts over one choice of anchors, and over the anchors given (the real rows nearest the
+person, not every real row), the rows are a sufficient condition: a counterfactual that meets
+them meets the bar over every real row (the ``k`` nearest of all rows are at least as near, and
+the bar's second part asks for some ``k`` rows, any), so every answer passes the bar; "none
+found" is then over those anchors and the program's values.
 
 >>> import numpy as np, pandas as pd
 >>> from sensecf.data.spec import infer_spec
@@ -24,8 +28,8 @@ passes the bar; "none found" is then over those anchors and the program's values
 >>> y = builder.add_chain(0, np.array([0.0, 4.0, 8.0]))
 >>> bar = NeighbourBar(np.array([0]), np.ones(1), np.zeros(1), np.array([[8.0], [9.0]]), 2, 1.0, 0.9)
 >>> rows = builder.n_rows
->>> hold_near(builder, bar, bar.anchors)
->>> builder.n_rows - rows  # a selection row per anchor, then Σ z ≥ k and Σ e ≤ k r
+>>> hold_near(builder, bar, np.arange(2))
+>>> builder.n_rows - rows  # a selection row per anchor, then Σ z = k and Σ e ≤ k r
 4
 """
 
@@ -45,12 +49,13 @@ ANCHORS_PER_NEIGHBOUR = 3
 
 
 def hold_near(
-    builder: ProgramBuilder, bar: NeighbourBar, anchors: np.ndarray, slack: float = 0.0
+    builder: ProgramBuilder, bar: NeighbourBar, index: np.ndarray, slack: float = 0.0
 ) -> None:
-    """Add the rows that keep the program's row within ``bar``, measured to ``anchors`` (rows
-    on the bar's columns, at least ``bar.k`` of them); ``slack`` keeps the sum that much inside
-    the bar (the solver's tolerance)."""
-    anchors = np.atleast_2d(np.asarray(anchors, dtype=float))
+    """Add the rows that keep the program's row within ``bar``, measured to the anchors at
+    positions ``index`` of ``bar.anchors`` (at least ``bar.k`` of them); ``slack`` keeps each
+    sum that much inside the bar (the solver's tolerance)."""
+    index = np.asarray(index, dtype=int)
+    anchors = bar.anchors[index]
     n = len(anchors)
     if n < bar.k:
         raise ValueError(f"the neighbour bar needs at least k={bar.k} anchors; got {n}")
@@ -110,8 +115,16 @@ def hold_near(
             v = np.tile(np.r_[1.0, -sign * x_vals], n)
             builder.add_rows_coo(r, c, v)
             builder.close_rows_bounds(sign * (x_const - a), np.full(n, np.inf))
-    # Σ z ≥ k and Σ e ≤ k r.
+    # Σ z = k and Σ e ≤ k r; with the bar's second part, Σ e - factor Σ ρ_a z_a ≤ 0 over the
+    # same k anchors (exactly k: a further anchor with a larger own distance would loosen it).
     builder.add_rows_coo(np.full(n, builder.n_rows), z + np.arange(n), np.ones(n))
-    builder.close_rows(1, float(bar.k), np.inf)
+    builder.close_rows(1, float(bar.k), float(bar.k))
     builder.add_rows_coo(np.full(n, builder.n_rows), e + np.arange(n), np.ones(n))
     builder.close_rows(1, -np.inf, bar.k * bar.threshold - slack)
+    if bar.densities is not None and np.isfinite(bar.factor):
+        own = bar.factor * bar.densities[index]
+        row = np.full(2 * n, builder.n_rows)
+        builder.add_rows_coo(
+            row, np.r_[e + np.arange(n), z + np.arange(n)], np.r_[np.ones(n), -own]
+        )
+        builder.close_rows(1, -np.inf, -slack)
