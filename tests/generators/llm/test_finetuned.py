@@ -47,7 +47,7 @@ def test_a_compact_request_never_offers_an_unmeasured_feature(gapped):
     assert violations(spec, queries, result.cf_matrix())["fixed"].sum() == 0
 
 
-def test_a_typical_format_lists_only_single_changes_that_keep_the_person_typical(toy):
+def test_a_typical_format_lists_only_changes_that_keep_the_person_typical(toy):
     from sensecf.generators import select_queries
     from sensecf.models.plausibility import class_detector
 
@@ -62,40 +62,55 @@ def test_a_typical_format_lists_only_single_changes_that_keep_the_person_typical
         trees=30,
         inlier_rate=0.5,
     )
+    names = spec.feature_names
+
+    def changed(query, changes):
+        row = query.copy()
+        for name, value in changes.items():
+            row[names.index(name)] = value
+        return row
 
     def listed(fmt):
-        """Per person, the rows of the single changes their reaching-alone lines offer."""
+        """Per person, the rows of the single changes their reaching-alone lines offer, and
+        their prompt's content."""
         generator = FineTunedGenerator(format=fmt, detector=strict).fit(toy.model, toy.train)
         inputs, _ = generator.prompt_inputs(X, desired)
         per_person = []
         for query, ctx in zip(X, inputs, strict=True):
             count = len(ctx.offered) if ctx.alone is None else ctx.alone
-            rows = []
-            for name, (_, *values) in list(ctx.offered.items())[:count]:
-                for value in values:
-                    row = query.copy()
-                    row[spec.feature_names.index(name)] = value
-                    rows.append(row)
+            rows = [
+                changed(query, {name: value})
+                for name, (_, *values) in list(ctx.offered.items())[:count]
+                for value in values
+            ]
             per_person.append(np.array(rows).reshape(-1, X.shape[1]))
-        return per_person, generator
+        return per_person, inputs, generator
 
-    plain, _ = listed(CompactFormat(target="high risk"))
-    typical, generator = listed(
+    plain, _, _ = listed(CompactFormat(target="high risk"))
+    typical, inputs, generator = listed(
         CompactFormat(target="high risk", typical=True, typical_neighbours=5)
     )
     bar = generator.lists_detectors_[desired]
     assert bar.neighbour_bar_ is not None and bar.neighbour_bar_.k == 5
     # Whom some typical single change serves (the bar the format names: the detector, with
-    # its neighbour bar) is offered only such changes; the others the plain ones.
-    kinds = {"typical": 0, "plain": 0}
-    for mine, theirs in zip(typical, plain, strict=True):
+    # its neighbour bar) is offered only such changes; whom none does, pairs of changes that
+    # keep them typical (the cheapest pair first: the first value of the first two lines);
+    # whom no pair serves either, the plain single changes.
+    kinds = {"typical": 0, "pairs": 0, "plain": 0}
+    for query, mine, theirs, ctx in zip(X, typical, plain, inputs, strict=True):
+        if ctx.alone == 0:
+            (first, (_, v, *_)), (second, (_, w, *_)) = list(ctx.offered.items())[:2]
+            row = changed(query, {first: v, second: w})[None, :]
+            assert toy.model.predict(row)[0] == desired and bar.holds(row)[0]
+            kinds["pairs"] += 1
+            continue
         assert len(mine) and (toy.model.predict(mine) == desired).all()
         if bar.holds(mine).all():
             kinds["typical"] += 1
-        else:  # no typical single change: the plain lines, as the plain format offers them
+        else:
             np.testing.assert_array_equal(mine, theirs)
             kinds["plain"] += 1
-    assert kinds["typical"] and kinds["plain"], kinds
+    assert kinds["typical"] and kinds["pairs"], kinds
     # The plain format offers changes that detector refuses to people a typical one serves.
     assert not all(
         bar.holds(theirs).all()

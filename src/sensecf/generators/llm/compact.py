@@ -5,8 +5,10 @@ now and the one it needs, then one line per feature in play — its current valu
 the answer may take for it. The first lines are the features that reach the goal *on their own*
 (:func:`~sensecf.generators.llm.probe.nearest_flips`), cheapest first (the effort of their
 smallest such move where the spec states costs, else its MAD-scaled distance), each with that
-smallest move first and farther ones after it. For a person no single change serves, a ``together:`` line introduces the features that only help
-(the classifier's one-feature probe, strongest values first). Optionally the nearest verified
+smallest move first and farther ones after it. For a person no single change serves, a
+``together:`` line introduces the features that only help (the classifier's one-feature probe,
+strongest values first), or, in a ``typical`` format, those of the pairs of changes that keep
+the person typical. Optionally the nearest verified
 desired-class people follow as their changes from this person. The answer is the compact set
 of changes as JSON, features in prompt order, values written as in the schema
 (:func:`~sensecf.generators.llm.schema.plain_number`).
@@ -86,9 +88,12 @@ class CompactFormat:
     keep a prompt near 100 tokens. ``system``: the system message. ``typical``: the lines
     offer only values that also keep the person typical of the desired class (the plausibility
     detector's bar, moved to ``typical_rate`` of held-out real rows where set, with a neighbour
-    bar over ``typical_neighbours`` nearest real rows where set; a person no such change
-    serves is offered the plain single changes): how a model taught by a plausible teacher
-    is asked, at training and when served alike.
+    bar over ``typical_neighbours`` nearest real rows where set). A person no such single
+    change serves is offered, after ``together:``, the pairs of changes that reach the goal
+    and keep them typical (a single change that reaches it beside one that brings the rest
+    in line, the cheapest pair first), and where no pair does either, the plain single
+    changes: how a model taught by a plausible teacher is asked, at training and when
+    served alike.
     """
 
     target: str = "flagged"

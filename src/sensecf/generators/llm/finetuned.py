@@ -39,7 +39,7 @@ from sensecf.generators.llm.generator import (
     RoundRequest,
     changed_values,
 )
-from sensecf.generators.llm.probe import nearest_flips
+from sensecf.generators.llm.probe import nearest_flips, pair_moves
 from sensecf.generators.llm.prompts import answer_row
 from sensecf.generators.llm.schema import answer_schema, plain_number
 from sensecf.llm.artifacts import gguf_path
@@ -169,15 +169,50 @@ class FineTunedGenerator(LLMGenerator):
         batch.flips = flips(lists_model)
         if lists_model is not self.model_:
             # A person no typical single change serves (atypical in what one change leaves
-            # alone) is offered the single changes that reach the goal.
+            # alone) is offered the pairs of changes that reach the goal and keep them typical:
+            # a single change that reaches it beside one that brings the rest back in line.
+            # Where no pair does either, the single changes that reach the goal.
             bare = [i for i, found in enumerate(batch.flips) if not found]
             if bare:
-                plain = flips(
-                    self.model_, X=batch.X[bare], lo=batch.lower[bare], hi=batch.upper[bare]
+                lo, hi = batch.lower[bare], batch.upper[bare]
+                plain = flips(self.model_, X=batch.X[bare], lo=lo, hi=hi)
+                pairs = pair_moves(
+                    lists_model,
+                    batch.X[bare],
+                    lo,
+                    hi,
+                    desired,
+                    plain,
+                    grids=self.grid_,
+                    steps=self.steps_,
+                    mutable=self.mutable_,
+                    spec=self.spec_,
                 )
-                for i, found in zip(bare, plain, strict=True):
-                    batch.flips[i] = found
+                batch.together = [{} for _ in range(len(X))]
+                for i, found, paired in zip(bare, plain, pairs, strict=True):
+                    if paired:
+                        batch.together[i] = self._pair_lines(batch.X[i], paired)
+                    else:
+                        batch.flips[i] = found
         return batch
+
+    def _pair_lines(
+        self, query: np.ndarray, pairs: list[tuple[int, float, int, float]]
+    ) -> dict[int, list[float]]:
+        """The features of ``pairs`` and their values, the cheapest pair's first (each move
+        priced as a line's single move is)."""
+        fixed, divisor = self.prices_.fixed, self.prices_.tie_scale(self.examples_.scale)
+
+        def price(j: int, v: float) -> float:
+            return float(abs(v - query[j]) / divisor[j] + fixed[j])
+
+        lines: dict[int, list[float]] = {}
+        for j, v, k, w in sorted(pairs, key=lambda p: price(p[0], p[1]) + price(p[2], p[3])):
+            for feature, value in ((j, v), (k, w)):
+                values = lines.setdefault(feature, [])
+                if value not in values:
+                    values.append(value)
+        return lines
 
     def _lists_model(self, desired: int) -> Any:
         """What a line's single move must reach: the classifier's desired class, and, where the
@@ -224,6 +259,9 @@ class FineTunedGenerator(LLMGenerator):
         # Features that only help are shown when no single change reaches the goal: beside one
         # that does, they only lead a small model astray (its minimal answer is one of those).
         helpers = [j for j in helps if j not in flips and j not in skip and np.isfinite(query[j])]
+        together = batch.together[i] if batch.together is not None else {}
+        if together:  # the moves that only reach the goal, and keep the person typical, as pairs
+            helpers = [j for j in together if j not in skip and np.isfinite(query[j])]
         helpers = helpers[: fmt.max_features] if not alone else []
         listed = set(alone) | set(helpers)
         moved = [
@@ -240,7 +278,12 @@ class FineTunedGenerator(LLMGenerator):
         for rank, j in enumerate([*alone, *helpers, *moved]):
             step = float(self.steps_[j])
             lo, hi = batch.lower[i, j], batch.upper[i, j]
-            source = flips[j] if rank < len(alone) else helpful.get(int(j), np.empty(0))
+            if rank < len(alone):
+                source: Sequence[float] = flips[j]
+            elif together:
+                source = together.get(int(j), [])
+            else:
+                source = helpful.get(int(j), np.empty(0))
             own = admissible(examples[:, j], query[j], lo, hi, step) if len(examples) else ()
             values = [plain_number(v, step) for v in list(source)[: fmt.max_values]]
             values += [plain_number(v, step) for v in own]

@@ -124,6 +124,8 @@ class QueryBatch:
     person: list[Limits | None] = field(default_factory=list)  # per query, their limits
     chains: list[list[AnswerChain]] = field(default_factory=list)  # per query, one per CF asked
     flips: list[dict[int, np.ndarray]] | None = None  # per query, moves that flip alone (if asked)
+    # per query, moves offered only together (feature → values), where a format asks for them
+    together: list[dict[int, list[float]]] | None = None
     seconds: dict[int, float] = field(default_factory=dict)  # per query, where timed alone
 
 
