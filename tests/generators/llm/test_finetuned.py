@@ -111,6 +111,12 @@ def test_a_typical_format_lists_only_changes_that_keep_the_person_typical(toy):
             np.testing.assert_array_equal(mine, theirs)
             kinds["plain"] += 1
     assert kinds["typical"] and kinds["pairs"], kinds
+    # A repair that avoids every typical line offers nothing rather than the changes that only
+    # help (they would lead the person out of the typical region).
+    batch = generator._prepare(X, 1, desired, np.random.default_rng(0))
+    for i, ctx in enumerate(inputs):
+        if batch.typical[i]:
+            assert not generator.prompt_input(batch, i, avoid=list(ctx.offered)).offered
     # The plain format offers changes that detector refuses to people a typical one serves.
     assert not all(
         bar.holds(theirs).all()

@@ -173,6 +173,7 @@ class FineTunedGenerator(LLMGenerator):
             # a single change that reaches it beside one that brings the rest back in line.
             # Where no pair does either, the single changes that reach the goal.
             bare = [i for i, found in enumerate(batch.flips) if not found]
+            batch.typical = [bool(found) for found in batch.flips]
             if bare:
                 lo, hi = batch.lower[bare], batch.upper[bare]
                 plain = flips(self.model_, X=batch.X[bare], lo=lo, hi=hi)
@@ -192,6 +193,7 @@ class FineTunedGenerator(LLMGenerator):
                 for i, found, paired in zip(bare, plain, pairs, strict=True):
                     if paired:
                         batch.together[i] = self._pair_lines(batch.X[i], paired)
+                        batch.typical[i] = True
                     else:
                         batch.flips[i] = found
         return batch
@@ -241,7 +243,9 @@ class FineTunedGenerator(LLMGenerator):
         The features whose smallest move reaches the goal alone, cheapest first (by its effort
         where the spec states costs, else MAD-scaled),
         with that move and farther ones; when there is none, the features that only help,
-        strongest first, with their strongest values; then any feature an example moves.
+        strongest first, with their strongest values; then any feature an example moves. In
+        a ``typical`` format, a person whose lines keep them typical (single changes or pairs)
+        is only ever offered those lines, less the ones avoided.
         """
         spec, fmt = self.spec_, self.format_
         query = batch.X[i]
@@ -260,7 +264,9 @@ class FineTunedGenerator(LLMGenerator):
         # that does, they only lead a small model astray (its minimal answer is one of those).
         helpers = [j for j in helps if j not in flips and j not in skip and np.isfinite(query[j])]
         together = batch.together[i] if batch.together is not None else {}
-        if together:  # the moves that only reach the goal, and keep the person typical, as pairs
+        if batch.typical is not None and batch.typical[i]:
+            # Typical lines only, in a repair too: once they are spent, nothing more is offered
+            # (the features that merely help would lead the person out of the typical region).
             helpers = [j for j in together if j not in skip and np.isfinite(query[j])]
         helpers = helpers[: fmt.max_features] if not alone else []
         listed = set(alone) | set(helpers)

@@ -126,6 +126,7 @@ class QueryBatch:
     flips: list[dict[int, np.ndarray]] | None = None  # per query, moves that flip alone (if asked)
     # per query, moves offered only together (feature → values), where a format asks for them
     together: list[dict[int, list[float]]] | None = None
+    typical: list[bool] | None = None  # per query, whether its lines keep it typical (if asked)
     seconds: dict[int, float] = field(default_factory=dict)  # per query, where timed alone
 
 
