@@ -177,17 +177,9 @@ class FineTunedGenerator(LLMGenerator):
             if bare:
                 lo, hi = batch.lower[bare], batch.upper[bare]
                 plain = flips(self.model_, X=batch.X[bare], lo=lo, hi=hi)
+                grid = (self.grid_, self.steps_, self.mutable_)  # as the flips read them
                 pairs = pair_moves(
-                    lists_model,
-                    batch.X[bare],
-                    lo,
-                    hi,
-                    desired,
-                    plain,
-                    grids=self.grid_,
-                    steps=self.steps_,
-                    mutable=self.mutable_,
-                    spec=self.spec_,
+                    lists_model, batch.X[bare], lo, hi, desired, plain, *grid, spec=self.spec_
                 )
                 batch.together = [{} for _ in range(len(X))]
                 for i, found, paired in zip(bare, plain, pairs, strict=True):
@@ -285,7 +277,7 @@ class FineTunedGenerator(LLMGenerator):
             step = float(self.steps_[j])
             lo, hi = batch.lower[i, j], batch.upper[i, j]
             if rank < len(alone):
-                source: Sequence[float] = flips[j]
+                source: Sequence[float] | np.ndarray = flips[j]
             elif together:
                 source = together.get(int(j), [])
             else:

@@ -216,10 +216,10 @@ def pair_moves(
     hi: np.ndarray,
     desired: int,
     firsts: Sequence[dict[int, np.ndarray]],
-    *,
     grids: Sequence[np.ndarray],
     steps: np.ndarray,
     mutable: np.ndarray,
+    *,
     spec: DatasetSpec | None = None,
     leads: int = 2,
 ) -> list[list[tuple[int, float, int, float]]]:
@@ -255,15 +255,18 @@ def pair_moves(
                 other.append(beside)
     if not who:
         return found
-    q, j, v, k = (np.concatenate(a) for a in (who, lead, lead_value, other))
+    q, first, first_value, second = (np.concatenate(a) for a in (who, lead, lead_value, other))
     rows = X[q].copy()
-    rows[np.arange(len(rows)), j] = v
-    rows[np.arange(len(rows)), feature[k]] = value[k]
+    rows[np.arange(len(rows)), first] = first_value
+    rows[np.arange(len(rows)), feature[second]] = value[second]
     if spec is not None and spec.relations:
         rows = recompute_known(spec, X[q], rows)
     labels, _ = model.predict_with_proba(rows, desired)
     for t in np.flatnonzero(np.asarray(labels) == desired):
-        found[int(q[t])].append((int(j[t]), float(v[t]), int(feature[k[t]]), float(value[k[t]])))
+        k = second[t]
+        found[int(q[t])].append(
+            (int(first[t]), float(first_value[t]), int(feature[k]), float(value[k]))
+        )
     return found
 
 
