@@ -201,6 +201,31 @@ def test_a_neighbour_bar_holds_the_plausible_teacher_and_its_typical_lines(task:
     assert bar.holds(np.vstack(offered)).all()
 
 
+def test_pairs_are_reused_only_while_a_typical_formats_lines_are_chosen_the_same_way(
+    task: Task, tmp_path, monkeypatch
+) -> None:
+    from sensecf.finetuning import run
+
+    made = []
+    real = run.build_pairs
+    monkeypatch.setattr(run, "build_pairs", lambda *a, **k: made.append(1) or real(*a, **k))
+    spec = task.data.spec
+    fmt = CompactFormat(target=spec.classes[spec.flagged_class], typical=True)
+    profile = run.Profile(per_query=1, max_queries=8)
+
+    def pairs() -> pd.DataFrame:
+        return run._pairs(
+            task.model, task.data, None, tmp_path, fmt, "oracle-plausible", profile, 0, False
+        )
+
+    first = pairs()
+    pd.testing.assert_frame_equal(pairs(), first)
+    assert len(made) == 1  # the same settings: reused
+    monkeypatch.setattr(run, "TYPICAL_LINES", run.TYPICAL_LINES + 1)
+    pairs()
+    assert len(made) == 2  # lines chosen another way: made anew
+
+
 def test_a_config_file_may_name_the_plausible_teacher(tmp_path) -> None:
     from click.testing import CliRunner
 

@@ -38,7 +38,7 @@ from sensecf.errors import SensecfError
 from sensecf.execution import Execution
 from sensecf.finetuning.pairs import ORACLE_TEACHERS, build_pairs, read_rows, split_pairs
 from sensecf.finetuning.training import TrainConfig, TrainResult, train_lora
-from sensecf.generators.llm.compact import CompactFormat
+from sensecf.generators.llm.compact import TYPICAL_LINES, CompactFormat
 from sensecf.generators.oracle.generator import NODE_LIMIT
 from sensecf.llm import artifacts
 from sensecf.models.classifier import TrainedClassifier
@@ -358,6 +358,7 @@ def _pairs(
             "teacher_nodes": prof.teacher_nodes,  # the teacher's answers depend on its budget
             "max_queries": prof.max_queries,
             "format": asdict(fmt),
+            **({"typical_lines": TYPICAL_LINES} if fmt.typical else {}),
             "seed": seed,
             "model": model.created_at,
             "rows": len(data),

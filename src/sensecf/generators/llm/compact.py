@@ -51,6 +51,10 @@ from sensecf.llm.artifacts import FORMAT
 from sensecf.llm.base import Messages
 
 FORMAT_VERSION = 2
+# The revision of how a typical format's lines are chosen (the text is the format's own): pairs
+# made under an earlier one are made anew, not reused. 2: pairs of changes for a person no
+# single typical change serves.
+TYPICAL_LINES = 2
 SYSTEM = "Fewest changes that reach the goal, as JSON."
 # How a missing value is written: short, one token or two, and not a number a model copies.
 MISSING = "NA"
