@@ -1,6 +1,7 @@
 """One plausibility detector: calibrated on held-out rows, shared by the suite and the oracle."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sensecf.errors import SensecfError
@@ -127,3 +128,21 @@ def test_a_neighbour_bar_is_met_by_its_share_of_held_out_rows():
         judge.held_at(None, neighbours=0)
     with pytest.raises(SensecfError, match="positions among 4 features; got \\[5\\]"):
         judge.held_at(None, neighbours=3, columns=np.array([5]))
+
+
+def test_a_class_detector_holds_out_whole_people_where_rows_have_people():
+    from sensecf.data.spec import infer_spec
+    from sensecf.models.plausibility import class_detector
+
+    rng = np.random.default_rng(1)
+    people = np.repeat(np.arange(40), 6)
+    frame = pd.DataFrame({"who": people.astype(float), "x": rng.normal(size=240)})
+    frame["y"] = (people % 2).astype(int)
+    spec = infer_spec(frame, "y")
+    X, y = frame[["who", "x"]].to_numpy(), frame["y"].to_numpy()
+    detector = class_detector(spec, X, y, 0, trees=5, groups=people)
+    trained, held = set(detector.rows_[:, 0]), set(detector.calibration_rows_[:, 0])
+    assert not trained & held  # nobody on both sides
+    assert len(held) == 4 and len(detector.calibration_rows_) == 24  # a fifth of 20 people
+    by_rows = class_detector(spec, X, y, 0, trees=5)
+    assert set(by_rows.rows_[:, 0]) & set(by_rows.calibration_rows_[:, 0])

@@ -342,8 +342,9 @@ class Oracle(CounterfactualGenerator):
 
     def _own_detector(self, desired: int) -> PlausibilityDetector:
         """A detector on the reference rows of class ``desired``, calibrated on a seeded fifth
-        of them held out (a run that has held-out rows passes ``detector=`` instead, the one
-        its metric suite uses)."""
+        of them (of their people, where they have people) held out (a run that has held-out
+        rows passes ``detector=`` instead, the one its metric suite uses)."""
+        groups = self.reference_.groups
         return class_detector(
             self.spec_,
             self.reference_X_,
@@ -352,6 +353,7 @@ class Oracle(CounterfactualGenerator):
             trees=self.detector_trees,
             seed=self.detector_seed,
             inlier_rate=self.inlier_rate,
+            groups=None if groups is None else groups.to_numpy(),
         )
 
     def _grid(self, j: int, size: int) -> np.ndarray:
