@@ -820,11 +820,12 @@ def _bad_input(exc: Exception) -> bool:
 
 
 def _takes_detector(generator: Any, detector: PlausibilityDetector) -> bool:
-    """Whether ``generator`` is held to plausibility with a detector of its own making whose
-    settings are the shared ``detector``'s (so the shared one is the same detector)."""
+    """Whether ``generator`` reads a plausibility detector (held to one, or choosing by one)
+    of its own making whose settings are the shared ``detector``'s (so the shared one is the
+    same detector)."""
     params = generator.get_params()
-    if params.get("plausibility", "none") == "none" or params.get("detector", detector) is not None:
-        return False  # not held, given its own detector, or taking none
+    if not generator.reads_detector() or params.get("detector") is not None:
+        return False  # reads none, or was given its own
     settings = detector.settings()
     mine = {"n_estimators": params.get("detector_trees"), "inlier_rate": params.get("inlier_rate")}
     return all(settings[k] == v for k, v in mine.items()) and detector.calibrated_

@@ -906,7 +906,8 @@ def share_detector(
     reference: Dataset,
     calibration: Dataset | None = None,
 ) -> PlausibilityDetector | None:
-    """Hold a generator asked for plausibility (e.g. ``oracle-plausible``) to the detector a
+    """Hold a generator asked for plausibility (e.g. ``oracle-plausible``), or one that
+    chooses by a detector (a fine-tuned model asked in a typical format), to the detector a
     metric suite judges by: fitted on the desired class's rows of ``reference`` (the training
     rows) and calibrated on its rows of ``calibration`` (held-out rows), with the generator's
     own detector settings (``detector_seed``, ``inlier_rate``, ``detector_trees``). Returns the
@@ -920,7 +921,7 @@ def share_detector(
     (True, None)
     """
     params = generator.get_params()
-    if params.get("plausibility", "none") == "none" or "detector" not in params:
+    if not generator.reads_detector():
         return None  # not held, or held by means of its own that take no shared detector
     if params["detector"] is not None:
         detector: PlausibilityDetector = params["detector"]

@@ -207,6 +207,18 @@ class CounterfactualGenerator(BaseEstimator):
     def _validate_params(self) -> None:
         """Check the parameters as given; raise with a message naming the parameter."""
 
+    def reads_detector(self) -> bool:
+        """Whether the method reads a plausibility detector (its ``detector`` parameter): held
+        to one (``plausibility`` other than ``"none"``), or choosing by one; a run then passes
+        it the one its metric suite judges by.
+
+        >>> from sensecf.generators.oracle import Oracle
+        >>> Oracle().reads_detector(), Oracle(plausibility="iforest").reads_detector()
+        (False, True)
+        """
+        params = self.get_params()
+        return "detector" in params and params.get("plausibility", "none") != "none"
+
     def _fit(self) -> None:
         """Method-specific preparation (an explainer, an index)."""
 

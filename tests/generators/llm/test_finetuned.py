@@ -123,3 +123,20 @@ def test_a_typical_format_lists_only_changes_that_keep_the_person_typical(toy):
         for mine, theirs in zip(typical, plain, strict=True)
         if bar.holds(mine).all()
     )
+
+
+def test_a_typical_format_chooses_its_lines_by_the_runs_detector(toy, tmp_path):
+    from sensecf.evaluation.benchmark import _takes_detector
+    from sensecf.evaluation.metrics import MetricSuite
+
+    typical = CompactFormat(target="high risk", typical=True)
+    typical.save(tmp_path)
+    plain = FineTunedGenerator(format=CompactFormat(target="high risk"))
+    assert FineTunedGenerator(format=typical).reads_detector()
+    assert FineTunedGenerator(model_dir=tmp_path).reads_detector()  # read off format.json
+    assert not plain.reads_detector()
+    # The benchmark hands the typical one its suite's detector: the one its pairs were made by.
+    suite = MetricSuite().fit(toy.model, toy.train, calibration=toy.test)
+    shared = suite.detector(toy.model.spec.desired_class)
+    assert _takes_detector(FineTunedGenerator(model_dir=tmp_path), shared)
+    assert not _takes_detector(plain, shared)

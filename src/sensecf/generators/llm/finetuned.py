@@ -125,6 +125,15 @@ class FineTunedGenerator(LLMGenerator):
             raise ValueError(f"`model_dir` must be a fine-tuned model folder; got {self.model_dir}")
         super()._validate_params()
 
+    def reads_detector(self) -> bool:
+        """Held to plausibility, or asked in a ``typical`` format (its lines are chosen by the
+        detector: at serving, the one its pairs were made with)."""
+        if super().reads_detector():
+            return True
+        if self.format is not None:
+            return self.format.typical
+        return self.model_dir is not None and CompactFormat.load(self.model_dir).typical
+
     def _fit(self) -> None:
         if self.format is not None:
             self.format_ = self.format
