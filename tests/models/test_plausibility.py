@@ -131,18 +131,21 @@ def test_a_neighbour_bar_is_met_by_its_share_of_held_out_rows():
 
 
 def test_a_class_detector_holds_out_whole_people_where_rows_have_people():
+    from sensecf.data.dataset import Dataset
     from sensecf.data.spec import infer_spec
     from sensecf.models.plausibility import class_detector
 
     rng = np.random.default_rng(1)
     people = np.repeat(np.arange(40), 6)
-    frame = pd.DataFrame({"who": people.astype(float), "x": rng.normal(size=240)})
+    frame = pd.DataFrame({"who": people, "tag": people.astype(float), "x": rng.normal(size=240)})
     frame["y"] = (people % 2).astype(int)
-    spec = infer_spec(frame, "y")
-    X, y = frame[["who", "x"]].to_numpy(), frame["y"].to_numpy()
-    detector = class_detector(spec, X, y, 0, trees=5, groups=people)
-    trained, held = set(detector.rows_[:, 0]), set(detector.calibration_rows_[:, 0])
-    assert not trained & held  # nobody on both sides
+    grouped = Dataset(frame, infer_spec(frame, "y", id_columns=["who"], group_column="who"))
+    detector = class_detector(grouped, 0, trees=5)
+    # the rows keep each person's tag: nobody is on both sides
+    tag = grouped.spec.feature_names.index("tag")
+    trained, held = set(detector.rows_[:, tag]), set(detector.calibration_rows_[:, tag])
+    assert not trained & held
     assert len(held) == 4 and len(detector.calibration_rows_) == 24  # a fifth of 20 people
-    by_rows = class_detector(spec, X, y, 0, trees=5)
-    assert set(by_rows.rows_[:, 0]) & set(by_rows.calibration_rows_[:, 0])
+    ungrouped = Dataset(frame.drop(columns="who"), infer_spec(frame.drop(columns="who"), "y"))
+    by_rows = class_detector(ungrouped, 0, trees=5)
+    assert set(by_rows.rows_[:, tag]) & set(by_rows.calibration_rows_[:, tag])

@@ -46,6 +46,7 @@ import numpy as np
 from sklearn.ensemble import IsolationForest
 from sklearn.neighbors import LocalOutlierFactor
 
+from sensecf.data.dataset import Dataset
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import SensecfError
 
@@ -558,37 +559,38 @@ def check_plausibility(
 
 
 def class_detector(
-    spec: DatasetSpec,
-    X: np.ndarray,
-    y: np.ndarray,
+    reference: Dataset,
     cls: int,
     *,
     trees: int = 100,
     seed: int = 0,
     inlier_rate: float | None = DEFAULT_INLIER_RATE,
-    groups: np.ndarray | None = None,
 ) -> PlausibilityDetector:
-    """A detector on the reference rows ``X`` (spec order, labels ``y``) of class ``cls``,
-    calibrated on a seeded fifth of them held out: what a generator held to plausibility fits
-    when a run gives it no detector (a run with held-out rows passes the metric suite's).
+    """A detector on the ``reference`` rows of class ``cls``, calibrated on a seeded fifth of
+    them held out: what a generator held to plausibility fits when a run gives it no detector
+    (a run with held-out rows passes the metric suite's).
 
-    With ``groups`` (each row's person), a fifth of the people is held out, as the suite's
-    held-out rows are other people: a held-out day whose person's other days are among the
-    training rows lies nearer them than a new person's would, and a bar set there is stricter
-    than the suite's.
+    Where the rows have people (the spec's group column), a fifth of the people is held out,
+    as the suite's held-out rows are other people: a held-out day whose person's other days
+    are among the training rows lies nearer them than a new person's would, and a bar set
+    there is stricter than the suite's.
 
+    >>> from sensecf.data.dataset import Dataset
     >>> from sensecf.data.spec import infer_spec
     >>> import pandas as pd
     >>> rng = np.random.default_rng(0)
     >>> frame = pd.DataFrame({"x": rng.normal(size=60), "y": [0, 1] * 30})
-    >>> spec = infer_spec(frame, "y")
-    >>> class_detector(spec, frame[["x"]].to_numpy(), frame["y"].to_numpy(), 0).n_calibration_
+    >>> class_detector(Dataset(frame, infer_spec(frame, "y")), 0).n_calibration_
     6
-    >>> people = np.repeat(np.arange(12), 5)  # 6 people have rows of class 0: 1 held out
-    >>> class_detector(spec, frame[["x"]].to_numpy(), frame["y"].to_numpy(), 0, groups=people).n_calibration_
+    >>> frame["who"] = np.repeat(np.arange(12), 5)  # 6 people have rows of class 0
+    >>> spec = infer_spec(frame, "y", id_columns=["who"], group_column="who")
+    >>> class_detector(Dataset(frame, spec), 0).n_calibration_  # one person's 5 rows
     5
     """
-    X = np.asarray(X, dtype=float)
+    X = reference.X.to_numpy(dtype=float)
+    y = reference.y.to_numpy()
+    groups = None if reference.groups is None else reference.groups.to_numpy()
+    spec = reference.spec
     mine = np.asarray(y) == cls
     rows = X[mine]
     if len(rows) < 10:

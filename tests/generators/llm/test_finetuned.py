@@ -54,14 +54,7 @@ def test_a_typical_format_lists_only_changes_that_keep_the_person_typical(toy):
     spec, desired = toy.model.spec, toy.model.spec.desired_class
     X = select_queries(toy.model, toy.test, limit=30, seed=0).X.to_numpy(dtype=float)
     # A strict detector (half the held-out rows pass) so the plain lists offer outliers.
-    strict = class_detector(
-        spec,
-        toy.train.X.to_numpy(dtype=float),
-        toy.train.y.to_numpy(),
-        desired,
-        trees=30,
-        inlier_rate=0.5,
-    )
+    strict = class_detector(toy.train, desired, trees=30, inlier_rate=0.5)
     names = spec.feature_names
 
     def changed(query, changes):

@@ -33,9 +33,7 @@ def queries(toy):
 @pytest.fixture(scope="module")
 def detector(toy):
     train = toy.train
-    return class_detector(
-        toy.model.spec, train.X.to_numpy(dtype=float), train.y.to_numpy(), 0, trees=50
-    )
+    return class_detector(train, 0, trees=50)
 
 
 def run(toy, queries, policy, n_cfs=1, **options):

@@ -331,16 +331,12 @@ class LLMGenerator(CounterfactualGenerator):
         the reference rows (``detector_trees``, ``detector_seed``, ``inlier_rate``)."""
         if self.detector is not None:
             return self.detector
-        groups = self.reference_.groups
         return class_detector(
-            self.spec_,
-            self.reference_.X.to_numpy(dtype=float),
-            self.reference_.y.to_numpy(),
+            self.reference_,
             desired,
             trees=self.detector_trees,
             seed=self.detector_seed,
             inlier_rate=self.inlier_rate,
-            groups=None if groups is None else groups.to_numpy(),
         )
 
     def backend_for_run(self) -> LLMBackend:

@@ -344,16 +344,12 @@ class Oracle(CounterfactualGenerator):
         """A detector on the reference rows of class ``desired``, calibrated on a seeded fifth
         of them (of their people, where they have people) held out (a run that has held-out
         rows passes ``detector=`` instead, the one its metric suite uses)."""
-        groups = self.reference_.groups
         return class_detector(
-            self.spec_,
-            self.reference_X_,
-            self.reference_.y.to_numpy(),
+            self.reference_,
             desired,
             trees=self.detector_trees,
             seed=self.detector_seed,
             inlier_rate=self.inlier_rate,
-            groups=None if groups is None else groups.to_numpy(),
         )
 
     def _grid(self, j: int, size: int) -> np.ndarray:
