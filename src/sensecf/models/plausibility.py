@@ -588,17 +588,14 @@ def class_detector(
     5
     """
     X = reference.X.to_numpy(dtype=float)
-    y = reference.y.to_numpy()
-    groups = None if reference.groups is None else reference.groups.to_numpy()
-    spec = reference.spec
-    mine = np.asarray(y) == cls
+    mine = reference.y.to_numpy() == cls
     rows = X[mine]
     if len(rows) < 10:
         raise SensecfError(
             f"plausibility needs at least 10 reference rows of class {cls}; got {len(rows)}"
         )
     rng = np.random.default_rng(seed)
-    people = None if groups is None else np.asarray(groups)[mine]
+    people = None if reference.groups is None else reference.groups.to_numpy()[mine]
     if people is not None and len(np.unique(people)) >= 5:
         names = np.unique(people)
         out = names[rng.permutation(len(names))[: len(names) // 5]]
@@ -607,7 +604,8 @@ def class_detector(
         held_out = np.zeros(len(rows), dtype=bool)
         held_out[rng.permutation(len(rows))[: len(rows) // 5]] = True
     detector = PlausibilityDetector(n_estimators=trees, seed=seed, inlier_rate=inlier_rate)
-    return detector.fit(Standardiser.for_spec(spec, X), rows[~held_out], rows[held_out])
+    standardiser = Standardiser.for_spec(reference.spec, X)
+    return detector.fit(standardiser, rows[~held_out], rows[held_out])
 
 
 def settable_columns(spec: DatasetSpec) -> np.ndarray:

@@ -14,8 +14,8 @@ the program's variables:
   distance the program can reach, ``Σ z_a = k``, ``Σ e_a ≤ k r`` and
   ``Σ e_a - c Σ ρ_a z_a ≤ 0``.
 
-Both parts over one choice of anchors, and over the anchors given (the real rows nearest the
-person, not every real row), the rows are a sufficient condition: a counterfactual that meets
+Both parts are asked of one choice of anchors, among the anchors given (the real rows nearest
+the person, not every real row), so the rows are a sufficient condition: a counterfactual that meets
 them meets the bar over every real row (the ``k`` nearest of all rows are at least as near, and
 the bar's second part asks for some ``k`` rows, any), so every answer passes the bar; "none
 found" is then over those anchors and the program's values.
