@@ -16,13 +16,15 @@ training rows and explains the flagged held-out people (the benchmark's queries)
     python benchmarks/profile_oracle.py --repeat 2               # same answers twice?
     python benchmarks/profile_oracle.py --tables synthetic --plausibility iforest
     python benchmarks/profile_oracle.py --plausibility iforest --held-rate 0.8  # stricter
+    python benchmarks/profile_oracle.py --plausibility iforest --held-neighbours 10
 
 With ``--plausibility iforest`` the oracle is held to the plausibility detector
 (``oracle-plausible``), the one the benchmark shares with its metric suite (fitted on the
 desired class's training rows, calibrated on the held-out rows); the IsolationForest and LOF
 inlier rates of its counterfactuals are printed beside the held-out real rows'; with
 ``--held-rate R`` it is held to the stricter bar that only a share R of those rows reach,
-while both detectors still judge at their calibration (95%). Counted work
+while both detectors still judge at their calibration (95%); with ``--held-neighbours K``
+it is also held to the neighbour bar over K nearest real rows. Counted work
 is printed beside the seconds (they vary on a busy machine): the solves per person, the
 rows, columns and nonzeros of the programs solved, and the people the search answered.
 """
@@ -94,7 +96,10 @@ def profile(table: str, model_name: str, args: argparse.Namespace, folder: Path)
     queries = select_queries(model, test_rows, limit=args.limit, seed=args.seed)
     start = time.perf_counter()
     oracle = Oracle(
-        time_limit=args.time_limit, plausibility=args.plausibility, held_rate=args.held_rate
+        time_limit=args.time_limit,
+        plausibility=args.plausibility,
+        held_rate=args.held_rate,
+        held_neighbours=args.held_neighbours,
     )
     # The detector the benchmark holds the oracle to and its metric suite judges by.
     share_detector(oracle, model, train_rows, calibration=test_rows)
@@ -232,6 +237,12 @@ def main() -> None:
         default=None,
         help="hold the oracle to the IsolationForest bar only this share of held-out real rows "
         "reach (stricter than the 0.95 the metrics judge at)",
+    )
+    parser.add_argument(
+        "--held-neighbours",
+        type=int,
+        default=None,
+        help="also hold the oracle to the neighbour bar over this many nearest real rows",
     )
     parser.add_argument("--repeat", type=int, default=1, help="generate this many times")
     parser.add_argument("--top", type=int, default=0, help="print the N costliest functions")
