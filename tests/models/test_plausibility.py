@@ -122,6 +122,8 @@ def test_a_neighbour_bar_is_met_by_its_share_of_held_out_rows():
     # Without a stricter rate the IsolationForest keeps its bar; holding asks for both.
     assert near.iforest_threshold_ == judge.iforest_threshold_
     np.testing.assert_array_equal(near.holds(held), judge.inliers(held) & bar.inliers(held))
+    # A verdict of the IsolationForest the caller has already (the oracle's encoded trees).
+    np.testing.assert_array_equal(near.holds(held, iforest=np.ones(len(held))), bar.inliers(held))
     stricter = near.held_at(0.8, neighbours=7, columns=np.array([0, 1, 2])).neighbour_bar_
     assert stricter.threshold < bar.threshold and stricter.factor < bar.factor
     with pytest.raises(SensecfError, match="k must be a positive integer; got 0"):

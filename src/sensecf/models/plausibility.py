@@ -377,10 +377,12 @@ class PlausibilityDetector:
             return self.lof_scores(X) >= self.lof_threshold_
         raise SensecfError(f"kind must be one of {list(DETECTORS)}; got {kind!r}")
 
-    def holds(self, X: np.ndarray) -> np.ndarray:
+    def holds(self, X: np.ndarray, iforest: np.ndarray | None = None) -> np.ndarray:
         """Whether each raw row meets the bar a generator is held to: an IsolationForest inlier,
-        and within the neighbour bar where :meth:`held_at` set one."""
-        verdict = self.inliers(X, "iforest")
+        and within the neighbour bar where :meth:`held_at` set one. ``iforest``: the
+        IsolationForest's verdict on ``X`` where the caller has it already (e.g. from the
+        encoded trees), else it is scored here."""
+        verdict = self.inliers(X, "iforest") if iforest is None else np.array(iforest, dtype=bool)
         if self.neighbour_bar_ is not None and len(verdict):
             verdict &= self.neighbour_bar_.inliers(X)
         return verdict

@@ -915,10 +915,7 @@ class _Plausible:
         close = np.abs(score - bound) <= 1e-7
         if close.any():
             verdict[close] = self.detector.inliers(X[close])
-        bar = self.detector.neighbour_bar_
-        if bar is not None:
-            verdict &= bar.inliers(X)
-        return verdict
+        return self.detector.holds(X, iforest=verdict)
 
     def anchors(self, query: np.ndarray) -> np.ndarray | None:
         """The positions of the real rows the program measures the neighbour bar to for
