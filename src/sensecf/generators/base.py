@@ -38,6 +38,7 @@ from sensecf.data.limits import Limits, PersonLimits
 from sensecf.data.spec import DatasetSpec
 from sensecf.errors import DataError, SensecfError
 from sensecf.models.classifier import TrainedClassifier
+from sensecf.models.plausibility import PlausibilityDetector, class_detector
 from sensecf.progress import progress_bar
 from sensecf.results import (
     PROVENANCE_COLUMNS,
@@ -218,6 +219,23 @@ class CounterfactualGenerator(BaseEstimator):
         """
         params = self.get_params()
         return "detector" in params and params.get("plausibility", "none") != "none"
+
+    def _class_detector(self, desired: int) -> PlausibilityDetector:
+        """The detector of class ``desired`` at its calibration, for a method that reads one:
+        its ``detector`` parameter, or one fitted on the reference rows with its
+        ``detector_trees``, ``detector_seed`` and ``inlier_rate``
+        (:func:`~sensecf.models.plausibility.class_detector`)."""
+        params = self.get_params()
+        if params.get("detector") is not None:
+            detector: PlausibilityDetector = params["detector"]
+            return detector
+        return class_detector(
+            self.reference_,
+            desired,
+            trees=params["detector_trees"],
+            seed=params["detector_seed"],
+            inlier_rate=params["inlier_rate"],
+        )
 
     def _fit(self) -> None:
         """Method-specific preparation (an explainer, an index)."""

@@ -58,7 +58,6 @@ from sensecf.models.plausibility import (
     DEFAULT_INLIER_RATE,
     PlausibilityDetector,
     check_plausibility,
-    class_detector,
 )
 from sensecf.progress import progress_bar
 
@@ -325,19 +324,6 @@ class LLMGenerator(CounterfactualGenerator):
             scales = FeatureScales.from_reference(self.spec_, X[y == desired])
             self.detectors_[desired] = _Typical(detector, scales.median, scales.scale)
         return self.detectors_[desired]
-
-    def _class_detector(self, desired: int) -> PlausibilityDetector:
-        """The detector of class ``desired`` at its calibration: ``detector``, or one fitted on
-        the reference rows (``detector_trees``, ``detector_seed``, ``inlier_rate``)."""
-        if self.detector is not None:
-            return self.detector
-        return class_detector(
-            self.reference_,
-            desired,
-            trees=self.detector_trees,
-            seed=self.detector_seed,
-            inlier_rate=self.inlier_rate,
-        )
 
     def backend_for_run(self) -> LLMBackend:
         """The backend in use: the one given, or the embedded model made by ``fit``."""

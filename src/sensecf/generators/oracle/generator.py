@@ -42,7 +42,6 @@ from sensecf.models.plausibility import (
     HeldClassifier,
     PlausibilityDetector,
     check_plausibility,
-    class_detector,
     settable_columns,
 )
 from sensecf.progress import progress_bar
@@ -119,7 +118,7 @@ class Oracle(CounterfactualGenerator):
     :class:`~sensecf.models.plausibility.PlausibilityDetector` to hold the answers to (the
     benchmark and ``explain`` pass their metric suite's); without one, one is fitted per
     desired class (``detector_trees``, ``detector_seed``, calibrated so ``inlier_rate`` of a
-    held-out fifth pass). ``held_rate``: a stricter bar on the same trees, the score that only
+    held-out fifth pass, a fifth of the people where the rows have people). ``held_rate``: a stricter bar on the same trees, the score that only
     that share of the held-out real rows reach (``None``: the detector's own); the suite still
     judges at its own, so the answers have room inside the typical region.
     ``held_neighbours``: also hold the answers to a neighbour bar
@@ -321,7 +320,7 @@ class Oracle(CounterfactualGenerator):
         if self.plausibility == "none":
             return None
         if desired not in self.detectors_:
-            detector = self.detector if self.detector is not None else self._own_detector(desired)
+            detector = self._class_detector(desired)
             if self.held_rate is not None or self.held_neighbours is not None:
                 # A stricter bar on the same trees, and the neighbour bar where asked for.
                 detector = detector.held_at(
@@ -339,18 +338,6 @@ class Oracle(CounterfactualGenerator):
                     trees = None
             self.detectors_[desired] = _Plausible(detector, trees)
         return self.detectors_[desired]
-
-    def _own_detector(self, desired: int) -> PlausibilityDetector:
-        """A detector on the reference rows of class ``desired``, calibrated on a seeded fifth
-        of them (of their people, where they have people) held out (a run that has held-out
-        rows passes ``detector=`` instead, the one its metric suite uses)."""
-        return class_detector(
-            self.reference_,
-            desired,
-            trees=self.detector_trees,
-            seed=self.detector_seed,
-            inlier_rate=self.inlier_rate,
-        )
 
     def _grid(self, j: int, size: int) -> np.ndarray:
         feature = self.spec_.features[j]
