@@ -32,7 +32,6 @@ from sensecf.execution import Execution, UnitError
 from sensecf.generators.llm.compact import CompactFormat
 from sensecf.generators.llm.schema import plain_number
 from sensecf.models.classifier import TrainedClassifier
-from sensecf.models.plausibility import settable_columns
 
 TEACHERS = ("oracle", "oracle-plausible", "dice", "llm")
 # The teachers that answer each person on their own (sent out in chunks, given a node budget).
@@ -132,9 +131,8 @@ def build_pairs(
     lists = {"detector": detector} if fmt.typical and detector is not None else {}
     gen = FineTunedGenerator(format=fmt, **lists).fit(model, train_rows)
     rate, near = options.get("held_rate"), options.get("held_neighbours")
-    if detector is not None and (rate is not None or near is not None):
-        # the bar the teacher was held to
-        detector = detector.held_at(rate, neighbours=near, columns=settable_columns(spec))
+    if detector is not None:  # the bar the teacher was held to
+        detector = detector.held_for(spec, rate, near)
     if detector is not None:
         counts["implausible"] = 0
     teacher_cfs = _teach(

@@ -437,6 +437,27 @@ class PlausibilityDetector:
             )
         return held
 
+    def held_for(
+        self, spec: DatasetSpec, rate: float | None, neighbours: int | None
+    ) -> PlausibilityDetector:
+        """The bar a generator asked for ``rate`` and ``neighbours`` is held to:
+        :meth:`held_at` with the neighbour bar over the features a person sets in ``spec``
+        (:func:`settable_columns`); this detector itself where neither is set.
+
+        >>> from sensecf.data.spec import infer_spec
+        >>> import pandas as pd
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(300, 2))
+        >>> spec = infer_spec(pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": [0, 1] * 150}), "y")
+        >>> judge = PlausibilityDetector(n_estimators=20).fit(
+        ...     Standardiser.from_reference(X, step=np.ones(2)), X[:200], calibration=X[200:])
+        >>> judge.held_for(spec, None, None) is judge, judge.held_for(spec, None, 5).neighbour_bar_.k
+        (True, 5)
+        """
+        if rate is None and neighbours is None:
+            return self
+        return self.held_at(rate, neighbours=neighbours, columns=settable_columns(spec))
+
     def path_length_bound(self) -> float:
         """The IsolationForest's inlier rule as a bound on the mean normalised path length:
         ``score_samples = -2 ** (-S) >= threshold`` exactly when ``S >= -log2(-threshold)``,

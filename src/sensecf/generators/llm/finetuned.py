@@ -49,7 +49,6 @@ from sensecf.models.plausibility import (
     DEFAULT_INLIER_RATE,
     HeldClassifier,
     PlausibilityDetector,
-    settable_columns,
 )
 
 
@@ -225,14 +224,9 @@ class FineTunedGenerator(LLMGenerator):
         if not fmt.typical:
             return self.model_
         if desired not in self.lists_detectors_:
-            detector = self._class_detector(desired)
-            if fmt.typical_rate is not None or fmt.typical_neighbours is not None:
-                detector = detector.held_at(
-                    fmt.typical_rate,
-                    neighbours=fmt.typical_neighbours,
-                    columns=settable_columns(self.spec_),
-                )
-            self.lists_detectors_[desired] = detector
+            self.lists_detectors_[desired] = self._class_detector(desired).held_for(
+                self.spec_, fmt.typical_rate, fmt.typical_neighbours
+            )
         return HeldClassifier(self.model_, self.lists_detectors_[desired].holds, desired)
 
     def prompt_input(

@@ -42,7 +42,6 @@ from sensecf.models.plausibility import (
     HeldClassifier,
     PlausibilityDetector,
     check_plausibility,
-    settable_columns,
 )
 from sensecf.progress import progress_bar
 
@@ -320,14 +319,10 @@ class Oracle(CounterfactualGenerator):
         if self.plausibility == "none":
             return None
         if desired not in self.detectors_:
-            detector = self._class_detector(desired)
-            if self.held_rate is not None or self.held_neighbours is not None:
-                # A stricter bar on the same trees, and the neighbour bar where asked for.
-                detector = detector.held_at(
-                    self.held_rate,
-                    neighbours=self.held_neighbours,
-                    columns=settable_columns(self.spec_),
-                )
+            # A stricter bar on the same trees, and the neighbour bar where asked for.
+            detector = self._class_detector(desired).held_for(
+                self.spec_, self.held_rate, self.held_neighbours
+            )
             trees: TreeEnsemble | None = None
             if isinstance(self.encoding_, TreeEnsemble):
                 try:
