@@ -8,8 +8,12 @@ mean number of features a first answer changes.
 With ``--ft-dir`` (the fine-tuned folder the benchmark served) it also prints how much of the
 fine-tuned model's first answers is read off its prompt: the share that is exactly the first
 line's first value (the cheapest single change that reaches the goal), and the share that is
-some line's first value. A high share says the model learned to read its prompt, which is what
-its format asks of it; the rest is its own choice.
+some line's first value; and, for a model asked in a typical format, how many people were
+offered the plausible oracle's answers together (no typical single change serves them) and the
+share of their first answers that are the oracle's first answer, whole. A high share says the
+model learned to read its prompt, which is what its format asks of it; the rest is its own
+choice. For the people offered the oracle's answer, a copy is the oracle's work, not the
+model's.
 
     python benchmarks/bench_finetuned.py runs/bench --ft-dir runs/ft
 """
@@ -28,12 +32,14 @@ from sensecf.results import CounterfactualResult
 
 
 def answer_stats(result: CounterfactualResult) -> dict[str, float]:
-    """Per-method figures from one saved result (first answers: round 0, sample 0)."""
+    """Per-method figures from one saved result (first answers: round 0, sample 0 of an LLM
+    method; each person's first row of any other)."""
     cfs, queries = result.cfs, result.queries
     names = result.spec.feature_names
-    first = cfs
     if "round" in cfs.columns:
         first = cfs[(cfs["round"] == 0) & (cfs["sample"] == 0)]
+    else:
+        first = cfs.groupby("query_id", sort=False).head(1)
     X = queries.set_index("query_id").loc[first["query_id"], names].to_numpy(dtype=float)
     C = first[names].to_numpy(dtype=float)
     moved = ~np.isclose(X, C, equal_nan=True)
@@ -58,34 +64,58 @@ def answer_stats(result: CounterfactualResult) -> dict[str, float]:
 
 def prompt_reading(result: CounterfactualResult, bench_dir: Path, ft_dir: Path) -> dict[str, float]:
     """Shares of the fine-tuned first answers that are the first line's first value, or some
-    line's first value, of the prompt the generator wrote for that person."""
+    line's first value, of the prompt the generator wrote for that person; in a typical format,
+    the people offered the oracle's answers together and the share of their first answers that
+    are its first answer whole."""
     import yaml
 
     from sensecf.data.loaders import load_dataset
+    from sensecf.evaluation.metrics import share_detector
     from sensecf.generators.llm.finetuned import FineTunedGenerator
     from sensecf.models import load_model
 
     config = yaml.safe_load((bench_dir / "config.yaml").read_text())
     model = load_model(config["model"])
-    train_rows, _ = model.split_data(load_dataset(config["data"]))
-    gen = FineTunedGenerator(model_dir=ft_dir).fit(model, train_rows)
-    names = result.spec.feature_names
+    train_rows, test_rows = model.split_data(load_dataset(config["data"]))
+    gen = FineTunedGenerator(model_dir=ft_dir)
+    share_detector(gen, model, train_rows, test_rows)  # the lines it was served with
+    gen.fit(model, train_rows)
+    names, spec = result.spec.feature_names, result.spec
     cfs = result.cfs
     first = cfs[(cfs["round"] == 0) & (cfs["sample"] == 0)]
     X = result.queries.set_index("query_id").loc[first["query_id"], names].to_numpy(dtype=float)
     inputs, _ = gen.prompt_inputs(X)
-    top = some = 0
-    for ctx, x, c in zip(inputs, X, first[names].to_numpy(dtype=float), strict=True):
+    batch = gen._prepare(X, 1, spec.desired_class, np.random.default_rng(0))
+    together = batch.together or [{} for _ in X]
+    # the oracle's answers the together lines were made of (the first one, whole, is checked)
+    oracle = gen._plausible_answers(batch, [i for i, lines in enumerate(together) if lines])
+    top = some = offered = whole = 0
+    C = first[names].to_numpy(dtype=float)
+    for i, (ctx, x, c, lines) in enumerate(zip(inputs, X, C, together, strict=True)):
         answer = {
-            n: plain_number(v, float(result.spec.feature(n).step))
+            n: plain_number(v, float(spec.feature(n).step))
             for n, q, v in zip(names, x, c, strict=True)
             if n in ctx.offered and not np.isclose(q, v, equal_nan=True)
         }
         leads = [(n, values[1]) for n, values in ctx.offered.items()]
         top += bool(leads) and answer == dict(leads[:1])
         some += len(answer) == 1 and next(iter(answer.items())) in leads
+        if lines:  # the oracle's answers, its first answer's changes on the first lines
+            offered += 1
+            if len(oracle.get(i, ())):
+                row = oracle[i][0]
+                theirs = {
+                    n: plain_number(row[j], float(spec.feature(n).step))
+                    for j, n in enumerate(names)
+                    if n in ctx.offered and not np.isclose(x[j], row[j], equal_nan=True)
+                }
+                whole += answer == theirs
     n = max(1, len(first))
-    return {"first line, first value": top / n, "a line's first value": some / n}
+    shares = {"first line, first value": top / n, "a line's first value": some / n}
+    if gen.format_.typical:
+        shares["people offered the oracle's answers"] = offered
+        shares["their first answers that are the oracle's, whole"] = whole / max(1, offered)
+    return shares
 
 
 def main() -> None:
@@ -103,7 +133,7 @@ def main() -> None:
         shares = prompt_reading(CounterfactualResult.load(tuned), args.out, args.ft_dir)
         print("\nfine-tuned first answers read off the prompt:")
         for label, share in shares.items():
-            print(f"  {label}: {share:.2f}")
+            print(f"  {label}: {share:.2f}" if isinstance(share, float) else f"  {label}: {share}")
 
 
 if __name__ == "__main__":

@@ -181,8 +181,9 @@ def finetune(
     (see :class:`~sensecf.generators.oracle.Oracle`), ``held_neighbours`` to a neighbour bar
     too; both refused for any other teacher. A model taught by ``oracle-plausible`` is asked
     in a ``typical`` format: its prompt's lines offer only single changes that keep the person
-    typical by the bar the teacher met, the plain ones to a person no such change serves
-    (``format.json`` keeps it, so it is served so too).
+    typical by the bar the teacher met; to a person no such change serves, the changes of the
+    oracle's answers held to that bar (the model reads them off its prompt), and where there
+    are none, the plain single changes (``format.json`` keeps it, so it is served so too).
     """
     from sensecf.llm.models import packaged_model_path
 
@@ -498,7 +499,9 @@ def write_card(run: FinetuneRun, config: dict[str, Any], fmt: CompactFormat) -> 
         "serves, the features that help together. "
         + (
             "Where some single change also keeps the person typical of the desired class "
-            "(the detector the teacher was held to), only such changes are listed. "
+            "(the detector the teacher was held to), only such changes are listed; where none "
+            "does, the changes of the plausible oracle's answers held to that bar, which the "
+            "model reads off its prompt. "
             if fmt.typical
             else ""
         )

@@ -5,7 +5,7 @@ import pandas as pd
 
 from sensecf.data.dataset import Dataset
 from sensecf.data.spec import infer_spec
-from sensecf.generators.llm.generator import _fallback
+from sensecf.generators.llm.generator import oracle_answers
 from sensecf.generators.oracle import Oracle
 from sensecf.models import train
 
@@ -21,6 +21,6 @@ def test_the_fallback_says_infeasible_where_the_oracle_proves_it():
     oracle = Oracle(time_limit=10).fit(model, data)
     X = np.array([[65.0, 2000.0], [35.0, 1500.0]])  # old: nothing allowed helps; young: walk
     assert (model.predict(X) == 1).all()
-    fills, answers = _fallback(oracle, X, {0: 2, 1: 2}, desired=0)
+    fills, answers = oracle_answers(oracle, X, {0: 2, 1: 2}, desired=0)
     assert answers == {0: "infeasible", 1: "optimal"}
     assert len(fills[0]) == 0 and len(fills[1]) >= 1

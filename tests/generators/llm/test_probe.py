@@ -7,7 +7,7 @@ import pytest
 
 from sensecf.data.constraints import allowed_ranges
 from sensecf.generators.llm.candidates import admissible, feature_grid
-from sensecf.generators.llm.probe import HELP_MIN_GAIN, nearest_flips, pair_moves, probe
+from sensecf.generators.llm.probe import HELP_MIN_GAIN, nearest_flips, probe
 
 
 def probe_by_loops(model, X, lo, hi, proba, desired, grids, steps, mutable, names):
@@ -128,31 +128,6 @@ def test_nearest_flips_are_the_smallest_single_moves_that_reach_the_desired_clas
                 row = X[i].copy()
                 row[j] = nearer
                 assert model.predict(row[None, :])[0] != desired
-
-
-def test_pair_moves_are_every_lead_beside_every_other_admissible_move_that_reaches(toy):
-    args = setting(toy, 6, 7)
-    for key in ("proba", "names"):
-        args.pop(key)
-    model, X, desired, steps = args["model"], args["X"], args["desired"], args["steps"]
-    lo, hi, grids, mutable = args["lo"], args["hi"], args["grids"], args["mutable"]
-    # Leads: two values of each of two features per person, whether or not they flip alone.
-    leads = [{int(j): grids[j][[0, -1]] for j in mutable[:2]} for _ in X]
-    found = pair_moves(model, X, lo, hi, desired, leads, grids=grids, steps=steps, mutable=mutable)
-    for i, query in enumerate(X):
-        expected = []
-        for j, values in leads[i].items():
-            for v in values:
-                for k in mutable:
-                    if k == j:
-                        continue
-                    for w in admissible(grids[k], query[k], lo[i, k], hi[i, k], steps[k]):
-                        row = query.copy()
-                        row[j], row[k] = v, w
-                        if model.predict(row[None, :])[0] == desired:
-                            expected.append((j, float(v), int(k), float(w)))
-        assert sorted(found[i]) == sorted(expected)
-    assert any(found), "the toy task has pairs that reach the desired class"
 
 
 def test_a_feature_nobody_measured_is_never_tried_even_within_open_bounds(toy):

@@ -7,8 +7,8 @@ the answer may take for it. The first lines are the features that reach the goal
 smallest such move where the spec states costs, else its MAD-scaled distance), each with that
 smallest move first and farther ones after it. For a person no single change serves, a
 ``together:`` line introduces the features that only help (the classifier's one-feature probe,
-strongest values first), or, in a ``typical`` format, those of the pairs of changes that keep
-the person typical. Optionally the nearest verified
+strongest values first), or, in a ``typical`` format, those of the exact program's answers
+that keep the person typical. Optionally the nearest verified
 desired-class people follow as their changes from this person. The answer is the compact set
 of changes as JSON, features in prompt order, values written as in the schema
 (:func:`~sensecf.generators.llm.schema.plain_number`).
@@ -53,8 +53,8 @@ from sensecf.llm.base import Messages
 FORMAT_VERSION = 2
 # The revision of how a typical format's lines are chosen (the text is the format's own): pairs
 # made under an earlier one are made anew, not reused. 2: pairs of changes for a person no
-# single typical change serves.
-TYPICAL_LINES = 2
+# single typical change serves; 3: the exact program's plausible answers for them instead.
+TYPICAL_LINES = 3
 SYSTEM = "Fewest changes that reach the goal, as JSON."
 # How a missing value is written: short, one token or two, and not a number a model copies.
 MISSING = "NA"
@@ -93,11 +93,11 @@ class CompactFormat:
     offer only values that also keep the person typical of the desired class (the plausibility
     detector's bar, moved to ``typical_rate`` of held-out real rows where set, with a neighbour
     bar over ``typical_neighbours`` nearest real rows where set). A person no such single
-    change serves is offered, after ``together:``, the pairs of changes that reach the goal
-    and keep them typical (a single change that reaches it beside one that brings the rest
-    in line, the cheapest pair first), and where no pair does either, the plain single
-    changes: how a model taught by a plausible teacher is asked, at training and when
-    served alike.
+    change serves is offered, after ``together:``, the changes of the exact program's
+    answers held to the same bar (the plausible oracle's fewest changes that reach the goal
+    and keep them typical, its first answer's first), and where it finds none, the plain
+    single changes: how a model taught by a plausible teacher is asked, at training and
+    when served alike. For those people the model reads the oracle's answer off its prompt.
     """
 
     target: str = "flagged"

@@ -23,7 +23,7 @@ import os
 from collections.abc import Collection, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,8 +38,9 @@ from sensecf.generators.llm.generator import (
     QueryBatch,
     RoundRequest,
     changed_values,
+    oracle_answers,
 )
-from sensecf.generators.llm.probe import nearest_flips, pair_moves
+from sensecf.generators.llm.probe import nearest_flips
 from sensecf.generators.llm.prompts import answer_row
 from sensecf.generators.llm.schema import answer_schema, plain_number
 from sensecf.llm.artifacts import gguf_path
@@ -51,6 +52,9 @@ from sensecf.models.plausibility import (
     PlausibilityDetector,
 )
 
+if TYPE_CHECKING:
+    from sensecf.generators.oracle import Oracle
+
 
 class FineTunedGenerator(LLMGenerator):
     """Counterfactuals from a fine-tuned model in its compact format, verified and repaired.
@@ -61,7 +65,8 @@ class FineTunedGenerator(LLMGenerator):
     (pair building uses this). ``schema``: constrain decoding to the offered values (on by
     default: a 135M model fine-tuned for minutes still writes the current value or a feature
     name of its own now and then; unconstrained, such an answer is rejected and repaired).
-    ``max_changes``: the most features an answer may change (the teacher's targets change 1-3).
+    ``max_changes``: the most features an answer may change (the teacher's targets change 1-3;
+    a person offered the exact program's answers together may change as many as they do).
     Other parameters as :class:`LLMGenerator` (with ``plausibility="iforest"`` an outlier's
     repair, like any other, offers other features: the model reads no feedback).
     """
@@ -141,6 +146,7 @@ class FineTunedGenerator(LLMGenerator):
             self.format_ = CompactFormat.load(self.model_dir)
         super()._fit()
         self.lists_detectors_: dict[int, PlausibilityDetector] = {}
+        self.lines_oracles_: dict[int, Oracle] = {}
 
     def _default_backend(self) -> LlamaCpp | None:
         if self.backend is not None:
@@ -176,45 +182,68 @@ class FineTunedGenerator(LLMGenerator):
         lists_model = self._lists_model(desired)
         batch.flips = flips(lists_model)
         if lists_model is not self.model_:
-            # A person no typical single change serves (atypical in what one change leaves
-            # alone) is offered the pairs of changes that reach the goal and keep them typical:
-            # a single change that reaches it beside one that brings the rest back in line.
-            # Where no pair does either, the single changes that reach the goal.
+            # Every line of a typical format keeps the person typical. A person no typical
+            # single change serves (atypical in what one change leaves alone) is offered,
+            # together, the exact program's plausible answers: the fewest changes that reach
+            # the goal and keep them typical by the same bar. Whom it cannot serve either is
+            # offered nothing: no change is known to keep them typical, and their teacher, held
+            # to the same bar, gives none.
+            batch.typical = True
             bare = [i for i, found in enumerate(batch.flips) if not found]
-            batch.typical = [bool(found) for found in batch.flips]
-            if bare:
-                lo, hi = batch.lower[bare], batch.upper[bare]
-                plain = flips(self.model_, X=batch.X[bare], lo=lo, hi=hi)
-                grid = (self.grid_, self.steps_, self.mutable_)  # as the flips read them
-                pairs = pair_moves(
-                    lists_model, batch.X[bare], lo, hi, desired, plain, *grid, spec=self.spec_
-                )
-                batch.together = [{} for _ in range(len(X))]
-                for i, found, paired in zip(bare, plain, pairs, strict=True):
-                    if paired:
-                        batch.together[i] = self._pair_lines(batch.X[i], paired)
-                        batch.typical[i] = True
-                    else:
-                        batch.flips[i] = found
+            answers = self._plausible_answers(batch, bare) if bare else {}
+            batch.together = [[] for _ in range(len(X))]
+            for i in bare:
+                moves = self._moves(batch.X[i], answers.get(i, np.empty(0)))
+                if moves:
+                    batch.together[i] = moves
+                    cap = batch.caps[i]  # the answers keep the person's own cap
+                    batch.caps[i] = None if cap is None else max(cap, *map(len, moves))
         return batch
 
-    def _pair_lines(
-        self, query: np.ndarray, pairs: list[tuple[int, float, int, float]]
-    ) -> dict[int, list[float]]:
-        """The features of ``pairs`` and their values, the cheapest pair's first (each move
-        priced as a line's single move is)."""
+    def _plausible_answers(self, batch: QueryBatch, rows: list[int]) -> dict[int, np.ndarray]:
+        """The exact program's answers (up to :data:`TOGETHER_ANSWERS`) for queries ``rows``,
+        held to the bar the lines keep and to each person's limits, at most
+        ``max_features`` changes each (what a prompt has lines for)."""
+        from sensecf.generators.oracle import Oracle
+
+        desired = batch.desired
+        if desired not in self.lines_oracles_:
+            self.lines_oracles_[desired] = Oracle(
+                max_changes=self.format_.max_features,
+                plausibility="iforest",
+                detector=self.lists_detectors_[desired],  # already at the format's bar
+            ).fit(self.model_, self.reference_)
+        short = dict.fromkeys(rows, TOGETHER_ANSWERS)
+        answers, _ = oracle_answers(
+            self.lines_oracles_[desired], batch.X, short, desired, batch.person
+        )
+        return answers
+
+    def _moves(self, query: np.ndarray, answers: np.ndarray) -> list[dict[int, float]]:
+        """The distinct changes of ``answers`` as moves (feature index → value, cheapest
+        change first), in the answers' order."""
         fixed, divisor = self.prices_.fixed, self.prices_.tie_scale(self.examples_.scale)
+        moves: list[dict[int, float]] = []
+        for row in answers:
+            moved = [
+                int(j)
+                for j in self.mutable_
+                if np.isfinite(query[j])
+                and np.isfinite(row[j])
+                and plain_number(row[j], self.steps_[j]) != plain_number(query[j], self.steps_[j])
+            ]
+            moved.sort(key=lambda j: (abs(row[j] - query[j]) / divisor[j] + fixed[j], j))
+            move = {j: float(row[j]) for j in moved}
+            if move and move not in moves:
+                moves.append(move)
+        return moves
 
-        def price(j: int, v: float) -> float:
-            return float(abs(v - query[j]) / divisor[j] + fixed[j])
-
-        lines: dict[int, list[float]] = {}
-        for j, v, k, w in sorted(pairs, key=lambda p: price(p[0], p[1]) + price(p[2], p[3])):
-            for feature, value in ((j, v), (k, w)):
-                values = lines.setdefault(feature, [])
-                if value not in values:
-                    values.append(value)
-        return lines
+    @staticmethod
+    def _together_move(batch: QueryBatch, i: int, index: int) -> dict[int, float]:
+        """The move query ``i``'s ``index``-th request offers together ({} where none is):
+        the answers in turn, one a request."""
+        moves = batch.together[i] if batch.together is not None else []
+        return moves[index % len(moves)] if moves else {}
 
     def _lists_model(self, desired: int) -> Any:
         """What a line's single move must reach: the classifier's desired class, and, where the
@@ -239,8 +268,10 @@ class FineTunedGenerator(LLMGenerator):
         where the spec states costs, else MAD-scaled),
         with that move and farther ones; when there is none, the features that only help,
         strongest first, with their strongest values; then any feature an example moves. In
-        a ``typical`` format, a person whose lines keep them typical (single changes or pairs)
-        is only ever offered those lines, less the ones avoided.
+        a ``typical`` format, a person whose single-change lines keep them typical is only ever
+        offered those lines, less the ones avoided; a person offered the exact program's
+        answers together gets the ``index``-th of them, in turn (its features, its values
+        first, then the other answers' for the same features), whatever was avoided.
         """
         spec, fmt = self.spec_, self.format_
         query = batch.X[i]
@@ -258,11 +289,18 @@ class FineTunedGenerator(LLMGenerator):
         # Features that only help are shown when no single change reaches the goal: beside one
         # that does, they only lead a small model astray (its minimal answer is one of those).
         helpers = [j for j in helps if j not in flips and j not in skip and np.isfinite(query[j])]
-        together = batch.together[i] if batch.together is not None else {}
-        if batch.typical is not None and batch.typical[i]:
+        move = self._together_move(batch, i, index)
+        together: dict[int, list[float]] = {}
+        for answer in [move, *(batch.together[i] if move and batch.together else [])]:
+            for j, v in answer.items():
+                if j in move and v not in together.setdefault(j, []):
+                    together[j].append(v)  # this move's value first, the other answers' after
+        if move:  # the exact program's answers, one a request, whatever was tried before
+            helpers = [j for j in move if np.isfinite(query[j])]
+        elif batch.typical:
             # Typical lines only, in a repair too: once they are spent, nothing more is offered
             # (the features that merely help would lead the person out of the typical region).
-            helpers = [j for j in together if j not in skip and np.isfinite(query[j])]
+            helpers = []
         helpers = helpers[: fmt.max_features] if not alone else []
         listed = set(alone) | set(helpers)
         moved = [
@@ -321,10 +359,15 @@ class FineTunedGenerator(LLMGenerator):
             ctx.offered = {}
         # the current value is shown, never offered: writing it changes nothing
         candidates = {name: list(values[1:]) for name, values in ctx.offered.items()}
+        # An answer offered together is asked whole: its features are required, their values
+        # are the model's choice among those offered.
+        move = self._together_move(batch, chain.query, rnd + chain.sample)
+        names = self.spec_.feature_names
+        required = [names[j] for j in move if names[j] in candidates]
         schema = None
         if self.schema:
             schema = (
-                answer_schema(candidates, required=[], max_changes=batch.caps[chain.query])
+                answer_schema(candidates, required=required, max_changes=batch.caps[chain.query])
                 if candidates
                 else _EMPTY
             )
@@ -349,12 +392,14 @@ class FineTunedGenerator(LLMGenerator):
             temperature=float(self.temperature if first else self.sample_temperature),
             # room for a sparse answer; one listing every feature is wrong anyway (cut off)
             max_tokens=self.max_tokens
-            or 12 * min(max(asked, 1), self.max_changes or MAX_CHANGES) + 16,
+            or 12 * min(max(asked, 1), batch.caps[chain.query] or MAX_CHANGES) + 16,
             seed=(batch.base_seed + 1009 * chain.sample + rnd) % (2**31 - 1),
         )
 
 
 # The most changes an answer has room for without a cap (a teacher target has 1-3).
 MAX_CHANGES = 4
+# The exact program's answers a person's together lines carry (a teacher's targets per person).
+TOGETHER_ANSWERS = 3
 
 _EMPTY: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}

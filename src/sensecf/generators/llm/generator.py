@@ -123,9 +123,9 @@ class QueryBatch:
     person: list[Limits | None] = field(default_factory=list)  # per query, their limits
     chains: list[list[AnswerChain]] = field(default_factory=list)  # per query, one per CF asked
     flips: list[dict[int, np.ndarray]] | None = None  # per query, moves that flip alone (if asked)
-    # per query, moves offered only together (feature → values), where a format asks for them
-    together: list[dict[int, list[float]]] | None = None
-    typical: list[bool] | None = None  # per query, whether its lines keep it typical (if asked)
+    # per query, changes offered only together, in turn (each: feature → value), where asked
+    together: list[list[dict[int, float]]] | None = None
+    typical: bool = False  # whether every line keeps the person typical (a typical format)
     seconds: dict[int, float] = field(default_factory=dict)  # per query, where timed alone
 
 
@@ -681,7 +681,9 @@ class LLMGenerator(CounterfactualGenerator):
         if self.oracle_ is not None:  # fallback on
             served = [sum(c.done for c in group) for group in batch.chains]
             short = {i: n_cfs - k for i, k in enumerate(served) if k < n_cfs}
-            fills, answers = _fallback(self.oracle_, batch.X, short, batch.desired, batch.person)
+            fills, answers = oracle_answers(
+                self.oracle_, batch.X, short, batch.desired, batch.person
+            )
         return [
             self._candidates(
                 group,
@@ -789,16 +791,17 @@ def changed_values(
     return {n: row[n] for n in asked if n not in base or row[n] != base[n]}
 
 
-def _fallback(
+def oracle_answers(
     oracle: Oracle,
     X: np.ndarray,
     short: dict[int, int],
     desired: int,
     person: Sequence[Limits | None] = (),
 ) -> tuple[dict[int, np.ndarray], dict[int, str]]:
-    """The oracle's CFs for the queries the LLM left short, as many as each lacks, and its
-    answer for each (``optimal``, ``feasible``, ``infeasible``, ...), each held to its
-    person's limits (``person``: per query of ``X``, where given)."""
+    """The oracle's CFs for the queries of ``X`` that ``short`` names, as many as it asks
+    for each (the fallback: as many as the LLM left short), and the oracle's answer for each
+    (``optimal``, ``feasible``, ``infeasible``, ...), each held to its person's limits
+    (``person``: per query of ``X``, where given)."""
     if not short:
         return {}, {}
     ids = sorted(short)

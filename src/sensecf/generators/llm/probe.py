@@ -7,9 +7,7 @@ Where the spec derives features from others, they are recomputed in every probe 
 sleep is more total sleep too), so the classifier judges rows that can be true; the derived
 features themselves are never tried, as they are never asked. The prompt lists the helpful changes, strongest first ("raise sleep, lower hr"), and the repair
 rounds narrow their candidate sets to the values that help. :func:`nearest_flips` finds the
-smallest single moves that reach the desired class, and :func:`pair_moves` the pairs that do
-together (for a classifier held to plausibility: a move that reaches the goal, beside one that
-keeps the person typical).
+smallest single moves that reach the desired class.
 """
 
 from __future__ import annotations
@@ -206,67 +204,6 @@ def nearest_flips(
         found[int(owner[k])][int(feature[k])] = values[
             np.sort(np.unique(values, return_index=True)[1])
         ]
-    return found
-
-
-def pair_moves(
-    model: Any,
-    X: np.ndarray,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    desired: int,
-    firsts: Sequence[dict[int, np.ndarray]],
-    grids: Sequence[np.ndarray],
-    steps: np.ndarray,
-    mutable: np.ndarray,
-    *,
-    spec: DatasetSpec | None = None,
-    leads: int = 2,
-) -> list[list[tuple[int, float, int, float]]]:
-    """Per query, the pairs of moves that reach the desired class together: a leading move
-    from ``firsts`` (feature index → values, nearest first; the first ``leads`` values of each
-    feature), beside one admissible grid move of another feature, as
-    ``(feature, value, other feature, other value)``. With ``firsts`` the single moves that
-    reach the goal under a plain classifier and ``model`` one held to plausibility, these are
-    the pairs that keep a person typical where no single change does. Arguments otherwise as
-    :func:`nearest_flips`.
-
-    >>> class Both:  # the desired class once x0 reaches 5 and x1 reaches 2
-    ...     def predict_with_proba(self, rows, desired):
-    ...         return ((rows[:, 0] >= 5) & (rows[:, 1] >= 2)).astype(int), rows[:, 0] / 10
-    >>> pair_moves(Both(), np.array([[1.0, 0.0]]), np.zeros((1, 2)), np.full((1, 2), 9.0), 1,
-    ...            [{0: np.array([5.0])}], grids=[np.array([5.0]), np.array([1.0, 3.0])],
-    ...            steps=np.ones(2), mutable=np.array([0, 1]))
-    [[(0, 5.0, 1, 3.0)]]
-    """
-    found: list[list[tuple[int, float, int, float]]] = [[] for _ in range(len(X))]
-    owner, feature, value = _moves(X, lo, hi, grids, steps, mutable)
-    if not len(owner):
-        return found
-    who, lead, lead_value, other = [], [], [], []
-    for i, flips in enumerate(firsts):
-        mine = np.flatnonzero(owner == i)
-        for j, values in flips.items():
-            beside = mine[feature[mine] != j]
-            for v in list(values)[:leads]:
-                who.append(np.full(len(beside), i))
-                lead.append(np.full(len(beside), int(j)))
-                lead_value.append(np.full(len(beside), float(v)))
-                other.append(beside)
-    if not who:
-        return found
-    q, first, first_value, second = (np.concatenate(a) for a in (who, lead, lead_value, other))
-    rows = X[q].copy()
-    rows[np.arange(len(rows)), first] = first_value
-    rows[np.arange(len(rows)), feature[second]] = value[second]
-    if spec is not None and spec.relations:
-        rows = recompute_known(spec, X[q], rows)
-    labels, _ = model.predict_with_proba(rows, desired)
-    for t in np.flatnonzero(np.asarray(labels) == desired):
-        k = second[t]
-        found[int(q[t])].append(
-            (int(first[t]), float(first_value[t]), int(feature[k]), float(value[k]))
-        )
     return found
 
 
