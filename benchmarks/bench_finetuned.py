@@ -84,14 +84,12 @@ def prompt_reading(result: CounterfactualResult, bench_dir: Path, ft_dir: Path) 
     cfs = result.cfs
     first = cfs[(cfs["round"] == 0) & (cfs["sample"] == 0)]
     X = result.queries.set_index("query_id").loc[first["query_id"], names].to_numpy(dtype=float)
-    inputs, _ = gen.prompt_inputs(X)
     batch = gen._prepare(X, 1, spec.desired_class, np.random.default_rng(0))
-    together = batch.together or [{} for _ in X]
-    # the oracle's answers the together lines were made of (the first one, whole, is checked)
-    oracle = gen._plausible_answers(batch, [i for i, lines in enumerate(together) if lines])
+    inputs = [gen.prompt_input(batch, i) for i in range(len(X))]  # as the first requests
+    together = batch.together or [[] for _ in X]
     top = some = offered = whole = 0
     C = first[names].to_numpy(dtype=float)
-    for i, (ctx, x, c, lines) in enumerate(zip(inputs, X, C, together, strict=True)):
+    for ctx, x, c, moves in zip(inputs, X, C, together, strict=True):
         answer = {
             n: plain_number(v, float(spec.feature(n).step))
             for n, q, v in zip(names, x, c, strict=True)
@@ -100,16 +98,12 @@ def prompt_reading(result: CounterfactualResult, bench_dir: Path, ft_dir: Path) 
         leads = [(n, values[1]) for n, values in ctx.offered.items()]
         top += bool(leads) and answer == dict(leads[:1])
         some += len(answer) == 1 and next(iter(answer.items())) in leads
-        if lines:  # the oracle's answers, its first answer's changes on the first lines
+        if moves:  # the oracle's answers, the first offered whole by the first request
             offered += 1
-            if len(oracle.get(i, ())):
-                row = oracle[i][0]
-                theirs = {
-                    n: plain_number(row[j], float(spec.feature(n).step))
-                    for j, n in enumerate(names)
-                    if n in ctx.offered and not np.isclose(x[j], row[j], equal_nan=True)
-                }
-                whole += answer == theirs
+            step = {n: float(spec.feature(n).step) for n in names}
+            whole += answer == {
+                names[j]: plain_number(v, step[names[j]]) for j, v in moves[0].items()
+            }
     n = max(1, len(first))
     shares = {"first line, first value": top / n, "a line's first value": some / n}
     if gen.format_.typical:
