@@ -87,11 +87,12 @@ def prompt_reading(result: CounterfactualResult, bench_dir: Path, ft_dir: Path) 
     batch = gen._prepare(X, 1, spec.desired_class, np.random.default_rng(0))
     inputs = [gen.prompt_input(batch, i) for i in range(len(X))]  # as the first requests
     together = batch.together or [[] for _ in X]
+    step = {n: float(spec.feature(n).step) for n in names}
     top = some = offered = whole = 0
     C = first[names].to_numpy(dtype=float)
     for ctx, x, c, moves in zip(inputs, X, C, together, strict=True):
         answer = {
-            n: plain_number(v, float(spec.feature(n).step))
+            n: plain_number(v, step[n])
             for n, q, v in zip(names, x, c, strict=True)
             if n in ctx.offered and not np.isclose(q, v, equal_nan=True)
         }
@@ -100,7 +101,6 @@ def prompt_reading(result: CounterfactualResult, bench_dir: Path, ft_dir: Path) 
         some += len(answer) == 1 and next(iter(answer.items())) in leads
         if moves:  # the oracle's answers, the first offered whole by the first request
             offered += 1
-            step = {n: float(spec.feature(n).step) for n in names}
             whole += answer == {
                 names[j]: plain_number(v, step[names[j]]) for j, v in moves[0].items()
             }
