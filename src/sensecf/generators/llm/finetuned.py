@@ -290,11 +290,12 @@ class FineTunedGenerator(LLMGenerator):
         # that does, they only lead a small model astray (its minimal answer is one of those).
         helpers = [j for j in helps if j not in flips and j not in skip and np.isfinite(query[j])]
         move = self._together_move(batch, i, index)
-        together: dict[int, list[float]] = {}
-        for answer in [move, *(batch.together[i] if move and batch.together else [])]:
+        # this move's value first, the other answers' values for the same features after
+        together = {j: [v] for j, v in move.items()}
+        for answer in batch.together[i] if move and batch.together else []:
             for j, v in answer.items():
-                if j in move and v not in together.setdefault(j, []):
-                    together[j].append(v)  # this move's value first, the other answers' after
+                if j in together and v not in together[j]:
+                    together[j].append(v)
         if move:  # the exact program's answers, one a request, whatever was tried before
             helpers = [j for j in move if np.isfinite(query[j])]
         elif batch.typical:
